@@ -1,0 +1,39 @@
+// Package bus defines the per-user events that travel from the domain
+// services to the connections that hold a user's sockets: in-process in the
+// embedded mode, between nodes in a cluster.
+package bus
+
+// Kind tells a connection how to treat an event.
+type Kind uint8
+
+// Event kinds.
+const (
+	// KindMessage carries a stored message; connections deliver a
+	// conversation's messages in sequence order and fill gaps from the store.
+	KindMessage Kind = iota + 1
+	// KindStatus carries a receipt change for the message's sender.
+	KindStatus
+	// KindPresence and KindTyping are ephemeral: dropped rather than queued
+	// when a connection is behind, never stored.
+	KindPresence
+	KindTyping
+	// KindRevoke tells the connections of Device that its session ended.
+	KindRevoke
+)
+
+// Event is one thing to tell a user's connections. Frame is encoded once,
+// by the publisher, and shared read-only by every connection it reaches.
+type Event struct {
+	Kind           Kind
+	ConversationID string
+	Seq            int64
+	// SenderDevice is the device that sent a message: its own connections
+	// do not receive it back. For KindRevoke, the device whose session ended.
+	SenderDevice string
+	// ReceiptID orders status events for the per-device receipt cursor.
+	ReceiptID int64
+	Frame      []byte
+}
+
+// Lossy reports whether the event may be dropped under backpressure.
+func (e *Event) Lossy() bool { return e.Kind == KindPresence || e.Kind == KindTyping }

@@ -1,0 +1,85 @@
+// Package conversations owns conversations and their membership: 1:1
+// chats (one per pair of users) and groups with roles and a size limit.
+package conversations
+
+import (
+	"context"
+	"time"
+
+	"github.com/parleychat/parley/internal/protocol"
+)
+
+// Conversation kinds as they appear on the wire.
+const (
+	TypeDirect = "1:1"
+	TypeGroup  = "group"
+)
+
+// Member roles.
+const (
+	RoleAdmin  = "admin"
+	RoleMember = "member"
+)
+
+// Conversation is a 1:1 chat or a group.
+type Conversation struct {
+	ID             string
+	Type           string
+	Name           string
+	CreatedBy      string
+	CreatedAt      time.Time
+	LastSeq        int64
+	LastActivityAt time.Time
+	Members        []Member
+}
+
+// Member is a user's membership in a conversation.
+type Member struct {
+	UserID   string
+	Role     string
+	JoinedAt time.Time
+	// JoinedSeq is the conversation's last sequence number when the member
+	// joined: it sees messages after it, never before.
+	JoinedSeq int64
+}
+
+// LastMessage is the newest message of a conversation, for list views.
+type LastMessage struct {
+	ID          string
+	SenderID    string
+	Seq         int64
+	MessageType string
+	Content     string
+	CreatedAt   time.Time
+}
+
+// Summary is one row of a user's conversation list.
+type Summary struct {
+	Conversation
+	// Unread counts messages from others after the user's read pointer.
+	Unread      int64
+	LastMessage *LastMessage
+}
+
+// Store is what conversations need from durable storage.
+type Store interface {
+	// CreateDirect creates the 1:1 conversation of c.Members' two users,
+	// or returns the existing one (created=false): a pair has exactly one.
+	CreateDirect(ctx context.Context, c Conversation, pairKey string) (conv Conversation, created bool, err error)
+	// Conversation returns a conversation with its members.
+	Conversation(ctx context.Context, id string) (Conversation, error)
+	// Member returns one membership; store.ErrNotFound if userID is not a
+	// current member.
+	Member(ctx context.Context, conversationID, userID string) (Member, error)
+	// ConversationsOf lists the user's conversations, newest activity first.
+	// Messages older than notBefore do not count as last message or unread.
+	ConversationsOf(ctx context.Context, userID string, notBefore time.Time) ([]Summary, error)
+	// MissingUsers returns those of ids that name no user.
+	MissingUsers(ctx context.Context, ids []string) ([]string, error)
+}
+
+// Errors of this domain, each carrying its wire code.
+var (
+	ErrNotFound  = protocol.NewError(protocol.CodeNotFound, "no such conversation")
+	ErrForbidden = protocol.NewError(protocol.CodeForbidden, "not a member of this conversation")
+)

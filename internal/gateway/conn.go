@@ -1,0 +1,459 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync"
+	"sync/atomic"
+
+	"github.com/coder/websocket"
+	"golang.org/x/time/rate"
+
+	"github.com/parleychat/parley/internal/bus"
+	"github.com/parleychat/parley/internal/clock"
+	"github.com/parleychat/parley/internal/identity"
+	"github.com/parleychat/parley/internal/messaging"
+	"github.com/parleychat/parley/internal/presence"
+	"github.com/parleychat/parley/internal/protocol"
+	"github.com/parleychat/parley/internal/store"
+)
+
+// Close codes in the private range, so clients can tell why they were
+// disconnected.
+const (
+	CloseSlowConsumer websocket.StatusCode = 4008
+	CloseRevoked      websocket.StatusCode = 4001
+)
+
+// Conn is one WebSocket connection of one device. Its reader goroutine
+// owns inbound frames; its writer goroutine alone writes to the socket.
+type Conn struct {
+	g        *Gateway
+	ws       *websocket.Conn
+	userID   string
+	deviceID string
+	out      *outbox
+	limiter  *rate.Limiter
+	inflight chan struct{} // a slot per send awaiting its commit
+	cancel   context.CancelFunc
+	stopping atomic.Bool // set by drain: read no more frames
+
+	closeMu     sync.Mutex
+	closeCode   websocket.StatusCode
+	closeReason string
+
+	// Writer-goroutine state.
+	// delivered is, per conversation, the highest sequence number this
+	// connection has written (or skipped as its own): the next message of
+	// the conversation must be exactly one more, or the gap is filled from
+	// the store first. This makes order and no-gaps hold whatever order
+	// events arrive in, live or from the offline queue.
+	delivered    map[string]int64
+	receiptMax   int64
+	receiptSaved int64
+}
+
+func newConn(g *Gateway, ws *websocket.Conn, dev identity.Device) *Conn {
+	return &Conn{
+		g: g, ws: ws, userID: dev.UserID, deviceID: dev.ID,
+		out:       newOutbox(g.cfg.MaxQueue),
+		limiter:   rate.NewLimiter(rate.Limit(g.cfg.RateLimit), g.cfg.RateBurst),
+		inflight:  make(chan struct{}, g.cfg.MaxInflight),
+		delivered: map[string]int64{},
+		closeCode: websocket.StatusNormalClosure,
+	}
+}
+
+// Deliver queues an event for this connection; it never blocks.
+func (c *Conn) Deliver(ev *bus.Event) {
+	if ev.Kind == bus.KindRevoke {
+		if ev.SenderDevice == c.deviceID {
+			c.kill(CloseRevoked, "session ended: signed in on too many devices")
+		}
+		return
+	}
+	if !c.out.push(item{ev: ev}, ev.Lossy()) {
+		if c.g.obs != nil {
+			c.g.obs.SlowConsumer()
+		}
+		c.kill(CloseSlowConsumer, "too slow: reconnect to receive queued messages")
+	}
+}
+
+func (c *Conn) send(frame []byte) {
+	if !c.out.push(item{frame: frame}, false) {
+		c.kill(CloseSlowConsumer, "too slow: reconnect to receive queued messages")
+	}
+}
+
+func (c *Conn) sendError(err error, clientMessageID string) {
+	pe := protocol.AsError(err)
+	if pe == protocol.ErrInternal {
+		c.g.log.Error("frame failed", "user", c.userID, "err", err)
+	}
+	c.send(protocol.Encode(protocol.ErrorFrame{
+		Type: protocol.TypeError, Code: pe.Code, Message: pe.Message, ClientMessageID: clientMessageID,
+	}))
+}
+
+// kill ends the connection with a close code; safe from any goroutine.
+func (c *Conn) kill(code websocket.StatusCode, reason string) {
+	c.closeMu.Lock()
+	if c.closeCode == websocket.StatusNormalClosure {
+		c.closeCode, c.closeReason = code, reason
+	}
+	c.closeMu.Unlock()
+	if c.cancel != nil {
+		c.cancel()
+	}
+}
+
+func (c *Conn) closeStatus() (websocket.StatusCode, string) {
+	c.closeMu.Lock()
+	defer c.closeMu.Unlock()
+	return c.closeCode, c.closeReason
+}
+
+// drain is the graceful shutdown of one connection: stop taking frames,
+// wait for accepted sends to commit, flush what is queued, close with 1001.
+func (c *Conn) drain(ctx context.Context) {
+	c.stopping.Store(true)
+	for range cap(c.inflight) {
+		select {
+		case c.inflight <- struct{}{}:
+		case <-ctx.Done():
+			c.kill(websocket.StatusGoingAway, "server shutting down")
+			return
+		}
+	}
+	flushed := make(chan struct{})
+	c.out.push(item{flush: flushed}, false)
+	select {
+	case <-flushed:
+	case <-ctx.Done():
+	}
+	c.kill(websocket.StatusGoingAway, "server shutting down")
+}
+
+// readLoop reads frames until the connection fails, the client goes
+// silent for longer than the heartbeat timeout, or the connection is
+// killed.
+func (c *Conn) readLoop(ctx context.Context) {
+	lim := c.g.cfg.Limits
+	buf := make([]byte, 0, 512)
+	for {
+		rctx, cancel := context.WithTimeout(ctx, c.g.cfg.HeartbeatTimeout)
+		typ, r, err := c.ws.Reader(rctx)
+		if err != nil {
+			cancel()
+			return
+		}
+		var tooBig bool
+		buf, tooBig, err = readFrame(r, buf[:0], lim.MaxFrameBytes)
+		cancel()
+		if err != nil {
+			return
+		}
+		if c.stopping.Load() {
+			continue
+		}
+		if !c.limiter.Allow() {
+			c.sendError(protocol.NewError(protocol.CodeRateLimited, "too many frames: slow down"), "")
+			continue
+		}
+		switch {
+		case tooBig:
+			c.sendError(protocol.NewError(protocol.CodeTooLarge, "frame is larger than the frame limit"), "")
+		case typ != websocket.MessageText:
+			c.sendError(protocol.Invalid("frames must be JSON text frames"), "")
+		default:
+			c.handle(ctx, buf)
+		}
+		if cap(buf) > 64<<10 {
+			buf = make([]byte, 0, 512) // do not pin a large buffer to an idle connection
+		}
+	}
+}
+
+// readFrame reads one message into buf; beyond max bytes it discards the
+// rest (the websocket read limit bounds that) and reports tooBig.
+func readFrame(r io.Reader, buf []byte, max int) ([]byte, bool, error) {
+	lr := io.LimitedReader{R: r, N: int64(max) + 1}
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := lr.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return buf, false, err
+		}
+	}
+	if len(buf) > max {
+		_, err := io.Copy(io.Discard, r)
+		return buf[:0], true, err
+	}
+	return buf, false, nil
+}
+
+func (c *Conn) handle(ctx context.Context, data []byte) {
+	f, err := protocol.Decode(data, c.g.cfg.Limits)
+	if err != nil {
+		cmid := ""
+		if f != nil {
+			cmid = f.ClientMessageID
+		}
+		c.sendError(err, cmid)
+		return
+	}
+	if c.g.obs != nil {
+		c.g.obs.FrameIn(f.Type)
+	}
+	switch f.Type {
+	case protocol.TypeMessage:
+		c.handleMessage(ctx, f)
+	case protocol.TypeDeliveryAck, protocol.TypeReadReceipt:
+		status := protocol.StatusDelivered
+		if f.Type == protocol.TypeReadReceipt {
+			status = protocol.StatusRead
+		}
+		req := messaging.ReceiptRequest{
+			UserID: c.userID, DeviceID: c.deviceID, Status: status,
+			ConversationID: f.ConversationID, MessageIDs: f.MessageIDs,
+		}
+		if err := c.g.msgr.SubmitReceipt(ctx, req, func(err error) {
+			if err != nil {
+				c.sendError(err, "")
+			}
+		}); err != nil {
+			c.sendError(err, "")
+		}
+	case protocol.TypeHeartbeat:
+		c.send(protocol.Encode(protocol.HeartbeatAck{Type: protocol.TypeHeartbeatAck, ServerTime: clock.Millis(c.g.clock.Now())}))
+	case protocol.TypeTyping:
+		c.handleTyping(ctx, f)
+	case protocol.TypePresenceSubscribe:
+		c.handleSubscribe(ctx, f)
+	}
+}
+
+func (c *Conn) handleMessage(ctx context.Context, f *protocol.Inbound) {
+	select {
+	case c.inflight <- struct{}{}:
+	case <-ctx.Done():
+		return
+	}
+	m := messaging.Message{
+		ConversationID: f.ConversationID, SenderID: c.userID, SenderDevice: c.deviceID,
+		ClientMessageID: f.ClientMessageID, Type: f.MessageType, Content: *f.Content, MediaID: f.MediaID,
+	}
+	cmid := f.ClientMessageID
+	err := c.g.msgr.Submit(ctx, m, func(r messaging.AppendResult) {
+		<-c.inflight
+		if r.Err != nil {
+			c.sendError(r.Err, cmid)
+			return
+		}
+		c.send(protocol.Encode(protocol.MessageAck{
+			Type: protocol.TypeMessageAck, ClientMessageID: cmid, MessageID: r.Message.ID,
+			ConversationID: r.Message.ConversationID, SequenceNumber: r.Message.Seq,
+			Status: protocol.StatusSent, Timestamp: clock.Millis(r.Message.CreatedAt),
+		}))
+	})
+	if err != nil {
+		<-c.inflight
+		c.sendError(err, cmid)
+	}
+}
+
+func (c *Conn) handleTyping(ctx context.Context, f *protocol.Inbound) {
+	if _, err := c.g.members.CheckMember(ctx, f.ConversationID, c.userID); err != nil {
+		c.sendError(err, "")
+		return
+	}
+	ids, err := c.g.members.MemberIDs(ctx, f.ConversationID)
+	if err != nil {
+		c.sendError(err, "")
+		return
+	}
+	others := ids[:0]
+	for _, id := range ids {
+		if id != c.userID {
+			others = append(others, id)
+		}
+	}
+	c.g.hub.Publish(ctx, others, &bus.Event{
+		Kind: bus.KindTyping,
+		Frame: protocol.Encode(protocol.Typing{
+			Type: protocol.TypeTyping, ConversationID: f.ConversationID, UserID: c.userID, State: f.State,
+		}),
+	})
+}
+
+func (c *Conn) handleSubscribe(ctx context.Context, f *protocol.Inbound) {
+	states := make([]presence.State, 0, len(f.UserIDs))
+	for _, id := range f.UserIDs {
+		st, err := c.g.presence.Get(ctx, id)
+		if err != nil {
+			c.sendError(err, "")
+			return
+		}
+		states = append(states, st)
+	}
+	c.g.presence.Subscribe(c, f.UserIDs)
+	for _, st := range states {
+		c.send(protocol.Encode(st.Frame()))
+	}
+}
+
+// writeLoop first streams the device's offline queue and the receipts its
+// user missed, then live events, until the connection ends.
+func (c *Conn) writeLoop(ctx context.Context) {
+	if err := c.sync(ctx); err != nil {
+		if ctx.Err() == nil {
+			c.g.log.Warn("sync on connect", "device", c.deviceID, "err", err)
+			c.kill(websocket.StatusInternalError, "sync failed")
+		}
+		return
+	}
+	var batch []item
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.out.notify:
+		}
+		batch = c.out.take(batch)
+		for _, it := range batch {
+			if it.flush != nil {
+				close(it.flush)
+				return
+			}
+			if err := c.writeItem(ctx, it); err != nil {
+				if ctx.Err() == nil {
+					c.kill(websocket.StatusInternalError, "write failed")
+				}
+				return
+			}
+		}
+	}
+}
+
+func (c *Conn) write(ctx context.Context, frame []byte) error {
+	wctx, cancel := context.WithTimeout(ctx, c.g.cfg.WriteTimeout)
+	defer cancel()
+	if err := c.ws.Write(wctx, websocket.MessageText, frame); err != nil {
+		return err
+	}
+	if c.g.obs != nil {
+		c.g.obs.FrameOut(1)
+	}
+	return nil
+}
+
+func (c *Conn) writeItem(ctx context.Context, it item) error {
+	if it.ev == nil {
+		return c.write(ctx, it.frame)
+	}
+	ev := it.ev
+	switch ev.Kind {
+	case bus.KindMessage:
+		return c.deliverMessage(ctx, ev)
+	case bus.KindStatus:
+		if ev.ReceiptID <= c.receiptMax {
+			return nil // already sent by the sync on connect
+		}
+		c.receiptMax = ev.ReceiptID
+	}
+	return c.write(ctx, ev.Frame)
+}
+
+// deliverMessage writes a live message in its conversation's order.
+func (c *Conn) deliverMessage(ctx context.Context, ev *bus.Event) error {
+	last, known := c.delivered[ev.ConversationID]
+	if !known {
+		var err error
+		last, err = c.g.msgr.DeviceCursor(ctx, c.deviceID, ev.ConversationID)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil // not (or no longer) a member of it
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if ev.Seq <= last {
+		return nil
+	}
+	if ev.Seq > last+1 {
+		// An earlier message has not reached us yet (or was published
+		// out of order): fill the gap from the store, where it already is.
+		missed, err := c.g.msgr.Range(ctx, ev.ConversationID, last, ev.Seq)
+		if err != nil {
+			return err
+		}
+		if c.g.obs != nil {
+			c.g.obs.GapFilled()
+		}
+		for _, m := range missed {
+			if m.SenderDevice == c.deviceID {
+				continue
+			}
+			if err := c.write(ctx, protocol.Encode(messaging.ToFrame(m))); err != nil {
+				return err
+			}
+		}
+	}
+	c.delivered[ev.ConversationID] = ev.Seq
+	if ev.SenderDevice == c.deviceID {
+		return nil // the sender's own device has it already
+	}
+	return c.write(ctx, ev.Frame)
+}
+
+// syncPage is how many queued messages are read per query.
+const syncPage = 500
+
+func (c *Conn) sync(ctx context.Context) error {
+	var cur messaging.PendingCursor
+	for {
+		msgs, err := c.g.msgr.Pending(ctx, c.deviceID, cur, syncPage)
+		if err != nil {
+			return err
+		}
+		for _, m := range msgs {
+			if err := c.write(ctx, protocol.Encode(messaging.ToFrame(m))); err != nil {
+				return err
+			}
+			c.delivered[m.ConversationID] = max(c.delivered[m.ConversationID], m.Seq)
+		}
+		if len(msgs) < syncPage {
+			break
+		}
+		last := msgs[len(msgs)-1]
+		cur = messaging.PendingCursor{CreatedAt: last.CreatedAt, ConversationID: last.ConversationID, Seq: last.Seq}
+	}
+	rc, err := c.g.msgr.ReceiptCursor(ctx, c.deviceID)
+	if err != nil {
+		return err
+	}
+	c.receiptMax, c.receiptSaved = rc, rc
+	for {
+		changes, err := c.g.msgr.StatusesSince(ctx, c.userID, c.receiptMax, syncPage)
+		if err != nil {
+			return err
+		}
+		if len(changes) == 0 {
+			return nil
+		}
+		for _, ch := range changes {
+			if err := c.write(ctx, protocol.Encode(messaging.StatusFrame(ch))); err != nil {
+				return err
+			}
+			c.receiptMax = ch.EventID
+		}
+	}
+}

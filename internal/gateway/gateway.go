@@ -1,0 +1,231 @@
+// Package gateway holds the WebSocket connections: it authenticates them,
+// reads and validates client frames, hands them to the domain services, and
+// writes events to clients in order through one writer per connection.
+package gateway
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/parleychat/parley/internal/bus"
+	"github.com/parleychat/parley/internal/clock"
+	"github.com/parleychat/parley/internal/conversations"
+	"github.com/parleychat/parley/internal/identity"
+	"github.com/parleychat/parley/internal/messaging"
+	"github.com/parleychat/parley/internal/presence"
+	"github.com/parleychat/parley/internal/protocol"
+)
+
+// Messenger is the messaging service as the gateway uses it.
+type Messenger interface {
+	Submit(ctx context.Context, m messaging.Message, done func(messaging.AppendResult)) error
+	SubmitReceipt(ctx context.Context, r messaging.ReceiptRequest, done func(error)) error
+	Pending(ctx context.Context, deviceID string, cur messaging.PendingCursor, limit int) ([]messaging.Message, error)
+	Range(ctx context.Context, conversationID string, afterSeq, beforeSeq int64) ([]messaging.Message, error)
+	DeviceCursor(ctx context.Context, deviceID, conversationID string) (int64, error)
+	StatusesSince(ctx context.Context, userID string, afterEventID int64, limit int) ([]messaging.StatusChange, error)
+	ReceiptCursor(ctx context.Context, deviceID string) (int64, error)
+	SetReceiptCursor(ctx context.Context, deviceID string, eventID int64) error
+}
+
+// Authenticator resolves tokens to sessions.
+type Authenticator interface {
+	Authenticate(ctx context.Context, token string) (identity.Device, error)
+}
+
+// Members answers who may type into a conversation and who hears it.
+type Members interface {
+	CheckMember(ctx context.Context, conversationID, userID string) (conversations.Member, error)
+	MemberIDs(ctx context.Context, conversationID string) ([]string, error)
+}
+
+// Presence tracks online users and their subscribers.
+type Presence interface {
+	Connected(ctx context.Context, userID string)
+	Disconnected(ctx context.Context, userID string)
+	Subscribe(sub presence.Subscriber, userIDs []string)
+	Unsubscribe(sub presence.Subscriber)
+	Get(ctx context.Context, userID string) (presence.State, error)
+}
+
+// Observer is told what happens, for metrics.
+type Observer interface {
+	ConnOpened()
+	ConnClosed()
+	FrameIn(frameType string)
+	FrameOut(n int)
+	SlowConsumer()
+	GapFilled()
+}
+
+// Config tunes connections.
+type Config struct {
+	Limits protocol.Limits
+	// HeartbeatTimeout closes a connection that sent nothing for this long:
+	// it is how half-open connections are found.
+	HeartbeatTimeout time.Duration
+	// WriteTimeout bounds one frame write to a client.
+	WriteTimeout time.Duration
+	// MaxQueue bounds a connection's send queue; a client further behind
+	// is disconnected (its undelivered messages stay queued in the store).
+	MaxQueue int
+	// MaxInflight bounds a connection's sends awaiting their commit.
+	MaxInflight int
+	// RateLimit and RateBurst bound frames per second per connection.
+	RateLimit float64
+	RateBurst int
+}
+
+// Gateway serves /ws.
+type Gateway struct {
+	cfg      Config
+	auth     Authenticator
+	msgr     Messenger
+	members  Members
+	presence Presence
+	clock    clock.Clock
+	log      *slog.Logger
+	obs      Observer
+	hub      *Hub
+
+	mu       sync.Mutex
+	conns    map[*Conn]struct{}
+	draining bool
+	wg       sync.WaitGroup
+}
+
+// New returns a gateway.
+func New(cfg Config, auth Authenticator, msgr Messenger, members Members, pres Presence, clk clock.Clock, log *slog.Logger, obs Observer) *Gateway {
+	return &Gateway{
+		cfg: cfg, auth: auth, msgr: msgr, members: members, presence: pres, clock: clk, log: log, obs: obs,
+		hub: NewHub(), conns: map[*Conn]struct{}{},
+	}
+}
+
+// Hub returns the registry of local connections (the in-process bus).
+func (g *Gateway) Hub() *Hub { return g.hub }
+
+// ServeHTTP authenticates and upgrades a connection, then serves it until
+// it closes.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	token := r.URL.Query().Get("token")
+	if token == "" {
+		token, _ = strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	}
+	dev, err := g.auth.Authenticate(r.Context(), token)
+	if err != nil {
+		writeHTTPError(w, err)
+		return
+	}
+	g.mu.Lock()
+	if g.draining {
+		g.mu.Unlock()
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	g.wg.Add(1)
+	g.mu.Unlock()
+	defer g.wg.Done()
+
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+		// Authentication is by token, not cookie, so a foreign page cannot
+		// ride on a user's session: any origin may connect.
+		InsecureSkipVerify: true,
+		// Compression with context takeover costs ~1 MB per connection.
+		CompressionMode: websocket.CompressionDisabled,
+	})
+	if err != nil {
+		return // Accept has answered the client
+	}
+	ws.SetReadLimit(int64(g.cfg.Limits.HardFrameBytes))
+	c := newConn(g, ws, dev)
+	g.mu.Lock()
+	g.conns[c] = struct{}{}
+	g.mu.Unlock()
+	g.serve(r.Context(), c)
+	g.mu.Lock()
+	delete(g.conns, c)
+	g.mu.Unlock()
+}
+
+func (g *Gateway) serve(parent context.Context, c *Conn) {
+	if g.obs != nil {
+		g.obs.ConnOpened()
+		defer g.obs.ConnClosed()
+	}
+	// The connection outlives the request context's cancellation on
+	// server shutdown: Shutdown drains it explicitly.
+	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
+	c.cancel = cancel
+	defer cancel()
+
+	g.hub.register(c)
+	g.presence.Connected(ctx, c.userID)
+
+	var wg sync.WaitGroup
+	wg.Go(func() { c.writeLoop(ctx) })
+	c.readLoop(ctx)
+	// The reader is done: wait for the writer (which stops on cancel or
+	// after a drain flush), then leave.
+	cancel()
+	wg.Wait()
+
+	g.hub.unregister(c)
+	g.presence.Unsubscribe(c)
+	g.presence.Disconnected(ctx, c.userID)
+	c.out.close()
+	if c.receiptMax > c.receiptSaved {
+		if err := g.msgr.SetReceiptCursor(context.WithoutCancel(ctx), c.deviceID, c.receiptMax); err != nil {
+			g.log.Warn("save receipt cursor", "device", c.deviceID, "err", err)
+		}
+	}
+	code, reason := c.closeStatus()
+	_ = c.ws.Close(code, reason)
+}
+
+// Shutdown stops reading client frames, waits until every accepted send
+// has been committed and its ack written, then closes each connection
+// with 1001 (going away). Clients resend unacknowledged messages with the
+// same client_message_id after they reconnect.
+func (g *Gateway) Shutdown(ctx context.Context) error {
+	g.mu.Lock()
+	g.draining = true
+	conns := make([]*Conn, 0, len(g.conns))
+	for c := range g.conns {
+		conns = append(conns, c)
+	}
+	g.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, c := range conns {
+		wg.Go(func() { c.drain(ctx) })
+	}
+	wg.Wait()
+	done := make(chan struct{})
+	go func() { g.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Revoke closes the connections of sessions that ended (evicted devices).
+func (g *Gateway) Revoke(userID string, deviceIDs []string) {
+	for _, d := range deviceIDs {
+		g.hub.Publish(context.Background(), []string{userID}, &bus.Event{Kind: bus.KindRevoke, SenderDevice: d})
+	}
+}
+
+func writeHTTPError(w http.ResponseWriter, err error) {
+	pe := protocol.AsError(err)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(pe.HTTPStatus())
+	_, _ = w.Write(protocol.Encode(map[string]any{"error": map[string]string{"code": string(pe.Code), "message": pe.Message}}))
+}

@@ -1,0 +1,52 @@
+// Package identity owns users, password hashing and sessions. Each session
+// is a device: a user may be logged in on several at once, each with its own
+// token and its own delivery cursors.
+package identity
+
+import (
+	"context"
+	"time"
+
+	"github.com/parleychat/parley/internal/protocol"
+)
+
+// User is a registered account.
+type User struct {
+	ID          string
+	Username    string
+	DisplayName string
+	CreatedAt   time.Time
+}
+
+// Device is one logged-in session of a user.
+type Device struct {
+	ID         string
+	UserID     string
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
+	LastUsedAt time.Time
+}
+
+// Store is what identity needs from durable storage.
+type Store interface {
+	// CreateUser stores a user; store.ErrConflict if the username is taken
+	// (usernames compare case-insensitively).
+	CreateUser(ctx context.Context, u User, passwordHash string) error
+	UserByID(ctx context.Context, id string) (User, error)
+	// UserByUsername returns the user and its password hash.
+	UserByUsername(ctx context.Context, username string) (User, string, error)
+	// CreateDevice stores a new session. In the same transaction it deletes
+	// the user's expired sessions and, if more than maxDevices would remain,
+	// the oldest ones; it returns the ids it evicted.
+	CreateDevice(ctx context.Context, d Device, tokenHash []byte, maxDevices int) (evicted []string, err error)
+	// DeviceByToken finds the session whose token hashes to tokenHash.
+	DeviceByToken(ctx context.Context, tokenHash []byte) (Device, error)
+}
+
+// Errors of this domain, each carrying its wire code.
+var (
+	ErrUsernameTaken  = protocol.NewError(protocol.CodeConflict, "username is taken")
+	ErrBadCredentials = protocol.NewError(protocol.CodeUnauthorized, "wrong username or password")
+	ErrBadToken       = protocol.NewError(protocol.CodeUnauthorized, "missing, unknown or expired token")
+	ErrUserNotFound   = protocol.NewError(protocol.CodeNotFound, "no such user")
+)

@@ -1,0 +1,234 @@
+package identity
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/parleychat/parley/internal/clock"
+	"github.com/parleychat/parley/internal/protocol"
+	"github.com/parleychat/parley/internal/store"
+)
+
+// Limits on account fields.
+const (
+	MinUsernameLen    = 3
+	MaxUsernameLen    = 32
+	MinPasswordLen    = 8
+	MaxPasswordLen    = 256
+	MaxDisplayNameLen = 64
+)
+
+var usernamePattern = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
+
+// Config tunes the service.
+type Config struct {
+	// SessionTTL is how long a token stays valid after login.
+	SessionTTL time.Duration
+	// MaxDevices is how many sessions a user may hold at once; a login past
+	// it signs out the oldest session.
+	MaxDevices int
+	// Hash is the argon2id cost for new password hashes.
+	Hash HashParams
+	// MaxConcurrentHashes bounds hashes computed at once: each holds
+	// Hash.MemoryKiB of memory, so a login storm must queue, not swap.
+	MaxConcurrentHashes int
+}
+
+// Service registers users and opens sessions.
+type Service struct {
+	store Store
+	clock clock.Clock
+	cfg   Config
+	sem   chan struct{}
+	// dummyHash has the configured cost; Login verifies against it for
+	// unknown usernames so response timing does not tell which exist.
+	dummyHash func() string
+	// OnEvict, if set, is told which sessions a login evicted, so their
+	// open connections can be closed.
+	OnEvict func(userID string, deviceIDs []string)
+}
+
+// NewService returns an identity service.
+func NewService(s Store, clk clock.Clock, cfg Config) *Service {
+	if cfg.MaxConcurrentHashes < 1 {
+		cfg.MaxConcurrentHashes = 1
+	}
+	svc := &Service{store: s, clock: clk, cfg: cfg, sem: make(chan struct{}, cfg.MaxConcurrentHashes)}
+	svc.dummyHash = sync.OnceValue(func() string {
+		h, _ := hashPassword("parley-dummy-password", cfg.Hash)
+		return h
+	})
+	return svc
+}
+
+// Session is what a successful login returns.
+type Session struct {
+	Token     string
+	UserID    string
+	DeviceID  string
+	ExpiresAt time.Time
+}
+
+// Register validates and creates an account.
+func (s *Service) Register(ctx context.Context, username, password, displayName string) (User, error) {
+	if err := validateUsername(username); err != nil {
+		return User{}, err
+	}
+	if err := validatePassword(password); err != nil {
+		return User{}, err
+	}
+	displayName = strings.TrimSpace(displayName)
+	if displayName == "" {
+		displayName = username
+	}
+	if utf8.RuneCountInString(displayName) > MaxDisplayNameLen || !printable(displayName) {
+		return User{}, protocol.Invalid(fmt.Sprintf("display_name must be at most %d printable characters", MaxDisplayNameLen))
+	}
+	hash, err := s.hash(ctx, password)
+	if err != nil {
+		return User{}, err
+	}
+	u := User{ID: ulid.Make().String(), Username: username, DisplayName: displayName, CreatedAt: s.clock.Now()}
+	if err := s.store.CreateUser(ctx, u, hash); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return User{}, ErrUsernameTaken
+		}
+		return User{}, fmt.Errorf("create user: %w", err)
+	}
+	return u, nil
+}
+
+// Login checks a password and opens a new session (a new device).
+func (s *Service) Login(ctx context.Context, username, password string) (Session, error) {
+	if username == "" || password == "" || len(username) > MaxUsernameLen || len(password) > MaxPasswordLen {
+		return Session{}, ErrBadCredentials
+	}
+	u, hash, err := s.store.UserByUsername(ctx, username)
+	if errors.Is(err, store.ErrNotFound) {
+		_, _ = s.verify(ctx, password, s.dummyHash())
+		return Session{}, ErrBadCredentials
+	}
+	if err != nil {
+		return Session{}, fmt.Errorf("find user: %w", err)
+	}
+	ok, err := s.verify(ctx, password, hash)
+	if err != nil {
+		return Session{}, err
+	}
+	if !ok {
+		return Session{}, ErrBadCredentials
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return Session{}, fmt.Errorf("read token: %w", err)
+	}
+	token := base64.RawURLEncoding.EncodeToString(raw)
+	now := s.clock.Now()
+	d := Device{ID: ulid.Make().String(), UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(s.cfg.SessionTTL), LastUsedAt: now}
+	evicted, err := s.store.CreateDevice(ctx, d, hashToken(token), s.cfg.MaxDevices)
+	if err != nil {
+		return Session{}, fmt.Errorf("create session: %w", err)
+	}
+	if len(evicted) > 0 && s.OnEvict != nil {
+		s.OnEvict(u.ID, evicted)
+	}
+	return Session{Token: token, UserID: u.ID, DeviceID: d.ID, ExpiresAt: d.ExpiresAt}, nil
+}
+
+// Authenticate resolves a bearer token to its session.
+func (s *Service) Authenticate(ctx context.Context, token string) (Device, error) {
+	if token == "" || len(token) > 256 {
+		return Device{}, ErrBadToken
+	}
+	d, err := s.store.DeviceByToken(ctx, hashToken(token))
+	if errors.Is(err, store.ErrNotFound) {
+		return Device{}, ErrBadToken
+	}
+	if err != nil {
+		return Device{}, fmt.Errorf("find session: %w", err)
+	}
+	if !s.clock.Now().Before(d.ExpiresAt) {
+		return Device{}, ErrBadToken
+	}
+	return d, nil
+}
+
+// User returns a user by id.
+func (s *Service) User(ctx context.Context, id string) (User, error) {
+	u, err := s.store.UserByID(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return User{}, ErrUserNotFound
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("find user: %w", err)
+	}
+	return u, nil
+}
+
+func (s *Service) hash(ctx context.Context, password string) (string, error) {
+	if err := s.acquire(ctx); err != nil {
+		return "", err
+	}
+	defer func() { <-s.sem }()
+	return hashPassword(password, s.cfg.Hash)
+}
+
+func (s *Service) verify(ctx context.Context, password, hash string) (bool, error) {
+	if err := s.acquire(ctx); err != nil {
+		return false, err
+	}
+	defer func() { <-s.sem }()
+	return verifyPassword(password, hash)
+}
+
+func (s *Service) acquire(ctx context.Context) error {
+	select {
+	case s.sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func hashToken(token string) []byte {
+	sum := sha256.Sum256([]byte(token))
+	return sum[:]
+}
+
+func validateUsername(u string) error {
+	if len(u) < MinUsernameLen || len(u) > MaxUsernameLen || !usernamePattern.MatchString(u) {
+		return protocol.Invalid(fmt.Sprintf("username must be %d to %d letters, digits, '_', '.' or '-'", MinUsernameLen, MaxUsernameLen))
+	}
+	return nil
+}
+
+func validatePassword(p string) error {
+	if len(p) < MinPasswordLen || len(p) > MaxPasswordLen {
+		return protocol.Invalid(fmt.Sprintf("password must be %d to %d bytes", MinPasswordLen, MaxPasswordLen))
+	}
+	return nil
+}
+
+func printable(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if !unicode.IsPrint(r) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,145 @@
+// Package messaging is the heart of Parley: the send path (idempotency,
+// per-conversation sequence numbers, group commit, "sent" only after the
+// commit), receipts, history and the per-device offline queue.
+package messaging
+
+import (
+	"context"
+	"time"
+
+	"github.com/parleychat/parley/internal/bus"
+	"github.com/parleychat/parley/internal/conversations"
+	"github.com/parleychat/parley/internal/protocol"
+)
+
+// Message is a stored message.
+type Message struct {
+	ID              string
+	ConversationID  string
+	Seq             int64
+	SenderID        string
+	SenderDevice    string
+	ClientMessageID string
+	Type            string
+	Content         string
+	MediaID         string
+	CreatedAt       time.Time
+}
+
+// AppendResult is the outcome of appending one message.
+type AppendResult struct {
+	Message Message
+	// Duplicate is true when (sender, client_message_id) was seen before:
+	// Message is then the original and nothing was stored.
+	Duplicate bool
+	// Members are the conversation's members at commit time: the users the
+	// message fans out to (the sender included, for its other devices).
+	Members []string
+	Err     error
+}
+
+// ReceiptRequest is one delivery_ack or read_receipt frame.
+type ReceiptRequest struct {
+	UserID   string
+	DeviceID string
+	// Status is protocol.StatusDelivered or protocol.StatusRead.
+	Status string
+	// ConversationID, when set (read receipts), must hold every message.
+	ConversationID string
+	MessageIDs     []string
+	At             time.Time
+}
+
+// StatusChange is a recipient's receipt state change of one message, as
+// its sender is told about it.
+type StatusChange struct {
+	// EventID orders changes for one sender; devices keep a cursor on it.
+	EventID        int64
+	SenderID       string
+	MessageID      string
+	ConversationID string
+	RecipientID    string
+	Status         string
+	At             time.Time
+}
+
+// RecipientStatus is one recipient's state of one message.
+type RecipientStatus struct {
+	UserID    string
+	Status    string
+	UpdatedAt time.Time
+}
+
+// PendingCursor is a position in a device's offline queue, which is ordered
+// by (CreatedAt, ConversationID, Seq): oldest first.
+type PendingCursor struct {
+	CreatedAt      time.Time
+	ConversationID string
+	Seq            int64
+}
+
+// HistoryQuery selects a page of a conversation's messages.
+type HistoryQuery struct {
+	// AfterSeq > 0 pages forward; BeforeSeq > 0 pages backward; neither
+	// returns the newest Limit messages. Results are ascending either way.
+	AfterSeq  int64
+	BeforeSeq int64
+	Limit     int
+	// MinSeq hides messages at or below it (from before the caller joined).
+	MinSeq int64
+	// NotBefore hides expired messages.
+	NotBefore time.Time
+}
+
+// Store is what messaging needs from durable storage.
+type Store interface {
+	// AppendMessages stores a batch in one transaction (group commit). For
+	// each message, in order: an already-seen (SenderID, ClientMessageID)
+	// returns the original as a duplicate; a sender that is not a member
+	// fails with ErrForbidden (ErrConversationNotFound if there is no such
+	// conversation); otherwise the message gets the conversation's next
+	// sequence number. ID and CreatedAt are set by the caller.
+	AppendMessages(ctx context.Context, batch []Message) ([]AppendResult, error)
+	// ApplyReceipts advances device and member cursors for a batch of
+	// receipts in one transaction and records the resulting changes.
+	// A request naming a message its user cannot see fails whole with
+	// ErrMessageNotFound and changes nothing.
+	ApplyReceipts(ctx context.Context, batch []ReceiptRequest) ([][]StatusChange, []error, error)
+	MessageByID(ctx context.Context, id string) (Message, error)
+	History(ctx context.Context, conversationID string, q HistoryQuery) ([]Message, error)
+	// Pending returns up to limit messages after cur that device has not
+	// acknowledged, excluding those it sent itself, oldest first.
+	Pending(ctx context.Context, deviceID string, cur PendingCursor, limit int, notBefore time.Time) ([]Message, error)
+	// Range returns a conversation's messages with afterSeq < seq < beforeSeq.
+	Range(ctx context.Context, conversationID string, afterSeq, beforeSeq int64, notBefore time.Time) ([]Message, error)
+	// DeviceCursor is the highest seq of the conversation the device
+	// acknowledged (or that precedes its membership).
+	DeviceCursor(ctx context.Context, deviceID, conversationID string) (int64, error)
+	// StatusesSince returns the changes of up to limit receipt events for
+	// userID's messages after event id (every change of an event, so a
+	// caller can page by event id).
+	StatusesSince(ctx context.Context, userID string, afterEventID int64, limit int) ([]StatusChange, error)
+	ReceiptCursor(ctx context.Context, deviceID string) (int64, error)
+	SetReceiptCursor(ctx context.Context, deviceID string, eventID int64) error
+	// Statuses returns the state of m for every other member.
+	Statuses(ctx context.Context, m Message) ([]RecipientStatus, error)
+}
+
+// Publisher carries events to users' connections, wherever they are.
+type Publisher interface {
+	Publish(ctx context.Context, userIDs []string, ev *bus.Event)
+}
+
+// Members answers membership questions (the conversations service).
+type Members interface {
+	CheckMember(ctx context.Context, conversationID, userID string) (conversations.Member, error)
+}
+
+// Errors of this domain, each carrying its wire code.
+var (
+	ErrForbidden            = protocol.NewError(protocol.CodeForbidden, "not a member of this conversation")
+	ErrConversationNotFound = protocol.NewError(protocol.CodeNotFound, "no such conversation")
+	ErrMessageNotFound      = protocol.NewError(protocol.CodeNotFound, "no such message")
+	ErrNotSender            = protocol.NewError(protocol.CodeForbidden, "only the sender sees a message's receipts")
+	ErrShuttingDown         = protocol.NewError(protocol.CodeInternal, "server is shutting down")
+)

@@ -1,0 +1,365 @@
+package messaging
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/parleychat/parley/internal/bus"
+	"github.com/parleychat/parley/internal/clock"
+	"github.com/parleychat/parley/internal/protocol"
+	"github.com/parleychat/parley/internal/store"
+)
+
+// Config tunes the service.
+type Config struct {
+	// Retention is how long messages are kept and delivered.
+	Retention time.Duration
+	// MaxBatch bounds how many sends (or receipts) share one transaction.
+	MaxBatch int
+	// QueueSize bounds sends waiting for the committer; Submit blocks past
+	// it, which pushes back on the connections' readers.
+	QueueSize int
+}
+
+// Observer is told what the service does, for metrics.
+type Observer interface {
+	Committed(messages, batch int, d time.Duration)
+	Receipts(n int)
+}
+
+// Service runs the send and receipt paths.
+type Service struct {
+	store   Store
+	pub     Publisher
+	members Members
+	clock   clock.Clock
+	cfg     Config
+	log     *slog.Logger
+	obs     Observer
+
+	mu      sync.RWMutex // guards closed against Submit/Close races
+	closed  bool
+	sends   chan *sendJob
+	rcpts   chan *rcptJob
+	stop    chan struct{}
+	stopped chan struct{}
+}
+
+type sendJob struct {
+	msg      Message
+	enqueued time.Time
+	done     func(AppendResult)
+}
+
+type rcptJob struct {
+	req  ReceiptRequest
+	done func(error)
+}
+
+// NewService returns a messaging service; Run must be called to start its
+// committers.
+func NewService(s Store, pub Publisher, members Members, clk clock.Clock, cfg Config, log *slog.Logger, obs Observer) *Service {
+	if cfg.MaxBatch < 1 {
+		cfg.MaxBatch = 256
+	}
+	if cfg.QueueSize < 1 {
+		cfg.QueueSize = 4096
+	}
+	return &Service{
+		store: s, pub: pub, members: members, clock: clk, cfg: cfg, log: log, obs: obs,
+		sends:   make(chan *sendJob, cfg.QueueSize),
+		rcpts:   make(chan *rcptJob, cfg.QueueSize),
+		stop:    make(chan struct{}),
+		stopped: make(chan struct{}),
+	}
+}
+
+// Run runs the committers until Close, then finishes every accepted job.
+func (s *Service) Run(ctx context.Context) error {
+	defer close(s.stopped)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		batchLoop(s.stop, s.sends, s.cfg.MaxBatch, func(b []*sendJob) { s.commitSends(ctx, b) })
+	})
+	wg.Go(func() {
+		batchLoop(s.stop, s.rcpts, s.cfg.MaxBatch, func(b []*rcptJob) { s.commitReceipts(ctx, b) })
+	})
+	wg.Wait()
+	return nil
+}
+
+// Close stops accepting work; Run returns once the accepted work is done.
+func (s *Service) Close() {
+	s.mu.Lock()
+	if !s.closed {
+		s.closed = true
+		close(s.stop)
+	}
+	s.mu.Unlock()
+}
+
+// Wait blocks until Run has returned.
+func (s *Service) Wait() { <-s.stopped }
+
+// Submit queues a message for the next group commit. done is called once,
+// from the committer, after the commit (or its failure); it must not block.
+// Messages submitted in order by one caller are sequenced in that order.
+func (s *Service) Submit(ctx context.Context, m Message, done func(AppendResult)) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return ErrShuttingDown
+	}
+	select {
+	case s.sends <- &sendJob{msg: m, enqueued: time.Now(), done: done}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Send submits a message and waits for its commit.
+func (s *Service) Send(ctx context.Context, m Message) (AppendResult, error) {
+	ch := make(chan AppendResult, 1)
+	if err := s.Submit(ctx, m, func(r AppendResult) { ch <- r }); err != nil {
+		return AppendResult{}, err
+	}
+	select {
+	case r := <-ch:
+		return r, r.Err
+	case <-ctx.Done():
+		return AppendResult{}, ctx.Err()
+	}
+}
+
+// SubmitReceipt queues a delivery_ack or read_receipt; done is called after
+// its commit with nil or the reason it was refused.
+func (s *Service) SubmitReceipt(ctx context.Context, r ReceiptRequest, done func(error)) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return ErrShuttingDown
+	}
+	select {
+	case s.rcpts <- &rcptJob{req: r, done: done}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Receipt submits a receipt and waits for its commit.
+func (s *Service) Receipt(ctx context.Context, r ReceiptRequest) error {
+	ch := make(chan error, 1)
+	if err := s.SubmitReceipt(ctx, r, func(err error) { ch <- err }); err != nil {
+		return err
+	}
+	select {
+	case err := <-ch:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// batchLoop is the group committer: it takes whatever jobs are queued (up
+// to max), commits them in one transaction, and only then acks and
+// publishes them, in order. While one batch commits the next one queues
+// up, so the fsync is shared by everything that arrived meanwhile. After
+// stop it drains what was accepted, then returns.
+func batchLoop[T any](stop <-chan struct{}, jobs <-chan T, max int, commit func([]T)) {
+	batch := make([]T, 0, max)
+	for {
+		batch = batch[:0]
+		select {
+		case j := <-jobs:
+			batch = append(batch, j)
+		case <-stop:
+			select {
+			case j := <-jobs:
+				batch = append(batch, j)
+			default:
+				return
+			}
+		}
+	fill:
+		for len(batch) < max {
+			select {
+			case j := <-jobs:
+				batch = append(batch, j)
+			default:
+				break fill
+			}
+		}
+		commit(batch)
+	}
+}
+
+func (s *Service) commitSends(ctx context.Context, batch []*sendJob) {
+	start := time.Now()
+	now := s.clock.Now()
+	msgs := make([]Message, len(batch))
+	for i, j := range batch {
+		m := j.msg
+		// Ids and times are assigned here, in commit order, so ids sort
+		// like sequence numbers on one node.
+		m.ID = ulid.Make().String()
+		m.CreatedAt = now
+		msgs[i] = m
+	}
+	// The commit must not be cut short by a shutdown: once accepted, a
+	// message is committed or reported failed, never left in between.
+	results, err := s.store.AppendMessages(context.WithoutCancel(ctx), msgs)
+	if err != nil {
+		s.log.Error("append messages", "err", err, "batch", len(batch))
+		for _, j := range batch {
+			j.done(AppendResult{Err: fmt.Errorf("append: %w", err)})
+		}
+		return
+	}
+	stored := 0
+	for i, j := range batch {
+		r := results[i]
+		if r.Err == nil && !r.Duplicate {
+			stored++
+			s.publishMessage(ctx, r)
+		}
+		j.done(r)
+	}
+	if s.obs != nil {
+		s.obs.Committed(stored, len(batch), time.Since(start))
+	}
+}
+
+func (s *Service) publishMessage(ctx context.Context, r AppendResult) {
+	m := r.Message
+	frame := protocol.Encode(ToFrame(m))
+	s.pub.Publish(ctx, r.Members, &bus.Event{
+		Kind: bus.KindMessage, ConversationID: m.ConversationID, Seq: m.Seq,
+		SenderDevice: m.SenderDevice, Frame: frame,
+	})
+}
+
+// ToFrame renders a stored message as a wire frame.
+func ToFrame(m Message) protocol.Message {
+	return protocol.Message{
+		Type: protocol.TypeMessage, MessageID: m.ID, ConversationID: m.ConversationID, SenderID: m.SenderID,
+		SequenceNumber: m.Seq, MessageType: m.Type, Content: m.Content, MediaID: m.MediaID,
+		CreatedAt: clock.Millis(m.CreatedAt),
+	}
+}
+
+// StatusFrame renders a status change as a wire frame.
+func StatusFrame(c StatusChange) protocol.Status {
+	return protocol.Status{
+		Type: protocol.TypeStatus, MessageID: c.MessageID, ConversationID: c.ConversationID,
+		UserID: c.RecipientID, Status: c.Status, Timestamp: clock.Millis(c.At),
+	}
+}
+
+func (s *Service) commitReceipts(ctx context.Context, batch []*rcptJob) {
+	now := s.clock.Now()
+	reqs := make([]ReceiptRequest, len(batch))
+	for i, j := range batch {
+		reqs[i] = j.req
+		reqs[i].At = now
+	}
+	changes, errs, err := s.store.ApplyReceipts(context.WithoutCancel(ctx), reqs)
+	if err != nil {
+		s.log.Error("apply receipts", "err", err, "batch", len(batch))
+		for _, j := range batch {
+			j.done(fmt.Errorf("apply receipts: %w", err))
+		}
+		return
+	}
+	for i, j := range batch {
+		for _, c := range changes[i] {
+			s.pub.Publish(ctx, []string{c.SenderID}, &bus.Event{
+				Kind: bus.KindStatus, ConversationID: c.ConversationID, ReceiptID: c.EventID,
+				Frame: protocol.Encode(StatusFrame(c)),
+			})
+		}
+		j.done(errs[i])
+	}
+	if s.obs != nil {
+		s.obs.Receipts(len(batch))
+	}
+}
+
+// History returns a page of a conversation's messages for a member.
+func (s *Service) History(ctx context.Context, userID, conversationID string, q HistoryQuery) ([]Message, error) {
+	m, err := s.members.CheckMember(ctx, conversationID, userID)
+	if err != nil {
+		return nil, err
+	}
+	q.MinSeq = m.JoinedSeq
+	q.NotBefore = s.notBefore()
+	msgs, err := s.store.History(ctx, conversationID, q)
+	if err != nil {
+		return nil, fmt.Errorf("history: %w", err)
+	}
+	return msgs, nil
+}
+
+// MessageStatus returns every recipient's state of a message; sender only.
+func (s *Service) MessageStatus(ctx context.Context, userID, messageID string) (Message, []RecipientStatus, error) {
+	m, err := s.store.MessageByID(ctx, messageID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && m.CreatedAt.Before(s.notBefore())) {
+		return Message{}, nil, ErrMessageNotFound
+	}
+	if err != nil {
+		return Message{}, nil, fmt.Errorf("load message: %w", err)
+	}
+	if m.SenderID != userID {
+		// Members learn that it exists but not its receipts; others learn
+		// nothing at all.
+		if _, err := s.members.CheckMember(ctx, m.ConversationID, userID); err != nil {
+			return Message{}, nil, ErrMessageNotFound
+		}
+		return Message{}, nil, ErrNotSender
+	}
+	st, err := s.store.Statuses(ctx, m)
+	if err != nil {
+		return Message{}, nil, fmt.Errorf("statuses: %w", err)
+	}
+	return m, st, nil
+}
+
+// Pending returns a page of the device's offline queue.
+func (s *Service) Pending(ctx context.Context, deviceID string, cur PendingCursor, limit int) ([]Message, error) {
+	return s.store.Pending(ctx, deviceID, cur, limit, s.notBefore())
+}
+
+// Range returns the messages a connection missed between two sequence
+// numbers of a conversation.
+func (s *Service) Range(ctx context.Context, conversationID string, afterSeq, beforeSeq int64) ([]Message, error) {
+	return s.store.Range(ctx, conversationID, afterSeq, beforeSeq, s.notBefore())
+}
+
+// DeviceCursor returns the device's acknowledged position in a conversation.
+func (s *Service) DeviceCursor(ctx context.Context, deviceID, conversationID string) (int64, error) {
+	return s.store.DeviceCursor(ctx, deviceID, conversationID)
+}
+
+// StatusesSince returns receipt changes the device has not been told yet.
+func (s *Service) StatusesSince(ctx context.Context, userID string, afterEventID int64, limit int) ([]StatusChange, error) {
+	return s.store.StatusesSince(ctx, userID, afterEventID, limit)
+}
+
+// ReceiptCursor returns the last receipt event the device was told about.
+func (s *Service) ReceiptCursor(ctx context.Context, deviceID string) (int64, error) {
+	return s.store.ReceiptCursor(ctx, deviceID)
+}
+
+// SetReceiptCursor records the last receipt event the device was told about.
+func (s *Service) SetReceiptCursor(ctx context.Context, deviceID string, eventID int64) error {
+	return s.store.SetReceiptCursor(ctx, deviceID, eventID)
+}
+
+func (s *Service) notBefore() time.Time { return s.clock.Now().Add(-s.cfg.Retention) }

@@ -1,0 +1,90 @@
+// Package protocol is the wire vocabulary of Parley: frame types, error
+// codes and limits, exactly as docs/PROTOCOL.md describes them.
+package protocol
+
+import (
+	"errors"
+	"net/http"
+)
+
+// Code is a machine-readable error code carried by every error answer.
+type Code string
+
+// Error codes of the wire contract (docs/PROTOCOL.md, "Error codes").
+const (
+	CodeInvalid      Code = "invalid"
+	CodeUnauthorized Code = "unauthorized"
+	CodeForbidden    Code = "forbidden"
+	CodeNotFound     Code = "not_found"
+	CodeConflict     Code = "conflict"
+	CodeTooLarge     Code = "too_large"
+	CodeGroupFull    Code = "group_full"
+	CodeRateLimited  Code = "rate_limited"
+	CodeInternal     Code = "internal"
+)
+
+// Error is an error that knows its wire code. Domain packages declare their
+// sentinels as *Error so the edges (HTTP, WebSocket) can map any wrapped
+// error to a code with errors.As, without knowing the domain.
+type Error struct {
+	Code    Code
+	Message string
+	// Status overrides the default HTTP status of Code (e.g. 422 for a
+	// semantically invalid request instead of 400).
+	Status int
+}
+
+func (e *Error) Error() string { return e.Message }
+
+// Errorf-free constructors keep sentinels cheap and comparable.
+
+// NewError returns an *Error with the code's default HTTP status.
+func NewError(code Code, msg string) *Error { return &Error{Code: code, Message: msg} }
+
+// Unprocessable returns an *Error answered with HTTP 422.
+func Unprocessable(code Code, msg string) *Error {
+	return &Error{Code: code, Message: msg, Status: http.StatusUnprocessableEntity}
+}
+
+// HTTPStatus is the HTTP status that answers this error.
+func (e *Error) HTTPStatus() int {
+	if e.Status != 0 {
+		return e.Status
+	}
+	switch e.Code {
+	case CodeInvalid:
+		return http.StatusBadRequest
+	case CodeUnauthorized:
+		return http.StatusUnauthorized
+	case CodeForbidden:
+		return http.StatusForbidden
+	case CodeNotFound:
+		return http.StatusNotFound
+	case CodeConflict:
+		return http.StatusConflict
+	case CodeTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case CodeGroupFull:
+		return http.StatusUnprocessableEntity
+	case CodeRateLimited:
+		return http.StatusTooManyRequests
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+// ErrInternal is what any error without a wire code becomes at the edge.
+var ErrInternal = NewError(CodeInternal, "internal server error")
+
+// AsError finds the wire error inside err. Errors that carry no code are
+// server faults: they map to ErrInternal and their text never leaks.
+func AsError(err error) *Error {
+	var pe *Error
+	if errors.As(err, &pe) {
+		return pe
+	}
+	return ErrInternal
+}
+
+// Invalidf is a shorthand for a 400 invalid error with a specific message.
+func Invalid(msg string) *Error { return NewError(CodeInvalid, msg) }

@@ -1,0 +1,251 @@
+package protocol
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"unicode/utf8"
+)
+
+// Frame types, client to server.
+const (
+	TypeMessage           = "message"
+	TypeDeliveryAck       = "delivery_ack"
+	TypeReadReceipt       = "read_receipt"
+	TypeHeartbeat         = "heartbeat"
+	TypeTyping            = "typing"
+	TypePresenceSubscribe = "presence_subscribe"
+)
+
+// Frame types, server to client (TypeMessage and TypeTyping are shared).
+const (
+	TypeMessageAck   = "message_ack"
+	TypeStatus       = "status"
+	TypePresence     = "presence"
+	TypeHeartbeatAck = "heartbeat_ack"
+	TypeError        = "error"
+)
+
+// Message types a client may send. "system" is written only by the server.
+var clientMessageTypes = map[string]bool{
+	"text": true, "image": true, "video": true, "audio": true, "document": true, "location": true,
+}
+
+// Receipt and presence states.
+const (
+	StatusSent      = "sent"
+	StatusDelivered = "delivered"
+	StatusRead      = "read"
+
+	PresenceOnline  = "online"
+	PresenceOffline = "offline"
+
+	TypingComposing = "composing"
+	TypingPaused    = "paused"
+)
+
+// Inbound is any client frame. Decoding into one flat struct costs a single
+// pass over the bytes; Validate then checks the fields its type needs.
+type Inbound struct {
+	Type            string   `json:"type"`
+	ClientMessageID string   `json:"client_message_id,omitempty"`
+	ConversationID  string   `json:"conversation_id,omitempty"`
+	MessageType     string   `json:"message_type,omitempty"`
+	Content         *string  `json:"content,omitempty"`
+	MediaID         string   `json:"media_id,omitempty"`
+	MessageIDs      []string `json:"message_ids,omitempty"`
+	Timestamp       int64    `json:"timestamp,omitempty"`
+	State           string   `json:"state,omitempty"`
+	UserIDs         []string `json:"user_ids,omitempty"`
+}
+
+// Decode parses one client frame and validates it against lim. The returned
+// error is always an *Error (invalid or too_large); on a too_large content
+// the frame is still returned so the caller can echo client_message_id.
+func Decode(data []byte, lim Limits) (*Inbound, error) {
+	var f Inbound
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&f); err != nil {
+		return nil, Invalid("malformed frame: " + jsonProblem(err))
+	}
+	if dec.More() {
+		return nil, Invalid("malformed frame: trailing data after the JSON object")
+	}
+	if err := f.Validate(lim); err != nil {
+		return &f, err
+	}
+	return &f, nil
+}
+
+// jsonProblem turns a decoder error into a short message without echoing
+// client bytes back.
+func jsonProblem(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return fmt.Sprintf("field %q has the wrong type", te.Field)
+	}
+	return "not a JSON object"
+}
+
+// Validate checks the fields required by the frame's type.
+func (f *Inbound) Validate(lim Limits) error {
+	switch f.Type {
+	case TypeMessage:
+		if err := checkID("client_message_id", f.ClientMessageID); err != nil {
+			return err
+		}
+		if err := checkID("conversation_id", f.ConversationID); err != nil {
+			return err
+		}
+		if !clientMessageTypes[f.MessageType] {
+			return Invalid("message_type must be one of text, image, video, audio, document, location")
+		}
+		if f.Content == nil {
+			return Invalid("content is required")
+		}
+		if len(*f.Content) > lim.MaxContentBytes {
+			return NewError(CodeTooLarge, fmt.Sprintf("content is %d bytes, the limit is %d", len(*f.Content), lim.MaxContentBytes))
+		}
+		if f.MediaID != "" {
+			if err := checkID("media_id", f.MediaID); err != nil {
+				return err
+			}
+		}
+	case TypeDeliveryAck, TypeReadReceipt:
+		if f.Type == TypeReadReceipt {
+			if err := checkID("conversation_id", f.ConversationID); err != nil {
+				return err
+			}
+		}
+		if len(f.MessageIDs) == 0 {
+			return Invalid("message_ids must list at least one id")
+		}
+		if len(f.MessageIDs) > lim.MaxIDsPerFrame {
+			return Invalid(fmt.Sprintf("message_ids lists more than %d ids", lim.MaxIDsPerFrame))
+		}
+		for _, id := range f.MessageIDs {
+			if err := checkID("message_ids", id); err != nil {
+				return err
+			}
+		}
+	case TypeHeartbeat:
+	case TypeTyping:
+		if err := checkID("conversation_id", f.ConversationID); err != nil {
+			return err
+		}
+		if f.State != TypingComposing && f.State != TypingPaused {
+			return Invalid(`state must be "composing" or "paused"`)
+		}
+	case TypePresenceSubscribe:
+		if f.UserIDs == nil {
+			return Invalid("user_ids is required")
+		}
+		if len(f.UserIDs) > lim.MaxIDsPerFrame {
+			return Invalid(fmt.Sprintf("user_ids lists more than %d ids", lim.MaxIDsPerFrame))
+		}
+		for _, id := range f.UserIDs {
+			if err := checkID("user_ids", id); err != nil {
+				return err
+			}
+		}
+	case "":
+		return Invalid("type is required")
+	default:
+		return Invalid("unknown frame type")
+	}
+	return nil
+}
+
+// MaxIDLength bounds every opaque id a client sends, client_message_id
+// included, so a client cannot make the server store or index huge keys.
+const MaxIDLength = 128
+
+func checkID(field, v string) error {
+	if v == "" {
+		return Invalid(field + " is required")
+	}
+	if len(v) > MaxIDLength {
+		return Invalid(fmt.Sprintf("%s is longer than %d bytes", field, MaxIDLength))
+	}
+	if !utf8.ValidString(v) {
+		return Invalid(field + " is not valid UTF-8")
+	}
+	return nil
+}
+
+// Outbound frames. Each is encoded with its "type" first.
+
+// MessageAck confirms a message is durably stored.
+type MessageAck struct {
+	Type            string `json:"type"`
+	ClientMessageID string `json:"client_message_id"`
+	MessageID       string `json:"message_id"`
+	ConversationID  string `json:"conversation_id"`
+	SequenceNumber  int64  `json:"sequence_number"`
+	Status          string `json:"status"`
+	Timestamp       int64  `json:"timestamp"`
+}
+
+// Message is a stored message as delivered to a client.
+type Message struct {
+	Type           string `json:"type,omitempty"`
+	MessageID      string `json:"message_id"`
+	ConversationID string `json:"conversation_id"`
+	SenderID       string `json:"sender_id"`
+	SequenceNumber int64  `json:"sequence_number"`
+	MessageType    string `json:"message_type"`
+	Content        string `json:"content"`
+	MediaID        string `json:"media_id,omitempty"`
+	CreatedAt      int64  `json:"created_at"`
+}
+
+// Status tells a sender that a recipient's receipt state changed.
+type Status struct {
+	Type           string `json:"type"`
+	MessageID      string `json:"message_id"`
+	ConversationID string `json:"conversation_id"`
+	UserID         string `json:"user_id"`
+	Status         string `json:"status"`
+	Timestamp      int64  `json:"timestamp"`
+}
+
+// Presence tells a subscriber that a user went online or offline.
+type Presence struct {
+	Type     string `json:"type"`
+	UserID   string `json:"user_id"`
+	Status   string `json:"status"`
+	LastSeen *int64 `json:"last_seen,omitempty"`
+}
+
+// Typing relays a member's typing state.
+type Typing struct {
+	Type           string `json:"type"`
+	ConversationID string `json:"conversation_id"`
+	UserID         string `json:"user_id"`
+	State          string `json:"state"`
+}
+
+// HeartbeatAck answers a heartbeat with the server's clock.
+type HeartbeatAck struct {
+	Type       string `json:"type"`
+	ServerTime int64  `json:"server_time"`
+}
+
+// ErrorFrame reports a bad frame; the connection stays open.
+type ErrorFrame struct {
+	Type            string `json:"type"`
+	Code            Code   `json:"code"`
+	Message         string `json:"message"`
+	ClientMessageID string `json:"client_message_id,omitempty"`
+}
+
+// Encode marshals an outbound frame. Outbound frames are plain structs of
+// strings and integers, so marshalling cannot fail; a failure is a bug.
+func Encode(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("protocol: encoding %T: %v", v, err))
+	}
+	return b
+}

@@ -1,0 +1,235 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/parleychat/parley/internal/conversations"
+)
+
+var _ conversations.Store = (*Store)(nil)
+
+// CreateDirect implements conversations.Store.
+func (s *Store) CreateDirect(ctx context.Context, c conversations.Conversation, pairKey string) (conversations.Conversation, bool, error) {
+	created := false
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var existing string
+		err := tx.QueryRowContext(ctx, `SELECT id FROM conversations WHERE pair_key = ?`, pairKey).Scan(&existing)
+		if err == nil {
+			c.ID = existing
+			return nil
+		}
+		if err != sql.ErrNoRows {
+			return fmt.Errorf("find pair: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx,
+			`INSERT INTO conversations (id, type, name, pair_key, created_by, created_at, last_seq, last_activity_at, member_count)
+			 VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?)`,
+			c.ID, c.Type, c.Name, pairKey, c.CreatedBy, ms(c.CreatedAt), ms(c.LastActivityAt), len(c.Members)); err != nil {
+			return fmt.Errorf("insert conversation: %w", err)
+		}
+		for _, m := range c.Members {
+			if err := addMember(ctx, tx, c.ID, m); err != nil {
+				return err
+			}
+		}
+		created = true
+		return nil
+	})
+	if err != nil {
+		return conversations.Conversation{}, false, err
+	}
+	if !created {
+		c, err = s.Conversation(ctx, c.ID)
+		return c, false, err
+	}
+	return c, true, nil
+}
+
+// addMember inserts a membership and a delivery cursor for each of the
+// user's devices, positioned at the join: a member sees what follows it.
+func addMember(ctx context.Context, tx *sql.Tx, conversationID string, m conversations.Member) error {
+	if _, err := tx.ExecContext(ctx,
+		`INSERT INTO members (conversation_id, user_id, role, joined_at, joined_seq, delivered_seq, read_seq)
+		 VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		conversationID, m.UserID, m.Role, ms(m.JoinedAt), m.JoinedSeq, m.JoinedSeq, m.JoinedSeq); err != nil {
+		return fmt.Errorf("insert member: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx,
+		`INSERT OR REPLACE INTO device_cursors (device_id, conversation_id, delivered_seq)
+		 SELECT id, ?, ? FROM devices WHERE user_id = ?`,
+		conversationID, m.JoinedSeq, m.UserID); err != nil {
+		return fmt.Errorf("insert device cursors: %w", err)
+	}
+	return nil
+}
+
+// Conversation implements conversations.Store.
+func (s *Store) Conversation(ctx context.Context, id string) (conversations.Conversation, error) {
+	var c conversations.Conversation
+	var created, activity int64
+	err := s.r.QueryRowContext(ctx,
+		`SELECT id, type, name, created_by, created_at, last_seq, last_activity_at FROM conversations WHERE id = ?`, id).
+		Scan(&c.ID, &c.Type, &c.Name, &c.CreatedBy, &created, &c.LastSeq, &activity)
+	if err != nil {
+		return conversations.Conversation{}, notFound(err)
+	}
+	c.CreatedAt, c.LastActivityAt = fromMS(created), fromMS(activity)
+	rows, err := s.r.QueryContext(ctx,
+		`SELECT user_id, role, joined_at, joined_seq FROM members WHERE conversation_id = ? ORDER BY joined_at, user_id`, id)
+	if err != nil {
+		return conversations.Conversation{}, fmt.Errorf("list members: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var m conversations.Member
+		var joined int64
+		if err := rows.Scan(&m.UserID, &m.Role, &joined, &m.JoinedSeq); err != nil {
+			return conversations.Conversation{}, err
+		}
+		m.JoinedAt = fromMS(joined)
+		c.Members = append(c.Members, m)
+	}
+	return c, rows.Err()
+}
+
+// Member implements conversations.Store.
+func (s *Store) Member(ctx context.Context, conversationID, userID string) (conversations.Member, error) {
+	m := conversations.Member{UserID: userID}
+	var joined int64
+	err := s.r.QueryRowContext(ctx,
+		`SELECT role, joined_at, joined_seq FROM members WHERE conversation_id = ? AND user_id = ?`, conversationID, userID).
+		Scan(&m.Role, &joined, &m.JoinedSeq)
+	if err != nil {
+		return conversations.Member{}, notFound(err)
+	}
+	m.JoinedAt = fromMS(joined)
+	return m, nil
+}
+
+// ConversationsOf implements conversations.Store.
+func (s *Store) ConversationsOf(ctx context.Context, userID string, notBefore time.Time) ([]conversations.Summary, error) {
+	rows, err := s.r.QueryContext(ctx, `
+		SELECT c.id, c.type, c.name, c.created_by, c.created_at, c.last_seq, c.last_activity_at,
+		       (SELECT count(*) FROM messages m
+		         WHERE m.conversation_id = c.id AND m.seq > max(me.read_seq, me.joined_seq)
+		           AND m.sender_id != me.user_id AND m.created_at >= ?),
+		       lm.id, lm.sender_id, lm.seq, lm.message_type, lm.content, lm.created_at
+		  FROM members me
+		  JOIN conversations c ON c.id = me.conversation_id
+		  LEFT JOIN messages lm ON lm.conversation_id = c.id AND lm.seq = c.last_seq
+		       AND lm.seq > me.joined_seq AND lm.created_at >= ?
+		 WHERE me.user_id = ?
+		 ORDER BY c.last_activity_at DESC, c.id DESC`, ms(notBefore), ms(notBefore), userID)
+	if err != nil {
+		return nil, fmt.Errorf("list conversations: %w", err)
+	}
+	var out []conversations.Summary
+	var ids []string
+	for rows.Next() {
+		var sm conversations.Summary
+		var created, activity int64
+		var lmID, lmSender, lmType, lmContent sql.NullString
+		var lmSeq, lmCreated sql.NullInt64
+		if err := rows.Scan(&sm.ID, &sm.Type, &sm.Name, &sm.CreatedBy, &created, &sm.LastSeq, &activity, &sm.Unread,
+			&lmID, &lmSender, &lmSeq, &lmType, &lmContent, &lmCreated); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		sm.CreatedAt, sm.LastActivityAt = fromMS(created), fromMS(activity)
+		if lmID.Valid {
+			sm.LastMessage = &conversations.LastMessage{
+				ID: lmID.String, SenderID: lmSender.String, Seq: lmSeq.Int64, MessageType: lmType.String,
+				Content: lmContent.String, CreatedAt: fromMS(lmCreated.Int64),
+			}
+		}
+		out = append(out, sm)
+		ids = append(ids, sm.ID)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	members, err := s.membersOf(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		out[i].Members = members[out[i].ID]
+	}
+	return out, nil
+}
+
+func (s *Store) membersOf(ctx context.Context, ids []string) (map[string][]conversations.Member, error) {
+	out := make(map[string][]conversations.Member, len(ids))
+	for start := 0; start < len(ids); start += 500 {
+		chunk := ids[start:min(start+500, len(ids))]
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		rows, err := s.r.QueryContext(ctx,
+			`SELECT conversation_id, user_id, role, joined_at, joined_seq FROM members
+			  WHERE conversation_id IN (`+placeholders(len(chunk))+`) ORDER BY joined_at, user_id`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("list members: %w", err)
+		}
+		for rows.Next() {
+			var conv string
+			var m conversations.Member
+			var joined int64
+			if err := rows.Scan(&conv, &m.UserID, &m.Role, &joined, &m.JoinedSeq); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			m.JoinedAt = fromMS(joined)
+			out[conv] = append(out[conv], m)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// MissingUsers implements conversations.Store.
+func (s *Store) MissingUsers(ctx context.Context, ids []string) ([]string, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT id FROM users WHERE id IN (`+placeholders(len(ids))+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("find users: %w", err)
+	}
+	defer rows.Close()
+	found := make(map[string]bool, len(ids))
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		found[id] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	var missing []string
+	for _, id := range ids {
+		if !found[id] {
+			missing = append(missing, id)
+		}
+	}
+	return missing, nil
+}
+
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
+}

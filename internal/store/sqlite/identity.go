@@ -1,0 +1,129 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/parleychat/parley/internal/identity"
+	"github.com/parleychat/parley/internal/store"
+)
+
+var _ identity.Store = (*Store)(nil)
+
+// CreateUser implements identity.Store.
+func (s *Store) CreateUser(ctx context.Context, u identity.User, passwordHash string) error {
+	_, err := s.w.ExecContext(ctx,
+		`INSERT INTO users (id, username, display_name, password_hash, created_at) VALUES (?, ?, ?, ?, ?)`,
+		u.ID, u.Username, u.DisplayName, passwordHash, ms(u.CreatedAt))
+	if isUniqueViolation(err) {
+		return store.ErrConflict
+	}
+	if err != nil {
+		return fmt.Errorf("insert user: %w", err)
+	}
+	return nil
+}
+
+// UserByID implements identity.Store.
+func (s *Store) UserByID(ctx context.Context, id string) (identity.User, error) {
+	var u identity.User
+	var created int64
+	err := s.r.QueryRowContext(ctx, `SELECT id, username, display_name, created_at FROM users WHERE id = ?`, id).
+		Scan(&u.ID, &u.Username, &u.DisplayName, &created)
+	if err != nil {
+		return identity.User{}, notFound(err)
+	}
+	u.CreatedAt = fromMS(created)
+	return u, nil
+}
+
+// UserByUsername implements identity.Store.
+func (s *Store) UserByUsername(ctx context.Context, username string) (identity.User, string, error) {
+	var u identity.User
+	var created int64
+	var hash string
+	err := s.r.QueryRowContext(ctx, `SELECT id, username, display_name, created_at, password_hash FROM users WHERE username = ?`, username).
+		Scan(&u.ID, &u.Username, &u.DisplayName, &created, &hash)
+	if err != nil {
+		return identity.User{}, "", notFound(err)
+	}
+	u.CreatedAt = fromMS(created)
+	return u, hash, nil
+}
+
+// CreateDevice implements identity.Store.
+func (s *Store) CreateDevice(ctx context.Context, d identity.Device, tokenHash []byte, maxDevices int) ([]string, error) {
+	var evicted []string
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT id, expires_at FROM devices WHERE user_id = ? ORDER BY created_at DESC, id DESC`, d.UserID)
+		if err != nil {
+			return fmt.Errorf("list devices: %w", err)
+		}
+		kept := 0
+		for rows.Next() {
+			var id string
+			var exp int64
+			if err := rows.Scan(&id, &exp); err != nil {
+				rows.Close()
+				return err
+			}
+			// Keep the maxDevices-1 newest live sessions; the
+			// new one makes maxDevices.
+			if exp > ms(d.CreatedAt) && kept < maxDevices-1 {
+				kept++
+				continue
+			}
+			evicted = append(evicted, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, id := range evicted {
+			if err := deleteDevice(ctx, tx, id); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(ctx,
+			`INSERT INTO devices (id, user_id, token_hash, created_at, expires_at, last_used_at) VALUES (?, ?, ?, ?, ?, ?)`,
+			d.ID, d.UserID, tokenHash, ms(d.CreatedAt), ms(d.ExpiresAt), ms(d.LastUsedAt)); err != nil {
+			return fmt.Errorf("insert device: %w", err)
+		}
+		// A new device starts where its user stands: it receives what no
+		// device of the user has acknowledged yet, not the whole history.
+		if _, err := tx.ExecContext(ctx,
+			`INSERT INTO device_cursors (device_id, conversation_id, delivered_seq)
+			 SELECT ?, conversation_id, max(delivered_seq, joined_seq) FROM members WHERE user_id = ?`,
+			d.ID, d.UserID); err != nil {
+			return fmt.Errorf("insert device cursors: %w", err)
+		}
+		return nil
+	})
+	return evicted, err
+}
+
+func deleteDevice(ctx context.Context, tx *sql.Tx, id string) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM device_cursors WHERE device_id = ?`, id); err != nil {
+		return fmt.Errorf("delete device cursors: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM devices WHERE id = ?`, id); err != nil {
+		return fmt.Errorf("delete device: %w", err)
+	}
+	return nil
+}
+
+// DeviceByToken implements identity.Store.
+func (s *Store) DeviceByToken(ctx context.Context, tokenHash []byte) (identity.Device, error) {
+	var d identity.Device
+	var created, expires, used int64
+	err := s.r.QueryRowContext(ctx,
+		`SELECT id, user_id, created_at, expires_at, last_used_at FROM devices WHERE token_hash = ?`, tokenHash).
+		Scan(&d.ID, &d.UserID, &created, &expires, &used)
+	if err != nil {
+		return identity.Device{}, notFound(err)
+	}
+	d.CreatedAt, d.ExpiresAt, d.LastUsedAt = fromMS(created), fromMS(expires), fromMS(used)
+	return d, nil
+}
+

@@ -1,0 +1,424 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/parleychat/parley/internal/messaging"
+	"github.com/parleychat/parley/internal/protocol"
+)
+
+var _ messaging.Store = (*Store)(nil)
+
+const messageColumns = `id, conversation_id, seq, sender_id, sender_device_id, client_message_id, message_type, content, media_id, created_at`
+
+// AppendMessages implements messaging.Store: the group commit.
+func (s *Store) AppendMessages(ctx context.Context, batch []messaging.Message) ([]messaging.AppendResult, error) {
+	results := make([]messaging.AppendResult, len(batch))
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		// Membership cannot change inside this transaction: load each
+		// conversation's members once per batch.
+		members := map[string][]string{}
+		for i, m := range batch {
+			r, err := appendOne(ctx, tx, m, members)
+			if err != nil {
+				return err
+			}
+			results[i] = r
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+func appendOne(ctx context.Context, tx *sql.Tx, m messaging.Message, memberCache map[string][]string) (messaging.AppendResult, error) {
+	orig, err := scanMessage(tx.QueryRowContext(ctx,
+		`SELECT `+messageColumns+` FROM messages WHERE sender_id = ? AND client_message_id = ?`, m.SenderID, m.ClientMessageID))
+	if err == nil {
+		return messaging.AppendResult{Message: orig, Duplicate: true}, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return messaging.AppendResult{}, fmt.Errorf("idempotency check: %w", err)
+	}
+	members, ok := memberCache[m.ConversationID]
+	if !ok {
+		members, err = memberIDs(ctx, tx, m.ConversationID)
+		if err != nil {
+			return messaging.AppendResult{}, err
+		}
+		memberCache[m.ConversationID] = members
+	}
+	if !slices.Contains(members, m.SenderID) {
+		var one int
+		err := tx.QueryRowContext(ctx, `SELECT 1 FROM conversations WHERE id = ?`, m.ConversationID).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return messaging.AppendResult{Err: messaging.ErrConversationNotFound}, nil
+		}
+		if err != nil {
+			return messaging.AppendResult{}, fmt.Errorf("find conversation: %w", err)
+		}
+		return messaging.AppendResult{Err: messaging.ErrForbidden}, nil
+	}
+	if err := tx.QueryRowContext(ctx,
+		`UPDATE conversations SET last_seq = last_seq + 1, last_activity_at = ? WHERE id = ? RETURNING last_seq`,
+		ms(m.CreatedAt), m.ConversationID).Scan(&m.Seq); err != nil {
+		return messaging.AppendResult{}, fmt.Errorf("next sequence number: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx,
+		`INSERT INTO messages (`+messageColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		m.ID, m.ConversationID, m.Seq, m.SenderID, m.SenderDevice, m.ClientMessageID, m.Type, m.Content,
+		nullString(m.MediaID), ms(m.CreatedAt)); err != nil {
+		return messaging.AppendResult{}, fmt.Errorf("insert message: %w", err)
+	}
+	// The sending device has its own message: when it was up to date, move
+	// its cursor past it so its offline queue does not drag its own sends.
+	if _, err := tx.ExecContext(ctx,
+		`UPDATE device_cursors SET delivered_seq = ? WHERE device_id = ? AND conversation_id = ? AND delivered_seq = ?`,
+		m.Seq, m.SenderDevice, m.ConversationID, m.Seq-1); err != nil {
+		return messaging.AppendResult{}, fmt.Errorf("advance sender cursor: %w", err)
+	}
+	return messaging.AppendResult{Message: m, Members: members}, nil
+}
+
+func memberIDs(ctx context.Context, tx *sql.Tx, conversationID string) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT user_id FROM members WHERE conversation_id = ?`, conversationID)
+	if err != nil {
+		return nil, fmt.Errorf("list members: %w", err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+type rowScanner interface{ Scan(dest ...any) error }
+
+func scanMessage(row rowScanner) (messaging.Message, error) {
+	var m messaging.Message
+	var media sql.NullString
+	var created int64
+	err := row.Scan(&m.ID, &m.ConversationID, &m.Seq, &m.SenderID, &m.SenderDevice, &m.ClientMessageID,
+		&m.Type, &m.Content, &media, &created)
+	m.MediaID = media.String
+	m.CreatedAt = fromMS(created)
+	return m, err
+}
+
+func scanMessages(rows *sql.Rows, err error) ([]messaging.Message, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []messaging.Message
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
+
+// MessageByID implements messaging.Store.
+func (s *Store) MessageByID(ctx context.Context, id string) (messaging.Message, error) {
+	m, err := scanMessage(s.r.QueryRowContext(ctx, `SELECT `+messageColumns+` FROM messages WHERE id = ?`, id))
+	if err != nil {
+		return messaging.Message{}, notFound(err)
+	}
+	return m, nil
+}
+
+// History implements messaging.Store.
+func (s *Store) History(ctx context.Context, conversationID string, q messaging.HistoryQuery) ([]messaging.Message, error) {
+	base := `SELECT ` + messageColumns + ` FROM messages WHERE conversation_id = ? AND created_at >= ? `
+	var msgs []messaging.Message
+	var err error
+	switch {
+	case q.AfterSeq > 0:
+		return scanMessages(s.r.QueryContext(ctx, base+`AND seq > ? ORDER BY seq LIMIT ?`,
+			conversationID, ms(q.NotBefore), max(q.AfterSeq, q.MinSeq), q.Limit))
+	case q.BeforeSeq > 0:
+		msgs, err = scanMessages(s.r.QueryContext(ctx, base+`AND seq < ? AND seq > ? ORDER BY seq DESC LIMIT ?`,
+			conversationID, ms(q.NotBefore), q.BeforeSeq, q.MinSeq, q.Limit))
+	default:
+		msgs, err = scanMessages(s.r.QueryContext(ctx, base+`AND seq > ? ORDER BY seq DESC LIMIT ?`,
+			conversationID, ms(q.NotBefore), q.MinSeq, q.Limit))
+	}
+	slices.Reverse(msgs)
+	return msgs, err
+}
+
+// Pending implements messaging.Store.
+func (s *Store) Pending(ctx context.Context, deviceID string, cur messaging.PendingCursor, limit int, notBefore time.Time) ([]messaging.Message, error) {
+	return scanMessages(s.r.QueryContext(ctx, `
+		SELECT m.id, m.conversation_id, m.seq, m.sender_id, m.sender_device_id, m.client_message_id,
+		       m.message_type, m.content, m.media_id, m.created_at
+		  FROM device_cursors dc
+		  JOIN messages m ON m.conversation_id = dc.conversation_id AND m.seq > dc.delivered_seq
+		 WHERE dc.device_id = ? AND m.sender_device_id != ? AND m.created_at >= ?
+		   AND (m.created_at, m.conversation_id, m.seq) > (?, ?, ?)
+		 ORDER BY m.created_at, m.conversation_id, m.seq
+		 LIMIT ?`,
+		deviceID, deviceID, ms(notBefore), ms(cur.CreatedAt), cur.ConversationID, cur.Seq, limit))
+}
+
+// Range implements messaging.Store.
+func (s *Store) Range(ctx context.Context, conversationID string, afterSeq, beforeSeq int64, notBefore time.Time) ([]messaging.Message, error) {
+	return scanMessages(s.r.QueryContext(ctx,
+		`SELECT `+messageColumns+` FROM messages
+		  WHERE conversation_id = ? AND seq > ? AND seq < ? AND created_at >= ? ORDER BY seq`,
+		conversationID, afterSeq, beforeSeq, ms(notBefore)))
+}
+
+// DeviceCursor implements messaging.Store.
+func (s *Store) DeviceCursor(ctx context.Context, deviceID, conversationID string) (int64, error) {
+	var seq int64
+	err := s.r.QueryRowContext(ctx,
+		`SELECT delivered_seq FROM device_cursors WHERE device_id = ? AND conversation_id = ?`, deviceID, conversationID).Scan(&seq)
+	return seq, notFound(err)
+}
+
+// ReceiptCursor implements messaging.Store.
+func (s *Store) ReceiptCursor(ctx context.Context, deviceID string) (int64, error) {
+	var id int64
+	err := s.r.QueryRowContext(ctx, `SELECT receipt_cursor FROM devices WHERE id = ?`, deviceID).Scan(&id)
+	return id, notFound(err)
+}
+
+// SetReceiptCursor implements messaging.Store.
+func (s *Store) SetReceiptCursor(ctx context.Context, deviceID string, eventID int64) error {
+	_, err := s.w.ExecContext(ctx,
+		`UPDATE devices SET receipt_cursor = max(receipt_cursor, ?) WHERE id = ?`, eventID, deviceID)
+	if err != nil {
+		return fmt.Errorf("set receipt cursor: %w", err)
+	}
+	return nil
+}
+
+// ApplyReceipts implements messaging.Store.
+func (s *Store) ApplyReceipts(ctx context.Context, batch []messaging.ReceiptRequest) ([][]messaging.StatusChange, []error, error) {
+	changes := make([][]messaging.StatusChange, len(batch))
+	errs := make([]error, len(batch))
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		for i, req := range batch {
+			c, refused, err := applyReceipt(ctx, tx, req)
+			if err != nil {
+				return err
+			}
+			changes[i], errs[i] = c, refused
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return changes, errs, nil
+}
+
+type memberCursors struct{ joined, delivered, read int64 }
+
+// applyReceipt validates every id of one request before writing anything,
+// so a refused request changes nothing. Receipts are cumulative per
+// conversation: a device that has message s has everything before it,
+// because a connection delivers a conversation in sequence order.
+func applyReceipt(ctx context.Context, tx *sql.Tx, req messaging.ReceiptRequest) ([]messaging.StatusChange, error, error) {
+	upTo := map[string]int64{}
+	var order []string
+	for _, id := range req.MessageIDs {
+		var conv string
+		var seq int64
+		err := tx.QueryRowContext(ctx, `SELECT conversation_id, seq FROM messages WHERE id = ?`, id).Scan(&conv, &seq)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, messaging.ErrMessageNotFound, nil
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("find message: %w", err)
+		}
+		if req.ConversationID != "" && conv != req.ConversationID {
+			return nil, protocol.Unprocessable(protocol.CodeInvalid, "message "+id+" is not in conversation "+req.ConversationID), nil
+		}
+		if _, seen := upTo[conv]; !seen {
+			order = append(order, conv)
+		}
+		upTo[conv] = max(upTo[conv], seq)
+	}
+	cursors := map[string]memberCursors{}
+	for _, conv := range order {
+		var c memberCursors
+		err := tx.QueryRowContext(ctx,
+			`SELECT joined_seq, delivered_seq, read_seq FROM members WHERE conversation_id = ? AND user_id = ?`,
+			conv, req.UserID).Scan(&c.joined, &c.delivered, &c.read)
+		if errors.Is(err, sql.ErrNoRows) {
+			// Someone else's message: it does not exist for this user.
+			return nil, messaging.ErrMessageNotFound, nil
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("find member: %w", err)
+		}
+		cursors[conv] = c
+	}
+	var out []messaging.StatusChange
+	for _, conv := range order {
+		seq, c := upTo[conv], cursors[conv]
+		if _, err := tx.ExecContext(ctx,
+			`INSERT INTO device_cursors (device_id, conversation_id, delivered_seq) VALUES (?, ?, ?)
+			 ON CONFLICT (device_id, conversation_id) DO UPDATE SET delivered_seq = max(delivered_seq, excluded.delivered_seq)`,
+			req.DeviceID, conv, seq); err != nil {
+			return nil, nil, fmt.Errorf("advance device cursor: %w", err)
+		}
+		from := c.delivered
+		if req.Status == "read" {
+			from = c.read
+		}
+		if seq <= from {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx,
+			`UPDATE members SET delivered_seq = max(delivered_seq, ?), read_seq = CASE WHEN ? THEN max(read_seq, ?) ELSE read_seq END
+			  WHERE conversation_id = ? AND user_id = ?`,
+			seq, req.Status == "read", seq, conv, req.UserID); err != nil {
+			return nil, nil, fmt.Errorf("advance member cursor: %w", err)
+		}
+		ch, err := recordChanges(ctx, tx, req, conv, max(from, c.joined), seq)
+		if err != nil {
+			return nil, nil, err
+		}
+		out = append(out, ch...)
+	}
+	return out, nil, nil
+}
+
+// recordChanges writes one receipt event per sender whose messages lie in
+// (from, to] and returns the per-message changes to tell them about.
+func recordChanges(ctx context.Context, tx *sql.Tx, req messaging.ReceiptRequest, conv string, from, to int64) ([]messaging.StatusChange, error) {
+	rows, err := tx.QueryContext(ctx,
+		`SELECT id, sender_id FROM messages WHERE conversation_id = ? AND seq > ? AND seq <= ? AND sender_id != ? ORDER BY seq`,
+		conv, from, to, req.UserID)
+	if err != nil {
+		return nil, fmt.Errorf("find acknowledged messages: %w", err)
+	}
+	var out []messaging.StatusChange
+	for rows.Next() {
+		c := messaging.StatusChange{ConversationID: conv, RecipientID: req.UserID, Status: req.Status, At: req.At}
+		if err := rows.Scan(&c.MessageID, &c.SenderID); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	events := map[string]int64{}
+	for i := range out {
+		sender := out[i].SenderID
+		id, ok := events[sender]
+		if !ok {
+			if err := tx.QueryRowContext(ctx,
+				`INSERT INTO receipt_events (sender_id, conversation_id, recipient_id, status, from_seq, to_seq, at)
+				 VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+				sender, conv, req.UserID, req.Status, from, to, ms(req.At)).Scan(&id); err != nil {
+				return nil, fmt.Errorf("insert receipt event: %w", err)
+			}
+			events[sender] = id
+		}
+		out[i].EventID = id
+	}
+	return out, nil
+}
+
+// StatusesSince implements messaging.Store.
+func (s *Store) StatusesSince(ctx context.Context, userID string, afterEventID int64, limit int) ([]messaging.StatusChange, error) {
+	rows, err := s.r.QueryContext(ctx, `
+		SELECT e.id, e.conversation_id, e.recipient_id, e.status, e.at, m.id
+		  FROM receipt_events e
+		  JOIN messages m ON m.conversation_id = e.conversation_id AND m.seq > e.from_seq AND m.seq <= e.to_seq
+		       AND m.sender_id = e.sender_id
+		 WHERE e.id IN (SELECT id FROM receipt_events WHERE sender_id = ? AND id > ? ORDER BY id LIMIT ?)
+		 ORDER BY e.id, m.seq`, userID, afterEventID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list receipt events: %w", err)
+	}
+	defer rows.Close()
+	var out []messaging.StatusChange
+	for rows.Next() {
+		c := messaging.StatusChange{SenderID: userID}
+		var at int64
+		if err := rows.Scan(&c.EventID, &c.ConversationID, &c.RecipientID, &c.Status, &at, &c.MessageID); err != nil {
+			return nil, err
+		}
+		c.At = fromMS(at)
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// Statuses implements messaging.Store.
+func (s *Store) Statuses(ctx context.Context, m messaging.Message) ([]messaging.RecipientStatus, error) {
+	rows, err := s.r.QueryContext(ctx, `
+		SELECT user_id, delivered_seq, read_seq FROM members
+		 WHERE conversation_id = ? AND user_id != ? AND joined_seq < ?
+		 ORDER BY joined_at, user_id`, m.ConversationID, m.SenderID, m.Seq)
+	if err != nil {
+		return nil, fmt.Errorf("list recipients: %w", err)
+	}
+	type cur struct {
+		user            string
+		delivered, read int64
+	}
+	var curs []cur
+	for rows.Next() {
+		var c cur
+		if err := rows.Scan(&c.user, &c.delivered, &c.read); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		curs = append(curs, c)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	out := make([]messaging.RecipientStatus, 0, len(curs))
+	for _, c := range curs {
+		st := messaging.RecipientStatus{UserID: c.user, Status: protocol.StatusSent, UpdatedAt: m.CreatedAt}
+		switch {
+		case m.Seq <= c.read:
+			st.Status = protocol.StatusRead
+		case m.Seq <= c.delivered:
+			st.Status = protocol.StatusDelivered
+		}
+		if st.Status != protocol.StatusSent {
+			var at int64
+			err := s.r.QueryRowContext(ctx, `
+				SELECT at FROM receipt_events
+				 WHERE conversation_id = ? AND recipient_id = ? AND status = ? AND to_seq >= ? AND from_seq < ?
+				 ORDER BY to_seq LIMIT 1`, m.ConversationID, c.user, st.Status, m.Seq, m.Seq).Scan(&at)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return nil, fmt.Errorf("find receipt time: %w", err)
+			}
+			if err == nil {
+				st.UpdatedAt = fromMS(at)
+			}
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
