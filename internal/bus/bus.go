@@ -32,7 +32,7 @@ type Event struct {
 	SenderDevice string
 	// ReceiptID orders status events for the per-device receipt cursor.
 	ReceiptID int64
-	Frame      []byte
+	Frame     []byte
 }
 
 // Lossy reports whether the event may be dropped under backpressure.

@@ -101,15 +101,12 @@ type Gateway struct {
 }
 
 // New returns a gateway.
-func New(cfg Config, auth Authenticator, msgr Messenger, members Members, pres Presence, clk clock.Clock, log *slog.Logger, obs Observer) *Gateway {
+func New(cfg Config, hub *Hub, auth Authenticator, msgr Messenger, members Members, pres Presence, clk clock.Clock, log *slog.Logger, obs Observer) *Gateway {
 	return &Gateway{
 		cfg: cfg, auth: auth, msgr: msgr, members: members, presence: pres, clock: clk, log: log, obs: obs,
-		hub: NewHub(), conns: map[*Conn]struct{}{},
+		hub: hub, conns: map[*Conn]struct{}{},
 	}
 }
-
-// Hub returns the registry of local connections (the in-process bus).
-func (g *Gateway) Hub() *Hub { return g.hub }
 
 // ServeHTTP authenticates and upgrades a connection, then serves it until
 // it closes.

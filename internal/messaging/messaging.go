@@ -78,13 +78,25 @@ type PendingCursor struct {
 	Seq            int64
 }
 
-// HistoryQuery selects a page of a conversation's messages.
+// Page selects which end of a conversation a history query reads.
+type Page int
+
+// Pages of history.
+const (
+	// Newest returns the newest Limit messages.
+	Newest Page = iota
+	// After returns the first Limit messages with seq > Seq.
+	After
+	// Before returns the last Limit messages with seq < Seq.
+	Before
+)
+
+// HistoryQuery selects a page of a conversation's messages. Results are
+// ascending by sequence number whichever the page.
 type HistoryQuery struct {
-	// AfterSeq > 0 pages forward; BeforeSeq > 0 pages backward; neither
-	// returns the newest Limit messages. Results are ascending either way.
-	AfterSeq  int64
-	BeforeSeq int64
-	Limit     int
+	Page  Page
+	Seq   int64
+	Limit int
 	// MinSeq hides messages at or below it (from before the caller joined).
 	MinSeq int64
 	// NotBefore hides expired messages.

@@ -30,6 +30,8 @@ type Config struct {
 // Observer is told what the service does, for metrics.
 type Observer interface {
 	Committed(messages, batch int, d time.Duration)
+	// SendLatency is the time from Submit to commit of one message.
+	SendLatency(d time.Duration)
 	Receipts(n int)
 }
 
@@ -233,7 +235,11 @@ func (s *Service) commitSends(ctx context.Context, batch []*sendJob) {
 		j.done(r)
 	}
 	if s.obs != nil {
-		s.obs.Committed(stored, len(batch), time.Since(start))
+		end := time.Now()
+		s.obs.Committed(stored, len(batch), end.Sub(start))
+		for _, j := range batch {
+			s.obs.SendLatency(end.Sub(j.enqueued))
+		}
 	}
 }
 

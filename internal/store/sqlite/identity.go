@@ -126,4 +126,3 @@ func (s *Store) DeviceByToken(ctx context.Context, tokenHash []byte) (identity.D
 	d.CreatedAt, d.ExpiresAt, d.LastUsedAt = fromMS(created), fromMS(expires), fromMS(used)
 	return d, nil
 }
-

@@ -149,13 +149,13 @@ func (s *Store) History(ctx context.Context, conversationID string, q messaging.
 	base := `SELECT ` + messageColumns + ` FROM messages WHERE conversation_id = ? AND created_at >= ? `
 	var msgs []messaging.Message
 	var err error
-	switch {
-	case q.AfterSeq > 0:
+	switch q.Page {
+	case messaging.After:
 		return scanMessages(s.r.QueryContext(ctx, base+`AND seq > ? ORDER BY seq LIMIT ?`,
-			conversationID, ms(q.NotBefore), max(q.AfterSeq, q.MinSeq), q.Limit))
-	case q.BeforeSeq > 0:
+			conversationID, ms(q.NotBefore), max(q.Seq, q.MinSeq), q.Limit))
+	case messaging.Before:
 		msgs, err = scanMessages(s.r.QueryContext(ctx, base+`AND seq < ? AND seq > ? ORDER BY seq DESC LIMIT ?`,
-			conversationID, ms(q.NotBefore), q.BeforeSeq, q.MinSeq, q.Limit))
+			conversationID, ms(q.NotBefore), q.Seq, q.MinSeq, q.Limit))
 	default:
 		msgs, err = scanMessages(s.r.QueryContext(ctx, base+`AND seq > ? ORDER BY seq DESC LIMIT ?`,
 			conversationID, ms(q.NotBefore), q.MinSeq, q.Limit))

@@ -1,0 +1,158 @@
+// Package api serves Parley's HTTP API (/api/v1) on net/http's ServeMux:
+// JSON in and out, bearer-token authentication, and one place where domain
+// errors become HTTP statuses and wire codes.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/parleychat/parley/internal/conversations"
+	"github.com/parleychat/parley/internal/identity"
+	"github.com/parleychat/parley/internal/messaging"
+	"github.com/parleychat/parley/internal/presence"
+	"github.com/parleychat/parley/internal/protocol"
+)
+
+// MaxBodyBytes bounds a request body.
+const MaxBodyBytes = 1 << 20
+
+// Identity is the identity service as the API uses it.
+type Identity interface {
+	Register(ctx context.Context, username, password, displayName string) (identity.User, error)
+	Login(ctx context.Context, username, password string) (identity.Session, error)
+	Authenticate(ctx context.Context, token string) (identity.Device, error)
+	User(ctx context.Context, id string) (identity.User, error)
+}
+
+// Conversations is the conversations service as the API uses it.
+type Conversations interface {
+	CreateDirect(ctx context.Context, caller, other string) (conversations.Conversation, bool, error)
+	Get(ctx context.Context, caller, id string) (conversations.Conversation, error)
+	List(ctx context.Context, caller string) ([]conversations.Summary, error)
+}
+
+// Messages is the messaging service as the API uses it.
+type Messages interface {
+	History(ctx context.Context, userID, conversationID string, q messaging.HistoryQuery) ([]messaging.Message, error)
+	MessageStatus(ctx context.Context, userID, messageID string) (messaging.Message, []messaging.RecipientStatus, error)
+}
+
+// Presence answers presence questions.
+type Presence interface {
+	Get(ctx context.Context, userID string) (presence.State, error)
+}
+
+// API holds the handlers' dependencies.
+type API struct {
+	ids   Identity
+	convs Conversations
+	msgs  Messages
+	pres  Presence
+	log   *slog.Logger
+}
+
+// New returns the API.
+func New(ids Identity, convs Conversations, msgs Messages, pres Presence, log *slog.Logger) *API {
+	return &API{ids: ids, convs: convs, msgs: msgs, pres: pres, log: log}
+}
+
+// Register adds the API's routes to mux.
+func (a *API) Register(mux *http.ServeMux) {
+	mux.HandleFunc("POST /api/v1/users", a.createUser)
+	mux.HandleFunc("POST /api/v1/sessions", a.createSession)
+	mux.Handle("GET /api/v1/users/{id}", a.auth(a.getUser))
+	mux.Handle("GET /api/v1/users/{id}/presence", a.auth(a.getPresence))
+	mux.Handle("POST /api/v1/conversations", a.auth(a.createConversation))
+	mux.Handle("GET /api/v1/conversations", a.auth(a.listConversations))
+	mux.Handle("GET /api/v1/conversations/{id}", a.auth(a.getConversation))
+	mux.Handle("GET /api/v1/conversations/{id}/participants", a.auth(a.getParticipants))
+	mux.Handle("GET /api/v1/conversations/{id}/messages", a.auth(a.getMessages))
+	mux.Handle("GET /api/v1/messages/{id}/status", a.auth(a.getMessageStatus))
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		WriteError(w, protocol.NewError(protocol.CodeNotFound, "no such endpoint"))
+	})
+}
+
+type ctxKey struct{}
+
+// session is the authenticated caller.
+func session(ctx context.Context) identity.Device {
+	d, _ := ctx.Value(ctxKey{}).(identity.Device)
+	return d
+}
+
+// auth wraps a handler with bearer-token authentication.
+func (a *API) auth(h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok {
+			WriteError(w, identity.ErrBadToken)
+			return
+		}
+		d, err := a.ids.Authenticate(r.Context(), strings.TrimSpace(token))
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		h(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, d)))
+	})
+}
+
+// decode reads a JSON body into v; a malformed body is a 400 invalid.
+func decode(w http.ResponseWriter, r *http.Request, v any) error {
+	body := http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	dec := json.NewDecoder(body)
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return protocol.NewError(protocol.CodeTooLarge, "request body is too large")
+		}
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return protocol.Invalid("field " + te.Field + " has the wrong type")
+		}
+		if errors.Is(err, io.EOF) {
+			return protocol.Invalid("request body is empty")
+		}
+		return protocol.Invalid("request body is not valid JSON")
+	}
+	if dec.More() {
+		return protocol.Invalid("request body has data after the JSON object")
+	}
+	return nil
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+type errorBody struct {
+	Error struct {
+		Code    protocol.Code `json:"code"`
+		Message string        `json:"message"`
+	} `json:"error"`
+}
+
+// WriteError answers err with its status and wire code.
+func WriteError(w http.ResponseWriter, err error) {
+	pe := protocol.AsError(err)
+	var b errorBody
+	b.Error.Code, b.Error.Message = pe.Code, pe.Message
+	writeJSON(w, pe.HTTPStatus(), b)
+}
+
+// fail logs server faults (with detail) and answers any error.
+func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if protocol.AsError(err) == protocol.ErrInternal {
+		a.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	WriteError(w, err)
+}

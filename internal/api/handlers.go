@@ -1,0 +1,259 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/parleychat/parley/internal/clock"
+	"github.com/parleychat/parley/internal/conversations"
+	"github.com/parleychat/parley/internal/identity"
+	"github.com/parleychat/parley/internal/messaging"
+	"github.com/parleychat/parley/internal/protocol"
+)
+
+// History page sizes (contract: default 50, at most 500).
+const (
+	DefaultPageSize = 50
+	MaxPageSize     = 500
+)
+
+type userJSON struct {
+	UserID      string `json:"user_id"`
+	Username    string `json:"username"`
+	DisplayName string `json:"display_name"`
+}
+
+func toUserJSON(u identity.User) userJSON {
+	return userJSON{UserID: u.ID, Username: u.Username, DisplayName: u.DisplayName}
+}
+
+func (a *API) createUser(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Username    string `json:"username"`
+		Password    string `json:"password"`
+		DisplayName string `json:"display_name"`
+	}
+	if err := decode(w, r, &req); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	u, err := a.ids.Register(r.Context(), req.Username, req.Password, req.DisplayName)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, toUserJSON(u))
+}
+
+func (a *API) createSession(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Username string `json:"username"`
+		Password string `json:"password"`
+	}
+	if err := decode(w, r, &req); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	s, err := a.ids.Login(r.Context(), req.Username, req.Password)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"token": s.Token, "user_id": s.UserID, "device_id": s.DeviceID, "expires_at": clock.Millis(s.ExpiresAt),
+	})
+}
+
+func (a *API) getUser(w http.ResponseWriter, r *http.Request) {
+	u, err := a.ids.User(r.Context(), r.PathValue("id"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toUserJSON(u))
+}
+
+func (a *API) getPresence(w http.ResponseWriter, r *http.Request) {
+	st, err := a.pres.Get(r.Context(), r.PathValue("id"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	p := st.Frame()
+	writeJSON(w, http.StatusOK, map[string]any{"user_id": p.UserID, "status": p.Status, "last_seen": p.LastSeen})
+}
+
+type participantJSON struct {
+	UserID string `json:"user_id"`
+	Role   string `json:"role"`
+}
+
+type lastMessageJSON struct {
+	MessageID      string `json:"message_id"`
+	SenderID       string `json:"sender_id"`
+	SequenceNumber int64  `json:"sequence_number"`
+	MessageType    string `json:"message_type"`
+	Content        string `json:"content"`
+	CreatedAt      int64  `json:"created_at"`
+}
+
+type conversationJSON struct {
+	ConversationID     string            `json:"conversation_id"`
+	Type               string            `json:"type"`
+	Name               string            `json:"name"`
+	Participants       []participantJSON `json:"participants"`
+	LastSequenceNumber int64             `json:"last_sequence_number"`
+	CreatedBy          string            `json:"created_by"`
+	CreatedAt          int64             `json:"created_at"`
+	LastActivityAt     int64             `json:"last_activity_at"`
+	UnreadCount        *int64            `json:"unread_count,omitempty"`
+	LastMessage        *lastMessageJSON  `json:"last_message,omitempty"`
+}
+
+func toConversationJSON(c conversations.Conversation) conversationJSON {
+	ps := make([]participantJSON, len(c.Members))
+	for i, m := range c.Members {
+		ps[i] = participantJSON{UserID: m.UserID, Role: m.Role}
+	}
+	return conversationJSON{
+		ConversationID: c.ID, Type: c.Type, Name: c.Name, Participants: ps,
+		LastSequenceNumber: c.LastSeq, CreatedBy: c.CreatedBy,
+		CreatedAt: clock.Millis(c.CreatedAt), LastActivityAt: clock.Millis(c.LastActivityAt),
+	}
+}
+
+func (a *API) createConversation(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Type         string   `json:"type"`
+		Name         string   `json:"name"`
+		Participants []string `json:"participants"`
+	}
+	if err := decode(w, r, &req); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	caller := session(r.Context()).UserID
+	switch req.Type {
+	case conversations.TypeDirect:
+		if len(req.Participants) != 1 {
+			a.fail(w, r, protocol.Unprocessable(protocol.CodeInvalid, "a 1:1 conversation names exactly one other participant"))
+			return
+		}
+		c, created, err := a.convs.CreateDirect(r.Context(), caller, req.Participants[0])
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		status := http.StatusOK
+		if created {
+			status = http.StatusCreated
+		}
+		writeJSON(w, status, toConversationJSON(c))
+	default:
+		a.fail(w, r, protocol.Invalid(`type must be "1:1" or "group"`))
+	}
+}
+
+func (a *API) listConversations(w http.ResponseWriter, r *http.Request) {
+	list, err := a.convs.List(r.Context(), session(r.Context()).UserID)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	out := make([]conversationJSON, len(list))
+	for i, s := range list {
+		out[i] = toConversationJSON(s.Conversation)
+		out[i].UnreadCount = &s.Unread
+		if lm := s.LastMessage; lm != nil {
+			out[i].LastMessage = &lastMessageJSON{
+				MessageID: lm.ID, SenderID: lm.SenderID, SequenceNumber: lm.Seq,
+				MessageType: lm.MessageType, Content: lm.Content, CreatedAt: clock.Millis(lm.CreatedAt),
+			}
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"conversations": out})
+}
+
+func (a *API) getConversation(w http.ResponseWriter, r *http.Request) {
+	c, err := a.convs.Get(r.Context(), session(r.Context()).UserID, r.PathValue("id"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toConversationJSON(c))
+}
+
+func (a *API) getParticipants(w http.ResponseWriter, r *http.Request) {
+	c, err := a.convs.Get(r.Context(), session(r.Context()).UserID, r.PathValue("id"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"participants": toConversationJSON(c).Participants})
+}
+
+func (a *API) getMessages(w http.ResponseWriter, r *http.Request) {
+	q, err := historyQuery(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	msgs, err := a.msgs.History(r.Context(), session(r.Context()).UserID, r.PathValue("id"), q)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	out := make([]protocol.Message, len(msgs))
+	for i, m := range msgs {
+		out[i] = messaging.ToFrame(m)
+		out[i].Type = ""
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"messages": out})
+}
+
+// historyQuery reads ?after_seq=N | ?before_seq=N and &limit=M.
+func historyQuery(r *http.Request) (messaging.HistoryQuery, error) {
+	query := r.URL.Query()
+	q := messaging.HistoryQuery{Page: messaging.Newest, Limit: DefaultPageSize}
+	if query.Has("after_seq") && query.Has("before_seq") {
+		return q, protocol.Invalid("give after_seq or before_seq, not both")
+	}
+	for name, page := range map[string]messaging.Page{"after_seq": messaging.After, "before_seq": messaging.Before} {
+		if !query.Has(name) {
+			continue
+		}
+		n, err := strconv.ParseInt(query.Get(name), 10, 64)
+		if err != nil || n < 0 {
+			return q, protocol.Invalid(name + " must be a non-negative integer")
+		}
+		q.Page, q.Seq = page, n
+	}
+	if v := query.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return q, protocol.Invalid("limit must be a positive integer")
+		}
+		q.Limit = min(n, MaxPageSize)
+	}
+	return q, nil
+}
+
+func (a *API) getMessageStatus(w http.ResponseWriter, r *http.Request) {
+	m, st, err := a.msgs.MessageStatus(r.Context(), session(r.Context()).UserID, r.PathValue("id"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	type recipientJSON struct {
+		UserID    string `json:"user_id"`
+		Status    string `json:"status"`
+		UpdatedAt int64  `json:"updated_at"`
+	}
+	rs := make([]recipientJSON, len(st))
+	for i, s := range st {
+		rs[i] = recipientJSON{UserID: s.UserID, Status: s.Status, UpdatedAt: clock.Millis(s.UpdatedAt)}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"message_id": m.ID, "conversation_id": m.ConversationID, "recipients": rs,
+	})
+}

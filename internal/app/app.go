@@ -1,0 +1,152 @@
+// Package app wires Parley together: it picks the implementations from the
+// configuration once, at start-up, and runs them until told to stop.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/parleychat/parley/internal/api"
+	"github.com/parleychat/parley/internal/clock"
+	"github.com/parleychat/parley/internal/config"
+	"github.com/parleychat/parley/internal/conversations"
+	"github.com/parleychat/parley/internal/gateway"
+	"github.com/parleychat/parley/internal/identity"
+	"github.com/parleychat/parley/internal/messaging"
+	"github.com/parleychat/parley/internal/metrics"
+	"github.com/parleychat/parley/internal/presence"
+	"github.com/parleychat/parley/internal/store/sqlite"
+)
+
+// App is one Parley node.
+type App struct {
+	cfg     config.Config
+	log     *slog.Logger
+	store   *sqlite.Store
+	msgs    *messaging.Service
+	gw      *gateway.Gateway
+	metrics *metrics.Metrics
+	handler http.Handler
+	ready   atomic.Bool
+}
+
+// New opens the store and builds the services. clk may be nil (wall clock).
+func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clock) (*App, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if clk == nil {
+		clk = clock.Real{}
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	st, err := sqlite.Open(ctx, cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	m := metrics.New()
+	ids := identity.NewService(st, clk, identity.Config{
+		SessionTTL: cfg.SessionTTL, MaxDevices: cfg.MaxDevices, Hash: cfg.Hash,
+		MaxConcurrentHashes: 4,
+	})
+	convs := conversations.NewService(st, clk, cfg.Retention)
+	pres := presence.NewTracker(st, clk, log)
+	a := &App{cfg: cfg, log: log, store: st, metrics: m}
+
+	// In the embedded mode the hub of local connections is the bus.
+	hub := gateway.NewHub()
+	msgs := messaging.NewService(st, hub, convs, clk, messaging.Config{Retention: cfg.Retention, MaxBatch: cfg.MaxBatch}, log, m)
+	gw := gateway.New(gateway.Config{
+		Limits: cfg.Limits, HeartbeatTimeout: cfg.HeartbeatTimeout, WriteTimeout: cfg.WriteTimeout,
+		MaxQueue: cfg.MaxQueue, MaxInflight: cfg.MaxInflight, RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst,
+	}, hub, ids, msgs, convs, pres, clk, log, m)
+	ids.OnEvict = gw.Revoke
+	a.msgs, a.gw = msgs, gw
+
+	mux := http.NewServeMux()
+	api.New(ids, convs, msgs, pres, log).Register(mux)
+	mux.Handle("GET /ws", gw)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", a.readyz)
+	mux.Handle("GET /metrics", m.Handler())
+	if cfg.Pprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
+	a.handler = mux
+	return a, nil
+}
+
+// Handler is the node's HTTP handler.
+func (a *App) Handler() http.Handler { return a.handler }
+
+func (a *App) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if !a.ready.Load() {
+		http.Error(w, "not ready", http.StatusServiceUnavailable)
+		return
+	}
+	if err := a.store.Ping(ctx); err != nil {
+		http.Error(w, "store unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	_, _ = w.Write([]byte("ready\n"))
+}
+
+// Serve serves on ln until ctx is cancelled, then shuts down gracefully:
+// no new connections, every accepted send committed and acknowledged,
+// connections closed with 1001, the store closed last.
+func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           a.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return a.msgs.Run(context.WithoutCancel(gctx)) })
+	g.Go(func() error {
+		a.ready.Store(true)
+		a.log.Info("serving", "addr", ln.Addr().String(), "data_dir", a.cfg.DataDir)
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serve: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		a.ready.Store(false)
+		sctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownGrace)
+		defer cancel()
+		err := errors.Join(srv.Shutdown(sctx), a.gw.Shutdown(sctx))
+		a.msgs.Close()
+		return err
+	})
+	err := g.Wait()
+	return errors.Join(err, a.store.Close())
+}
+
+// ListenAndServe listens on the configured address and serves.
+func (a *App) ListenAndServe(ctx context.Context) error {
+	ln, err := net.Listen("tcp", a.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	return a.Serve(ctx, ln)
+}

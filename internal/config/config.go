@@ -1,0 +1,158 @@
+// Package config builds Parley's configuration from command-line flags and
+// PARLEY_* environment variables, and validates it. Nothing here is global:
+// Load returns a value that the app passes down.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/parleychat/parley/internal/identity"
+	"github.com/parleychat/parley/internal/protocol"
+)
+
+// Config is everything `parley serve` can be told.
+type Config struct {
+	Addr      string
+	DataDir   string
+	Retention time.Duration
+
+	Limits           protocol.Limits
+	HeartbeatTimeout time.Duration
+	WriteTimeout     time.Duration
+	MaxQueue         int
+	MaxInflight      int
+	RateLimit        float64
+	RateBurst        int
+
+	SessionTTL time.Duration
+	MaxDevices int
+	Hash       identity.HashParams
+
+	MaxBatch      int
+	ShutdownGrace time.Duration
+	LogLevel      slog.Level
+	Pprof         bool
+}
+
+// Default returns the configuration `parley serve` runs with when told
+// nothing.
+func Default() Config {
+	return Config{
+		Addr:             "127.0.0.1:8080",
+		DataDir:          "./data",
+		Retention:        30 * 24 * time.Hour,
+		Limits:           protocol.DefaultLimits(),
+		HeartbeatTimeout: 60 * time.Second,
+		WriteTimeout:     10 * time.Second,
+		MaxQueue:         8192,
+		MaxInflight:      256,
+		RateLimit:        1000,
+		RateBurst:        2000,
+		SessionTTL:       30 * 24 * time.Hour,
+		MaxDevices:       5,
+		Hash:             identity.DefaultHashParams,
+		MaxBatch:         512,
+		ShutdownGrace:    10 * time.Second,
+		LogLevel:         slog.LevelInfo,
+	}
+}
+
+// MinRetention is the shortest retention the server accepts.
+const MinRetention = time.Second
+
+// MaxHeartbeatTimeout is the contract's bound: a user whose heartbeats stop
+// is offline within 60 s.
+const MaxHeartbeatTimeout = 60 * time.Second
+
+// Load parses args (without the subcommand) and the environment (getenv,
+// usually os.Getenv) over the defaults. A flag given on the command line
+// wins over its PARLEY_* variable.
+func Load(name string, args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+	c := Default()
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.Addr, "addr", c.Addr, "address to listen on")
+	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory for the database and media")
+	fs.DurationVar(&c.Retention, "retention", c.Retention, "how long undelivered messages, history and media are kept")
+	fs.IntVar(&c.Limits.MaxContentBytes, "max-content-bytes", c.Limits.MaxContentBytes, "largest message content, in bytes")
+	fs.IntVar(&c.Limits.MaxFrameBytes, "max-frame-bytes", c.Limits.MaxFrameBytes, "largest WebSocket frame answered with too_large instead of a disconnect")
+	fs.DurationVar(&c.HeartbeatTimeout, "heartbeat-timeout", c.HeartbeatTimeout, "close a connection silent for this long (at most 60s)")
+	fs.IntVar(&c.MaxQueue, "max-queue", c.MaxQueue, "frames queued for one connection before it is dropped as too slow")
+	fs.Float64Var(&c.RateLimit, "rate-limit", c.RateLimit, "frames per second one connection may send")
+	fs.IntVar(&c.RateBurst, "rate-burst", c.RateBurst, "burst of frames above the rate limit")
+	fs.DurationVar(&c.SessionTTL, "session-ttl", c.SessionTTL, "how long a login token stays valid")
+	fs.IntVar(&c.MaxDevices, "max-devices", c.MaxDevices, "sessions (devices) per user; a login past it signs out the oldest")
+	fs.IntVar(&c.MaxBatch, "max-batch", c.MaxBatch, "most messages committed in one transaction")
+	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", c.ShutdownGrace, "time allowed to finish in-flight sends on shutdown")
+	fs.BoolVar(&c.Pprof, "pprof", c.Pprof, "serve /debug/pprof (for profiling; keep off in production)")
+	var hashMem, hashTime uint
+	fs.UintVar(&hashMem, "password-memory-kib", uint(c.Hash.MemoryKiB), "argon2id memory per password hash, KiB")
+	fs.UintVar(&hashTime, "password-time", uint(c.Hash.Time), "argon2id passes per password hash")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] {
+			return
+		}
+		key := EnvName(f.Name)
+		if v := getenv(key); v != "" {
+			if err := f.Value.Set(v); err != nil {
+				envErr = errors.Join(envErr, fmt.Errorf("%s=%q: %w", key, v, err))
+			}
+		}
+	})
+	if envErr != nil {
+		return Config{}, envErr
+	}
+	c.Hash.MemoryKiB, c.Hash.Time = uint32(hashMem), uint32(hashTime)
+	if err := c.LogLevel.UnmarshalText([]byte(*logLevel)); err != nil {
+		return Config{}, fmt.Errorf("log-level: %w", err)
+	}
+	return c, c.Validate()
+}
+
+// EnvName is the environment variable of a flag: PARLEY_ and the flag's
+// name in upper case with dashes as underscores.
+func EnvName(flagName string) string {
+	return "PARLEY_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// Validate reports every setting that cannot work.
+func (c Config) Validate() error {
+	var errs []error
+	check := func(ok bool, format string, a ...any) {
+		if !ok {
+			errs = append(errs, fmt.Errorf(format, a...))
+		}
+	}
+	check(c.Addr != "", "addr must not be empty")
+	check(c.DataDir != "", "data-dir must not be empty")
+	check(c.Retention >= MinRetention, "retention must be at least %s, got %s", MinRetention, c.Retention)
+	check(c.Limits.MaxContentBytes > 0, "max-content-bytes must be positive")
+	check(c.Limits.MaxFrameBytes >= c.Limits.MaxContentBytes, "max-frame-bytes must be at least max-content-bytes")
+	check(c.Limits.HardFrameBytes >= c.Limits.MaxFrameBytes, "the hard frame limit must be at least max-frame-bytes")
+	check(c.HeartbeatTimeout > 0 && c.HeartbeatTimeout <= MaxHeartbeatTimeout, "heartbeat-timeout must be in (0, 60s], got %s", c.HeartbeatTimeout)
+	check(c.MaxQueue >= 16, "max-queue must be at least 16")
+	check(c.MaxInflight >= 1, "max-inflight must be at least 1")
+	check(c.RateLimit > 0 && c.RateBurst >= 1, "rate-limit and rate-burst must be positive")
+	check(c.SessionTTL >= time.Minute, "session-ttl must be at least 1m")
+	check(c.MaxDevices >= 1, "max-devices must be at least 1")
+	check(c.MaxBatch >= 1, "max-batch must be at least 1")
+	check(c.Hash.Time >= 1 && c.Hash.MemoryKiB >= 8, "password-time must be >= 1 and password-memory-kib >= 8")
+	return errors.Join(errs...)
+}

@@ -1,0 +1,113 @@
+// Package metrics exposes Parley's counters in the Prometheus text format.
+// It owns its registry (no global default registry), and implements the
+// Observer interfaces the domain packages declare.
+package metrics
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics holds every collector.
+type Metrics struct {
+	reg *prometheus.Registry
+
+	connections   prometheus.Gauge
+	framesIn      *prometheus.CounterVec
+	framesOut     prometheus.Counter
+	slowConsumers prometheus.Counter
+	gapFills      prometheus.Counter
+
+	messagesSent  prometheus.Counter
+	receipts      prometheus.Counter
+	commitBatch   prometheus.Histogram
+	commitSeconds prometheus.Histogram
+	sendSeconds   prometheus.Histogram
+}
+
+// New registers every collector in a fresh registry.
+func New() *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		connections: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "parley_connections", Help: "Open WebSocket connections on this node.",
+		}),
+		framesIn: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_frames_received_total", Help: "Valid client frames, by type.",
+		}, []string{"type"}),
+		framesOut: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "parley_frames_sent_total", Help: "Frames written to clients.",
+		}),
+		slowConsumers: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "parley_slow_consumer_disconnects_total", Help: "Connections closed because their send queue overflowed.",
+		}),
+		gapFills: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "parley_delivery_gap_fills_total", Help: "Live deliveries that first read missed messages from the store.",
+		}),
+		messagesSent: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "parley_messages_stored_total", Help: "Messages durably stored (acknowledged as sent).",
+		}),
+		receipts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "parley_receipts_total", Help: "delivery_ack and read_receipt frames committed.",
+		}),
+		commitBatch: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "parley_commit_batch_size", Help: "Sends per group commit.",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 10),
+		}),
+		commitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "parley_commit_seconds", Help: "Duration of one group commit.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 14),
+		}),
+		sendSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "parley_send_seconds", Help: "Time from a message frame's arrival to its commit.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 14),
+		}),
+	}
+	m.reg.MustRegister(m.connections, m.framesIn, m.framesOut, m.slowConsumers, m.gapFills,
+		m.messagesSent, m.receipts, m.commitBatch, m.commitSeconds, m.sendSeconds,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Register adds more collectors (e.g. a gauge read from the store).
+func (m *Metrics) Register(c prometheus.Collector) { m.reg.MustRegister(c) }
+
+// Handler serves /metrics.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// ConnOpened implements gateway.Observer.
+func (m *Metrics) ConnOpened() { m.connections.Inc() }
+
+// ConnClosed implements gateway.Observer.
+func (m *Metrics) ConnClosed() { m.connections.Dec() }
+
+// FrameIn implements gateway.Observer.
+func (m *Metrics) FrameIn(t string) { m.framesIn.WithLabelValues(t).Inc() }
+
+// FrameOut implements gateway.Observer.
+func (m *Metrics) FrameOut(n int) { m.framesOut.Add(float64(n)) }
+
+// SlowConsumer implements gateway.Observer.
+func (m *Metrics) SlowConsumer() { m.slowConsumers.Inc() }
+
+// GapFilled implements gateway.Observer.
+func (m *Metrics) GapFilled() { m.gapFills.Inc() }
+
+// Committed implements messaging.Observer.
+func (m *Metrics) Committed(messages, batch int, d time.Duration) {
+	m.messagesSent.Add(float64(messages))
+	m.commitBatch.Observe(float64(batch))
+	m.commitSeconds.Observe(d.Seconds())
+}
+
+// SendLatency implements messaging.Observer.
+func (m *Metrics) SendLatency(d time.Duration) { m.sendSeconds.Observe(d.Seconds()) }
+
+// Receipts implements messaging.Observer.
+func (m *Metrics) Receipts(n int) { m.receipts.Add(float64(n)) }
