@@ -37,7 +37,8 @@ type Conn struct {
 	limiter  *rate.Limiter
 	inflight chan struct{} // a slot per send awaiting its commit
 	cancel   context.CancelFunc
-	stopping atomic.Bool // set by drain: read no more frames
+	stopping atomic.Bool   // set by drain: read no more frames
+	written  chan struct{} // closed when the writer has stopped
 
 	closeMu     sync.Mutex
 	closeCode   websocket.StatusCode
@@ -62,6 +63,7 @@ func newConn(g *Gateway, ws *websocket.Conn, dev identity.Device) *Conn {
 		inflight:  make(chan struct{}, g.cfg.MaxInflight),
 		delivered: map[string]int64{},
 		closeCode: websocket.StatusNormalClosure,
+		written:   make(chan struct{}),
 	}
 }
 
@@ -131,6 +133,7 @@ func (c *Conn) drain(ctx context.Context) {
 	c.out.push(item{flush: flushed}, false)
 	select {
 	case <-flushed:
+	case <-c.written: // the connection ended on its own meanwhile
 	case <-ctx.Done():
 	}
 	c.kill(websocket.StatusGoingAway, "server shutting down")
@@ -313,6 +316,7 @@ func (c *Conn) handleSubscribe(ctx context.Context, f *protocol.Inbound) {
 // writeLoop first streams the device's offline queue and the receipts its
 // user missed, then live events, until the connection ends.
 func (c *Conn) writeLoop(ctx context.Context) {
+	defer close(c.written)
 	if err := c.sync(ctx); err != nil {
 		if ctx.Err() == nil {
 			c.g.log.Warn("sync on connect", "device", c.deviceID, "err", err)
@@ -455,5 +459,21 @@ func (c *Conn) sync(ctx context.Context) error {
 			}
 			c.receiptMax = ch.EventID
 		}
+		c.saveReceiptCursor(ctx)
 	}
+}
+
+// saveReceiptCursor records which receipts the device has been told about,
+// so the next connect does not repeat them. Writer goroutine only (or after
+// it stopped). Status frames are idempotent: a crash before the save only
+// repeats some.
+func (c *Conn) saveReceiptCursor(ctx context.Context) {
+	if c.receiptMax <= c.receiptSaved {
+		return
+	}
+	if err := c.g.msgr.SetReceiptCursor(context.WithoutCancel(ctx), c.deviceID, c.receiptMax); err != nil {
+		c.g.log.Warn("save receipt cursor", "device", c.deviceID, "err", err)
+		return
+	}
+	c.receiptSaved = c.receiptMax
 }

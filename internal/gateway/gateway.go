@@ -173,15 +173,11 @@ func (g *Gateway) serve(parent context.Context, c *Conn) {
 	cancel()
 	wg.Wait()
 
+	c.saveReceiptCursor(ctx)
 	g.hub.unregister(c)
 	g.presence.Unsubscribe(c)
 	g.presence.Disconnected(ctx, c.userID)
 	c.out.close()
-	if c.receiptMax > c.receiptSaved {
-		if err := g.msgr.SetReceiptCursor(context.WithoutCancel(ctx), c.deviceID, c.receiptMax); err != nil {
-			g.log.Warn("save receipt cursor", "device", c.deviceID, "err", err)
-		}
-	}
 	code, reason := c.closeStatus()
 	_ = c.ws.Close(code, reason)
 }

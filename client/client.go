@@ -1,0 +1,291 @@
+// Package client is Parley's Go SDK: the HTTP API and the WebSocket
+// protocol of docs/PROTOCOL.md behind plain methods. Parley's own tests,
+// its load generator (parley bench) and bots use it.
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// Client talks to one Parley server over HTTP. A Client with a Token makes
+// authenticated calls; it is safe for concurrent use.
+type Client struct {
+	BaseURL string
+	Token   string
+	HTTP    *http.Client
+}
+
+// New returns a client for the server at baseURL (e.g. http://127.0.0.1:8080).
+func New(baseURL string) *Client {
+	return &Client{BaseURL: strings.TrimRight(baseURL, "/"), HTTP: http.DefaultClient}
+}
+
+// WithToken returns a copy of c that authenticates with token.
+func (c *Client) WithToken(token string) *Client {
+	cp := *c
+	cp.Token = token
+	return &cp
+}
+
+// Error is an error answer from the server.
+type Error struct {
+	Status  int    // HTTP status; 0 for WebSocket error frames
+	Code    string // machine code: invalid, unauthorized, forbidden, ...
+	Message string
+}
+
+func (e *Error) Error() string {
+	if e.Status != 0 {
+		return fmt.Sprintf("parley: %d %s: %s", e.Status, e.Code, e.Message)
+	}
+	return fmt.Sprintf("parley: %s: %s", e.Code, e.Message)
+}
+
+// ErrorCode returns the machine code of err if it is a server error, else "".
+func ErrorCode(err error) string {
+	if e, ok := err.(*Error); ok {
+		return e.Code
+	}
+	return ""
+}
+
+// User is a registered account.
+type User struct {
+	UserID      string `json:"user_id"`
+	Username    string `json:"username"`
+	DisplayName string `json:"display_name"`
+}
+
+// Session is a login: a token for one device.
+type Session struct {
+	Token     string `json:"token"`
+	UserID    string `json:"user_id"`
+	DeviceID  string `json:"device_id"`
+	ExpiresAt int64  `json:"expires_at"`
+}
+
+// Presence is a user's online state.
+type Presence struct {
+	UserID   string `json:"user_id"`
+	Status   string `json:"status"`
+	LastSeen *int64 `json:"last_seen,omitempty"`
+}
+
+// Participant is a member of a conversation.
+type Participant struct {
+	UserID string `json:"user_id"`
+	Role   string `json:"role"`
+}
+
+// Conversation is a 1:1 chat or a group.
+type Conversation struct {
+	ConversationID     string        `json:"conversation_id"`
+	Type               string        `json:"type"`
+	Name               string        `json:"name"`
+	Participants       []Participant `json:"participants"`
+	LastSequenceNumber int64         `json:"last_sequence_number"`
+	CreatedBy          string        `json:"created_by"`
+	CreatedAt          int64         `json:"created_at"`
+	LastActivityAt     int64         `json:"last_activity_at"`
+	UnreadCount        int64         `json:"unread_count"`
+	LastMessage        *Message      `json:"last_message,omitempty"`
+}
+
+// Message is a stored message.
+type Message struct {
+	MessageID      string `json:"message_id"`
+	ConversationID string `json:"conversation_id"`
+	SenderID       string `json:"sender_id"`
+	SequenceNumber int64  `json:"sequence_number"`
+	MessageType    string `json:"message_type"`
+	Content        string `json:"content"`
+	MediaID        string `json:"media_id,omitempty"`
+	CreatedAt      int64  `json:"created_at"`
+}
+
+// RecipientStatus is one recipient's receipt state of a message.
+type RecipientStatus struct {
+	UserID    string `json:"user_id"`
+	Status    string `json:"status"`
+	UpdatedAt int64  `json:"updated_at"`
+}
+
+// MessageStatus lists every recipient's state of a message.
+type MessageStatus struct {
+	MessageID      string            `json:"message_id"`
+	ConversationID string            `json:"conversation_id"`
+	Status         string            `json:"status,omitempty"`
+	Recipients     []RecipientStatus `json:"recipients"`
+}
+
+// Register creates an account.
+func (c *Client) Register(ctx context.Context, username, password, displayName string) (User, error) {
+	var u User
+	err := c.do(ctx, http.MethodPost, "/api/v1/users", map[string]string{
+		"username": username, "password": password, "display_name": displayName,
+	}, &u)
+	return u, err
+}
+
+// Login opens a session (a new device) and returns its token.
+func (c *Client) Login(ctx context.Context, username, password string) (Session, error) {
+	var s Session
+	err := c.do(ctx, http.MethodPost, "/api/v1/sessions", map[string]string{"username": username, "password": password}, &s)
+	return s, err
+}
+
+// User returns a user's public profile.
+func (c *Client) User(ctx context.Context, id string) (User, error) {
+	var u User
+	err := c.do(ctx, http.MethodGet, "/api/v1/users/"+url.PathEscape(id), nil, &u)
+	return u, err
+}
+
+// Presence returns a user's presence.
+func (c *Client) Presence(ctx context.Context, id string) (Presence, error) {
+	var p Presence
+	err := c.do(ctx, http.MethodGet, "/api/v1/users/"+url.PathEscape(id)+"/presence", nil, &p)
+	return p, err
+}
+
+// CreateDirect returns the 1:1 conversation with another user, creating it
+// if needed.
+func (c *Client) CreateDirect(ctx context.Context, otherUserID string) (Conversation, error) {
+	var conv Conversation
+	err := c.do(ctx, http.MethodPost, "/api/v1/conversations", map[string]any{
+		"type": "1:1", "participants": []string{otherUserID},
+	}, &conv)
+	return conv, err
+}
+
+// CreateGroup creates a group; the caller becomes its admin.
+func (c *Client) CreateGroup(ctx context.Context, name string, participants []string) (Conversation, error) {
+	var conv Conversation
+	err := c.do(ctx, http.MethodPost, "/api/v1/conversations", map[string]any{
+		"type": "group", "name": name, "participants": participants,
+	}, &conv)
+	return conv, err
+}
+
+// Conversations lists the caller's conversations, newest activity first.
+func (c *Client) Conversations(ctx context.Context) ([]Conversation, error) {
+	var out struct {
+		Conversations []Conversation `json:"conversations"`
+	}
+	err := c.do(ctx, http.MethodGet, "/api/v1/conversations", nil, &out)
+	return out.Conversations, err
+}
+
+// Conversation returns one conversation.
+func (c *Client) Conversation(ctx context.Context, id string) (Conversation, error) {
+	var conv Conversation
+	err := c.do(ctx, http.MethodGet, "/api/v1/conversations/"+url.PathEscape(id), nil, &conv)
+	return conv, err
+}
+
+// Participants lists a conversation's members.
+func (c *Client) Participants(ctx context.Context, id string) ([]Participant, error) {
+	var out struct {
+		Participants []Participant `json:"participants"`
+	}
+	err := c.do(ctx, http.MethodGet, "/api/v1/conversations/"+url.PathEscape(id)+"/participants", nil, &out)
+	return out.Participants, err
+}
+
+// HistoryOptions selects a page of history: AfterSeq or BeforeSeq (nil for
+// neither: the newest page), and Limit (0: the server's default).
+type HistoryOptions struct {
+	AfterSeq  *int64
+	BeforeSeq *int64
+	Limit     int
+}
+
+// Messages returns a page of a conversation's history, ascending.
+func (c *Client) Messages(ctx context.Context, conversationID string, opt HistoryOptions) ([]Message, error) {
+	q := url.Values{}
+	if opt.AfterSeq != nil {
+		q.Set("after_seq", strconv.FormatInt(*opt.AfterSeq, 10))
+	}
+	if opt.BeforeSeq != nil {
+		q.Set("before_seq", strconv.FormatInt(*opt.BeforeSeq, 10))
+	}
+	if opt.Limit > 0 {
+		q.Set("limit", strconv.Itoa(opt.Limit))
+	}
+	path := "/api/v1/conversations/" + url.PathEscape(conversationID) + "/messages"
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	var out struct {
+		Messages []Message `json:"messages"`
+	}
+	err := c.do(ctx, http.MethodGet, path, nil, &out)
+	return out.Messages, err
+}
+
+// MessageStatus returns each recipient's state of a message the caller sent.
+func (c *Client) MessageStatus(ctx context.Context, messageID string) (MessageStatus, error) {
+	var st MessageStatus
+	err := c.do(ctx, http.MethodGet, "/api/v1/messages/"+url.PathEscape(messageID)+"/status", nil, &st)
+	return st, err
+}
+
+// Do makes a raw API call: body (if not nil) is sent as JSON and a 2xx
+// answer is decoded into out (if not nil); other answers become *Error.
+func (c *Client) Do(ctx context.Context, method, path string, body, out any) error {
+	return c.do(ctx, method, path, body, out)
+}
+
+func (c *Client) do(ctx context.Context, method, path string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return fmt.Errorf("parley: encode request: %w", err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.BaseURL+path, rd)
+	if err != nil {
+		return fmt.Errorf("parley: %w", err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return fmt.Errorf("parley: %s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return fmt.Errorf("parley: read answer: %w", err)
+	}
+	if resp.StatusCode >= 300 {
+		var eb struct {
+			Error struct {
+				Code    string `json:"code"`
+				Message string `json:"message"`
+			} `json:"error"`
+		}
+		_ = json.Unmarshal(data, &eb)
+		return &Error{Status: resp.StatusCode, Code: eb.Error.Code, Message: eb.Error.Message}
+	}
+	if out != nil && len(data) > 0 {
+		if err := json.Unmarshal(data, out); err != nil {
+			return fmt.Errorf("parley: decode answer: %w", err)
+		}
+	}
+	return nil
+}

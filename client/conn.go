@@ -1,0 +1,335 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// Frame is any server frame: the fields of every type in one struct, plus
+// the raw JSON.
+type Frame struct {
+	Type            string   `json:"type"`
+	ClientMessageID string   `json:"client_message_id,omitempty"`
+	MessageID       string   `json:"message_id,omitempty"`
+	ConversationID  string   `json:"conversation_id,omitempty"`
+	SenderID        string   `json:"sender_id,omitempty"`
+	SequenceNumber  int64    `json:"sequence_number,omitempty"`
+	MessageType     string   `json:"message_type,omitempty"`
+	Content         string   `json:"content,omitempty"`
+	MediaID         string   `json:"media_id,omitempty"`
+	CreatedAt       int64    `json:"created_at,omitempty"`
+	Status          string   `json:"status,omitempty"`
+	Timestamp       int64    `json:"timestamp,omitempty"`
+	UserID          string   `json:"user_id,omitempty"`
+	LastSeen        *int64   `json:"last_seen,omitempty"`
+	State           string   `json:"state,omitempty"`
+	ServerTime      int64    `json:"server_time,omitempty"`
+	Code            string   `json:"code,omitempty"`
+	Message         string   `json:"message,omitempty"`
+	MessageIDs      []string `json:"message_ids,omitempty"`
+
+	Raw json.RawMessage `json:"-"`
+}
+
+// AsMessage returns a message frame's message.
+func (f Frame) AsMessage() Message {
+	return Message{
+		MessageID: f.MessageID, ConversationID: f.ConversationID, SenderID: f.SenderID,
+		SequenceNumber: f.SequenceNumber, MessageType: f.MessageType, Content: f.Content,
+		MediaID: f.MediaID, CreatedAt: f.CreatedAt,
+	}
+}
+
+// Ack is a message_ack: the message is durably stored.
+type Ack struct {
+	ClientMessageID string
+	MessageID       string
+	ConversationID  string
+	SequenceNumber  int64
+	Timestamp       int64
+}
+
+// OutgoingMessage is a message to send.
+type OutgoingMessage struct {
+	ClientMessageID string `json:"client_message_id"`
+	ConversationID  string `json:"conversation_id"`
+	MessageType     string `json:"message_type"`
+	Content         string `json:"content"`
+	MediaID         string `json:"media_id,omitempty"`
+}
+
+// DialOptions tune a connection.
+type DialOptions struct {
+	// Heartbeat, if positive, sends a heartbeat at this interval.
+	Heartbeat time.Duration
+	// Buffer is the capacity of the Frames channel (default 1024).
+	Buffer int
+	// HTTPClient dials the connection (default http.DefaultClient).
+	HTTPClient *http.Client
+}
+
+// Conn is a WebSocket connection to the server. Frames that answer a
+// pending SendMessage go to it; every other frame goes to Frames.
+type Conn struct {
+	ws     *websocket.Conn
+	frames chan Frame
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu      sync.Mutex
+	waiters map[string]chan Frame
+	err     error
+}
+
+// Dial opens a WebSocket connection with the client's token.
+func (c *Client) Dial(ctx context.Context, opt DialOptions) (*Conn, error) {
+	u, err := url.Parse(c.BaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("parley: base URL: %w", err)
+	}
+	u.Scheme = strings.Replace(u.Scheme, "http", "ws", 1)
+	u.Path += "/ws"
+	u.RawQuery = url.Values{"token": {c.Token}}.Encode()
+	hc := opt.HTTPClient
+	if hc == nil {
+		hc = c.HTTP
+	}
+	ws, resp, err := websocket.Dial(ctx, u.String(), &websocket.DialOptions{HTTPClient: hc})
+	if err != nil {
+		if resp != nil && resp.StatusCode >= 400 {
+			return nil, &Error{Status: resp.StatusCode, Code: codeForStatus(resp.StatusCode), Message: "websocket upgrade refused"}
+		}
+		return nil, fmt.Errorf("parley: dial: %w", err)
+	}
+	ws.SetReadLimit(16 << 20)
+	if opt.Buffer <= 0 {
+		opt.Buffer = 1024
+	}
+	cctx, cancel := context.WithCancel(context.Background())
+	conn := &Conn{
+		ws: ws, frames: make(chan Frame, opt.Buffer), ctx: cctx, cancel: cancel,
+		done: make(chan struct{}), waiters: map[string]chan Frame{},
+	}
+	go conn.readLoop()
+	if opt.Heartbeat > 0 {
+		go conn.heartbeatLoop(opt.Heartbeat)
+	}
+	return conn, nil
+}
+
+func codeForStatus(s int) string {
+	switch s {
+	case http.StatusUnauthorized:
+		return "unauthorized"
+	case http.StatusForbidden:
+		return "forbidden"
+	default:
+		return "internal"
+	}
+}
+
+// Frames delivers every frame not claimed by a SendMessage call. It is
+// closed when the connection ends.
+func (c *Conn) Frames() <-chan Frame { return c.frames }
+
+// Done is closed when the connection has ended; Err then tells why.
+func (c *Conn) Done() <-chan struct{} { return c.done }
+
+// Err returns why the connection ended.
+func (c *Conn) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// CloseStatus returns the close code the server ended the connection
+// with, or -1.
+func (c *Conn) CloseStatus() int { return int(websocket.CloseStatus(c.Err())) }
+
+// Close closes the connection normally.
+func (c *Conn) Close() error {
+	err := c.ws.Close(websocket.StatusNormalClosure, "")
+	c.cancel()
+	<-c.done
+	return err
+}
+
+// Abort drops the connection without a close handshake, as a crashing
+// client or a lost network would.
+func (c *Conn) Abort() {
+	_ = c.ws.CloseNow()
+	c.cancel()
+	<-c.done
+}
+
+func (c *Conn) readLoop() {
+	defer close(c.done)
+	defer close(c.frames)
+	for {
+		_, data, err := c.ws.Read(c.ctx)
+		if err != nil {
+			c.mu.Lock()
+			c.err = err
+			for k, w := range c.waiters {
+				close(w)
+				delete(c.waiters, k)
+			}
+			c.mu.Unlock()
+			return
+		}
+		var f Frame
+		if err := json.Unmarshal(data, &f); err != nil {
+			continue
+		}
+		f.Raw = data
+		if (f.Type == "message_ack" || f.Type == "error") && f.ClientMessageID != "" {
+			c.mu.Lock()
+			w, ok := c.waiters[f.ClientMessageID]
+			if ok {
+				delete(c.waiters, f.ClientMessageID)
+			}
+			c.mu.Unlock()
+			if ok {
+				w <- f
+				continue
+			}
+		}
+		select {
+		case c.frames <- f:
+		case <-c.ctx.Done():
+			return
+		}
+	}
+}
+
+func (c *Conn) heartbeatLoop(every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			if err := c.Heartbeat(c.ctx); err != nil {
+				return
+			}
+		case <-c.done:
+			return
+		}
+	}
+}
+
+// Send writes any frame, marshalled as JSON.
+func (c *Conn) Send(ctx context.Context, frame any) error {
+	b, err := json.Marshal(frame)
+	if err != nil {
+		return fmt.Errorf("parley: encode frame: %w", err)
+	}
+	return c.SendRaw(ctx, b)
+}
+
+// SendRaw writes bytes as one text frame, as they are.
+func (c *Conn) SendRaw(ctx context.Context, data []byte) error {
+	return c.ws.Write(ctx, websocket.MessageText, data)
+}
+
+// SendMessage sends a message and waits for its message_ack (or the error
+// frame that refuses it, returned as *Error).
+func (c *Conn) SendMessage(ctx context.Context, m OutgoingMessage) (Ack, error) {
+	if m.MessageType == "" {
+		m.MessageType = "text"
+	}
+	w := make(chan Frame, 1)
+	c.mu.Lock()
+	if c.err != nil {
+		err := c.err
+		c.mu.Unlock()
+		return Ack{}, fmt.Errorf("parley: connection closed: %w", err)
+	}
+	c.waiters[m.ClientMessageID] = w
+	c.mu.Unlock()
+	forget := func() {
+		c.mu.Lock()
+		delete(c.waiters, m.ClientMessageID)
+		c.mu.Unlock()
+	}
+	frame := struct {
+		Type string `json:"type"`
+		OutgoingMessage
+	}{"message", m}
+	if err := c.Send(ctx, frame); err != nil {
+		forget()
+		return Ack{}, err
+	}
+	select {
+	case f, ok := <-w:
+		if !ok {
+			return Ack{}, errors.New("parley: connection closed before the ack")
+		}
+		if f.Type == "error" {
+			return Ack{}, &Error{Code: f.Code, Message: f.Message}
+		}
+		return Ack{ClientMessageID: f.ClientMessageID, MessageID: f.MessageID, ConversationID: f.ConversationID,
+			SequenceNumber: f.SequenceNumber, Timestamp: f.Timestamp}, nil
+	case <-ctx.Done():
+		forget()
+		return Ack{}, ctx.Err()
+	}
+}
+
+// Ack tells the server the device has received these messages.
+func (c *Conn) Ack(ctx context.Context, messageIDs ...string) error {
+	return c.Send(ctx, map[string]any{"type": "delivery_ack", "message_ids": messageIDs})
+}
+
+// Read tells the server the user has read these messages.
+func (c *Conn) Read(ctx context.Context, conversationID string, messageIDs ...string) error {
+	return c.Send(ctx, map[string]any{"type": "read_receipt", "conversation_id": conversationID, "message_ids": messageIDs})
+}
+
+// Heartbeat sends a heartbeat; the server answers heartbeat_ack.
+func (c *Conn) Heartbeat(ctx context.Context) error {
+	return c.Send(ctx, map[string]any{"type": "heartbeat", "timestamp": time.Now().UnixMilli()})
+}
+
+// Typing sends a typing state ("composing" or "paused").
+func (c *Conn) Typing(ctx context.Context, conversationID, state string) error {
+	return c.Send(ctx, map[string]any{"type": "typing", "conversation_id": conversationID, "state": state})
+}
+
+// SubscribePresence asks for presence frames about these users.
+func (c *Conn) SubscribePresence(ctx context.Context, userIDs ...string) error {
+	return c.Send(ctx, map[string]any{"type": "presence_subscribe", "user_ids": userIDs})
+}
+
+// Next returns the next frame from Frames whose type is one of types
+// (any type if none), skipping others; it fails when ctx ends or the
+// connection closes.
+func (c *Conn) Next(ctx context.Context, types ...string) (Frame, error) {
+	for {
+		select {
+		case f, ok := <-c.frames:
+			if !ok {
+				return Frame{}, fmt.Errorf("parley: connection closed: %w", c.Err())
+			}
+			if len(types) == 0 {
+				return f, nil
+			}
+			for _, t := range types {
+				if f.Type == t {
+					return f, nil
+				}
+			}
+		case <-ctx.Done():
+			return Frame{}, ctx.Err()
+		}
+	}
+}

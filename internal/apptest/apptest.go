@@ -1,0 +1,171 @@
+// Package apptest starts real Parley servers for tests: in-process on a
+// random loopback port with a real SQLite file, talking real HTTP and
+// WebSocket through the public client package.
+package apptest
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/parleychat/parley/client"
+	"github.com/parleychat/parley/internal/app"
+	"github.com/parleychat/parley/internal/clock"
+	"github.com/parleychat/parley/internal/config"
+	"github.com/parleychat/parley/internal/identity"
+)
+
+// Config returns a configuration for tests: a fresh data dir and a cheap
+// password hash (the real cost is argon2id's default; tests register many
+// users and run under -race).
+func Config(t testing.TB) config.Config {
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	cfg.Addr = "127.0.0.1:0"
+	cfg.Hash = identity.HashParams{Time: 1, MemoryKiB: 64, Threads: 1}
+	cfg.ShutdownGrace = 5 * time.Second
+	return cfg
+}
+
+// Server is a running in-process server.
+type Server struct {
+	t      testing.TB
+	Cfg    config.Config
+	Clock  clock.Clock
+	URL    string
+	App    *app.App
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// Start starts a server with cfg (see Config) and stops it when the test
+// ends. clk may be nil for the wall clock.
+func Start(t testing.TB, cfg config.Config, clk clock.Clock) *Server {
+	t.Helper()
+	s := &Server{t: t, Cfg: cfg, Clock: clk}
+	s.start()
+	t.Cleanup(func() { s.Stop() })
+	return s
+}
+
+func (s *Server) start() {
+	s.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	a, err := app.New(ctx, s.Cfg, Logger(s.t), s.Clock)
+	if err != nil {
+		cancel()
+		s.t.Fatalf("start server: %v", err)
+	}
+	addr := s.Cfg.Addr
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		cancel()
+		s.t.Fatalf("listen: %v", err)
+	}
+	// Restarts reuse the port, so clients can reconnect to the same URL.
+	s.Cfg.Addr = ln.Addr().String()
+	s.URL = "http://" + ln.Addr().String()
+	s.App, s.cancel, s.done = a, cancel, make(chan error, 1)
+	go func() { s.done <- a.Serve(ctx, ln) }()
+}
+
+// Stop shuts the server down gracefully; calling it twice is harmless.
+func (s *Server) Stop() {
+	if s.cancel == nil {
+		return
+	}
+	s.cancel()
+	if err := <-s.done; err != nil {
+		s.t.Errorf("server stopped with: %v", err)
+	}
+	s.cancel = nil
+}
+
+// Restart stops the server and starts it again on the same data dir and
+// port.
+func (s *Server) Restart() {
+	s.t.Helper()
+	s.Stop()
+	s.start()
+}
+
+// Client returns an unauthenticated client for the server.
+func (s *Server) Client() *client.Client { return client.New(s.URL) }
+
+// User is a registered, logged-in test user.
+type User struct {
+	client.User
+	Session client.Session
+	API     *client.Client
+	pass    string
+	srv     *Server
+}
+
+var userSeq atomic.Int64
+
+// NewUser registers and logs in a user with a unique name.
+func (s *Server) NewUser(ctx context.Context, prefix string) *User {
+	s.t.Helper()
+	name := fmt.Sprintf("%s%d", prefix, userSeq.Add(1))
+	const pass = "correct horse battery"
+	c := s.Client()
+	u, err := c.Register(ctx, name, pass, strings.ToUpper(prefix[:1])+prefix[1:])
+	if err != nil {
+		s.t.Fatalf("register %s: %v", name, err)
+	}
+	sess, err := c.Login(ctx, name, pass)
+	if err != nil {
+		s.t.Fatalf("login %s: %v", name, err)
+	}
+	return &User{User: u, Session: sess, API: c.WithToken(sess.Token), pass: pass, srv: s}
+}
+
+// NewDevice logs the user in again: a second device with its own token.
+func (u *User) NewDevice(ctx context.Context) *client.Client {
+	u.srv.t.Helper()
+	sess, err := u.srv.Client().Login(ctx, u.Username, u.pass)
+	if err != nil {
+		u.srv.t.Fatalf("login %s: %v", u.Username, err)
+	}
+	return u.srv.Client().WithToken(sess.Token)
+}
+
+// Dial connects the user's first device; the connection closes with the test.
+func (u *User) Dial(ctx context.Context) *client.Conn {
+	u.srv.t.Helper()
+	return Dial(ctx, u.srv.t, u.API)
+}
+
+// Dial connects c; the connection closes with the test.
+func Dial(ctx context.Context, t testing.TB, c *client.Client) *client.Conn {
+	t.Helper()
+	conn, err := c.Dial(ctx, client.DialOptions{})
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	t.Cleanup(func() { conn.Abort() })
+	return conn
+}
+
+// Logger returns a logger that writes to the test log only when -v is
+// given, so failures stay readable.
+func Logger(t testing.TB) *slog.Logger {
+	if !testing.Verbose() || os.Getenv("PARLEY_TEST_LOG") == "" {
+		return slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
