@@ -317,6 +317,10 @@ func (c *Conn) handleSubscribe(ctx context.Context, f *protocol.Inbound) {
 // user missed, then live events, until the connection ends.
 func (c *Conn) writeLoop(ctx context.Context) {
 	defer close(c.written)
+	defer func() {
+		code, reason := c.closeStatus()
+		_ = c.ws.Close(code, reason)
+	}()
 	if err := c.sync(ctx); err != nil {
 		if ctx.Err() == nil {
 			c.g.log.Warn("sync on connect", "device", c.deviceID, "err", err)

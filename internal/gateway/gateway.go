@@ -157,19 +157,20 @@ func (g *Gateway) serve(parent context.Context, c *Conn) {
 		defer g.obs.ConnClosed()
 	}
 	// The connection outlives the request context's cancellation on
-	// server shutdown: Shutdown drains it explicitly.
+	// server shutdown: Shutdown drains it explicitly. kill cancels only
+	// the writer's context; the writer then closes the socket with the
+	// kill's close code, which ends the reader.
 	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
 	c.cancel = cancel
 	defer cancel()
+	readCtx := context.WithoutCancel(parent)
 
 	g.hub.register(c)
 	g.presence.Connected(ctx, c.userID)
 
 	var wg sync.WaitGroup
 	wg.Go(func() { c.writeLoop(ctx) })
-	c.readLoop(ctx)
-	// The reader is done: wait for the writer (which stops on cancel or
-	// after a drain flush), then leave.
+	c.readLoop(readCtx)
 	cancel()
 	wg.Wait()
 
@@ -178,8 +179,6 @@ func (g *Gateway) serve(parent context.Context, c *Conn) {
 	g.presence.Unsubscribe(c)
 	g.presence.Disconnected(ctx, c.userID)
 	c.out.close()
-	code, reason := c.closeStatus()
-	_ = c.ws.Close(code, reason)
 }
 
 // Shutdown stops reading client frames, waits until every accepted send
