@@ -1,0 +1,443 @@
+// Package storetest is the conformance suite every store backend must
+// pass: the same behaviour, checked the same way, whatever the engine.
+// A backend's test calls Run with a function that opens a fresh store.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/parleychat/parley/internal/conversations"
+	"github.com/parleychat/parley/internal/identity"
+	"github.com/parleychat/parley/internal/messaging"
+	"github.com/parleychat/parley/internal/presence"
+	"github.com/parleychat/parley/internal/protocol"
+	"github.com/parleychat/parley/internal/store"
+)
+
+// Store is everything a backend implements.
+type Store interface {
+	identity.Store
+	conversations.Store
+	messaging.Store
+	presence.Store
+}
+
+// Run runs the suite; open must return an empty store for each call.
+func Run(t *testing.T, open func(t *testing.T) Store) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s Store)
+	}{
+		{"Users", testUsers},
+		{"Devices", testDevices},
+		{"DirectConversations", testDirect},
+		{"AppendSequencesAndIdempotency", testAppend},
+		{"AppendRefusals", testAppendRefusals},
+		{"PendingQueue", testPending},
+		{"Receipts", testReceipts},
+		{"ReceiptRefusalChangesNothing", testReceiptRefusal},
+		{"History", testHistory},
+		{"LastSeen", testLastSeen},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
+	}
+}
+
+var t0 = time.UnixMilli(1_790_000_000_000)
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
+func mustUser(t *testing.T, s Store, id string) {
+	t.Helper()
+	if err := s.CreateUser(ctx(t), identity.User{ID: id, Username: "user-" + id, DisplayName: id, CreatedAt: t0}, "hash"); err != nil {
+		t.Fatalf("create user %s: %v", id, err)
+	}
+}
+
+func mustDevice(t *testing.T, s Store, user, id string) {
+	t.Helper()
+	d := identity.Device{ID: id, UserID: user, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour), LastUsedAt: t0}
+	if _, err := s.CreateDevice(ctx(t), d, []byte("token-"+id), 5); err != nil {
+		t.Fatalf("create device %s: %v", id, err)
+	}
+}
+
+func mustDirect(t *testing.T, s Store, id, a, b string) conversations.Conversation {
+	t.Helper()
+	c := conversations.Conversation{ID: id, Type: conversations.TypeDirect, CreatedBy: a, CreatedAt: t0, LastActivityAt: t0,
+		Members: []conversations.Member{{UserID: a, Role: conversations.RoleMember, JoinedAt: t0}, {UserID: b, Role: conversations.RoleMember, JoinedAt: t0}}}
+	got, _, err := s.CreateDirect(ctx(t), c, a+":"+b)
+	if err != nil {
+		t.Fatalf("create conversation: %v", err)
+	}
+	return got
+}
+
+func msg(conv, sender, device, cmid string) messaging.Message {
+	return messaging.Message{ID: "m-" + sender + "-" + cmid, ConversationID: conv, SenderID: sender, SenderDevice: device,
+		ClientMessageID: cmid, Type: "text", Content: "content " + cmid, CreatedAt: t0}
+}
+
+func mustAppend(t *testing.T, s Store, batch ...messaging.Message) []messaging.AppendResult {
+	t.Helper()
+	res, err := s.AppendMessages(ctx(t), batch)
+	if err != nil {
+		t.Fatalf("append: %v", err)
+	}
+	for i, r := range res {
+		if r.Err != nil {
+			t.Fatalf("append %d: %v", i, r.Err)
+		}
+	}
+	return res
+}
+
+// setup creates users a and b with devices a1, b1, b2 and their 1:1 "ab".
+func setup(t *testing.T, s Store) {
+	t.Helper()
+	mustUser(t, s, "a")
+	mustUser(t, s, "b")
+	mustDevice(t, s, "a", "a1")
+	mustDevice(t, s, "b", "b1")
+	mustDevice(t, s, "b", "b2")
+	mustDirect(t, s, "ab", "a", "b")
+}
+
+func testUsers(t *testing.T, s Store) {
+	mustUser(t, s, "u1")
+	err := s.CreateUser(ctx(t), identity.User{ID: "u2", Username: "USER-u1", DisplayName: "x", CreatedAt: t0}, "h")
+	if !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("duplicate username (other case): %v, want ErrConflict", err)
+	}
+	u, hash, err := s.UserByUsername(ctx(t), "user-u1")
+	if err != nil || u.ID != "u1" || hash != "hash" || !u.CreatedAt.Equal(t0) {
+		t.Fatalf("UserByUsername = %+v %q %v", u, hash, err)
+	}
+	if _, err := s.UserByID(ctx(t), "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("UserByID(nope) = %v", err)
+	}
+	missing, err := s.MissingUsers(ctx(t), []string{"u1", "nope"})
+	if err != nil || len(missing) != 1 || missing[0] != "nope" {
+		t.Fatalf("MissingUsers = %v, %v", missing, err)
+	}
+}
+
+func testDevices(t *testing.T, s Store) {
+	mustUser(t, s, "u")
+	for i := range 5 {
+		d := identity.Device{ID: fmt.Sprintf("d%d", i), UserID: "u", CreatedAt: t0.Add(time.Duration(i) * time.Second), ExpiresAt: t0.Add(time.Hour)}
+		ev, err := s.CreateDevice(ctx(t), d, []byte(d.ID), 5)
+		if err != nil || len(ev) != 0 {
+			t.Fatalf("device %d: evicted %v, %v", i, ev, err)
+		}
+	}
+	d := identity.Device{ID: "d5", UserID: "u", CreatedAt: t0.Add(time.Minute), ExpiresAt: t0.Add(time.Hour)}
+	ev, err := s.CreateDevice(ctx(t), d, []byte("d5"), 5)
+	if err != nil || len(ev) != 1 || ev[0] != "d0" {
+		t.Fatalf("sixth device evicted %v, %v; want [d0]", ev, err)
+	}
+	if _, err := s.DeviceByToken(ctx(t), []byte("d0")); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("evicted token still resolves: %v", err)
+	}
+	got, err := s.DeviceByToken(ctx(t), []byte("d5"))
+	if err != nil || got.ID != "d5" || got.UserID != "u" || !got.ExpiresAt.Equal(t0.Add(time.Hour)) {
+		t.Fatalf("DeviceByToken = %+v, %v", got, err)
+	}
+	// Expired sessions go first and do not count.
+	late := identity.Device{ID: "late", UserID: "u", CreatedAt: t0.Add(2 * time.Hour), ExpiresAt: t0.Add(3 * time.Hour)}
+	ev, err = s.CreateDevice(ctx(t), late, []byte("late"), 5)
+	if err != nil || len(ev) != 5 {
+		t.Fatalf("login after every session expired evicted %v, %v; want all 5", ev, err)
+	}
+}
+
+func testDirect(t *testing.T, s Store) {
+	setup(t, s)
+	again := conversations.Conversation{ID: "other", Type: conversations.TypeDirect, CreatedBy: "b", CreatedAt: t0, LastActivityAt: t0,
+		Members: []conversations.Member{{UserID: "a", Role: "member"}, {UserID: "b", Role: "member"}}}
+	c, created, err := s.CreateDirect(ctx(t), again, "a:b")
+	if err != nil || created || c.ID != "ab" || len(c.Members) != 2 {
+		t.Fatalf("second CreateDirect = %+v created=%v %v", c, created, err)
+	}
+	if _, err := s.Member(ctx(t), "ab", "a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Member(ctx(t), "ab", "z"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Member(non-member) = %v", err)
+	}
+	list, err := s.ConversationsOf(ctx(t), "b", time.Time{})
+	if err != nil || len(list) != 1 || list[0].ID != "ab" || list[0].LastMessage != nil {
+		t.Fatalf("ConversationsOf = %+v, %v", list, err)
+	}
+}
+
+func testAppend(t *testing.T, s Store) {
+	setup(t, s)
+	res := mustAppend(t, s, msg("ab", "a", "a1", "1"), msg("ab", "b", "b1", "1"), msg("ab", "a", "a1", "1"))
+	if res[0].Message.Seq != 1 || res[1].Message.Seq != 2 || res[0].Duplicate || res[1].Duplicate {
+		t.Fatalf("seqs = %d, %d", res[0].Message.Seq, res[1].Message.Seq)
+	}
+	// The same key in the same batch is a duplicate of the first.
+	if !res[2].Duplicate || res[2].Message.ID != res[0].Message.ID || res[2].Message.Seq != 1 {
+		t.Fatalf("in-batch duplicate = %+v", res[2])
+	}
+	if len(res[0].Members) != 2 {
+		t.Fatalf("members = %v", res[0].Members)
+	}
+	// Across batches too, with different content: the original wins.
+	dup := msg("ab", "a", "a1", "1")
+	dup.ID, dup.Content = "another-id", "changed"
+	r := mustAppend(t, s, dup)[0]
+	if !r.Duplicate || r.Message.ID != res[0].Message.ID || r.Message.Content != "content 1" {
+		t.Fatalf("cross-batch duplicate = %+v", r)
+	}
+	r = mustAppend(t, s, msg("ab", "a", "a1", "2"))[0]
+	if r.Message.Seq != 3 {
+		t.Fatalf("next seq = %d, want 3", r.Message.Seq)
+	}
+	got, err := s.MessageByID(ctx(t), r.Message.ID)
+	if err != nil || got.Seq != 3 || got.SenderDevice != "a1" || got.ClientMessageID != "2" || !got.CreatedAt.Equal(t0) {
+		t.Fatalf("MessageByID = %+v, %v", got, err)
+	}
+	c, err := s.Conversation(ctx(t), "ab")
+	if err != nil || c.LastSeq != 3 {
+		t.Fatalf("conversation last seq = %d, %v", c.LastSeq, err)
+	}
+}
+
+func testAppendRefusals(t *testing.T, s Store) {
+	setup(t, s)
+	mustUser(t, s, "c")
+	res, err := s.AppendMessages(ctx(t), []messaging.Message{
+		msg("ab", "c", "c1", "x"), msg("nope", "a", "a1", "y"), msg("ab", "a", "a1", "z"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(res[0].Err, messaging.ErrForbidden) || !errors.Is(res[1].Err, messaging.ErrConversationNotFound) {
+		t.Fatalf("refusals = %v, %v", res[0].Err, res[1].Err)
+	}
+	// A refused message uses no sequence number.
+	if res[2].Err != nil || res[2].Message.Seq != 1 {
+		t.Fatalf("after refusals = %+v", res[2])
+	}
+}
+
+func testPending(t *testing.T, s Store) {
+	setup(t, s)
+	for i := range 5 {
+		mustAppend(t, s, msg("ab", "a", "a1", fmt.Sprint(i)))
+	}
+	page, err := s.Pending(ctx(t), "b1", messaging.PendingCursor{}, 3, time.Time{})
+	if err != nil || len(page) != 3 || page[0].Seq != 1 || page[2].Seq != 3 {
+		t.Fatalf("first page = %d msgs, %v", len(page), err)
+	}
+	last := page[2]
+	page, err = s.Pending(ctx(t), "b1", messaging.PendingCursor{CreatedAt: last.CreatedAt, ConversationID: last.ConversationID, Seq: last.Seq}, 3, time.Time{})
+	if err != nil || len(page) != 2 || page[0].Seq != 4 {
+		t.Fatalf("second page = %+v, %v", page, err)
+	}
+	// The sender's own device does not queue its own messages.
+	own, err := s.Pending(ctx(t), "a1", messaging.PendingCursor{}, 10, time.Time{})
+	if err != nil || len(own) != 0 {
+		t.Fatalf("sender's pending = %d, %v", len(own), err)
+	}
+	// Expired messages are not pending.
+	none, err := s.Pending(ctx(t), "b1", messaging.PendingCursor{}, 10, t0.Add(time.Millisecond))
+	if err != nil || len(none) != 0 {
+		t.Fatalf("pending with everything expired = %d, %v", len(none), err)
+	}
+	// b1 acks up to 3: its queue is 4..5; b2's is still 1..5.
+	_, errs, err := s.ApplyReceipts(ctx(t), []messaging.ReceiptRequest{{UserID: "b", DeviceID: "b1", Status: protocol.StatusDelivered, MessageIDs: []string{last.ID}, At: t0}})
+	if err != nil || errs[0] != nil {
+		t.Fatal(err, errs)
+	}
+	b1, _ := s.Pending(ctx(t), "b1", messaging.PendingCursor{}, 10, time.Time{})
+	b2, _ := s.Pending(ctx(t), "b2", messaging.PendingCursor{}, 10, time.Time{})
+	if len(b1) != 2 || len(b2) != 5 {
+		t.Fatalf("after b1's ack: b1 has %d pending, b2 %d; want 2 and 5", len(b1), len(b2))
+	}
+	if cur, err := s.DeviceCursor(ctx(t), "b1", "ab"); err != nil || cur != 3 {
+		t.Fatalf("b1 cursor = %d, %v", cur, err)
+	}
+	if _, err := s.DeviceCursor(ctx(t), "b1", "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("cursor of another conversation = %v", err)
+	}
+	// A device that logs in later starts where its user stands.
+	mustDevice(t, s, "b", "b3")
+	b3, _ := s.Pending(ctx(t), "b3", messaging.PendingCursor{}, 10, time.Time{})
+	if len(b3) != 2 || b3[0].Seq != 4 {
+		t.Fatalf("new device pending = %d", len(b3))
+	}
+	rng, err := s.Range(ctx(t), "ab", 1, 4, time.Time{})
+	if err != nil || len(rng) != 2 || rng[0].Seq != 2 || rng[1].Seq != 3 {
+		t.Fatalf("Range(1,4) = %+v, %v", rng, err)
+	}
+}
+
+func testReceipts(t *testing.T, s Store) {
+	setup(t, s)
+	r1 := mustAppend(t, s, msg("ab", "a", "a1", "1"))[0].Message
+	r2 := mustAppend(t, s, msg("ab", "b", "b1", "1"))[0].Message
+	r3 := mustAppend(t, s, msg("ab", "a", "a1", "2"))[0].Message
+
+	st, err := s.Statuses(ctx(t), r1)
+	if err != nil || len(st) != 1 || st[0].UserID != "b" || st[0].Status != "sent" {
+		t.Fatalf("initial statuses = %+v, %v", st, err)
+	}
+	at := t0.Add(time.Second)
+	changes, errs, err := s.ApplyReceipts(ctx(t), []messaging.ReceiptRequest{
+		{UserID: "b", DeviceID: "b1", Status: protocol.StatusDelivered, MessageIDs: []string{r3.ID}, At: at},
+	})
+	if err != nil || errs[0] != nil {
+		t.Fatal(err, errs[0])
+	}
+	// Cumulative: acking seq 3 delivers 1 and 3 (a's), not b's own 2.
+	if len(changes[0]) != 2 || changes[0][0].MessageID != r1.ID || changes[0][1].MessageID != r3.ID ||
+		changes[0][0].SenderID != "a" || changes[0][0].Status != "delivered" || changes[0][0].EventID == 0 {
+		t.Fatalf("changes = %+v", changes[0])
+	}
+	// Acking again changes nothing.
+	changes, _, _ = s.ApplyReceipts(ctx(t), []messaging.ReceiptRequest{
+		{UserID: "b", DeviceID: "b2", Status: protocol.StatusDelivered, MessageIDs: []string{r1.ID}, At: at},
+	})
+	if len(changes[0]) != 0 {
+		t.Fatalf("repeated ack changed %+v", changes[0])
+	}
+	// Read implies delivered.
+	readAt := t0.Add(2 * time.Second)
+	changes, _, _ = s.ApplyReceipts(ctx(t), []messaging.ReceiptRequest{
+		{UserID: "b", DeviceID: "b2", Status: protocol.StatusRead, ConversationID: "ab", MessageIDs: []string{r1.ID}, At: readAt},
+	})
+	if len(changes[0]) != 1 || changes[0][0].Status != "read" || changes[0][0].MessageID != r1.ID {
+		t.Fatalf("read changes = %+v", changes[0])
+	}
+	st, _ = s.Statuses(ctx(t), r1)
+	if st[0].Status != "read" || !st[0].UpdatedAt.Equal(readAt) {
+		t.Fatalf("status of r1 = %+v", st)
+	}
+	st, _ = s.Statuses(ctx(t), r3)
+	if st[0].Status != "delivered" || !st[0].UpdatedAt.Equal(at) {
+		t.Fatalf("status of r3 = %+v", st)
+	}
+	_ = r2
+	// The sender is told of every change, in order, and can page by event.
+	all, err := s.StatusesSince(ctx(t), "a", 0, 100)
+	if err != nil || len(all) != 3 {
+		t.Fatalf("StatusesSince = %+v, %v", all, err)
+	}
+	first, _ := s.StatusesSince(ctx(t), "a", 0, 1)
+	if len(first) != 2 || first[0].EventID != first[1].EventID {
+		t.Fatalf("one event's page = %+v", first)
+	}
+	rest, _ := s.StatusesSince(ctx(t), "a", first[0].EventID, 100)
+	if len(rest) != 1 || rest[0].Status != "read" {
+		t.Fatalf("after the first event = %+v", rest)
+	}
+	if err := s.SetReceiptCursor(ctx(t), "a1", first[0].EventID); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetReceiptCursor(ctx(t), "a1", 0); err != nil { // never moves back
+		t.Fatal(err)
+	}
+	if cur, err := s.ReceiptCursor(ctx(t), "a1"); err != nil || cur != first[0].EventID {
+		t.Fatalf("receipt cursor = %d, %v", cur, err)
+	}
+}
+
+func testReceiptRefusal(t *testing.T, s Store) {
+	setup(t, s)
+	mustUser(t, s, "c")
+	mustDevice(t, s, "c", "c1")
+	mustDirect(t, s, "bc", "b", "c")
+	mine := mustAppend(t, s, msg("ab", "a", "a1", "1"))[0].Message
+	theirs := mustAppend(t, s, msg("bc", "c", "c1", "1"))[0].Message
+	// One good id and one foreign id: the whole request is refused.
+	_, errs, err := s.ApplyReceipts(ctx(t), []messaging.ReceiptRequest{
+		{UserID: "a", DeviceID: "a1", Status: protocol.StatusDelivered, MessageIDs: []string{mine.ID, theirs.ID}, At: t0},
+		{UserID: "b", DeviceID: "b1", Status: protocol.StatusRead, ConversationID: "bc", MessageIDs: []string{mine.ID}, At: t0},
+		{UserID: "b", DeviceID: "b1", Status: protocol.StatusDelivered, MessageIDs: []string{"nope"}, At: t0},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(errs[0], messaging.ErrMessageNotFound) || protocol.AsError(errs[1]).Code != protocol.CodeInvalid || !errors.Is(errs[2], messaging.ErrMessageNotFound) {
+		t.Fatalf("refusals = %v / %v / %v", errs[0], errs[1], errs[2])
+	}
+	st, _ := s.Statuses(ctx(t), theirs)
+	if st[0].Status != "sent" {
+		t.Fatalf("refused ack changed c's message: %+v", st)
+	}
+	if cur, _ := s.DeviceCursor(ctx(t), "b1", "ab"); cur != 0 {
+		t.Fatalf("refused read moved b1's cursor to %d", cur)
+	}
+}
+
+func testHistory(t *testing.T, s Store) {
+	setup(t, s)
+	for i := range 10 {
+		m := msg("ab", "a", "a1", fmt.Sprint(i))
+		m.CreatedAt = t0.Add(time.Duration(i) * time.Second)
+		mustAppend(t, s, m)
+	}
+	seqs := func(q messaging.HistoryQuery) []int64 {
+		t.Helper()
+		msgs, err := s.History(ctx(t), "ab", q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := []int64{}
+		for _, m := range msgs {
+			out = append(out, m.Seq)
+		}
+		return out
+	}
+	check := func(name string, got []int64, want ...int64) {
+		t.Helper()
+		if fmt.Sprint(got) != fmt.Sprint(append([]int64{}, want...)) {
+			t.Fatalf("%s = %v, want %v", name, got, want)
+		}
+	}
+	check("newest 3", seqs(messaging.HistoryQuery{Limit: 3}), 8, 9, 10)
+	check("after 2", seqs(messaging.HistoryQuery{Page: messaging.After, Seq: 2, Limit: 3}), 3, 4, 5)
+	check("after 0", seqs(messaging.HistoryQuery{Page: messaging.After, Seq: 0, Limit: 2}), 1, 2)
+	check("before 4", seqs(messaging.HistoryQuery{Page: messaging.Before, Seq: 4, Limit: 10}), 1, 2, 3)
+	check("joined at 6", seqs(messaging.HistoryQuery{Limit: 50, MinSeq: 6}), 7, 8, 9, 10)
+	check("after 2, joined at 6", seqs(messaging.HistoryQuery{Page: messaging.After, Seq: 2, Limit: 2, MinSeq: 6}), 7, 8)
+	check("expired before 5 s", seqs(messaging.HistoryQuery{Limit: 50, NotBefore: t0.Add(5 * time.Second)}), 6, 7, 8, 9, 10)
+
+	list, err := s.ConversationsOf(ctx(t), "b", time.Time{})
+	if err != nil || len(list) != 1 || list[0].Unread != 10 || list[0].LastMessage == nil || list[0].LastMessage.Seq != 10 {
+		t.Fatalf("b's list = %+v, %v", list, err)
+	}
+	list, _ = s.ConversationsOf(ctx(t), "a", time.Time{})
+	if list[0].Unread != 0 {
+		t.Fatalf("a's own messages count as unread: %d", list[0].Unread)
+	}
+}
+
+func testLastSeen(t *testing.T, s Store) {
+	mustUser(t, s, "u")
+	ls, err := s.LastSeen(ctx(t), "u")
+	if err != nil || !ls.IsZero() {
+		t.Fatalf("never seen = %v, %v", ls, err)
+	}
+	if err := s.SetLastSeen(ctx(t), "u", t0); err != nil {
+		t.Fatal(err)
+	}
+	if ls, err := s.LastSeen(ctx(t), "u"); err != nil || !ls.Equal(t0) {
+		t.Fatalf("last seen = %v, %v", ls, err)
+	}
+	if _, err := s.LastSeen(ctx(t), "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown user = %v", err)
+	}
+}
