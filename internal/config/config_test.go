@@ -1,0 +1,61 @@
+package config
+
+import (
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestLoadPrecedence(t *testing.T) {
+	c, err := Load("serve", []string{"--addr", "127.0.0.1:9"}, env(map[string]string{
+		"PARLEY_ADDR": "127.0.0.1:1", "PARLEY_DATA_DIR": "/tmp/x", "PARLEY_RETENTION": "48h", "PARLEY_MAX_DEVICES": "3",
+	}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != "127.0.0.1:9" {
+		t.Errorf("flag must win over env: addr = %s", c.Addr)
+	}
+	if c.DataDir != "/tmp/x" || c.Retention != 48*time.Hour || c.MaxDevices != 3 {
+		t.Errorf("env not applied: %+v", c)
+	}
+	d, err := Load("serve", nil, env(nil), io.Discard)
+	if err != nil || d.Retention != 720*time.Hour || d.Addr != "127.0.0.1:8080" || d.DataDir != "./data" {
+		t.Fatalf("defaults = %+v, %v", d, err)
+	}
+}
+
+func TestLoadRefuses(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"retention under 1s", []string{"--retention", "500ms"}, nil, "retention must be at least"},
+		{"retention unparsable", []string{"--retention", "a month"}, nil, "invalid value"},
+		{"retention env unparsable", nil, map[string]string{"PARLEY_RETENTION": "forever"}, "PARLEY_RETENTION"},
+		{"heartbeat over 60s", []string{"--heartbeat-timeout", "61s"}, nil, "heartbeat-timeout"},
+		{"frame smaller than content", []string{"--max-frame-bytes", "10"}, nil, "max-frame-bytes"},
+		{"stray argument", []string{"extra"}, nil, "unexpected argument"},
+		{"unknown flag", []string{"--nope"}, nil, "not defined"},
+		{"bad log level", []string{"--log-level", "loud"}, nil, "log-level"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Load("serve", tc.args, env(tc.env), io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want it to mention %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestEnvName(t *testing.T) {
+	if got := EnvName("data-dir"); got != "PARLEY_DATA_DIR" {
+		t.Fatal(got)
+	}
+}
