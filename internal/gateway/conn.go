@@ -101,14 +101,20 @@ func (c *Conn) sendError(err error, clientMessageID string) {
 
 // kill ends the connection with a close code; safe from any goroutine.
 func (c *Conn) kill(code websocket.StatusCode, reason string) {
+	c.setCloseStatus(code, reason)
+	if c.cancel != nil {
+		c.cancel()
+	}
+}
+
+// setCloseStatus records the close code the writer will close with; the
+// first reason recorded wins.
+func (c *Conn) setCloseStatus(code websocket.StatusCode, reason string) {
 	c.closeMu.Lock()
 	if c.closeCode == websocket.StatusNormalClosure {
 		c.closeCode, c.closeReason = code, reason
 	}
 	c.closeMu.Unlock()
-	if c.cancel != nil {
-		c.cancel()
-	}
 }
 
 func (c *Conn) closeStatus() (websocket.StatusCode, string) {
@@ -120,6 +126,7 @@ func (c *Conn) closeStatus() (websocket.StatusCode, string) {
 // drain is the graceful shutdown of one connection: stop taking frames,
 // wait for accepted sends to commit, flush what is queued, close with 1001.
 func (c *Conn) drain(ctx context.Context) {
+	c.setCloseStatus(websocket.StatusGoingAway, "server shutting down")
 	c.stopping.Store(true)
 	for range cap(c.inflight) {
 		select {

@@ -1,0 +1,109 @@
+package app_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/parleychat/parley/internal/apptest"
+)
+
+func TestPresenceOnlineOfflineAndLastSeen(t *testing.T) {
+	ctx := testCtx(t)
+	srv, alice, bob, _ := pair(t)
+	ac := alice.Dial(ctx)
+	if err := ac.SubscribePresence(ctx, bob.UserID); err != nil {
+		t.Fatal(err)
+	}
+	// The subscription answers at once with the current state.
+	f, err := ac.Next(ctx, "presence")
+	if err != nil || f.UserID != bob.UserID || f.Status != "offline" || f.LastSeen != nil {
+		t.Fatalf("initial presence = %+v, %v", f, err)
+	}
+	p, err := alice.API.Presence(ctx, bob.UserID)
+	if err != nil || p.Status != "offline" {
+		t.Fatalf("GET presence = %+v, %v", p, err)
+	}
+
+	bc := bob.Dial(ctx)
+	if f, err = ac.Next(ctx, "presence"); err != nil || f.Status != "online" || f.UserID != bob.UserID {
+		t.Fatalf("online frame = %+v, %v", f, err)
+	}
+	// A second device does not change anything; closing one of two neither.
+	second := apptest.Dial(ctx, t, bob.NewDevice(ctx))
+	bc.Close()
+	if p, _ := alice.API.Presence(ctx, bob.UserID); p.Status != "online" {
+		t.Fatalf("bob with one device left = %+v", p)
+	}
+	before := time.Now().UnixMilli()
+	second.Close()
+	f, err = ac.Next(ctx, "presence")
+	if err != nil || f.Status != "offline" || f.LastSeen == nil || *f.LastSeen < before {
+		t.Fatalf("offline frame = %+v, %v", f, err)
+	}
+	lastSeen := *f.LastSeen
+
+	// Last seen survives a restart.
+	srv.Restart()
+	p, err = alice.API.Presence(ctx, bob.UserID)
+	if err != nil || p.Status != "offline" || p.LastSeen == nil || *p.LastSeen != lastSeen {
+		t.Fatalf("after restart = %+v, %v; want last_seen %d", p, err, lastSeen)
+	}
+}
+
+func TestSilentConnectionGoesOffline(t *testing.T) {
+	ctx := testCtx(t)
+	cfg := apptest.Config(t)
+	cfg.HeartbeatTimeout = 400 * time.Millisecond
+	srv := apptest.Start(t, cfg, nil)
+	alice, bob := srv.NewUser(ctx, "alice"), srv.NewUser(ctx, "bob")
+
+	// Heartbeats keep a connection open past the timeout...
+	talker := alice.Dial(ctx)
+	for range 6 {
+		if err := talker.Heartbeat(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := talker.Next(ctx, "heartbeat_ack"); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(150 * time.Millisecond)
+	}
+	if p, _ := bob.API.Presence(ctx, alice.UserID); p.Status != "online" {
+		t.Fatalf("heartbeating user shown %+v", p)
+	}
+	// ...and silence closes it: the user goes offline without closing
+	// anything itself (a half-open connection looks exactly like this).
+	select {
+	case <-talker.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("silent connection stayed open")
+	}
+	waitPresence(t, bob, alice.UserID, "offline")
+}
+
+func TestTypingReachesOnlineMembersOnly(t *testing.T) {
+	ctx := testCtx(t)
+	_, alice, bob, conv := pair(t)
+	ac, bc := alice.Dial(ctx), bob.Dial(ctx)
+	if err := ac.Typing(ctx, conv.ConversationID, "composing"); err != nil {
+		t.Fatal(err)
+	}
+	f, err := bc.Next(ctx, "typing")
+	if err != nil || f.UserID != alice.UserID || f.State != "composing" || f.ConversationID != conv.ConversationID {
+		t.Fatalf("typing = %+v, %v", f, err)
+	}
+	// Typing is never stored: bob's next connect brings no typing frame.
+	bc.Close()
+	if err := ac.Typing(ctx, conv.ConversationID, "paused"); err != nil {
+		t.Fatal(err)
+	}
+	ack, err := ac.SendMessage(ctx, text("t1", conv.ConversationID, "after typing"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bc = bob.Dial(ctx)
+	f, err = bc.Next(ctx)
+	if err != nil || f.Type != "message" || f.MessageID != ack.MessageID {
+		t.Fatalf("first frame after reconnect = %+v, %v; want the message, no typing", f, err)
+	}
+}
