@@ -72,6 +72,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 		MaxQueue: cfg.MaxQueue, MaxInflight: cfg.MaxInflight, RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst,
 	}, hub, ids, msgs, convs, pres, clk, log, m)
 	ids.OnEvict = gw.Revoke
+	m.Gauge("parley_send_queue_depth", "Sends waiting for the group committer.", func() float64 { return float64(msgs.QueueDepth()) })
 	a.msgs, a.gw = msgs, gw
 
 	mux := http.NewServeMux()

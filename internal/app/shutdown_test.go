@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/parleychat/parley/client"
+	"github.com/parleychat/parley/internal/apptest"
 )
 
 // TestGracefulShutdownFinishesInflightSends stops the server in the middle
@@ -52,6 +53,17 @@ func TestGracefulShutdownFinishesInflightSends(t *testing.T) {
 	t.Logf("%d of %d acked before shutdown", acks, burst)
 }
 
+func metricsBody(t *testing.T, srv *apptest.Server) string {
+	t.Helper()
+	resp, err := http.Get(srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
 func TestObservabilityEndpoints(t *testing.T) {
 	ctx := testCtx(t)
 	srv, alice, _, conv := pair(t)
@@ -78,7 +90,8 @@ func TestObservabilityEndpoints(t *testing.T) {
 	if code != 200 {
 		t.Fatalf("/metrics = %d", code)
 	}
-	for _, want := range []string{"parley_connections 1", "parley_messages_stored_total 1", "parley_send_seconds_bucket", "parley_commit_batch_size"} {
+	for _, want := range []string{"parley_connections 1", "parley_messages_stored_total 1", "parley_send_seconds_bucket",
+		"parley_commit_batch_size", "parley_send_queue_depth 0"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %q", want)
 		}

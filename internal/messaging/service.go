@@ -32,7 +32,10 @@ type Observer interface {
 	Committed(messages, batch int, d time.Duration)
 	// SendLatency is the time from Submit to commit of one message.
 	SendLatency(d time.Duration)
+	// Receipts counts receipt frames committed; StatusChanges the
+	// per-message changes they caused ("delivered" or "read").
 	Receipts(n int)
+	StatusChanges(status string, n int)
 }
 
 // Service runs the send and receipt paths.
@@ -125,6 +128,9 @@ func (s *Service) Submit(ctx context.Context, m Message, done func(AppendResult)
 		return ctx.Err()
 	}
 }
+
+// QueueDepth is how many sends wait for the committer.
+func (s *Service) QueueDepth() int { return len(s.sends) }
 
 // Send submits a message and waits for its commit.
 func (s *Service) Send(ctx context.Context, m Message) (AppendResult, error) {
@@ -284,8 +290,10 @@ func (s *Service) commitReceipts(ctx context.Context, batch []*rcptJob) {
 		}
 		return
 	}
+	counts := map[string]int{}
 	for i, j := range batch {
 		for _, c := range changes[i] {
+			counts[c.Status]++
 			s.pub.Publish(ctx, []string{c.SenderID}, &bus.Event{
 				Kind: bus.KindStatus, ConversationID: c.ConversationID, ReceiptID: c.EventID,
 				Frame: protocol.Encode(StatusFrame(c)),
@@ -295,6 +303,9 @@ func (s *Service) commitReceipts(ctx context.Context, batch []*rcptJob) {
 	}
 	if s.obs != nil {
 		s.obs.Receipts(len(batch))
+		for st, n := range counts {
+			s.obs.StatusChanges(st, n)
+		}
 	}
 }
 

@@ -24,6 +24,7 @@ type Metrics struct {
 
 	messagesSent  prometheus.Counter
 	receipts      prometheus.Counter
+	statusChanges *prometheus.CounterVec
 	commitBatch   prometheus.Histogram
 	commitSeconds prometheus.Histogram
 	sendSeconds   prometheus.Histogram
@@ -54,6 +55,9 @@ func New() *Metrics {
 		receipts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "parley_receipts_total", Help: "delivery_ack and read_receipt frames committed.",
 		}),
+		statusChanges: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_message_status_changes_total", Help: "Per-recipient message state changes, by new status (delivered, read).",
+		}, []string{"status"}),
 		commitBatch: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "parley_commit_batch_size", Help: "Sends per group commit.",
 			Buckets: prometheus.ExponentialBuckets(1, 2, 10),
@@ -68,13 +72,10 @@ func New() *Metrics {
 		}),
 	}
 	m.reg.MustRegister(m.connections, m.framesIn, m.framesOut, m.slowConsumers, m.gapFills,
-		m.messagesSent, m.receipts, m.commitBatch, m.commitSeconds, m.sendSeconds,
+		m.messagesSent, m.receipts, m.statusChanges, m.commitBatch, m.commitSeconds, m.sendSeconds,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
-
-// Register adds more collectors (e.g. a gauge read from the store).
-func (m *Metrics) Register(c prometheus.Collector) { m.reg.MustRegister(c) }
 
 // Handler serves /metrics.
 func (m *Metrics) Handler() http.Handler {
@@ -108,6 +109,16 @@ func (m *Metrics) Committed(messages, batch int, d time.Duration) {
 
 // SendLatency implements messaging.Observer.
 func (m *Metrics) SendLatency(d time.Duration) { m.sendSeconds.Observe(d.Seconds()) }
+
+// StatusChanges implements messaging.Observer.
+func (m *Metrics) StatusChanges(status string, n int) {
+	m.statusChanges.WithLabelValues(status).Add(float64(n))
+}
+
+// Gauge registers a gauge whose value is read at scrape time.
+func (m *Metrics) Gauge(name, help string, f func() float64) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f))
+}
 
 // Receipts implements messaging.Observer.
 func (m *Metrics) Receipts(n int) { m.receipts.Add(float64(n)) }
