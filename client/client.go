@@ -289,3 +289,31 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 	}
 	return nil
 }
+
+// AddParticipant adds a user to a group (admins only); adding a current
+// member changes nothing.
+func (c *Client) AddParticipant(ctx context.Context, conversationID, userID string) (conv Conversation, err error) {
+	err = c.do(ctx, http.MethodPost, "/api/v1/conversations/"+url.PathEscape(conversationID)+"/participants",
+		map[string]string{"user_id": userID}, &conv)
+	return conv, err
+}
+
+// RemoveParticipant removes a user from a group; removing oneself leaves it.
+func (c *Client) RemoveParticipant(ctx context.Context, conversationID, userID string) error {
+	return c.do(ctx, http.MethodDelete, "/api/v1/conversations/"+url.PathEscape(conversationID)+"/participants/"+url.PathEscape(userID), nil, nil)
+}
+
+// SetRole makes a member "admin" or "member" (admins only).
+func (c *Client) SetRole(ctx context.Context, conversationID, userID, role string) (Conversation, error) {
+	var conv Conversation
+	err := c.do(ctx, http.MethodPatch, "/api/v1/conversations/"+url.PathEscape(conversationID)+"/participants/"+url.PathEscape(userID),
+		map[string]string{"role": role}, &conv)
+	return conv, err
+}
+
+// Rename renames a group (admins only).
+func (c *Client) Rename(ctx context.Context, conversationID, name string) (Conversation, error) {
+	var conv Conversation
+	err := c.do(ctx, http.MethodPatch, "/api/v1/conversations/"+url.PathEscape(conversationID), map[string]string{"name": name}, &conv)
+	return conv, err
+}

@@ -35,6 +35,11 @@ type Conversations interface {
 	CreateDirect(ctx context.Context, caller, other string) (conversations.Conversation, bool, error)
 	Get(ctx context.Context, caller, id string) (conversations.Conversation, error)
 	List(ctx context.Context, caller string) ([]conversations.Summary, error)
+	CreateGroup(ctx context.Context, creator conversations.Actor, name string, participants []string) (conversations.Conversation, error)
+	AddMember(ctx context.Context, actor conversations.Actor, conversationID, userID string) (conversations.Conversation, bool, error)
+	RemoveMember(ctx context.Context, actor conversations.Actor, conversationID, userID string) error
+	SetRole(ctx context.Context, actor conversations.Actor, conversationID, userID, role string) (conversations.Conversation, error)
+	Rename(ctx context.Context, actor conversations.Actor, conversationID, name string) (conversations.Conversation, error)
 }
 
 // Messages is the messaging service as the API uses it.
@@ -71,7 +76,11 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle("POST /api/v1/conversations", a.auth(a.createConversation))
 	mux.Handle("GET /api/v1/conversations", a.auth(a.listConversations))
 	mux.Handle("GET /api/v1/conversations/{id}", a.auth(a.getConversation))
+	mux.Handle("PATCH /api/v1/conversations/{id}", a.auth(a.renameConversation))
 	mux.Handle("GET /api/v1/conversations/{id}/participants", a.auth(a.getParticipants))
+	mux.Handle("POST /api/v1/conversations/{id}/participants", a.auth(a.addParticipant))
+	mux.Handle("PATCH /api/v1/conversations/{id}/participants/{user_id}", a.auth(a.setRole))
+	mux.Handle("DELETE /api/v1/conversations/{id}/participants/{user_id}", a.auth(a.removeParticipant))
 	mux.Handle("GET /api/v1/conversations/{id}/messages", a.auth(a.getMessages))
 	mux.Handle("GET /api/v1/messages/{id}/status", a.auth(a.getMessageStatus))
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
@@ -85,6 +94,12 @@ type ctxKey struct{}
 func session(ctx context.Context) identity.Device {
 	d, _ := ctx.Value(ctxKey{}).(identity.Device)
 	return d
+}
+
+// actor is the authenticated caller as the author of a change.
+func actor(ctx context.Context) conversations.Actor {
+	d := session(ctx)
+	return conversations.Actor{UserID: d.UserID, DeviceID: d.ID}
 }
 
 // auth wraps a handler with bearer-token authentication.

@@ -149,6 +149,13 @@ func (a *API) createConversation(w http.ResponseWriter, r *http.Request) {
 			status = http.StatusCreated
 		}
 		writeJSON(w, status, toConversationJSON(c))
+	case conversations.TypeGroup:
+		c, err := a.convs.CreateGroup(r.Context(), actor(r.Context()), req.Name, req.Participants)
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusCreated, toConversationJSON(c))
 	default:
 		a.fail(w, r, protocol.Invalid(`type must be "1:1" or "group"`))
 	}
@@ -254,6 +261,70 @@ func (a *API) getMessageStatus(w http.ResponseWriter, r *http.Request) {
 		rs[i] = recipientJSON{UserID: s.UserID, Status: s.Status, UpdatedAt: clock.Millis(s.UpdatedAt)}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
-		"message_id": m.ID, "conversation_id": m.ConversationID, "recipients": rs,
+		"message_id": m.ID, "conversation_id": m.ConversationID, "status": messaging.Aggregate(st), "recipients": rs,
 	})
+}
+
+func (a *API) renameConversation(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Name *string `json:"name"`
+	}
+	if err := decode(w, r, &req); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if req.Name == nil {
+		a.fail(w, r, protocol.Invalid("name is required"))
+		return
+	}
+	c, err := a.convs.Rename(r.Context(), actor(r.Context()), r.PathValue("id"), *req.Name)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toConversationJSON(c))
+}
+
+func (a *API) addParticipant(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		UserID string `json:"user_id"`
+	}
+	if err := decode(w, r, &req); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	c, added, err := a.convs.AddMember(r.Context(), actor(r.Context()), r.PathValue("id"), req.UserID)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	status := http.StatusOK // already a member: nothing changed
+	if added {
+		status = http.StatusCreated
+	}
+	writeJSON(w, status, toConversationJSON(c))
+}
+
+func (a *API) setRole(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Role string `json:"role"`
+	}
+	if err := decode(w, r, &req); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	c, err := a.convs.SetRole(r.Context(), actor(r.Context()), r.PathValue("id"), r.PathValue("user_id"), req.Role)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toConversationJSON(c))
+}
+
+func (a *API) removeParticipant(w http.ResponseWriter, r *http.Request) {
+	if err := a.convs.RemoveMember(r.Context(), actor(r.Context()), r.PathValue("id"), r.PathValue("user_id")); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }

@@ -60,12 +60,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 		SessionTTL: cfg.SessionTTL, MaxDevices: cfg.MaxDevices, Hash: cfg.Hash,
 		MaxConcurrentHashes: 4,
 	})
-	convs := conversations.NewService(st, clk, cfg.Retention)
+	// In the embedded mode the hub of local connections is the bus.
+	hub := gateway.NewHub()
+	convs := conversations.NewService(st, st, hub, clk, conversations.Config{Retention: cfg.Retention, MaxGroupSize: cfg.MaxGroupSize})
 	pres := presence.NewTracker(st, clk, log)
 	a := &App{cfg: cfg, log: log, store: st, metrics: m}
 
-	// In the embedded mode the hub of local connections is the bus.
-	hub := gateway.NewHub()
 	msgs := messaging.NewService(st, hub, convs, clk, messaging.Config{Retention: cfg.Retention, MaxBatch: cfg.MaxBatch}, log, m)
 	gw := gateway.New(gateway.Config{
 		Limits: cfg.Limits, HeartbeatTimeout: cfg.HeartbeatTimeout, WriteTimeout: cfg.WriteTimeout,

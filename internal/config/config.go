@@ -30,9 +30,10 @@ type Config struct {
 	RateLimit        float64
 	RateBurst        int
 
-	SessionTTL time.Duration
-	MaxDevices int
-	Hash       identity.HashParams
+	SessionTTL   time.Duration
+	MaxDevices   int
+	MaxGroupSize int
+	Hash         identity.HashParams
 
 	MaxBatch      int
 	ShutdownGrace time.Duration
@@ -56,6 +57,7 @@ func Default() Config {
 		RateBurst:        2000,
 		SessionTTL:       30 * 24 * time.Hour,
 		MaxDevices:       5,
+		MaxGroupSize:     100,
 		Hash:             identity.DefaultHashParams,
 		MaxBatch:         512,
 		ShutdownGrace:    10 * time.Second,
@@ -88,6 +90,7 @@ func Load(name string, args []string, getenv func(string) string, stderr io.Writ
 	fs.IntVar(&c.RateBurst, "rate-burst", c.RateBurst, "burst of frames above the rate limit")
 	fs.DurationVar(&c.SessionTTL, "session-ttl", c.SessionTTL, "how long a login token stays valid")
 	fs.IntVar(&c.MaxDevices, "max-devices", c.MaxDevices, "sessions (devices) per user; a login past it signs out the oldest")
+	fs.IntVar(&c.MaxGroupSize, "max-group-size", c.MaxGroupSize, "most members of a group, its creator counted")
 	fs.IntVar(&c.MaxBatch, "max-batch", c.MaxBatch, "most messages committed in one transaction")
 	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", c.ShutdownGrace, "time allowed to finish in-flight sends on shutdown")
 	fs.BoolVar(&c.Pprof, "pprof", c.Pprof, "serve /debug/pprof (for profiling; keep off in production)")
@@ -152,6 +155,7 @@ func (c Config) Validate() error {
 	check(c.RateLimit > 0 && c.RateBurst >= 1, "rate-limit and rate-burst must be positive")
 	check(c.SessionTTL >= time.Minute, "session-ttl must be at least 1m")
 	check(c.MaxDevices >= 1, "max-devices must be at least 1")
+	check(c.MaxGroupSize >= 1, "max-group-size must be at least 1")
 	check(c.MaxBatch >= 1, "max-batch must be at least 1")
 	check(c.Hash.Time >= 1 && c.Hash.MemoryKiB >= 8, "password-time must be >= 1 and password-memory-kib >= 8")
 	return errors.Join(errs...)

@@ -13,17 +13,32 @@ import (
 	"github.com/parleychat/parley/internal/store"
 )
 
-// Service creates conversations and answers membership questions.
+// Service creates conversations, runs group membership and answers
+// membership questions.
 type Service struct {
 	store     Store
+	tx        TxStore
+	pub       Publisher
 	clock     clock.Clock
 	retention time.Duration
+	maxGroup  int
 }
 
-// NewService returns a conversations service. Messages older than retention
-// are left out of list views.
-func NewService(s Store, clk clock.Clock, retention time.Duration) *Service {
-	return &Service{store: s, clock: clk, retention: retention}
+// Config tunes the service.
+type Config struct {
+	// Retention hides older messages from list views.
+	Retention time.Duration
+	// MaxGroupSize bounds a group's members, its creator counted.
+	MaxGroupSize int
+}
+
+// NewService returns a conversations service. pub delivers the system
+// messages of membership changes.
+func NewService(s Store, tx TxStore, pub Publisher, clk clock.Clock, cfg Config) *Service {
+	if cfg.MaxGroupSize < 1 {
+		cfg.MaxGroupSize = DefaultMaxGroupSize
+	}
+	return &Service{store: s, tx: tx, pub: pub, clock: clk, retention: cfg.Retention, maxGroup: cfg.MaxGroupSize}
 }
 
 // CreateDirect returns the 1:1 conversation between caller and other,
@@ -114,9 +129,5 @@ func (s *Service) MemberIDs(ctx context.Context, conversationID string) ([]strin
 	if err != nil {
 		return nil, fmt.Errorf("load conversation: %w", err)
 	}
-	ids := make([]string, len(c.Members))
-	for i, m := range c.Members {
-		ids[i] = m.UserID
-	}
-	return ids, nil
+	return memberIDs(c), nil
 }

@@ -406,7 +406,7 @@ func (c *Conn) deliverMessage(ctx context.Context, ev *bus.Event) error {
 	if ev.Seq > last+1 {
 		// An earlier message has not reached us yet (or was published
 		// out of order): fill the gap from the store, where it already is.
-		missed, err := c.g.msgr.Range(ctx, ev.ConversationID, last, ev.Seq)
+		missed, err := c.g.msgr.Range(ctx, c.userID, ev.ConversationID, last, ev.Seq)
 		if err != nil {
 			return err
 		}

@@ -27,7 +27,7 @@ type Messenger interface {
 	Submit(ctx context.Context, m messaging.Message, done func(messaging.AppendResult)) error
 	SubmitReceipt(ctx context.Context, r messaging.ReceiptRequest, done func(error)) error
 	Pending(ctx context.Context, deviceID string, cur messaging.PendingCursor, limit int) ([]messaging.Message, error)
-	Range(ctx context.Context, conversationID string, afterSeq, beforeSeq int64) ([]messaging.Message, error)
+	Range(ctx context.Context, userID, conversationID string, afterSeq, beforeSeq int64) ([]messaging.Message, error)
 	DeviceCursor(ctx context.Context, deviceID, conversationID string) (int64, error)
 	StatusesSince(ctx context.Context, userID string, afterEventID int64, limit int) ([]messaging.StatusChange, error)
 	ReceiptCursor(ctx context.Context, deviceID string) (int64, error)

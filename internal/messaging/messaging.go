@@ -122,8 +122,9 @@ type Store interface {
 	// Pending returns up to limit messages after cur that device has not
 	// acknowledged, excluding those it sent itself, oldest first.
 	Pending(ctx context.Context, deviceID string, cur PendingCursor, limit int, notBefore time.Time) ([]Message, error)
-	// Range returns a conversation's messages with afterSeq < seq < beforeSeq.
-	Range(ctx context.Context, conversationID string, afterSeq, beforeSeq int64, notBefore time.Time) ([]Message, error)
+	// Range returns the messages of a conversation with afterSeq < seq <
+	// beforeSeq that fall in userID's current membership.
+	Range(ctx context.Context, userID, conversationID string, afterSeq, beforeSeq int64, notBefore time.Time) ([]Message, error)
 	// DeviceCursor is the highest seq of the conversation the device
 	// acknowledged (or that precedes its membership).
 	DeviceCursor(ctx context.Context, deviceID, conversationID string) (int64, error)

@@ -348,15 +348,32 @@ func (s *Service) MessageStatus(ctx context.Context, userID, messageID string) (
 	return m, st, nil
 }
 
+// Aggregate is a message's state across its recipients: the least
+// advanced of them (a group's double tick needs every member), "sent" when
+// it has none.
+func Aggregate(st []RecipientStatus) string {
+	if len(st) == 0 {
+		return protocol.StatusSent
+	}
+	rank := map[string]int{protocol.StatusSent: 0, protocol.StatusDelivered: 1, protocol.StatusRead: 2}
+	least := protocol.StatusRead
+	for _, r := range st {
+		if rank[r.Status] < rank[least] {
+			least = r.Status
+		}
+	}
+	return least
+}
+
 // Pending returns a page of the device's offline queue.
 func (s *Service) Pending(ctx context.Context, deviceID string, cur PendingCursor, limit int) ([]Message, error) {
 	return s.store.Pending(ctx, deviceID, cur, limit, s.notBefore())
 }
 
-// Range returns the messages a connection missed between two sequence
-// numbers of a conversation.
-func (s *Service) Range(ctx context.Context, conversationID string, afterSeq, beforeSeq int64) ([]Message, error) {
-	return s.store.Range(ctx, conversationID, afterSeq, beforeSeq, s.notBefore())
+// Range returns the messages a user's connection missed between two
+// sequence numbers of a conversation.
+func (s *Service) Range(ctx context.Context, userID, conversationID string, afterSeq, beforeSeq int64) ([]Message, error) {
+	return s.store.Range(ctx, userID, conversationID, afterSeq, beforeSeq, s.notBefore())
 }
 
 // DeviceCursor returns the device's acknowledged position in a conversation.

@@ -27,12 +27,12 @@ func (s *Store) CreateDirect(ctx context.Context, c conversations.Conversation, 
 		}
 		if _, err := tx.ExecContext(ctx,
 			`INSERT INTO conversations (id, type, name, pair_key, created_by, created_at, last_seq, last_activity_at, member_count)
-			 VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?)`,
-			c.ID, c.Type, c.Name, pairKey, c.CreatedBy, ms(c.CreatedAt), ms(c.LastActivityAt), len(c.Members)); err != nil {
+			 VALUES (?, ?, ?, ?, ?, ?, 0, ?, 0)`,
+			c.ID, c.Type, c.Name, pairKey, c.CreatedBy, ms(c.CreatedAt), ms(c.LastActivityAt)); err != nil {
 			return fmt.Errorf("insert conversation: %w", err)
 		}
 		for _, m := range c.Members {
-			if err := addMember(ctx, tx, c.ID, m); err != nil {
+			if err := (convTx{tx}).AddMember(ctx, c.ID, m, len(c.Members)); err != nil {
 				return err
 			}
 		}
@@ -49,51 +49,9 @@ func (s *Store) CreateDirect(ctx context.Context, c conversations.Conversation, 
 	return c, true, nil
 }
 
-// addMember inserts a membership and a delivery cursor for each of the
-// user's devices, positioned at the join: a member sees what follows it.
-func addMember(ctx context.Context, tx *sql.Tx, conversationID string, m conversations.Member) error {
-	if _, err := tx.ExecContext(ctx,
-		`INSERT INTO members (conversation_id, user_id, role, joined_at, joined_seq, delivered_seq, read_seq)
-		 VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		conversationID, m.UserID, m.Role, ms(m.JoinedAt), m.JoinedSeq, m.JoinedSeq, m.JoinedSeq); err != nil {
-		return fmt.Errorf("insert member: %w", err)
-	}
-	if _, err := tx.ExecContext(ctx,
-		`INSERT OR REPLACE INTO device_cursors (device_id, conversation_id, delivered_seq)
-		 SELECT id, ?, ? FROM devices WHERE user_id = ?`,
-		conversationID, m.JoinedSeq, m.UserID); err != nil {
-		return fmt.Errorf("insert device cursors: %w", err)
-	}
-	return nil
-}
-
 // Conversation implements conversations.Store.
 func (s *Store) Conversation(ctx context.Context, id string) (conversations.Conversation, error) {
-	var c conversations.Conversation
-	var created, activity int64
-	err := s.r.QueryRowContext(ctx,
-		`SELECT id, type, name, created_by, created_at, last_seq, last_activity_at FROM conversations WHERE id = ?`, id).
-		Scan(&c.ID, &c.Type, &c.Name, &c.CreatedBy, &created, &c.LastSeq, &activity)
-	if err != nil {
-		return conversations.Conversation{}, notFound(err)
-	}
-	c.CreatedAt, c.LastActivityAt = fromMS(created), fromMS(activity)
-	rows, err := s.r.QueryContext(ctx,
-		`SELECT user_id, role, joined_at, joined_seq FROM members WHERE conversation_id = ? ORDER BY joined_at, user_id`, id)
-	if err != nil {
-		return conversations.Conversation{}, fmt.Errorf("list members: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var m conversations.Member
-		var joined int64
-		if err := rows.Scan(&m.UserID, &m.Role, &joined, &m.JoinedSeq); err != nil {
-			return conversations.Conversation{}, err
-		}
-		m.JoinedAt = fromMS(joined)
-		c.Members = append(c.Members, m)
-	}
-	return c, rows.Err()
+	return loadConversation(ctx, s.r, id)
 }
 
 // Member implements conversations.Store.
@@ -101,7 +59,7 @@ func (s *Store) Member(ctx context.Context, conversationID, userID string) (conv
 	m := conversations.Member{UserID: userID}
 	var joined int64
 	err := s.r.QueryRowContext(ctx,
-		`SELECT role, joined_at, joined_seq FROM members WHERE conversation_id = ? AND user_id = ?`, conversationID, userID).
+		`SELECT role, joined_at, joined_seq FROM members WHERE conversation_id = ? AND user_id = ? AND left_seq IS NULL`, conversationID, userID).
 		Scan(&m.Role, &joined, &m.JoinedSeq)
 	if err != nil {
 		return conversations.Member{}, notFound(err)
@@ -122,7 +80,7 @@ func (s *Store) ConversationsOf(ctx context.Context, userID string, notBefore ti
 		  JOIN conversations c ON c.id = me.conversation_id
 		  LEFT JOIN messages lm ON lm.conversation_id = c.id AND lm.seq = c.last_seq
 		       AND lm.seq > me.joined_seq AND lm.created_at >= ?
-		 WHERE me.user_id = ?
+		 WHERE me.user_id = ? AND me.left_seq IS NULL
 		 ORDER BY c.last_activity_at DESC, c.id DESC`, ms(notBefore), ms(notBefore), userID)
 	if err != nil {
 		return nil, fmt.Errorf("list conversations: %w", err)
@@ -173,7 +131,7 @@ func (s *Store) membersOf(ctx context.Context, ids []string) (map[string][]conve
 		}
 		rows, err := s.r.QueryContext(ctx,
 			`SELECT conversation_id, user_id, role, joined_at, joined_seq FROM members
-			  WHERE conversation_id IN (`+placeholders(len(chunk))+`) ORDER BY joined_at, user_id`, args...)
+			  WHERE conversation_id IN (`+placeholders(len(chunk))+`) AND left_seq IS NULL ORDER BY joined_at, user_id`, args...)
 		if err != nil {
 			return nil, fmt.Errorf("list members: %w", err)
 		}

@@ -88,7 +88,7 @@ func appendOne(ctx context.Context, tx *sql.Tx, m messaging.Message, memberCache
 }
 
 func memberIDs(ctx context.Context, tx *sql.Tx, conversationID string) ([]string, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT user_id FROM members WHERE conversation_id = ?`, conversationID)
+	rows, err := tx.QueryContext(ctx, `SELECT user_id FROM members WHERE conversation_id = ? AND left_seq IS NULL`, conversationID)
 	if err != nil {
 		return nil, fmt.Errorf("list members: %w", err)
 	}
@@ -170,7 +170,10 @@ func (s *Store) Pending(ctx context.Context, deviceID string, cur messaging.Pend
 		SELECT m.id, m.conversation_id, m.seq, m.sender_id, m.sender_device_id, m.client_message_id,
 		       m.message_type, m.content, m.media_id, m.created_at
 		  FROM device_cursors dc
+		  JOIN devices d ON d.id = dc.device_id
+		  JOIN members mb ON mb.conversation_id = dc.conversation_id AND mb.user_id = d.user_id
 		  JOIN messages m ON m.conversation_id = dc.conversation_id AND m.seq > dc.delivered_seq
+		       AND (mb.left_seq IS NULL OR m.seq < mb.left_seq)
 		 WHERE dc.device_id = ? AND m.sender_device_id != ? AND m.created_at >= ?
 		   AND (m.created_at, m.conversation_id, m.seq) > (?, ?, ?)
 		 ORDER BY m.created_at, m.conversation_id, m.seq
@@ -179,11 +182,16 @@ func (s *Store) Pending(ctx context.Context, deviceID string, cur messaging.Pend
 }
 
 // Range implements messaging.Store.
-func (s *Store) Range(ctx context.Context, conversationID string, afterSeq, beforeSeq int64, notBefore time.Time) ([]messaging.Message, error) {
-	return scanMessages(s.r.QueryContext(ctx,
-		`SELECT `+messageColumns+` FROM messages
-		  WHERE conversation_id = ? AND seq > ? AND seq < ? AND created_at >= ? ORDER BY seq`,
-		conversationID, afterSeq, beforeSeq, ms(notBefore)))
+func (s *Store) Range(ctx context.Context, userID, conversationID string, afterSeq, beforeSeq int64, notBefore time.Time) ([]messaging.Message, error) {
+	return scanMessages(s.r.QueryContext(ctx, `
+		SELECT m.id, m.conversation_id, m.seq, m.sender_id, m.sender_device_id, m.client_message_id,
+		       m.message_type, m.content, m.media_id, m.created_at
+		  FROM messages m
+		  JOIN members mb ON mb.conversation_id = m.conversation_id AND mb.user_id = ?
+		 WHERE m.conversation_id = ? AND m.seq > ? AND m.seq < ? AND m.created_at >= ?
+		   AND m.seq > mb.joined_seq AND (mb.left_seq IS NULL OR m.seq < mb.left_seq)
+		 ORDER BY m.seq`,
+		userID, conversationID, afterSeq, beforeSeq, ms(notBefore)))
 }
 
 // DeviceCursor implements messaging.Store.
@@ -238,7 +246,8 @@ type memberCursors struct{ joined, delivered, read int64 }
 // conversation: a device that has message s has everything before it,
 // because a connection delivers a conversation in sequence order.
 func applyReceipt(ctx context.Context, tx *sql.Tx, req messaging.ReceiptRequest) ([]messaging.StatusChange, error, error) {
-	upTo := map[string]int64{}
+	type span struct{ lo, hi int64 }
+	spans := map[string]span{}
 	var order []string
 	for _, id := range req.MessageIDs {
 		var conv string
@@ -253,17 +262,21 @@ func applyReceipt(ctx context.Context, tx *sql.Tx, req messaging.ReceiptRequest)
 		if req.ConversationID != "" && conv != req.ConversationID {
 			return nil, protocol.Unprocessable(protocol.CodeInvalid, "message "+id+" is not in conversation "+req.ConversationID), nil
 		}
-		if _, seen := upTo[conv]; !seen {
+		sp, seen := spans[conv]
+		if !seen {
 			order = append(order, conv)
+			sp = span{seq, seq}
 		}
-		upTo[conv] = max(upTo[conv], seq)
+		spans[conv] = span{min(sp.lo, seq), max(sp.hi, seq)}
 	}
+	upTo := map[string]int64{}
 	cursors := map[string]memberCursors{}
 	for _, conv := range order {
 		var c memberCursors
+		var left sql.NullInt64
 		err := tx.QueryRowContext(ctx,
-			`SELECT joined_seq, delivered_seq, read_seq FROM members WHERE conversation_id = ? AND user_id = ?`,
-			conv, req.UserID).Scan(&c.joined, &c.delivered, &c.read)
+			`SELECT joined_seq, delivered_seq, read_seq, left_seq FROM members WHERE conversation_id = ? AND user_id = ?`,
+			conv, req.UserID).Scan(&c.joined, &c.delivered, &c.read, &left)
 		if errors.Is(err, sql.ErrNoRows) {
 			// Someone else's message: it does not exist for this user.
 			return nil, messaging.ErrMessageNotFound, nil
@@ -271,7 +284,12 @@ func applyReceipt(ctx context.Context, tx *sql.Tx, req messaging.ReceiptRequest)
 		if err != nil {
 			return nil, nil, fmt.Errorf("find member: %w", err)
 		}
-		cursors[conv] = c
+		// Only messages of the user's membership window can be acked.
+		sp := spans[conv]
+		if sp.lo <= c.joined || (left.Valid && sp.hi >= left.Int64) {
+			return nil, messaging.ErrMessageNotFound, nil
+		}
+		cursors[conv], upTo[conv] = c, sp.hi
 	}
 	var out []messaging.StatusChange
 	for _, conv := range order {
@@ -374,7 +392,7 @@ func (s *Store) StatusesSince(ctx context.Context, userID string, afterEventID i
 func (s *Store) Statuses(ctx context.Context, m messaging.Message) ([]messaging.RecipientStatus, error) {
 	rows, err := s.r.QueryContext(ctx, `
 		SELECT user_id, delivered_seq, read_seq FROM members
-		 WHERE conversation_id = ? AND user_id != ? AND joined_seq < ?
+		 WHERE conversation_id = ? AND user_id != ? AND joined_seq < ? AND left_seq IS NULL
 		 ORDER BY joined_at, user_id`, m.ConversationID, m.SenderID, m.Seq)
 	if err != nil {
 		return nil, fmt.Errorf("list recipients: %w", err)

@@ -22,6 +22,7 @@ import (
 type Store interface {
 	identity.Store
 	conversations.Store
+	conversations.TxStore
 	messaging.Store
 	presence.Store
 }
@@ -42,6 +43,8 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"ReceiptRefusalChangesNothing", testReceiptRefusal},
 		{"History", testHistory},
 		{"LastSeen", testLastSeen},
+		{"GroupLimit", testGroupLimit},
+		{"MembershipWindow", testMembershipWindow},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
@@ -278,7 +281,7 @@ func testPending(t *testing.T, s Store) {
 	if len(b3) != 2 || b3[0].Seq != 4 {
 		t.Fatalf("new device pending = %d", len(b3))
 	}
-	rng, err := s.Range(ctx(t), "ab", 1, 4, time.Time{})
+	rng, err := s.Range(ctx(t), "b", "ab", 1, 4, time.Time{})
 	if err != nil || len(rng) != 2 || rng[0].Seq != 2 || rng[1].Seq != 3 {
 		t.Fatalf("Range(1,4) = %+v, %v", rng, err)
 	}
@@ -439,5 +442,127 @@ func testLastSeen(t *testing.T, s Store) {
 	}
 	if _, err := s.LastSeen(ctx(t), "nope"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("unknown user = %v", err)
+	}
+}
+
+func mustGroup(t *testing.T, s Store, id string, max int, members ...string) {
+	t.Helper()
+	err := s.Update(ctx(t), func(tx conversations.Tx) error {
+		c := conversations.Conversation{ID: id, Type: conversations.TypeGroup, Name: id, CreatedBy: members[0], CreatedAt: t0, LastActivityAt: t0}
+		if err := tx.CreateGroup(ctx(t), c); err != nil {
+			return err
+		}
+		for i, u := range members {
+			if err := tx.AddMember(ctx(t), id, conversations.Member{UserID: u, Role: "member", JoinedAt: t0.Add(time.Duration(i))}, max); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("create group: %v", err)
+	}
+}
+
+func testGroupLimit(t *testing.T, s Store) {
+	for _, u := range []string{"a", "b", "c", "d"} {
+		mustUser(t, s, u)
+	}
+	mustGroup(t, s, "g", 3, "a", "b", "c")
+	err := s.Update(ctx(t), func(tx conversations.Tx) error {
+		return tx.AddMember(ctx(t), "g", conversations.Member{UserID: "d", Role: "member", JoinedAt: t0}, 3)
+	})
+	if !errors.Is(err, conversations.ErrGroupFull) {
+		t.Fatalf("fourth member of a 3-group: %v", err)
+	}
+	// A failed transaction leaves nothing behind.
+	c, err := s.Conversation(ctx(t), "g")
+	if err != nil || len(c.Members) != 3 {
+		t.Fatalf("group after refusal = %d members, %v", len(c.Members), err)
+	}
+	// Leaving frees a place.
+	err = s.Update(ctx(t), func(tx conversations.Tx) error {
+		seq, err := tx.AppendSystem(ctx(t), conversations.SystemMessage{ID: "s1", ConversationID: "g", SenderID: "c", SenderDevice: "c1", Content: "{}", CreatedAt: t0})
+		if err != nil {
+			return err
+		}
+		if err := tx.RemoveMember(ctx(t), "g", "c", seq); err != nil {
+			return err
+		}
+		return tx.AddMember(ctx(t), "g", conversations.Member{UserID: "d", Role: "member", JoinedAt: t0, JoinedSeq: seq}, 3)
+	})
+	if err != nil {
+		t.Fatalf("replace a member: %v", err)
+	}
+}
+
+func testMembershipWindow(t *testing.T, s Store) {
+	for _, u := range []string{"a", "b"} {
+		mustUser(t, s, u)
+	}
+	mustDevice(t, s, "a", "a1")
+	mustDevice(t, s, "b", "b1")
+	mustGroup(t, s, "g", 100, "a", "b")
+	mustAppend(t, s, msg("g", "a", "a1", "1"), msg("g", "a", "a1", "2"))
+	var removedAt int64
+	err := s.Update(ctx(t), func(tx conversations.Tx) error {
+		var err error
+		removedAt, err = tx.AppendSystem(ctx(t), conversations.SystemMessage{ID: "rm", ConversationID: "g", SenderID: "a", SenderDevice: "a1", Content: "{}", CreatedAt: t0})
+		if err != nil {
+			return err
+		}
+		return tx.RemoveMember(ctx(t), "g", "b", removedAt)
+	})
+	if err != nil || removedAt != 3 {
+		t.Fatalf("remove at %d: %v", removedAt, err)
+	}
+	r := mustAppend(t, s, msg("g", "a", "a1", "4"))[0]
+	if len(r.Members) != 1 || r.Members[0] != "a" {
+		t.Fatalf("fan-out after removal = %v", r.Members)
+	}
+	if res, _ := s.AppendMessages(ctx(t), []messaging.Message{msg("g", "b", "b1", "x")}); !errors.Is(res[0].Err, messaging.ErrForbidden) {
+		t.Fatalf("removed member sends: %v", res[0].Err)
+	}
+	// b's queue keeps what came before its removal, and nothing after.
+	p, _ := s.Pending(ctx(t), "b1", messaging.PendingCursor{}, 10, time.Time{})
+	if len(p) != 2 || p[1].Seq != 2 {
+		t.Fatalf("removed member's queue = %d messages", len(p))
+	}
+	if rng, _ := s.Range(ctx(t), "b", "g", 0, 10, time.Time{}); len(rng) != 2 {
+		t.Fatalf("removed member's range = %d messages", len(rng))
+	}
+	// It may still ack what it received before, not after.
+	_, errs, _ := s.ApplyReceipts(ctx(t), []messaging.ReceiptRequest{
+		{UserID: "b", DeviceID: "b1", Status: protocol.StatusDelivered, MessageIDs: []string{p[1].ID}, At: t0},
+		{UserID: "b", DeviceID: "b1", Status: protocol.StatusDelivered, MessageIDs: []string{r.Message.ID}, At: t0},
+	})
+	if errs[0] != nil || !errors.Is(errs[1], messaging.ErrMessageNotFound) {
+		t.Fatalf("acks around the removal: %v / %v", errs[0], errs[1])
+	}
+	if _, err := s.Member(ctx(t), "g", "b"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("removed member is still a member: %v", err)
+	}
+	list, _ := s.ConversationsOf(ctx(t), "b", time.Time{})
+	if len(list) != 0 {
+		t.Fatalf("removed member still lists the group")
+	}
+	// Re-added, b sees only what follows.
+	err = s.Update(ctx(t), func(tx conversations.Tx) error {
+		seq, err := tx.AppendSystem(ctx(t), conversations.SystemMessage{ID: "add", ConversationID: "g", SenderID: "a", SenderDevice: "a1", Content: "{}", CreatedAt: t0})
+		if err != nil {
+			return err
+		}
+		return tx.AddMember(ctx(t), "g", conversations.Member{UserID: "b", Role: "member", JoinedAt: t0, JoinedSeq: seq}, 100)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, s, msg("g", "a", "a1", "7"))
+	p, _ = s.Pending(ctx(t), "b1", messaging.PendingCursor{}, 10, time.Time{})
+	if len(p) != 1 || p[0].Seq != 6 {
+		t.Fatalf("re-added member's queue = %+v", p)
+	}
+	if rng, _ := s.Range(ctx(t), "b", "g", 0, 10, time.Time{}); len(rng) != 1 || rng[0].Seq != 6 {
+		t.Fatalf("re-added member's range = %d messages", len(rng))
 	}
 }

@@ -1,0 +1,390 @@
+package conversations
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/parleychat/parley/internal/bus"
+	"github.com/parleychat/parley/internal/clock"
+	"github.com/parleychat/parley/internal/protocol"
+	"github.com/parleychat/parley/internal/store"
+)
+
+// Group limits.
+const (
+	// DefaultMaxGroupSize is the contract's limit, the creator counted.
+	DefaultMaxGroupSize = 100
+	MaxGroupNameLen     = 100
+)
+
+// MessageTypeSystem marks the messages the server writes for membership
+// changes.
+const MessageTypeSystem = "system"
+
+// System message events (the "event" field of a system message's JSON
+// content).
+const (
+	EventMemberAdded   = "member_added"
+	EventMemberRemoved = "member_removed"
+	EventMemberLeft    = "member_left"
+	EventRenamed       = "renamed"
+	EventRoleChanged   = "role_changed"
+)
+
+// Errors of group management.
+var (
+	ErrGroupFull    = protocol.NewError(protocol.CodeGroupFull, "the group would pass its member limit")
+	ErrNotAdmin     = protocol.NewError(protocol.CodeForbidden, "only admins may do this")
+	ErrNotGroup     = protocol.Unprocessable(protocol.CodeInvalid, "a 1:1 conversation's membership and name are fixed")
+	ErrNoSuchMember = protocol.NewError(protocol.CodeNotFound, "no such member")
+	ErrLastAdmin    = protocol.Unprocessable(protocol.CodeInvalid, "a group keeps at least one admin: promote another member first")
+)
+
+// SystemMessage is a message the server writes into a conversation, in the
+// same transaction as the change it records.
+type SystemMessage struct {
+	ID             string
+	ConversationID string
+	SenderID       string
+	SenderDevice   string
+	Content        string
+	CreatedAt      time.Time
+}
+
+// Tx is a write transaction over conversations and their members, for the
+// membership rules that must hold under concurrency: each read sees, and
+// each write is decided on, the state no one else can change until commit.
+type Tx interface {
+	// Conversation returns the conversation with its current members and
+	// holds it for the rest of the transaction.
+	Conversation(ctx context.Context, id string) (Conversation, error)
+	CreateGroup(ctx context.Context, c Conversation) error
+	// AddMember makes m a current member (again, for a former one) unless
+	// the conversation already has max members: then ErrGroupFull. The
+	// check and the increment are one statement, so concurrent adds never
+	// pass max.
+	AddMember(ctx context.Context, conversationID string, m Member, max int) error
+	// RemoveMember ends a membership at leftSeq.
+	RemoveMember(ctx context.Context, conversationID, userID string, leftSeq int64) error
+	SetRole(ctx context.Context, conversationID, userID, role string) error
+	Rename(ctx context.Context, conversationID, name string) error
+	// AppendSystem stores m with the conversation's next sequence number.
+	AppendSystem(ctx context.Context, m SystemMessage) (seq int64, err error)
+}
+
+// TxStore runs membership changes in transactions.
+type TxStore interface {
+	Update(ctx context.Context, fn func(Tx) error) error
+}
+
+// Publisher delivers system messages to members' connections.
+type Publisher interface {
+	Publish(ctx context.Context, userIDs []string, ev *bus.Event)
+}
+
+// Actor is who asks for a change: a user on one of its devices.
+type Actor struct {
+	UserID   string
+	DeviceID string
+}
+
+// CreateGroup creates a group of the creator (its admin) and participants.
+func (s *Service) CreateGroup(ctx context.Context, creator Actor, name string, participants []string) (Conversation, error) {
+	name, err := groupName(name)
+	if err != nil {
+		return Conversation{}, err
+	}
+	seen := map[string]bool{creator.UserID: true}
+	var others []string
+	for _, id := range participants {
+		if id == creator.UserID {
+			continue // the creator is a member anyway
+		}
+		if id == "" || seen[id] {
+			return Conversation{}, protocol.Unprocessable(protocol.CodeInvalid, "participants must be distinct user ids")
+		}
+		seen[id] = true
+		others = append(others, id)
+	}
+	if len(others)+1 > s.maxGroup {
+		return Conversation{}, ErrGroupFull
+	}
+	missing, err := s.store.MissingUsers(ctx, others)
+	if err != nil {
+		return Conversation{}, fmt.Errorf("check users: %w", err)
+	}
+	if len(missing) > 0 {
+		return Conversation{}, protocol.Unprocessable(protocol.CodeInvalid, "unknown user "+missing[0])
+	}
+	now := s.clock.Now()
+	c := Conversation{ID: ulid.Make().String(), Type: TypeGroup, Name: name, CreatedBy: creator.UserID, CreatedAt: now, LastActivityAt: now}
+	err = s.tx.Update(ctx, func(tx Tx) error {
+		if err := tx.CreateGroup(ctx, c); err != nil {
+			return err
+		}
+		// Joined at 0, in this order: the creator is the oldest member.
+		for i, id := range append([]string{creator.UserID}, others...) {
+			role := RoleMember
+			if i == 0 {
+				role = RoleAdmin
+			}
+			m := Member{UserID: id, Role: role, JoinedAt: now.Add(time.Duration(i) * time.Microsecond)}
+			if err := tx.AddMember(ctx, c.ID, m, s.maxGroup); err != nil {
+				return err
+			}
+		}
+		c, err = tx.Conversation(ctx, c.ID)
+		return err
+	})
+	if err != nil {
+		return Conversation{}, err
+	}
+	return c, nil
+}
+
+// AddMember adds userID to a group (admins only). Adding a current member
+// changes nothing and reports added=false.
+func (s *Service) AddMember(ctx context.Context, actor Actor, conversationID, userID string) (c Conversation, added bool, err error) {
+	if userID == "" {
+		return Conversation{}, false, protocol.Invalid("user_id is required")
+	}
+	missing, err := s.store.MissingUsers(ctx, []string{userID})
+	if err != nil {
+		return Conversation{}, false, fmt.Errorf("check users: %w", err)
+	}
+	if len(missing) > 0 {
+		return Conversation{}, false, protocol.Unprocessable(protocol.CodeInvalid, "unknown user "+userID)
+	}
+	var note *SystemMessage
+	var members []string
+	err = s.tx.Update(ctx, func(tx Tx) error {
+		c, err = s.lockGroup(ctx, tx, conversationID, actor.UserID, true)
+		if err != nil {
+			return err
+		}
+		if _, ok := memberIndex(c, userID); ok {
+			return nil
+		}
+		note = s.systemMessage(actor, conversationID, map[string]string{"event": EventMemberAdded, "actor_id": actor.UserID, "user_id": userID})
+		seq, err := tx.AppendSystem(ctx, *note)
+		if err != nil {
+			return err
+		}
+		// The new member sees what follows its addition.
+		if err := tx.AddMember(ctx, conversationID, Member{UserID: userID, Role: RoleMember, JoinedAt: note.CreatedAt, JoinedSeq: seq}, s.maxGroup); err != nil {
+			return err
+		}
+		members = memberIDs(c) // told of the addition: the members before it
+		c, err = tx.Conversation(ctx, conversationID)
+		added = true
+		return err
+	})
+	if err != nil {
+		return Conversation{}, false, err
+	}
+	s.announce(ctx, note, c.LastSeq, members)
+	return c, added, nil
+}
+
+// RemoveMember removes userID from a group: admins remove anyone, a member
+// removes only itself (leaving). When the last admin leaves, the oldest
+// remaining member becomes admin.
+func (s *Service) RemoveMember(ctx context.Context, actor Actor, conversationID, userID string) error {
+	leaving := userID == actor.UserID
+	var note *SystemMessage
+	var seq int64
+	var members []string
+	err := s.tx.Update(ctx, func(tx Tx) error {
+		c, err := s.lockGroup(ctx, tx, conversationID, actor.UserID, !leaving)
+		if err != nil {
+			return err
+		}
+		i, ok := memberIndex(c, userID)
+		if !ok {
+			return ErrNoSuchMember
+		}
+		event := EventMemberRemoved
+		if leaving {
+			event = EventMemberLeft
+		}
+		note = s.systemMessage(actor, conversationID, map[string]string{"event": event, "actor_id": actor.UserID, "user_id": userID})
+		if seq, err = tx.AppendSystem(ctx, *note); err != nil {
+			return err
+		}
+		// From this sequence number on, the removed user receives nothing.
+		if err := tx.RemoveMember(ctx, conversationID, userID, seq); err != nil {
+			return err
+		}
+		rest := slices.Delete(slices.Clone(c.Members), i, i+1)
+		if c.Members[i].Role == RoleAdmin && len(rest) > 0 && !slices.ContainsFunc(rest, isAdmin) {
+			// Members are ordered by join time: rest[0] is the oldest.
+			if err := tx.SetRole(ctx, conversationID, rest[0].UserID, RoleAdmin); err != nil {
+				return err
+			}
+		}
+		for _, m := range rest {
+			members = append(members, m.UserID)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.announce(ctx, note, seq, members)
+	return nil
+}
+
+// SetRole promotes a member to admin or demotes an admin (admins only).
+func (s *Service) SetRole(ctx context.Context, actor Actor, conversationID, userID, role string) (Conversation, error) {
+	if role != RoleAdmin && role != RoleMember {
+		return Conversation{}, protocol.Invalid(`role must be "admin" or "member"`)
+	}
+	return s.change(ctx, actor, conversationID, func(tx Tx, c Conversation) (map[string]string, error) {
+		i, ok := memberIndex(c, userID)
+		if !ok {
+			return nil, ErrNoSuchMember
+		}
+		if c.Members[i].Role == role {
+			return nil, nil
+		}
+		if role == RoleMember && countFunc(c.Members, isAdmin) == 1 {
+			return nil, ErrLastAdmin
+		}
+		if err := tx.SetRole(ctx, conversationID, userID, role); err != nil {
+			return nil, err
+		}
+		return map[string]string{"event": EventRoleChanged, "actor_id": actor.UserID, "user_id": userID, "role": role}, nil
+	})
+}
+
+// Rename renames a group (admins only).
+func (s *Service) Rename(ctx context.Context, actor Actor, conversationID, name string) (Conversation, error) {
+	name, err := groupName(name)
+	if err != nil {
+		return Conversation{}, err
+	}
+	return s.change(ctx, actor, conversationID, func(tx Tx, c Conversation) (map[string]string, error) {
+		if c.Name == name {
+			return nil, nil
+		}
+		if err := tx.Rename(ctx, conversationID, name); err != nil {
+			return nil, err
+		}
+		return map[string]string{"event": EventRenamed, "actor_id": actor.UserID, "name": name}, nil
+	})
+}
+
+// change runs an admin-only change that records a system message, unless
+// apply reports no change (nil event).
+func (s *Service) change(ctx context.Context, actor Actor, conversationID string,
+	apply func(Tx, Conversation) (map[string]string, error)) (Conversation, error) {
+	var c Conversation
+	var note *SystemMessage
+	err := s.tx.Update(ctx, func(tx Tx) error {
+		var err error
+		if c, err = s.lockGroup(ctx, tx, conversationID, actor.UserID, true); err != nil {
+			return err
+		}
+		event, err := apply(tx, c)
+		if err != nil || event == nil {
+			return err
+		}
+		note = s.systemMessage(actor, conversationID, event)
+		if _, err := tx.AppendSystem(ctx, *note); err != nil {
+			return err
+		}
+		c, err = tx.Conversation(ctx, conversationID)
+		return err
+	})
+	if err != nil {
+		return Conversation{}, err
+	}
+	s.announce(ctx, note, c.LastSeq, memberIDs(c))
+	return c, nil
+}
+
+// lockGroup loads and holds a group the actor is a member (or, with
+// admin, an admin) of.
+func (s *Service) lockGroup(ctx context.Context, tx Tx, id, actor string, admin bool) (Conversation, error) {
+	c, err := tx.Conversation(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return Conversation{}, ErrNotFound
+	}
+	if err != nil {
+		return Conversation{}, err
+	}
+	i, ok := memberIndex(c, actor)
+	if !ok {
+		return Conversation{}, ErrForbidden
+	}
+	if c.Type != TypeGroup {
+		return Conversation{}, ErrNotGroup
+	}
+	if admin && c.Members[i].Role != RoleAdmin {
+		return Conversation{}, ErrNotAdmin
+	}
+	return c, nil
+}
+
+func (s *Service) systemMessage(actor Actor, conversationID string, event map[string]string) *SystemMessage {
+	content, _ := json.Marshal(event) // a map of strings always marshals
+	return &SystemMessage{
+		ID: ulid.Make().String(), ConversationID: conversationID, SenderID: actor.UserID,
+		SenderDevice: actor.DeviceID, Content: string(content), CreatedAt: s.clock.Now(),
+	}
+}
+
+// announce delivers a committed system message to members' connections.
+func (s *Service) announce(ctx context.Context, m *SystemMessage, seq int64, members []string) {
+	if m == nil || s.pub == nil {
+		return
+	}
+	frame := protocol.Encode(protocol.Message{
+		Type: protocol.TypeMessage, MessageID: m.ID, ConversationID: m.ConversationID, SenderID: m.SenderID,
+		SequenceNumber: seq, MessageType: MessageTypeSystem, Content: m.Content, CreatedAt: clock.Millis(m.CreatedAt),
+	})
+	s.pub.Publish(ctx, members, &bus.Event{
+		Kind: bus.KindMessage, ConversationID: m.ConversationID, Seq: seq, SenderDevice: m.SenderDevice, Frame: frame,
+	})
+}
+
+func groupName(name string) (string, error) {
+	name = strings.TrimSpace(name)
+	if utf8.RuneCountInString(name) > MaxGroupNameLen || !utf8.ValidString(name) {
+		return "", protocol.Invalid(fmt.Sprintf("name must be at most %d characters", MaxGroupNameLen))
+	}
+	return name, nil
+}
+
+func memberIndex(c Conversation, userID string) (int, bool) {
+	i := slices.IndexFunc(c.Members, func(m Member) bool { return m.UserID == userID })
+	return i, i >= 0
+}
+
+func memberIDs(c Conversation) []string {
+	ids := make([]string, len(c.Members))
+	for i, m := range c.Members {
+		ids[i] = m.UserID
+	}
+	return ids
+}
+
+func isAdmin(m Member) bool { return m.Role == RoleAdmin }
+
+func countFunc[T any](s []T, f func(T) bool) int {
+	n := 0
+	for _, v := range s {
+		if f(v) {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,153 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/parleychat/parley/internal/conversations"
+	"github.com/parleychat/parley/internal/store"
+)
+
+var _ conversations.TxStore = (*Store)(nil)
+
+// Update implements conversations.TxStore. SQLite's single writer holds
+// the whole database for the transaction, so every read in it is stable.
+func (s *Store) Update(ctx context.Context, fn func(conversations.Tx) error) error {
+	return s.tx(ctx, func(tx *sql.Tx) error { return fn(convTx{tx}) })
+}
+
+type convTx struct{ tx *sql.Tx }
+
+func (t convTx) Conversation(ctx context.Context, id string) (conversations.Conversation, error) {
+	return loadConversation(ctx, t.tx, id)
+}
+
+// querier is what *sql.DB and *sql.Tx share.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func loadConversation(ctx context.Context, q querier, id string) (conversations.Conversation, error) {
+	var c conversations.Conversation
+	var created, activity int64
+	err := q.QueryRowContext(ctx,
+		`SELECT id, type, name, created_by, created_at, last_seq, last_activity_at FROM conversations WHERE id = ?`, id).
+		Scan(&c.ID, &c.Type, &c.Name, &c.CreatedBy, &created, &c.LastSeq, &activity)
+	if err != nil {
+		return conversations.Conversation{}, notFound(err)
+	}
+	c.CreatedAt, c.LastActivityAt = fromMS(created), fromMS(activity)
+	c.Members, err = scanMembers(q.QueryContext(ctx,
+		`SELECT user_id, role, joined_at, joined_seq FROM members
+		  WHERE conversation_id = ? AND left_seq IS NULL ORDER BY joined_at, user_id`, id))
+	return c, err
+}
+
+func scanMembers(rows *sql.Rows, err error) ([]conversations.Member, error) {
+	if err != nil {
+		return nil, fmt.Errorf("list members: %w", err)
+	}
+	defer rows.Close()
+	var out []conversations.Member
+	for rows.Next() {
+		var m conversations.Member
+		var joined int64
+		if err := rows.Scan(&m.UserID, &m.Role, &joined, &m.JoinedSeq); err != nil {
+			return nil, err
+		}
+		m.JoinedAt = fromMS(joined)
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+func (t convTx) CreateGroup(ctx context.Context, c conversations.Conversation) error {
+	if _, err := t.tx.ExecContext(ctx,
+		`INSERT INTO conversations (id, type, name, created_by, created_at, last_seq, last_activity_at, member_count)
+		 VALUES (?, ?, ?, ?, ?, 0, ?, 0)`,
+		c.ID, c.Type, c.Name, c.CreatedBy, ms(c.CreatedAt), ms(c.LastActivityAt)); err != nil {
+		return fmt.Errorf("insert group: %w", err)
+	}
+	return nil
+}
+
+func (t convTx) AddMember(ctx context.Context, conversationID string, m conversations.Member, max int) error {
+	res, err := t.tx.ExecContext(ctx,
+		`UPDATE conversations SET member_count = member_count + 1 WHERE id = ? AND member_count < ?`, conversationID, max)
+	if err != nil {
+		return fmt.Errorf("count member: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return conversations.ErrGroupFull
+	}
+	// A former member comes back as a new one: its window restarts here.
+	if _, err := t.tx.ExecContext(ctx,
+		`INSERT INTO members (conversation_id, user_id, role, joined_at, joined_seq, delivered_seq, read_seq)
+		 VALUES (?, ?, ?, ?, ?, ?, ?)
+		 ON CONFLICT (conversation_id, user_id) DO UPDATE SET role = excluded.role, joined_at = excluded.joined_at,
+		   joined_seq = excluded.joined_seq, delivered_seq = excluded.delivered_seq, read_seq = excluded.read_seq,
+		   left_seq = NULL`,
+		conversationID, m.UserID, m.Role, ms(m.JoinedAt), m.JoinedSeq, m.JoinedSeq, m.JoinedSeq); err != nil {
+		return fmt.Errorf("insert member: %w", err)
+	}
+	if _, err := t.tx.ExecContext(ctx,
+		`INSERT OR REPLACE INTO device_cursors (device_id, conversation_id, delivered_seq)
+		 SELECT id, ?, ? FROM devices WHERE user_id = ?`,
+		conversationID, m.JoinedSeq, m.UserID); err != nil {
+		return fmt.Errorf("insert device cursors: %w", err)
+	}
+	return nil
+}
+
+func (t convTx) RemoveMember(ctx context.Context, conversationID, userID string, leftSeq int64) error {
+	res, err := t.tx.ExecContext(ctx,
+		`UPDATE members SET left_seq = ? WHERE conversation_id = ? AND user_id = ? AND left_seq IS NULL`,
+		leftSeq, conversationID, userID)
+	if err != nil {
+		return fmt.Errorf("remove member: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return store.ErrNotFound
+	}
+	if _, err := t.tx.ExecContext(ctx,
+		`UPDATE conversations SET member_count = member_count - 1 WHERE id = ?`, conversationID); err != nil {
+		return fmt.Errorf("count member: %w", err)
+	}
+	return nil
+}
+
+func (t convTx) SetRole(ctx context.Context, conversationID, userID, role string) error {
+	if _, err := t.tx.ExecContext(ctx,
+		`UPDATE members SET role = ? WHERE conversation_id = ? AND user_id = ? AND left_seq IS NULL`,
+		role, conversationID, userID); err != nil {
+		return fmt.Errorf("set role: %w", err)
+	}
+	return nil
+}
+
+func (t convTx) Rename(ctx context.Context, conversationID, name string) error {
+	if _, err := t.tx.ExecContext(ctx, `UPDATE conversations SET name = ? WHERE id = ?`, name, conversationID); err != nil {
+		return fmt.Errorf("rename: %w", err)
+	}
+	return nil
+}
+
+func (t convTx) AppendSystem(ctx context.Context, m conversations.SystemMessage) (int64, error) {
+	var seq int64
+	if err := t.tx.QueryRowContext(ctx,
+		`UPDATE conversations SET last_seq = last_seq + 1, last_activity_at = ? WHERE id = ? RETURNING last_seq`,
+		ms(m.CreatedAt), m.ConversationID).Scan(&seq); err != nil {
+		return 0, fmt.Errorf("next sequence number: %w", notFound(err))
+	}
+	if _, err := t.tx.ExecContext(ctx,
+		`INSERT INTO messages (`+messageColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)`,
+		m.ID, m.ConversationID, seq, m.SenderID, m.SenderDevice, "system:"+m.ID, conversations.MessageTypeSystem,
+		m.Content, ms(m.CreatedAt)); err != nil {
+		return 0, fmt.Errorf("insert system message: %w", err)
+	}
+	return seq, nil
+}
