@@ -35,6 +35,8 @@ type Config struct {
 	MaxGroupSize int
 	Hash         identity.HashParams
 
+	Media MediaConfig
+
 	MaxBatch      int
 	ShutdownGrace time.Duration
 	LogLevel      slog.Level
@@ -98,6 +100,7 @@ func Load(name string, args []string, getenv func(string) string, stderr io.Writ
 	fs.UintVar(&hashMem, "password-memory-kib", uint(c.Hash.MemoryKiB), "argon2id memory per password hash, KiB")
 	fs.UintVar(&hashTime, "password-time", uint(c.Hash.Time), "argon2id passes per password hash")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	registerMediaFlags(fs, &c.Media)
 
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
@@ -158,5 +161,6 @@ func (c Config) Validate() error {
 	check(c.MaxGroupSize >= 1, "max-group-size must be at least 1")
 	check(c.MaxBatch >= 1, "max-batch must be at least 1")
 	check(c.Hash.Time >= 1 && c.Hash.MemoryKiB >= 8, "password-time must be >= 1 and password-memory-kib >= 8")
+	errs = append(errs, c.Media.validate()...)
 	return errors.Join(errs...)
 }
