@@ -25,6 +25,7 @@ import (
 	"github.com/parleychat/parley/internal/messaging"
 	"github.com/parleychat/parley/internal/metrics"
 	"github.com/parleychat/parley/internal/presence"
+	"github.com/parleychat/parley/internal/retention"
 	"github.com/parleychat/parley/internal/store/sqlite"
 )
 
@@ -34,6 +35,7 @@ type App struct {
 	log     *slog.Logger
 	store   *sqlite.Store
 	msgs    *messaging.Service
+	cleanup *retention.Service
 	gw      *gateway.Gateway
 	metrics *metrics.Metrics
 	handler http.Handler
@@ -72,6 +74,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 		MaxQueue: cfg.MaxQueue, MaxInflight: cfg.MaxInflight, RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst,
 	}, hub, ids, msgs, convs, pres, clk, log, m)
 	ids.OnEvict = gw.Revoke
+	a.cleanup = retention.New(st, nil, hub, clk, retention.Config{
+		Retention: cfg.Retention, Interval: cfg.CleanupInterval, Batch: cfg.CleanupBatch,
+	}, log, m)
 	m.Gauge("parley_send_queue_depth", "Sends waiting for the group committer.", func() float64 { return float64(msgs.QueueDepth()) })
 	a.msgs, a.gw = msgs, gw
 
@@ -122,6 +127,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return a.msgs.Run(context.WithoutCancel(gctx)) })
+	g.Go(func() error { return a.cleanup.Run(gctx) })
 	g.Go(func() error {
 		a.ready.Store(true)
 		a.log.Info("serving", "addr", ln.Addr().String(), "data_dir", a.cfg.DataDir)
@@ -141,6 +147,18 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	})
 	err := g.Wait()
 	return errors.Join(err, a.store.Close())
+}
+
+// RunCleanup runs one retention cleanup pass now.
+func (a *App) RunCleanup(ctx context.Context) (retention.Summary, error) {
+	return a.cleanup.RunOnce(ctx)
+}
+
+// Cleanup runs one retention cleanup pass and closes the store: the
+// `parley cleanup` command, for a node that does not serve.
+func (a *App) Cleanup(ctx context.Context) (retention.Summary, error) {
+	sum, err := a.cleanup.RunOnce(ctx)
+	return sum, errors.Join(err, a.store.Close())
 }
 
 // ListenAndServe listens on the configured address and serves.

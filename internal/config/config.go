@@ -21,6 +21,10 @@ type Config struct {
 	Addr      string
 	DataDir   string
 	Retention time.Duration
+	// CleanupInterval is the time between retention cleanup passes;
+	// CleanupBatch bounds the rows one cleanup transaction deletes.
+	CleanupInterval time.Duration
+	CleanupBatch    int
 
 	Limits           protocol.Limits
 	HeartbeatTimeout time.Duration
@@ -50,6 +54,8 @@ func Default() Config {
 		Addr:             "127.0.0.1:8080",
 		DataDir:          "./data",
 		Retention:        30 * 24 * time.Hour,
+		CleanupInterval:  5 * time.Minute,
+		CleanupBatch:     1000,
 		Limits:           protocol.DefaultLimits(),
 		HeartbeatTimeout: 60 * time.Second,
 		WriteTimeout:     10 * time.Second,
@@ -84,6 +90,8 @@ func Load(name string, args []string, getenv func(string) string, stderr io.Writ
 	fs.StringVar(&c.Addr, "addr", c.Addr, "address to listen on")
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory for the database and media")
 	fs.DurationVar(&c.Retention, "retention", c.Retention, "how long undelivered messages, history and media are kept")
+	fs.DurationVar(&c.CleanupInterval, "cleanup-interval", c.CleanupInterval, "time between retention cleanup passes")
+	fs.IntVar(&c.CleanupBatch, "cleanup-batch", c.CleanupBatch, "rows deleted per cleanup transaction")
 	fs.IntVar(&c.Limits.MaxContentBytes, "max-content-bytes", c.Limits.MaxContentBytes, "largest message content, in bytes")
 	fs.IntVar(&c.Limits.MaxFrameBytes, "max-frame-bytes", c.Limits.MaxFrameBytes, "largest WebSocket frame answered with too_large instead of a disconnect")
 	fs.DurationVar(&c.HeartbeatTimeout, "heartbeat-timeout", c.HeartbeatTimeout, "close a connection silent for this long (at most 60s)")
@@ -149,6 +157,8 @@ func (c Config) Validate() error {
 	check(c.Addr != "", "addr must not be empty")
 	check(c.DataDir != "", "data-dir must not be empty")
 	check(c.Retention >= MinRetention, "retention must be at least %s, got %s", MinRetention, c.Retention)
+	check(c.CleanupInterval >= 100*time.Millisecond, "cleanup-interval must be at least 100ms, got %s", c.CleanupInterval)
+	check(c.CleanupBatch >= 1, "cleanup-batch must be at least 1")
 	check(c.Limits.MaxContentBytes > 0, "max-content-bytes must be positive")
 	check(c.Limits.MaxFrameBytes >= c.Limits.MaxContentBytes, "max-frame-bytes must be at least max-content-bytes")
 	check(c.Limits.HardFrameBytes >= c.Limits.MaxFrameBytes, "the hard frame limit must be at least max-frame-bytes")

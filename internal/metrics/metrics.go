@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/parleychat/parley/internal/retention"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -28,6 +30,10 @@ type Metrics struct {
 	commitBatch   prometheus.Histogram
 	commitSeconds prometheus.Histogram
 	sendSeconds   prometheus.Histogram
+
+	expired        *prometheus.CounterVec
+	cleanupSeconds prometheus.Histogram
+	oldestPending  prometheus.Gauge
 }
 
 // New registers every collector in a fresh registry.
@@ -70,7 +76,18 @@ func New() *Metrics {
 			Name: "parley_send_seconds", Help: "Time from a message frame's arrival to its commit.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 14),
 		}),
+		expired: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_retention_deleted_total", Help: "What retention cleanup deleted, by kind: messages, message_bytes, expired_statuses, receipt_events, sessions, media, media_bytes, abandoned_uploads.",
+		}, []string{"kind"}),
+		cleanupSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "parley_retention_cleanup_seconds", Help: "Duration of one retention cleanup pass.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 4, 10),
+		}),
+		oldestPending: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "parley_oldest_pending_seconds", Help: "Age of the oldest message a device has not acknowledged, at the last cleanup pass.",
+		}),
 	}
+	m.reg.MustRegister(m.expired, m.cleanupSeconds, m.oldestPending)
 	m.reg.MustRegister(m.connections, m.framesIn, m.framesOut, m.slowConsumers, m.gapFills,
 		m.messagesSent, m.receipts, m.statusChanges, m.commitBatch, m.commitSeconds, m.sendSeconds,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -122,3 +139,16 @@ func (m *Metrics) Gauge(name, help string, f func() float64) {
 
 // Receipts implements messaging.Observer.
 func (m *Metrics) Receipts(n int) { m.receipts.Add(float64(n)) }
+
+// CleanupPass implements retention.Observer.
+func (m *Metrics) CleanupPass(s retention.Summary) {
+	for kind, n := range map[string]int64{
+		"messages": int64(s.ExpiredMessages), "message_bytes": s.ExpiredBytes, "expired_statuses": int64(s.ExpiredStatuses),
+		"receipt_events": int64(s.ReceiptEvents), "sessions": int64(s.Devices), "media": int64(s.Media),
+		"media_bytes": s.MediaBytes, "abandoned_uploads": int64(s.AbandonedUploads),
+	} {
+		m.expired.WithLabelValues(kind).Add(float64(n))
+	}
+	m.cleanupSeconds.Observe(s.Duration.Seconds())
+	m.oldestPending.Set(s.OldestPending.Seconds())
+}

@@ -37,6 +37,9 @@ const (
 	StatusSent      = "sent"
 	StatusDelivered = "delivered"
 	StatusRead      = "read"
+	// StatusExpired tells a sender that a message passed the retention
+	// period before this recipient received it; it never will.
+	StatusExpired = "expired"
 
 	PresenceOnline  = "online"
 	PresenceOffline = "offline"

@@ -362,15 +362,21 @@ func recordChanges(ctx context.Context, tx *sql.Tx, req messaging.ReceiptRequest
 	return out, nil
 }
 
-// StatusesSince implements messaging.Store.
+// StatusesSince implements messaging.Store. Range events name their
+// messages through the messages table; expiry events name the (deleted)
+// message themselves.
 func (s *Store) StatusesSince(ctx context.Context, userID string, afterEventID int64, limit int) ([]messaging.StatusChange, error) {
 	rows, err := s.r.QueryContext(ctx, `
-		SELECT e.id, e.conversation_id, e.recipient_id, e.status, e.at, m.id
-		  FROM receipt_events e
+		WITH page AS (SELECT * FROM receipt_events WHERE sender_id = ? AND id > ? ORDER BY id LIMIT ?)
+		SELECT e.id, e.conversation_id, e.recipient_id, e.status, e.at, m.id, m.seq
+		  FROM page e
 		  JOIN messages m ON m.conversation_id = e.conversation_id AND m.seq > e.from_seq AND m.seq <= e.to_seq
 		       AND m.sender_id = e.sender_id
-		 WHERE e.id IN (SELECT id FROM receipt_events WHERE sender_id = ? AND id > ? ORDER BY id LIMIT ?)
-		 ORDER BY e.id, m.seq`, userID, afterEventID, limit)
+		 WHERE e.message_id IS NULL
+		UNION ALL
+		SELECT e.id, e.conversation_id, e.recipient_id, e.status, e.at, e.message_id, e.to_seq
+		  FROM page e WHERE e.message_id IS NOT NULL
+		 ORDER BY 1, 7`, userID, afterEventID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list receipt events: %w", err)
 	}
@@ -378,8 +384,8 @@ func (s *Store) StatusesSince(ctx context.Context, userID string, afterEventID i
 	var out []messaging.StatusChange
 	for rows.Next() {
 		c := messaging.StatusChange{SenderID: userID}
-		var at int64
-		if err := rows.Scan(&c.EventID, &c.ConversationID, &c.RecipientID, &c.Status, &at, &c.MessageID); err != nil {
+		var at, seq int64
+		if err := rows.Scan(&c.EventID, &c.ConversationID, &c.RecipientID, &c.Status, &at, &c.MessageID, &seq); err != nil {
 			return nil, err
 		}
 		c.At = fromMS(at)

@@ -15,6 +15,7 @@ import (
 	"github.com/parleychat/parley/internal/messaging"
 	"github.com/parleychat/parley/internal/presence"
 	"github.com/parleychat/parley/internal/protocol"
+	"github.com/parleychat/parley/internal/retention"
 	"github.com/parleychat/parley/internal/store"
 )
 
@@ -25,6 +26,7 @@ type Store interface {
 	conversations.TxStore
 	messaging.Store
 	presence.Store
+	retention.Store
 }
 
 // Run runs the suite; open must return an empty store for each call.
@@ -45,6 +47,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"LastSeen", testLastSeen},
 		{"GroupLimit", testGroupLimit},
 		{"MembershipWindow", testMembershipWindow},
+		{"Expiry", testExpiry},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
@@ -564,5 +567,74 @@ func testMembershipWindow(t *testing.T, s Store) {
 	}
 	if rng, _ := s.Range(ctx(t), "b", "g", 0, 10, time.Time{}); len(rng) != 1 || rng[0].Seq != 6 {
 		t.Fatalf("re-added member's range = %d messages", len(rng))
+	}
+}
+
+func testExpiry(t *testing.T, s Store) {
+	setup(t, s)
+	old := msg("ab", "a", "a1", "old")
+	acked := msg("ab", "a", "a1", "acked")
+	fresh := msg("ab", "a", "a1", "fresh")
+	fresh.CreatedAt = t0.Add(time.Hour)
+	res := mustAppend(t, s, old, acked, fresh)
+	if _, _, changes, err := s.ExpireMessages(ctx(t), t0, t0, 10); err != nil || len(changes) != 0 {
+		t.Fatalf("nothing is older than t0: %v, %v", changes, err)
+	}
+	now := t0.Add(2 * time.Hour)
+	n, bytes, changes, err := s.ExpireMessages(ctx(t), t0.Add(time.Minute), now, 1)
+	if err != nil || n != 1 || bytes != int64(len(old.Content)) || len(changes) != 1 {
+		t.Fatalf("first batch: %d, %d bytes, %+v, %v", n, bytes, changes, err)
+	}
+	c := changes[0]
+	if c.SenderID != "a" || c.RecipientID != "b" || c.Status != protocol.StatusExpired || c.MessageID != res[0].Message.ID || c.EventID == 0 {
+		t.Fatalf("expiry change = %+v", c)
+	}
+	// The second message reaches b before it expires: no expiry status.
+	_, errs, err := s.ApplyReceipts(ctx(t), []messaging.ReceiptRequest{
+		{UserID: "b", DeviceID: "b1", Status: protocol.StatusDelivered, MessageIDs: []string{res[1].Message.ID}, At: t0},
+	})
+	if err != nil || errs[0] != nil {
+		t.Fatal(err, errs)
+	}
+	n, _, changes, err = s.ExpireMessages(ctx(t), t0.Add(time.Minute), now, 10)
+	if err != nil || n != 1 || len(changes) != 0 {
+		t.Fatalf("second batch: %d, %+v, %v", n, changes, err)
+	}
+	// Run again: nothing left, nothing recorded twice.
+	if n, _, changes, _ := s.ExpireMessages(ctx(t), t0.Add(time.Minute), now, 10); n != 0 || len(changes) != 0 {
+		t.Fatalf("third batch: %d, %+v", n, changes)
+	}
+	// The sender reads the expiry though the message row is gone.
+	all, err := s.StatusesSince(ctx(t), "a", 0, 100)
+	var expired []messaging.StatusChange
+	for _, c := range all {
+		if c.Status == protocol.StatusExpired {
+			expired = append(expired, c)
+		}
+	}
+	if err != nil || len(expired) != 1 || expired[0].MessageID != res[0].Message.ID {
+		t.Fatalf("StatusesSince = %+v, %v", all, err)
+	}
+	if _, err := s.MessageByID(ctx(t), res[0].Message.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("expired message still readable: %v", err)
+	}
+	if _, err := s.MessageByID(ctx(t), res[2].Message.ID); err != nil {
+		t.Fatalf("fresh message gone: %v", err)
+	}
+	// The fresh one is pending for b2 (b1 acked up to seq 2).
+	if oldest, ok, err := s.OldestPending(ctx(t)); err != nil || !ok || !oldest.Equal(fresh.CreatedAt) {
+		t.Fatalf("oldest pending = %v %v %v", oldest, ok, err)
+	}
+	if n, err := s.DeleteReceiptEvents(ctx(t), now.Add(time.Second), 100); err != nil || n == 0 {
+		t.Fatalf("delete receipt events: %d, %v", n, err)
+	}
+	if n, err := s.DeleteExpiredDevices(ctx(t), t0.Add(2*time.Hour), 100); err != nil || n != 3 {
+		t.Fatalf("delete expired sessions: %d, %v", n, err)
+	}
+	if _, err := s.DeviceByToken(ctx(t), []byte("token-a1")); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("expired session still resolves: %v", err)
+	}
+	if err := s.Reclaim(ctx(t)); err != nil {
+		t.Fatal(err)
 	}
 }

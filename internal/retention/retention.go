@@ -1,0 +1,215 @@
+// Package retention enforces --retention: messages (with their idempotency
+// keys and receipts) and media older than it are deleted, and a sender
+// whose message expired before a recipient got it is told so. Read paths
+// already hide expired data; this job reclaims the space.
+package retention
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/parleychat/parley/internal/bus"
+	"github.com/parleychat/parley/internal/clock"
+	"github.com/parleychat/parley/internal/messaging"
+	"github.com/parleychat/parley/internal/protocol"
+)
+
+// Store is what the cleanup needs from durable storage. Every method works
+// in bounded batches, each its own short transaction, and is idempotent,
+// so a pass interrupted anywhere (or run on two nodes) simply goes on.
+type Store interface {
+	// ExpireMessages deletes up to limit messages created before cutoff.
+	// In the same transaction it records an "expired" receipt event, at
+	// now, for every recipient that had not received one of them, and
+	// returns those changes and the content bytes deleted.
+	ExpireMessages(ctx context.Context, cutoff, now time.Time, limit int) (deleted int, bytes int64, changes []messaging.StatusChange, err error)
+	// DeleteReceiptEvents deletes up to limit receipt events older than before.
+	DeleteReceiptEvents(ctx context.Context, before time.Time, limit int) (int, error)
+	// DeleteExpiredDevices deletes up to limit sessions expired at now.
+	DeleteExpiredDevices(ctx context.Context, now time.Time, limit int) (int, error)
+	// OldestPending is the creation time of the oldest message some device
+	// has not acknowledged (ok=false when nothing is pending).
+	OldestPending(ctx context.Context) (t time.Time, ok bool, err error)
+	// Reclaim returns freed pages to the file system, a bounded amount.
+	Reclaim(ctx context.Context) error
+}
+
+// Media expires media objects (bytes, thumbnails and metadata).
+type Media interface {
+	// ExpireBefore deletes up to limit media created before t.
+	ExpireBefore(ctx context.Context, t time.Time, limit int) (n int, bytes int64, err error)
+	// Sweep deletes uploads never completed, as of now.
+	Sweep(ctx context.Context, now time.Time) (n int, err error)
+}
+
+// Publisher tells senders' connections about expiries.
+type Publisher interface {
+	Publish(ctx context.Context, userIDs []string, ev *bus.Event)
+}
+
+// Observer records each pass, for metrics.
+type Observer interface {
+	CleanupPass(s Summary)
+}
+
+// Config tunes the job.
+type Config struct {
+	Retention time.Duration
+	// Interval between passes of the running server.
+	Interval time.Duration
+	// Batch bounds the rows one transaction deletes, so the send path
+	// never waits long for the write lock.
+	Batch int
+}
+
+// Summary is what one pass did.
+type Summary struct {
+	ExpiredMessages  int
+	ExpiredBytes     int64
+	ExpiredStatuses  int
+	ReceiptEvents    int
+	Devices          int
+	Media            int
+	MediaBytes       int64
+	AbandonedUploads int
+	OldestPending    time.Duration // 0 when nothing is pending
+	Duration         time.Duration
+}
+
+// Service runs cleanup passes.
+type Service struct {
+	store Store
+	media Media
+	pub   Publisher
+	clock clock.Clock
+	cfg   Config
+	log   *slog.Logger
+	obs   Observer
+}
+
+// New returns the cleanup service; media, pub and obs may be nil.
+func New(s Store, media Media, pub Publisher, clk clock.Clock, cfg Config, log *slog.Logger, obs Observer) *Service {
+	if cfg.Batch < 1 {
+		cfg.Batch = 1000
+	}
+	return &Service{store: s, media: media, pub: pub, clock: clk, cfg: cfg, log: log, obs: obs}
+}
+
+// Run runs a pass at each interval until ctx ends. A failed pass is logged
+// and retried at the next tick: nothing it did is lost, nothing is left
+// half-done (each batch is a transaction).
+func (s *Service) Run(ctx context.Context) error {
+	t := time.NewTicker(s.cfg.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			if _, err := s.RunOnce(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error("retention cleanup", "err", err)
+			}
+		}
+	}
+}
+
+// RunOnce runs one full pass: it deletes everything that has expired, in
+// batches, and logs one summary line.
+func (s *Service) RunOnce(ctx context.Context) (Summary, error) {
+	start := time.Now()
+	now := s.clock.Now()
+	// A clock that jumped backwards only makes the cutoff earlier: nothing
+	// expires before its time.
+	cutoff := now.Add(-s.cfg.Retention)
+	var sum Summary
+	err := s.pass(ctx, now, cutoff, &sum)
+	sum.Duration = time.Since(start)
+	if oldest, ok, perr := s.store.OldestPending(ctx); perr == nil && ok {
+		sum.OldestPending = max(0, now.Sub(oldest))
+	} else if perr != nil {
+		err = errors.Join(err, fmt.Errorf("oldest pending: %w", perr))
+	}
+	if s.obs != nil {
+		s.obs.CleanupPass(sum)
+	}
+	s.log.Info("retention cleanup",
+		"expired_messages", sum.ExpiredMessages, "expired_bytes", sum.ExpiredBytes,
+		"expired_statuses", sum.ExpiredStatuses, "receipt_events", sum.ReceiptEvents,
+		"devices", sum.Devices, "media", sum.Media, "media_bytes", sum.MediaBytes,
+		"abandoned_uploads", sum.AbandonedUploads, "oldest_pending", sum.OldestPending,
+		"duration", sum.Duration, "ok", err == nil)
+	return sum, err
+}
+
+func (s *Service) pass(ctx context.Context, now, cutoff time.Time, sum *Summary) error {
+	for {
+		n, bytes, changes, err := s.store.ExpireMessages(ctx, cutoff, now, s.cfg.Batch)
+		if err != nil {
+			return fmt.Errorf("expire messages: %w", err)
+		}
+		sum.ExpiredMessages += n
+		sum.ExpiredBytes += bytes
+		sum.ExpiredStatuses += len(changes)
+		s.tellSenders(ctx, changes)
+		if n < s.cfg.Batch {
+			break
+		}
+		if err := s.store.Reclaim(ctx); err != nil {
+			return fmt.Errorf("reclaim: %w", err)
+		}
+	}
+	for {
+		n, err := s.store.DeleteReceiptEvents(ctx, cutoff, s.cfg.Batch)
+		if err != nil {
+			return fmt.Errorf("delete receipt events: %w", err)
+		}
+		sum.ReceiptEvents += n
+		if n < s.cfg.Batch {
+			break
+		}
+	}
+	for {
+		n, err := s.store.DeleteExpiredDevices(ctx, now, s.cfg.Batch)
+		if err != nil {
+			return fmt.Errorf("delete expired sessions: %w", err)
+		}
+		sum.Devices += n
+		if n < s.cfg.Batch {
+			break
+		}
+	}
+	if s.media != nil {
+		for {
+			n, bytes, err := s.media.ExpireBefore(ctx, cutoff, s.cfg.Batch)
+			if err != nil {
+				return fmt.Errorf("expire media: %w", err)
+			}
+			sum.Media += n
+			sum.MediaBytes += bytes
+			if n < s.cfg.Batch {
+				break
+			}
+		}
+		n, err := s.media.Sweep(ctx, now)
+		if err != nil {
+			return fmt.Errorf("sweep uploads: %w", err)
+		}
+		sum.AbandonedUploads = n
+	}
+	return s.store.Reclaim(ctx)
+}
+
+func (s *Service) tellSenders(ctx context.Context, changes []messaging.StatusChange) {
+	if s.pub == nil {
+		return
+	}
+	for _, c := range changes {
+		s.pub.Publish(ctx, []string{c.SenderID}, &bus.Event{
+			Kind: bus.KindStatus, ConversationID: c.ConversationID, ReceiptID: c.EventID,
+			Frame: protocol.Encode(messaging.StatusFrame(c)),
+		})
+	}
+}
