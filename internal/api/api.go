@@ -48,9 +48,11 @@ type Messages interface {
 	MessageStatus(ctx context.Context, userID, messageID string) (messaging.Message, []messaging.RecipientStatus, error)
 }
 
-// Presence answers presence questions.
+// Presence answers presence questions and keeps privacy settings.
 type Presence interface {
-	Get(ctx context.Context, userID string) (presence.State, error)
+	Get(ctx context.Context, viewer, userID string) (presence.State, error)
+	Settings(ctx context.Context, userID string) (presence.Settings, error)
+	UpdateSettings(ctx context.Context, userID string, lastSeen, online presence.Visibility) (presence.Settings, error)
 }
 
 // API holds the handlers' dependencies.
@@ -73,6 +75,8 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/v1/sessions", a.createSession)
 	mux.Handle("GET /api/v1/users/{id}", a.auth(a.getUser))
 	mux.Handle("GET /api/v1/users/{id}/presence", a.auth(a.getPresence))
+	mux.Handle("GET /api/v1/users/me/settings", a.auth(a.getSettings))
+	mux.Handle("PATCH /api/v1/users/me/settings", a.auth(a.patchSettings))
 	mux.Handle("POST /api/v1/conversations", a.auth(a.createConversation))
 	mux.Handle("GET /api/v1/conversations", a.auth(a.listConversations))
 	mux.Handle("GET /api/v1/conversations/{id}", a.auth(a.getConversation))

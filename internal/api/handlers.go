@@ -8,6 +8,7 @@ import (
 	"github.com/parleychat/parley/internal/conversations"
 	"github.com/parleychat/parley/internal/identity"
 	"github.com/parleychat/parley/internal/messaging"
+	"github.com/parleychat/parley/internal/presence"
 	"github.com/parleychat/parley/internal/protocol"
 )
 
@@ -74,13 +75,41 @@ func (a *API) getUser(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) getPresence(w http.ResponseWriter, r *http.Request) {
-	st, err := a.pres.Get(r.Context(), r.PathValue("id"))
+	st, err := a.pres.Get(r.Context(), session(r.Context()).UserID, r.PathValue("id"))
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
 	p := st.Frame()
 	writeJSON(w, http.StatusOK, map[string]any{"user_id": p.UserID, "status": p.Status, "last_seen": p.LastSeen})
+}
+
+type settingsJSON struct {
+	LastSeenVisibility presence.Visibility `json:"last_seen_visibility"`
+	OnlineVisibility   presence.Visibility `json:"online_visibility"`
+}
+
+func (a *API) getSettings(w http.ResponseWriter, r *http.Request) {
+	s, err := a.pres.Settings(r.Context(), session(r.Context()).UserID)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, settingsJSON{s.LastSeen, s.Online})
+}
+
+func (a *API) patchSettings(w http.ResponseWriter, r *http.Request) {
+	var req settingsJSON
+	if err := decode(w, r, &req); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	s, err := a.pres.UpdateSettings(r.Context(), session(r.Context()).UserID, req.LastSeenVisibility, req.OnlineVisibility)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, settingsJSON{s.LastSeen, s.Online})
 }
 
 type participantJSON struct {

@@ -36,6 +36,7 @@ type App struct {
 	store   *sqlite.Store
 	msgs    *messaging.Service
 	cleanup *retention.Service
+	pres    *presence.Tracker
 	gw      *gateway.Gateway
 	metrics *metrics.Metrics
 	handler http.Handler
@@ -65,7 +66,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	// In the embedded mode the hub of local connections is the bus.
 	hub := gateway.NewHub()
 	convs := conversations.NewService(st, st, hub, clk, conversations.Config{Retention: cfg.Retention, MaxGroupSize: cfg.MaxGroupSize})
-	pres := presence.NewTracker(st, clk, log)
+	pres := presence.NewTracker(st, hub, clk, presence.Config{Grace: cfg.PresenceGrace, TypingTimeout: cfg.TypingTimeout}, log)
 	a := &App{cfg: cfg, log: log, store: st, metrics: m}
 
 	msgs := messaging.NewService(st, hub, convs, clk, messaging.Config{Retention: cfg.Retention, MaxBatch: cfg.MaxBatch}, log, m)
@@ -78,7 +79,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 		Retention: cfg.Retention, Interval: cfg.CleanupInterval, Batch: cfg.CleanupBatch,
 	}, log, m)
 	m.Gauge("parley_send_queue_depth", "Sends waiting for the group committer.", func() float64 { return float64(msgs.QueueDepth()) })
-	a.msgs, a.gw = msgs, gw
+	a.msgs, a.gw, a.pres = msgs, gw, pres
 
 	mux := http.NewServeMux()
 	api.New(ids, convs, msgs, pres, log).Register(mux)
@@ -143,6 +144,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		defer cancel()
 		err := errors.Join(srv.Shutdown(sctx), a.gw.Shutdown(sctx))
 		a.msgs.Close()
+		a.pres.Close()
 		return err
 	})
 	err := g.Wait()

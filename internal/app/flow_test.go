@@ -145,7 +145,7 @@ func TestReceiptsReachOfflineSenderOnConnect(t *testing.T) {
 	if err := ac.Heartbeat(ctx); err != nil {
 		t.Fatal(err)
 	}
-	f, err = ac.Next(ctx)
+	f, err = ac.Next(ctx, "status", "message", "heartbeat_ack")
 	if err != nil || f.Type != "heartbeat_ack" {
 		t.Fatalf("after reconnect got %+v, %v; want only heartbeat_ack", f, err)
 	}
@@ -362,7 +362,7 @@ func TestTwoDevices(t *testing.T) {
 	if err := phone.Heartbeat(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if f, err := phone.Next(ctx); err != nil || f.Type != "heartbeat_ack" {
+	if f, err := phone.Next(ctx, "message", "status", "heartbeat_ack"); err != nil || f.Type != "heartbeat_ack" {
 		t.Fatalf("phone after reconnect got %+v, %v; want nothing queued", f, err)
 	}
 }
@@ -383,7 +383,7 @@ func TestSenderOtherDeviceGetsOwnMessages(t *testing.T) {
 	if err := ac.Heartbeat(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if f, err := ac.Next(ctx); err != nil || f.Type != "heartbeat_ack" {
+	if f, err := ac.Next(ctx, "message", "status", "heartbeat_ack"); err != nil || f.Type != "heartbeat_ack" {
 		t.Fatalf("sending device got %+v, %v", f, err)
 	}
 }

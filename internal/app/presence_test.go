@@ -30,6 +30,14 @@ func TestPresenceOnlineOfflineAndLastSeen(t *testing.T) {
 	}
 	// A second device does not change anything; closing one of two neither.
 	second := apptest.Dial(ctx, t, bob.NewDevice(ctx))
+	// A heartbeat round trip proves the server has registered the second
+	// connection (it reads frames only after that).
+	if err := second.Heartbeat(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := second.Next(ctx, "heartbeat_ack"); err != nil {
+		t.Fatal(err)
+	}
 	bc.Close()
 	if p, _ := alice.API.Presence(ctx, bob.UserID); p.Status != "online" {
 		t.Fatalf("bob with one device left = %+v", p)
@@ -102,7 +110,7 @@ func TestTypingReachesOnlineMembersOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	bc = bob.Dial(ctx)
-	f, err = bc.Next(ctx)
+	f, err = bc.Next(ctx, "message", "typing")
 	if err != nil || f.Type != "message" || f.MessageID != ack.MessageID {
 		t.Fatalf("first frame after reconnect = %+v, %v; want the message, no typing", f, err)
 	}

@@ -31,6 +31,7 @@ func Config(t testing.TB) config.Config {
 	cfg.Addr = "127.0.0.1:0"
 	cfg.Hash = identity.HashParams{Time: 1, MemoryKiB: 64, Threads: 1}
 	cfg.ShutdownGrace = 5 * time.Second
+	cfg.PresenceGrace = 0 // offline frames at once; the grace has its own test
 	return cfg
 }
 

@@ -28,11 +28,16 @@ type Config struct {
 
 	Limits           protocol.Limits
 	HeartbeatTimeout time.Duration
-	WriteTimeout     time.Duration
-	MaxQueue         int
-	MaxInflight      int
-	RateLimit        float64
-	RateBurst        int
+	// PresenceGrace delays the offline frame after a clean close, so a
+	// quick reconnect shows peers no blip.
+	PresenceGrace time.Duration
+	// TypingTimeout ends a "composing" state that is not refreshed.
+	TypingTimeout time.Duration
+	WriteTimeout  time.Duration
+	MaxQueue      int
+	MaxInflight   int
+	RateLimit     float64
+	RateBurst     int
 
 	SessionTTL   time.Duration
 	MaxDevices   int
@@ -58,6 +63,8 @@ func Default() Config {
 		CleanupBatch:     1000,
 		Limits:           protocol.DefaultLimits(),
 		HeartbeatTimeout: 60 * time.Second,
+		PresenceGrace:    3 * time.Second,
+		TypingTimeout:    6 * time.Second,
 		WriteTimeout:     10 * time.Second,
 		MaxQueue:         8192,
 		MaxInflight:      256,
@@ -95,6 +102,8 @@ func Load(name string, args []string, getenv func(string) string, stderr io.Writ
 	fs.IntVar(&c.Limits.MaxContentBytes, "max-content-bytes", c.Limits.MaxContentBytes, "largest message content, in bytes")
 	fs.IntVar(&c.Limits.MaxFrameBytes, "max-frame-bytes", c.Limits.MaxFrameBytes, "largest WebSocket frame answered with too_large instead of a disconnect")
 	fs.DurationVar(&c.HeartbeatTimeout, "heartbeat-timeout", c.HeartbeatTimeout, "close a connection silent for this long (at most 60s)")
+	fs.DurationVar(&c.PresenceGrace, "presence-grace", c.PresenceGrace, "delay before peers hear a cleanly closed user went offline (a reconnect within it shows nothing)")
+	fs.DurationVar(&c.TypingTimeout, "typing-timeout", c.TypingTimeout, "a composing state not refreshed for this long turns to paused")
 	fs.IntVar(&c.MaxQueue, "max-queue", c.MaxQueue, "frames queued for one connection before it is dropped as too slow")
 	fs.Float64Var(&c.RateLimit, "rate-limit", c.RateLimit, "frames per second one connection may send")
 	fs.IntVar(&c.RateBurst, "rate-burst", c.RateBurst, "burst of frames above the rate limit")
@@ -163,6 +172,8 @@ func (c Config) Validate() error {
 	check(c.Limits.MaxFrameBytes >= c.Limits.MaxContentBytes, "max-frame-bytes must be at least max-content-bytes")
 	check(c.Limits.HardFrameBytes >= c.Limits.MaxFrameBytes, "the hard frame limit must be at least max-frame-bytes")
 	check(c.HeartbeatTimeout > 0 && c.HeartbeatTimeout <= MaxHeartbeatTimeout, "heartbeat-timeout must be in (0, 60s], got %s", c.HeartbeatTimeout)
+	check(c.PresenceGrace >= 0 && c.PresenceGrace <= 10*time.Second, "presence-grace must be in [0, 10s], got %s", c.PresenceGrace)
+	check(c.TypingTimeout >= 100*time.Millisecond, "typing-timeout must be at least 100ms")
 	check(c.MaxQueue >= 16, "max-queue must be at least 16")
 	check(c.MaxInflight >= 1, "max-inflight must be at least 1")
 	check(c.RateLimit > 0 && c.RateBurst >= 1, "rate-limit and rate-burst must be positive")

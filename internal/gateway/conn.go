@@ -14,7 +14,6 @@ import (
 	"github.com/parleychat/parley/internal/clock"
 	"github.com/parleychat/parley/internal/identity"
 	"github.com/parleychat/parley/internal/messaging"
-	"github.com/parleychat/parley/internal/presence"
 	"github.com/parleychat/parley/internal/protocol"
 	"github.com/parleychat/parley/internal/store"
 )
@@ -66,6 +65,9 @@ func newConn(g *Gateway, ws *websocket.Conn, dev identity.Device) *Conn {
 		written:   make(chan struct{}),
 	}
 }
+
+// UserID is the connection's user (presence.Subscriber).
+func (c *Conn) UserID() string { return c.userID }
 
 // Deliver queues an event for this connection; it never blocks.
 func (c *Conn) Deliver(ev *bus.Event) {
@@ -147,23 +149,24 @@ func (c *Conn) drain(ctx context.Context) {
 }
 
 // readLoop reads frames until the connection fails, the client goes
-// silent for longer than the heartbeat timeout, or the connection is
-// killed.
-func (c *Conn) readLoop(ctx context.Context) {
+// silent for longer than the heartbeat timeout (timedOut), or the
+// connection is killed.
+func (c *Conn) readLoop(ctx context.Context) (timedOut bool) {
 	lim := c.g.cfg.Limits
 	buf := make([]byte, 0, 512)
 	for {
 		rctx, cancel := context.WithTimeout(ctx, c.g.cfg.HeartbeatTimeout)
 		typ, r, err := c.ws.Reader(rctx)
 		if err != nil {
+			timedOut = errors.Is(rctx.Err(), context.DeadlineExceeded)
 			cancel()
-			return
+			return timedOut
 		}
 		var tooBig bool
 		buf, tooBig, err = readFrame(r, buf[:0], lim.MaxFrameBytes)
 		cancel()
 		if err != nil {
-			return
+			return false
 		}
 		if c.stopping.Load() {
 			continue
@@ -277,7 +280,9 @@ func (c *Conn) handleMessage(ctx context.Context, f *protocol.Inbound) {
 	if err != nil {
 		<-c.inflight
 		c.sendError(err, cmid)
+		return
 	}
+	c.g.presence.StopTyping(f.ConversationID, c.userID)
 }
 
 func (c *Conn) handleTyping(ctx context.Context, f *protocol.Inbound) {
@@ -296,27 +301,12 @@ func (c *Conn) handleTyping(ctx context.Context, f *protocol.Inbound) {
 			others = append(others, id)
 		}
 	}
-	c.g.hub.Publish(ctx, others, &bus.Event{
-		Kind: bus.KindTyping,
-		Frame: protocol.Encode(protocol.Typing{
-			Type: protocol.TypeTyping, ConversationID: f.ConversationID, UserID: c.userID, State: f.State,
-		}),
-	})
+	c.g.presence.Typing(ctx, f.ConversationID, c.userID, f.State, others)
 }
 
 func (c *Conn) handleSubscribe(ctx context.Context, f *protocol.Inbound) {
-	states := make([]presence.State, 0, len(f.UserIDs))
-	for _, id := range f.UserIDs {
-		st, err := c.g.presence.Get(ctx, id)
-		if err != nil {
-			c.sendError(err, "")
-			return
-		}
-		states = append(states, st)
-	}
-	c.g.presence.Subscribe(c, f.UserIDs)
-	for _, st := range states {
-		c.send(protocol.Encode(st.Frame()))
+	if err := c.g.presence.Subscribe(ctx, c, f.UserIDs); err != nil {
+		c.sendError(err, "")
 	}
 }
 

@@ -45,13 +45,14 @@ type Members interface {
 	MemberIDs(ctx context.Context, conversationID string) ([]string, error)
 }
 
-// Presence tracks online users and their subscribers.
+// Presence tracks online users and their subscribers, and relays typing.
 type Presence interface {
-	Connected(ctx context.Context, userID string)
-	Disconnected(ctx context.Context, userID string)
-	Subscribe(sub presence.Subscriber, userIDs []string)
+	Connected(ctx context.Context, sub presence.Subscriber) error
+	Disconnected(ctx context.Context, userID string, timedOut bool)
+	Subscribe(ctx context.Context, sub presence.Subscriber, userIDs []string) error
 	Unsubscribe(sub presence.Subscriber)
-	Get(ctx context.Context, userID string) (presence.State, error)
+	Typing(ctx context.Context, conversationID, userID, state string, others []string)
+	StopTyping(conversationID, userID string)
 }
 
 // Observer is told what happens, for metrics.
@@ -166,18 +167,20 @@ func (g *Gateway) serve(parent context.Context, c *Conn) {
 	readCtx := context.WithoutCancel(parent)
 
 	g.hub.register(c)
-	g.presence.Connected(ctx, c.userID)
+	if err := g.presence.Connected(ctx, c); err != nil {
+		g.log.Error("presence on connect", "user", c.userID, "err", err)
+	}
 
 	var wg sync.WaitGroup
 	wg.Go(func() { c.writeLoop(ctx) })
-	c.readLoop(readCtx)
+	timedOut := c.readLoop(readCtx)
 	cancel()
 	wg.Wait()
 
 	c.saveReceiptCursor(ctx)
 	g.hub.unregister(c)
 	g.presence.Unsubscribe(c)
-	g.presence.Disconnected(ctx, c.userID)
+	g.presence.Disconnected(ctx, c.userID, timedOut)
 	c.out.close()
 }
 

@@ -30,3 +30,42 @@ func (s *Store) LastSeen(ctx context.Context, userID string) (time.Time, error) 
 	}
 	return fromMS(ls.Int64), nil
 }
+
+// PresenceSettings implements presence.Store.
+func (s *Store) PresenceSettings(ctx context.Context, userID string) (presence.Settings, error) {
+	var st presence.Settings
+	err := s.r.QueryRowContext(ctx, `SELECT last_seen_visibility, online_visibility FROM users WHERE id = ?`, userID).
+		Scan(&st.LastSeen, &st.Online)
+	return st, notFound(err)
+}
+
+// SetPresenceSettings implements presence.Store.
+func (s *Store) SetPresenceSettings(ctx context.Context, userID string, st presence.Settings) error {
+	if _, err := s.w.ExecContext(ctx, `UPDATE users SET last_seen_visibility = ?, online_visibility = ? WHERE id = ?`,
+		string(st.LastSeen), string(st.Online), userID); err != nil {
+		return fmt.Errorf("set presence settings: %w", err)
+	}
+	return nil
+}
+
+// Contacts implements presence.Store.
+func (s *Store) Contacts(ctx context.Context, userID string) ([]string, error) {
+	rows, err := s.r.QueryContext(ctx, `
+		SELECT other.user_id FROM members me
+		  JOIN conversations c ON c.id = me.conversation_id AND c.type = '1:1'
+		  JOIN members other ON other.conversation_id = me.conversation_id AND other.user_id != me.user_id
+		 WHERE me.user_id = ?`, userID)
+	if err != nil {
+		return nil, fmt.Errorf("contacts: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}

@@ -48,6 +48,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"GroupLimit", testGroupLimit},
 		{"MembershipWindow", testMembershipWindow},
 		{"Expiry", testExpiry},
+		{"PresenceSettingsAndContacts", testPresenceSettings},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
@@ -636,5 +637,31 @@ func testExpiry(t *testing.T, s Store) {
 	}
 	if err := s.Reclaim(ctx(t)); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func testPresenceSettings(t *testing.T, s Store) {
+	setup(t, s)
+	mustUser(t, s, "c")
+	mustGroup(t, s, "g", 100, "a", "b", "c")
+	st, err := s.PresenceSettings(ctx(t), "a")
+	if err != nil || st.LastSeen != presence.Everyone || st.Online != presence.Everyone {
+		t.Fatalf("defaults = %+v, %v", st, err)
+	}
+	if err := s.SetPresenceSettings(ctx(t), "a", presence.Settings{LastSeen: presence.Nobody, Online: presence.Contacts}); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := s.PresenceSettings(ctx(t), "a"); st.LastSeen != presence.Nobody || st.Online != presence.Contacts {
+		t.Fatalf("after set = %+v", st)
+	}
+	if _, err := s.PresenceSettings(ctx(t), "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown user: %v", err)
+	}
+	// Contacts are 1:1 partners only; sharing a group is not enough.
+	for user, want := range map[string]string{"a": "[b]", "b": "[a]", "c": "[]"} {
+		got, err := s.Contacts(ctx(t), user)
+		if err != nil || fmt.Sprint(append([]string{}, got...)) != want {
+			t.Fatalf("contacts of %s = %v, %v; want %s", user, got, err, want)
+		}
 	}
 }
