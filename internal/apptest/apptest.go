@@ -114,7 +114,7 @@ var userSeq atomic.Int64
 // NewUser registers and logs in a user with a unique name.
 func (s *Server) NewUser(ctx context.Context, prefix string) *User {
 	s.t.Helper()
-	name := fmt.Sprintf("%s%d", prefix, userSeq.Add(1))
+	name := fmt.Sprintf("%s-%d", prefix, userSeq.Add(1))
 	const pass = "correct horse battery"
 	c := s.Client()
 	u, err := c.Register(ctx, name, pass, strings.ToUpper(prefix[:1])+prefix[1:])
