@@ -125,6 +125,7 @@ func TestPrivacySettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	bc = bob.Dial(ctx)
+	waitPresence(t, bob, bob.UserID, "online")
 	if p, _ := alice.API.Presence(ctx, bob.UserID); p.Status != "offline" {
 		t.Fatalf("hidden online shown to alice: %+v", p)
 	}

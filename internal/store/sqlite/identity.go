@@ -85,9 +85,12 @@ func (s *Store) CreateDevice(ctx context.Context, d identity.Device, tokenHash [
 				return err
 			}
 		}
+		// Like its delivery cursors, a new device's receipt cursor starts
+		// where its user stands: it is not told the whole past again.
 		if _, err := tx.ExecContext(ctx,
-			`INSERT INTO devices (id, user_id, token_hash, created_at, expires_at, last_used_at) VALUES (?, ?, ?, ?, ?, ?)`,
-			d.ID, d.UserID, tokenHash, ms(d.CreatedAt), ms(d.ExpiresAt), ms(d.LastUsedAt)); err != nil {
+			`INSERT INTO devices (id, user_id, token_hash, created_at, expires_at, last_used_at, receipt_cursor)
+			 VALUES (?, ?, ?, ?, ?, ?, (SELECT receipt_seq FROM users WHERE id = ?))`,
+			d.ID, d.UserID, tokenHash, ms(d.CreatedAt), ms(d.ExpiresAt), ms(d.LastUsedAt), d.UserID); err != nil {
 			return fmt.Errorf("insert device: %w", err)
 		}
 		// A new device starts where its user stands: it receives what no

@@ -349,11 +349,9 @@ func recordChanges(ctx context.Context, tx *sql.Tx, req messaging.ReceiptRequest
 		sender := out[i].SenderID
 		id, ok := events[sender]
 		if !ok {
-			if err := tx.QueryRowContext(ctx,
-				`INSERT INTO receipt_events (sender_id, conversation_id, recipient_id, status, from_seq, to_seq, at)
-				 VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-				sender, conv, req.UserID, req.Status, from, to, ms(req.At)).Scan(&id); err != nil {
-				return nil, fmt.Errorf("insert receipt event: %w", err)
+			var err error
+			if id, err = insertReceiptEvent(ctx, tx, sender, conv, req.UserID, req.Status, from, to, req.At, ""); err != nil {
+				return nil, err
 			}
 			events[sender] = id
 		}
@@ -362,19 +360,35 @@ func recordChanges(ctx context.Context, tx *sql.Tx, req messaging.ReceiptRequest
 	return out, nil
 }
 
+// insertReceiptEvent numbers and stores one receipt event for sender.
+func insertReceiptEvent(ctx context.Context, tx *sql.Tx, sender, conv, recipient, status string, from, to int64, at time.Time, messageID string) (int64, error) {
+	var seq int64
+	if err := tx.QueryRowContext(ctx,
+		`UPDATE users SET receipt_seq = receipt_seq + 1 WHERE id = ? RETURNING receipt_seq`, sender).Scan(&seq); err != nil {
+		return 0, fmt.Errorf("number receipt event: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx,
+		`INSERT INTO receipt_events (sender_id, seq, conversation_id, recipient_id, status, from_seq, to_seq, at, message_id)
+		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		sender, seq, conv, recipient, status, from, to, ms(at), nullString(messageID)); err != nil {
+		return 0, fmt.Errorf("insert receipt event: %w", err)
+	}
+	return seq, nil
+}
+
 // StatusesSince implements messaging.Store. Range events name their
 // messages through the messages table; expiry events name the (deleted)
 // message themselves.
 func (s *Store) StatusesSince(ctx context.Context, userID string, afterEventID int64, limit int) ([]messaging.StatusChange, error) {
 	rows, err := s.r.QueryContext(ctx, `
-		WITH page AS (SELECT * FROM receipt_events WHERE sender_id = ? AND id > ? ORDER BY id LIMIT ?)
-		SELECT e.id, e.conversation_id, e.recipient_id, e.status, e.at, m.id, m.seq
+		WITH page AS (SELECT * FROM receipt_events WHERE sender_id = ? AND seq > ? ORDER BY seq LIMIT ?)
+		SELECT e.seq, e.conversation_id, e.recipient_id, e.status, e.at, m.id, m.seq
 		  FROM page e
 		  JOIN messages m ON m.conversation_id = e.conversation_id AND m.seq > e.from_seq AND m.seq <= e.to_seq
 		       AND m.sender_id = e.sender_id
 		 WHERE e.message_id IS NULL
 		UNION ALL
-		SELECT e.id, e.conversation_id, e.recipient_id, e.status, e.at, e.message_id, e.to_seq
+		SELECT e.seq, e.conversation_id, e.recipient_id, e.status, e.at, e.message_id, e.to_seq
 		  FROM page e WHERE e.message_id IS NOT NULL
 		 ORDER BY 1, 7`, userID, afterEventID, limit)
 	if err != nil {

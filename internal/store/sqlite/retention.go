@@ -48,29 +48,37 @@ func (s *Store) ExpireMessages(ctx context.Context, cutoff, now time.Time, limit
 		// Every member in whose window the message fell and who had not
 		// received it learns nothing more, but its sender learns that.
 		ev, err := tx.QueryContext(ctx, `
-			INSERT INTO receipt_events (sender_id, conversation_id, recipient_id, status, from_seq, to_seq, at, message_id)
-			SELECT m.sender_id, m.conversation_id, mb.user_id, ?, m.seq - 1, m.seq, ?, m.id
+			SELECT m.sender_id, m.conversation_id, mb.user_id, m.id, m.seq
 			  FROM messages m
 			  JOIN members mb ON mb.conversation_id = m.conversation_id
 			 WHERE m.rowid IN (`+in+`) AND m.message_type != 'system'
 			   AND mb.user_id != m.sender_id AND mb.delivered_seq < m.seq
 			   AND mb.joined_seq < m.seq AND (mb.left_seq IS NULL OR m.seq < mb.left_seq)
-			RETURNING id, sender_id, conversation_id, recipient_id, message_id`,
-			append([]any{protocol.StatusExpired, ms(now)}, ids...)...)
+			 ORDER BY m.sender_id, m.conversation_id, m.seq`, ids...)
 		if err != nil {
-			return fmt.Errorf("record expiries: %w", err)
+			return fmt.Errorf("find undelivered: %w", err)
 		}
+		var seqs []int64
 		for ev.Next() {
 			c := messaging.StatusChange{Status: protocol.StatusExpired, At: now}
-			if err := ev.Scan(&c.EventID, &c.SenderID, &c.ConversationID, &c.RecipientID, &c.MessageID); err != nil {
+			var seq int64
+			if err := ev.Scan(&c.SenderID, &c.ConversationID, &c.RecipientID, &c.MessageID, &seq); err != nil {
 				ev.Close()
 				return err
 			}
 			changes = append(changes, c)
+			seqs = append(seqs, seq)
 		}
 		ev.Close()
 		if err := ev.Err(); err != nil {
 			return err
+		}
+		for i := range changes {
+			c := &changes[i]
+			if c.EventID, err = insertReceiptEvent(ctx, tx, c.SenderID, c.ConversationID, c.RecipientID,
+				protocol.StatusExpired, seqs[i]-1, seqs[i], now, c.MessageID); err != nil {
+				return err
+			}
 		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM messages WHERE rowid IN (`+in+`)`, ids...)
 		if err != nil {
@@ -89,7 +97,7 @@ func (s *Store) ExpireMessages(ctx context.Context, cutoff, now time.Time, limit
 // DeleteReceiptEvents implements retention.Store.
 func (s *Store) DeleteReceiptEvents(ctx context.Context, before time.Time, limit int) (int, error) {
 	return s.deleteBatch(ctx,
-		`DELETE FROM receipt_events WHERE id IN (SELECT id FROM receipt_events WHERE at < ? ORDER BY at LIMIT ?)`,
+		`DELETE FROM receipt_events WHERE rowid IN (SELECT rowid FROM receipt_events WHERE at < ? ORDER BY at LIMIT ?)`,
 		ms(before), limit)
 }
 

@@ -359,6 +359,15 @@ func testReceipts(t *testing.T, s Store) {
 	if cur, err := s.ReceiptCursor(ctx(t), "a1"); err != nil || cur != first[0].EventID {
 		t.Fatalf("receipt cursor = %d, %v", cur, err)
 	}
+	// Events are numbered per sender, 1, 2, ...; a device that logs in
+	// later starts after the last one.
+	if first[0].EventID != 1 || rest[0].EventID != 2 {
+		t.Fatalf("event numbers = %d, %d", first[0].EventID, rest[0].EventID)
+	}
+	mustDevice(t, s, "a", "a2")
+	if cur, err := s.ReceiptCursor(ctx(t), "a2"); err != nil || cur != 2 {
+		t.Fatalf("new device's receipt cursor = %d, %v; want 2", cur, err)
+	}
 }
 
 func testReceiptRefusal(t *testing.T, s Store) {

@@ -7,7 +7,9 @@ CREATE TABLE users (
     password_hash TEXT NOT NULL,
     created_at    INTEGER NOT NULL,
     -- when the user last went offline; NULL until it first has
-    last_seen     INTEGER
+    last_seen     INTEGER,
+    -- the last receipt event number of this user's messages (see below)
+    receipt_seq   INTEGER NOT NULL DEFAULT 0
 );
 
 -- A session is a device: its own token, its own delivery cursors.
@@ -78,16 +80,21 @@ CREATE UNIQUE INDEX messages_idempotency ON messages (sender_id, client_message_
 CREATE INDEX messages_created ON messages (created_at);
 
 -- Receipt changes, kept so a sender that was offline is told on connect.
--- One row covers a range of a conversation: (from_seq, to_seq].
+-- One row covers a range of a conversation: (from_seq, to_seq], except an
+-- expiry, which names its (deleted) message. Events are numbered per
+-- sender (users.receipt_seq, taken under the sender's row lock), so they
+-- commit in number order even with several writers: a device's cursor
+-- never passes an event that has yet to commit.
 CREATE TABLE receipt_events (
-    id              INTEGER PRIMARY KEY AUTOINCREMENT,
     sender_id       TEXT NOT NULL,
+    seq             INTEGER NOT NULL,
     conversation_id TEXT NOT NULL,
     recipient_id    TEXT NOT NULL,
     status          TEXT NOT NULL,
     from_seq        INTEGER NOT NULL,
     to_seq          INTEGER NOT NULL,
-    at              INTEGER NOT NULL
+    at              INTEGER NOT NULL,
+    message_id      TEXT,
+    PRIMARY KEY (sender_id, seq)
 );
-CREATE INDEX receipt_events_sender ON receipt_events (sender_id, id);
 CREATE INDEX receipt_events_recipient ON receipt_events (conversation_id, recipient_id, status, to_seq);
