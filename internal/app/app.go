@@ -66,7 +66,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	// In the embedded mode the hub of local connections is the bus.
 	hub := gateway.NewHub()
 	convs := conversations.NewService(st, st, hub, clk, conversations.Config{Retention: cfg.Retention, MaxGroupSize: cfg.MaxGroupSize})
-	pres := presence.NewTracker(st, hub, clk, presence.Config{Grace: cfg.PresenceGrace, TypingTimeout: cfg.TypingTimeout}, log)
+	pres := presence.NewTracker(st, nil, hub, clk, presence.Config{Grace: cfg.PresenceGrace, TypingTimeout: cfg.TypingTimeout}, log)
 	a := &App{cfg: cfg, log: log, store: st, metrics: m}
 
 	msgs := messaging.NewService(st, hub, convs, clk, messaging.Config{Retention: cfg.Retention, MaxBatch: cfg.MaxBatch}, log, m)

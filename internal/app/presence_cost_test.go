@@ -48,7 +48,21 @@ func TestPresenceCostWith200Contacts(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	before := sentFrames(t, srv)
+	// A frame is counted just after its write, which the client may see
+	// first: let the counter settle before taking it.
+	settled := func() int {
+		t.Helper()
+		n := sentFrames(t, srv)
+		for {
+			waitABit()
+			m := sentFrames(t, srv)
+			if m == n {
+				return n
+			}
+			n = m
+		}
+	}
+	before := settled()
 	hc := hub.Dial(ctx)
 	for range 100 {
 		if _, err := hc.Next(ctx, "presence"); err != nil { // the snapshot
@@ -72,11 +86,13 @@ func TestPresenceCostWith200Contacts(t *testing.T) {
 		}
 		return sentFrames(t, srv) - before
 	}
-	connect := waitFrames(201) - 1 // minus the heartbeat_ack
-	before = sentFrames(t, srv)
+	waitFrames(201)
+	connect := settled() - before - 1 // minus the heartbeat_ack
+	before = settled()
 	hc.Close()
 	waitPresence(t, contacts[0], hub.UserID, "offline")
-	disconnect := waitFrames(100)
+	waitFrames(100)
+	disconnect := settled() - before
 	t.Logf("user with 200 contacts, 100 online: connect = %d frames, disconnect = %d frames", connect, disconnect)
 	if connect != 200 || disconnect != 100 {
 		t.Fatalf("connect cost %d frames (want 100 to contacts + 100 snapshot), disconnect %d (want 100)", connect, disconnect)

@@ -44,9 +44,43 @@ type Store interface {
 	// time for a user never seen offline.
 	LastSeen(ctx context.Context, userID string) (time.Time, error)
 	PresenceSettings(ctx context.Context, userID string) (Settings, error)
+	// PresenceSettingsMany returns the settings of those of ids that exist.
+	PresenceSettingsMany(ctx context.Context, ids []string) (map[string]Settings, error)
 	SetPresenceSettings(ctx context.Context, userID string, s Settings) error
 	// Contacts are the users userID shares a 1:1 conversation with.
 	Contacts(ctx context.Context, userID string) ([]string, error)
+}
+
+// Change is a user's presence change, as nodes tell each other. It carries
+// the user's settings so that every node can filter it for its own
+// subscribers without asking anyone.
+type Change struct {
+	UserID   string
+	Online   bool
+	LastSeen time.Time
+	Settings Settings
+}
+
+// Directory is the online state shared by the nodes. In the embedded mode
+// it is this process (Local); in a cluster it is Redis.
+type Directory interface {
+	// Connected and Disconnected count userID's connections on this node;
+	// they report whether the user became online / went offline anywhere.
+	Connected(ctx context.Context, userID string) (becameOnline bool, err error)
+	Disconnected(ctx context.Context, userID string) (wentOffline bool, err error)
+	// Online tells which of ids have a connection anywhere.
+	Online(ctx context.Context, ids []string) (map[string]bool, error)
+	// Announce hands a change to the trackers of every node that watches
+	// its user, this one included.
+	Announce(ctx context.Context, c Change) error
+	// Watch and Unwatch, reference-counted, say which users' changes this
+	// node wants.
+	Watch(ctx context.Context, userID string)
+	Unwatch(ctx context.Context, userID string)
+	// Handle sets where changes arrive, and where a user left without a
+	// word arrives (its node died): gone must store its last seen and
+	// announce it offline.
+	Handle(onChange func(Change), gone func(userID string, at time.Time))
 }
 
 // Subscriber receives presence events; a connection implements it.
@@ -79,23 +113,26 @@ var (
 	ErrVisibility  = protocol.Invalid(`visibility must be "everyone", "contacts" or "nobody"`)
 )
 
-// online is what the tracker holds for a user with open connections here.
-type online struct {
+// local is what the tracker holds for a user with connections here: its
+// settings and contacts decide what its subscriptions may see.
+type local struct {
 	conns    int
 	settings Settings
 	contacts map[string]bool
 }
 
-// Tracker is the presence of the users connected to this node.
+// Tracker is the presence of the users connected to this node, and the
+// filter through which every change reaches this node's subscribers.
 type Tracker struct {
 	store Store
+	dir   Directory
 	clock clock.Clock
 	log   *slog.Logger
 	cfg   Config
 	pub   Publisher
 
 	mu      sync.Mutex
-	users   map[string]*online
+	users   map[string]*local
 	subs    map[string]map[Subscriber]struct{} // watched user -> subscribers
 	watch   map[Subscriber][]string
 	leaving map[string]*time.Timer // users whose offline frame waits out the grace
@@ -108,19 +145,24 @@ type Publisher interface {
 	Publish(ctx context.Context, userIDs []string, ev *bus.Event)
 }
 
-// NewTracker returns an empty tracker.
-func NewTracker(s Store, pub Publisher, clk clock.Clock, cfg Config, log *slog.Logger) *Tracker {
+// NewTracker returns an empty tracker over dir (nil: this node only).
+func NewTracker(s Store, dir Directory, pub Publisher, clk clock.Clock, cfg Config, log *slog.Logger) *Tracker {
 	if cfg.TypingTimeout <= 0 {
 		cfg.TypingTimeout = 6 * time.Second
 	}
-	return &Tracker{
-		store: s, pub: pub, clock: clk, cfg: cfg, log: log,
-		users:   map[string]*online{},
+	if dir == nil {
+		dir = NewLocal()
+	}
+	t := &Tracker{
+		store: s, dir: dir, pub: pub, clock: clk, cfg: cfg, log: log,
+		users:   map[string]*local{},
 		subs:    map[string]map[Subscriber]struct{}{},
 		watch:   map[Subscriber][]string{},
 		leaving: map[string]*time.Timer{},
 		typing:  map[typingKey]*time.Timer{},
 	}
+	dir.Handle(t.receive, t.gone)
+	return t
 }
 
 // Close stops the pending timers.
@@ -152,7 +194,7 @@ func (t *Tracker) Connected(ctx context.Context, sub Subscriber) error {
 	u := t.users[userID]
 	first := u == nil
 	if first {
-		u = &online{settings: settings, contacts: map[string]bool{}}
+		u = &local{settings: settings, contacts: map[string]bool{}}
 		t.users[userID] = u
 	}
 	for _, c := range contacts {
@@ -164,32 +206,69 @@ func (t *Tracker) Connected(ctx context.Context, sub Subscriber) error {
 		flapped = tm.Stop()
 		delete(t.leaving, userID)
 	}
-	t.subscribeLocked(sub, contacts)
-	var snapshot [][]byte
-	for _, c := range contacts {
-		if cu := t.users[c]; cu != nil && visible(cu.settings.Online, cu, userID) {
-			snapshot = append(snapshot, protocol.Encode(protocol.Presence{Type: protocol.TypePresence, UserID: c, Status: protocol.PresenceOnline}))
-		}
-	}
+	added := t.subscribeLocked(sub, contacts)
 	t.mu.Unlock()
-	for _, f := range snapshot {
-		sub.Deliver(&bus.Event{Kind: bus.KindPresence, Frame: f})
+	for _, id := range added {
+		t.dir.Watch(ctx, id)
+	}
+	if err := t.sendSnapshot(ctx, sub, contacts); err != nil {
+		return err
+	}
+	if !first {
+		return nil
+	}
+	became, err := t.dir.Connected(ctx, userID)
+	if err != nil {
+		return fmt.Errorf("presence directory: %w", err)
 	}
 	// A reconnect within the grace: the offline frame was never sent, so
 	// no online frame either.
-	if first && !flapped {
-		t.notify(userID, true, time.Time{})
+	if became && !flapped {
+		return t.dir.Announce(ctx, Change{UserID: userID, Online: true, Settings: settings})
+	}
+	return nil
+}
+
+// sendSnapshot tells a new connection which of its contacts are online
+// (those that show it to contacts).
+func (t *Tracker) sendSnapshot(ctx context.Context, sub Subscriber, contacts []string) error {
+	if len(contacts) == 0 {
+		return nil
+	}
+	on, err := t.dir.Online(ctx, contacts)
+	if err != nil {
+		return fmt.Errorf("presence directory: %w", err)
+	}
+	var ids []string
+	for _, c := range contacts {
+		if on[c] {
+			ids = append(ids, c)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	settings, err := t.store.PresenceSettingsMany(ctx, ids)
+	if err != nil {
+		return fmt.Errorf("presence settings: %w", err)
+	}
+	for _, c := range ids {
+		if visibleTo(settings[c].Online, true) {
+			sub.Deliver(&bus.Event{Kind: bus.KindPresence, Frame: protocol.Encode(protocol.Presence{
+				Type: protocol.TypePresence, UserID: c, Status: protocol.PresenceOnline})})
+		}
 	}
 	return nil
 }
 
 // Disconnected records that a connection of userID closed. When it was
-// the last, the user is offline at once (for GET presence) and its last
-// seen is stored before anyone is told, so it survives a crash right
-// after; subscribers hear of it after the grace, unless it comes back.
-// timedOut skips the grace: the connection was already silent for the
-// whole heartbeat timeout.
+// the user's last anywhere, its last seen is stored before the user shows
+// offline, so nobody ever sees it offline without its last seen, and it
+// survives a crash right after; subscribers hear of it after the grace,
+// unless it comes back. timedOut skips the grace: the connection was
+// already silent for the whole heartbeat timeout.
 func (t *Tracker) Disconnected(ctx context.Context, userID string, timedOut bool) {
+	ctx = context.WithoutCancel(ctx)
 	now := t.clock.Now()
 	t.mu.Lock()
 	u := t.users[userID]
@@ -203,9 +282,7 @@ func (t *Tracker) Disconnected(ctx context.Context, userID string, timedOut bool
 	if !last {
 		return
 	}
-	// Last seen is stored while the user still shows online, so nobody
-	// ever sees it offline without its last seen.
-	if err := t.store.SetLastSeen(context.WithoutCancel(ctx), userID, now); err != nil {
+	if err := t.store.SetLastSeen(ctx, userID, now); err != nil {
 		t.log.Error("store last seen", "user", userID, "err", err)
 	}
 	t.mu.Lock()
@@ -215,8 +292,16 @@ func (t *Tracker) Disconnected(ctx context.Context, userID string, timedOut bool
 	}
 	delete(t.users, userID)
 	t.mu.Unlock()
+	went, err := t.dir.Disconnected(ctx, userID)
+	if err != nil {
+		t.log.Error("presence directory", "user", userID, "err", err)
+	}
+	if !went {
+		return // still connected on another node
+	}
+	change := Change{UserID: userID, LastSeen: now, Settings: u.settings}
 	if timedOut || t.cfg.Grace <= 0 {
-		t.notifyGone(userID, u, now)
+		t.announce(change)
 		return
 	}
 	t.mu.Lock()
@@ -231,48 +316,65 @@ func (t *Tracker) Disconnected(ctx context.Context, userID string, timedOut bool
 		t.mu.Lock()
 		_, still := t.leaving[userID]
 		delete(t.leaving, userID)
-		back := t.users[userID] != nil
 		t.mu.Unlock()
-		if still && !back {
-			t.notifyGone(userID, u, now)
+		if !still {
+			return
 		}
+		// Back meanwhile, maybe through another node: say nothing.
+		if on, err := t.dir.Online(context.Background(), []string{userID}); err == nil && on[userID] {
+			return
+		}
+		t.announce(change)
 	})
 }
 
-// notifyGone sends the offline frame; u is the state the user had online
-// (its settings and contacts decide who may see what).
-func (t *Tracker) notifyGone(userID string, u *online, at time.Time) {
-	t.notifyWith(userID, u, false, at)
+func (t *Tracker) announce(c Change) {
+	if err := t.dir.Announce(context.Background(), c); err != nil {
+		t.log.Warn("announce presence", "user", c.UserID, "err", err)
+	}
 }
 
-func (t *Tracker) notify(userID string, on bool, at time.Time) {
-	t.mu.Lock()
-	u := t.users[userID]
-	t.mu.Unlock()
-	if u == nil {
+// gone handles a user whose node died with its connections: the directory
+// found it has none left anywhere.
+func (t *Tracker) gone(userID string, at time.Time) {
+	ctx := context.Background()
+	if err := t.store.SetLastSeen(ctx, userID, at); err != nil {
+		t.log.Error("store last seen", "user", userID, "err", err)
+	}
+	settings, err := t.store.PresenceSettings(ctx, userID)
+	if err != nil {
+		t.log.Error("presence settings", "user", userID, "err", err)
 		return
 	}
-	t.notifyWith(userID, u, on, at)
+	t.announce(Change{UserID: userID, LastSeen: at, Settings: settings})
 }
 
-// notifyWith tells each subscriber of userID what it may see of the change.
-func (t *Tracker) notifyWith(userID string, u *online, on bool, at time.Time) {
+// receive tells this node's subscribers of userID what each may see of a
+// change.
+func (t *Tracker) receive(c Change) {
 	t.mu.Lock()
 	type delivery struct {
 		sub   Subscriber
 		frame []byte
 	}
 	var out []delivery
-	for s := range t.subs[userID] {
+	for s := range t.subs[c.UserID] {
 		viewer := s.UserID()
-		if viewer == userID || !visible(u.settings.Online, u, viewer) {
+		vu := t.users[viewer]
+		if viewer == c.UserID || vu == nil {
+			continue
+		}
+		contact := vu.contacts[c.UserID] // contacts are mutual
+		if !visibleTo(c.Settings.Online, contact) {
 			continue // hidden: no frame at all
 		}
-		p := protocol.Presence{Type: protocol.TypePresence, UserID: userID, Status: protocol.PresenceOnline}
-		if !on {
+		p := protocol.Presence{Type: protocol.TypePresence, UserID: c.UserID, Status: protocol.PresenceOnline}
+		if !c.Online {
 			p.Status = protocol.PresenceOffline
-			if t.lastSeenVisibleLocked(u, userID, viewer) {
-				ls := clock.Millis(at)
+			// Reciprocity: a viewer hiding its own last seen from this
+			// user cannot see this user's.
+			if visibleTo(c.Settings.LastSeen, contact) && visibleTo(vu.settings.LastSeen, contact) {
+				ls := clock.Millis(c.LastSeen)
 				p.LastSeen = &ls
 			}
 		}
@@ -284,27 +386,9 @@ func (t *Tracker) notifyWith(userID string, u *online, on bool, at time.Time) {
 	}
 }
 
-// visible applies a visibility of user u to viewer.
-func visible(v Visibility, u *online, viewer string) bool {
-	switch v {
-	case Everyone:
-		return true
-	case Contacts:
-		return u.contacts[viewer]
-	default:
-		return false
-	}
-}
-
-// lastSeenVisibleLocked applies u's last-seen setting and reciprocity: a
-// viewer that hides its own last seen from u cannot see u's. The viewer is
-// a subscriber, so it is online here and its settings are known.
-func (t *Tracker) lastSeenVisibleLocked(u *online, userID, viewer string) bool {
-	if !visible(u.settings.LastSeen, u, viewer) {
-		return false
-	}
-	vu := t.users[viewer]
-	return vu != nil && visible(vu.settings.LastSeen, vu, userID)
+// visibleTo applies a visibility to a viewer that is (or is not) a contact.
+func visibleTo(v Visibility, contact bool) bool {
+	return v == Everyone || (v == Contacts && contact)
 }
 
 // Subscribe makes sub hear about changes of userIDs, and sends it their
@@ -319,15 +403,20 @@ func (t *Tracker) Subscribe(ctx context.Context, sub Subscriber, userIDs []strin
 		states = append(states, st)
 	}
 	t.mu.Lock()
-	t.subscribeLocked(sub, userIDs)
+	added := t.subscribeLocked(sub, userIDs)
 	t.mu.Unlock()
+	for _, id := range added {
+		t.dir.Watch(ctx, id)
+	}
 	for _, st := range states {
 		sub.Deliver(&bus.Event{Kind: bus.KindPresence, Frame: protocol.Encode(st.Frame())})
 	}
 	return nil
 }
 
-func (t *Tracker) subscribeLocked(sub Subscriber, userIDs []string) {
+// subscribeLocked records subscriptions and returns the new ones.
+func (t *Tracker) subscribeLocked(sub Subscriber, userIDs []string) []string {
+	var added []string
 	for _, id := range userIDs {
 		m := t.subs[id]
 		if m == nil {
@@ -337,21 +426,27 @@ func (t *Tracker) subscribeLocked(sub Subscriber, userIDs []string) {
 		if _, ok := m[sub]; !ok {
 			m[sub] = struct{}{}
 			t.watch[sub] = append(t.watch[sub], id)
+			added = append(added, id)
 		}
 	}
+	return added
 }
 
 // Unsubscribe drops every subscription of sub.
 func (t *Tracker) Unsubscribe(sub Subscriber) {
 	t.mu.Lock()
-	defer t.mu.Unlock()
-	for _, id := range t.watch[sub] {
+	ids := t.watch[sub]
+	for _, id := range ids {
 		delete(t.subs[id], sub)
 		if len(t.subs[id]) == 0 {
 			delete(t.subs, id)
 		}
 	}
 	delete(t.watch, sub)
+	t.mu.Unlock()
+	for _, id := range ids {
+		t.dir.Unwatch(context.Background(), id)
+	}
 }
 
 // Get returns userID's presence as viewer may see it.
@@ -363,10 +458,11 @@ func (t *Tracker) Get(ctx context.Context, viewer, userID string) (State, error)
 	if err != nil {
 		return State{}, fmt.Errorf("last seen: %w", err)
 	}
-	st := State{UserID: userID, LastSeen: ls}
-	t.mu.Lock()
-	st.Online = t.users[userID] != nil
-	t.mu.Unlock()
+	on, err := t.dir.Online(ctx, []string{userID})
+	if err != nil {
+		return State{}, fmt.Errorf("presence directory: %w", err)
+	}
+	st := State{UserID: userID, Online: on[userID], LastSeen: ls}
 	if viewer == userID {
 		return st, nil
 	}
@@ -374,22 +470,23 @@ func (t *Tracker) Get(ctx context.Context, viewer, userID string) (State, error)
 	if err != nil {
 		return State{}, err
 	}
-	if !visible(target.settings.Online, target, viewer) {
+	contact := target.contacts[viewer]
+	if !visibleTo(target.settings.Online, contact) {
 		st.Online = false
 	}
 	me, err := t.view(ctx, viewer)
 	if err != nil {
 		return State{}, err
 	}
-	if !visible(target.settings.LastSeen, target, viewer) || !visible(me.settings.LastSeen, me, userID) {
+	if !visibleTo(target.settings.LastSeen, contact) || !visibleTo(me.settings.LastSeen, contact) {
 		st.LastSeen = time.Time{}
 	}
 	return st, nil
 }
 
 // view returns a user's settings and contacts, from memory when it is
-// online here, else from the store.
-func (t *Tracker) view(ctx context.Context, userID string) (*online, error) {
+// connected here, else from the store.
+func (t *Tracker) view(ctx context.Context, userID string) (*local, error) {
 	t.mu.Lock()
 	u := t.users[userID]
 	t.mu.Unlock()
@@ -404,7 +501,7 @@ func (t *Tracker) view(ctx context.Context, userID string) (*online, error) {
 	if err != nil {
 		return nil, fmt.Errorf("contacts: %w", err)
 	}
-	u = &online{settings: settings, contacts: make(map[string]bool, len(contacts))}
+	u = &local{settings: settings, contacts: make(map[string]bool, len(contacts))}
 	for _, c := range contacts {
 		u.contacts[c] = true
 	}

@@ -1,0 +1,155 @@
+// Package redisbus carries per-user events between Parley nodes over Redis
+// pub/sub. Each node subscribes to the channel of every user with a
+// connection on it, so a publish reaches exactly the nodes that need it and
+// nothing has to track which node holds whom: a node that dies takes its
+// subscriptions with it.
+//
+// Events are delivered to local connections directly and published for
+// the other nodes; a node ignores its own publications. So a node that
+// loses Redis keeps serving its local users; what degrades meanwhile is
+// live delivery across nodes (recipients elsewhere get those messages from
+// their offline queue on reconnect, or through the gap-fill on their next
+// live message), and go-redis resubscribes once Redis is back.
+package redisbus
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/parleychat/parley/internal/bus"
+)
+
+// Local delivers events to this node's connections (the gateway hub).
+type Local interface {
+	Publish(ctx context.Context, userIDs []string, ev *bus.Event)
+}
+
+// Bus is one node's end of the Redis bus.
+type Bus struct {
+	rdb    *redis.Client
+	local  Local
+	node   string
+	prefix string
+	log    *slog.Logger
+	ps     *redis.PubSub
+
+	mu   sync.Mutex
+	refs map[string]int // user -> local connections wanting its channel
+}
+
+// New returns a bus for node; prefix namespaces every channel (tests and
+// co-hosted deployments use distinct prefixes).
+func New(rdb *redis.Client, local Local, node, prefix string, log *slog.Logger) *Bus {
+	return &Bus{rdb: rdb, local: local, node: node, prefix: prefix, log: log, refs: map[string]int{},
+		ps: rdb.Subscribe(context.Background())}
+}
+
+// envelope is an event on the wire between nodes.
+type envelope struct {
+	Node           string          `json:"n"`
+	Kind           bus.Kind        `json:"k"`
+	ConversationID string          `json:"c,omitempty"`
+	Seq            int64           `json:"s,omitempty"`
+	SenderDevice   string          `json:"d,omitempty"`
+	ReceiptID      int64           `json:"r,omitempty"`
+	Frame          json.RawMessage `json:"f,omitempty"`
+}
+
+func (b *Bus) channel(user string) string { return b.prefix + "u:" + user }
+
+// Publish delivers ev to the users' local connections at once, then to
+// the other nodes through Redis. A Redis failure is logged, not returned:
+// the events are already stored (messages, receipts) or ephemeral.
+func (b *Bus) Publish(ctx context.Context, userIDs []string, ev *bus.Event) {
+	b.local.Publish(ctx, userIDs, ev)
+	env := envelope{Node: b.node, Kind: ev.Kind, ConversationID: ev.ConversationID, Seq: ev.Seq,
+		SenderDevice: ev.SenderDevice, ReceiptID: ev.ReceiptID}
+	if ev.Frame != nil {
+		env.Frame = json.RawMessage(ev.Frame)
+	}
+	payload, err := json.Marshal(env)
+	if err != nil {
+		b.log.Error("bus encode", "err", err)
+		return
+	}
+	pipe := b.rdb.Pipeline()
+	for _, u := range userIDs {
+		pipe.Publish(ctx, b.channel(u), payload)
+	}
+	if _, err := pipe.Exec(context.WithoutCancel(ctx)); err != nil {
+		b.log.Warn("bus publish", "users", len(userIDs), "err", err)
+	}
+}
+
+// Watch subscribes to userID's channel (reference-counted: call it once
+// per local connection, and Unwatch when it closes).
+func (b *Bus) Watch(ctx context.Context, userID string) {
+	b.mu.Lock()
+	b.refs[userID]++
+	first := b.refs[userID] == 1
+	b.mu.Unlock()
+	if first {
+		if err := b.ps.Subscribe(ctx, b.channel(userID)); err != nil {
+			// go-redis keeps the channel and subscribes again on reconnect.
+			b.log.Warn("bus subscribe", "user", userID, "err", err)
+		}
+	}
+}
+
+// Unwatch drops one reference to userID's channel.
+func (b *Bus) Unwatch(ctx context.Context, userID string) {
+	b.mu.Lock()
+	b.refs[userID]--
+	last := b.refs[userID] <= 0
+	if last {
+		delete(b.refs, userID)
+	}
+	b.mu.Unlock()
+	if last {
+		if err := b.ps.Unsubscribe(context.WithoutCancel(ctx), b.channel(userID)); err != nil {
+			b.log.Warn("bus unsubscribe", "user", userID, "err", err)
+		}
+	}
+}
+
+// Run delivers events from other nodes to local connections until ctx
+// ends.
+func (b *Bus) Run(ctx context.Context) error {
+	ch := b.ps.Channel(redis.WithChannelSize(4096))
+	for {
+		select {
+		case <-ctx.Done():
+			return b.ps.Close()
+		case m, ok := <-ch:
+			if !ok {
+				return nil
+			}
+			var env envelope
+			if err := json.Unmarshal([]byte(m.Payload), &env); err != nil {
+				b.log.Warn("bus decode", "err", err)
+				continue
+			}
+			if env.Node == b.node {
+				continue // delivered locally when published
+			}
+			user := m.Channel[len(b.prefix)+len("u:"):]
+			b.local.Publish(ctx, []string{user}, &bus.Event{
+				Kind: env.Kind, ConversationID: env.ConversationID, Seq: env.Seq,
+				SenderDevice: env.SenderDevice, ReceiptID: env.ReceiptID, Frame: []byte(env.Frame),
+			})
+		}
+	}
+}
+
+// Ping checks Redis, for readiness.
+func (b *Bus) Ping(ctx context.Context) error {
+	if err := b.rdb.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redis: %w", err)
+	}
+	return nil
+}
