@@ -15,7 +15,7 @@ var _ conversations.Store = (*Store)(nil)
 // CreateDirect implements conversations.Store.
 func (s *Store) CreateDirect(ctx context.Context, c conversations.Conversation, pairKey string) (conversations.Conversation, bool, error) {
 	created := false
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx *Tx) error {
 		var existing string
 		err := tx.QueryRowContext(ctx, `SELECT id FROM conversations WHERE pair_key = ?`, pairKey).Scan(&existing)
 		if err == nil {
@@ -39,6 +39,11 @@ func (s *Store) CreateDirect(ctx context.Context, c conversations.Conversation, 
 		created = true
 		return nil
 	})
+	if isUniqueViolation(err) {
+		// The same pair was created concurrently (by another node): the
+		// other one won, and it is the pair's conversation.
+		return s.CreateDirect(ctx, c, pairKey)
+	}
 	if err != nil {
 		return conversations.Conversation{}, false, err
 	}
@@ -51,7 +56,7 @@ func (s *Store) CreateDirect(ctx context.Context, c conversations.Conversation, 
 
 // Conversation implements conversations.Store.
 func (s *Store) Conversation(ctx context.Context, id string) (conversations.Conversation, error) {
-	return loadConversation(ctx, s.r, id)
+	return loadConversation(ctx, s.r, id, "")
 }
 
 // Member implements conversations.Store.
@@ -73,7 +78,7 @@ func (s *Store) ConversationsOf(ctx context.Context, userID string, notBefore ti
 	rows, err := s.r.QueryContext(ctx, `
 		SELECT c.id, c.type, c.name, c.created_by, c.created_at, c.last_seq, c.last_activity_at,
 		       (SELECT count(*) FROM messages m
-		         WHERE m.conversation_id = c.id AND m.seq > max(me.read_seq, me.joined_seq)
+		         WHERE m.conversation_id = c.id AND m.seq > greatest(me.read_seq, me.joined_seq)
 		           AND m.sender_id != me.user_id AND m.created_at >= ?),
 		       lm.id, lm.sender_id, lm.seq, lm.message_type, lm.content, lm.created_at
 		  FROM members me

@@ -14,26 +14,28 @@ var _ conversations.TxStore = (*Store)(nil)
 // Update implements conversations.TxStore. SQLite's single writer holds
 // the whole database for the transaction, so every read in it is stable.
 func (s *Store) Update(ctx context.Context, fn func(conversations.Tx) error) error {
-	return s.tx(ctx, func(tx *sql.Tx) error { return fn(convTx{tx}) })
+	return s.tx(ctx, func(tx *Tx) error { return fn(convTx{tx}) })
 }
 
-type convTx struct{ tx *sql.Tx }
+type convTx struct{ tx *Tx }
 
 func (t convTx) Conversation(ctx context.Context, id string) (conversations.Conversation, error) {
-	return loadConversation(ctx, t.tx, id)
+	return loadConversation(ctx, t.tx, id, t.tx.d.forUpdate)
 }
 
-// querier is what *sql.DB and *sql.Tx share.
+// querier is what db and Tx share.
 type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-func loadConversation(ctx context.Context, q querier, id string) (conversations.Conversation, error) {
+// loadConversation reads a conversation and its current members; lock
+// (the dialect's FOR UPDATE, or "") holds the conversation's row.
+func loadConversation(ctx context.Context, q querier, id, lock string) (conversations.Conversation, error) {
 	var c conversations.Conversation
 	var created, activity int64
 	err := q.QueryRowContext(ctx,
-		`SELECT id, type, name, created_by, created_at, last_seq, last_activity_at FROM conversations WHERE id = ?`, id).
+		`SELECT id, type, name, created_by, created_at, last_seq, last_activity_at FROM conversations WHERE id = ?`+lock, id).
 		Scan(&c.ID, &c.Type, &c.Name, &c.CreatedBy, &created, &c.LastSeq, &activity)
 	if err != nil {
 		return conversations.Conversation{}, notFound(err)
@@ -95,8 +97,9 @@ func (t convTx) AddMember(ctx context.Context, conversationID string, m conversa
 		return fmt.Errorf("insert member: %w", err)
 	}
 	if _, err := t.tx.ExecContext(ctx,
-		`INSERT OR REPLACE INTO device_cursors (device_id, conversation_id, delivered_seq)
-		 SELECT id, ?, ? FROM devices WHERE user_id = ?`,
+		`INSERT INTO device_cursors (device_id, conversation_id, delivered_seq)
+		 SELECT id, CAST(? AS TEXT), CAST(? AS BIGINT) FROM devices WHERE user_id = ?
+		 ON CONFLICT (device_id, conversation_id) DO UPDATE SET delivered_seq = excluded.delivered_seq`,
 		conversationID, m.JoinedSeq, m.UserID); err != nil {
 		return fmt.Errorf("insert device cursors: %w", err)
 	}

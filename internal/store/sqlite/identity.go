@@ -2,8 +2,8 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
+	"strings"
 
 	"github.com/parleychat/parley/internal/identity"
 	"github.com/parleychat/parley/internal/store"
@@ -14,8 +14,8 @@ var _ identity.Store = (*Store)(nil)
 // CreateUser implements identity.Store.
 func (s *Store) CreateUser(ctx context.Context, u identity.User, passwordHash string) error {
 	_, err := s.w.ExecContext(ctx,
-		`INSERT INTO users (id, username, display_name, password_hash, created_at) VALUES (?, ?, ?, ?, ?)`,
-		u.ID, u.Username, u.DisplayName, passwordHash, ms(u.CreatedAt))
+		`INSERT INTO users (id, username, username_key, display_name, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		u.ID, u.Username, usernameKey(u.Username), u.DisplayName, passwordHash, ms(u.CreatedAt))
 	if isUniqueViolation(err) {
 		return store.ErrConflict
 	}
@@ -43,7 +43,7 @@ func (s *Store) UserByUsername(ctx context.Context, username string) (identity.U
 	var u identity.User
 	var created int64
 	var hash string
-	err := s.r.QueryRowContext(ctx, `SELECT id, username, display_name, created_at, password_hash FROM users WHERE username = ?`, username).
+	err := s.r.QueryRowContext(ctx, `SELECT id, username, display_name, created_at, password_hash FROM users WHERE username_key = ?`, usernameKey(username)).
 		Scan(&u.ID, &u.Username, &u.DisplayName, &created, &hash)
 	if err != nil {
 		return identity.User{}, "", notFound(err)
@@ -55,7 +55,7 @@ func (s *Store) UserByUsername(ctx context.Context, username string) (identity.U
 // CreateDevice implements identity.Store.
 func (s *Store) CreateDevice(ctx context.Context, d identity.Device, tokenHash []byte, maxDevices int) ([]string, error) {
 	var evicted []string
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx *Tx) error {
 		rows, err := tx.QueryContext(ctx, `SELECT id, expires_at FROM devices WHERE user_id = ? ORDER BY created_at DESC, id DESC`, d.UserID)
 		if err != nil {
 			return fmt.Errorf("list devices: %w", err)
@@ -97,7 +97,7 @@ func (s *Store) CreateDevice(ctx context.Context, d identity.Device, tokenHash [
 		// device of the user has acknowledged yet, not the whole history.
 		if _, err := tx.ExecContext(ctx,
 			`INSERT INTO device_cursors (device_id, conversation_id, delivered_seq)
-			 SELECT ?, conversation_id, max(delivered_seq, joined_seq) FROM members WHERE user_id = ?`,
+			 SELECT CAST(? AS TEXT), conversation_id, greatest(delivered_seq, joined_seq) FROM members WHERE user_id = ?`,
 			d.ID, d.UserID); err != nil {
 			return fmt.Errorf("insert device cursors: %w", err)
 		}
@@ -106,7 +106,7 @@ func (s *Store) CreateDevice(ctx context.Context, d identity.Device, tokenHash [
 	return evicted, err
 }
 
-func deleteDevice(ctx context.Context, tx *sql.Tx, id string) error {
+func deleteDevice(ctx context.Context, tx *Tx, id string) error {
 	if _, err := tx.ExecContext(ctx, `DELETE FROM device_cursors WHERE device_id = ?`, id); err != nil {
 		return fmt.Errorf("delete device cursors: %w", err)
 	}
@@ -129,3 +129,6 @@ func (s *Store) DeviceByToken(ctx context.Context, tokenHash []byte) (identity.D
 	d.CreatedAt, d.ExpiresAt, d.LastUsedAt = fromMS(created), fromMS(expires), fromMS(used)
 	return d, nil
 }
+
+// usernameKey is the form usernames are unique in: case does not count.
+func usernameKey(u string) string { return strings.ToLower(u) }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/parleychat/parley/internal/messaging"
@@ -19,7 +20,10 @@ const messageColumns = `id, conversation_id, seq, sender_id, sender_device_id, c
 // AppendMessages implements messaging.Store: the group commit.
 func (s *Store) AppendMessages(ctx context.Context, batch []messaging.Message) ([]messaging.AppendResult, error) {
 	results := make([]messaging.AppendResult, len(batch))
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx *Tx) error {
+		if err := lockConversations(ctx, tx, batch); err != nil {
+			return err
+		}
 		// Membership cannot change inside this transaction: load each
 		// conversation's members once per batch.
 		members := map[string][]string{}
@@ -38,7 +42,33 @@ func (s *Store) AppendMessages(ctx context.Context, batch []messaging.Message) (
 	return results, nil
 }
 
-func appendOne(ctx context.Context, tx *sql.Tx, m messaging.Message, memberCache map[string][]string) (messaging.AppendResult, error) {
+// lockConversations holds the rows of the batch's conversations, in id
+// order, where several writers exist: a membership change then commits
+// wholly before or wholly after the batch, never between its member read
+// and its sequence number, and two batches never wait for each other in a
+// cycle.
+func lockConversations(ctx context.Context, tx *Tx, batch []messaging.Message) error {
+	if tx.d.forUpdate == "" {
+		return nil
+	}
+	seen := map[string]bool{}
+	var ids []any
+	for _, m := range batch {
+		if !seen[m.ConversationID] {
+			seen[m.ConversationID] = true
+			ids = append(ids, m.ConversationID)
+		}
+	}
+	slices.SortFunc(ids, func(a, b any) int { return strings.Compare(a.(string), b.(string)) })
+	rows, err := tx.QueryContext(ctx,
+		`SELECT id FROM conversations WHERE id IN (`+placeholders(len(ids))+`) ORDER BY id`+tx.d.forUpdate, ids...)
+	if err != nil {
+		return fmt.Errorf("lock conversations: %w", err)
+	}
+	return rows.Close()
+}
+
+func appendOne(ctx context.Context, tx *Tx, m messaging.Message, memberCache map[string][]string) (messaging.AppendResult, error) {
 	orig, err := scanMessage(tx.QueryRowContext(ctx,
 		`SELECT `+messageColumns+` FROM messages WHERE sender_id = ? AND client_message_id = ?`, m.SenderID, m.ClientMessageID))
 	if err == nil {
@@ -87,7 +117,7 @@ func appendOne(ctx context.Context, tx *sql.Tx, m messaging.Message, memberCache
 	return messaging.AppendResult{Message: m, Members: members}, nil
 }
 
-func memberIDs(ctx context.Context, tx *sql.Tx, conversationID string) ([]string, error) {
+func memberIDs(ctx context.Context, tx *Tx, conversationID string) ([]string, error) {
 	rows, err := tx.QueryContext(ctx, `SELECT user_id FROM members WHERE conversation_id = ? AND left_seq IS NULL`, conversationID)
 	if err != nil {
 		return nil, fmt.Errorf("list members: %w", err)
@@ -212,7 +242,7 @@ func (s *Store) ReceiptCursor(ctx context.Context, deviceID string) (int64, erro
 // SetReceiptCursor implements messaging.Store.
 func (s *Store) SetReceiptCursor(ctx context.Context, deviceID string, eventID int64) error {
 	_, err := s.w.ExecContext(ctx,
-		`UPDATE devices SET receipt_cursor = max(receipt_cursor, ?) WHERE id = ?`, eventID, deviceID)
+		`UPDATE devices SET receipt_cursor = greatest(receipt_cursor, ?) WHERE id = ?`, eventID, deviceID)
 	if err != nil {
 		return fmt.Errorf("set receipt cursor: %w", err)
 	}
@@ -223,7 +253,7 @@ func (s *Store) SetReceiptCursor(ctx context.Context, deviceID string, eventID i
 func (s *Store) ApplyReceipts(ctx context.Context, batch []messaging.ReceiptRequest) ([][]messaging.StatusChange, []error, error) {
 	changes := make([][]messaging.StatusChange, len(batch))
 	errs := make([]error, len(batch))
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx *Tx) error {
 		for i, req := range batch {
 			c, refused, err := applyReceipt(ctx, tx, req)
 			if err != nil {
@@ -245,7 +275,7 @@ type memberCursors struct{ joined, delivered, read int64 }
 // so a refused request changes nothing. Receipts are cumulative per
 // conversation: a device that has message s has everything before it,
 // because a connection delivers a conversation in sequence order.
-func applyReceipt(ctx context.Context, tx *sql.Tx, req messaging.ReceiptRequest) ([]messaging.StatusChange, error, error) {
+func applyReceipt(ctx context.Context, tx *Tx, req messaging.ReceiptRequest) ([]messaging.StatusChange, error, error) {
 	type span struct{ lo, hi int64 }
 	spans := map[string]span{}
 	var order []string
@@ -296,7 +326,7 @@ func applyReceipt(ctx context.Context, tx *sql.Tx, req messaging.ReceiptRequest)
 		seq, c := upTo[conv], cursors[conv]
 		if _, err := tx.ExecContext(ctx,
 			`INSERT INTO device_cursors (device_id, conversation_id, delivered_seq) VALUES (?, ?, ?)
-			 ON CONFLICT (device_id, conversation_id) DO UPDATE SET delivered_seq = max(delivered_seq, excluded.delivered_seq)`,
+			 ON CONFLICT (device_id, conversation_id) DO UPDATE SET delivered_seq = greatest(device_cursors.delivered_seq, excluded.delivered_seq)`,
 			req.DeviceID, conv, seq); err != nil {
 			return nil, nil, fmt.Errorf("advance device cursor: %w", err)
 		}
@@ -308,7 +338,7 @@ func applyReceipt(ctx context.Context, tx *sql.Tx, req messaging.ReceiptRequest)
 			continue
 		}
 		if _, err := tx.ExecContext(ctx,
-			`UPDATE members SET delivered_seq = max(delivered_seq, ?), read_seq = CASE WHEN ? THEN max(read_seq, ?) ELSE read_seq END
+			`UPDATE members SET delivered_seq = greatest(delivered_seq, ?), read_seq = CASE WHEN ? THEN greatest(read_seq, ?) ELSE read_seq END
 			  WHERE conversation_id = ? AND user_id = ?`,
 			seq, req.Status == "read", seq, conv, req.UserID); err != nil {
 			return nil, nil, fmt.Errorf("advance member cursor: %w", err)
@@ -324,7 +354,7 @@ func applyReceipt(ctx context.Context, tx *sql.Tx, req messaging.ReceiptRequest)
 
 // recordChanges writes one receipt event per sender whose messages lie in
 // (from, to] and returns the per-message changes to tell them about.
-func recordChanges(ctx context.Context, tx *sql.Tx, req messaging.ReceiptRequest, conv string, from, to int64) ([]messaging.StatusChange, error) {
+func recordChanges(ctx context.Context, tx *Tx, req messaging.ReceiptRequest, conv string, from, to int64) ([]messaging.StatusChange, error) {
 	rows, err := tx.QueryContext(ctx,
 		`SELECT id, sender_id FROM messages WHERE conversation_id = ? AND seq > ? AND seq <= ? AND sender_id != ? ORDER BY seq`,
 		conv, from, to, req.UserID)
@@ -361,7 +391,7 @@ func recordChanges(ctx context.Context, tx *sql.Tx, req messaging.ReceiptRequest
 }
 
 // insertReceiptEvent numbers and stores one receipt event for sender.
-func insertReceiptEvent(ctx context.Context, tx *sql.Tx, sender, conv, recipient, status string, from, to int64, at time.Time, messageID string) (int64, error) {
+func insertReceiptEvent(ctx context.Context, tx *Tx, sender, conv, recipient, status string, from, to int64, at time.Time, messageID string) (int64, error) {
 	var seq int64
 	if err := tx.QueryRowContext(ctx,
 		`UPDATE users SET receipt_seq = receipt_seq + 1 WHERE id = ? RETURNING receipt_seq`, sender).Scan(&seq); err != nil {

@@ -20,16 +20,17 @@ func (s *Store) ExpireMessages(ctx context.Context, cutoff, now time.Time, limit
 		bytes   int64
 		changes []messaging.StatusChange
 	)
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx *Tx) error {
 		rows, err := tx.QueryContext(ctx,
-			`SELECT rowid, length(CAST(content AS BLOB)) FROM messages WHERE created_at < ? ORDER BY created_at LIMIT ?`,
+			`SELECT id, octet_length(content) FROM messages WHERE created_at < ? ORDER BY created_at LIMIT ?`,
 			ms(cutoff), limit)
 		if err != nil {
 			return fmt.Errorf("select expired: %w", err)
 		}
 		var ids []any
 		for rows.Next() {
-			var id, n int64
+			var id string
+			var n int64
 			if err := rows.Scan(&id, &n); err != nil {
 				rows.Close()
 				return err
@@ -51,7 +52,7 @@ func (s *Store) ExpireMessages(ctx context.Context, cutoff, now time.Time, limit
 			SELECT m.sender_id, m.conversation_id, mb.user_id, m.id, m.seq
 			  FROM messages m
 			  JOIN members mb ON mb.conversation_id = m.conversation_id
-			 WHERE m.rowid IN (`+in+`) AND m.message_type != 'system'
+			 WHERE m.id IN (`+in+`) AND m.message_type != 'system'
 			   AND mb.user_id != m.sender_id AND mb.delivered_seq < m.seq
 			   AND mb.joined_seq < m.seq AND (mb.left_seq IS NULL OR m.seq < mb.left_seq)
 			 ORDER BY m.sender_id, m.conversation_id, m.seq`, ids...)
@@ -80,7 +81,7 @@ func (s *Store) ExpireMessages(ctx context.Context, cutoff, now time.Time, limit
 				return err
 			}
 		}
-		res, err := tx.ExecContext(ctx, `DELETE FROM messages WHERE rowid IN (`+in+`)`, ids...)
+		res, err := tx.ExecContext(ctx, `DELETE FROM messages WHERE id IN (`+in+`)`, ids...)
 		if err != nil {
 			return fmt.Errorf("delete expired: %w", err)
 		}
@@ -97,14 +98,14 @@ func (s *Store) ExpireMessages(ctx context.Context, cutoff, now time.Time, limit
 // DeleteReceiptEvents implements retention.Store.
 func (s *Store) DeleteReceiptEvents(ctx context.Context, before time.Time, limit int) (int, error) {
 	return s.deleteBatch(ctx,
-		`DELETE FROM receipt_events WHERE rowid IN (SELECT rowid FROM receipt_events WHERE at < ? ORDER BY at LIMIT ?)`,
+		`DELETE FROM receipt_events WHERE (sender_id, seq) IN (SELECT sender_id, seq FROM receipt_events WHERE at < ? ORDER BY at LIMIT ?)`,
 		ms(before), limit)
 }
 
 // DeleteExpiredDevices implements retention.Store.
 func (s *Store) DeleteExpiredDevices(ctx context.Context, now time.Time, limit int) (int, error) {
 	var n int
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx *Tx) error {
 		rows, err := tx.QueryContext(ctx, `SELECT id FROM devices WHERE expires_at <= ? LIMIT ?`, ms(now), limit)
 		if err != nil {
 			return err
@@ -161,7 +162,11 @@ const reclaimPages = 4096
 // Reclaim implements retention.Store: deleted rows leave free pages that
 // SQLite reuses anyway; this returns up to reclaimPages of them to the
 // file system so the file shrinks after a large expiry.
+// PostgreSQL's autovacuum does this by itself.
 func (s *Store) Reclaim(ctx context.Context) error {
+	if s.d != sqliteDialect {
+		return nil
+	}
 	_, err := s.w.ExecContext(ctx, fmt.Sprintf("PRAGMA incremental_vacuum(%d)", reclaimPages))
 	return err
 }

@@ -21,22 +21,23 @@ import (
 	"runtime"
 	"time"
 
-	"modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/parleychat/parley/internal/store"
 )
 
-//go:embed migrations/*.sql
+//go:embed migrations/*.sql migrations_pg/*.sql
 var migrationFiles embed.FS
 
 // FileName is the database file inside the data directory.
 const FileName = "parley.db"
 
-// Store is the SQLite implementation of every domain's store interface.
+// Store is the SQL implementation of every domain's store interface, on
+// SQLite or PostgreSQL.
 type Store struct {
-	w *sql.DB // the one writer connection
-	r *sql.DB // readers
+	w db // writes: SQLite's one writer connection, or PostgreSQL's pool
+	r db // reads
+	d *dialect
 }
 
 // Open opens (creating if needed) the database in dir and migrates it.
@@ -87,7 +88,7 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
 	r.SetConnMaxIdleTime(0)
-	return &Store{w: w, r: r}, nil
+	return &Store{w: db{w, sqliteDialect}, r: db{r, sqliteDialect}, d: sqliteDialect}, nil
 }
 
 // incrementalVacuum makes deleted space returnable to the file system
@@ -119,35 +120,14 @@ func incrementalVacuum(ctx context.Context, db *sql.DB) error {
 
 // Close closes the database.
 func (s *Store) Close() error {
+	if s.r.DB == s.w.DB {
+		return s.w.Close()
+	}
 	return errors.Join(s.r.Close(), s.w.Close())
 }
 
 // Ping checks that the database answers, for readiness.
 func (s *Store) Ping(ctx context.Context) error { return s.r.PingContext(ctx) }
-
-// tx runs fn in a write transaction.
-func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
-}
-
-func isUniqueViolation(err error) bool {
-	var se *sqlite.Error
-	if errors.As(err, &se) {
-		return se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
-	}
-	return false
-}
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
 

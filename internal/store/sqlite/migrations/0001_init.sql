@@ -2,7 +2,9 @@
 
 CREATE TABLE users (
     id            TEXT PRIMARY KEY,
-    username      TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    username      TEXT NOT NULL,
+    -- the username in lower case: names are unique whatever their case
+    username_key  TEXT NOT NULL UNIQUE,
     display_name  TEXT NOT NULL,
     password_hash TEXT NOT NULL,
     created_at    INTEGER NOT NULL,
