@@ -36,6 +36,7 @@ type App struct {
 	store   *sqlite.Store
 	msgs    *messaging.Service
 	cleanup *retention.Service
+	cluster *cluster // nil in the embedded mode
 	pres    *presence.Tracker
 	gw      *gateway.Gateway
 	metrics *metrics.Metrics
@@ -54,7 +55,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
-	st, err := sqlite.Open(ctx, cfg.DataDir)
+	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -63,19 +64,33 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 		SessionTTL: cfg.SessionTTL, MaxDevices: cfg.MaxDevices, Hash: cfg.Hash,
 		MaxConcurrentHashes: 4,
 	})
-	// In the embedded mode the hub of local connections is the bus.
+	// In the embedded mode the hub of local connections is the bus; in a
+	// cluster, Redis carries events and presence between the nodes' hubs.
 	hub := gateway.NewHub()
-	convs := conversations.NewService(st, st, hub, clk, conversations.Config{Retention: cfg.Retention, MaxGroupSize: cfg.MaxGroupSize})
-	pres := presence.NewTracker(st, nil, hub, clk, presence.Config{Grace: cfg.PresenceGrace, TypingTimeout: cfg.TypingTimeout}, log)
-	a := &App{cfg: cfg, log: log, store: st, metrics: m}
+	var (
+		pub    publisher = hub
+		dir    presence.Directory
+		router gateway.Router
+		cl     *cluster
+	)
+	if cfg.Redis != "" {
+		if cl, err = newCluster(cfg, hub, log); err != nil {
+			_ = st.Close()
+			return nil, err
+		}
+		pub, dir, router = cl.bus, cl.dir, cl.bus
+	}
+	convs := conversations.NewService(st, st, pub, clk, conversations.Config{Retention: cfg.Retention, MaxGroupSize: cfg.MaxGroupSize})
+	pres := presence.NewTracker(st, dir, pub, clk, presence.Config{Grace: cfg.PresenceGrace, TypingTimeout: cfg.TypingTimeout}, log)
+	a := &App{cfg: cfg, log: log, store: st, metrics: m, cluster: cl}
 
-	msgs := messaging.NewService(st, hub, convs, clk, messaging.Config{Retention: cfg.Retention, MaxBatch: cfg.MaxBatch}, log, m)
+	msgs := messaging.NewService(st, pub, convs, clk, messaging.Config{Retention: cfg.Retention, MaxBatch: cfg.MaxBatch}, log, m)
 	gw := gateway.New(gateway.Config{
 		Limits: cfg.Limits, HeartbeatTimeout: cfg.HeartbeatTimeout, WriteTimeout: cfg.WriteTimeout,
 		MaxQueue: cfg.MaxQueue, MaxInflight: cfg.MaxInflight, RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst,
-	}, hub, ids, msgs, convs, pres, clk, log, m)
+	}, hub, router, ids, msgs, convs, pres, clk, log, m)
 	ids.OnEvict = gw.Revoke
-	a.cleanup = retention.New(st, nil, hub, clk, retention.Config{
+	a.cleanup = retention.New(st, nil, pub, clk, retention.Config{
 		Retention: cfg.Retention, Interval: cfg.CleanupInterval, Batch: cfg.CleanupBatch,
 	}, log, m)
 	m.Gauge("parley_send_queue_depth", "Sends waiting for the group committer.", func() float64 { return float64(msgs.QueueDepth()) })
@@ -129,6 +144,10 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return a.msgs.Run(context.WithoutCancel(gctx)) })
 	g.Go(func() error { return a.cleanup.Run(gctx) })
+	if a.cluster != nil {
+		g.Go(func() error { return a.cluster.bus.Run(gctx) })
+		g.Go(func() error { return a.cluster.dir.Run(gctx) })
+	}
 	g.Go(func() error {
 		a.ready.Store(true)
 		a.log.Info("serving", "addr", ln.Addr().String(), "data_dir", a.cfg.DataDir)
@@ -148,6 +167,9 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		return err
 	})
 	err := g.Wait()
+	if a.cluster != nil {
+		err = errors.Join(err, a.cluster.rdb.Close())
+	}
 	return errors.Join(err, a.store.Close())
 }
 

@@ -18,8 +18,20 @@ import (
 
 // Config is everything `parley serve` can be told.
 type Config struct {
-	Addr      string
-	DataDir   string
+	Addr    string
+	DataDir string
+	// Store is "" for SQLite in DataDir, or a postgres:// URL.
+	Store string
+	// Redis, a redis:// URL, makes this node one of a cluster: events and
+	// presence go between nodes through it. RedisPrefix namespaces its
+	// keys and channels; NodeID names this node (default: random).
+	Redis       string
+	RedisPrefix string
+	NodeID      string
+	// NodeLease is how long a node counts as alive without a heartbeat to
+	// Redis: a dead node's users go offline within about this.
+	NodeLease time.Duration
+
 	Retention time.Duration
 	// CleanupInterval is the time between retention cleanup passes;
 	// CleanupBatch bounds the rows one cleanup transaction deletes.
@@ -58,6 +70,8 @@ func Default() Config {
 	return Config{
 		Addr:             "127.0.0.1:8080",
 		DataDir:          "./data",
+		RedisPrefix:      "parley:",
+		NodeLease:        15 * time.Second,
 		Retention:        30 * 24 * time.Hour,
 		CleanupInterval:  5 * time.Minute,
 		CleanupBatch:     1000,
@@ -96,6 +110,11 @@ func Load(name string, args []string, getenv func(string) string, stderr io.Writ
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.Addr, "addr", c.Addr, "address to listen on")
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory for the database and media")
+	fs.StringVar(&c.Store, "store", c.Store, `where state lives: "" for SQLite in --data-dir, or postgres://user@host/db`)
+	fs.StringVar(&c.Redis, "redis", c.Redis, "redis://host:port/db: run as one node of a cluster (presence and events through Redis)")
+	fs.StringVar(&c.RedisPrefix, "redis-prefix", c.RedisPrefix, "prefix of every Redis key and channel")
+	fs.StringVar(&c.NodeID, "node-id", c.NodeID, "this node's name in the cluster (default: random at start)")
+	fs.DurationVar(&c.NodeLease, "node-lease", c.NodeLease, "a node silent this long in Redis is dead and its users offline")
 	fs.DurationVar(&c.Retention, "retention", c.Retention, "how long undelivered messages, history and media are kept")
 	fs.DurationVar(&c.CleanupInterval, "cleanup-interval", c.CleanupInterval, "time between retention cleanup passes")
 	fs.IntVar(&c.CleanupBatch, "cleanup-batch", c.CleanupBatch, "rows deleted per cleanup transaction")
@@ -165,6 +184,11 @@ func (c Config) Validate() error {
 	}
 	check(c.Addr != "", "addr must not be empty")
 	check(c.DataDir != "", "data-dir must not be empty")
+	check(c.Store == "" || strings.HasPrefix(c.Store, "postgres://") || strings.HasPrefix(c.Store, "postgresql://"),
+		"store must be empty (SQLite) or a postgres:// URL")
+	check(c.NodeLease >= time.Second && c.NodeLease <= 45*time.Second, "node-lease must be in [1s, 45s]")
+	check(c.Redis == "" || strings.HasPrefix(c.Redis, "redis://") || strings.HasPrefix(c.Redis, "rediss://"),
+		"redis must be a redis:// URL")
 	check(c.Retention >= MinRetention, "retention must be at least %s, got %s", MinRetention, c.Retention)
 	check(c.CleanupInterval >= 100*time.Millisecond, "cleanup-interval must be at least 100ms, got %s", c.CleanupInterval)
 	check(c.CleanupBatch >= 1, "cleanup-batch must be at least 1")

@@ -55,6 +55,13 @@ type Presence interface {
 	StopTyping(conversationID, userID string)
 }
 
+// Router tells a cluster's bus which users have connections on this node
+// (nil in the embedded mode, where the hub is the whole bus).
+type Router interface {
+	Watch(ctx context.Context, userID string)
+	Unwatch(ctx context.Context, userID string)
+}
+
 // Observer is told what happens, for metrics.
 type Observer interface {
 	ConnOpened()
@@ -94,6 +101,7 @@ type Gateway struct {
 	log      *slog.Logger
 	obs      Observer
 	hub      *Hub
+	router   Router
 
 	mu       sync.Mutex
 	conns    map[*Conn]struct{}
@@ -102,10 +110,10 @@ type Gateway struct {
 }
 
 // New returns a gateway.
-func New(cfg Config, hub *Hub, auth Authenticator, msgr Messenger, members Members, pres Presence, clk clock.Clock, log *slog.Logger, obs Observer) *Gateway {
+func New(cfg Config, hub *Hub, router Router, auth Authenticator, msgr Messenger, members Members, pres Presence, clk clock.Clock, log *slog.Logger, obs Observer) *Gateway {
 	return &Gateway{
 		cfg: cfg, auth: auth, msgr: msgr, members: members, presence: pres, clock: clk, log: log, obs: obs,
-		hub: hub, conns: map[*Conn]struct{}{},
+		hub: hub, router: router, conns: map[*Conn]struct{}{},
 	}
 }
 
@@ -167,6 +175,9 @@ func (g *Gateway) serve(parent context.Context, c *Conn) {
 	readCtx := context.WithoutCancel(parent)
 
 	g.hub.register(c)
+	if g.router != nil {
+		g.router.Watch(ctx, c.userID)
+	}
 	if err := g.presence.Connected(ctx, c); err != nil {
 		g.log.Error("presence on connect", "user", c.userID, "err", err)
 	}
@@ -179,6 +190,9 @@ func (g *Gateway) serve(parent context.Context, c *Conn) {
 
 	c.saveReceiptCursor(ctx)
 	g.hub.unregister(c)
+	if g.router != nil {
+		g.router.Unwatch(ctx, c.userID)
+	}
 	g.presence.Unsubscribe(c)
 	g.presence.Disconnected(ctx, c.userID, timedOut)
 	c.out.close()

@@ -1,0 +1,62 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/parleychat/parley/internal/bus"
+	"github.com/parleychat/parley/internal/bus/redisbus"
+	"github.com/parleychat/parley/internal/config"
+	"github.com/parleychat/parley/internal/gateway"
+	"github.com/parleychat/parley/internal/presence/redisdir"
+	"github.com/parleychat/parley/internal/store/sqlite"
+)
+
+// publisher is what every service publishes events through: the hub in
+// the embedded mode, the Redis bus in a cluster.
+type publisher interface {
+	Publish(ctx context.Context, userIDs []string, ev *bus.Event)
+}
+
+// openStore opens PostgreSQL when configured, else SQLite in the data dir.
+func openStore(ctx context.Context, cfg config.Config) (*sqlite.Store, error) {
+	if cfg.Store != "" {
+		return sqlite.OpenPostgres(ctx, cfg.Store)
+	}
+	return sqlite.Open(ctx, cfg.DataDir)
+}
+
+// cluster is what a node of a cluster adds: Redis for events and presence.
+type cluster struct {
+	rdb *redis.Client
+	bus *redisbus.Bus
+	dir *redisdir.Directory
+}
+
+func newCluster(cfg config.Config, hub *gateway.Hub, log *slog.Logger) (*cluster, error) {
+	opt, err := redis.ParseURL(cfg.Redis)
+	if err != nil {
+		return nil, fmt.Errorf("redis: %w", err)
+	}
+	node := cfg.NodeID
+	if node == "" {
+		host, _ := os.Hostname()
+		b := make([]byte, 4)
+		_, _ = rand.Read(b)
+		node = host + "-" + hex.EncodeToString(b)
+	}
+	rdb := redis.NewClient(opt)
+	log = log.With("node", node)
+	log.Info("cluster node", "redis", opt.Addr, "prefix", cfg.RedisPrefix)
+	return &cluster{
+		rdb: rdb,
+		bus: redisbus.New(rdb, hub, node, cfg.RedisPrefix, log),
+		dir: redisdir.New(rdb, redisdir.Config{Node: node, Prefix: cfg.RedisPrefix, Lease: cfg.NodeLease}, log),
+	}, nil
+}
