@@ -27,6 +27,7 @@ import (
 	"github.com/parleychat/parley/internal/presence"
 	"github.com/parleychat/parley/internal/retention"
 	"github.com/parleychat/parley/internal/store/sqlite"
+	"github.com/parleychat/parley/internal/web"
 )
 
 // App is one Parley node.
@@ -104,6 +105,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	})
 	mux.HandleFunc("GET /readyz", a.readyz)
 	mux.Handle("GET /metrics", m.Handler())
+	mux.Handle("/", web.Handler()) // the browser client; every pattern above is more specific
 	if cfg.Pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)

@@ -1,0 +1,95 @@
+// One conversation's messages as far as they are loaded, in order, with
+// what each recipient has acknowledged.
+
+/** One conversation's messages as far as they are loaded. */
+export class Chat {
+  constructor(id) {
+    this.id = id;
+    /** Confirmed messages by sequence number, then pending ones in the order they were written. */
+    this.list = [];
+    this.byId = new Map();
+    this.byCmid = new Map();
+    this.loaded = false; // the newest page has been fetched
+    this.hasMore = false; // older pages exist
+    this.loading = null; // the fetch in progress
+    // What each recipient has acknowledged, as the highest sequence number
+    // delivered and read: receipts are cumulative per conversation.
+    this.marks = new Map();
+    this.readSent = 0; // highest sequence number covered by a read_receipt we sent
+  }
+
+  get oldestSeq() {
+    const m = this.list.find((x) => x.sequence_number != null);
+    return m ? m.sequence_number : 0;
+  }
+
+  get newestSeq() {
+    let s = 0;
+    for (const m of this.list) if (m.sequence_number != null && m.sequence_number > s) s = m.sequence_number;
+    return s;
+  }
+
+  /** Adds or merges m; returns the stored message. */
+  put(m) {
+    const old = (m.message_id && this.byId.get(m.message_id)) || (m.client_message_id && this.byCmid.get(m.client_message_id));
+    if (old) {
+      Object.assign(old, m, { key: old.key });
+      if (old.message_id) this.byId.set(old.message_id, old);
+      this.sort();
+      return old;
+    }
+    m.key = m.key || m.client_message_id || m.message_id;
+    this.list.push(m);
+    if (m.message_id) this.byId.set(m.message_id, m);
+    if (m.client_message_id) this.byCmid.set(m.client_message_id, m);
+    this.sort();
+    return m;
+  }
+
+  remove(m) {
+    this.list = this.list.filter((x) => x !== m);
+    if (m.message_id) this.byId.delete(m.message_id);
+    if (m.client_message_id) this.byCmid.delete(m.client_message_id);
+  }
+
+  sort() {
+    this.list.sort((a, b) => {
+      const ap = a.sequence_number == null;
+      const bp = b.sequence_number == null;
+      if (ap !== bp) return ap ? 1 : -1;
+      if (!ap) return a.sequence_number - b.sequence_number;
+      return a.created_at - b.created_at;
+    });
+  }
+
+  mark(userId, status, seq) {
+    const w = this.marks.get(userId) || { delivered: 0, read: 0 };
+    if (status === 'read') w.read = Math.max(w.read, seq);
+    if (status === 'read' || status === 'delivered') w.delivered = Math.max(w.delivered, seq);
+    this.marks.set(userId, w);
+  }
+
+  markOf(userId, seq) {
+    const w = this.marks.get(userId);
+    if (!w) return 'sent';
+    if (w.read >= seq) return 'read';
+    if (w.delivered >= seq) return 'delivered';
+    return 'sent';
+  }
+}
+
+/** A message from the server (history or live), as the model keeps it. */
+export function fromServer(m) {
+  const out = {
+    message_id: m.message_id,
+    conversation_id: m.conversation_id,
+    sender_id: m.sender_id,
+    sequence_number: m.sequence_number,
+    message_type: m.message_type,
+    content: m.content ?? '',
+    created_at: m.created_at,
+    pending: false,
+  };
+  if (m.media_id) out.media_id = m.media_id;
+  return out;
+}

@@ -1,0 +1,122 @@
+// Formatting shared by the views: times, durations, sizes, avatars, and the
+// text of system messages.
+
+const timeFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+const dayFmt = new Intl.DateTimeFormat(undefined, { weekday: 'short' });
+const dateFmt = new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'short', year: 'numeric' });
+const longFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+
+function startOfDay(ms) {
+  const d = new Date(ms);
+  d.setHours(0, 0, 0, 0);
+  return d.getTime();
+}
+
+const DAY = 86_400_000;
+
+/** "14:02" today, "Tue" this week, else a date: the conversation list's clock. */
+export function shortTime(ms) {
+  if (!ms) return '';
+  const today = startOfDay(Date.now());
+  if (ms >= today) return timeFmt.format(ms);
+  if (ms >= today - 6 * DAY) return dayFmt.format(ms);
+  return dateFmt.format(ms);
+}
+
+export function clockTime(ms) { return ms ? timeFmt.format(ms) : ''; }
+
+export function fullTime(ms) { return ms ? longFmt.format(ms) : ''; }
+
+/** "last seen today at 14:02", "last seen yesterday at 09:10", "last seen 3 Mar 2026 at …". */
+export function lastSeen(ms) {
+  if (!ms) return 'offline';
+  const today = startOfDay(Date.now());
+  if (ms >= today) return `last seen today at ${timeFmt.format(ms)}`;
+  if (ms >= today - DAY) return `last seen yesterday at ${timeFmt.format(ms)}`;
+  return `last seen ${dateFmt.format(ms)} at ${timeFmt.format(ms)}`;
+}
+
+/** A day separator's label. */
+export function dayLabel(ms) {
+  const today = startOfDay(Date.now());
+  if (ms >= today) return 'Today';
+  if (ms >= today - DAY) return 'Yesterday';
+  return dateFmt.format(ms);
+}
+
+export function sameDay(a, b) { return startOfDay(a) === startOfDay(b); }
+
+/** 65_000 → "1:05". */
+export function duration(ms) {
+  if (ms == null || !Number.isFinite(ms)) return '';
+  const s = Math.max(0, Math.round(ms / 1000));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = String(s % 60).padStart(2, '0');
+  return h ? `${h}:${String(m).padStart(2, '0')}:${sec}` : `${m}:${sec}`;
+}
+
+export function bytes(n) {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(0)} KB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+}
+
+export function initials(name) {
+  const parts = String(name || '?').trim().split(/\s+/).filter(Boolean);
+  const s = parts.length > 1 ? parts[0][0] + parts[parts.length - 1][0] : (parts[0] || '?').slice(0, 2);
+  return s.toUpperCase();
+}
+
+/** A stable hue per id, for avatars and group sender names. */
+export function hue(id) {
+  let h = 0;
+  for (const c of String(id)) h = (h * 31 + c.codePointAt(0)) >>> 0;
+  return h % 360;
+}
+
+/** Parses a system message's JSON content; null when it is not one. */
+export function parseSystem(content) {
+  try {
+    const v = JSON.parse(content);
+    return v && typeof v.event === 'string' ? v : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * "Alice added Bob", from a system message's content.
+ * @param {string} content
+ * @param {(id: string) => string} name a user's name ("You" for the caller)
+ */
+export function systemText(content, name) {
+  const e = parseSystem(content);
+  if (!e) return 'Group updated';
+  const actor = name(e.actor_id);
+  const user = e.user_id ? name(e.user_id) : '';
+  switch (e.event) {
+    case 'member_added': return `${actor} added ${user}`;
+    case 'member_removed': return `${actor} removed ${user}`;
+    case 'member_left': return `${user || actor} left`;
+    case 'renamed': return e.name ? `${actor} renamed the group to “${e.name}”` : `${actor} removed the group name`;
+    case 'role_changed':
+      return e.role === 'admin' ? `${actor} made ${user} an admin` : `${actor} made ${user} a member`;
+    case 'group_created': return `${actor} created the group`;
+    default: return 'Group updated';
+  }
+}
+
+/** A one-line preview of a message for the conversation list. */
+export function preview(m, name) {
+  if (!m) return '';
+  switch (m.message_type) {
+    case 'system': return systemText(m.content, name);
+    case 'image': return m.content || 'Photo';
+    case 'video': return m.content || 'Video';
+    case 'audio': return 'Voice message';
+    case 'document': return 'Document';
+    case 'location': return 'Location';
+    default: return m.content;
+  }
+}

@@ -1,0 +1,169 @@
+// Entry point: the session (token in localStorage), the sign-in form, and
+// the signed-in app with its routes: / (the list) and /c/{conversation_id}.
+
+import { Api } from './api.js';
+import { Client } from './client.js';
+import { $, toast, announce } from './dom.js';
+import { hydrateIcons } from './icons.js';
+import { Sidebar } from './views/sidebar.js';
+import { ChatView } from './views/chat.js';
+
+const SESSION_KEY = 'parley.session';
+const NOTICE_KEY = 'parley.notice';
+
+function loadSession() {
+  try {
+    const s = JSON.parse(localStorage.getItem(SESSION_KEY) || 'null');
+    if (s && s.token && s.user_id && (!s.expires_at || s.expires_at > Date.now())) return s;
+  } catch { /* a corrupt entry is a signed-out user */ }
+  return null;
+}
+
+let session = loadSession();
+let client = null;
+let views = null;
+const api = new Api(() => (session ? session.token : null), () => signOut('Your session has expired. Please sign in again.'));
+
+function saveSession(s) {
+  session = s;
+  if (s) localStorage.setItem(SESSION_KEY, JSON.stringify(s));
+  else localStorage.removeItem(SESSION_KEY);
+}
+
+// Signing out reloads the page: nothing of the previous user (listeners,
+// timers, the socket) can outlive it. The reason survives the reload in
+// sessionStorage.
+function signOut(message) {
+  if (!session) return;
+  saveSession(null);
+  if (client) client.stop();
+  client = null;
+  views = null;
+  try { sessionStorage.setItem(NOTICE_KEY, message || ''); } catch { /* shown nowhere, then */ }
+  location.replace('/');
+}
+
+// ---- signing in ----
+
+let registering = false;
+
+function setMode(reg) {
+  registering = reg;
+  const login = $('#tab-login');
+  const register = $('#tab-register');
+  login.setAttribute('aria-selected', String(!reg));
+  register.setAttribute('aria-selected', String(reg));
+  login.tabIndex = reg ? -1 : 0;
+  register.tabIndex = reg ? 0 : -1;
+  $('#auth-form').setAttribute('aria-labelledby', reg ? 'tab-register' : 'tab-login');
+  $('#auth-display-row').hidden = !reg;
+  $('#auth-password').autocomplete = reg ? 'new-password' : 'current-password';
+  $('#auth-submit').textContent = reg ? 'Create account' : 'Sign in';
+  $('#auth-error').textContent = '';
+}
+
+function showAuth(message) {
+  $('#app-view').hidden = true;
+  $('#auth-view').hidden = false;
+  document.title = 'Parley — sign in';
+  $('#auth-error').textContent = message || '';
+  $('#auth-password').value = '';
+  $('#auth-username').focus();
+}
+
+function wireAuth() {
+  $('#tab-login').addEventListener('click', () => setMode(false));
+  $('#tab-register').addEventListener('click', () => setMode(true));
+  // Arrow keys move between the two tabs, as a tablist should.
+  $('.tabs').addEventListener('keydown', (e) => {
+    if (e.key !== 'ArrowLeft' && e.key !== 'ArrowRight') return;
+    setMode(!registering);
+    (registering ? $('#tab-register') : $('#tab-login')).focus();
+  });
+  $('#auth-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const username = $('#auth-username').value.trim();
+    const password = $('#auth-password').value;
+    const display = $('#auth-display').value.trim();
+    const err = $('#auth-error');
+    err.textContent = '';
+    if (!/^[A-Za-z0-9_.-]{3,32}$/.test(username)) {
+      err.textContent = 'A username is 3–32 letters, digits, _ . or -.';
+      $('#auth-username').focus();
+      return;
+    }
+    if (password.length < 8) {
+      err.textContent = 'The password needs at least 8 characters.';
+      $('#auth-password').focus();
+      return;
+    }
+    const button = $('#auth-submit');
+    button.disabled = true;
+    button.setAttribute('aria-busy', 'true');
+    try {
+      if (registering) await api.register(username, password, display);
+      const s = await api.login(username, password);
+      saveSession({ token: s.token, user_id: s.user_id, expires_at: s.expires_at, username });
+      await startApp();
+    } catch (ex) {
+      err.textContent = ex.code === 'conflict' ? 'That username is taken. Try another one.'
+        : ex.code === 'unauthorized' ? 'Wrong username or password.'
+          : ex.message || 'Something went wrong.';
+    } finally {
+      button.disabled = false;
+      button.removeAttribute('aria-busy');
+    }
+  });
+}
+
+// ---- signed in ----
+
+function route() {
+  if (!views) return;
+  const m = location.pathname.match(/^\/c\/([^/]+)$/);
+  views.chat.open(m ? decodeURIComponent(m[1]) : null);
+}
+
+/** Opens a conversation and records it in the address bar. */
+function navigate(id, { replace = false } = {}) {
+  const path = id ? `/c/${encodeURIComponent(id)}` : '/';
+  if (location.pathname !== path) {
+    if (replace) history.replaceState(null, '', path);
+    else history.pushState(null, '', path);
+  }
+  route();
+}
+
+async function startApp() {
+  $('#auth-view').hidden = true;
+  $('#app-view').hidden = false;
+  document.title = 'Parley';
+  client = new Client(session, api);
+  const nav = { navigate, signOut: () => signOut('You signed out.') };
+  views = { sidebar: new Sidebar(client, nav), chat: new ChatView(client, nav) };
+  client.addEventListener('signedout', () => signOut('You were signed out: this account signed in on too many devices.'));
+  client.addEventListener('notice', (e) => toast(e.detail.text));
+  client.addEventListener('incoming', (e) => {
+    const m = e.detail.message;
+    if (m.message_type === 'system') return;
+    const conv = client.conversation(m.conversation_id);
+    const where = conv && conv.type === 'group' ? ` in ${client.title(conv)}` : '';
+    const what = m.message_type === 'text' ? m.content : `a ${m.message_type === 'audio' ? 'voice message' : m.message_type}`;
+    announce(`${client.name(m.sender_id, { you: false })}${where}: ${what}`);
+  });
+  await client.start();
+  route();
+}
+
+window.addEventListener('popstate', route);
+
+hydrateIcons();
+wireAuth();
+setMode(false);
+if (session) {
+  startApp();
+} else {
+  const notice = sessionStorage.getItem(NOTICE_KEY) || '';
+  sessionStorage.removeItem(NOTICE_KEY);
+  showAuth(notice);
+}

@@ -1,0 +1,456 @@
+// The open conversation: header (presence, typing, members), the message
+// history with paging and ticks, and the composer (text, attachments,
+// voice notes).
+
+import { $, h, fill, avatar, toast } from '../dom.js';
+import { hue, initials, clockTime, fullTime, lastSeen, dayLabel, sameDay, systemText } from '../format.js';
+import { tickMark } from './ticks.js';
+import { membersDialog, receiptPopover } from './dialogs.js';
+import { attachment, updateProgress, kindOf, Recorder } from './media.js';
+
+const PAUSE_AFTER_MS = 3000;
+const MAX_CONTENT_BYTES = 65536;
+const NEAR_BOTTOM_PX = 120;
+const URL_RE = /\bhttps?:\/\/[^\s<>"']+[^\s<>"'.,;:!?)\]]/g;
+
+export class ChatView {
+  constructor(client, nav) {
+    this.client = client;
+    this.nav = nav;
+    this.id = null;
+    this.nodes = new Map(); // key → {li, sig, status}
+    this.pane = $('#chat-pane');
+    this.list = $('#messages');
+    this.scroller = $('#messages-scroll');
+    this.input = $('#composer-input');
+    this.pauseTimer = 0;
+    this.recorder = null;
+
+    client.addEventListener('messages', (e) => { if (e.detail.conversation_id === this.id) this.renderMessages(e.detail); });
+    client.addEventListener('ticks', (e) => { if (e.detail.conversation_id === this.id) this.renderTicks(); });
+    client.addEventListener('progress', (e) => this.onProgress(e.detail.message));
+    client.addEventListener('typing', (e) => { if (e.detail.conversation_id === this.id) this.renderHeader(); });
+    client.addEventListener('presence', () => this.renderHeader());
+    client.addEventListener('connection', () => this.renderHeader());
+    client.addEventListener('users', () => { this.renderHeader(); this.renderMessages({}); });
+    client.addEventListener('conversations', () => this.onConversations());
+
+    $('#composer').addEventListener('submit', (e) => { e.preventDefault(); this.send(); });
+    this.input.addEventListener('keydown', (e) => this.onKey(e));
+    this.input.addEventListener('input', () => this.onInput());
+    this.input.addEventListener('blur', () => { if (this.id) client.setComposing(this.id, false); });
+    this.input.addEventListener('paste', (e) => this.onPaste(e));
+    $('#attach').addEventListener('click', () => $('#attach-input').click());
+    $('#attach-input').addEventListener('change', (e) => this.onFiles(e.target));
+    $('#record').addEventListener('click', () => this.toggleRecording());
+    $('#load-older').addEventListener('click', () => this.loadOlder());
+    $('#chat-members').addEventListener('click', () => membersDialog(client, this.id));
+    $('#chat-back').addEventListener('click', () => nav.navigate(null));
+    // Stuck to the bottom while the user is there: media that load and
+    // grow their bubbles keep the newest message in view.
+    this.stick = true;
+    this.scroller.addEventListener('scroll', () => {
+      this.stick = this.nearBottom();
+      if (this.scroller.scrollTop < 40) this.loadOlder();
+    }, { passive: true });
+    new ResizeObserver(() => { if (this.stick) this.scrollToBottom(); }).observe(this.list);
+    if (!Recorder.supported()) $('#record').hidden = true;
+    this.ticker = setInterval(() => this.renderHeader(), 30_000); // "last seen just now" ages
+  }
+
+  // ---- opening ----
+
+  async open(id) {
+    if (id === this.id) return;
+    if (this.recorder) this.stopRecording(true);
+    this.id = id;
+    this.nodes.clear();
+    this.list.replaceChildren();
+    this.stick = true;
+    $('#app-view').classList.toggle('chat-open', !!id);
+    $('#chat-empty').hidden = !!id;
+    this.pane.hidden = !id;
+    this.input.value = '';
+    this.autosize();
+    if (!id) {
+      await this.client.open(null);
+      document.title = 'Parley';
+      this.client.emit('conversations');
+      return;
+    }
+    this.renderHeader();
+    this.renderMessages({});
+    this.client.emit('conversations'); // highlight it in the list
+    this.input.focus();
+    try {
+      await this.client.open(id);
+    } catch (e) {
+      if (this.id !== id) return;
+      toast(e.status === 403 || e.status === 404 ? 'That chat is not available to you.' : `Could not open the chat: ${e.message}`);
+      if (e.status === 403 || e.status === 404) this.nav.navigate(null, { replace: true });
+      return;
+    }
+    if (this.id !== id) return;
+    this.renderHeader();
+    this.renderMessages({});
+    this.scrollToBottom();
+  }
+
+  onConversations() {
+    if (!this.id) return;
+    if (!this.client.conversation(this.id) && !this.client.chats.has(this.id)) {
+      // Removed from the group, or left it.
+      this.nav.navigate(null, { replace: true });
+      return;
+    }
+    this.renderHeader();
+  }
+
+  // ---- header ----
+
+  renderHeader() {
+    const c = this.client;
+    const conv = this.id && c.conversation(this.id);
+    if (!conv) return;
+    const title = c.title(conv);
+    document.title = `${title} — Parley`;
+    $('#chat-title').textContent = title;
+    const peer = c.peer(conv);
+    fill($('#chat-avatar'), avatar(conv.type === 'group' ? conv.conversation_id : peer, title, hue, initials, conv.type === 'group' ? 'group' : ''));
+    $('#chat-members').hidden = conv.type !== 'group';
+    const sub = $('#chat-subtitle');
+    const typists = c.typists(conv.conversation_id);
+    let text;
+    let cls = '';
+    if (typists.length) {
+      cls = 'typing-text';
+      text = conv.type === 'group'
+        ? `${typists.map((u) => c.name(u)).join(', ')} ${typists.length > 1 ? 'are' : 'is'} typing…`
+        : 'typing…';
+    } else if (peer && c.connection !== 'open') {
+      text = 'connecting…';
+    } else if (peer) {
+      const p = c.presence.get(peer);
+      text = !p ? '' : p.status === 'online' ? 'online' : lastSeen(p.last_seen);
+      if (p && p.status === 'online') cls = 'online-text';
+    } else {
+      const names = conv.participants.map((p) => p.user_id)
+        .sort((a, b) => (a === c.me) - (b === c.me))
+        .map((u) => c.name(u));
+      text = names.join(', ');
+    }
+    sub.textContent = text;
+    sub.className = `chat-subtitle ${cls}`;
+  }
+
+  // ---- messages ----
+
+  renderMessages({ older }) {
+    if (!this.id) return;
+    const c = this.client;
+    const chat = c.chats.get(this.id);
+    const conv = c.conversation(this.id);
+    const msgs = chat ? chat.list : [];
+    const nearBottom = this.stick || this.nearBottom();
+    const fromBottom = this.scroller.scrollHeight - this.scroller.scrollTop;
+    const lastKey = this.lastKey;
+
+    const want = [];
+    let prev = null;
+    for (const m of msgs) {
+      const at = m.created_at || Date.now();
+      if (!prev || !sameDay(prev, at)) want.push(this.dayNode(at));
+      prev = at;
+      want.push(this.messageNode(m, conv));
+    }
+    const keep = new Set(want);
+    for (const [key, n] of this.nodes) {
+      if (!keep.has(n.li)) {
+        n.li.remove();
+        this.nodes.delete(key);
+      }
+    }
+    // Put nodes in order, moving only those out of place (so media and
+    // focus inside untouched bubbles survive).
+    let cursor = this.list.firstChild;
+    for (const li of want) {
+      if (li === cursor) {
+        cursor = cursor.nextSibling;
+        continue;
+      }
+      this.list.insertBefore(li, cursor);
+    }
+    while (cursor) {
+      const next = cursor.nextSibling;
+      cursor.remove();
+      cursor = next;
+    }
+    $('#load-older').hidden = !(chat && chat.hasMore);
+
+    const last = msgs[msgs.length - 1];
+    this.lastKey = last ? last.key : null;
+    if (older) {
+      this.scroller.scrollTop = this.scroller.scrollHeight - fromBottom;
+    } else if (last && last.key !== lastKey && (nearBottom || last.sender_id === c.me)) {
+      this.scrollToBottom();
+    }
+  }
+
+  dayNode(at) {
+    const key = `day:${new Date(at).toDateString()}`;
+    let n = this.nodes.get(key);
+    if (!n) {
+      n = { li: h('li', { class: 'day', role: 'separator' }, h('span', null, dayLabel(at))) };
+      this.nodes.set(key, n);
+    }
+    return n.li;
+  }
+
+  messageNode(m, conv) {
+    const c = this.client;
+    const group = conv && conv.type === 'group';
+    const sig = [m.message_type, m.content, m.failed || '', m.sender_id, group ? c.name(m.sender_id) : '', m.upload ? 'local' : m.media_id || ''].join('\u0000');
+    let n = this.nodes.get(m.key);
+    if (!n || n.sig !== sig) {
+      const li = m.message_type === 'system' ? this.systemBubble(m) : this.bubble(m, group);
+      if (n) n.li.replaceWith(li);
+      n = { li, sig, status: undefined };
+      this.nodes.set(m.key, n);
+    }
+    n.li.dataset.id = m.message_id || '';
+    n.li.dataset.seq = m.sequence_number ?? '';
+    this.updateTicks(n, m);
+    if (m.upload && (m.upload.done || m.failed)) n.li.querySelector('.upload')?.remove();
+    return n.li;
+  }
+
+  systemBubble(m) {
+    return h('li', { class: 'msg system', 'data-testid': 'system-message' },
+      h('span', { class: 'system-text' }, systemText(m.content, (id) => this.client.name(id))));
+  }
+
+  bubble(m, group) {
+    const c = this.client;
+    const mine = m.sender_id === c.me;
+    const name = c.name(m.sender_id, { you: false });
+    const media = m.message_type === 'image' || m.message_type === 'video' || m.message_type === 'audio';
+    const body = [];
+    body.push(h('span', { class: 'visually-hidden' }, mine ? 'You: ' : `${name}: `));
+    if (group && !mine) body.push(h('div', { class: 'sender', style: { color: `hsl(${hue(m.sender_id)} 55% 38%)` }, 'aria-hidden': 'true' }, name));
+    if (media) body.push(attachment(c, m));
+    if (m.content && m.message_type !== 'location') body.push(h('div', { class: 'text' }, linkify(m.content)));
+    else if (!media) body.push(h('div', { class: 'text muted' }, `[${m.message_type}]`));
+    const meta = h('div', { class: 'meta' },
+      h('time', { datetime: new Date(m.created_at || Date.now()).toISOString(), title: fullTime(m.created_at) }, clockTime(m.created_at)),
+      h('span', { class: 'tick-slot' }));
+    body.push(meta);
+    if (m.failed) {
+      body.push(h('div', { class: 'failed' },
+        h('span', { role: 'alert' }, m.failed), ' ',
+        h('button', { type: 'button', class: 'link', onclick: () => c.discard(m) }, 'Dismiss')));
+    }
+    return h('li', {
+      class: `msg ${mine ? 'mine' : 'theirs'}${media ? ' has-media' : ''}`,
+      'data-testid': 'message',
+    }, h('div', { class: 'bubble' }, body));
+  }
+
+  updateTicks(n, m) {
+    const status = this.client.statusOf(m);
+    if (n.status === status) return;
+    n.status = status;
+    const slot = n.li.querySelector('.tick-slot');
+    if (!slot) return;
+    const mark = tickMark(status);
+    if (mark && (status === 'sent' || status === 'delivered' || status === 'read')) {
+      // The ticks open the per-member detail (who has it, who read it).
+      fill(slot, h('button', {
+        type: 'button',
+        class: 'tick-btn',
+        'aria-label': `${mark.getAttribute('aria-label')}. Show message info`,
+        'aria-haspopup': 'dialog',
+        onclick: (e) => receiptPopover(this.client, m, e.currentTarget),
+      }, mark));
+    } else {
+      fill(slot, mark);
+    }
+    n.li.dataset.status = status || '';
+  }
+
+  renderTicks() {
+    const chat = this.client.chats.get(this.id);
+    if (!chat) return;
+    for (const m of chat.list) {
+      const n = this.nodes.get(m.key);
+      if (n) this.updateTicks(n, m);
+    }
+  }
+
+  onProgress(m) {
+    if (m.conversation_id !== this.id) return;
+    const n = this.nodes.get(m.key);
+    if (n) updateProgress(n.li, m);
+  }
+
+  async loadOlder() {
+    if (!this.id || this.loadingOlder) return;
+    this.loadingOlder = true;
+    try {
+      await this.client.loadOlder(this.id);
+    } catch (e) {
+      toast(`Could not load older messages: ${e.message}`);
+    } finally {
+      this.loadingOlder = false;
+    }
+  }
+
+  scrollToBottom() {
+    this.scroller.scrollTop = this.scroller.scrollHeight;
+    this.stick = true;
+  }
+
+  nearBottom() {
+    return this.scroller.scrollHeight - this.scroller.scrollTop - this.scroller.clientHeight < NEAR_BOTTOM_PX;
+  }
+
+  // ---- composing ----
+
+  onKey(e) {
+    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      this.send();
+    }
+  }
+
+  onInput() {
+    this.autosize();
+    if (!this.id) return;
+    const typing = this.input.value.trim() !== '';
+    this.client.setComposing(this.id, typing);
+    clearTimeout(this.pauseTimer);
+    if (typing) this.pauseTimer = setTimeout(() => this.client.setComposing(this.id, false), PAUSE_AFTER_MS);
+  }
+
+  autosize() {
+    this.input.style.height = 'auto';
+    this.input.style.height = `${Math.min(this.input.scrollHeight, 160)}px`;
+  }
+
+  send() {
+    if (this.recorder) {
+      this.stopRecording(false);
+      return;
+    }
+    const text = this.input.value.trim();
+    if (!text || !this.id) return;
+    if (new TextEncoder().encode(text).length > MAX_CONTENT_BYTES) {
+      toast('That message is too long (at most 64 KiB).');
+      return;
+    }
+    clearTimeout(this.pauseTimer);
+    this.client.sendText(this.id, text);
+    this.input.value = '';
+    this.autosize();
+    this.input.focus();
+  }
+
+  onFiles(input) {
+    const files = [...input.files];
+    input.value = '';
+    this.sendFiles(files);
+  }
+
+  onPaste(e) {
+    const files = [...(e.clipboardData?.files || [])].filter(kindOf);
+    if (!files.length) return;
+    e.preventDefault();
+    this.sendFiles(files);
+  }
+
+  sendFiles(files) {
+    if (!this.id) return;
+    for (const f of files) {
+      const kind = kindOf(f);
+      if (!kind) {
+        toast(`${f.name}: only photos, videos and audio can be attached.`);
+        continue;
+      }
+      const caption = this.input.value.trim();
+      this.input.value = '';
+      this.autosize();
+      this.client.sendMedia(this.id, f, kind, caption);
+    }
+    this.input.focus();
+  }
+
+  async toggleRecording() {
+    if (this.recorder) {
+      this.stopRecording(false);
+      return;
+    }
+    const rec = new Recorder();
+    try {
+      await rec.start();
+    } catch (e) {
+      toast(`The microphone is not available: ${e.message}`);
+      return;
+    }
+    this.recorder = rec;
+    const button = $('#record');
+    button.setAttribute('aria-pressed', 'true');
+    button.setAttribute('aria-label', 'Stop and send the voice message');
+    button.classList.add('recording');
+    const strip = h('div', { class: 'rec-strip', role: 'status' },
+      h('span', { class: 'rec-dot', 'aria-hidden': 'true' }),
+      h('span', { class: 'rec-time' }, '0:00'),
+      ' Recording — Enter sends, Escape cancels');
+    this.input.hidden = true;
+    this.input.before(strip);
+    this.recStrip = strip;
+    this.recTimer = setInterval(() => {
+      const s = Math.floor(rec.elapsed / 1000);
+      strip.querySelector('.rec-time').textContent = `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+    }, 250);
+    this.recKeys = (e) => {
+      if (e.key === 'Escape') { e.preventDefault(); this.stopRecording(true); }
+      if (e.key === 'Enter') { e.preventDefault(); this.stopRecording(false); }
+    };
+    document.addEventListener('keydown', this.recKeys);
+    button.focus();
+  }
+
+  async stopRecording(cancel) {
+    const rec = this.recorder;
+    if (!rec) return;
+    this.recorder = null;
+    clearInterval(this.recTimer);
+    document.removeEventListener('keydown', this.recKeys);
+    this.recStrip.remove();
+    this.input.hidden = false;
+    const button = $('#record');
+    button.setAttribute('aria-pressed', 'false');
+    button.setAttribute('aria-label', 'Record a voice message');
+    button.classList.remove('recording');
+    const out = await rec.stop(cancel);
+    this.input.focus();
+    if (!out || !this.id) return;
+    if (out.duration_ms < 500) {
+      toast('Hold on a little longer: that voice message was too short.');
+      return;
+    }
+    this.client.sendMedia(this.id, out.file, 'audio', '', { duration_ms: out.duration_ms });
+  }
+}
+
+/** Text with its http(s) links made clickable, as nodes (never HTML). */
+function linkify(text) {
+  const out = [];
+  let last = 0;
+  for (const m of text.matchAll(URL_RE)) {
+    if (m.index > last) out.push(text.slice(last, m.index));
+    out.push(h('a', { href: m[0], target: '_blank', rel: 'noopener noreferrer' }, m[0]));
+    last = m.index + m[0].length;
+  }
+  if (last < text.length) out.push(text.slice(last));
+  return out;
+}
