@@ -32,7 +32,7 @@ type AppendResult struct {
 	// Duplicate is true when (sender, client_message_id) was seen before:
 	// Message is then the original and nothing was stored.
 	Duplicate bool
-	// Members are the conversation's members at commit time: the users the
+	// Members are the conversation's current members: the users the
 	// message fans out to (the sender included, for its other devices).
 	Members []string
 	Err     error

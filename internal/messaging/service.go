@@ -234,8 +234,13 @@ func (s *Service) commitSends(ctx context.Context, batch []*sendJob) {
 	stored := 0
 	for i, j := range batch {
 		r := results[i]
-		if r.Err == nil && !r.Duplicate {
-			stored++
+		if r.Err == nil {
+			if !r.Duplicate {
+				stored++
+			}
+			// A duplicate is published again: its sender resends because
+			// it had no ack, and the node that stored it may have died
+			// before publishing it. Connections drop what they already have.
 			s.publishMessage(ctx, r)
 		}
 		j.done(r)

@@ -454,7 +454,7 @@ async function sentOrRefused(user, kind) {
   const p = user.page;
   const sent = p.locator(`#messages li.msg.mine.has-media[data-status]:not([data-status="pending"]) .attachment-${kind}`).last();
   const failed = p.locator('#messages .failed').last();
-  await sent.or(failed).waitFor({ timeout: WAIT });
+  await sent.or(failed).first().waitFor({ timeout: WAIT });
   if (await failed.isVisible()) {
     const why = (await failed.textContent()).trim();
     await failed.getByRole('button', { name: 'Dismiss' }).click();

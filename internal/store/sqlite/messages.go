@@ -71,19 +71,24 @@ func lockConversations(ctx context.Context, tx *Tx, batch []messaging.Message) e
 func appendOne(ctx context.Context, tx *Tx, m messaging.Message, memberCache map[string][]string) (messaging.AppendResult, error) {
 	orig, err := scanMessage(tx.QueryRowContext(ctx,
 		`SELECT `+messageColumns+` FROM messages WHERE sender_id = ? AND client_message_id = ?`, m.SenderID, m.ClientMessageID))
-	if err == nil {
-		return messaging.AppendResult{Message: orig, Duplicate: true}, nil
-	}
-	if !errors.Is(err, sql.ErrNoRows) {
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return messaging.AppendResult{}, fmt.Errorf("idempotency check: %w", err)
 	}
-	members, ok := memberCache[m.ConversationID]
+	dup := err == nil
+	conv := m.ConversationID
+	if dup {
+		conv = orig.ConversationID
+	}
+	members, ok := memberCache[conv]
 	if !ok {
-		members, err = memberIDs(ctx, tx, m.ConversationID)
+		members, err = memberIDs(ctx, tx, conv)
 		if err != nil {
 			return messaging.AppendResult{}, err
 		}
-		memberCache[m.ConversationID] = members
+		memberCache[conv] = members
+	}
+	if dup {
+		return messaging.AppendResult{Message: orig, Duplicate: true, Members: members}, nil
 	}
 	if !slices.Contains(members, m.SenderID) {
 		var one int

@@ -204,8 +204,8 @@ func testAppend(t *testing.T, s Store) {
 	dup := msg("ab", "a", "a1", "1")
 	dup.ID, dup.Content = "another-id", "changed"
 	r := mustAppend(t, s, dup)[0]
-	if !r.Duplicate || r.Message.ID != res[0].Message.ID || r.Message.Content != "content 1" {
-		t.Fatalf("cross-batch duplicate = %+v", r)
+	if !r.Duplicate || r.Message.ID != res[0].Message.ID || r.Message.Content != "content 1" || len(r.Members) != 2 {
+		t.Fatalf("cross-batch duplicate = %+v (a duplicate carries its members: it is published again)", r)
 	}
 	r = mustAppend(t, s, msg("ab", "a", "a1", "2"))[0]
 	if r.Message.Seq != 3 {
