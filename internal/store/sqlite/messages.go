@@ -24,17 +24,15 @@ func (s *Store) AppendMessages(ctx context.Context, batch []messaging.Message) (
 		if err := lockConversations(ctx, tx, batch); err != nil {
 			return err
 		}
-		// Membership cannot change inside this transaction: load each
-		// conversation's members once per batch.
-		members := map[string][]string{}
+		b := &appendBatch{tx: tx, members: map[string][]string{}, seqs: map[string]*convSeq{}}
 		for i, m := range batch {
-			r, err := appendOne(ctx, tx, m, members)
+			r, err := b.append(ctx, m)
 			if err != nil {
 				return err
 			}
 			results[i] = r
 		}
-		return nil
+		return b.flush(ctx)
 	})
 	if err != nil {
 		return nil, err
@@ -42,10 +40,129 @@ func (s *Store) AppendMessages(ctx context.Context, batch []messaging.Message) (
 	return results, nil
 }
 
+// appendBatch is one group commit's state. Nobody else can change its
+// conversations until it commits (SQLite's single writer; on PostgreSQL
+// the rows locked by lockConversations), so it reads each conversation's
+// members and last sequence number once and writes the new last number
+// once, at the end.
+type appendBatch struct {
+	tx      *Tx
+	members map[string][]string
+	seqs    map[string]*convSeq
+}
+
+type convSeq struct {
+	last     int64
+	dirty    bool
+	activity time.Time
+}
+
+func (b *appendBatch) append(ctx context.Context, m messaging.Message) (messaging.AppendResult, error) {
+	members, err := b.membersOf(ctx, m.ConversationID)
+	if err != nil {
+		return messaging.AppendResult{}, err
+	}
+	cs, err := b.seqOf(ctx, m.ConversationID)
+	if err != nil {
+		return messaging.AppendResult{}, err
+	}
+	if cs == nil || !slices.Contains(members, m.SenderID) {
+		// A resend of a message stored before (say, before a removal)
+		// is still answered with the original.
+		if r, ok, err := b.duplicate(ctx, m); err != nil || ok {
+			return r, err
+		}
+		if cs == nil {
+			return messaging.AppendResult{Err: messaging.ErrConversationNotFound}, nil
+		}
+		return messaging.AppendResult{Err: messaging.ErrForbidden}, nil
+	}
+	// The idempotency check and the insert are one statement: a key seen
+	// before inserts nothing, and the number is not taken.
+	m.Seq = cs.last + 1
+	res, err := b.tx.ExecContext(ctx,
+		`INSERT INTO messages (`+messageColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		 ON CONFLICT (sender_id, client_message_id) DO NOTHING`,
+		m.ID, m.ConversationID, m.Seq, m.SenderID, m.SenderDevice, m.ClientMessageID, m.Type, m.Content,
+		nullString(m.MediaID), ms(m.CreatedAt))
+	if err != nil {
+		return messaging.AppendResult{}, fmt.Errorf("insert message: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return messaging.AppendResult{}, err
+	} else if n == 0 {
+		r, _, err := b.duplicate(ctx, m)
+		return r, err
+	}
+	cs.last, cs.dirty, cs.activity = m.Seq, true, m.CreatedAt
+	return messaging.AppendResult{Message: m, Members: members}, nil
+}
+
+// duplicate finds the message stored before under m's key, with the
+// members of its conversation (it is published again).
+func (b *appendBatch) duplicate(ctx context.Context, m messaging.Message) (messaging.AppendResult, bool, error) {
+	orig, err := scanMessage(b.tx.QueryRowContext(ctx,
+		`SELECT `+messageColumns+` FROM messages WHERE sender_id = ? AND client_message_id = ?`, m.SenderID, m.ClientMessageID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return messaging.AppendResult{}, false, nil
+	}
+	if err != nil {
+		return messaging.AppendResult{}, false, fmt.Errorf("idempotency check: %w", err)
+	}
+	members, err := b.membersOf(ctx, orig.ConversationID)
+	if err != nil {
+		return messaging.AppendResult{}, false, err
+	}
+	return messaging.AppendResult{Message: orig, Duplicate: true, Members: members}, true, nil
+}
+
+func (b *appendBatch) membersOf(ctx context.Context, conv string) ([]string, error) {
+	if ids, ok := b.members[conv]; ok {
+		return ids, nil
+	}
+	ids, err := memberIDs(ctx, b.tx, conv)
+	if err != nil {
+		return nil, err
+	}
+	b.members[conv] = ids
+	return ids, nil
+}
+
+// seqOf returns the conversation's numbering state, nil if there is no
+// such conversation.
+func (b *appendBatch) seqOf(ctx context.Context, conv string) (*convSeq, error) {
+	if cs, ok := b.seqs[conv]; ok {
+		return cs, nil
+	}
+	cs := &convSeq{}
+	err := b.tx.QueryRowContext(ctx, `SELECT last_seq FROM conversations WHERE id = ?`, conv).Scan(&cs.last)
+	if errors.Is(err, sql.ErrNoRows) {
+		cs = nil
+	} else if err != nil {
+		return nil, fmt.Errorf("read sequence number: %w", err)
+	}
+	b.seqs[conv] = cs
+	return cs, nil
+}
+
+// flush writes each conversation's new last sequence number.
+func (b *appendBatch) flush(ctx context.Context) error {
+	for id, cs := range b.seqs {
+		if cs == nil || !cs.dirty {
+			continue
+		}
+		if _, err := b.tx.ExecContext(ctx,
+			`UPDATE conversations SET last_seq = ?, last_activity_at = ? WHERE id = ?`, cs.last, ms(cs.activity), id); err != nil {
+			return fmt.Errorf("write sequence number: %w", err)
+		}
+	}
+	return nil
+}
+
 // lockConversations holds the rows of the batch's conversations, in id
 // order, where several writers exist: a membership change then commits
 // wholly before or wholly after the batch, never between its member read
-// and its sequence number, and two batches never wait for each other in a
+// and its sequence numbers, and two batches never wait for each other in a
 // cycle.
 func lockConversations(ctx context.Context, tx *Tx, batch []messaging.Message) error {
 	if tx.d.forUpdate == "" {
@@ -66,60 +183,6 @@ func lockConversations(ctx context.Context, tx *Tx, batch []messaging.Message) e
 		return fmt.Errorf("lock conversations: %w", err)
 	}
 	return rows.Close()
-}
-
-func appendOne(ctx context.Context, tx *Tx, m messaging.Message, memberCache map[string][]string) (messaging.AppendResult, error) {
-	orig, err := scanMessage(tx.QueryRowContext(ctx,
-		`SELECT `+messageColumns+` FROM messages WHERE sender_id = ? AND client_message_id = ?`, m.SenderID, m.ClientMessageID))
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return messaging.AppendResult{}, fmt.Errorf("idempotency check: %w", err)
-	}
-	dup := err == nil
-	conv := m.ConversationID
-	if dup {
-		conv = orig.ConversationID
-	}
-	members, ok := memberCache[conv]
-	if !ok {
-		members, err = memberIDs(ctx, tx, conv)
-		if err != nil {
-			return messaging.AppendResult{}, err
-		}
-		memberCache[conv] = members
-	}
-	if dup {
-		return messaging.AppendResult{Message: orig, Duplicate: true, Members: members}, nil
-	}
-	if !slices.Contains(members, m.SenderID) {
-		var one int
-		err := tx.QueryRowContext(ctx, `SELECT 1 FROM conversations WHERE id = ?`, m.ConversationID).Scan(&one)
-		if errors.Is(err, sql.ErrNoRows) {
-			return messaging.AppendResult{Err: messaging.ErrConversationNotFound}, nil
-		}
-		if err != nil {
-			return messaging.AppendResult{}, fmt.Errorf("find conversation: %w", err)
-		}
-		return messaging.AppendResult{Err: messaging.ErrForbidden}, nil
-	}
-	if err := tx.QueryRowContext(ctx,
-		`UPDATE conversations SET last_seq = last_seq + 1, last_activity_at = ? WHERE id = ? RETURNING last_seq`,
-		ms(m.CreatedAt), m.ConversationID).Scan(&m.Seq); err != nil {
-		return messaging.AppendResult{}, fmt.Errorf("next sequence number: %w", err)
-	}
-	if _, err := tx.ExecContext(ctx,
-		`INSERT INTO messages (`+messageColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		m.ID, m.ConversationID, m.Seq, m.SenderID, m.SenderDevice, m.ClientMessageID, m.Type, m.Content,
-		nullString(m.MediaID), ms(m.CreatedAt)); err != nil {
-		return messaging.AppendResult{}, fmt.Errorf("insert message: %w", err)
-	}
-	// The sending device has its own message: when it was up to date, move
-	// its cursor past it so its offline queue does not drag its own sends.
-	if _, err := tx.ExecContext(ctx,
-		`UPDATE device_cursors SET delivered_seq = ? WHERE device_id = ? AND conversation_id = ? AND delivered_seq = ?`,
-		m.Seq, m.SenderDevice, m.ConversationID, m.Seq-1); err != nil {
-		return messaging.AppendResult{}, fmt.Errorf("advance sender cursor: %w", err)
-	}
-	return messaging.AppendResult{Message: m, Members: members}, nil
 }
 
 func memberIDs(ctx context.Context, tx *Tx, conversationID string) ([]string, error) {

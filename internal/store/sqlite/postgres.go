@@ -52,6 +52,6 @@ func OpenPostgres(ctx context.Context, dsn string) (*Store, error) {
 		_ = pool.Close()
 		return nil, fmt.Errorf("migrate postgres: %w", err)
 	}
-	c := db{pool, postgresDialect}
+	c := newDB(pool, postgresDialect)
 	return &Store{w: c, r: c, d: postgresDialect}, nil
 }

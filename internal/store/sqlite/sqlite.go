@@ -88,7 +88,7 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
 	r.SetConnMaxIdleTime(0)
-	return &Store{w: db{w, sqliteDialect}, r: db{r, sqliteDialect}, d: sqliteDialect}, nil
+	return &Store{w: newDB(w, sqliteDialect), r: newDB(r, sqliteDialect), d: sqliteDialect}, nil
 }
 
 // incrementalVacuum makes deleted space returnable to the file system
