@@ -153,20 +153,8 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-type errorBody struct {
-	Error struct {
-		Code    protocol.Code `json:"code"`
-		Message string        `json:"message"`
-	} `json:"error"`
-}
-
 // WriteError answers err with its status and wire code.
-func WriteError(w http.ResponseWriter, err error) {
-	pe := protocol.AsError(err)
-	var b errorBody
-	b.Error.Code, b.Error.Message = pe.Code, pe.Message
-	writeJSON(w, pe.HTTPStatus(), b)
-}
+func WriteError(w http.ResponseWriter, err error) { protocol.WriteHTTP(w, err) }
 
 // fail logs server faults (with detail) and answers any error.
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/parleychat/parley/internal/bus"
 	"github.com/parleychat/parley/internal/clock"
+	"github.com/parleychat/parley/internal/conversations"
 	"github.com/parleychat/parley/internal/identity"
 	"github.com/parleychat/parley/internal/messaging"
 	"github.com/parleychat/parley/internal/protocol"
@@ -286,20 +287,20 @@ func (c *Conn) handleMessage(ctx context.Context, f *protocol.Inbound) {
 }
 
 func (c *Conn) handleTyping(ctx context.Context, f *protocol.Inbound) {
-	if _, err := c.g.members.CheckMember(ctx, f.ConversationID, c.userID); err != nil {
-		c.sendError(err, "")
-		return
-	}
 	ids, err := c.g.members.MemberIDs(ctx, f.ConversationID)
 	if err != nil {
 		c.sendError(err, "")
 		return
 	}
-	others := ids[:0]
+	others := make([]string, 0, len(ids))
 	for _, id := range ids {
 		if id != c.userID {
 			others = append(others, id)
 		}
+	}
+	if len(others) == len(ids) {
+		c.sendError(conversations.ErrForbidden, "")
+		return
 	}
 	c.g.presence.Typing(ctx, f.ConversationID, c.userID, f.State, others)
 }

@@ -15,7 +15,6 @@ import (
 
 	"github.com/parleychat/parley/internal/bus"
 	"github.com/parleychat/parley/internal/clock"
-	"github.com/parleychat/parley/internal/conversations"
 	"github.com/parleychat/parley/internal/identity"
 	"github.com/parleychat/parley/internal/messaging"
 	"github.com/parleychat/parley/internal/presence"
@@ -41,7 +40,6 @@ type Authenticator interface {
 
 // Members answers who may type into a conversation and who hears it.
 type Members interface {
-	CheckMember(ctx context.Context, conversationID, userID string) (conversations.Member, error)
 	MemberIDs(ctx context.Context, conversationID string) ([]string, error)
 }
 
@@ -126,7 +124,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	dev, err := g.auth.Authenticate(r.Context(), token)
 	if err != nil {
-		writeHTTPError(w, err)
+		protocol.WriteHTTP(w, err)
 		return
 	}
 	g.mu.Lock()
@@ -230,11 +228,4 @@ func (g *Gateway) Revoke(userID string, deviceIDs []string) {
 	for _, d := range deviceIDs {
 		g.hub.Publish(context.Background(), []string{userID}, &bus.Event{Kind: bus.KindRevoke, SenderDevice: d})
 	}
-}
-
-func writeHTTPError(w http.ResponseWriter, err error) {
-	pe := protocol.AsError(err)
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(pe.HTTPStatus())
-	_, _ = w.Write(protocol.Encode(map[string]any{"error": map[string]string{"code": string(pe.Code), "message": pe.Message}}))
 }

@@ -88,3 +88,19 @@ func AsError(err error) *Error {
 
 // Invalidf is a shorthand for a 400 invalid error with a specific message.
 func Invalid(msg string) *Error { return NewError(CodeInvalid, msg) }
+
+// WriteHTTP answers an HTTP request with err's status and the contract's
+// error body, {"error": {"code": ..., "message": ...}}.
+func WriteHTTP(w http.ResponseWriter, err error) {
+	pe := AsError(err)
+	var b struct {
+		Error struct {
+			Code    Code   `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	b.Error.Code, b.Error.Message = pe.Code, pe.Message
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(pe.HTTPStatus())
+	_, _ = w.Write(Encode(b))
+}
