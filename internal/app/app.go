@@ -17,11 +17,13 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/parleychat/parley/internal/api"
+	"github.com/parleychat/parley/internal/blob/local"
 	"github.com/parleychat/parley/internal/clock"
 	"github.com/parleychat/parley/internal/config"
 	"github.com/parleychat/parley/internal/conversations"
 	"github.com/parleychat/parley/internal/gateway"
 	"github.com/parleychat/parley/internal/identity"
+	"github.com/parleychat/parley/internal/media"
 	"github.com/parleychat/parley/internal/messaging"
 	"github.com/parleychat/parley/internal/metrics"
 	"github.com/parleychat/parley/internal/presence"
@@ -43,6 +45,7 @@ type App struct {
 	metrics *metrics.Metrics
 	handler http.Handler
 	ready   atomic.Bool
+	media   *media.Service
 }
 
 // New opens the store and builds the services. clk may be nil (wall clock).
@@ -86,19 +89,32 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	a := &App{cfg: cfg, log: log, store: st, metrics: m, cluster: cl}
 
 	msgs := messaging.NewService(st, pub, convs, clk, messaging.Config{Retention: cfg.Retention, MaxBatch: cfg.MaxBatch}, log, m)
+	med, blobHandler, err := newMedia(ctx, cfg, st, clk, log)
+	if err != nil {
+		_ = st.Close()
+		return nil, err
+	}
 	gw := gateway.New(gateway.Config{
 		Limits: cfg.Limits, HeartbeatTimeout: cfg.HeartbeatTimeout, WriteTimeout: cfg.WriteTimeout,
 		MaxQueue: cfg.MaxQueue, MaxInflight: cfg.MaxInflight, RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst,
-	}, hub, router, ids, msgs, convs, pres, clk, log, m)
+	}, gateway.Deps{
+		Hub: hub, Router: router, Auth: ids, Messages: msgs, Members: convs, Presence: pres, Media: med,
+		Clock: clk, Log: log, Observer: m,
+	})
 	ids.OnEvict = gw.Revoke
-	a.cleanup = retention.New(st, nil, pub, clk, retention.Config{
+	a.cleanup = retention.New(st, med, pub, clk, retention.Config{
 		Retention: cfg.Retention, Interval: cfg.CleanupInterval, Batch: cfg.CleanupBatch,
 	}, log, m)
 	m.Gauge("parley_send_queue_depth", "Sends waiting for the group committer.", func() float64 { return float64(msgs.QueueDepth()) })
-	a.msgs, a.gw, a.pres = msgs, gw, pres
+	a.msgs, a.gw, a.pres, a.media = msgs, gw, pres, med
 
 	mux := http.NewServeMux()
-	api.New(ids, convs, msgs, pres, log).Register(mux)
+	apiv1 := api.New(ids, convs, msgs, pres, log)
+	apiv1.Register(mux)
+	apiv1.RegisterMedia(mux, med)
+	if blobHandler != nil {
+		mux.Handle(local.Prefix, blobHandler) // signed upload and download URLs of local blobs
+	}
 	mux.Handle("GET /ws", gw)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte("ok\n"))

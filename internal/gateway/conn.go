@@ -79,8 +79,8 @@ func (c *Conn) Deliver(ev *bus.Event) {
 		return
 	}
 	if !c.out.push(item{ev: ev}, ev.Lossy()) {
-		if c.g.obs != nil {
-			c.g.obs.SlowConsumer()
+		if c.g.Observer != nil {
+			c.g.Observer.SlowConsumer()
 		}
 		c.kill(CloseSlowConsumer, "too slow: reconnect to receive queued messages")
 	}
@@ -95,7 +95,7 @@ func (c *Conn) send(frame []byte) {
 func (c *Conn) sendError(err error, clientMessageID string) {
 	pe := protocol.AsError(err)
 	if pe == protocol.ErrInternal {
-		c.g.log.Error("frame failed", "user", c.userID, "err", err)
+		c.g.Log.Error("frame failed", "user", c.userID, "err", err)
 	}
 	c.send(protocol.Encode(protocol.ErrorFrame{
 		Type: protocol.TypeError, Code: pe.Code, Message: pe.Message, ClientMessageID: clientMessageID,
@@ -224,8 +224,8 @@ func (c *Conn) handle(ctx context.Context, data []byte) {
 		c.sendError(err, cmid)
 		return
 	}
-	if c.g.obs != nil {
-		c.g.obs.FrameIn(f.Type)
+	if c.g.Observer != nil {
+		c.g.Observer.FrameIn(f.Type)
 	}
 	switch f.Type {
 	case protocol.TypeMessage:
@@ -239,7 +239,7 @@ func (c *Conn) handle(ctx context.Context, data []byte) {
 			UserID: c.userID, DeviceID: c.deviceID, Status: status,
 			ConversationID: f.ConversationID, MessageIDs: f.MessageIDs,
 		}
-		if err := c.g.msgr.SubmitReceipt(ctx, req, func(err error) {
+		if err := c.g.Messages.SubmitReceipt(ctx, req, func(err error) {
 			if err != nil {
 				c.sendError(err, "")
 			}
@@ -247,7 +247,7 @@ func (c *Conn) handle(ctx context.Context, data []byte) {
 			c.sendError(err, "")
 		}
 	case protocol.TypeHeartbeat:
-		c.send(protocol.Encode(protocol.HeartbeatAck{Type: protocol.TypeHeartbeatAck, ServerTime: clock.Millis(c.g.clock.Now())}))
+		c.send(protocol.Encode(protocol.HeartbeatAck{Type: protocol.TypeHeartbeatAck, ServerTime: clock.Millis(c.g.Clock.Now())}))
 	case protocol.TypeTyping:
 		c.handleTyping(ctx, f)
 	case protocol.TypePresenceSubscribe:
@@ -266,7 +266,16 @@ func (c *Conn) handleMessage(ctx context.Context, f *protocol.Inbound) {
 		ClientMessageID: f.ClientMessageID, Type: f.MessageType, Content: *f.Content, MediaID: f.MediaID,
 	}
 	cmid := f.ClientMessageID
-	err := c.g.msgr.Submit(ctx, m, func(r messaging.AppendResult) {
+	if m.MediaID != "" && c.g.Media != nil {
+		// An id alone must not be a key to someone else's media: only
+		// what the sender uploaded or can already see may be attached.
+		if err := c.g.Media.CanUse(ctx, c.userID, m.MediaID); err != nil {
+			<-c.inflight
+			c.sendError(err, cmid)
+			return
+		}
+	}
+	err := c.g.Messages.Submit(ctx, m, func(r messaging.AppendResult) {
 		<-c.inflight
 		if r.Err != nil {
 			c.sendError(r.Err, cmid)
@@ -283,11 +292,11 @@ func (c *Conn) handleMessage(ctx context.Context, f *protocol.Inbound) {
 		c.sendError(err, cmid)
 		return
 	}
-	c.g.presence.StopTyping(f.ConversationID, c.userID)
+	c.g.Presence.StopTyping(f.ConversationID, c.userID)
 }
 
 func (c *Conn) handleTyping(ctx context.Context, f *protocol.Inbound) {
-	ids, err := c.g.members.MemberIDs(ctx, f.ConversationID)
+	ids, err := c.g.Members.MemberIDs(ctx, f.ConversationID)
 	if err != nil {
 		c.sendError(err, "")
 		return
@@ -302,11 +311,11 @@ func (c *Conn) handleTyping(ctx context.Context, f *protocol.Inbound) {
 		c.sendError(conversations.ErrForbidden, "")
 		return
 	}
-	c.g.presence.Typing(ctx, f.ConversationID, c.userID, f.State, others)
+	c.g.Presence.Typing(ctx, f.ConversationID, c.userID, f.State, others)
 }
 
 func (c *Conn) handleSubscribe(ctx context.Context, f *protocol.Inbound) {
-	if err := c.g.presence.Subscribe(ctx, c, f.UserIDs); err != nil {
+	if err := c.g.Presence.Subscribe(ctx, c, f.UserIDs); err != nil {
 		c.sendError(err, "")
 	}
 }
@@ -321,7 +330,7 @@ func (c *Conn) writeLoop(ctx context.Context) {
 	}()
 	if err := c.sync(ctx); err != nil {
 		if ctx.Err() == nil {
-			c.g.log.Warn("sync on connect", "device", c.deviceID, "err", err)
+			c.g.Log.Warn("sync on connect", "device", c.deviceID, "err", err)
 			c.kill(websocket.StatusInternalError, "sync failed")
 		}
 		return
@@ -355,8 +364,8 @@ func (c *Conn) write(ctx context.Context, frame []byte) error {
 	if err := c.ws.Write(wctx, websocket.MessageText, frame); err != nil {
 		return err
 	}
-	if c.g.obs != nil {
-		c.g.obs.FrameOut(1)
+	if c.g.Observer != nil {
+		c.g.Observer.FrameOut(1)
 	}
 	return nil
 }
@@ -383,7 +392,7 @@ func (c *Conn) deliverMessage(ctx context.Context, ev *bus.Event) error {
 	last, known := c.delivered[ev.ConversationID]
 	if !known {
 		var err error
-		last, err = c.g.msgr.DeviceCursor(ctx, c.deviceID, ev.ConversationID)
+		last, err = c.g.Messages.DeviceCursor(ctx, c.deviceID, ev.ConversationID)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil // not (or no longer) a member of it
 		}
@@ -397,12 +406,12 @@ func (c *Conn) deliverMessage(ctx context.Context, ev *bus.Event) error {
 	if ev.Seq > last+1 {
 		// An earlier message has not reached us yet (or was published
 		// out of order): fill the gap from the store, where it already is.
-		missed, err := c.g.msgr.Range(ctx, c.userID, ev.ConversationID, last, ev.Seq)
+		missed, err := c.g.Messages.Range(ctx, c.userID, ev.ConversationID, last, ev.Seq)
 		if err != nil {
 			return err
 		}
-		if c.g.obs != nil {
-			c.g.obs.GapFilled()
+		if c.g.Observer != nil {
+			c.g.Observer.GapFilled()
 		}
 		for _, m := range missed {
 			if m.SenderDevice == c.deviceID {
@@ -426,7 +435,7 @@ const syncPage = 500
 func (c *Conn) sync(ctx context.Context) error {
 	var cur messaging.PendingCursor
 	for {
-		msgs, err := c.g.msgr.Pending(ctx, c.deviceID, cur, syncPage)
+		msgs, err := c.g.Messages.Pending(ctx, c.deviceID, cur, syncPage)
 		if err != nil {
 			return err
 		}
@@ -442,13 +451,13 @@ func (c *Conn) sync(ctx context.Context) error {
 		last := msgs[len(msgs)-1]
 		cur = messaging.PendingCursor{CreatedAt: last.CreatedAt, ConversationID: last.ConversationID, Seq: last.Seq}
 	}
-	rc, err := c.g.msgr.ReceiptCursor(ctx, c.deviceID)
+	rc, err := c.g.Messages.ReceiptCursor(ctx, c.deviceID)
 	if err != nil {
 		return err
 	}
 	c.receiptMax, c.receiptSaved = rc, rc
 	for {
-		changes, err := c.g.msgr.StatusesSince(ctx, c.userID, c.receiptMax, syncPage)
+		changes, err := c.g.Messages.StatusesSince(ctx, c.userID, c.receiptMax, syncPage)
 		if err != nil {
 			return err
 		}
@@ -473,8 +482,8 @@ func (c *Conn) saveReceiptCursor(ctx context.Context) {
 	if c.receiptMax <= c.receiptSaved {
 		return
 	}
-	if err := c.g.msgr.SetReceiptCursor(context.WithoutCancel(ctx), c.deviceID, c.receiptMax); err != nil {
-		c.g.log.Warn("save receipt cursor", "device", c.deviceID, "err", err)
+	if err := c.g.Messages.SetReceiptCursor(context.WithoutCancel(ctx), c.deviceID, c.receiptMax); err != nil {
+		c.g.Log.Warn("save receipt cursor", "device", c.deviceID, "err", err)
 		return
 	}
 	c.receiptSaved = c.receiptMax

@@ -90,16 +90,8 @@ type Config struct {
 
 // Gateway serves /ws.
 type Gateway struct {
-	cfg      Config
-	auth     Authenticator
-	msgr     Messenger
-	members  Members
-	presence Presence
-	clock    clock.Clock
-	log      *slog.Logger
-	obs      Observer
-	hub      *Hub
-	router   Router
+	cfg Config
+	Deps
 
 	mu       sync.Mutex
 	conns    map[*Conn]struct{}
@@ -107,12 +99,30 @@ type Gateway struct {
 	wg       sync.WaitGroup
 }
 
+// MediaAccess says whether a user may attach a media item to a message:
+// it uploaded it, or can see it in one of its conversations.
+type MediaAccess interface {
+	CanUse(ctx context.Context, userID, mediaID string) error
+}
+
+// Deps are what connections talk to. Router, Media and Observer may be
+// nil.
+type Deps struct {
+	Hub      *Hub
+	Router   Router
+	Auth     Authenticator
+	Messages Messenger
+	Members  Members
+	Presence Presence
+	Media    MediaAccess
+	Clock    clock.Clock
+	Log      *slog.Logger
+	Observer Observer
+}
+
 // New returns a gateway.
-func New(cfg Config, hub *Hub, router Router, auth Authenticator, msgr Messenger, members Members, pres Presence, clk clock.Clock, log *slog.Logger, obs Observer) *Gateway {
-	return &Gateway{
-		cfg: cfg, auth: auth, msgr: msgr, members: members, presence: pres, clock: clk, log: log, obs: obs,
-		hub: hub, router: router, conns: map[*Conn]struct{}{},
-	}
+func New(cfg Config, d Deps) *Gateway {
+	return &Gateway{cfg: cfg, Deps: d, conns: map[*Conn]struct{}{}}
 }
 
 // ServeHTTP authenticates and upgrades a connection, then serves it until
@@ -122,7 +132,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if token == "" {
 		token, _ = strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	}
-	dev, err := g.auth.Authenticate(r.Context(), token)
+	dev, err := g.Auth.Authenticate(r.Context(), token)
 	if err != nil {
 		protocol.WriteHTTP(w, err)
 		return
@@ -159,9 +169,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (g *Gateway) serve(parent context.Context, c *Conn) {
-	if g.obs != nil {
-		g.obs.ConnOpened()
-		defer g.obs.ConnClosed()
+	if g.Observer != nil {
+		g.Observer.ConnOpened()
+		defer g.Observer.ConnClosed()
 	}
 	// The connection outlives the request context's cancellation on
 	// server shutdown: Shutdown drains it explicitly. kill cancels only
@@ -172,12 +182,12 @@ func (g *Gateway) serve(parent context.Context, c *Conn) {
 	defer cancel()
 	readCtx := context.WithoutCancel(parent)
 
-	g.hub.register(c)
-	if g.router != nil {
-		g.router.Watch(ctx, c.userID)
+	g.Hub.register(c)
+	if g.Router != nil {
+		g.Router.Watch(ctx, c.userID)
 	}
-	if err := g.presence.Connected(ctx, c); err != nil {
-		g.log.Error("presence on connect", "user", c.userID, "err", err)
+	if err := g.Presence.Connected(ctx, c); err != nil {
+		g.Log.Error("presence on connect", "user", c.userID, "err", err)
 	}
 
 	var wg sync.WaitGroup
@@ -187,12 +197,12 @@ func (g *Gateway) serve(parent context.Context, c *Conn) {
 	wg.Wait()
 
 	c.saveReceiptCursor(ctx)
-	g.hub.unregister(c)
-	if g.router != nil {
-		g.router.Unwatch(ctx, c.userID)
+	g.Hub.unregister(c)
+	if g.Router != nil {
+		g.Router.Unwatch(ctx, c.userID)
 	}
-	g.presence.Unsubscribe(c)
-	g.presence.Disconnected(ctx, c.userID, timedOut)
+	g.Presence.Unsubscribe(c)
+	g.Presence.Disconnected(ctx, c.userID, timedOut)
 	c.out.close()
 }
 
@@ -226,6 +236,6 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 // Revoke closes the connections of sessions that ended (evicted devices).
 func (g *Gateway) Revoke(userID string, deviceIDs []string) {
 	for _, d := range deviceIDs {
-		g.hub.Publish(context.Background(), []string{userID}, &bus.Event{Kind: bus.KindRevoke, SenderDevice: d})
+		g.Hub.Publish(context.Background(), []string{userID}, &bus.Event{Kind: bus.KindRevoke, SenderDevice: d})
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/parleychat/parley/internal/conversations"
 	"github.com/parleychat/parley/internal/identity"
+	"github.com/parleychat/parley/internal/media"
 	"github.com/parleychat/parley/internal/messaging"
 	"github.com/parleychat/parley/internal/presence"
 	"github.com/parleychat/parley/internal/protocol"
@@ -27,6 +28,7 @@ type Store interface {
 	messaging.Store
 	presence.Store
 	retention.Store
+	media.Store
 }
 
 // Run runs the suite; open must return an empty store for each call.
@@ -49,6 +51,9 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"MembershipWindow", testMembershipWindow},
 		{"Expiry", testExpiry},
 		{"PresenceSettingsAndContacts", testPresenceSettings},
+		{"MediaLifecycle", testMediaLifecycle},
+		{"MediaVisibility", testMediaVisibility},
+		{"MediaSweepAndExpiry", testMediaSweepAndExpiry},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })

@@ -1,0 +1,133 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	"github.com/parleychat/parley/internal/media"
+)
+
+// Media is the media service as the API uses it.
+type Media interface {
+	Create(ctx context.Context, userID, contentType string, size int64) (media.Upload, error)
+	Complete(ctx context.Context, userID, id string) (media.View, error)
+	Get(ctx context.Context, userID, id string) (media.View, error)
+}
+
+// RegisterMedia adds the media routes to mux.
+func (a *API) RegisterMedia(mux *http.ServeMux, m Media) {
+	h := mediaHandlers{API: a, media: m}
+	mux.Handle("POST /api/v1/media", a.auth(h.create))
+	mux.Handle("POST /api/v1/media/{id}/complete", a.auth(h.complete))
+	mux.Handle("GET /api/v1/media/{id}", a.auth(h.get))
+}
+
+type mediaHandlers struct {
+	*API
+	media Media
+}
+
+type uploadJSON struct {
+	MediaID      string `json:"media_id"`
+	UploadURL    string `json:"upload_url"`
+	UploadMethod string `json:"upload_method"`
+	ExpiresIn    int64  `json:"expires_in"`
+}
+
+// mediaJSON is a media item on the wire. Optional fields are left out
+// when they do not apply (no width for audio, no URLs unless ready).
+type mediaJSON struct {
+	MediaID       string `json:"media_id"`
+	Status        string `json:"status"`
+	Kind          string `json:"kind"`
+	ContentType   string `json:"content_type"`
+	Size          int64  `json:"size"`
+	Width         int    `json:"width,omitempty"`
+	Height        int    `json:"height,omitempty"`
+	DurationMS    int64  `json:"duration_ms,omitempty"`
+	Codec         string `json:"codec,omitempty"`
+	Waveform      []int  `json:"waveform,omitempty"`
+	URL           string `json:"url,omitempty"`
+	ThumbnailURL  string `json:"thumbnail_url,omitempty"`
+	CompressedURL string `json:"compressed_url,omitempty"`
+	Reason        string `json:"reason,omitempty"`
+	UploaderID    string `json:"uploader_id"`
+	CreatedAt     int64  `json:"created_at"`
+}
+
+func (h mediaHandlers) create(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		ContentType string `json:"content_type"`
+		Size        *int64 `json:"size"`
+	}
+	if err := decode(w, r, &req); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if req.Size == nil {
+		h.fail(w, r, media.ErrBadSize)
+		return
+	}
+	up, err := h.media.Create(r.Context(), session(r.Context()).UserID, req.ContentType, *req.Size)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, uploadJSON{
+		MediaID: up.MediaID, UploadURL: absolute(r, up.UploadURL), UploadMethod: up.Method,
+		ExpiresIn: int64(up.ExpiresIn.Seconds()),
+	})
+}
+
+func (h mediaHandlers) complete(w http.ResponseWriter, r *http.Request) {
+	v, err := h.media.Complete(r.Context(), session(r.Context()).UserID, r.PathValue("id"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toMediaJSON(r, v))
+}
+
+func (h mediaHandlers) get(w http.ResponseWriter, r *http.Request) {
+	v, err := h.media.Get(r.Context(), session(r.Context()).UserID, r.PathValue("id"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toMediaJSON(r, v))
+}
+
+func toMediaJSON(r *http.Request, v media.View) mediaJSON {
+	size := v.Size
+	if v.Status != media.StatusReady {
+		size = v.DeclaredSize
+	}
+	j := mediaJSON{
+		MediaID: v.ID, Status: string(v.Status), Kind: string(v.Kind), ContentType: v.ContentType, Size: size,
+		Width: v.Width, Height: v.Height, DurationMS: v.DurationMS, Codec: v.Codec, Reason: v.Reason,
+		URL: absolute(r, v.URL), ThumbnailURL: absolute(r, v.ThumbnailURL), CompressedURL: absolute(r, v.CompressedURL),
+		UploaderID: v.UploaderID, CreatedAt: v.CreatedAt.UnixMilli(),
+	}
+	if len(v.Waveform) > 0 {
+		// As numbers: a []byte would go out as base64.
+		j.Waveform = make([]int, len(v.Waveform))
+		for i, b := range v.Waveform {
+			j.Waveform[i] = int(b)
+		}
+	}
+	return j
+}
+
+// absolute turns a server-relative URL (the local blob store's) into one
+// on the host the client reached; other URLs pass unchanged.
+func absolute(r *http.Request, u string) string {
+	if !strings.HasPrefix(u, "/") {
+		return u
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host + u
+}

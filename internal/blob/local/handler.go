@@ -1,0 +1,145 @@
+package local
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/parleychat/parley/internal/blob"
+	"github.com/parleychat/parley/internal/protocol"
+)
+
+func queryEscape(s string) string { return url.QueryEscape(s) }
+
+// Handler serves the signed URLs: PUT uploads, GET and HEAD downloads.
+// Mount it on Prefix. A missing, tampered or expired signature is 403
+// forbidden, whatever the object: the answer never tells whether a key
+// exists to someone who cannot prove they were given it.
+func (s *Store) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key := strings.TrimPrefix(r.URL.Path, Prefix)
+		q := r.URL.Query()
+		switch r.Method {
+		case http.MethodPut:
+			size, ok := parseInt(q.Get("size"))
+			if !ok || size < 0 {
+				writeError(w, http.StatusForbidden, protocol.CodeForbidden, "missing or malformed signature")
+				return
+			}
+			if !s.verify(w, "PUT", key, q, size, "") {
+				return
+			}
+			s.servePut(w, r, key, size)
+		case http.MethodGet, http.MethodHead:
+			ct := q.Get("ct")
+			if !s.verify(w, "GET", key, q, 0, ct) {
+				return
+			}
+			s.serveGet(w, r, key, ct)
+		default:
+			w.Header().Set("Allow", "GET, HEAD, PUT")
+			writeError(w, http.StatusMethodNotAllowed, protocol.CodeInvalid, "method not allowed")
+		}
+	})
+}
+
+// verify checks the signature and the expiry; on failure it answers 403.
+func (s *Store) verify(w http.ResponseWriter, method, key string, q url.Values, size int64, ct string) bool {
+	exp, ok := parseInt(q.Get("exp"))
+	sig, err := hexDecode(q.Get("sig"))
+	if !ok || err != nil || blob.ValidKey(key) != nil {
+		writeError(w, http.StatusForbidden, protocol.CodeForbidden, "missing or malformed signature")
+		return false
+	}
+	want, _ := hexDecode(s.sign(method, key, exp, size, ct))
+	if !hmac.Equal(sig, want) {
+		writeError(w, http.StatusForbidden, protocol.CodeForbidden, "signature does not match")
+		return false
+	}
+	if s.now() > exp {
+		writeError(w, http.StatusForbidden, protocol.CodeForbidden, "signature has expired")
+		return false
+	}
+	return true
+}
+
+func (s *Store) servePut(w http.ResponseWriter, r *http.Request, key string, size int64) {
+	if r.ContentLength > size {
+		writeError(w, http.StatusRequestEntityTooLarge, protocol.CodeTooLarge, "body is larger than the declared size")
+		return
+	}
+	p, err := s.path(key)
+	if err != nil {
+		writeError(w, http.StatusForbidden, protocol.CodeForbidden, "bad key")
+		return
+	}
+	if _, err := writeAtomic(p, r.Body, size); err != nil {
+		var se *sizeError
+		switch {
+		case errors.As(err, &se) && se.got > se.want:
+			writeError(w, http.StatusRequestEntityTooLarge, protocol.CodeTooLarge, se.Error())
+		case errors.As(err, &se):
+			writeError(w, http.StatusBadRequest, protocol.CodeInvalid, se.Error())
+		default:
+			// A client that hangs up mid-body lands here too; nothing is
+			// kept either way.
+			writeError(w, http.StatusInternalServerError, protocol.CodeInternal, "upload failed")
+		}
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+func (s *Store) serveGet(w http.ResponseWriter, r *http.Request, key, ct string) {
+	p, _ := s.path(key)
+	f, err := os.Open(p)
+	if err != nil {
+		writeError(w, http.StatusNotFound, protocol.CodeNotFound, "no such object")
+		return
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || fi.IsDir() {
+		writeError(w, http.StatusNotFound, protocol.CodeNotFound, "no such object")
+		return
+	}
+	h := w.Header()
+	if ct == "" {
+		ct = "application/octet-stream"
+	}
+	h.Set("Content-Type", ct)
+	// User bytes served from Parley's own origin: never let a browser
+	// sniff them into HTML or run them as a page.
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
+	h.Set("Cache-Control", "private, max-age=60")
+	// ServeContent answers Range requests, so video players can seek.
+	http.ServeContent(w, r, "", fi.ModTime().Truncate(time.Second), f)
+}
+
+func hexDecode(s string) ([]byte, error) {
+	if len(s) != 2*sha256.Size {
+		return nil, errors.New("bad signature length")
+	}
+	return hex.DecodeString(s)
+}
+
+func writeError(w http.ResponseWriter, status int, code protocol.Code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	var body struct {
+		Error struct {
+			Code    protocol.Code `json:"code"`
+			Message string        `json:"message"`
+		} `json:"error"`
+	}
+	body.Error.Code, body.Error.Message = code, msg
+	_ = json.NewEncoder(w).Encode(body)
+}
