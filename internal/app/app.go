@@ -28,7 +28,7 @@ import (
 	"github.com/parleychat/parley/internal/metrics"
 	"github.com/parleychat/parley/internal/presence"
 	"github.com/parleychat/parley/internal/retention"
-	"github.com/parleychat/parley/internal/store/sqlite"
+	"github.com/parleychat/parley/internal/store/sqlstore"
 	"github.com/parleychat/parley/internal/web"
 )
 
@@ -36,7 +36,7 @@ import (
 type App struct {
 	cfg     config.Config
 	log     *slog.Logger
-	store   *sqlite.Store
+	store   *sqlstore.Store
 	msgs    *messaging.Service
 	cleanup *retention.Service
 	cluster *cluster // nil in the embedded mode

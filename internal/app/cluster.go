@@ -15,7 +15,7 @@ import (
 	"github.com/parleychat/parley/internal/config"
 	"github.com/parleychat/parley/internal/gateway"
 	"github.com/parleychat/parley/internal/presence/redisdir"
-	"github.com/parleychat/parley/internal/store/sqlite"
+	"github.com/parleychat/parley/internal/store/sqlstore"
 )
 
 // publisher is what every service publishes events through: the hub in
@@ -25,11 +25,11 @@ type publisher interface {
 }
 
 // openStore opens PostgreSQL when configured, else SQLite in the data dir.
-func openStore(ctx context.Context, cfg config.Config) (*sqlite.Store, error) {
+func openStore(ctx context.Context, cfg config.Config) (*sqlstore.Store, error) {
 	if cfg.Store != "" {
-		return sqlite.OpenPostgres(ctx, cfg.Store)
+		return sqlstore.OpenPostgres(ctx, cfg.Store)
 	}
-	return sqlite.Open(ctx, cfg.DataDir)
+	return sqlstore.Open(ctx, cfg.DataDir)
 }
 
 // cluster is what a node of a cluster adds: Redis for events and presence.

@@ -1,11 +1,11 @@
-package sqlite_test
+package sqlstore_test
 
 import (
 	"context"
 	"testing"
 
 	"github.com/parleychat/parley/internal/apptest"
-	"github.com/parleychat/parley/internal/store/sqlite"
+	"github.com/parleychat/parley/internal/store/sqlstore"
 	"github.com/parleychat/parley/internal/store/storetest"
 )
 
@@ -13,7 +13,7 @@ import (
 // test in a database of its own (skipped without a server, except under CI).
 func TestConformancePostgres(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) storetest.Store {
-		s, err := sqlite.OpenPostgres(context.Background(), apptest.Postgres(t))
+		s, err := sqlstore.OpenPostgres(context.Background(), apptest.Postgres(t))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package sqlite_test
+package sqlstore_test
 
 import (
 	"context"
@@ -7,13 +7,13 @@ import (
 
 	"github.com/parleychat/parley/internal/identity"
 
-	"github.com/parleychat/parley/internal/store/sqlite"
+	"github.com/parleychat/parley/internal/store/sqlstore"
 	"github.com/parleychat/parley/internal/store/storetest"
 )
 
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) storetest.Store {
-		s, err := sqlite.Open(context.Background(), t.TempDir())
+		s, err := sqlstore.Open(context.Background(), t.TempDir())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -25,7 +25,7 @@ func TestConformance(t *testing.T) {
 func TestReopenKeepsData(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
-	s, err := sqlite.Open(ctx, dir)
+	s, err := sqlstore.Open(ctx, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +35,7 @@ func TestReopenKeepsData(t *testing.T) {
 	}
 	s.Close()
 	// Reopening runs the migrations runner again: it must skip what is done.
-	s, err = sqlite.Open(ctx, dir)
+	s, err = sqlstore.Open(ctx, dir)
 	if err != nil {
 		t.Fatalf("reopen: %v", err)
 	}

@@ -1,13 +1,16 @@
-// Package sqlite is the embedded store: one SQLite file in WAL mode,
-// through modernc.org/sqlite (pure Go, so the binary stays static and
-// cross-compiles without cgo).
+// Package sqlstore is Parley's one implementation of every domain's store
+// interface, in SQL, for two engines: SQLite, the embedded default (one
+// file in WAL mode, through modernc.org/sqlite: pure Go, so the binary
+// stays static and cross-compiles without cgo), and PostgreSQL for a
+// cluster (postgres.go). Queries are written once; a small dialect
+// (db.go) adapts them.
 //
 // Writes go through a single connection, reads through a pool: SQLite
 // allows one writer at a time anyway, and a single writer connection turns
 // lock contention into an ordinary queue. The domain services batch their
 // writes (group commit), so one transaction and one fsync carry many
 // messages.
-package sqlite
+package sqlstore
 
 import (
 	"context"

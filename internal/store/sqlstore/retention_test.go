@@ -1,4 +1,4 @@
-package sqlite_test
+package sqlstore_test
 
 import (
 	"context"
@@ -15,17 +15,17 @@ import (
 	"github.com/parleychat/parley/internal/identity"
 	"github.com/parleychat/parley/internal/messaging"
 	"github.com/parleychat/parley/internal/retention"
-	"github.com/parleychat/parley/internal/store/sqlite"
+	"github.com/parleychat/parley/internal/store/sqlstore"
 )
 
 var t0 = time.UnixMilli(1_790_000_000_000)
 
 // seed opens a store in dir with two users, a 1:1 and n messages of size
 // bytes created at t0, appended in batches of 1000 like the group commit.
-func seed(t testing.TB, dir string, n, size int) *sqlite.Store {
+func seed(t testing.TB, dir string, n, size int) *sqlstore.Store {
 	t.Helper()
 	ctx := context.Background()
-	s, err := sqlite.Open(ctx, dir)
+	s, err := sqlstore.Open(ctx, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,14 +58,14 @@ func seed(t testing.TB, dir string, n, size int) *sqlite.Store {
 
 func fileSize(t testing.TB, dir string) int64 {
 	t.Helper()
-	fi, err := os.Stat(filepath.Join(dir, sqlite.FileName))
+	fi, err := os.Stat(filepath.Join(dir, sqlstore.FileName))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return fi.Size()
 }
 
-func newCleanup(s *sqlite.Store, now time.Time, batch int) *retention.Service {
+func newCleanup(s *sqlstore.Store, now time.Time, batch int) *retention.Service {
 	return retention.New(s, nil, nil, clock.NewFake(now), retention.Config{Retention: time.Hour, Interval: time.Hour, Batch: batch},
 		slog.New(slog.DiscardHandler), nil)
 }
@@ -85,7 +85,7 @@ func TestCleanupResumesAfterRestart(t *testing.T) {
 	}
 	s.Close()
 
-	s, err = sqlite.Open(ctx, dir)
+	s, err = sqlstore.Open(ctx, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,14 +108,13 @@ func TestCleanupResumesAfterRestart(t *testing.T) {
 // messages (rows/s is reported). Run with -benchtime 1x: the seeding takes
 // longer than the pass.
 func BenchmarkCleanupMillion(b *testing.B) {
-	for b.Loop() {
+	for range b.N {
 		b.StopTimer()
 		dir := b.TempDir()
 		s := seed(b, dir, 1_000_000, 100)
 		svc := newCleanup(s, t0.Add(2*time.Hour), 1000)
 		b.StartTimer()
 		sum, err := svc.RunOnce(context.Background())
-		b.StopTimer()
 		if err != nil || sum.ExpiredMessages != 1_000_000 {
 			b.Fatal(sum, err)
 		}
