@@ -117,6 +117,28 @@ func (t Tools) probe(ctx context.Context, path string) (probeResult, error) {
 	return p, nil
 }
 
+// packetsDuration measures a file whose header states no duration (a
+// browser's MediaRecorder writes WebM so) by the end of its last packet.
+// 0 when it cannot tell.
+func (t Tools) packetsDuration(ctx context.Context, path string) int64 {
+	out, err := run(ctx, t.ffprobe(), "-v", "error", "-show_entries", "packet=pts_time,duration_time",
+		"-of", "csv=p=0", path)
+	if err != nil {
+		return 0
+	}
+	var end float64
+	for _, line := range strings.Split(string(out), "\n") {
+		pts, dur, _ := strings.Cut(strings.TrimSpace(line), ",")
+		p, err := strconv.ParseFloat(pts, 64)
+		if err != nil {
+			continue
+		}
+		d, _ := strconv.ParseFloat(dur, 64)
+		end = max(end, p+d)
+	}
+	return durationMS(strconv.FormatFloat(end, 'f', -1, 64))
+}
+
 func durationMS(s string) int64 {
 	f, err := strconv.ParseFloat(s, 64)
 	if err != nil || f < 0 || math.IsNaN(f) || math.IsInf(f, 0) {
@@ -163,6 +185,9 @@ func (t Tools) processVideo(ctx context.Context, path string, maxPixels int64, m
 	}
 	if d := durationMS(p.Format.Duration); d > 0 {
 		m.DurationMS = d
+	}
+	if m.DurationMS == 0 {
+		m.DurationMS = t.packetsDuration(ctx, path)
 	}
 	// The poster frame and the metadata-free remux are independent: run
 	// them side by side.
@@ -251,6 +276,9 @@ func (t Tools) processAudio(ctx context.Context, path string, m *Media) error {
 	}
 	if d := durationMS(p.Format.Duration); d > 0 {
 		m.DurationMS = d
+	}
+	if m.DurationMS == 0 {
+		m.DurationMS = t.packetsDuration(ctx, path)
 	}
 	wf, err := t.waveform(ctx, path)
 	if err != nil {

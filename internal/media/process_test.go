@@ -6,6 +6,7 @@ import (
 	"errors"
 	"image"
 	"image/jpeg"
+	"os/exec"
 	"runtime"
 	"testing"
 	"time"
@@ -262,5 +263,50 @@ func TestMediaWaveformBuckets(t *testing.T) {
 	got = bucket(peaks, 64)
 	if got[63] != 127 || got[0] != 0 {
 		t.Fatalf("bucket = %v", got)
+	}
+}
+
+// TestDurationWithoutHeader: a browser's MediaRecorder writes WebM as a
+// stream, with no duration in its header; the duration comes from the
+// packets instead.
+func TestDurationWithoutHeader(t *testing.T) {
+	mediatest.NeedFFmpeg(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	streamed := func(name string, args ...string) string {
+		t.Helper()
+		// Written to a pipe, as a recorder streams it: no seeking back to
+		// fill in the duration.
+		cmd := exec.CommandContext(ctx, "ffmpeg", append(append([]string{"-v", "error"}, args...), "-f", "webm", "-")...)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("ffmpeg: %v", err)
+		}
+		p := dir + "/" + name
+		if err := writeFile(p, out); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	var tools Tools
+	voice := streamed("voice.webm", "-f", "lavfi", "-i", "sine=frequency=440:duration=2", "-c:a", "libopus")
+	if p, _ := tools.probe(ctx, voice); durationMS(p.Format.Duration) != 0 {
+		t.Skip("this ffmpeg writes a duration into streamed WebM; nothing to test")
+	}
+	var m Media
+	if err := tools.processAudio(ctx, voice, &m); err != nil {
+		t.Fatal(err)
+	}
+	if m.DurationMS < 1900 || m.DurationMS > 2200 {
+		t.Fatalf("voice note duration = %d ms, want about 2000", m.DurationMS)
+	}
+	video := streamed("clip.webm", "-f", "lavfi", "-i", "testsrc=duration=2:size=160x120:rate=10", "-c:v", "libvpx", "-b:v", "200k")
+	m = Media{ContentType: "video/webm"}
+	if _, err := tools.processVideo(ctx, video, 50_000_000, &m); err != nil {
+		t.Fatal(err)
+	}
+	if m.DurationMS < 1900 || m.DurationMS > 2200 {
+		t.Fatalf("video duration = %d ms, want about 2000", m.DurationMS)
 	}
 }
