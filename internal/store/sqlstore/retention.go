@@ -74,12 +74,31 @@ func (s *Store) ExpireMessages(ctx context.Context, cutoff, now time.Time, limit
 		if err := ev.Err(); err != nil {
 			return err
 		}
-		for i := range changes {
-			c := &changes[i]
-			if c.EventID, err = insertReceiptEvent(ctx, tx, c.SenderID, c.ConversationID, c.RecipientID,
-				protocol.StatusExpired, seqs[i]-1, seqs[i], now, c.MessageID); err != nil {
-				return err
+		// Changes come sorted by sender: take each sender's event numbers
+		// in one update, then write the events.
+		for start := 0; start < len(changes); {
+			end := start + 1
+			for end < len(changes) && changes[end].SenderID == changes[start].SenderID {
+				end++
 			}
+			var last int64
+			if err := tx.QueryRowContext(ctx,
+				`UPDATE users SET receipt_seq = receipt_seq + ? WHERE id = ? RETURNING receipt_seq`,
+				end-start, changes[start].SenderID).Scan(&last); err != nil {
+				return fmt.Errorf("number receipt events: %w", err)
+			}
+			for i := start; i < end; i++ {
+				c := &changes[i]
+				c.EventID = last - int64(end-1-i)
+				if _, err := tx.ExecContext(ctx,
+					`INSERT INTO receipt_events (sender_id, seq, conversation_id, recipient_id, status, from_seq, to_seq, at, message_id)
+					 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+					c.SenderID, c.EventID, c.ConversationID, c.RecipientID, protocol.StatusExpired,
+					seqs[i]-1, seqs[i], ms(now), c.MessageID); err != nil {
+					return fmt.Errorf("insert receipt event: %w", err)
+				}
+			}
+			start = end
 		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM messages WHERE id IN (`+in+`)`, ids...)
 		if err != nil {
