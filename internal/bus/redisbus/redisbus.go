@@ -17,7 +17,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"sync"
 
 	"github.com/redis/go-redis/v9"
 
@@ -36,17 +35,13 @@ type Bus struct {
 	node   string
 	prefix string
 	log    *slog.Logger
-	ps     *redis.PubSub
-
-	mu   sync.Mutex
-	refs map[string]int // user -> local connections wanting its channel
+	subs   *Subscriptions
 }
 
 // New returns a bus for node; prefix namespaces every channel (tests and
 // co-hosted deployments use distinct prefixes).
 func New(rdb *redis.Client, local Local, node, prefix string, log *slog.Logger) *Bus {
-	return &Bus{rdb: rdb, local: local, node: node, prefix: prefix, log: log, refs: map[string]int{},
-		ps: rdb.Subscribe(context.Background())}
+	return &Bus{rdb: rdb, local: local, node: node, prefix: prefix, log: log, subs: NewSubscriptions(rdb, log)}
 }
 
 // envelope is an event on the wire between nodes.
@@ -88,43 +83,19 @@ func (b *Bus) Publish(ctx context.Context, userIDs []string, ev *bus.Event) {
 
 // Watch subscribes to userID's channel (reference-counted: call it once
 // per local connection, and Unwatch when it closes).
-func (b *Bus) Watch(ctx context.Context, userID string) {
-	b.mu.Lock()
-	b.refs[userID]++
-	first := b.refs[userID] == 1
-	b.mu.Unlock()
-	if first {
-		if err := b.ps.Subscribe(ctx, b.channel(userID)); err != nil {
-			// go-redis keeps the channel and subscribes again on reconnect.
-			b.log.Warn("bus subscribe", "user", userID, "err", err)
-		}
-	}
-}
+func (b *Bus) Watch(ctx context.Context, userID string) { b.subs.Add(ctx, b.channel(userID)) }
 
 // Unwatch drops one reference to userID's channel.
-func (b *Bus) Unwatch(ctx context.Context, userID string) {
-	b.mu.Lock()
-	b.refs[userID]--
-	last := b.refs[userID] <= 0
-	if last {
-		delete(b.refs, userID)
-	}
-	b.mu.Unlock()
-	if last {
-		if err := b.ps.Unsubscribe(context.WithoutCancel(ctx), b.channel(userID)); err != nil {
-			b.log.Warn("bus unsubscribe", "user", userID, "err", err)
-		}
-	}
-}
+func (b *Bus) Unwatch(ctx context.Context, userID string) { b.subs.Remove(ctx, b.channel(userID)) }
 
 // Run delivers events from other nodes to local connections until ctx
 // ends.
 func (b *Bus) Run(ctx context.Context) error {
-	ch := b.ps.Channel(redis.WithChannelSize(4096))
+	ch := b.subs.Channel()
 	for {
 		select {
 		case <-ctx.Done():
-			return b.ps.Close()
+			return b.subs.Close()
 		case m, ok := <-ch:
 			if !ok {
 				return nil

@@ -27,6 +27,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/parleychat/parley/internal/bus/redisbus"
 	"github.com/parleychat/parley/internal/presence"
 )
 
@@ -42,14 +43,13 @@ type Config struct {
 
 // Directory implements presence.Directory over Redis.
 type Directory struct {
-	rdb *redis.Client
-	cfg Config
-	log *slog.Logger
-	ps  *redis.PubSub
+	rdb  *redis.Client
+	cfg  Config
+	log  *slog.Logger
+	subs *redisbus.Subscriptions
 
 	mu       sync.Mutex
 	conns    map[string]int // user -> connections here (to re-register)
-	watched  map[string]int
 	onChange func(presence.Change)
 	gone     func(string, time.Time)
 }
@@ -61,8 +61,7 @@ func New(rdb *redis.Client, cfg Config, log *slog.Logger) *Directory {
 	if cfg.Lease <= 0 {
 		cfg.Lease = 15 * time.Second
 	}
-	return &Directory{rdb: rdb, cfg: cfg, log: log, ps: rdb.Subscribe(context.Background()),
-		conns: map[string]int{}, watched: map[string]int{}}
+	return &Directory{rdb: rdb, cfg: cfg, log: log, subs: redisbus.NewSubscriptions(rdb, log), conns: map[string]int{}}
 }
 
 func (d *Directory) key(parts ...string) string {
@@ -190,32 +189,11 @@ func (d *Directory) Announce(ctx context.Context, c presence.Change) error {
 }
 
 // Watch implements presence.Directory.
-func (d *Directory) Watch(ctx context.Context, userID string) {
-	d.mu.Lock()
-	d.watched[userID]++
-	first := d.watched[userID] == 1
-	d.mu.Unlock()
-	if first {
-		if err := d.ps.Subscribe(ctx, d.key("p:", userID)); err != nil {
-			d.log.Warn("presence subscribe", "user", userID, "err", err)
-		}
-	}
-}
+func (d *Directory) Watch(ctx context.Context, userID string) { d.subs.Add(ctx, d.key("p:", userID)) }
 
 // Unwatch implements presence.Directory.
 func (d *Directory) Unwatch(ctx context.Context, userID string) {
-	d.mu.Lock()
-	d.watched[userID]--
-	last := d.watched[userID] <= 0
-	if last {
-		delete(d.watched, userID)
-	}
-	d.mu.Unlock()
-	if last {
-		if err := d.ps.Unsubscribe(context.WithoutCancel(ctx), d.key("p:", userID)); err != nil {
-			d.log.Warn("presence unsubscribe", "user", userID, "err", err)
-		}
-	}
+	d.subs.Remove(ctx, d.key("p:", userID))
 }
 
 // Handle implements presence.Directory.
@@ -231,12 +209,12 @@ func (d *Directory) Run(ctx context.Context) error {
 	d.beat(ctx)
 	tick := time.NewTicker(d.cfg.Lease / 3)
 	defer tick.Stop()
-	ch := d.ps.Channel(redis.WithChannelSize(4096))
+	ch := d.subs.Channel()
 	for {
 		select {
 		case <-ctx.Done():
 			d.leave()
-			return d.ps.Close()
+			return d.subs.Close()
 		case <-tick.C:
 			d.beat(ctx)
 			d.janitor(ctx)
