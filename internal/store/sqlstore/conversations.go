@@ -128,61 +128,66 @@ func (s *Store) ConversationsOf(ctx context.Context, userID string, notBefore ti
 
 func (s *Store) membersOf(ctx context.Context, ids []string) (map[string][]conversations.Member, error) {
 	out := make(map[string][]conversations.Member, len(ids))
-	for start := 0; start < len(ids); start += 500 {
-		chunk := ids[start:min(start+500, len(ids))]
-		args := make([]any, len(chunk))
-		for i, id := range chunk {
-			args[i] = id
+	err := s.queryIn(ctx, `SELECT conversation_id, user_id, role, joined_at, joined_seq FROM members
+		WHERE conversation_id IN (%s) AND left_seq IS NULL ORDER BY joined_at, user_id`, ids, func(rows *sql.Rows) error {
+		var conv string
+		var m conversations.Member
+		var joined int64
+		if err := rows.Scan(&conv, &m.UserID, &m.Role, &joined, &m.JoinedSeq); err != nil {
+			return err
 		}
-		rows, err := s.r.QueryContext(ctx,
-			`SELECT conversation_id, user_id, role, joined_at, joined_seq FROM members
-			  WHERE conversation_id IN (`+placeholders(len(chunk))+`) AND left_seq IS NULL ORDER BY joined_at, user_id`, args...)
-		if err != nil {
-			return nil, fmt.Errorf("list members: %w", err)
-		}
-		for rows.Next() {
-			var conv string
-			var m conversations.Member
-			var joined int64
-			if err := rows.Scan(&conv, &m.UserID, &m.Role, &joined, &m.JoinedSeq); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			m.JoinedAt = fromMS(joined)
-			out[conv] = append(out[conv], m)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, err
-		}
+		m.JoinedAt = fromMS(joined)
+		out[conv] = append(out[conv], m)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list members: %w", err)
 	}
 	return out, nil
 }
 
+// queryIn runs query, whose %s takes an IN list, over ids in chunks (so
+// no statement passes the engines' parameter limits), calling row for
+// each row.
+func (s *Store) queryIn(ctx context.Context, query string, ids []string, row func(*sql.Rows) error) error {
+	const chunk = 500
+	for start := 0; start < len(ids); start += chunk {
+		part := ids[start:min(start+chunk, len(ids))]
+		args := make([]any, len(part))
+		for i, id := range part {
+			args[i] = id
+		}
+		rows, err := s.r.QueryContext(ctx, fmt.Sprintf(query, placeholders(len(part))), args...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			if err := row(rows); err != nil {
+				rows.Close()
+				return err
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // MissingUsers implements conversations.Store.
 func (s *Store) MissingUsers(ctx context.Context, ids []string) ([]string, error) {
-	if len(ids) == 0 {
-		return nil, nil
-	}
-	args := make([]any, len(ids))
-	for i, id := range ids {
-		args[i] = id
-	}
-	rows, err := s.r.QueryContext(ctx, `SELECT id FROM users WHERE id IN (`+placeholders(len(ids))+`)`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("find users: %w", err)
-	}
-	defer rows.Close()
 	found := make(map[string]bool, len(ids))
-	for rows.Next() {
+	err := s.queryIn(ctx, `SELECT id FROM users WHERE id IN (%s)`, ids, func(rows *sql.Rows) error {
 		var id string
 		if err := rows.Scan(&id); err != nil {
-			return nil, err
+			return err
 		}
 		found[id] = true
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("find users: %w", err)
 	}
 	var missing []string
 	for _, id := range ids {

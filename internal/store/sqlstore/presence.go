@@ -73,30 +73,18 @@ func (s *Store) Contacts(ctx context.Context, userID string) ([]string, error) {
 // PresenceSettingsMany implements presence.Store.
 func (s *Store) PresenceSettingsMany(ctx context.Context, ids []string) (map[string]presence.Settings, error) {
 	out := make(map[string]presence.Settings, len(ids))
-	for start := 0; start < len(ids); start += 500 {
-		chunk := ids[start:min(start+500, len(ids))]
-		args := make([]any, len(chunk))
-		for i, id := range chunk {
-			args[i] = id
-		}
-		rows, err := s.r.QueryContext(ctx,
-			`SELECT id, last_seen_visibility, online_visibility FROM users WHERE id IN (`+placeholders(len(chunk))+`)`, args...)
-		if err != nil {
-			return nil, fmt.Errorf("presence settings: %w", err)
-		}
-		for rows.Next() {
+	err := s.queryIn(ctx, `SELECT id, last_seen_visibility, online_visibility FROM users WHERE id IN (%s)`, ids,
+		func(rows *sql.Rows) error {
 			var id string
 			var st presence.Settings
 			if err := rows.Scan(&id, &st.LastSeen, &st.Online); err != nil {
-				rows.Close()
-				return nil, err
+				return err
 			}
 			out[id] = st
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, err
-		}
+			return nil
+		})
+	if err != nil {
+		return nil, fmt.Errorf("presence settings: %w", err)
 	}
 	return out, nil
 }
