@@ -387,3 +387,50 @@ func TestSenderOtherDeviceGetsOwnMessages(t *testing.T) {
 		t.Fatalf("sending device got %+v, %v", f, err)
 	}
 }
+
+// TestOneAckManyStatuses: one delivery_ack covering several messages tells
+// the sender about each of them, live and (for an offline sender) on its
+// next connect. (Found by the bench harness: frames sharing one receipt
+// event were dropped after the first.)
+func TestOneAckManyStatuses(t *testing.T) {
+	ctx := testCtx(t)
+	_, alice, bob, conv := pair(t)
+	ac := alice.Dial(ctx)
+	laptop := alice.NewDevice(ctx) // offline meanwhile
+	var ids []string
+	for i := range 3 {
+		a, err := ac.SendMessage(ctx, text(fmt.Sprint("m", i), conv.ConversationID, "x"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, a.MessageID)
+	}
+	bc := bob.Dial(ctx)
+	for range ids {
+		if _, err := bc.Next(ctx, "message"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := bc.Ack(ctx, ids...); err != nil {
+		t.Fatal(err)
+	}
+	check := func(name string, c *client.Conn) {
+		t.Helper()
+		seen := map[string]bool{}
+		for range ids {
+			f, err := c.Next(ctx, "status")
+			if err != nil || f.Status != "delivered" {
+				t.Fatalf("%s: %+v, %v", name, f, err)
+			}
+			seen[f.MessageID] = true
+		}
+		for _, id := range ids {
+			if !seen[id] {
+				t.Fatalf("%s: no status for %s (got %v)", name, id, seen)
+			}
+		}
+	}
+	check("live", ac)
+	waitStatus(t, alice, ids[2], "delivered")
+	check("on connect", apptest.Dial(ctx, t, laptop))
+}

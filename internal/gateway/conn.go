@@ -51,8 +51,14 @@ type Conn struct {
 	// the store first. This makes order and no-gaps hold whatever order
 	// events arrive in, live or from the offline queue.
 	delivered    map[string]int64
-	receiptMax   int64
-	receiptSaved int64
+	// receiptSynced is the last receipt event the sync on connect sent:
+	// live status frames up to it are repeats. Several frames share one
+	// event (an ack covering many messages), so live frames are not
+	// deduplicated among themselves. receiptMax is the highest event told,
+	// receiptSaved the one the store has as the device's cursor.
+	receiptSynced int64
+	receiptMax    int64
+	receiptSaved  int64
 }
 
 func newConn(g *Gateway, ws *websocket.Conn, dev identity.Device) *Conn {
@@ -379,10 +385,10 @@ func (c *Conn) writeItem(ctx context.Context, it item) error {
 	case bus.KindMessage:
 		return c.deliverMessage(ctx, ev)
 	case bus.KindStatus:
-		if ev.ReceiptID <= c.receiptMax {
+		if ev.ReceiptID <= c.receiptSynced {
 			return nil // already sent by the sync on connect
 		}
-		c.receiptMax = ev.ReceiptID
+		c.receiptMax = max(c.receiptMax, ev.ReceiptID)
 	}
 	return c.write(ctx, ev.Frame)
 }
@@ -399,6 +405,7 @@ func (c *Conn) deliverMessage(ctx context.Context, ev *bus.Event) error {
 		if err != nil {
 			return err
 		}
+		c.delivered[ev.ConversationID] = last
 	}
 	if ev.Seq <= last {
 		return nil
@@ -462,6 +469,7 @@ func (c *Conn) sync(ctx context.Context) error {
 			return err
 		}
 		if len(changes) == 0 {
+			c.receiptSynced = c.receiptMax
 			return nil
 		}
 		for _, ch := range changes {

@@ -24,7 +24,7 @@ func (s *Store) AppendMessages(ctx context.Context, batch []messaging.Message) (
 		if err := lockConversations(ctx, tx, batch); err != nil {
 			return err
 		}
-		b := &appendBatch{tx: tx, members: map[string][]string{}, seqs: map[string]*convSeq{}}
+		b := &appendBatch{tx: tx, members: map[string][]string{}, seqs: map[string]*convSeq{}, own: map[string]*ownRun{}}
 		for i, m := range batch {
 			r, err := b.append(ctx, m)
 			if err != nil {
@@ -49,6 +49,14 @@ type appendBatch struct {
 	tx      *Tx
 	members map[string][]string
 	seqs    map[string]*convSeq
+	// own is, per conversation, the batch's latest run of consecutive
+	// messages from one device (see flush).
+	own map[string]*ownRun
+}
+
+type ownRun struct {
+	device      string
+	first, last int64
 }
 
 type convSeq struct {
@@ -95,6 +103,11 @@ func (b *appendBatch) append(ctx context.Context, m messaging.Message) (messagin
 		return r, err
 	}
 	cs.last, cs.dirty, cs.activity = m.Seq, true, m.CreatedAt
+	if r := b.own[m.ConversationID]; r != nil && r.device == m.SenderDevice && r.last == m.Seq-1 {
+		r.last = m.Seq
+	} else {
+		b.own[m.ConversationID] = &ownRun{device: m.SenderDevice, first: m.Seq, last: m.Seq}
+	}
 	return messaging.AppendResult{Message: m, Members: members}, nil
 }
 
@@ -145,8 +158,19 @@ func (b *appendBatch) seqOf(ctx context.Context, conv string) (*convSeq, error) 
 	return cs, nil
 }
 
-// flush writes each conversation's new last sequence number.
+// flush writes each conversation's new last sequence number, and moves a
+// sending device's cursor past its own messages when it had everything
+// before them: its offline queue then does not drag its own sends, and its
+// connections need not look them up.
 func (b *appendBatch) flush(ctx context.Context) error {
+	for conv, r := range b.own {
+		if _, err := b.tx.ExecContext(ctx,
+			`UPDATE device_cursors SET delivered_seq = ?
+			  WHERE device_id = ? AND conversation_id = ? AND delivered_seq >= ? AND delivered_seq < ?`,
+			r.last, r.device, conv, r.first-1, r.last); err != nil {
+			return fmt.Errorf("advance sender cursor: %w", err)
+		}
+	}
 	for id, cs := range b.seqs {
 		if cs == nil || !cs.dirty {
 			continue

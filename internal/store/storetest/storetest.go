@@ -263,6 +263,10 @@ func testPending(t *testing.T, s Store) {
 	if err != nil || len(own) != 0 {
 		t.Fatalf("sender's pending = %d, %v", len(own), err)
 	}
+	// Its cursor moved past them: it had everything before them.
+	if cur, err := s.DeviceCursor(ctx(t), "a1", "ab"); err != nil || cur != 5 {
+		t.Fatalf("sending device's cursor = %d, %v; want 5", cur, err)
+	}
 	// Expired messages are not pending.
 	none, err := s.Pending(ctx(t), "b1", messaging.PendingCursor{}, 10, t0.Add(time.Millisecond))
 	if err != nil || len(none) != 0 {
