@@ -50,7 +50,7 @@ type Conn struct {
 	// the conversation must be exactly one more, or the gap is filled from
 	// the store first. This makes order and no-gaps hold whatever order
 	// events arrive in, live or from the offline queue.
-	delivered    map[string]int64
+	delivered map[string]int64
 	// receiptSynced is the last receipt event the sync on connect sent:
 	// live status frames up to it are repeats. Several frames share one
 	// event (an ack covering many messages), so live frames are not
