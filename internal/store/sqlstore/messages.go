@@ -371,18 +371,28 @@ func applyReceipt(ctx context.Context, tx *Tx, req messaging.ReceiptRequest) ([]
 	type span struct{ lo, hi int64 }
 	spans := map[string]span{}
 	var order []string
-	for _, id := range req.MessageIDs {
-		var conv string
+	ids := slices.Compact(slices.Sorted(slices.Values(req.MessageIDs)))
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	rows, err := tx.QueryContext(ctx,
+		`SELECT id, conversation_id, seq FROM messages WHERE id IN (`+placeholders(len(ids))+`) ORDER BY conversation_id, seq`, args...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("find messages: %w", err)
+	}
+	found := 0
+	var refused error
+	for rows.Next() {
+		var id, conv string
 		var seq int64
-		err := tx.QueryRowContext(ctx, `SELECT conversation_id, seq FROM messages WHERE id = ?`, id).Scan(&conv, &seq)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, messaging.ErrMessageNotFound, nil
+		if err := rows.Scan(&id, &conv, &seq); err != nil {
+			rows.Close()
+			return nil, nil, err
 		}
-		if err != nil {
-			return nil, nil, fmt.Errorf("find message: %w", err)
-		}
+		found++
 		if req.ConversationID != "" && conv != req.ConversationID {
-			return nil, protocol.Unprocessable(protocol.CodeInvalid, "message "+id+" is not in conversation "+req.ConversationID), nil
+			refused = protocol.Unprocessable(protocol.CodeInvalid, "message "+id+" is not in conversation "+req.ConversationID)
 		}
 		sp, seen := spans[conv]
 		if !seen {
@@ -390,6 +400,16 @@ func applyReceipt(ctx context.Context, tx *Tx, req messaging.ReceiptRequest) ([]
 			sp = span{seq, seq}
 		}
 		spans[conv] = span{min(sp.lo, seq), max(sp.hi, seq)}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, nil, err
+	}
+	if found < len(ids) {
+		return nil, messaging.ErrMessageNotFound, nil
+	}
+	if refused != nil {
+		return nil, refused, nil
 	}
 	upTo := map[string]int64{}
 	cursors := map[string]memberCursors{}
