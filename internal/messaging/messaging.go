@@ -63,6 +63,14 @@ type StatusChange struct {
 	At             time.Time
 }
 
+// Committed is what a group commit did: a result per send, and per
+// receipt its changes or the reason it was refused.
+type Committed struct {
+	Sends   []AppendResult
+	Changes [][]StatusChange
+	Refused []error
+}
+
 // RecipientStatus is one recipient's state of one message.
 type RecipientStatus struct {
 	UserID    string
@@ -105,18 +113,17 @@ type HistoryQuery struct {
 
 // Store is what messaging needs from durable storage.
 type Store interface {
-	// AppendMessages stores a batch in one transaction (group commit). For
-	// each message, in order: an already-seen (SenderID, ClientMessageID)
-	// returns the original as a duplicate; a sender that is not a member
-	// fails with ErrForbidden (ErrConversationNotFound if there is no such
+	// Commit is the group commit: one transaction appends a batch of
+	// messages and applies a batch of receipts. For each message, in
+	// order: an already-seen (SenderID, ClientMessageID) returns the
+	// original as a duplicate; a sender that is not a member fails with
+	// ErrForbidden (ErrConversationNotFound if there is no such
 	// conversation); otherwise the message gets the conversation's next
-	// sequence number. ID and CreatedAt are set by the caller.
-	AppendMessages(ctx context.Context, batch []Message) ([]AppendResult, error)
-	// ApplyReceipts advances device and member cursors for a batch of
-	// receipts in one transaction and records the resulting changes.
-	// A request naming a message its user cannot see fails whole with
-	// ErrMessageNotFound and changes nothing.
-	ApplyReceipts(ctx context.Context, batch []ReceiptRequest) ([][]StatusChange, []error, error)
+	// sequence number (ID and CreatedAt are set by the caller). Each
+	// receipt advances device and member cursors and records the changes
+	// it makes; a receipt naming a message its user cannot see is refused
+	// whole (ErrMessageNotFound) and changes nothing.
+	Commit(ctx context.Context, sends []Message, receipts []ReceiptRequest) (Committed, error)
 	MessageByID(ctx context.Context, id string) (Message, error)
 	History(ctx context.Context, conversationID string, q HistoryQuery) ([]Message, error)
 	// Pending returns up to limit messages after cur that device has not

@@ -85,17 +85,10 @@ func NewService(s Store, pub Publisher, members Members, clk clock.Clock, cfg Co
 	}
 }
 
-// Run runs the committers until Close, then finishes every accepted job.
+// Run runs the committer until Close, then finishes every accepted job.
 func (s *Service) Run(ctx context.Context) error {
 	defer close(s.stopped)
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		batchLoop(s.stop, s.sends, s.cfg.MaxBatch, func(b []*sendJob) { s.commitSends(ctx, b) })
-	})
-	wg.Go(func() {
-		batchLoop(s.stop, s.rcpts, s.cfg.MaxBatch, func(b []*rcptJob) { s.commitReceipts(ctx, b) })
-	})
-	wg.Wait()
+	s.commitLoop(ctx)
 	return nil
 }
 
@@ -176,44 +169,63 @@ func (s *Service) Receipt(ctx context.Context, r ReceiptRequest) error {
 	}
 }
 
-// batchLoop is the group committer: it takes whatever jobs are queued (up
-// to max), commits them in one transaction, and only then acks and
-// publishes them, in order. While one batch commits the next one queues
-// up, so the fsync is shared by everything that arrived meanwhile. After
-// stop it drains what was accepted, then returns.
-func batchLoop[T any](stop <-chan struct{}, jobs <-chan T, max int, commit func([]T)) {
-	batch := make([]T, 0, max)
+// commitLoop is the group committer: it takes whatever sends and
+// receipts are queued (up to MaxBatch of each), commits them in one
+// transaction — one fsync — and only then acks and publishes them, in
+// order. While one batch commits the next one queues up, so the fsync is
+// shared by everything that arrived meanwhile. After stop it drains what
+// was accepted, then returns.
+func (s *Service) commitLoop(ctx context.Context) {
+	max := s.cfg.MaxBatch
+	sends := make([]*sendJob, 0, max)
+	rcpts := make([]*rcptJob, 0, max)
 	for {
-		batch = batch[:0]
+		sends, rcpts = sends[:0], rcpts[:0]
 		select {
-		case j := <-jobs:
-			batch = append(batch, j)
-		case <-stop:
+		case j := <-s.sends:
+			sends = append(sends, j)
+		case j := <-s.rcpts:
+			rcpts = append(rcpts, j)
+		case <-s.stop:
 			select {
-			case j := <-jobs:
-				batch = append(batch, j)
+			case j := <-s.sends:
+				sends = append(sends, j)
+			case j := <-s.rcpts:
+				rcpts = append(rcpts, j)
 			default:
 				return
 			}
 		}
 	fill:
-		for len(batch) < max {
+		for {
+			sc, rc := s.sends, s.rcpts
+			if len(sends) >= max {
+				sc = nil // full: the rest waits for the next batch
+			}
+			if len(rcpts) >= max {
+				rc = nil
+			}
+			if sc == nil && rc == nil {
+				break
+			}
 			select {
-			case j := <-jobs:
-				batch = append(batch, j)
+			case j := <-sc:
+				sends = append(sends, j)
+			case j := <-rc:
+				rcpts = append(rcpts, j)
 			default:
 				break fill
 			}
 		}
-		commit(batch)
+		s.commit(ctx, sends, rcpts)
 	}
 }
 
-func (s *Service) commitSends(ctx context.Context, batch []*sendJob) {
+func (s *Service) commit(ctx context.Context, sends []*sendJob, rcpts []*rcptJob) {
 	start := time.Now()
 	now := s.clock.Now()
-	msgs := make([]Message, len(batch))
-	for i, j := range batch {
+	msgs := make([]Message, len(sends))
+	for i, j := range sends {
 		m := j.msg
 		// Ids and times are assigned here, in commit order, so ids sort
 		// like sequence numbers on one node.
@@ -221,19 +233,27 @@ func (s *Service) commitSends(ctx context.Context, batch []*sendJob) {
 		m.CreatedAt = now
 		msgs[i] = m
 	}
+	reqs := make([]ReceiptRequest, len(rcpts))
+	for i, j := range rcpts {
+		reqs[i] = j.req
+		reqs[i].At = now
+	}
 	// The commit must not be cut short by a shutdown: once accepted, a
-	// message is committed or reported failed, never left in between.
-	results, err := s.store.AppendMessages(context.WithoutCancel(ctx), msgs)
+	// job is committed or reported failed, never left in between.
+	res, err := s.store.Commit(context.WithoutCancel(ctx), msgs, reqs)
 	if err != nil {
-		s.log.Error("append messages", "err", err, "batch", len(batch))
-		for _, j := range batch {
-			j.done(AppendResult{Err: fmt.Errorf("append: %w", err)})
+		s.log.Error("group commit", "err", err, "sends", len(sends), "receipts", len(rcpts))
+		for _, j := range sends {
+			j.done(AppendResult{Err: fmt.Errorf("commit: %w", err)})
+		}
+		for _, j := range rcpts {
+			j.done(fmt.Errorf("commit: %w", err))
 		}
 		return
 	}
 	stored := 0
-	for i, j := range batch {
-		r := results[i]
+	for i, j := range sends {
+		r := res.Sends[i]
 		if r.Err == nil {
 			if !r.Duplicate {
 				stored++
@@ -245,11 +265,31 @@ func (s *Service) commitSends(ctx context.Context, batch []*sendJob) {
 		}
 		j.done(r)
 	}
-	if s.obs != nil {
-		end := time.Now()
-		s.obs.Committed(stored, len(batch), end.Sub(start))
-		for _, j := range batch {
+	counts := map[string]int{}
+	for i, j := range rcpts {
+		for _, c := range res.Changes[i] {
+			counts[c.Status]++
+			s.pub.Publish(ctx, []string{c.SenderID}, &bus.Event{
+				Kind: bus.KindStatus, ConversationID: c.ConversationID, ReceiptID: c.EventID,
+				Frame: protocol.Encode(StatusFrame(c)),
+			})
+		}
+		j.done(res.Refused[i])
+	}
+	if s.obs == nil {
+		return
+	}
+	end := time.Now()
+	if len(sends) > 0 {
+		s.obs.Committed(stored, len(sends), end.Sub(start))
+		for _, j := range sends {
 			s.obs.SendLatency(end.Sub(j.enqueued))
+		}
+	}
+	if len(rcpts) > 0 {
+		s.obs.Receipts(len(rcpts))
+		for st, n := range counts {
+			s.obs.StatusChanges(st, n)
 		}
 	}
 }
@@ -277,40 +317,6 @@ func StatusFrame(c StatusChange) protocol.Status {
 	return protocol.Status{
 		Type: protocol.TypeStatus, MessageID: c.MessageID, ConversationID: c.ConversationID,
 		UserID: c.RecipientID, Status: c.Status, Timestamp: clock.Millis(c.At),
-	}
-}
-
-func (s *Service) commitReceipts(ctx context.Context, batch []*rcptJob) {
-	now := s.clock.Now()
-	reqs := make([]ReceiptRequest, len(batch))
-	for i, j := range batch {
-		reqs[i] = j.req
-		reqs[i].At = now
-	}
-	changes, errs, err := s.store.ApplyReceipts(context.WithoutCancel(ctx), reqs)
-	if err != nil {
-		s.log.Error("apply receipts", "err", err, "batch", len(batch))
-		for _, j := range batch {
-			j.done(fmt.Errorf("apply receipts: %w", err))
-		}
-		return
-	}
-	counts := map[string]int{}
-	for i, j := range batch {
-		for _, c := range changes[i] {
-			counts[c.Status]++
-			s.pub.Publish(ctx, []string{c.SenderID}, &bus.Event{
-				Kind: bus.KindStatus, ConversationID: c.ConversationID, ReceiptID: c.EventID,
-				Frame: protocol.Encode(StatusFrame(c)),
-			})
-		}
-		j.done(errs[i])
-	}
-	if s.obs != nil {
-		s.obs.Receipts(len(batch))
-		for st, n := range counts {
-			s.obs.StatusChanges(st, n)
-		}
 	}
 }
 

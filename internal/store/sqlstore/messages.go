@@ -17,27 +17,55 @@ var _ messaging.Store = (*Store)(nil)
 
 const messageColumns = `id, conversation_id, seq, sender_id, sender_device_id, client_message_id, message_type, content, media_id, created_at`
 
-// AppendMessages implements messaging.Store: the group commit.
-func (s *Store) AppendMessages(ctx context.Context, batch []messaging.Message) ([]messaging.AppendResult, error) {
-	results := make([]messaging.AppendResult, len(batch))
+// Commit implements messaging.Store: the group commit.
+func (s *Store) Commit(ctx context.Context, sends []messaging.Message, receipts []messaging.ReceiptRequest) (messaging.Committed, error) {
+	out := messaging.Committed{
+		Sends:   make([]messaging.AppendResult, len(sends)),
+		Changes: make([][]messaging.StatusChange, len(receipts)),
+		Refused: make([]error, len(receipts)),
+	}
 	err := s.tx(ctx, func(tx *Tx) error {
-		if err := lockConversations(ctx, tx, batch); err != nil {
-			return err
+		if len(sends) > 0 {
+			if err := lockConversations(ctx, tx, sends); err != nil {
+				return err
+			}
+			b := &appendBatch{tx: tx, members: map[string][]string{}, seqs: map[string]*convSeq{}, own: map[string]*ownRun{}}
+			for i, m := range sends {
+				r, err := b.append(ctx, m)
+				if err != nil {
+					return err
+				}
+				out.Sends[i] = r
+			}
+			if err := b.flush(ctx); err != nil {
+				return err
+			}
 		}
-		b := &appendBatch{tx: tx, members: map[string][]string{}, seqs: map[string]*convSeq{}, own: map[string]*ownRun{}}
-		for i, m := range batch {
-			r, err := b.append(ctx, m)
+		for i, req := range receipts {
+			c, refused, err := applyReceipt(ctx, tx, req)
 			if err != nil {
 				return err
 			}
-			results[i] = r
+			out.Changes[i], out.Refused[i] = c, refused
 		}
-		return b.flush(ctx)
+		return nil
 	})
 	if err != nil {
-		return nil, err
+		return messaging.Committed{}, err
 	}
-	return results, nil
+	return out, nil
+}
+
+// AppendMessages commits sends alone (tests and tools).
+func (s *Store) AppendMessages(ctx context.Context, batch []messaging.Message) ([]messaging.AppendResult, error) {
+	c, err := s.Commit(ctx, batch, nil)
+	return c.Sends, err
+}
+
+// ApplyReceipts commits receipts alone (tests and tools).
+func (s *Store) ApplyReceipts(ctx context.Context, batch []messaging.ReceiptRequest) ([][]messaging.StatusChange, []error, error) {
+	c, err := s.Commit(ctx, nil, batch)
+	return c.Changes, c.Refused, err
 }
 
 // appendBatch is one group commit's state. Nobody else can change its
@@ -339,26 +367,6 @@ func (s *Store) SetReceiptCursor(ctx context.Context, deviceID string, eventID i
 		return fmt.Errorf("set receipt cursor: %w", err)
 	}
 	return nil
-}
-
-// ApplyReceipts implements messaging.Store.
-func (s *Store) ApplyReceipts(ctx context.Context, batch []messaging.ReceiptRequest) ([][]messaging.StatusChange, []error, error) {
-	changes := make([][]messaging.StatusChange, len(batch))
-	errs := make([]error, len(batch))
-	err := s.tx(ctx, func(tx *Tx) error {
-		for i, req := range batch {
-			c, refused, err := applyReceipt(ctx, tx, req)
-			if err != nil {
-				return err
-			}
-			changes[i], errs[i] = c, refused
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, nil, err
-	}
-	return changes, errs, nil
 }
 
 type memberCursors struct{ joined, delivered, read int64 }

@@ -26,6 +26,9 @@ type Store interface {
 	conversations.Store
 	conversations.TxStore
 	messaging.Store
+	// One-sided group commits, for the tests.
+	AppendMessages(ctx context.Context, batch []messaging.Message) ([]messaging.AppendResult, error)
+	ApplyReceipts(ctx context.Context, batch []messaging.ReceiptRequest) ([][]messaging.StatusChange, []error, error)
 	presence.Store
 	retention.Store
 	media.Store
@@ -50,6 +53,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"GroupLimit", testGroupLimit},
 		{"MembershipWindow", testMembershipWindow},
 		{"Expiry", testExpiry},
+		{"CommitSendsAndReceiptsTogether", testCommitBoth},
 		{"PresenceSettingsAndContacts", testPresenceSettings},
 		{"MediaLifecycle", testMediaLifecycle},
 		{"MediaVisibility", testMediaVisibility},
@@ -681,5 +685,27 @@ func testPresenceSettings(t *testing.T, s Store) {
 		if err != nil || fmt.Sprint(append([]string{}, got...)) != want {
 			t.Fatalf("contacts of %s = %v, %v; want %s", user, got, err, want)
 		}
+	}
+}
+
+func testCommitBoth(t *testing.T, s Store) {
+	setup(t, s)
+	first := mustAppend(t, s, msg("ab", "a", "a1", "1"))[0].Message
+	c, err := s.Commit(ctx(t), []messaging.Message{msg("ab", "b", "b1", "reply"), msg("ab", "z", "z1", "intruder")},
+		[]messaging.ReceiptRequest{
+			{UserID: "b", DeviceID: "b1", Status: protocol.StatusRead, ConversationID: "ab", MessageIDs: []string{first.ID}, At: t0},
+			{UserID: "b", DeviceID: "b1", Status: protocol.StatusDelivered, MessageIDs: []string{"nope"}, At: t0},
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Sends[0].Err != nil || c.Sends[0].Message.Seq != 2 || !errors.Is(c.Sends[1].Err, messaging.ErrForbidden) {
+		t.Fatalf("sends = %+v", c.Sends)
+	}
+	if c.Refused[0] != nil || len(c.Changes[0]) != 1 || c.Changes[0][0].Status != "read" || !errors.Is(c.Refused[1], messaging.ErrMessageNotFound) {
+		t.Fatalf("receipts = %+v / %v", c.Changes, c.Refused)
+	}
+	if st, _ := s.Statuses(ctx(t), first); st[0].Status != "read" {
+		t.Fatalf("status after the combined commit = %+v", st)
 	}
 }
