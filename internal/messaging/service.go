@@ -68,7 +68,7 @@ type rcptJob struct {
 }
 
 // NewService returns a messaging service; Run must be called to start its
-// committers.
+// committer.
 func NewService(s Store, pub Publisher, members Members, clk clock.Clock, cfg Config, log *slog.Logger, obs Observer) *Service {
 	if cfg.MaxBatch < 1 {
 		cfg.MaxBatch = 256
