@@ -33,6 +33,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "serve":
 		return serve(args[1:], stderr)
+	case "bench":
+		return bench(args[1:], stdout, stderr)
+	case "cleanup":
+		return cleanup(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "parley", versionString())
 		return 0
@@ -51,6 +55,8 @@ func usage(w io.Writer) {
 
 commands:
   serve     run the server (embedded: SQLite and local disk under --data-dir)
+  bench     measure a server under load (parley bench -h)
+  cleanup   run one retention cleanup pass over --data-dir and exit
   version   print the version
 
 Run 'parley serve -h' for the server's flags; each flag also reads PARLEY_<FLAG>.
@@ -64,6 +70,7 @@ func serve(args []string, stderr io.Writer) int {
 		return 2
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	raiseFileLimit(log)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	a, err := app.New(ctx, cfg, log, nil)

@@ -1,0 +1,178 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/parleychat/parley/client"
+)
+
+// password of every bench user; the child server hashes it cheaply.
+const password = "bench password 1234"
+
+// user is a registered, logged-in user.
+type user struct {
+	client.User
+	api *client.Client
+}
+
+// newUsers registers and logs in n users, SetupConcurrency at a time.
+// Setup is not measured.
+func (e *env) newUsers(ctx context.Context, n int) ([]*user, error) {
+	users := make([]*user, n)
+	var done atomic.Int64
+	start := time.Now()
+	err := parallel(ctx, n, e.opt.SetupConcurrency, func(ctx context.Context, i int) error {
+		c := &client.Client{BaseURL: e.url, HTTP: e.http}
+		name := fmt.Sprintf("%s%d", e.prefix, i)
+		u, err := c.Register(ctx, name, password, name)
+		if err != nil {
+			return fmt.Errorf("register %s: %w", name, err)
+		}
+		s, err := c.Login(ctx, name, password)
+		if err != nil {
+			return fmt.Errorf("login %s: %w", name, err)
+		}
+		users[i] = &user{User: u, api: c.WithToken(s.Token)}
+		if k := done.Add(1); n >= 2000 && k%(int64(n)/10) == 0 {
+			e.logf("setup: %d/%d users registered and logged in (%s)", k, n, time.Since(start).Round(time.Second))
+		}
+		return nil
+	})
+	return users, err
+}
+
+// pair is a sender and a recipient sharing a 1:1 conversation.
+type pair struct {
+	from, to *user
+	conv     string
+}
+
+// newPairs creates n pairs of fresh users.
+func (e *env) newPairs(ctx context.Context, n int) ([]pair, error) {
+	users, err := e.newUsers(ctx, 2*n)
+	if err != nil {
+		return nil, err
+	}
+	pairs := make([]pair, n)
+	err = parallel(ctx, n, e.opt.SetupConcurrency, func(ctx context.Context, i int) error {
+		from, to := users[2*i], users[2*i+1]
+		c, err := from.api.CreateDirect(ctx, to.UserID)
+		if err != nil {
+			return fmt.Errorf("create conversation: %w", err)
+		}
+		pairs[i] = pair{from: from, to: to, conv: c.ConversationID}
+		return nil
+	})
+	return pairs, err
+}
+
+// parallel runs fn(0..n-1), at most limit at a time, and returns the first
+// error (which cancels the rest).
+func parallel(ctx context.Context, n, limit int, fn func(ctx context.Context, i int) error) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(limit)
+	for i := range n {
+		if gctx.Err() != nil {
+			break
+		}
+		g.Go(func() error { return fn(gctx, i) })
+	}
+	return g.Wait()
+}
+
+// dialer opens WebSocket connections, spread over several loopback
+// source addresses when the server is on loopback: one source address
+// and one server address offer only the ~28,000 ports of the ephemeral
+// range.
+type dialer struct {
+	clients []*http.Client
+	next    atomic.Uint64
+}
+
+func (e *env) newDialer(conns int) (*dialer, error) {
+	n := e.opt.SourceAddrs
+	if n <= 0 {
+		n = (conns + 19_999) / 20_000
+	}
+	u, err := url.Parse(e.url)
+	if err != nil {
+		return nil, fmt.Errorf("server URL: %w", err)
+	}
+	ip := net.ParseIP(u.Hostname())
+	loop4 := ip != nil && ip.IsLoopback() && ip.To4() != nil
+	if !loop4 || n < 1 {
+		n = 1
+	}
+	if n > 250 {
+		return nil, fmt.Errorf("at most 250 source addresses, got %d", n)
+	}
+	d := &dialer{}
+	for i := range n {
+		nd := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: -1}
+		if loop4 && n > 1 {
+			nd.LocalAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+i))}
+		}
+		d.clients = append(d.clients, &http.Client{Transport: &http.Transport{
+			DialContext: nd.DialContext,
+			// An upgraded connection never returns to the pool.
+			MaxIdleConnsPerHost: -1,
+		}})
+	}
+	return d, nil
+}
+
+// dial connects u, round-robin over the source addresses.
+func (d *dialer) dial(ctx context.Context, u *user, opt client.DialOptions) (*client.Conn, error) {
+	opt.HTTPClient = d.clients[d.next.Add(1)%uint64(len(d.clients))]
+	return u.api.Dial(ctx, opt)
+}
+
+// dialAll connects every user, limit at a time.
+func (d *dialer) dialAll(ctx context.Context, users []*user, limit int, opt client.DialOptions) ([]*client.Conn, error) {
+	conns := make([]*client.Conn, len(users))
+	err := parallel(ctx, len(users), limit, func(ctx context.Context, i int) error {
+		c, err := d.dial(ctx, users[i], opt)
+		if err != nil {
+			return fmt.Errorf("dial %s: %w", users[i].Username, err)
+		}
+		conns[i] = c
+		return nil
+	})
+	if err != nil {
+		closeAll(conns)
+		return nil, err
+	}
+	return conns, nil
+}
+
+// closeAll closes connections with the normal close handshake, many at
+// a time; nil entries are skipped. Frames still arriving are discarded:
+// a reader blocked on a full Frames channel would stall the handshake.
+func closeAll(conns []*client.Conn) {
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 256)
+	for _, c := range conns {
+		if c == nil {
+			continue
+		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			go func() {
+				for range c.Frames() {
+				}
+			}()
+			_ = c.Close()
+		})
+	}
+	wg.Wait()
+}

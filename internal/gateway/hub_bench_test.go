@@ -1,0 +1,67 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/parleychat/parley/internal/bus"
+	"github.com/parleychat/parley/internal/identity"
+)
+
+// Fan-out in the hub is the last step of every send: one Publish per
+// committed message, to each member of its conversation.
+
+func users(n int) []string {
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("01JDQ4Z8M1XKZ3V6T9N2B5%04d", i)
+	}
+	return ids
+}
+
+// BenchmarkPublishOffline is a group of 100 with nobody connected here:
+// the cost of looking each member up.
+func BenchmarkPublishOffline(b *testing.B) {
+	h := NewHub()
+	ids := users(100)
+	ev := &bus.Event{Kind: bus.KindMessage, ConversationID: "c", Seq: 1, Frame: []byte(`{}`)}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		h.Publish(ctx, ids, ev)
+	}
+}
+
+// BenchmarkPublishOnline publishes to members that each have one
+// connection: the event is queued on every connection's outbox (no
+// socket is involved: the writer is not running, the queue is emptied as
+// a writer would).
+func BenchmarkPublishOnline(b *testing.B) {
+	for _, n := range []int{2, 100} {
+		b.Run(fmt.Sprintf("members=%d", n), func(b *testing.B) {
+			g := &Gateway{cfg: Config{MaxQueue: 1 << 20, MaxInflight: 1, RateLimit: 1, RateBurst: 1}}
+			h := NewHub()
+			ids := users(n)
+			conns := make([]*Conn, n)
+			for i, id := range ids {
+				conns[i] = newConn(g, nil, identity.Device{ID: id + "-d", UserID: id})
+				h.register(conns[i])
+			}
+			ev := &bus.Event{Kind: bus.KindMessage, ConversationID: "c", Seq: 1, Frame: []byte(`{}`)}
+			ctx := context.Background()
+			spare := make([][]item, n)
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				h.Publish(ctx, ids, ev)
+				if i++; i%64 == 0 {
+					for j, c := range conns {
+						spare[j] = c.out.take(spare[j])
+					}
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/delivery")
+		})
+	}
+}
