@@ -35,8 +35,9 @@ func bench(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("parley bench "+sc.Name(), flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var opt harness.Options
-	var serverArgs stringList
+	var serverArgs, nodes stringList
 	fs.StringVar(&opt.Target, "target", "", "base URL of a running server (http://host:port); default: start `parley serve` as a child")
+	fs.Var(&nodes, "node", "another node of the --target's cluster (repeat it): users are spread over the nodes, a pair's two users on different ones")
 	fs.IntVar(&opt.ServerPID, "server-pid", 0, "pid of the --target server, to report its CPU and memory")
 	fs.Var(&serverArgs, "server-arg", "extra flag for the child server (repeat it: --server-arg=--max-batch=1024)")
 	fs.BoolVar(&opt.Pprof, "pprof", false, "start the child server with --pprof")
@@ -61,7 +62,11 @@ func bench(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "parley bench: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
-	opt.ServerArgs = serverArgs
+	opt.ServerArgs, opt.Nodes = serverArgs, nodes
+	if len(nodes) > 0 && opt.Target == "" {
+		fmt.Fprintln(stderr, "parley bench: --node needs --target")
+		return 2
+	}
 	if !*quiet {
 		opt.Progress = stderr
 	}

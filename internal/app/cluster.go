@@ -51,6 +51,10 @@ func newCluster(cfg config.Config, hub *gateway.Hub, log *slog.Logger) (*cluster
 		_, _ = rand.Read(b)
 		node = host + "-" + hex.EncodeToString(b)
 	}
+	// RESP2: each pub/sub connection is its own. Under RESP3 the bus's and
+	// the presence directory's subscriptions were seen sharing one
+	// connection, and events reached the wrong consumer.
+	opt.Protocol = 2
 	rdb := redis.NewClient(opt)
 	log = log.With("node", node)
 	log.Info("cluster node", "redis", opt.Addr, "prefix", cfg.RedisPrefix)

@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"github.com/parleychat/parley/client"
 	"testing"
 	"time"
 
@@ -92,7 +93,7 @@ func TestSilentConnectionGoesOffline(t *testing.T) {
 func TestTypingReachesOnlineMembersOnly(t *testing.T) {
 	ctx := testCtx(t)
 	_, alice, bob, conv := pair(t)
-	ac, bc := alice.Dial(ctx), bob.Dial(ctx)
+	ac, bc := alice.Dial(ctx), served(t, bob.Dial(ctx))
 	if err := ac.Typing(ctx, conv.ConversationID, "composing"); err != nil {
 		t.Fatal(err)
 	}
@@ -114,4 +115,19 @@ func TestTypingReachesOnlineMembersOnly(t *testing.T) {
 	if err != nil || f.Type != "message" || f.MessageID != ack.MessageID {
 		t.Fatalf("first frame after reconnect = %+v, %v; want the message, no typing", f, err)
 	}
+}
+
+// served waits until the server has registered c (it answers frames only
+// after that): typing is never queued, so a frame sent to a connection
+// still being registered is simply not for it.
+func served(t *testing.T, c *client.Conn) *client.Conn {
+	t.Helper()
+	ctx := testCtx(t)
+	if err := c.Heartbeat(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Next(ctx, "heartbeat_ack"); err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

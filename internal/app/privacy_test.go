@@ -167,7 +167,7 @@ func TestComposingExpires(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ac, bc := alice.Dial(ctx), bob.Dial(ctx) // carol is offline
+	ac, bc := alice.Dial(ctx), served(t, bob.Dial(ctx)) // carol is offline
 	start := time.Now()
 	if err := ac.Typing(ctx, g.ConversationID, "composing"); err != nil {
 		t.Fatal(err)

@@ -26,6 +26,10 @@ type Options struct {
 	// Target is the base URL of a running server (http://host:port).
 	// Empty: start ServerExe as a child.
 	Target string
+	// Nodes are more nodes of Target's cluster. Users are spread over
+	// Target and Nodes round-robin, so with one more node each pair's
+	// sender and recipient sit on different nodes.
+	Nodes []string
 	// ServerExe is the parley binary run as `parley serve` when Target is
 	// empty; ServerArgs are appended to its flags.
 	ServerExe  string

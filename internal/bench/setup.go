@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,8 +31,9 @@ func (e *env) newUsers(ctx context.Context, n int) ([]*user, error) {
 	users := make([]*user, n)
 	var done atomic.Int64
 	start := time.Now()
+	nodes := append([]string{e.url}, e.opt.Nodes...)
 	err := parallel(ctx, n, e.opt.SetupConcurrency, func(ctx context.Context, i int) error {
-		c := &client.Client{BaseURL: e.url, HTTP: e.http}
+		c := &client.Client{BaseURL: strings.TrimRight(nodes[i%len(nodes)], "/"), HTTP: e.http}
 		name := fmt.Sprintf("%s%d", e.prefix, i)
 		u, err := c.Register(ctx, name, password, name)
 		if err != nil {

@@ -30,9 +30,14 @@ type Event struct {
 	// SenderDevice is the device that sent a message: its own connections
 	// do not receive it back. For KindRevoke, the device whose session ended.
 	SenderDevice string
-	// ReceiptID orders status events for the per-device receipt cursor.
+	// ReceiptID numbers status events per sender, without gaps: a
+	// connection that sees a number skipped reads it from the store.
 	ReceiptID int64
 	Frame     []byte
+	// Frames, for a status event, are all the frames of one receipt event
+	// (an ack covering several messages), carried together so that an
+	// event arrives whole or not at all.
+	Frames [][]byte
 }
 
 // Lossy reports whether the event may be dropped under backpressure.

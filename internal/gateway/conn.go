@@ -51,14 +51,11 @@ type Conn struct {
 	// the store first. This makes order and no-gaps hold whatever order
 	// events arrive in, live or from the offline queue.
 	delivered map[string]int64
-	// receiptSynced is the last receipt event the sync on connect sent:
-	// live status frames up to it are repeats. Several frames share one
-	// event (an ack covering many messages), so live frames are not
-	// deduplicated among themselves. receiptMax is the highest event told,
-	// receiptSaved the one the store has as the device's cursor.
-	receiptSynced int64
-	receiptMax    int64
-	receiptSaved  int64
+	// receiptMax is the last receipt event (numbered per sender, without
+	// gaps) this connection has written; receiptSaved the one the store
+	// has as the device's cursor.
+	receiptMax   int64
+	receiptSaved int64
 }
 
 func newConn(g *Gateway, ws *websocket.Conn, dev identity.Device) *Conn {
@@ -385,12 +382,45 @@ func (c *Conn) writeItem(ctx context.Context, it item) error {
 	case bus.KindMessage:
 		return c.deliverMessage(ctx, ev)
 	case bus.KindStatus:
-		if ev.ReceiptID <= c.receiptSynced {
-			return nil // already sent by the sync on connect
-		}
-		c.receiptMax = max(c.receiptMax, ev.ReceiptID)
+		return c.deliverStatus(ctx, ev)
 	}
 	return c.write(ctx, ev.Frame)
+}
+
+// deliverStatus writes a receipt event's frames in event order: an event
+// already written is dropped, and events skipped (lost between nodes, or
+// published out of order) are read from the store first, where they are.
+func (c *Conn) deliverStatus(ctx context.Context, ev *bus.Event) error {
+	if ev.ReceiptID <= c.receiptMax {
+		return nil
+	}
+	if missing := ev.ReceiptID - c.receiptMax - 1; missing > 0 {
+		changes, err := c.g.Messages.StatusesSince(ctx, c.userID, c.receiptMax, int(missing))
+		if err != nil {
+			return err
+		}
+		if c.g.Observer != nil {
+			c.g.Observer.GapFilled()
+		}
+		for _, ch := range changes {
+			if ch.EventID >= ev.ReceiptID {
+				break
+			}
+			if err := c.write(ctx, protocol.Encode(messaging.StatusFrame(ch))); err != nil {
+				return err
+			}
+		}
+	}
+	for _, f := range append([][]byte{ev.Frame}, ev.Frames...) {
+		if f == nil {
+			continue
+		}
+		if err := c.write(ctx, f); err != nil {
+			return err
+		}
+	}
+	c.receiptMax = ev.ReceiptID
+	return nil
 }
 
 // deliverMessage writes a live message in its conversation's order.
@@ -469,7 +499,6 @@ func (c *Conn) sync(ctx context.Context) error {
 			return err
 		}
 		if len(changes) == 0 {
-			c.receiptSynced = c.receiptMax
 			return nil
 		}
 		for _, ch := range changes {

@@ -269,11 +269,8 @@ func (s *Service) commit(ctx context.Context, sends []*sendJob, rcpts []*rcptJob
 	for i, j := range rcpts {
 		for _, c := range res.Changes[i] {
 			counts[c.Status]++
-			s.pub.Publish(ctx, []string{c.SenderID}, &bus.Event{
-				Kind: bus.KindStatus, ConversationID: c.ConversationID, ReceiptID: c.EventID,
-				Frame: protocol.Encode(StatusFrame(c)),
-			})
 		}
+		s.publishStatuses(ctx, res.Changes[i])
 		j.done(res.Refused[i])
 	}
 	if s.obs == nil {
@@ -291,6 +288,31 @@ func (s *Service) commit(ctx context.Context, sends []*sendJob, rcpts []*rcptJob
 		for st, n := range counts {
 			s.obs.StatusChanges(st, n)
 		}
+	}
+}
+
+// publishStatuses tells senders about changes: one bus event per receipt
+// event, carrying all its frames, so that a connection can tell a lost
+// event (its number skipped) and read it from the store.
+func (s *Service) publishStatuses(ctx context.Context, changes []StatusChange) {
+	type key struct {
+		sender string
+		event  int64
+	}
+	events := map[key]*bus.Event{}
+	var order []key
+	for _, c := range changes {
+		k := key{c.SenderID, c.EventID}
+		ev := events[k]
+		if ev == nil {
+			ev = &bus.Event{Kind: bus.KindStatus, ConversationID: c.ConversationID, ReceiptID: c.EventID}
+			events[k] = ev
+			order = append(order, k)
+		}
+		ev.Frames = append(ev.Frames, protocol.Encode(StatusFrame(c)))
+	}
+	for _, k := range order {
+		s.pub.Publish(ctx, []string{k.sender}, events[k])
 	}
 }
 

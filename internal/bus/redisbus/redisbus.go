@@ -46,13 +46,14 @@ func New(rdb *redis.Client, local Local, node, prefix string, log *slog.Logger) 
 
 // envelope is an event on the wire between nodes.
 type envelope struct {
-	Node           string          `json:"n"`
-	Kind           bus.Kind        `json:"k"`
-	ConversationID string          `json:"c,omitempty"`
-	Seq            int64           `json:"s,omitempty"`
-	SenderDevice   string          `json:"d,omitempty"`
-	ReceiptID      int64           `json:"r,omitempty"`
-	Frame          json.RawMessage `json:"f,omitempty"`
+	Node           string            `json:"n"`
+	Kind           bus.Kind          `json:"k"`
+	ConversationID string            `json:"c,omitempty"`
+	Seq            int64             `json:"s,omitempty"`
+	SenderDevice   string            `json:"d,omitempty"`
+	ReceiptID      int64             `json:"r,omitempty"`
+	Frame          json.RawMessage   `json:"f,omitempty"`
+	Frames         []json.RawMessage `json:"fs,omitempty"`
 }
 
 func (b *Bus) channel(user string) string { return b.prefix + "u:" + user }
@@ -66,6 +67,9 @@ func (b *Bus) Publish(ctx context.Context, userIDs []string, ev *bus.Event) {
 		SenderDevice: ev.SenderDevice, ReceiptID: ev.ReceiptID}
 	if ev.Frame != nil {
 		env.Frame = json.RawMessage(ev.Frame)
+	}
+	for _, f := range ev.Frames {
+		env.Frames = append(env.Frames, json.RawMessage(f))
 	}
 	payload, err := json.Marshal(env)
 	if err != nil {
@@ -109,10 +113,14 @@ func (b *Bus) Run(ctx context.Context) error {
 				continue // delivered locally when published
 			}
 			user := m.Channel[len(b.prefix)+len("u:"):]
-			b.local.Publish(ctx, []string{user}, &bus.Event{
+			ev := &bus.Event{
 				Kind: env.Kind, ConversationID: env.ConversationID, Seq: env.Seq,
 				SenderDevice: env.SenderDevice, ReceiptID: env.ReceiptID, Frame: []byte(env.Frame),
-			})
+			}
+			for _, f := range env.Frames {
+				ev.Frames = append(ev.Frames, []byte(f))
+			}
+			b.local.Publish(ctx, []string{user}, ev)
 		}
 	}
 }
