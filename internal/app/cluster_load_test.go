@@ -5,7 +5,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/parleychat/parley/client"
 	"github.com/parleychat/parley/internal/apptest"
 )
 
@@ -64,5 +63,4 @@ func TestClusterStatusesUnderLoad(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	_ = client.ErrorCode
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/parleychat/parley/client"
 	"github.com/parleychat/parley/internal/apptest"
 )
 
@@ -52,7 +51,6 @@ func TestClusterStatusesCrossNodes(t *testing.T) {
 			t.Fatalf("round %d: %v", round, seen)
 		}
 	}
-	_ = client.ErrorCode
 }
 
 // TestClusterResubscribeAfterEmpty: when every user of a node has left (its

@@ -307,7 +307,7 @@ func testPending(t *testing.T, s Store) {
 func testReceipts(t *testing.T, s Store) {
 	setup(t, s)
 	r1 := mustAppend(t, s, msg("ab", "a", "a1", "1"))[0].Message
-	r2 := mustAppend(t, s, msg("ab", "b", "b1", "1"))[0].Message
+	mustAppend(t, s, msg("ab", "b", "b1", "1")) // b's own message sits between a's: acks skip it
 	r3 := mustAppend(t, s, msg("ab", "a", "a1", "2"))[0].Message
 
 	st, err := s.Statuses(ctx(t), r1)
@@ -349,7 +349,6 @@ func testReceipts(t *testing.T, s Store) {
 	if st[0].Status != "delivered" || !st[0].UpdatedAt.Equal(at) {
 		t.Fatalf("status of r3 = %+v", st)
 	}
-	_ = r2
 	// The sender is told of every change, in order, and can page by event.
 	all, err := s.StatusesSince(ctx(t), "a", 0, 100)
 	if err != nil || len(all) != 3 {
