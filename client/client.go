@@ -142,6 +142,12 @@ func (c *Client) Login(ctx context.Context, username, password string) (Session,
 	return s, err
 }
 
+// Logout signs this client's session out: its token stops working and the
+// session's open connections close with 4001.
+func (c *Client) Logout(ctx context.Context) error {
+	return c.do(ctx, http.MethodDelete, "/api/v1/sessions/current", nil, nil)
+}
+
 // User returns a user's public profile.
 func (c *Client) User(ctx context.Context, id string) (User, error) {
 	var u User

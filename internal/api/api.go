@@ -27,6 +27,7 @@ type Identity interface {
 	Register(ctx context.Context, username, password, displayName string) (identity.User, error)
 	Login(ctx context.Context, username, password string) (identity.Session, error)
 	Authenticate(ctx context.Context, token string) (identity.Device, error)
+	Logout(ctx context.Context, d identity.Device) error
 	User(ctx context.Context, id string) (identity.User, error)
 }
 
@@ -73,6 +74,7 @@ func New(ids Identity, convs Conversations, msgs Messages, pres Presence, log *s
 func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/v1/users", a.createUser)
 	mux.HandleFunc("POST /api/v1/sessions", a.createSession)
+	mux.Handle("DELETE /api/v1/sessions/current", a.auth(a.deleteSession))
 	mux.Handle("GET /api/v1/users/{id}", a.auth(a.getUser))
 	mux.Handle("GET /api/v1/users/{id}/presence", a.auth(a.getPresence))
 	mux.Handle("GET /api/v1/users/me/settings", a.auth(a.getSettings))

@@ -357,3 +357,13 @@ func (a *API) removeParticipant(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
+
+// deleteSession signs the calling device out: its token stops working and
+// its open connections close with 4001, on whichever node holds them.
+func (a *API) deleteSession(w http.ResponseWriter, r *http.Request) {
+	if err := a.ids.Logout(r.Context(), session(r.Context())); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -98,10 +98,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 		Limits: cfg.Limits, HeartbeatTimeout: cfg.HeartbeatTimeout, WriteTimeout: cfg.WriteTimeout,
 		MaxQueue: cfg.MaxQueue, MaxInflight: cfg.MaxInflight, RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst,
 	}, gateway.Deps{
-		Hub: hub, Router: router, Auth: ids, Messages: msgs, Members: convs, Presence: pres, Media: med,
+		Hub: hub, Bus: pub, Router: router, Auth: ids, Messages: msgs, Members: convs, Presence: pres, Media: med,
 		Clock: clk, Log: log, Observer: m,
 	})
-	ids.OnEvict = gw.Revoke
+	ids.OnRevoke = gw.Revoke
 	a.cleanup = retention.New(st, med, pub, clk, retention.Config{
 		Retention: cfg.Retention, Interval: cfg.CleanupInterval, Batch: cfg.CleanupBatch,
 	}, log, m)

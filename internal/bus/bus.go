@@ -17,7 +17,8 @@ const (
 	// when a connection is behind, never stored.
 	KindPresence
 	KindTyping
-	// KindRevoke tells the connections of Device that its session ended.
+	// KindRevoke tells the connections of SenderDevice that its session
+	// ended, and why (Reason).
 	KindRevoke
 )
 
@@ -34,6 +35,8 @@ type Event struct {
 	// connection that sees a number skipped reads it from the store.
 	ReceiptID int64
 	Frame     []byte
+	// Reason, for KindRevoke, is the close reason the client is told.
+	Reason string
 	// Frames, for a status event, are all the frames of one receipt event
 	// (an ack covering several messages), carried together so that an
 	// event arrives whole or not at all.

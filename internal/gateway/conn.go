@@ -77,7 +77,7 @@ func (c *Conn) UserID() string { return c.userID }
 func (c *Conn) Deliver(ev *bus.Event) {
 	if ev.Kind == bus.KindRevoke {
 		if ev.SenderDevice == c.deviceID {
-			c.kill(CloseRevoked, "session ended: signed in on too many devices")
+			c.kill(CloseRevoked, ev.Reason)
 		}
 		return
 	}

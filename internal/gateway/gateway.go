@@ -105,10 +105,18 @@ type MediaAccess interface {
 	CanUse(ctx context.Context, userID, mediaID string) error
 }
 
-// Deps are what connections talk to. Router, Media and Observer may be
-// nil.
+// Publisher delivers events to users' connections on every node.
+type Publisher interface {
+	Publish(ctx context.Context, userIDs []string, ev *bus.Event)
+}
+
+// Deps are what connections talk to. Bus, Router, Media and Observer may
+// be nil.
 type Deps struct {
-	Hub      *Hub
+	Hub *Hub
+	// Bus reaches every node's connections (the hub itself when nil, as
+	// in the embedded mode).
+	Bus      Publisher
 	Router   Router
 	Auth     Authenticator
 	Messages Messenger
@@ -233,9 +241,15 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	}
 }
 
-// Revoke closes the connections of sessions that ended (evicted devices).
-func (g *Gateway) Revoke(userID string, deviceIDs []string) {
+// Revoke closes the connections of sessions that ended (evicted, signed
+// out) with 4001 and reason, on whichever node holds them: the event goes
+// through the bus, not only to this node's hub.
+func (g *Gateway) Revoke(userID string, deviceIDs []string, reason string) {
+	var pub Publisher = g.Hub
+	if g.Bus != nil {
+		pub = g.Bus
+	}
 	for _, d := range deviceIDs {
-		g.Hub.Publish(context.Background(), []string{userID}, &bus.Event{Kind: bus.KindRevoke, SenderDevice: d})
+		pub.Publish(context.Background(), []string{userID}, &bus.Event{Kind: bus.KindRevoke, SenderDevice: d, Reason: reason})
 	}
 }

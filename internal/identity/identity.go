@@ -39,6 +39,8 @@ type Store interface {
 	// the user's expired sessions and, if more than maxDevices would remain,
 	// the oldest ones; it returns the ids it evicted.
 	CreateDevice(ctx context.Context, d Device, tokenHash []byte, maxDevices int) (evicted []string, err error)
+	// DeleteDevice ends a session; store.ErrNotFound if there is none.
+	DeleteDevice(ctx context.Context, id string) error
 	// DeviceByToken finds the session whose token hashes to tokenHash.
 	DeviceByToken(ctx context.Context, tokenHash []byte) (Device, error)
 }

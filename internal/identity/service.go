@@ -55,9 +55,10 @@ type Service struct {
 	// dummyHash has the configured cost; Login verifies against it for
 	// unknown usernames so response timing does not tell which exist.
 	dummyHash func() string
-	// OnEvict, if set, is told which sessions a login evicted, so their
-	// open connections can be closed.
-	OnEvict func(userID string, deviceIDs []string)
+	// OnRevoke, if set, is told which sessions ended before their expiry
+	// (evicted by a newer login, signed out), and why, so that their open
+	// connections close on whatever node holds them.
+	OnRevoke func(userID string, deviceIDs []string, reason string)
 }
 
 // NewService returns an identity service.
@@ -141,8 +142,8 @@ func (s *Service) Login(ctx context.Context, username, password string) (Session
 	if err != nil {
 		return Session{}, fmt.Errorf("create session: %w", err)
 	}
-	if len(evicted) > 0 && s.OnEvict != nil {
-		s.OnEvict(u.ID, evicted)
+	if len(evicted) > 0 && s.OnRevoke != nil {
+		s.OnRevoke(u.ID, evicted, "session ended: signed in on too many devices")
 	}
 	return Session{Token: token, UserID: u.ID, DeviceID: d.ID, ExpiresAt: d.ExpiresAt}, nil
 }
@@ -163,6 +164,18 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Device, error
 		return Device{}, ErrBadToken
 	}
 	return d, nil
+}
+
+// Logout ends a session: its token stops working at once and its open
+// connections close.
+func (s *Service) Logout(ctx context.Context, d Device) error {
+	if err := s.store.DeleteDevice(ctx, d.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("delete session: %w", err)
+	}
+	if s.OnRevoke != nil {
+		s.OnRevoke(d.UserID, []string{d.ID}, "session ended: signed out")
+	}
+	return nil
 }
 
 // User returns a user by id.

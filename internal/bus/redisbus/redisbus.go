@@ -52,6 +52,7 @@ type envelope struct {
 	Seq            int64             `json:"s,omitempty"`
 	SenderDevice   string            `json:"d,omitempty"`
 	ReceiptID      int64             `json:"r,omitempty"`
+	Reason         string            `json:"why,omitempty"`
 	Frame          json.RawMessage   `json:"f,omitempty"`
 	Frames         []json.RawMessage `json:"fs,omitempty"`
 }
@@ -64,7 +65,7 @@ func (b *Bus) channel(user string) string { return b.prefix + "u:" + user }
 func (b *Bus) Publish(ctx context.Context, userIDs []string, ev *bus.Event) {
 	b.local.Publish(ctx, userIDs, ev)
 	env := envelope{Node: b.node, Kind: ev.Kind, ConversationID: ev.ConversationID, Seq: ev.Seq,
-		SenderDevice: ev.SenderDevice, ReceiptID: ev.ReceiptID}
+		SenderDevice: ev.SenderDevice, ReceiptID: ev.ReceiptID, Reason: ev.Reason}
 	if ev.Frame != nil {
 		env.Frame = json.RawMessage(ev.Frame)
 	}
@@ -115,7 +116,8 @@ func (b *Bus) Run(ctx context.Context) error {
 			user := m.Channel[len(b.prefix)+len("u:"):]
 			ev := &bus.Event{
 				Kind: env.Kind, ConversationID: env.ConversationID, Seq: env.Seq,
-				SenderDevice: env.SenderDevice, ReceiptID: env.ReceiptID, Frame: []byte(env.Frame),
+				SenderDevice: env.SenderDevice, ReceiptID: env.ReceiptID, Reason: env.Reason,
+				Frame: []byte(env.Frame),
 			}
 			for _, f := range env.Frames {
 				ev.Frames = append(ev.Frames, []byte(f))

@@ -106,6 +106,20 @@ func (s *Store) CreateDevice(ctx context.Context, d identity.Device, tokenHash [
 	return evicted, err
 }
 
+// DeleteDevice implements identity.Store.
+func (s *Store) DeleteDevice(ctx context.Context, id string) error {
+	return s.tx(ctx, func(tx *Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM devices WHERE id = ?`, id).Scan(&n); err != nil {
+			return fmt.Errorf("find device: %w", err)
+		}
+		if n == 0 {
+			return store.ErrNotFound
+		}
+		return deleteDevice(ctx, tx, id)
+	})
+}
+
 func deleteDevice(ctx context.Context, tx *Tx, id string) error {
 	if _, err := tx.ExecContext(ctx, `DELETE FROM device_cursors WHERE device_id = ?`, id); err != nil {
 		return fmt.Errorf("delete device cursors: %w", err)
