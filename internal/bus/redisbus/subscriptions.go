@@ -27,29 +27,43 @@ func NewSubscriptions(rdb *redis.Client, log *slog.Logger) *Subscriptions {
 // Add takes a reference to channel.
 func (s *Subscriptions) Add(ctx context.Context, channel string) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.refs[channel]++
-	first := s.refs[channel] == 1
-	s.mu.Unlock()
-	if first {
-		if err := s.ps.Subscribe(ctx, channel); err != nil {
-			s.log.Warn("redis subscribe", "channel", channel, "err", err)
-		}
+	if s.refs[channel] == 1 {
+		s.send(ctx, "subscribe", channel)
 	}
 }
 
 // Remove drops a reference to channel.
 func (s *Subscriptions) Remove(ctx context.Context, channel string) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.refs[channel]--
-	last := s.refs[channel] <= 0
-	if last {
-		delete(s.refs, channel)
+	if s.refs[channel] > 0 {
+		return
 	}
-	s.mu.Unlock()
-	if last {
-		if err := s.ps.Unsubscribe(context.WithoutCancel(ctx), channel); err != nil {
-			s.log.Warn("redis unsubscribe", "channel", channel, "err", err)
-		}
+	delete(s.refs, channel)
+	s.send(context.WithoutCancel(ctx), "unsubscribe", channel)
+}
+
+// send writes a (un)subscribe while s.mu is held, so that Redis gets them
+// in the order the references changed. Sent after the lock, an unsubscribe
+// of a closing connection once overtook the subscribe of one opening
+// meanwhile, and left a connected user with no subscription (found by
+// outside testing; TestSubscriptionsSurviveACloseRacingAnOpen). A lock per
+// channel would buy nothing: go-redis serializes every command of one
+// PubSub connection, and each only writes, without waiting for Redis.
+// go-redis records the change even when the write fails, and applies it
+// when it reconnects.
+func (s *Subscriptions) send(ctx context.Context, verb, channel string) {
+	var err error
+	if verb == "subscribe" {
+		err = s.ps.Subscribe(ctx, channel)
+	} else {
+		err = s.ps.Unsubscribe(ctx, channel)
+	}
+	if err != nil {
+		s.log.Warn("redis "+verb, "channel", channel, "err", err)
 	}
 }
 
