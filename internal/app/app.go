@@ -46,10 +46,11 @@ type App struct {
 	handler http.Handler
 	ready   atomic.Bool
 	media   *media.Service
+	lock    *dirLock
 }
 
 // New opens the store and builds the services. clk may be nil (wall clock).
-func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clock) (*App, error) {
+func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clock) (_ *App, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -59,6 +60,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
+	lock, err := lockDataDir(cfg.DataDir, holderLine(cfg.Addr))
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			lock.release()
+		}
+	}()
 	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -86,7 +96,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	}
 	convs := conversations.NewService(st, st, pub, clk, conversations.Config{Retention: cfg.Retention, MaxGroupSize: cfg.MaxGroupSize})
 	pres := presence.NewTracker(st, dir, pub, clk, presence.Config{Grace: cfg.PresenceGrace, TypingTimeout: cfg.TypingTimeout}, log)
-	a := &App{cfg: cfg, log: log, store: st, metrics: m, cluster: cl}
+	a := &App{cfg: cfg, log: log, store: st, metrics: m, cluster: cl, lock: lock}
 
 	msgs := messaging.NewService(st, pub, convs, clk, messaging.Config{Retention: cfg.Retention, MaxBatch: cfg.MaxBatch}, log, m)
 	med, blobHandler, err := newMedia(ctx, cfg, st, clk, log)
@@ -188,7 +198,9 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	if a.cluster != nil {
 		err = errors.Join(err, a.cluster.rdb.Close())
 	}
-	return errors.Join(err, a.store.Close())
+	err = errors.Join(err, a.store.Close())
+	a.lock.release()
+	return err
 }
 
 // RunCleanup runs one retention cleanup pass now.
@@ -200,7 +212,9 @@ func (a *App) RunCleanup(ctx context.Context) (retention.Summary, error) {
 // `parley cleanup` command, for a node that does not serve.
 func (a *App) Cleanup(ctx context.Context) (retention.Summary, error) {
 	sum, err := a.cleanup.RunOnce(ctx)
-	return sum, errors.Join(err, a.store.Close())
+	err = errors.Join(err, a.store.Close())
+	a.lock.release()
+	return sum, err
 }
 
 // ListenAndServe listens on the configured address and serves.

@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"os"
 	"path/filepath"
 	"runtime"
 	"time"
@@ -46,6 +47,9 @@ type Store struct {
 // Open opens (creating if needed) the database in dir and migrates it.
 func Open(ctx context.Context, dir string) (*Store, error) {
 	path := filepath.Join(dir, FileName)
+	if err := ownerOnly(path); err != nil {
+		return nil, err
+	}
 	// synchronous(FULL): a commit is fsynced before it returns, so "sent"
 	// survives power loss, not only a process crash.
 	q := url.Values{}
@@ -141,4 +145,22 @@ func notFound(err error) error {
 		return store.ErrNotFound
 	}
 	return err
+}
+
+// ownerOnly creates the database file readable by its owner only (0600),
+// or narrows an existing one and its WAL and shared-memory files: they hold
+// every message. SQLite gives the -wal and -shm files it creates later the
+// database file's permissions.
+func ownerOnly(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", path, err)
+	}
+	_ = f.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if err := os.Chmod(p, 0o600); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("chmod %s: %w", p, err)
+		}
+	}
+	return nil
 }
