@@ -95,7 +95,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 		pub, dir, router = cl.bus, cl.dir, cl.bus
 	}
 	convs := conversations.NewService(st, st, pub, clk, conversations.Config{Retention: cfg.Retention, MaxGroupSize: cfg.MaxGroupSize})
-	pres := presence.NewTracker(st, dir, pub, clk, presence.Config{Grace: cfg.PresenceGrace, TypingTimeout: cfg.TypingTimeout}, log)
+	pres := presence.NewTracker(st, dir, pub, convs, clk, presence.Config{Grace: cfg.PresenceGrace, TypingTimeout: cfg.TypingTimeout}, log)
+	convs.OnMembersChanged = pres.ForgetMembers
 	a := &App{cfg: cfg, log: log, store: st, metrics: m, cluster: cl, lock: lock}
 
 	msgs := messaging.NewService(st, pub, convs, clk, messaging.Config{Retention: cfg.Retention, MaxBatch: cfg.MaxBatch}, log, m)
@@ -108,7 +109,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 		Limits: cfg.Limits, HeartbeatTimeout: cfg.HeartbeatTimeout, WriteTimeout: cfg.WriteTimeout,
 		MaxQueue: cfg.MaxQueue, MaxInflight: cfg.MaxInflight, RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst,
 	}, gateway.Deps{
-		Hub: hub, Bus: pub, Router: router, Auth: ids, Messages: msgs, Members: convs, Presence: pres, Media: med,
+		Hub: hub, Bus: pub, Router: router, Auth: ids, Messages: msgs, Presence: pres, Media: med,
 		Clock: clk, Log: log, Observer: m,
 	})
 	ids.OnRevoke = gw.Revoke

@@ -344,7 +344,13 @@ func (s *Service) systemMessage(actor Actor, conversationID string, event map[st
 
 // announce delivers a committed system message to members' connections.
 func (s *Service) announce(ctx context.Context, m *SystemMessage, seq int64, members []string) {
-	if m == nil || s.pub == nil {
+	if m == nil {
+		return
+	}
+	if s.OnMembersChanged != nil {
+		s.OnMembersChanged(m.ConversationID)
+	}
+	if s.pub == nil {
 		return
 	}
 	frame := protocol.Encode(protocol.Message{

@@ -22,6 +22,10 @@ type Service struct {
 	clock     clock.Clock
 	retention time.Duration
 	maxGroup  int
+
+	// OnMembersChanged, if set, hears of each committed change to a
+	// group (membership, roles, name), so caches of members forget it.
+	OnMembersChanged func(conversationID string)
 }
 
 // Config tunes the service.

@@ -12,7 +12,6 @@ import (
 
 	"github.com/parleychat/parley/internal/bus"
 	"github.com/parleychat/parley/internal/clock"
-	"github.com/parleychat/parley/internal/conversations"
 	"github.com/parleychat/parley/internal/identity"
 	"github.com/parleychat/parley/internal/messaging"
 	"github.com/parleychat/parley/internal/protocol"
@@ -299,22 +298,9 @@ func (c *Conn) handleMessage(ctx context.Context, f *protocol.Inbound) {
 }
 
 func (c *Conn) handleTyping(ctx context.Context, f *protocol.Inbound) {
-	ids, err := c.g.Members.MemberIDs(ctx, f.ConversationID)
-	if err != nil {
+	if err := c.g.Presence.Typing(ctx, f.ConversationID, c.userID, f.State); err != nil {
 		c.sendError(err, "")
-		return
 	}
-	others := make([]string, 0, len(ids))
-	for _, id := range ids {
-		if id != c.userID {
-			others = append(others, id)
-		}
-	}
-	if len(others) == len(ids) {
-		c.sendError(conversations.ErrForbidden, "")
-		return
-	}
-	c.g.Presence.Typing(ctx, f.ConversationID, c.userID, f.State, others)
 }
 
 func (c *Conn) handleSubscribe(ctx context.Context, f *protocol.Inbound) {

@@ -38,18 +38,15 @@ type Authenticator interface {
 	Authenticate(ctx context.Context, token string) (identity.Device, error)
 }
 
-// Members answers who may type into a conversation and who hears it.
-type Members interface {
-	MemberIDs(ctx context.Context, conversationID string) ([]string, error)
-}
-
 // Presence tracks online users and their subscribers, and relays typing.
 type Presence interface {
 	Connected(ctx context.Context, sub presence.Subscriber) error
 	Disconnected(ctx context.Context, userID string, timedOut bool)
 	Subscribe(ctx context.Context, sub presence.Subscriber, userIDs []string) error
 	Unsubscribe(sub presence.Subscriber)
-	Typing(ctx context.Context, conversationID, userID, state string, others []string)
+	// Typing relays a member's typing state to the others; an error
+	// (not a member) is answered to the client.
+	Typing(ctx context.Context, conversationID, userID, state string) error
 	StopTyping(conversationID, userID string)
 }
 
@@ -120,7 +117,6 @@ type Deps struct {
 	Router   Router
 	Auth     Authenticator
 	Messages Messenger
-	Members  Members
 	Presence Presence
 	Media    MediaAccess
 	Clock    clock.Clock

@@ -136,8 +136,11 @@ type Tracker struct {
 	subs    map[string]map[Subscriber]struct{} // watched user -> subscribers
 	watch   map[Subscriber][]string
 	leaving map[string]*time.Timer // users whose offline frame waits out the grace
-	typing  map[typingKey]*time.Timer
+	typing  map[typingKey]*typingState
+	members map[string]membersEntry // conversation -> members, for typing
 	closed  bool
+
+	memberSrc Members
 }
 
 // Publisher delivers typing frames to users' connections.
@@ -145,8 +148,9 @@ type Publisher interface {
 	Publish(ctx context.Context, userIDs []string, ev *bus.Event)
 }
 
-// NewTracker returns an empty tracker over dir (nil: this node only).
-func NewTracker(s Store, dir Directory, pub Publisher, clk clock.Clock, cfg Config, log *slog.Logger) *Tracker {
+// NewTracker returns an empty tracker over dir (nil: this node only);
+// members answers typing's membership questions.
+func NewTracker(s Store, dir Directory, pub Publisher, members Members, clk clock.Clock, cfg Config, log *slog.Logger) *Tracker {
 	if cfg.TypingTimeout <= 0 {
 		cfg.TypingTimeout = 6 * time.Second
 	}
@@ -159,7 +163,10 @@ func NewTracker(s Store, dir Directory, pub Publisher, clk clock.Clock, cfg Conf
 		subs:    map[string]map[Subscriber]struct{}{},
 		watch:   map[Subscriber][]string{},
 		leaving: map[string]*time.Timer{},
-		typing:  map[typingKey]*time.Timer{},
+		typing:  map[typingKey]*typingState{},
+		members: map[string]membersEntry{},
+
+		memberSrc: members,
 	}
 	dir.Handle(t.receive, t.gone)
 	return t
@@ -173,8 +180,8 @@ func (t *Tracker) Close() {
 	for _, tm := range t.leaving {
 		tm.Stop()
 	}
-	for _, tm := range t.typing {
-		tm.Stop()
+	for _, st := range t.typing {
+		st.timer.Stop()
 	}
 }
 

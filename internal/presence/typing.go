@@ -2,39 +2,139 @@ package presence
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"time"
 
 	"github.com/parleychat/parley/internal/bus"
 	"github.com/parleychat/parley/internal/protocol"
 )
 
+// Members answers who belongs to a conversation, for typing.
+type Members interface {
+	MemberIDs(ctx context.Context, conversationID string) ([]string, error)
+}
+
+// ErrNotMember refuses typing into a conversation the user is not in.
+var ErrNotMember = protocol.NewError(protocol.CodeForbidden, "not a member of this conversation")
+
+// Typing limits. One member typing as fast as a socket allows once made an
+// unrelated chat's latency go from 2.4 ms to 60 ms: each frame cost a
+// store lookup and was relayed to 99 others. Now a repeated state is not
+// relayed at all, a new "composing" at most once per TypingMinInterval per
+// user and conversation, and members come from memory.
+const (
+	// TypingMinInterval is the least time between two "composing" relays
+	// of one user in one conversation; a faster one is dropped (typing is
+	// lossy: the client's next refresh shows it).
+	TypingMinInterval = 500 * time.Millisecond
+	// MembersCacheTTL is how long a conversation's member list is reused
+	// for typing. This node forgets it at once when membership changes
+	// here; another node's change reaches it within this long.
+	MembersCacheTTL = 2 * time.Second
+	// membersCacheMax bounds the member lists held; past it expired ones
+	// are swept.
+	membersCacheMax = 10_000
+)
+
 type typingKey struct{ conversationID, userID string }
 
+// typingState is what the others last heard of a user typing in one
+// conversation.
+type typingState struct {
+	composing bool
+	// since is when "composing" was last relayed.
+	since time.Time
+	// timer turns an unrefreshed composing into paused; while paused it
+	// forgets the entry once TypingMinInterval has passed.
+	timer stopper
+}
+
+type membersEntry struct {
+	ids []string
+	at  time.Time
+}
+
 // Typing relays a member's typing state to the conversation's other
-// members that are online. A "composing" state not refreshed within
-// TypingTimeout ends by itself: the others get "paused", so an indicator
-// never sticks when a client vanishes mid-sentence.
-func (t *Tracker) Typing(ctx context.Context, conversationID, userID, state string, others []string) {
-	t.relayTyping(ctx, conversationID, userID, state, others)
+// members. A "composing" state not refreshed within TypingTimeout ends by
+// itself: the others get "paused", so an indicator never sticks when a
+// client vanishes mid-sentence.
+func (t *Tracker) Typing(ctx context.Context, conversationID, userID, state string) error {
 	key := typingKey{conversationID, userID}
+	now := t.clock.Now()
 	t.mu.Lock()
-	defer t.mu.Unlock()
-	if tm := t.typing[key]; tm != nil {
-		tm.Stop()
-		delete(t.typing, key)
+	st := t.typing[key]
+	switch {
+	case t.closed:
+		t.mu.Unlock()
+		return nil
+	case state == protocol.TypingComposing && st != nil && st.composing:
+		// A refresh: the others see composing already.
+		st.timer.Stop()
+		st.timer = t.afterFunc(t.cfg.TypingTimeout, func() { t.typingExpired(key) })
+		t.mu.Unlock()
+		return nil
+	case state == protocol.TypingComposing && st != nil && now.Sub(st.since) < TypingMinInterval:
+		t.mu.Unlock()
+		return nil // too soon after the last composing: dropped
+	case state != protocol.TypingComposing && (st == nil || !st.composing):
+		t.mu.Unlock()
+		return nil // nothing shown to take back
 	}
-	if state != protocol.TypingComposing || t.closed {
+	t.mu.Unlock()
+
+	others, err := t.others(ctx, conversationID, userID)
+	if err != nil {
+		return err
+	}
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return nil
+	}
+	if st = t.typing[key]; st != nil {
+		st.timer.Stop()
+	} else {
+		st = &typingState{}
+		t.typing[key] = st
+	}
+	st.composing = state == protocol.TypingComposing
+	if st.composing {
+		st.since = now
+		st.timer = t.afterFunc(t.cfg.TypingTimeout, func() { t.typingExpired(key) })
+	} else {
+		st.timer = t.afterFunc(max(0, TypingMinInterval-now.Sub(st.since)), func() { t.forgetTyping(key) })
+	}
+	t.mu.Unlock()
+	t.relayTyping(ctx, conversationID, userID, state, others)
+	return nil
+}
+
+// typingExpired relays "paused" for a composing state nobody refreshed.
+func (t *Tracker) typingExpired(key typingKey) {
+	t.mu.Lock()
+	st := t.typing[key]
+	if st == nil || !st.composing || t.closed {
+		t.mu.Unlock()
 		return
 	}
-	t.typing[key] = time.AfterFunc(t.cfg.TypingTimeout, func() {
-		t.mu.Lock()
-		_, still := t.typing[key]
+	delete(t.typing, key)
+	t.mu.Unlock()
+	ctx := context.Background()
+	others, err := t.others(ctx, key.conversationID, key.userID)
+	if err != nil {
+		return // left the conversation meanwhile: nobody to tell
+	}
+	t.relayTyping(ctx, key.conversationID, key.userID, protocol.TypingPaused, others)
+}
+
+// forgetTyping drops a paused entry once it no longer limits the rate.
+func (t *Tracker) forgetTyping(key typingKey) {
+	t.mu.Lock()
+	if st := t.typing[key]; st != nil && !st.composing {
 		delete(t.typing, key)
-		t.mu.Unlock()
-		if still {
-			t.relayTyping(context.Background(), conversationID, userID, protocol.TypingPaused, others)
-		}
-	})
+	}
+	t.mu.Unlock()
 }
 
 // StopTyping ends userID's composing state in a conversation silently: it
@@ -43,10 +143,57 @@ func (t *Tracker) StopTyping(conversationID, userID string) {
 	key := typingKey{conversationID, userID}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if tm := t.typing[key]; tm != nil {
-		tm.Stop()
+	if st := t.typing[key]; st != nil && st.composing {
+		st.timer.Stop()
 		delete(t.typing, key)
 	}
+}
+
+// others returns the conversation's members but userID, from memory when
+// known; ErrNotMember if userID is not one of them.
+func (t *Tracker) others(ctx context.Context, conversationID, userID string) ([]string, error) {
+	now := t.clock.Now()
+	t.mu.Lock()
+	e, ok := t.members[conversationID]
+	t.mu.Unlock()
+	if !ok || now.Sub(e.at) >= MembersCacheTTL || now.Before(e.at) {
+		if t.memberSrc == nil {
+			return nil, ErrNotMember
+		}
+		ids, err := t.memberSrc.MemberIDs(ctx, conversationID)
+		if err != nil {
+			return nil, fmt.Errorf("members: %w", err)
+		}
+		e = membersEntry{ids: ids, at: now}
+		t.mu.Lock()
+		if len(t.members) >= membersCacheMax {
+			for id, old := range t.members {
+				if now.Sub(old.at) >= MembersCacheTTL {
+					delete(t.members, id)
+				}
+			}
+		}
+		t.members[conversationID] = e
+		t.mu.Unlock()
+	}
+	if !slices.Contains(e.ids, userID) {
+		return nil, ErrNotMember
+	}
+	others := make([]string, 0, len(e.ids)-1)
+	for _, id := range e.ids {
+		if id != userID {
+			others = append(others, id)
+		}
+	}
+	return others, nil
+}
+
+// ForgetMembers drops the member list of a conversation whose membership
+// changed, so typing reaches exactly the new members.
+func (t *Tracker) ForgetMembers(conversationID string) {
+	t.mu.Lock()
+	delete(t.members, conversationID)
+	t.mu.Unlock()
 }
 
 func (t *Tracker) relayTyping(ctx context.Context, conversationID, userID, state string, others []string) {
@@ -60,3 +207,8 @@ func (t *Tracker) relayTyping(ctx context.Context, conversationID, userID, state
 		}),
 	})
 }
+
+// stopper is a timer that can be stopped.
+type stopper interface{ Stop() bool }
+
+func (t *Tracker) afterFunc(d time.Duration, f func()) stopper { return time.AfterFunc(d, f) }
