@@ -69,7 +69,7 @@ func TestFlappingIsCoalesced(t *testing.T) {
 
 func TestPrivacySettings(t *testing.T) {
 	ctx := testCtx(t)
-	srv, alice, bob, _ := pair(t) // alice and bob are contacts
+	srv, alice, bob, conv := pair(t)
 	carol := srv.NewUser(ctx, "carol")
 
 	var got map[string]string
@@ -82,8 +82,13 @@ func TestPrivacySettings(t *testing.T) {
 			t.Fatalf("settings %v: %v, want invalid", bad, err)
 		}
 	}
-	// bob goes online then offline, so he has a last seen.
+	// bob goes online, writes to alice (who created their chat: now each
+	// chose the other, they are contacts), then offline, so he has a last
+	// seen.
 	bc := bob.Dial(ctx)
+	if _, err := bc.SendMessage(ctx, text("hi-alice", conv.ConversationID, "hi")); err != nil {
+		t.Fatal(err)
+	}
 	bc.Close()
 	waitPresence(t, alice, bob.UserID, "offline")
 

@@ -20,6 +20,10 @@ const (
 	// KindRevoke tells the connections of SenderDevice that its session
 	// ended, and why (Reason).
 	KindRevoke
+	// KindContact tells the connections of both users that Chooser chose
+	// Chosen as a contact (created a 1:1 with it, or wrote in one), so
+	// presence visibility changes live, not at the next connect.
+	KindContact
 )
 
 // Event is one thing to tell a user's connections. Frame is encoded once,
@@ -37,6 +41,8 @@ type Event struct {
 	Frame     []byte
 	// Reason, for KindRevoke, is the close reason the client is told.
 	Reason string
+	// Chooser and Chosen, for KindContact.
+	Chooser, Chosen string
 	// Frames, for a status event, are all the frames of one receipt event
 	// (an ack covering several messages), carried together so that an
 	// event arrives whole or not at all.
@@ -45,3 +51,9 @@ type Event struct {
 
 // Lossy reports whether the event may be dropped under backpressure.
 func (e *Event) Lossy() bool { return e.Kind == KindPresence || e.Kind == KindTyping }
+
+// Contact is the event of chooser choosing chosen as a contact; publish it
+// to both.
+func Contact(chooser, chosen string) *Event {
+	return &Event{Kind: KindContact, Chooser: chooser, Chosen: chosen}
+}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/oklog/ulid/v2"
 
+	"github.com/parleychat/parley/internal/bus"
 	"github.com/parleychat/parley/internal/clock"
 	"github.com/parleychat/parley/internal/protocol"
 	"github.com/parleychat/parley/internal/store"
@@ -76,6 +77,9 @@ func (s *Service) CreateDirect(ctx context.Context, caller, other string) (Conve
 	conv, created, err := s.store.CreateDirect(ctx, c, a+":"+b)
 	if err != nil {
 		return Conversation{}, false, fmt.Errorf("create conversation: %w", err)
+	}
+	if created && s.pub != nil {
+		s.pub.Publish(ctx, []string{caller, other}, bus.Contact(caller, other))
 	}
 	return conv, created, nil
 }

@@ -369,6 +369,11 @@ func (c *Conn) writeItem(ctx context.Context, it item) error {
 		return c.deliverMessage(ctx, ev)
 	case bus.KindStatus:
 		return c.deliverStatus(ctx, ev)
+	case bus.KindContact:
+		if err := c.g.Presence.ContactAdded(ctx, c, ev.Chooser, ev.Chosen); err != nil {
+			c.g.Log.Warn("contact added", "user", c.userID, "err", err)
+		}
+		return nil
 	}
 	return c.write(ctx, ev.Frame)
 }

@@ -35,7 +35,11 @@ type AppendResult struct {
 	// Members are the conversation's current members: the users the
 	// message fans out to (the sender included, for its other devices).
 	Members []string
-	Err     error
+	// NewContact is set on the first message of a 1:1's member who did
+	// not create it: by writing, the sender chose NewContact (the
+	// creator) as a contact.
+	NewContact string
+	Err        error
 }
 
 // ReceiptRequest is one delivery_ack or read_receipt frame.

@@ -262,6 +262,9 @@ func (s *Service) commit(ctx context.Context, sends []*sendJob, rcpts []*rcptJob
 			// it had no ack, and the node that stored it may have died
 			// before publishing it. Connections drop what they already have.
 			s.publishMessage(ctx, r)
+			if r.NewContact != "" {
+				s.pub.Publish(ctx, []string{r.Message.SenderID, r.NewContact}, bus.Contact(r.Message.SenderID, r.NewContact))
+			}
 		}
 		j.done(r)
 	}

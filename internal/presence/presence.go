@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -47,8 +48,16 @@ type Store interface {
 	// PresenceSettingsMany returns the settings of those of ids that exist.
 	PresenceSettingsMany(ctx context.Context, ids []string) (map[string]Settings, error)
 	SetPresenceSettings(ctx context.Context, userID string, s Settings) error
-	// Contacts are the users userID shares a 1:1 conversation with.
-	Contacts(ctx context.Context, userID string) ([]string, error)
+	Contacts(ctx context.Context, userID string) (ContactSet, error)
+}
+
+// ContactSet is the users a user chose (the other member of a 1:1 it
+// created or wrote in; an explicit contact list would add to it), and the
+// users who chose it. "contacts" visibility shows a user to those it
+// chose, never to someone merely because they wrote to it.
+type ContactSet struct {
+	Chosen   []string
+	ChosenBy []string
 }
 
 // Change is a user's presence change, as nodes tell each other. It carries
@@ -118,7 +127,35 @@ var (
 type local struct {
 	conns    int
 	settings Settings
-	contacts map[string]bool
+	contacts map[string]bool // users it chose
+	chosenBy map[string]bool // users who chose it
+}
+
+func newLocal(settings Settings, c ContactSet) *local {
+	u := &local{settings: settings, contacts: make(map[string]bool, len(c.Chosen)), chosenBy: make(map[string]bool, len(c.ChosenBy))}
+	u.add(c)
+	return u
+}
+
+func (u *local) add(c ContactSet) {
+	for _, id := range c.Chosen {
+		u.contacts[id] = true
+	}
+	for _, id := range c.ChosenBy {
+		u.chosenBy[id] = true
+	}
+}
+
+// peers are the users whose presence a user follows: those it chose and
+// those who chose it (what each may see is filtered per change).
+func (c ContactSet) peers() []string {
+	out := slices.Clone(c.Chosen)
+	for _, id := range c.ChosenBy {
+		if !slices.Contains(c.Chosen, id) {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // Tracker is the presence of the users connected to this node, and the
@@ -197,15 +234,15 @@ func (t *Tracker) Connected(ctx context.Context, sub Subscriber) error {
 	if err != nil {
 		return fmt.Errorf("contacts: %w", err)
 	}
+	peers := contacts.peers()
 	t.mu.Lock()
 	u := t.users[userID]
 	first := u == nil
 	if first {
-		u = &local{settings: settings, contacts: map[string]bool{}}
+		u = newLocal(settings, contacts)
 		t.users[userID] = u
-	}
-	for _, c := range contacts {
-		u.contacts[c] = true
+	} else {
+		u.add(contacts)
 	}
 	u.conns++
 	flapped := false
@@ -213,12 +250,12 @@ func (t *Tracker) Connected(ctx context.Context, sub Subscriber) error {
 		flapped = tm.Stop()
 		delete(t.leaving, userID)
 	}
-	added := t.subscribeLocked(sub, contacts)
+	added := t.subscribeLocked(sub, peers)
 	t.mu.Unlock()
 	for _, id := range added {
 		t.dir.Watch(ctx, id)
 	}
-	if err := t.sendSnapshot(ctx, sub, contacts); err != nil {
+	if err := t.sendSnapshot(ctx, sub, peers, contacts.ChosenBy); err != nil {
 		return err
 	}
 	if !first {
@@ -236,9 +273,9 @@ func (t *Tracker) Connected(ctx context.Context, sub Subscriber) error {
 	return nil
 }
 
-// sendSnapshot tells a new connection which of its contacts are online
-// (those that show it to contacts).
-func (t *Tracker) sendSnapshot(ctx context.Context, sub Subscriber, contacts []string) error {
+// sendSnapshot tells a new connection which of its peers are online, as
+// each shows it: those with "contacts" visibility only if they chose it.
+func (t *Tracker) sendSnapshot(ctx context.Context, sub Subscriber, contacts, chosenBy []string) error {
 	if len(contacts) == 0 {
 		return nil
 	}
@@ -260,7 +297,7 @@ func (t *Tracker) sendSnapshot(ctx context.Context, sub Subscriber, contacts []s
 		return fmt.Errorf("presence settings: %w", err)
 	}
 	for _, c := range ids {
-		if visibleTo(settings[c].Online, true) {
+		if visibleTo(settings[c].Online, slices.Contains(chosenBy, c)) {
 			sub.Deliver(&bus.Event{Kind: bus.KindPresence, Frame: protocol.Encode(protocol.Presence{
 				Type: protocol.TypePresence, UserID: c, Status: protocol.PresenceOnline})})
 		}
@@ -371,7 +408,7 @@ func (t *Tracker) receive(c Change) {
 		if viewer == c.UserID || vu == nil {
 			continue
 		}
-		contact := vu.contacts[c.UserID] // contacts are mutual
+		contact := vu.chosenBy[c.UserID] // the changed user chose the viewer
 		if !visibleTo(c.Settings.Online, contact) {
 			continue // hidden: no frame at all
 		}
@@ -380,7 +417,7 @@ func (t *Tracker) receive(c Change) {
 			p.Status = protocol.PresenceOffline
 			// Reciprocity: a viewer hiding its own last seen from this
 			// user cannot see this user's.
-			if visibleTo(c.Settings.LastSeen, contact) && visibleTo(vu.settings.LastSeen, contact) {
+			if visibleTo(c.Settings.LastSeen, contact) && visibleTo(vu.settings.LastSeen, vu.contacts[c.UserID]) {
 				ls := clock.Millis(c.LastSeen)
 				p.LastSeen = &ls
 			}
@@ -439,6 +476,32 @@ func (t *Tracker) subscribeLocked(sub Subscriber, userIDs []string) []string {
 	return added
 }
 
+// ContactAdded applies, for a connection of one of the two users, that
+// chooser chose chosen as a contact (it is already stored): the chooser
+// now shows itself to the chosen where its visibility is "contacts", and
+// each follows the other's presence from now on, without reconnecting.
+// Both users' entries change at once, whichever connection comes first,
+// so that the state sent next is the same for both.
+func (t *Tracker) ContactAdded(ctx context.Context, sub Subscriber, chooser, chosen string) error {
+	me := sub.UserID()
+	if me != chooser && me != chosen {
+		return nil
+	}
+	t.mu.Lock()
+	if u := t.users[chooser]; u != nil {
+		u.contacts[chosen] = true
+	}
+	if u := t.users[chosen]; u != nil {
+		u.chosenBy[chooser] = true
+	}
+	t.mu.Unlock()
+	peer := chosen
+	if me == chosen {
+		peer = chooser
+	}
+	return t.Subscribe(ctx, sub, []string{peer})
+}
+
 // Unsubscribe drops every subscription of sub.
 func (t *Tracker) Unsubscribe(sub Subscriber) {
 	t.mu.Lock()
@@ -485,7 +548,7 @@ func (t *Tracker) Get(ctx context.Context, viewer, userID string) (State, error)
 	if err != nil {
 		return State{}, err
 	}
-	if !visibleTo(target.settings.LastSeen, contact) || !visibleTo(me.settings.LastSeen, contact) {
+	if !visibleTo(target.settings.LastSeen, contact) || !visibleTo(me.settings.LastSeen, me.contacts[userID]) {
 		st.LastSeen = time.Time{}
 	}
 	return st, nil
@@ -508,11 +571,7 @@ func (t *Tracker) view(ctx context.Context, userID string) (*local, error) {
 	if err != nil {
 		return nil, fmt.Errorf("contacts: %w", err)
 	}
-	u = &local{settings: settings, contacts: make(map[string]bool, len(contacts))}
-	for _, c := range contacts {
-		u.contacts[c] = true
-	}
-	return u, nil
+	return newLocal(settings, contacts), nil
 }
 
 // Settings returns a user's privacy settings.

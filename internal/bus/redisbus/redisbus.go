@@ -53,6 +53,8 @@ type envelope struct {
 	SenderDevice   string            `json:"d,omitempty"`
 	ReceiptID      int64             `json:"r,omitempty"`
 	Reason         string            `json:"why,omitempty"`
+	Chooser        string            `json:"cu,omitempty"`
+	Chosen         string            `json:"cv,omitempty"`
 	Frame          json.RawMessage   `json:"f,omitempty"`
 	Frames         []json.RawMessage `json:"fs,omitempty"`
 }
@@ -65,7 +67,8 @@ func (b *Bus) channel(user string) string { return b.prefix + "u:" + user }
 func (b *Bus) Publish(ctx context.Context, userIDs []string, ev *bus.Event) {
 	b.local.Publish(ctx, userIDs, ev)
 	env := envelope{Node: b.node, Kind: ev.Kind, ConversationID: ev.ConversationID, Seq: ev.Seq,
-		SenderDevice: ev.SenderDevice, ReceiptID: ev.ReceiptID, Reason: ev.Reason}
+		SenderDevice: ev.SenderDevice, ReceiptID: ev.ReceiptID, Reason: ev.Reason,
+		Chooser: ev.Chooser, Chosen: ev.Chosen}
 	if ev.Frame != nil {
 		env.Frame = json.RawMessage(ev.Frame)
 	}
@@ -117,7 +120,7 @@ func (b *Bus) Run(ctx context.Context) error {
 			ev := &bus.Event{
 				Kind: env.Kind, ConversationID: env.ConversationID, Seq: env.Seq,
 				SenderDevice: env.SenderDevice, ReceiptID: env.ReceiptID, Reason: env.Reason,
-				Frame: []byte(env.Frame),
+				Chooser: env.Chooser, Chosen: env.Chosen, Frame: []byte(env.Frame),
 			}
 			for _, f := range env.Frames {
 				ev.Frames = append(ev.Frames, []byte(f))

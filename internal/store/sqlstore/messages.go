@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/parleychat/parley/internal/conversations"
 	"github.com/parleychat/parley/internal/messaging"
 	"github.com/parleychat/parley/internal/protocol"
 )
@@ -91,6 +92,11 @@ type convSeq struct {
 	last     int64
 	dirty    bool
 	activity time.Time
+	// A 1:1's creator, and whether its other member has written in it
+	// (see migrations/0006_contacts.sql); answer is set by this batch.
+	direct           bool
+	createdBy        string
+	answered, answer bool
 }
 
 func (b *appendBatch) append(ctx context.Context, m messaging.Message) (messaging.AppendResult, error) {
@@ -131,12 +137,17 @@ func (b *appendBatch) append(ctx context.Context, m messaging.Message) (messagin
 		return r, err
 	}
 	cs.last, cs.dirty, cs.activity = m.Seq, true, m.CreatedAt
+	r := messaging.AppendResult{Message: m, Members: members}
+	if cs.direct && !cs.answered && m.SenderID != cs.createdBy {
+		cs.answered, cs.answer = true, true
+		r.NewContact = cs.createdBy
+	}
 	if r := b.own[m.ConversationID]; r != nil && r.device == m.SenderDevice && r.last == m.Seq-1 {
 		r.last = m.Seq
 	} else {
 		b.own[m.ConversationID] = &ownRun{device: m.SenderDevice, first: m.Seq, last: m.Seq}
 	}
-	return messaging.AppendResult{Message: m, Members: members}, nil
+	return r, nil
 }
 
 // duplicate finds the message stored before under m's key, with the
@@ -176,7 +187,11 @@ func (b *appendBatch) seqOf(ctx context.Context, conv string) (*convSeq, error) 
 		return cs, nil
 	}
 	cs := &convSeq{}
-	err := b.tx.QueryRowContext(ctx, `SELECT last_seq FROM conversations WHERE id = ?`, conv).Scan(&cs.last)
+	var typ string
+	var answered int
+	err := b.tx.QueryRowContext(ctx, `SELECT last_seq, type, created_by, answered FROM conversations WHERE id = ?`, conv).
+		Scan(&cs.last, &typ, &cs.createdBy, &answered)
+	cs.direct, cs.answered = typ == conversations.TypeDirect, answered != 0
 	if errors.Is(err, sql.ErrNoRows) {
 		cs = nil
 	} else if err != nil {
@@ -204,7 +219,8 @@ func (b *appendBatch) flush(ctx context.Context) error {
 			continue
 		}
 		if _, err := b.tx.ExecContext(ctx,
-			`UPDATE conversations SET last_seq = ?, last_activity_at = ? WHERE id = ?`, cs.last, ms(cs.activity), id); err != nil {
+			`UPDATE conversations SET last_seq = ?, last_activity_at = ?, answered = greatest(answered, ?) WHERE id = ?`,
+			cs.last, ms(cs.activity), boolInt(cs.answer), id); err != nil {
 			return fmt.Errorf("write sequence number: %w", err)
 		}
 	}
@@ -609,4 +625,11 @@ func (s *Store) Statuses(ctx context.Context, m messaging.Message) ([]messaging.
 		out = append(out, st)
 	}
 	return out, nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -48,24 +48,32 @@ func (s *Store) SetPresenceSettings(ctx context.Context, userID string, st prese
 	return nil
 }
 
-// Contacts implements presence.Store.
-func (s *Store) Contacts(ctx context.Context, userID string) ([]string, error) {
+// Contacts implements presence.Store. The other member of a 1:1 is
+// chosen by its creator always, and by the other one once it has written
+// (migrations/0006_contacts.sql).
+func (s *Store) Contacts(ctx context.Context, userID string) (presence.ContactSet, error) {
 	rows, err := s.r.QueryContext(ctx, `
-		SELECT other.user_id FROM members me
+		SELECT other.user_id, c.created_by, c.answered FROM members me
 		  JOIN conversations c ON c.id = me.conversation_id AND c.type = '1:1'
 		  JOIN members other ON other.conversation_id = me.conversation_id AND other.user_id != me.user_id
 		 WHERE me.user_id = ?`, userID)
 	if err != nil {
-		return nil, fmt.Errorf("contacts: %w", err)
+		return presence.ContactSet{}, fmt.Errorf("contacts: %w", err)
 	}
 	defer rows.Close()
-	var out []string
+	var out presence.ContactSet
 	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
+		var other, creator string
+		var answered int
+		if err := rows.Scan(&other, &creator, &answered); err != nil {
+			return presence.ContactSet{}, err
 		}
-		out = append(out, id)
+		if creator == userID || answered != 0 {
+			out.Chosen = append(out.Chosen, other)
+		}
+		if creator == other || answered != 0 {
+			out.ChosenBy = append(out.ChosenBy, other)
+		}
 	}
 	return out, rows.Err()
 }

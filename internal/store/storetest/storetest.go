@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -678,12 +679,31 @@ func testPresenceSettings(t *testing.T, s Store) {
 	if _, err := s.PresenceSettings(ctx(t), "nope"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("unknown user: %v", err)
 	}
-	// Contacts are 1:1 partners only; sharing a group is not enough.
-	for user, want := range map[string]string{"a": "[b]", "b": "[a]", "c": "[]"} {
-		got, err := s.Contacts(ctx(t), user)
-		if err != nil || fmt.Sprint(append([]string{}, got...)) != want {
-			t.Fatalf("contacts of %s = %v, %v; want %s", user, got, err, want)
+	// A contact is chosen: a 1:1's creator chose the other member, who
+	// chooses it back by writing. Sharing a group is nothing.
+	contacts := func(want string) {
+		t.Helper()
+		for _, user := range []string{"a", "b", "c"} {
+			got, err := s.Contacts(ctx(t), user)
+			if err != nil {
+				t.Fatal(err)
+			}
+			line := fmt.Sprintf("%s chose %v, chosen by %v", user, got.Chosen, got.ChosenBy)
+			if !strings.Contains(want, line) {
+				t.Fatalf("%s; want one of:\n%s", line, want)
+			}
 		}
+	}
+	contacts("a chose [b], chosen by []\nb chose [], chosen by [a]\nc chose [], chosen by []")
+	mustAppend(t, s, msg("ab", "a", "a1", "creator writes"))
+	contacts("a chose [b], chosen by []\nb chose [], chosen by [a]\nc chose [], chosen by []")
+	res := mustAppend(t, s, msg("ab", "b", "b1", "reply"), msg("ab", "b", "b1", "again"))
+	if res[0].NewContact != "a" || res[1].NewContact != "" {
+		t.Fatalf("NewContact of the first reply and the next = %q, %q; want a, none", res[0].NewContact, res[1].NewContact)
+	}
+	contacts("a chose [b], chosen by [b]\nb chose [a], chosen by [a]\nc chose [], chosen by []")
+	if res := mustAppend(t, s, msg("ab", "b", "b2", "later")); res[0].NewContact != "" {
+		t.Fatalf("a later reply reports NewContact %q", res[0].NewContact)
 	}
 }
 
