@@ -201,6 +201,11 @@ func TestBadHTTPInput(t *testing.T) {
 		{"bad limit", "GET", "/api/v1/conversations/" + conv.ConversationID + "/messages?limit=0", alice.Session.Token, ``, 400, "invalid"},
 		{"unknown message status", "GET", "/api/v1/messages/nope/status", alice.Session.Token, ``, 404, "not_found"},
 		{"unknown endpoint", "GET", "/api/v1/nothing", alice.Session.Token, ``, 404, "not_found"},
+		{"group name with NUL", "POST", "/api/v1/conversations", alice.Session.Token, `{"type":"group","name":"a\u0000b","participants":[]}`, 400, "invalid"},
+		{"group name with RTL override", "POST", "/api/v1/conversations", alice.Session.Token, `{"type":"group","name":"evil\u202etxt.exe","participants":[]}`, 400, "invalid"},
+		{"group name with zero-width space", "POST", "/api/v1/conversations", alice.Session.Token, `{"type":"group","name":"ad\u200bmins","participants":[]}`, 400, "invalid"},
+		{"display name with RTL override", "POST", "/api/v1/users", "", `{"username":"dave","password":"long enough","display_name":"\u202eevad"}`, 400, "invalid"},
+		{"sign out without a token", "DELETE", "/api/v1/sessions/current", "", ``, 401, "unauthorized"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

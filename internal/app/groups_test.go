@@ -333,6 +333,7 @@ func TestGroupBadInput(t *testing.T) {
 		{"remove a non-member", func() error { return alice.API.RemoveParticipant(ctx, g.ConversationID, eve.UserID) }, "not_found"},
 		{"add unknown user", func() error { _, err := alice.API.AddParticipant(ctx, g.ConversationID, "nope"); return err }, "invalid"},
 		{"rename too long", func() error { _, err := alice.API.Rename(ctx, g.ConversationID, strings.Repeat("n", 101)); return err }, "invalid"},
+		{"rename with RTL override", func() error { _, err := alice.API.Rename(ctx, g.ConversationID, "trip\u202e"); return err }, "invalid"},
 		{"bad role", func() error { _, err := alice.API.SetRole(ctx, g.ConversationID, bob.UserID, "owner"); return err }, "invalid"},
 		{"add to a 1:1", func() error { _, err := alice.API.AddParticipant(ctx, direct.ConversationID, carol.UserID); return err }, "invalid"},
 		{"leave a 1:1", func() error { return alice.API.RemoveParticipant(ctx, direct.ConversationID, alice.UserID) }, "invalid"},

@@ -6,14 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/oklog/ulid/v2"
 
 	"github.com/parleychat/parley/internal/bus"
 	"github.com/parleychat/parley/internal/clock"
+	"github.com/parleychat/parley/internal/names"
 	"github.com/parleychat/parley/internal/protocol"
 	"github.com/parleychat/parley/internal/store"
 )
@@ -363,9 +362,9 @@ func (s *Service) announce(ctx context.Context, m *SystemMessage, seq int64, mem
 }
 
 func groupName(name string) (string, error) {
-	name = strings.TrimSpace(name)
-	if utf8.RuneCountInString(name) > MaxGroupNameLen || !utf8.ValidString(name) {
-		return "", protocol.Invalid(fmt.Sprintf("name must be at most %d characters", MaxGroupNameLen))
+	name, ok := names.Clean(name, MaxGroupNameLen)
+	if !ok {
+		return "", protocol.Invalid(fmt.Sprintf("name must be at most %d printable characters", MaxGroupNameLen))
 	}
 	return name, nil
 }

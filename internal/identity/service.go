@@ -8,15 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"strings"
 	"sync"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/oklog/ulid/v2"
 
 	"github.com/parleychat/parley/internal/clock"
+	"github.com/parleychat/parley/internal/names"
 	"github.com/parleychat/parley/internal/protocol"
 	"github.com/parleychat/parley/internal/store"
 )
@@ -90,12 +88,12 @@ func (s *Service) Register(ctx context.Context, username, password, displayName 
 	if err := validatePassword(password); err != nil {
 		return User{}, err
 	}
-	displayName = strings.TrimSpace(displayName)
+	displayName, ok := names.Clean(displayName, MaxDisplayNameLen)
+	if !ok {
+		return User{}, protocol.Invalid(fmt.Sprintf("display_name must be at most %d printable characters", MaxDisplayNameLen))
+	}
 	if displayName == "" {
 		displayName = username
-	}
-	if utf8.RuneCountInString(displayName) > MaxDisplayNameLen || !printable(displayName) {
-		return User{}, protocol.Invalid(fmt.Sprintf("display_name must be at most %d printable characters", MaxDisplayNameLen))
 	}
 	hash, err := s.hash(ctx, password)
 	if err != nil {
@@ -232,16 +230,4 @@ func validatePassword(p string) error {
 		return protocol.Invalid(fmt.Sprintf("password must be %d to %d bytes", MinPasswordLen, MaxPasswordLen))
 	}
 	return nil
-}
-
-func printable(s string) bool {
-	if !utf8.ValidString(s) {
-		return false
-	}
-	for _, r := range s {
-		if !unicode.IsPrint(r) {
-			return false
-		}
-	}
-	return true
 }
