@@ -23,13 +23,14 @@ func newMedia(ctx context.Context, cfg config.Config, st media.Store, clk clock.
 	var (
 		blobs   blob.Store
 		handler http.Handler
+		loc     *local.Store
 	)
-	loc, isS3, err := mc.S3()
+	s3loc, isS3, err := mc.S3()
 	if err != nil {
 		return nil, nil, err
 	}
 	if isS3 {
-		s, err := s3.New(s3.Config{Endpoint: loc.Endpoint, Bucket: loc.Bucket, Region: loc.Region, Secure: loc.Secure,
+		s, err := s3.New(s3.Config{Endpoint: s3loc.Endpoint, Bucket: s3loc.Bucket, Region: s3loc.Region, Secure: s3loc.Secure,
 			AccessKey: mc.S3AccessKey, SecretKey: mc.S3SecretKey})
 		if err != nil {
 			return nil, nil, err
@@ -46,7 +47,7 @@ func newMedia(ctx context.Context, cfg config.Config, st media.Store, clk clock.
 		if err != nil {
 			return nil, nil, fmt.Errorf("media: %w", err)
 		}
-		blobs, handler = l, l.Handler()
+		blobs, handler, loc = l, l.Handler(), l
 	}
 	tools := media.Tools{}
 	if err := tools.Available(); err != nil {
@@ -60,6 +61,9 @@ func newMedia(ctx context.Context, cfg config.Config, st media.Store, clk clock.
 		MaxPixels: mc.MaxImagePixels, UploadTTL: mc.UploadURLTTL, DownloadTTL: mc.DownloadURLTTL,
 		ProcessTimeout: mc.ProcessTimeout, Workers: mc.Workers, Tools: tools, Retention: cfg.Retention,
 	}, log)
+	if loc != nil {
+		loc.PutGuard = svc.AcceptsUpload
+	}
 	return svc, handler, nil
 }
 

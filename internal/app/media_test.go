@@ -296,6 +296,14 @@ func TestMediaRefusals(t *testing.T) {
 	if again, err := alice.API.CompleteMedia(ctx, up.MediaID); err != nil || again.Size != m.Size {
 		t.Fatalf("second complete = %+v, %v", again, err)
 	}
+	// Its upload URL is closed now: a reuse stores nothing.
+	err = alice.API.Upload(ctx, up, bytes.NewReader(png), int64(len(png)))
+	wantCode(t, err, http.StatusConflict, "conflict")
+	for _, f := range mediaDirFiles(t, srv) {
+		if strings.Contains(f, up.MediaID) && strings.HasSuffix(f, "upload") {
+			t.Fatalf("a reused upload URL left %s behind", f)
+		}
+	}
 	// The failed upload shows its reason to its uploader only.
 	up2, _ := alice.API.CreateMedia(ctx, "audio/mpeg", int64(len(png)))
 	_ = alice.API.Upload(ctx, up2, bytes.NewReader(png), int64(len(png)))

@@ -110,6 +110,7 @@ var (
 	ErrNotUploaded     = protocol.Unprocessable(protocol.CodeInvalid, "nothing has been uploaded for this media yet")
 	ErrSizeMismatch    = protocol.Unprocessable(protocol.CodeInvalid, "the uploaded size differs from the declared size")
 	ErrBusy            = protocol.NewError(protocol.CodeConflict, "this media is being processed")
+	ErrUploadClosed    = protocol.NewError(protocol.CodeConflict, "this media was completed: its upload URL is closed")
 	ErrTimeout         = protocol.Unprocessable(protocol.CodeInvalid, "the media could not be processed in time")
 	ErrProcessingFault = protocol.Unprocessable(protocol.CodeInvalid, "the media could not be processed")
 )

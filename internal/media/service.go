@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -382,6 +383,25 @@ func (s *Service) CanUse(ctx context.Context, userID, id string) error {
 	}
 	if !ok {
 		return ErrNotFound
+	}
+	return nil
+}
+
+// AcceptsUpload tells a blob store serving signed upload URLs whether key
+// may still be written: only the upload of a media item that is pending.
+// A completed item's URL stays signed until it expires, and a write to it
+// would only leave bytes nobody processes.
+func (s *Service) AcceptsUpload(ctx context.Context, key string) error {
+	id, ok := strings.CutSuffix(key, "/upload")
+	if !ok {
+		return ErrNotFound
+	}
+	m, err := s.load(ctx, id)
+	if err != nil {
+		return err
+	}
+	if m.Status != StatusPending {
+		return ErrUploadClosed
 	}
 	return nil
 }

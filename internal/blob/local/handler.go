@@ -36,6 +36,12 @@ func (s *Store) Handler() http.Handler {
 			if !s.verify(w, "PUT", key, q, size, "") {
 				return
 			}
+			if s.PutGuard != nil {
+				if err := s.PutGuard(r.Context(), key); err != nil {
+					protocol.WriteHTTP(w, err)
+					return
+				}
+			}
 			s.servePut(w, r, key, size)
 		case http.MethodGet, http.MethodHead:
 			ct := q.Get("ct")

@@ -43,6 +43,10 @@ type Store struct {
 	secret  []byte
 	clock   clock.Clock
 	baseURL string
+
+	// PutGuard, if set, may refuse a signed upload before it is written
+	// (an error carrying a wire code is answered as such).
+	PutGuard func(ctx context.Context, key string) error
 }
 
 // Open opens (creating if needed) the store in dataDir. baseURL is put in
