@@ -10,7 +10,9 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
+	"sync/atomic"
 
 	"github.com/parleychat/parley/internal/conversations"
 	"github.com/parleychat/parley/internal/identity"
@@ -63,6 +65,8 @@ type API struct {
 	msgs  Messages
 	pres  Presence
 	log   *slog.Logger
+	// listen is the address the server is served on (SetListenAddr).
+	listen atomic.Pointer[netip.AddrPort]
 }
 
 // New returns the API.

@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"net/http"
-	"strings"
 
 	"github.com/parleychat/parley/internal/media"
 )
@@ -15,9 +14,11 @@ type Media interface {
 	Get(ctx context.Context, userID, id string) (media.View, error)
 }
 
-// RegisterMedia adds the media routes to mux.
-func (a *API) RegisterMedia(mux *http.ServeMux, m Media) {
-	h := mediaHandlers{API: a, media: m}
+// RegisterMedia adds the media routes to mux. onRequestHost says that m
+// gives server-relative URLs (local storage without --public-url), which
+// are answered on the host the client reached, if it is this server's.
+func (a *API) RegisterMedia(mux *http.ServeMux, m Media, onRequestHost bool) {
+	h := mediaHandlers{API: a, media: m, onRequestHost: onRequestHost}
 	mux.Handle("POST /api/v1/media", a.auth(h.create))
 	mux.Handle("POST /api/v1/media/{id}/complete", a.auth(h.complete))
 	mux.Handle("GET /api/v1/media/{id}", a.auth(h.get))
@@ -25,7 +26,8 @@ func (a *API) RegisterMedia(mux *http.ServeMux, m Media) {
 
 type mediaHandlers struct {
 	*API
-	media Media
+	media         Media
+	onRequestHost bool
 }
 
 type uploadJSON struct {
@@ -69,14 +71,22 @@ func (h mediaHandlers) create(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, media.ErrBadSize)
 		return
 	}
+	if h.onRequestHost && !h.ownHost(r.Host, r.TLS != nil) {
+		h.fail(w, r, ErrUnknownHost) // before anything is created
+		return
+	}
 	up, err := h.media.Create(r.Context(), session(r.Context()).UserID, req.ContentType, *req.Size)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
+	u, err := h.absolute(r, up.UploadURL)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
 	writeJSON(w, http.StatusCreated, uploadJSON{
-		MediaID: up.MediaID, UploadURL: absolute(r, up.UploadURL), UploadMethod: up.Method,
-		ExpiresIn: int64(up.ExpiresIn.Seconds()),
+		MediaID: up.MediaID, UploadURL: u, UploadMethod: up.Method, ExpiresIn: int64(up.ExpiresIn.Seconds()),
 	})
 }
 
@@ -86,7 +96,7 @@ func (h mediaHandlers) complete(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toMediaJSON(r, v))
+	h.writeMedia(w, r, v)
 }
 
 func (h mediaHandlers) get(w http.ResponseWriter, r *http.Request) {
@@ -95,10 +105,10 @@ func (h mediaHandlers) get(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toMediaJSON(r, v))
+	h.writeMedia(w, r, v)
 }
 
-func toMediaJSON(r *http.Request, v media.View) mediaJSON {
+func (a *API) toMediaJSON(r *http.Request, v media.View) (mediaJSON, error) {
 	size := v.Size
 	if v.Status != media.StatusReady {
 		size = v.DeclaredSize
@@ -106,8 +116,16 @@ func toMediaJSON(r *http.Request, v media.View) mediaJSON {
 	j := mediaJSON{
 		MediaID: v.ID, Status: string(v.Status), Kind: string(v.Kind), ContentType: v.ContentType, Size: size,
 		Width: v.Width, Height: v.Height, DurationMS: v.DurationMS, Codec: v.Codec, Reason: v.Reason,
-		URL: absolute(r, v.URL), ThumbnailURL: absolute(r, v.ThumbnailURL), CompressedURL: absolute(r, v.CompressedURL),
 		UploaderID: v.UploaderID, CreatedAt: v.CreatedAt.UnixMilli(),
+	}
+	var err error
+	for _, f := range []struct {
+		dst *string
+		src string
+	}{{&j.URL, v.URL}, {&j.ThumbnailURL, v.ThumbnailURL}, {&j.CompressedURL, v.CompressedURL}} {
+		if *f.dst, err = a.absolute(r, f.src); err != nil {
+			return mediaJSON{}, err
+		}
 	}
 	if len(v.Waveform) > 0 {
 		// As numbers: a []byte would go out as base64.
@@ -116,18 +134,14 @@ func toMediaJSON(r *http.Request, v media.View) mediaJSON {
 			j.Waveform[i] = int(b)
 		}
 	}
-	return j
+	return j, nil
 }
 
-// absolute turns a server-relative URL (the local blob store's) into one
-// on the host the client reached; other URLs pass unchanged.
-func absolute(r *http.Request, u string) string {
-	if !strings.HasPrefix(u, "/") {
-		return u
+func (h mediaHandlers) writeMedia(w http.ResponseWriter, r *http.Request, v media.View) {
+	j, err := h.toMediaJSON(r, v)
+	if err != nil {
+		h.fail(w, r, err)
+		return
 	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host + u
+	writeJSON(w, http.StatusOK, j)
 }

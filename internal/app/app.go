@@ -47,6 +47,7 @@ type App struct {
 	ready   atomic.Bool
 	media   *media.Service
 	lock    *dirLock
+	api     *api.API
 }
 
 // New opens the store and builds the services. clk may be nil (wall clock).
@@ -122,7 +123,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	mux := http.NewServeMux()
 	apiv1 := api.New(ids, convs, msgs, pres, log)
 	apiv1.Register(mux)
-	apiv1.RegisterMedia(mux, med)
+	a.api = apiv1
+	apiv1.RegisterMedia(mux, med, blobHandler != nil && cfg.Media.PublicURL == "")
 	if blobHandler != nil {
 		mux.Handle(local.Prefix, blobHandler) // signed upload and download URLs of local blobs
 	}
@@ -170,6 +172,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}
+	a.api.SetListenAddr(ln.Addr())
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return a.msgs.Run(context.WithoutCancel(gctx)) })
 	g.Go(func() error { return a.cleanup.Run(gctx) })

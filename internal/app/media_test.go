@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"image/jpeg"
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -550,6 +552,41 @@ func BenchmarkMediaVideoUploadToReady(b *testing.B) {
 		}
 		if m, err := u.API.CompleteMedia(ctx, up.MediaID); err != nil || m.Status != "ready" {
 			b.Fatalf("complete: %+v, %v", m, err)
+		}
+	}
+}
+
+// TestMediaURLsOnlyOnThisServersHost: without --public-url, media URLs are
+// built on the host a client reached, and only if that host is this
+// server: a forged Host header gets no links to elsewhere.
+func TestMediaURLsOnlyOnThisServersHost(t *testing.T) {
+	ctx := testCtx(t)
+	srv := apptest.Start(t, apptest.Config(t), nil)
+	alice := srv.NewUser(ctx, "alice")
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
+	post := func(host string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"/api/v1/media",
+			strings.NewReader(`{"content_type":"image/png","size":10}`))
+		req.Host = host
+		req.Header.Set("Authorization", "Bearer "+alice.Session.Token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for _, host := range []string{"evil.example", "evil.example:" + port, "127.0.0.1:1", "10.9.8.7:" + port} {
+		if status, body := post(host); status != http.StatusBadRequest || !strings.Contains(body, "public-url") {
+			t.Errorf("Host %s: %d %s, want 400 naming --public-url", host, status, body)
+		}
+	}
+	for _, host := range []string{"127.0.0.1:" + port, "localhost:" + port} {
+		status, body := post(host)
+		if status != http.StatusCreated || !strings.Contains(body, `"upload_url":"http://`+host+`/`) {
+			t.Errorf("Host %s: %d %s, want 201 with an upload URL on it", host, status, body)
 		}
 	}
 }
