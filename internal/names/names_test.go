@@ -12,8 +12,8 @@ func TestClean(t *testing.T) {
 		{"", "", true},
 		{"a\x00b", "", false},
 		{"evil\u202Etxt.exe", "", false}, // right-to-left override
-		{"ad\u200Bmin", "", false},        // zero-width space
-		{"a\u200Db", "", false},           // zero-width joiner
+		{"ad\u200Bmin", "", false},       // zero-width space
+		{"a\u200Db", "", false},          // zero-width joiner
 		{"line\nbreak", "", false},
 		{"\xff\xfe", "", false},
 		{"0123456789", "0123456789", true},
