@@ -46,7 +46,9 @@ func (m *memStore) UserByUsername(_ context.Context, name string) (User, string,
 	return u, m.hash[k], nil
 }
 
-func (m *memStore) CreateDevice(context.Context, Device, []byte, int) ([]string, error) { return nil, nil }
+func (m *memStore) CreateDevice(context.Context, Device, []byte, int) ([]string, error) {
+	return nil, nil
+}
 
 func (m *memStore) DeviceByToken(context.Context, []byte) (Device, error) {
 	return Device{}, store.ErrNotFound
