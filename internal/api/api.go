@@ -62,6 +62,8 @@ type API struct {
 	msgs  Messages
 	pres  Presence
 	log   *slog.Logger
+
+	authLimits AuthLimits
 }
 
 // New returns the API.
@@ -161,6 +163,9 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if abandoned(r, err) {
 		a.log.Debug("request abandoned by the client", "method", r.Method, "path", r.URL.Path, "err", err)
 		return
+	}
+	if errors.Is(err, identity.ErrBusy) {
+		a.limited("password_queue")
 	}
 	if protocol.AsError(err) == protocol.ErrInternal {
 		a.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
