@@ -217,3 +217,22 @@ func TestProxiesHandler(t *testing.T) {
 		t.Fatal("no proxies must return the handler itself")
 	}
 }
+
+func TestConnsForFileLimit(t *testing.T) {
+	for limit, want := range map[int64]int{
+		0: 0, -1: 0, // unknown: no cap
+		1024:    960,     // 64 kept
+		20000:   19000,   // 5 % kept
+		1 << 40: 1 << 20, // effectively unlimited: bounded anyway
+		10:      1,
+	} {
+		if got := ConnsForFileLimit(limit); got != want {
+			t.Errorf("ConnsForFileLimit(%d) = %d, want %d", limit, got, want)
+		}
+	}
+	for total, want := range map[int]int{12: 6, 100: 50, 960: 96, 19000: 1900} {
+		if got := HTTPHeadroom(total); got != want {
+			t.Errorf("HTTPHeadroom(%d) = %d, want %d", total, got, want)
+		}
+	}
+}
