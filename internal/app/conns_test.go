@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -20,8 +21,14 @@ import (
 // rawConn opens a TCP connection to srv from the loopback address src.
 func rawConn(t *testing.T, srv *apptest.Server, src string) net.Conn {
 	t.Helper()
+	return dialFrom(t, strings.TrimPrefix(srv.URL, "http://"), src)
+}
+
+// dialFrom opens a TCP connection to addr from the loopback address src.
+func dialFrom(t *testing.T, addr, src string) net.Conn {
+	t.Helper()
 	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
-	c, err := d.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+	c, err := d.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,5 +208,60 @@ func TestUnauthenticatedUpgradeIsRefusedBeforeUpgrading(t *testing.T) {
 		if resp.StatusCode != http.StatusUnauthorized || err != nil || eb.Error.Code != "unauthorized" {
 			t.Fatalf("%s: %s, code %q (%v); want 401 unauthorized and no upgrade", name, resp.Status, eb.Error.Code, err)
 		}
+	}
+}
+
+// TestIdleFloodUnderTheFileLimitWithDefaults replays the incident with
+// the defaults: `parley serve` with 256 open files and 300 idle
+// connections from one address. It used to fail accept4 with "too many
+// open files" and stop answering /healthz; with --max-conns auto it caps
+// connections below the file limit and closes idle ones to make room.
+func TestIdleFloodUnderTheFileLimitWithDefaults(t *testing.T) {
+	ctx := testCtx(t)
+	addr := freeAddr(t)
+	cmd := exec.Command("sh", "-c", `ulimit -n 256 && exec "$0" "$@"`, parleyBinary(t),
+		"serve", "--addr", addr, "--data-dir", t.TempDir())
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	// Wait for the server to say it serves, and with which cap.
+	var serving struct {
+		Msg      string `json:"msg"`
+		MaxConns int    `json:"max_conns"`
+	}
+	lines := bufio.NewScanner(stderr)
+	for serving.Msg != "serving" {
+		if !lines.Scan() {
+			t.Fatalf("the server exited before serving: %v", lines.Err())
+		}
+		_ = json.Unmarshal(lines.Bytes(), &serving)
+	}
+	go func() { _, _ = io.Copy(io.Discard, stderr) }()
+	if serving.MaxConns != 256-64 {
+		t.Fatalf("max_conns %d with 256 open files, want 192", serving.MaxConns)
+	}
+	for range 300 {
+		dialFrom(t, addr, "127.0.0.2")
+	}
+	hc := &http.Client{Timeout: 10 * time.Second} // bounds a failing test only
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/healthz", nil)
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatalf("/healthz during the flood: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("/healthz during the flood: %s", resp.Status)
+	}
+	if _, err := client.New("http://"+addr).Register(ctx, "alice", "correct horse battery", ""); err != nil {
+		t.Fatalf("a registration during the flood: %v", err)
 	}
 }
