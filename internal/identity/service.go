@@ -124,7 +124,11 @@ func (s *Service) Login(ctx context.Context, username, password string) (Session
 	}
 	u, hash, err := s.store.UserByUsername(ctx, username)
 	if errors.Is(err, store.ErrNotFound) {
-		_, _ = s.verify(ctx, password, s.dummyHash())
+		// A refusal for want of a hash slot must look the same as for a
+		// real account, or a busy server would tell which names exist.
+		if _, err := s.verify(ctx, password, s.dummyHash()); err != nil {
+			return Session{}, err
+		}
 		return Session{}, ErrBadCredentials
 	}
 	if err != nil {

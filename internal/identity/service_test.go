@@ -81,6 +81,11 @@ func TestHashQueueShedsLoad(t *testing.T) {
 	if _, err := s.Register(ctx, "bob", pass, ""); !errors.Is(err, ErrBusy) {
 		t.Fatalf("registration past the queue: %v, want ErrBusy", err)
 	}
+	// An unknown name is refused the same way: a busy server must not
+	// tell which accounts exist.
+	if _, err := s.Login(ctx, "nobody", pass); !errors.Is(err, ErrBusy) {
+		t.Fatalf("login of an unknown name past the queue: %v, want ErrBusy", err)
+	}
 	<-s.sem
 	if err := <-queued; err != nil {
 		t.Fatalf("the queued login: %v", err)
