@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Client talks to one Parley server over HTTP. A Client with a Token makes
@@ -40,6 +41,9 @@ type Error struct {
 	Status  int    // HTTP status; 0 for WebSocket error frames
 	Code    string // machine code: invalid, unauthorized, forbidden, ...
 	Message string
+	// RetryAfter is how long to wait before trying again, from a 429's
+	// Retry-After header; 0 when the server did not say.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {
@@ -286,7 +290,7 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 			} `json:"error"`
 		}
 		_ = json.Unmarshal(data, &eb)
-		return &Error{Status: resp.StatusCode, Code: eb.Error.Code, Message: eb.Error.Message}
+		return &Error{Status: resp.StatusCode, Code: eb.Error.Code, Message: eb.Error.Message, RetryAfter: retryAfter(resp)}
 	}
 	if out != nil && len(data) > 0 {
 		if err := json.Unmarshal(data, out); err != nil {
@@ -294,6 +298,15 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 		}
 	}
 	return nil
+}
+
+// retryAfter reads a Retry-After header given in seconds.
+func retryAfter(resp *http.Response) time.Duration {
+	secs, err := strconv.Atoi(resp.Header.Get("Retry-After"))
+	if err != nil || secs < 0 {
+		return 0
+	}
+	return time.Duration(secs) * time.Second
 }
 
 // AddParticipant adds a user to a group (admins only); adding a current

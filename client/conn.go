@@ -107,7 +107,7 @@ func (c *Client) Dial(ctx context.Context, opt DialOptions) (*Conn, error) {
 	ws, resp, err := websocket.Dial(ctx, u.String(), &websocket.DialOptions{HTTPClient: hc})
 	if err != nil {
 		if resp != nil && resp.StatusCode >= 400 {
-			return nil, &Error{Status: resp.StatusCode, Code: codeForStatus(resp.StatusCode), Message: "websocket upgrade refused"}
+			return nil, &Error{Status: resp.StatusCode, Code: codeForStatus(resp.StatusCode), Message: "websocket upgrade refused", RetryAfter: retryAfter(resp)}
 		}
 		return nil, fmt.Errorf("parley: dial: %w", err)
 	}
@@ -133,6 +133,8 @@ func codeForStatus(s int) string {
 		return "unauthorized"
 	case http.StatusForbidden:
 		return "forbidden"
+	case http.StatusTooManyRequests:
+		return "rate_limited"
 	default:
 		return "internal"
 	}

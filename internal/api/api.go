@@ -67,6 +67,8 @@ type API struct {
 	log   *slog.Logger
 	// listen is the address the server is served on (SetListenAddr).
 	listen atomic.Pointer[netip.AddrPort]
+
+	authLimits AuthLimits
 }
 
 // New returns the API.
@@ -164,8 +166,22 @@ func WriteError(w http.ResponseWriter, err error) { protocol.WriteHTTP(w, err) }
 
 // fail logs server faults (with detail) and answers any error.
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if abandoned(r, err) {
+		a.log.Debug("request abandoned by the client", "method", r.Method, "path", r.URL.Path, "err", err)
+		return
+	}
+	if errors.Is(err, identity.ErrBusy) {
+		a.limited("password_queue")
+	}
 	if protocol.AsError(err) == protocol.ErrInternal {
 		a.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	WriteError(w, err)
+}
+
+// abandoned says whether err only reports that the client went away: its
+// request's context ended. That is no server fault, and no one reads the
+// answer.
+func abandoned(r *http.Request, err error) bool {
+	return r.Context().Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded))
 }

@@ -29,6 +29,10 @@ func toUserJSON(u identity.User) userJSON {
 }
 
 func (a *API) createUser(w http.ResponseWriter, r *http.Request) {
+	if err := a.allowAttempt(r); err != nil {
+		a.fail(w, r, err)
+		return
+	}
 	var req struct {
 		Username    string `json:"username"`
 		Password    string `json:"password"`
@@ -47,6 +51,10 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) createSession(w http.ResponseWriter, r *http.Request) {
+	if err := a.allowAttempt(r); err != nil {
+		a.fail(w, r, err)
+		return
+	}
 	var req struct {
 		Username string `json:"username"`
 		Password string `json:"password"`
@@ -55,7 +63,12 @@ func (a *API) createSession(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
+	if err := a.allowLogin(req.Username); err != nil {
+		a.fail(w, r, err)
+		return
+	}
 	s, err := a.ids.Login(r.Context(), req.Username, req.Password)
+	a.loginDone(r, req.Username, err)
 	if err != nil {
 		a.fail(w, r, err)
 		return

@@ -23,6 +23,7 @@ import (
 	"github.com/parleychat/parley/internal/conversations"
 	"github.com/parleychat/parley/internal/gateway"
 	"github.com/parleychat/parley/internal/identity"
+	"github.com/parleychat/parley/internal/limits"
 	"github.com/parleychat/parley/internal/media"
 	"github.com/parleychat/parley/internal/messaging"
 	"github.com/parleychat/parley/internal/metrics"
@@ -48,6 +49,8 @@ type App struct {
 	media   *media.Service
 	lock    *dirLock
 	api     *api.API
+	caps    connCaps
+	tcp     atomic.Pointer[limits.Listener]
 }
 
 // New opens the store and builds the services. clk may be nil (wall clock).
@@ -77,7 +80,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	m := metrics.New()
 	ids := identity.NewService(st, clk, identity.Config{
 		SessionTTL: cfg.SessionTTL, MaxDevices: cfg.MaxDevices, Hash: cfg.Hash,
-		MaxConcurrentHashes: 4,
+		MaxConcurrentHashes: 4, MaxHashQueue: cfg.Abuse.PasswordHashQueue,
 	})
 	// In the embedded mode the hub of local connections is the bus; in a
 	// cluster, Redis carries events and presence between the nodes' hubs.
@@ -98,7 +101,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	convs := conversations.NewService(st, st, pub, clk, conversations.Config{Retention: cfg.Retention, MaxGroupSize: cfg.MaxGroupSize})
 	pres := presence.NewTracker(st, dir, pub, convs, clk, presence.Config{Grace: cfg.PresenceGrace, TypingTimeout: cfg.TypingTimeout}, log)
 	convs.OnMembersChanged = pres.ForgetMembers
-	a := &App{cfg: cfg, log: log, store: st, metrics: m, cluster: cl, lock: lock}
+	a := &App{cfg: cfg, log: log, store: st, metrics: m, cluster: cl, lock: lock, caps: resolveConnCaps(cfg.Abuse)}
 
 	msgs := messaging.NewService(st, pub, convs, clk, messaging.Config{Retention: cfg.Retention, MaxBatch: cfg.MaxBatch}, log, m)
 	med, blobHandler, err := newMedia(ctx, cfg, st, clk, log)
@@ -109,6 +112,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	gw := gateway.New(gateway.Config{
 		Limits: cfg.Limits, HeartbeatTimeout: cfg.HeartbeatTimeout, WriteTimeout: cfg.WriteTimeout,
 		MaxQueue: cfg.MaxQueue, MaxInflight: cfg.MaxInflight, RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst,
+		Users: userLimits(cfg.Abuse, a.caps),
 	}, gateway.Deps{
 		Hub: hub, Bus: pub, Router: router, Auth: ids, Messages: msgs, Presence: pres, Media: med,
 		Clock: clk, Log: log, Observer: m,
@@ -118,10 +122,18 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 		Retention: cfg.Retention, Interval: cfg.CleanupInterval, Batch: cfg.CleanupBatch,
 	}, log, m)
 	m.Gauge("parley_send_queue_depth", "Sends waiting for the group committer.", func() float64 { return float64(msgs.QueueDepth()) })
+	m.Gauge("parley_password_hashes_waiting", "Logins and registrations waiting for a password hash slot.", func() float64 { return float64(ids.HashesWaiting()) })
+	m.Gauge("parley_tcp_connections", "TCP connections the listener holds (counted while a connection cap is on).", func() float64 {
+		if l := a.tcp.Load(); l != nil {
+			return float64(l.Conns())
+		}
+		return 0
+	})
 	a.msgs, a.gw, a.pres, a.media = msgs, gw, pres, med
 
 	mux := http.NewServeMux()
 	apiv1 := api.New(ids, convs, msgs, pres, log)
+	apiv1.LimitAuth(authLimits(cfg.Abuse, clk, m))
 	apiv1.Register(mux)
 	a.api = apiv1
 	apiv1.RegisterMedia(mux, med, blobHandler != nil && cfg.Media.PublicURL == "")
@@ -142,7 +154,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
-	a.handler = mux
+	a.handler = cfg.Abuse.TrustedProxies.Handler(mux)
 	return a, nil
 }
 
@@ -167,11 +179,9 @@ func (a *App) readyz(w http.ResponseWriter, r *http.Request) {
 // no new connections, every accepted send committed and acknowledged,
 // connections closed with 1001, the store closed last.
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{
-		Handler:           a.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
-	}
+	srv := a.httpServer()
+	srv.ErrorLog = slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)
+	ln = a.limitListener(ln, srv)
 	a.api.SetListenAddr(ln.Addr())
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return a.msgs.Run(context.WithoutCancel(gctx)) })
@@ -182,7 +192,8 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	g.Go(func() error {
 		a.ready.Store(true)
-		a.log.Info("serving", "addr", ln.Addr().String(), "data_dir", a.cfg.DataDir)
+		a.log.Info("serving", "addr", ln.Addr().String(), "data_dir", a.cfg.DataDir,
+			"max_conns", a.caps.tcp, "max_websockets", a.caps.ws, "file_limit", a.caps.fileLimit)
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("serve: %w", err)
 		}

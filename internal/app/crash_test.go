@@ -51,8 +51,10 @@ type child struct {
 
 func startChild(t *testing.T, dataDir, addr string, extra ...string) *child {
 	t.Helper()
+	// Senders resend everything they tried at once after a restart: the
+	// per-user send rate is off, as in apptest.Config.
 	args := append([]string{"serve", "--addr", addr, "--data-dir", dataDir,
-		"--password-memory-kib", "64", "--password-time", "1"}, extra...)
+		"--password-memory-kib", "64", "--password-time", "1", "--user-send-rate", "0"}, extra...)
 	cmd := exec.Command(parleyBinary(t), args...)
 	cmd.Stderr = os.Stderr
 	if !testingVerbose() {

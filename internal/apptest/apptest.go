@@ -32,6 +32,13 @@ func Config(t testing.TB) config.Config {
 	cfg.Hash = identity.HashParams{Time: 1, MemoryKiB: 64, Threads: 1}
 	cfg.ShutdownGrace = 5 * time.Second
 	cfg.PresenceGrace = 0 // offline frames at once; the grace has its own test
+	// Every test client comes from 127.0.0.1 and many register, connect
+	// and send like machines: the limits per client address and per user's
+	// sends are off. The rest stay on, as in production; their own tests
+	// turn them down.
+	cfg.Abuse.AuthRateLimit = 0
+	cfg.Abuse.MaxConnsPerIP = 0
+	cfg.Abuse.UserSendRate = 0
 	return cfg
 }
 

@@ -53,6 +53,7 @@ func target(t *testing.T) Options {
 	t.Helper()
 	cfg := apptest.Config(t)
 	cfg.RateLimit, cfg.RateBurst, cfg.MaxQueue = 1e6, 1e6, 65536
+	cfg.Abuse.PasswordHashQueue = 0 // as ChildArgs: setup logins run in parallel
 	srv := apptest.Start(t, cfg, nil)
 	return Options{Target: srv.URL, ServerPID: os.Getpid(), SetupConcurrency: 16, Progress: testLog{t}}
 }

@@ -57,6 +57,7 @@ type Config struct {
 	Hash         identity.HashParams
 
 	Media MediaConfig
+	Abuse AbuseConfig
 
 	MaxBatch      int
 	ShutdownGrace time.Duration
@@ -88,6 +89,7 @@ func Default() Config {
 		MaxDevices:       5,
 		MaxGroupSize:     100,
 		Hash:             identity.DefaultHashParams,
+		Abuse:            DefaultAbuse(),
 		MaxBatch:         512,
 		ShutdownGrace:    10 * time.Second,
 		LogLevel:         slog.LevelInfo,
@@ -137,6 +139,7 @@ func Load(name string, args []string, getenv func(string) string, stderr io.Writ
 	fs.UintVar(&hashTime, "password-time", uint(c.Hash.Time), "argon2id passes per password hash")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	registerMediaFlags(fs, &c.Media)
+	registerAbuseFlags(fs, &c.Abuse)
 
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
@@ -207,5 +210,6 @@ func (c Config) Validate() error {
 	check(c.MaxBatch >= 1, "max-batch must be at least 1")
 	check(c.Hash.Time >= 1 && c.Hash.MemoryKiB >= 8, "password-time must be >= 1 and password-memory-kib >= 8")
 	errs = append(errs, c.Media.validate()...)
+	errs = append(errs, c.Abuse.validate()...)
 	return errors.Join(errs...)
 }

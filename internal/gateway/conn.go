@@ -258,6 +258,10 @@ func (c *Conn) handle(ctx context.Context, data []byte) {
 }
 
 func (c *Conn) handleMessage(ctx context.Context, f *protocol.Inbound) {
+	if err := c.g.allowSend(c.userID); err != nil {
+		c.sendError(err, f.ClientMessageID)
+		return
+	}
 	select {
 	case c.inflight <- struct{}{}:
 	case <-ctx.Done():

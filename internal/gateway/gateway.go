@@ -84,12 +84,15 @@ type Config struct {
 	// RateLimit and RateBurst bound frames per second per connection.
 	RateLimit float64
 	RateBurst int
+	// Users bound connections and sends per user and per client address.
+	Users UserLimits
 }
 
 // Gateway serves /ws.
 type Gateway struct {
 	cfg Config
 	Deps
+	users userLimits
 
 	mu       sync.Mutex
 	conns    map[*Conn]struct{}
@@ -127,7 +130,7 @@ type Deps struct {
 
 // New returns a gateway.
 func New(cfg Config, d Deps) *Gateway {
-	return &Gateway{cfg: cfg, Deps: d, conns: map[*Conn]struct{}{}}
+	return &Gateway{cfg: cfg, Deps: d, conns: map[*Conn]struct{}{}, users: newUserLimits(cfg.Users)}
 }
 
 // ServeHTTP authenticates and upgrades a connection, then serves it until
@@ -142,6 +145,12 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		protocol.WriteHTTP(w, err)
 		return
 	}
+	release, err := g.admit(r, dev.UserID)
+	if err != nil {
+		protocol.WriteHTTP(w, err)
+		return
+	}
+	defer release()
 	g.mu.Lock()
 	if g.draining {
 		g.mu.Unlock()

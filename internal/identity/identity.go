@@ -51,4 +51,6 @@ var (
 	ErrBadCredentials = protocol.NewError(protocol.CodeUnauthorized, "wrong username or password")
 	ErrBadToken       = protocol.NewError(protocol.CodeUnauthorized, "missing, unknown or expired token")
 	ErrUserNotFound   = protocol.NewError(protocol.CodeNotFound, "no such user")
+	// ErrBusy: too many logins and registrations wait for a password hash.
+	ErrBusy = protocol.RateLimited("too many logins at once: retry shortly", time.Second)
 )

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"regexp"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -42,6 +43,10 @@ type Config struct {
 	// MaxConcurrentHashes bounds hashes computed at once: each holds
 	// Hash.MemoryKiB of memory, so a login storm must queue, not swap.
 	MaxConcurrentHashes int
+	// MaxHashQueue bounds attempts waiting for a hash slot; past it they
+	// fail with ErrBusy at once (0: unbounded). A queue without a bound
+	// let 64 guessing clients push a real user's login to 3 s.
+	MaxHashQueue int
 }
 
 // Service registers users and opens sessions.
@@ -50,6 +55,8 @@ type Service struct {
 	clock clock.Clock
 	cfg   Config
 	sem   chan struct{}
+	// waiting counts attempts queued for a slot of sem.
+	waiting atomic.Int64
 	// dummyHash has the configured cost; Login verifies against it for
 	// unknown usernames so response timing does not tell which exist.
 	dummyHash func() string
@@ -116,7 +123,11 @@ func (s *Service) Login(ctx context.Context, username, password string) (Session
 	}
 	u, hash, err := s.store.UserByUsername(ctx, username)
 	if errors.Is(err, store.ErrNotFound) {
-		_, _ = s.verify(ctx, password, s.dummyHash())
+		// A refusal for want of a hash slot must look the same as for a
+		// real account, or a busy server would tell which names exist.
+		if _, err := s.verify(ctx, password, s.dummyHash()); err != nil {
+			return Session{}, err
+		}
 		return Session{}, ErrBadCredentials
 	}
 	if err != nil {
@@ -208,10 +219,23 @@ func (s *Service) acquire(ctx context.Context) error {
 	select {
 	case s.sem <- struct{}{}:
 		return nil
+	default:
+	}
+	if n := s.waiting.Add(1); s.cfg.MaxHashQueue > 0 && n > int64(s.cfg.MaxHashQueue) {
+		s.waiting.Add(-1)
+		return ErrBusy
+	}
+	defer s.waiting.Add(-1)
+	select {
+	case s.sem <- struct{}{}:
+		return nil
 	case <-ctx.Done():
-		return ctx.Err()
+		return fmt.Errorf("wait for a password hash: %w", ctx.Err())
 	}
 }
+
+// HashesWaiting is how many attempts wait for a password hash slot.
+func (s *Service) HashesWaiting() int { return int(s.waiting.Load()) }
 
 func hashToken(token string) []byte {
 	sum := sha256.Sum256([]byte(token))

@@ -34,6 +34,8 @@ type Metrics struct {
 	expired        *prometheus.CounterVec
 	cleanupSeconds prometheus.Histogram
 	oldestPending  prometheus.Gauge
+
+	limitMetrics
 }
 
 // New registers every collector in a fresh registry.
@@ -91,6 +93,7 @@ func New() *Metrics {
 	m.reg.MustRegister(m.connections, m.framesIn, m.framesOut, m.slowConsumers, m.gapFills,
 		m.messagesSent, m.receipts, m.statusChanges, m.commitBatch, m.commitSeconds, m.sendSeconds,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.limitMetrics = newLimitMetrics(m.reg)
 	return m
 }
 

@@ -5,6 +5,8 @@ package protocol
 import (
 	"errors"
 	"net/http"
+	"strconv"
+	"time"
 )
 
 // Code is a machine-readable error code carried by every error answer.
@@ -32,6 +34,9 @@ type Error struct {
 	// Status overrides the default HTTP status of Code (e.g. 422 for a
 	// semantically invalid request instead of 400).
 	Status int
+	// RetryAfter is how long a rate_limited client should wait; over HTTP
+	// it is the Retry-After header, in whole seconds.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string { return e.Message }
@@ -40,6 +45,12 @@ func (e *Error) Error() string { return e.Message }
 
 // NewError returns an *Error with the code's default HTTP status.
 func NewError(code Code, msg string) *Error { return &Error{Code: code, Message: msg} }
+
+// RateLimited returns a rate_limited error that tells the client when to
+// retry.
+func RateLimited(msg string, retryAfter time.Duration) *Error {
+	return &Error{Code: CodeRateLimited, Message: msg, RetryAfter: retryAfter}
+}
 
 // Unprocessable returns an *Error answered with HTTP 422.
 func Unprocessable(code Code, msg string) *Error {
@@ -100,6 +111,12 @@ func WriteHTTP(w http.ResponseWriter, err error) {
 		} `json:"error"`
 	}
 	b.Error.Code, b.Error.Message = pe.Code, pe.Message
+	if pe.Code == CodeRateLimited {
+		// Whole seconds, rounded up: a client that waits exactly this long
+		// is not refused again for the same reason.
+		secs := max(1, int64((pe.RetryAfter+time.Second-1)/time.Second))
+		w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(pe.HTTPStatus())
 	_, _ = w.Write(Encode(b))

@@ -42,18 +42,30 @@ func (s *Store) Handler() http.Handler {
 					return
 				}
 			}
+			liftDeadlines(w)
 			s.servePut(w, r, key, size)
 		case http.MethodGet, http.MethodHead:
 			ct := q.Get("ct")
 			if !s.verify(w, "GET", key, q, 0, ct) {
 				return
 			}
+			liftDeadlines(w)
 			s.serveGet(w, r, key, ct)
 		default:
 			w.Header().Set("Allow", "GET, HEAD, PUT")
 			writeError(w, http.StatusMethodNotAllowed, protocol.CodeInvalid, "method not allowed")
 		}
 	})
+}
+
+// liftDeadlines frees a verified transfer from the server's HTTP read and
+// write timeouts: 100 MiB over a slow uplink takes minutes, and only the
+// holder of a signed URL gets this far. The caps on connections per client
+// address and in all still bound how many such transfers there can be.
+func liftDeadlines(w http.ResponseWriter) {
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Time{})
+	_ = rc.SetWriteDeadline(time.Time{})
 }
 
 // verify checks the signature and the expiry; on failure it answers 403.

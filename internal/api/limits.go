@@ -1,0 +1,109 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/parleychat/parley/internal/identity"
+	"github.com/parleychat/parley/internal/limits"
+	"github.com/parleychat/parley/internal/protocol"
+)
+
+// AuthLimits bound password attempts (logins and registrations), each of
+// which costs an argon2id hash of 60–260 ms under load. The zero value
+// limits nothing.
+type AuthLimits struct {
+	// PerIP bounds attempts per client address (limits.IPKey).
+	PerIP *limits.Rates
+	// Accounts backs off an account's logins after failures.
+	Accounts *limits.Failures
+	// Now is the injected clock.
+	Now func() time.Time
+	// Observer may be nil.
+	Observer AuthObserver
+}
+
+// AuthObserver is told about failed logins and refused attempts, for
+// metrics.
+type AuthObserver interface {
+	LoginFailed()
+	Limited(limit string)
+}
+
+// LimitAuth sets the limits on password attempts.
+func (a *API) LimitAuth(l AuthLimits) { a.authLimits = l }
+
+// allowAttempt takes one password attempt of the request's client.
+func (a *API) allowAttempt(r *http.Request) error {
+	l := a.authLimits
+	if l.PerIP == nil {
+		return nil
+	}
+	ok, retry := l.PerIP.Take(limits.IPKey(r.RemoteAddr), l.Now())
+	if ok {
+		return nil
+	}
+	a.limited("auth_per_ip")
+	return protocol.RateLimited("too many logins and registrations from this address: retry later", retry)
+}
+
+// accountKey is the key a username's failures are counted under: the
+// account, whether or not it exists (a refusal must not tell which do),
+// and nothing for a name no account can have (no hash is spent on it).
+func accountKey(username string) (string, bool) {
+	if username == "" || len(username) > identity.MaxUsernameLen {
+		return "", false
+	}
+	return strings.ToLower(username), true // usernames compare case-insensitively
+}
+
+// allowLogin says whether username's logins are backing off after failures.
+func (a *API) allowLogin(username string) error {
+	l := a.authLimits
+	key, ok := accountKey(username)
+	if l.Accounts == nil || !ok {
+		return nil
+	}
+	if ok, retry := l.Accounts.Check(key, l.Now()); !ok {
+		a.limited("login_failures")
+		return protocol.RateLimited("too many failed logins to this account: retry later", retry)
+	}
+	return nil
+}
+
+// loginDone records a login's outcome: a success forgets the account's
+// failures, a wrong password counts, is logged (never the password) and
+// may start a backoff.
+func (a *API) loginDone(r *http.Request, username string, err error) {
+	l := a.authLimits
+	key, ok := accountKey(username)
+	switch {
+	case err == nil:
+		if l.Accounts != nil && ok {
+			l.Accounts.Succeed(key)
+		}
+	case errors.Is(err, identity.ErrBadCredentials):
+		if l.Observer != nil {
+			l.Observer.LoginFailed()
+		}
+		if !ok {
+			a.log.Info("login failed", "client", limits.IPKey(r.RemoteAddr))
+			return
+		}
+		a.log.Info("login failed", "username", username, "client", limits.IPKey(r.RemoteAddr))
+		if l.Accounts == nil {
+			return
+		}
+		if wait := l.Accounts.Fail(key, l.Now()); wait > 0 {
+			a.log.Warn("logins backing off after repeated failures", "username", username, "client", limits.IPKey(r.RemoteAddr), "wait", wait)
+		}
+	}
+}
+
+func (a *API) limited(limit string) {
+	if o := a.authLimits.Observer; o != nil {
+		o.Limited(limit)
+	}
+}

@@ -1,0 +1,140 @@
+package config
+
+import (
+	"flag"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/parleychat/parley/internal/limits"
+)
+
+// AbuseConfig names every limit that keeps one client, address or account
+// from taking the server for itself. Each is on by default with a value a
+// real deployment wants; 0 turns it off (docs/OPERATIONS.md, "Limits and
+// abuse"). Tests and `parley bench` turn off only the ones they must.
+type AbuseConfig struct {
+	// AuthRateLimit is password attempts (logins and registrations) per
+	// client address per minute: each costs an argon2id hash.
+	AuthRateLimit int
+	// LoginFailureLimit is failed logins to one account before its logins
+	// back off (1 min, doubling to 15 min).
+	LoginFailureLimit int
+	// PasswordHashQueue bounds attempts waiting for a password hash slot;
+	// past it they are refused with 429 instead of queueing.
+	PasswordHashQueue int
+
+	// MaxConns bounds TCP connections to the node; AutoMaxConns derives it
+	// from the open-file limit.
+	MaxConns        int
+	MaxConnsPerIP   int
+	MaxConnsPerUser int
+	// UserSendRate and UserSendBurst bound message frames per user per
+	// second, across all its connections to the node.
+	UserSendRate  float64
+	UserSendBurst int
+
+	// HTTP timeouts; WebSockets are not subject to them once upgraded.
+	HTTPReadTimeout  time.Duration
+	HTTPWriteTimeout time.Duration
+	HTTPIdleTimeout  time.Duration
+
+	// TrustedProxies may name the client in X-Forwarded-For; empty: the
+	// TCP peer is the client.
+	TrustedProxies limits.Proxies
+}
+
+// AutoMaxConns is the MaxConns that means "the open-file limit minus a
+// reserve for the database, logs and media files".
+const AutoMaxConns = -1
+
+// DefaultAbuse returns the limits `parley serve` runs with.
+func DefaultAbuse() AbuseConfig {
+	return AbuseConfig{
+		// One address: a login every 2 s for a whole office or carrier NAT,
+		// where a guesser had hundreds a second.
+		AuthRateLimit: 30,
+		// Ten typos are a person; more is a guesser.
+		LoginFailureLimit: 10,
+		// 4 hashes run at once: 16 waiting is at most ~4 hash times of
+		// queueing (0.1–1 s), past which waiting is worse than a retry.
+		PasswordHashQueue: 16,
+		MaxConns:          AutoMaxConns,
+		// A NAT of a few hundred users still connects; one address cannot
+		// hold the node.
+		MaxConnsPerIP: 500,
+		// 5 devices with a few browser tabs each.
+		MaxConnsPerUser: 32,
+		// Far beyond typing or forwarding; the burst lets a client resend
+		// a full window of unacknowledged sends (256) after a reconnect.
+		UserSendRate:     30,
+		UserSendBurst:    300,
+		HTTPReadTimeout:  60 * time.Second,
+		HTTPWriteTimeout: 60 * time.Second,
+		HTTPIdleTimeout:  120 * time.Second,
+	}
+}
+
+// registerAbuseFlags adds the abuse limits' flags to fs.
+func registerAbuseFlags(fs *flag.FlagSet, a *AbuseConfig) {
+	fs.IntVar(&a.AuthRateLimit, "auth-rate-limit", a.AuthRateLimit, "password logins and registrations per client address per minute (0: off)")
+	fs.IntVar(&a.LoginFailureLimit, "login-failure-limit", a.LoginFailureLimit, "failed logins to one account before its logins back off, 1 min doubling to 15 min (0: off)")
+	fs.IntVar(&a.PasswordHashQueue, "password-hash-queue", a.PasswordHashQueue, "logins and registrations waiting for a password hash before more are refused (0: unbounded)")
+	fs.Var((*connsFlag)(&a.MaxConns), "max-conns", `TCP connections to this node: "auto" (the open-file limit less a reserve) or a number (0: off)`)
+	fs.IntVar(&a.MaxConnsPerIP, "max-conns-per-ip", a.MaxConnsPerIP, "WebSocket connections per client address on this node; TCP connections get a quarter more (0: off)")
+	fs.IntVar(&a.MaxConnsPerUser, "max-conns-per-user", a.MaxConnsPerUser, "WebSocket connections per user on this node (0: off)")
+	fs.Float64Var(&a.UserSendRate, "user-send-rate", a.UserSendRate, "messages per second one user may send, all its connections together (0: off)")
+	fs.IntVar(&a.UserSendBurst, "user-send-burst", a.UserSendBurst, "burst of messages above the user send rate")
+	fs.DurationVar(&a.HTTPReadTimeout, "http-read-timeout", a.HTTPReadTimeout, "longest read of one HTTP request, body included (0: off)")
+	fs.DurationVar(&a.HTTPWriteTimeout, "http-write-timeout", a.HTTPWriteTimeout, "longest write of one HTTP response (0: off)")
+	fs.DurationVar(&a.HTTPIdleTimeout, "http-idle-timeout", a.HTTPIdleTimeout, "an idle keep-alive HTTP connection is closed after this (0: off)")
+	fs.Func("trusted-proxies", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client (default: none, the TCP peer is the client)", func(s string) error {
+		ps, err := limits.ParseProxies(s)
+		a.TrustedProxies = ps
+		return err
+	})
+}
+
+// validate reports abuse settings that cannot work.
+func (a AbuseConfig) validate() []error {
+	var errs []error
+	check := func(ok bool, format string, args ...any) {
+		if !ok {
+			errs = append(errs, fmt.Errorf(format, args...))
+		}
+	}
+	check(a.AuthRateLimit >= 0, "auth-rate-limit must not be negative (0 turns it off)")
+	check(a.LoginFailureLimit >= 0, "login-failure-limit must not be negative (0 turns it off)")
+	check(a.PasswordHashQueue >= 0, "password-hash-queue must not be negative (0: unbounded)")
+	check(a.MaxConns >= AutoMaxConns, `max-conns must be "auto", 0 (off) or positive`)
+	check(a.MaxConnsPerIP >= 0, "max-conns-per-ip must not be negative (0 turns it off)")
+	check(a.MaxConnsPerUser >= 0, "max-conns-per-user must not be negative (0 turns it off)")
+	check(a.UserSendRate >= 0, "user-send-rate must not be negative (0 turns it off)")
+	check(a.UserSendRate == 0 || a.UserSendBurst >= 1, "user-send-burst must be at least 1 while user-send-rate is on")
+	check(a.HTTPReadTimeout >= 0 && a.HTTPWriteTimeout >= 0 && a.HTTPIdleTimeout >= 0,
+		"http-read-timeout, http-write-timeout and http-idle-timeout must not be negative (0 turns one off)")
+	return errs
+}
+
+// connsFlag is --max-conns: "auto" or a number.
+type connsFlag int
+
+func (f *connsFlag) String() string {
+	if f == nil || int(*f) == AutoMaxConns {
+		return "auto"
+	}
+	return strconv.Itoa(int(*f))
+}
+
+func (f *connsFlag) Set(s string) error {
+	if s == "auto" {
+		*f = AutoMaxConns
+		return nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return fmt.Errorf(`want "auto" or a number of connections, 0 for no cap`)
+	}
+	*f = connsFlag(n)
+	return nil
+}
