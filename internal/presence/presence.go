@@ -135,8 +135,8 @@ type Tracker struct {
 	users   map[string]*local
 	subs    map[string]map[Subscriber]struct{} // watched user -> subscribers
 	watch   map[Subscriber][]string
-	leaving map[string]*time.Timer // users whose offline frame waits out the grace
-	typing  map[typingKey]*time.Timer
+	leaving map[string]clock.Timer // users whose offline frame waits out the grace
+	typing  map[typingKey]clock.Timer
 	closed  bool
 }
 
@@ -158,8 +158,8 @@ func NewTracker(s Store, dir Directory, pub Publisher, clk clock.Clock, cfg Conf
 		users:   map[string]*local{},
 		subs:    map[string]map[Subscriber]struct{}{},
 		watch:   map[Subscriber][]string{},
-		leaving: map[string]*time.Timer{},
-		typing:  map[typingKey]*time.Timer{},
+		leaving: map[string]clock.Timer{},
+		typing:  map[typingKey]clock.Timer{},
 	}
 	dir.Handle(t.receive, t.gone)
 	return t
@@ -312,7 +312,7 @@ func (t *Tracker) Disconnected(ctx context.Context, userID string, timedOut bool
 	if old := t.leaving[userID]; old != nil {
 		old.Stop()
 	}
-	t.leaving[userID] = time.AfterFunc(t.cfg.Grace, func() {
+	t.leaving[userID] = t.clock.AfterFunc(t.cfg.Grace, func() {
 		t.mu.Lock()
 		_, still := t.leaving[userID]
 		delete(t.leaving, userID)

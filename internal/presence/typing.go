@@ -2,7 +2,6 @@ package presence
 
 import (
 	"context"
-	"time"
 
 	"github.com/parleychat/parley/internal/bus"
 	"github.com/parleychat/parley/internal/protocol"
@@ -26,7 +25,7 @@ func (t *Tracker) Typing(ctx context.Context, conversationID, userID, state stri
 	if state != protocol.TypingComposing || t.closed {
 		return
 	}
-	t.typing[key] = time.AfterFunc(t.cfg.TypingTimeout, func() {
+	t.typing[key] = t.clock.AfterFunc(t.cfg.TypingTimeout, func() {
 		t.mu.Lock()
 		_, still := t.typing[key]
 		delete(t.typing, key)
