@@ -1,11 +1,12 @@
 package app_test
 
 import (
-	"github.com/parleychat/parley/client"
 	"testing"
 	"time"
 
+	"github.com/parleychat/parley/client"
 	"github.com/parleychat/parley/internal/apptest"
+	"github.com/parleychat/parley/internal/clock"
 )
 
 func TestPresenceOnlineOfflineAndLastSeen(t *testing.T) {
@@ -61,30 +62,41 @@ func TestPresenceOnlineOfflineAndLastSeen(t *testing.T) {
 
 func TestSilentConnectionGoesOffline(t *testing.T) {
 	ctx := testCtx(t)
+	clk := clock.NewFake(time.Now())
 	cfg := apptest.Config(t)
 	cfg.HeartbeatTimeout = 400 * time.Millisecond
-	srv := apptest.Start(t, cfg, nil)
+	srv := apptest.Start(t, cfg, clk)
 	alice, bob := srv.NewUser(ctx, "alice"), srv.NewUser(ctx, "bob")
 
-	// Heartbeats keep a connection open past the timeout...
-	talker := alice.Dial(ctx)
+	// Heartbeats keep a connection open past the timeout: six times just
+	// under it, each measured from the last frame. A timeout that fired
+	// would have ended the read, and the next heartbeat would get no ack.
+	talker := served(t, alice.Dial(ctx))
 	for range 6 {
+		// The reader re-arms its timeout once it has handled a frame.
+		if err := clk.WaitForTimers(ctx, cfg.HeartbeatTimeout, 1); err != nil {
+			t.Fatal(err)
+		}
+		clk.Advance(cfg.HeartbeatTimeout - time.Millisecond)
 		if err := talker.Heartbeat(ctx); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := talker.Next(ctx, "heartbeat_ack"); err != nil {
-			t.Fatal(err)
+			t.Fatalf("heartbeating connection closed: %v", err)
 		}
-		time.Sleep(150 * time.Millisecond)
 	}
 	if p, _ := bob.API.Presence(ctx, alice.UserID); p.Status != "online" {
 		t.Fatalf("heartbeating user shown %+v", p)
 	}
 	// ...and silence closes it: the user goes offline without closing
 	// anything itself (a half-open connection looks exactly like this).
+	if err := clk.WaitForTimers(ctx, cfg.HeartbeatTimeout, 1); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(cfg.HeartbeatTimeout)
 	select {
 	case <-talker.Done():
-	case <-time.After(5 * time.Second):
+	case <-ctx.Done():
 		t.Fatal("silent connection stayed open")
 	}
 	waitPresence(t, bob, alice.UserID, "offline")
