@@ -143,3 +143,22 @@ func served(t *testing.T, c *client.Conn) *client.Conn {
 	}
 	return c
 }
+
+// quiet fails if a frame of one of types reaches c before the answer to a
+// heartbeat: the connection's one writer writes in queue order, so a frame
+// queued before the heartbeat was handled arrives first. The caller first
+// makes sure that such a frame, if there were one, would be queued by now.
+func quiet(t *testing.T, c *client.Conn, types ...string) {
+	t.Helper()
+	ctx := testCtx(t)
+	if err := c.Heartbeat(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f, err := c.Next(ctx, append(types, "heartbeat_ack")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Type != "heartbeat_ack" {
+		t.Fatalf("got %s, want no %v frame before the heartbeat_ack", f.Raw, types)
+	}
+}
