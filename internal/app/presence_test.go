@@ -65,39 +65,56 @@ func TestSilentConnectionGoesOffline(t *testing.T) {
 	clk := clock.NewFake(time.Now())
 	cfg := apptest.Config(t)
 	cfg.HeartbeatTimeout = 400 * time.Millisecond
+	cfg.PresenceGrace = 10 * time.Second // a connection that timed out skips it
 	srv := apptest.Start(t, cfg, clk)
 	alice, bob := srv.NewUser(ctx, "alice"), srv.NewUser(ctx, "bob")
+	if _, err := alice.API.CreateDirect(ctx, bob.UserID); err != nil {
+		t.Fatal(err)
+	}
+	// bob watches alice; his connection heartbeats too, to stay open.
+	watcher := served(t, bob.Dial(ctx))
+	talker := served(t, alice.Dial(ctx))
+	if f, err := watcher.Next(ctx, "presence"); err != nil || f.UserID != alice.UserID || f.Status != "online" {
+		t.Fatalf("alice online = %+v, %v", f, err)
+	}
+	// Each reader re-arms its timeout once it has handled a frame.
+	rearmed := func() {
+		t.Helper()
+		if err := clk.WaitForTimers(ctx, cfg.HeartbeatTimeout, 2); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	// Heartbeats keep a connection open past the timeout: six times just
 	// under it, each measured from the last frame. A timeout that fired
-	// would have ended the read, and the next heartbeat would get no ack.
-	talker := served(t, alice.Dial(ctx))
+	// would have ended the read, and the heartbeat would get no ack.
 	for range 6 {
-		// The reader re-arms its timeout once it has handled a frame.
-		if err := clk.WaitForTimers(ctx, cfg.HeartbeatTimeout, 1); err != nil {
-			t.Fatal(err)
-		}
+		rearmed()
 		clk.Advance(cfg.HeartbeatTimeout - time.Millisecond)
-		if err := talker.Heartbeat(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := talker.Next(ctx, "heartbeat_ack"); err != nil {
-			t.Fatalf("heartbeating connection closed: %v", err)
-		}
+		served(t, talker)
+		served(t, watcher)
 	}
 	if p, _ := bob.API.Presence(ctx, alice.UserID); p.Status != "online" {
 		t.Fatalf("heartbeating user shown %+v", p)
 	}
-	// ...and silence closes it: the user goes offline without closing
-	// anything itself (a half-open connection looks exactly like this).
-	if err := clk.WaitForTimers(ctx, cfg.HeartbeatTimeout, 1); err != nil {
-		t.Fatal(err)
-	}
-	clk.Advance(cfg.HeartbeatTimeout)
+	// ...and silence closes it: alice stops while bob goes on, so her
+	// timeout falls due half a timeout before his. She goes offline
+	// without closing anything herself (a half-open connection looks
+	// exactly like this).
+	rearmed()
+	clk.Advance(cfg.HeartbeatTimeout / 2)
+	served(t, watcher)
+	rearmed()
+	clk.Advance(cfg.HeartbeatTimeout / 2)
 	select {
 	case <-talker.Done():
 	case <-ctx.Done():
 		t.Fatal("silent connection stayed open")
+	}
+	// She was silent for the whole timeout already: bob is told at once,
+	// not after the grace (the fake clock does not move on its own).
+	if f, err := watcher.Next(ctx, "presence"); err != nil || f.UserID != alice.UserID || f.Status != "offline" || f.LastSeen == nil {
+		t.Fatalf("offline after the timeout = %+v, %v", f, err)
 	}
 	waitPresence(t, bob, alice.UserID, "offline")
 }
