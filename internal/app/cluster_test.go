@@ -204,10 +204,13 @@ func TestClusterRedisRestart(t *testing.T) {
 	nb := apptest.Start(t, clusterConfig(t, pg, viaProxy, prefix, "node-b"), nil)
 	alice, bob, carol := na.NewUser(ctx, "alice"), na.NewUser(ctx, "bob"), na.NewUser(ctx, "carol")
 	ab, _ := alice.API.CreateDirect(ctx, bob.UserID)
-	ac := alice.Dial(ctx)
-	bc := apptest.Dial(ctx, t, on(nb, bob))
-	cc := carol.Dial(ctx) // on A, like alice
 	ca, _ := carol.API.CreateDirect(ctx, alice.UserID)
+	// Each connection is served (registered in presence) before Redis
+	// goes: a connect still under way when it went failed to register, and
+	// bob never showed online again.
+	ac := served(t, alice.Dial(ctx))
+	bc := served(t, apptest.Dial(ctx, t, on(nb, bob)))
+	cc := served(t, carol.Dial(ctx)) // on A, like alice
 
 	proxy.Down()
 	rdb := redisClient(t, redisURL)
@@ -228,8 +231,10 @@ func TestClusterRedisRestart(t *testing.T) {
 	proxy.Up()
 
 	// Cross-node delivery comes back: keep sending until one arrives live;
-	// the one sent during the outage arrives first (gap filled from the store).
-	deadline := time.Now().Add(time.Minute)
+	// the one sent during the outage arrives first (gap filled from the
+	// store). The deadline stays under the 60 s heartbeat timeout that
+	// closes these silent connections.
+	deadline := time.Now().Add(40 * time.Second)
 	got := map[string]bool{}
 	for i := 0; !got[cross.MessageID] || len(got) < 2; i++ {
 		if time.Now().After(deadline) {
