@@ -189,7 +189,7 @@ func TestClusterGroupLimitRacedFromBothNodes(t *testing.T) {
 // TestClusterRedisRestart cuts Redis away (connections dropped, keys gone,
 // as a restart without persistence does) and brings it back: each node
 // keeps serving its own users meanwhile, and cross-node delivery and
-// presence recover.
+// presence recover, also for a connection opened during the outage.
 func TestClusterRedisRestart(t *testing.T) {
 	// Its own, longer deadline: recovery waits for the Redis clients to
 	// reconnect and the nodes to register again, which took 7.7 s of a 20 s
@@ -203,11 +203,14 @@ func TestClusterRedisRestart(t *testing.T) {
 	na := apptest.Start(t, clusterConfig(t, pg, viaProxy, prefix, "node-a"), nil)
 	nb := apptest.Start(t, clusterConfig(t, pg, viaProxy, prefix, "node-b"), nil)
 	alice, bob, carol := na.NewUser(ctx, "alice"), na.NewUser(ctx, "bob"), na.NewUser(ctx, "carol")
+	dave := na.NewUser(ctx, "dave")
 	ab, _ := alice.API.CreateDirect(ctx, bob.UserID)
 	ca, _ := carol.API.CreateDirect(ctx, alice.UserID)
+	if _, err := dave.API.CreateDirect(ctx, alice.UserID); err != nil {
+		t.Fatal(err)
+	}
 	// Each connection is served (registered in presence) before Redis
-	// goes: a connect still under way when it went failed to register, and
-	// bob never showed online again.
+	// goes; a connect during the outage is dave's, below.
 	ac := served(t, alice.Dial(ctx))
 	bc := served(t, apptest.Dial(ctx, t, on(nb, bob)))
 	cc := served(t, carol.Dial(ctx)) // on A, like alice
@@ -215,6 +218,9 @@ func TestClusterRedisRestart(t *testing.T) {
 	proxy.Down()
 	rdb := redisClient(t, redisURL)
 	apptest.DeleteKeys(ctx, rdb, prefix)
+	// dave connects to B while Redis is away: the connect cannot tell him
+	// who is online, and must still count him for when Redis is back.
+	apptest.Dial(ctx, t, on(nb, dave))
 	// Local users are still served: carol and alice share node A.
 	ack, err := cc.SendMessage(ctx, text("local", ca.ConversationID, "same node"))
 	if err != nil {
@@ -253,15 +259,17 @@ func TestClusterRedisRestart(t *testing.T) {
 		}
 		cancel()
 	}
-	// Presence is registered again: bob shows online from node A.
-	for {
-		if p, _ := alice.API.Presence(ctx, bob.UserID); p.Status == "online" {
-			break
+	// Presence is registered again: bob and dave show online from node A.
+	for _, u := range []*apptest.User{bob, dave} {
+		for {
+			if p, _ := alice.API.Presence(ctx, u.UserID); p.Status == "online" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("presence of %s did not recover after the Redis restart", u.Username)
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("presence did not recover after the Redis restart")
-		}
-		time.Sleep(100 * time.Millisecond)
 	}
 }
 

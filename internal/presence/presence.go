@@ -211,22 +211,23 @@ func (t *Tracker) Connected(ctx context.Context, sub Subscriber) error {
 	for _, id := range added {
 		t.dir.Watch(ctx, id)
 	}
-	if err := t.sendSnapshot(ctx, sub, contacts); err != nil {
-		return err
-	}
+	// A snapshot that fails (the directory unreachable) must not keep the
+	// connection from being counted: a directory that comes back registers
+	// again the connections it counted, and only those.
+	snapErr := t.sendSnapshot(ctx, sub, contacts)
 	if !first {
-		return nil
+		return snapErr
 	}
 	became, err := t.dir.Connected(ctx, userID)
 	if err != nil {
-		return fmt.Errorf("presence directory: %w", err)
+		return errors.Join(snapErr, fmt.Errorf("presence directory: %w", err))
 	}
 	// A reconnect within the grace: the offline frame was never sent, so
 	// no online frame either.
 	if became && !flapped {
-		return t.dir.Announce(ctx, Change{UserID: userID, Online: true, Settings: settings})
+		return errors.Join(snapErr, t.dir.Announce(ctx, Change{UserID: userID, Online: true, Settings: settings}))
 	}
-	return nil
+	return snapErr
 }
 
 // sendSnapshot tells a new connection which of its contacts are online
