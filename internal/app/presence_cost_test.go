@@ -6,7 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parleychat/parley/client"
 	"github.com/parleychat/parley/internal/apptest"
+	"github.com/parleychat/parley/internal/clock"
 )
 
 var framesSent = regexp.MustCompile(`(?m)^parley_frames_sent_total (\S+)$`)
@@ -26,10 +28,17 @@ func sentFrames(t *testing.T, srv *apptest.Server) int {
 
 // TestPresenceCostWith200Contacts counts the frames one connect and one
 // disconnect cost for a user with 200 contacts, 100 of them online: the
-// fan-out is to online contacts only, one frame each way.
+// fan-out is to online contacts only, one frame each way. Each client
+// reads what was queued for it up to a heartbeat's ack, and the server's
+// counter must come to exactly what the clients read.
 func TestPresenceCostWith200Contacts(t *testing.T) {
 	ctx := testCtx(t)
-	srv := apptest.Start(t, apptest.Config(t), nil)
+	// The offline announcement waits out a grace on a fake clock, so the
+	// test makes it happen and knows it is done.
+	clk := clock.NewFake(time.Now())
+	cfg := apptest.Config(t)
+	cfg.PresenceGrace = time.Second
+	srv := apptest.Start(t, cfg, clk)
 	hub := srv.NewUser(ctx, "popular")
 	contacts := users(ctx, srv, "contact", 200)
 	for _, c := range contacts {
@@ -37,66 +46,99 @@ func TestPresenceCostWith200Contacts(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, c := range contacts[:100] {
-		conn := c.Dial(ctx)
-		// Drain what the connect itself caused, so the count below is the
-		// popular user's alone.
-		if err := conn.Heartbeat(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := conn.Next(ctx, "heartbeat_ack"); err != nil {
-			t.Fatal(err)
-		}
+	online := make([]*client.Conn, 100)
+	sent := 0 // frames the clients read: the server wrote, and counts, each
+	for i, c := range contacts[:100] {
+		online[i] = c.Dial(ctx)
+		sent += len(upToAck(t, online[i])) // what the connect itself caused
 	}
-	// A frame is counted just after its write, which the client may see
-	// first: let the counter settle before taking it.
-	settled := func() int {
-		t.Helper()
-		n := sentFrames(t, srv)
-		for {
-			waitABit()
-			m := sentFrames(t, srv)
-			if m == n {
-				return n
-			}
-			n = m
-		}
-	}
-	before := settled()
+	waitSent(t, srv, sent)
+	before := sent
+
+	// The hub's snapshot is queued, and its contacts told, while it
+	// connects, before the server reads its first frame.
 	hc := hub.Dial(ctx)
-	for range 100 {
-		if _, err := hc.Next(ctx, "presence"); err != nil { // the snapshot
-			t.Fatal(err)
+	frames := upToAck(t, hc)
+	for _, f := range frames[:len(frames)-1] {
+		if f.Type != "presence" || f.Status != "online" {
+			t.Fatalf("hub got %s on connect", f.Raw)
 		}
 	}
-	if err := hc.Heartbeat(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := hc.Next(ctx, "heartbeat_ack"); err != nil {
-		t.Fatal(err)
-	}
-	// Every online contact got one frame; make sure they are all written.
-	waitFrames := func(want int) int {
+	sent += len(frames)
+	told := func(status string) {
 		t.Helper()
-		for range 200 {
-			if n := sentFrames(t, srv) - before; n >= want {
-				return n
+		for _, c := range online {
+			frames := upToAck(t, c)
+			for _, f := range frames[:len(frames)-1] {
+				if f.Type != "presence" || f.UserID != hub.UserID || f.Status != status {
+					t.Fatalf("contact got %s, want the hub %s", f.Raw, status)
+				}
 			}
-			waitABit()
+			sent += len(frames)
 		}
-		return sentFrames(t, srv) - before
 	}
-	waitFrames(201)
-	connect := settled() - before - 1 // minus the heartbeat_ack
-	before = settled()
+	told("online")
+	acks := 1 + len(online)
+	waitSent(t, srv, sent)
+	connect := sent - before - acks
+
+	before = sent
 	hc.Close()
-	waitPresence(t, contacts[0], hub.UserID, "offline")
-	waitFrames(100)
-	disconnect := settled() - before
+	if err := clk.WaitForTimers(ctx, cfg.PresenceGrace, 1); err != nil {
+		t.Fatal(err) // the server never handled the close
+	}
+	clk.Advance(cfg.PresenceGrace) // the announcement is made within Advance
+	told("offline")
+	waitSent(t, srv, sent)
+	disconnect := sent - before - len(online)
 	t.Logf("user with 200 contacts, 100 online: connect = %d frames, disconnect = %d frames", connect, disconnect)
 	if connect != 200 || disconnect != 100 {
 		t.Fatalf("connect cost %d frames (want 100 to contacts + 100 snapshot), disconnect %d (want 100)", connect, disconnect)
 	}
 }
 
-func waitABit() { time.Sleep(10 * time.Millisecond) }
+// upToAck sends a heartbeat and returns the frames c reads up to its ack,
+// the ack last: everything queued for c before the server handled the
+// heartbeat (the connection's one writer writes in queue order).
+func upToAck(t *testing.T, c *client.Conn) []client.Frame {
+	t.Helper()
+	ctx := testCtx(t)
+	if err := c.Heartbeat(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var out []client.Frame
+	for {
+		f, err := c.Next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, f)
+		if f.Type == "heartbeat_ack" {
+			return out
+		}
+	}
+}
+
+// waitSent waits until the server's count of frames sent is want, the
+// number its clients have read. The server counts a frame just after
+// writing it, so a client may read it first; the count follows at once,
+// and is polled for until the test's deadline. A count past want is a
+// frame no client read.
+func waitSent(t *testing.T, srv *apptest.Server, want int) {
+	t.Helper()
+	ctx := testCtx(t)
+	for {
+		n := sentFrames(t, srv)
+		if n == want {
+			return
+		}
+		if n > want {
+			t.Fatalf("the server counts %d frames sent; the clients read %d", n, want)
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the server counts %d frames sent; the clients read %d", n, want)
+		case <-time.After(time.Millisecond):
+		}
+	}
+}

@@ -1,11 +1,12 @@
 package app_test
 
 import (
-	"github.com/parleychat/parley/client"
 	"testing"
 	"time"
 
+	"github.com/parleychat/parley/client"
 	"github.com/parleychat/parley/internal/apptest"
+	"github.com/parleychat/parley/internal/clock"
 )
 
 func TestPresenceOnlineOfflineAndLastSeen(t *testing.T) {
@@ -61,31 +62,59 @@ func TestPresenceOnlineOfflineAndLastSeen(t *testing.T) {
 
 func TestSilentConnectionGoesOffline(t *testing.T) {
 	ctx := testCtx(t)
+	clk := clock.NewFake(time.Now())
 	cfg := apptest.Config(t)
 	cfg.HeartbeatTimeout = 400 * time.Millisecond
-	srv := apptest.Start(t, cfg, nil)
+	cfg.PresenceGrace = 10 * time.Second // a connection that timed out skips it
+	srv := apptest.Start(t, cfg, clk)
 	alice, bob := srv.NewUser(ctx, "alice"), srv.NewUser(ctx, "bob")
+	if _, err := alice.API.CreateDirect(ctx, bob.UserID); err != nil {
+		t.Fatal(err)
+	}
+	// bob watches alice; his connection heartbeats too, to stay open.
+	watcher := served(t, bob.Dial(ctx))
+	talker := served(t, alice.Dial(ctx))
+	if f, err := watcher.Next(ctx, "presence"); err != nil || f.UserID != alice.UserID || f.Status != "online" {
+		t.Fatalf("alice online = %+v, %v", f, err)
+	}
+	// Each reader re-arms its timeout once it has handled a frame.
+	rearmed := func() {
+		t.Helper()
+		if err := clk.WaitForTimers(ctx, cfg.HeartbeatTimeout, 2); err != nil {
+			t.Fatal(err)
+		}
+	}
 
-	// Heartbeats keep a connection open past the timeout...
-	talker := alice.Dial(ctx)
+	// Heartbeats keep a connection open past the timeout: six times just
+	// under it, each measured from the last frame. A timeout that fired
+	// would have ended the read, and the heartbeat would get no ack.
 	for range 6 {
-		if err := talker.Heartbeat(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := talker.Next(ctx, "heartbeat_ack"); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(150 * time.Millisecond)
+		rearmed()
+		clk.Advance(cfg.HeartbeatTimeout - time.Millisecond)
+		served(t, talker)
+		served(t, watcher)
 	}
 	if p, _ := bob.API.Presence(ctx, alice.UserID); p.Status != "online" {
 		t.Fatalf("heartbeating user shown %+v", p)
 	}
-	// ...and silence closes it: the user goes offline without closing
-	// anything itself (a half-open connection looks exactly like this).
+	// ...and silence closes it: alice stops while bob goes on, so her
+	// timeout falls due half a timeout before his. She goes offline
+	// without closing anything herself (a half-open connection looks
+	// exactly like this).
+	rearmed()
+	clk.Advance(cfg.HeartbeatTimeout / 2)
+	served(t, watcher)
+	rearmed()
+	clk.Advance(cfg.HeartbeatTimeout / 2)
 	select {
 	case <-talker.Done():
-	case <-time.After(5 * time.Second):
+	case <-ctx.Done():
 		t.Fatal("silent connection stayed open")
+	}
+	// She was silent for the whole timeout already: bob is told at once,
+	// not after the grace (the fake clock does not move on its own).
+	if f, err := watcher.Next(ctx, "presence"); err != nil || f.UserID != alice.UserID || f.Status != "offline" || f.LastSeen == nil {
+		t.Fatalf("offline after the timeout = %+v, %v", f, err)
 	}
 	waitPresence(t, bob, alice.UserID, "offline")
 }
@@ -130,4 +159,23 @@ func served(t *testing.T, c *client.Conn) *client.Conn {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// quiet fails if a frame of one of types reaches c before the answer to a
+// heartbeat: the connection's one writer writes in queue order, so a frame
+// queued before the heartbeat was handled arrives first. The caller first
+// makes sure that such a frame, if there were one, would be queued by now.
+func quiet(t *testing.T, c *client.Conn, types ...string) {
+	t.Helper()
+	ctx := testCtx(t)
+	if err := c.Heartbeat(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f, err := c.Next(ctx, append(types, "heartbeat_ack")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Type != "heartbeat_ack" {
+		t.Fatalf("got %s, want no %v frame before the heartbeat_ack", f.Raw, types)
+	}
 }

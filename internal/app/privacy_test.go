@@ -7,6 +7,8 @@ import (
 
 	"github.com/parleychat/parley/client"
 	"github.com/parleychat/parley/internal/apptest"
+	"github.com/parleychat/parley/internal/clock"
+	"github.com/parleychat/parley/internal/config"
 )
 
 func setPrivacy(t *testing.T, u *apptest.User, body map[string]string) {
@@ -36,9 +38,10 @@ func TestContactsHearPresenceWithoutSubscribing(t *testing.T) {
 
 func TestFlappingIsCoalesced(t *testing.T) {
 	ctx := testCtx(t)
+	clk := clock.NewFake(time.Now())
 	cfg := apptest.Config(t)
 	cfg.PresenceGrace = 400 * time.Millisecond
-	srv := apptest.Start(t, cfg, nil)
+	srv := apptest.Start(t, cfg, clk)
 	alice, bob := srv.NewUser(ctx, "alice"), srv.NewUser(ctx, "bob")
 	if _, err := alice.API.CreateDirect(ctx, bob.UserID); err != nil {
 		t.Fatal(err)
@@ -50,27 +53,47 @@ func TestFlappingIsCoalesced(t *testing.T) {
 	}
 	// A blip: bob's connection drops and comes back within the grace.
 	bc.Close()
-	bc = bob.Dial(ctx)
-	time.Sleep(2 * cfg.PresenceGrace)
-	if err := ac.Heartbeat(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if f, err := ac.Next(ctx, "presence", "heartbeat_ack"); err != nil || f.Type != "heartbeat_ack" {
-		t.Fatalf("alice saw the blip: %+v, %v", f, err)
-	}
+	waitGrace(t, clk, cfg) // the server saw him go
+	bc = served(t, bob.Dial(ctx))
+	// The grace runs out; the timers that fall due fire within Advance,
+	// so anything they told alice is queued before her heartbeat's ack.
+	clk.Advance(cfg.PresenceGrace)
+	quiet(t, ac, "presence") // alice did not see the blip
 	// GET presence never lies, grace or not.
 	bc.Close()
 	waitPresence(t, alice, bob.UserID, "offline")
-	// A real departure is told after the grace.
+	// A real departure is told after the grace, and not before.
+	waitGrace(t, clk, cfg)
+	clk.Advance(cfg.PresenceGrace - time.Millisecond)
+	quiet(t, ac, "presence")
+	clk.Advance(time.Millisecond)
 	if f, err := ac.Next(ctx, "presence"); err != nil || f.Status != "offline" || f.LastSeen == nil {
 		t.Fatalf("departure = %+v, %v", f, err)
 	}
 }
 
+// waitGrace waits until a user's offline announcement waits out the
+// presence grace on clk: the server has handled the close.
+func waitGrace(t *testing.T, clk *clock.Fake, cfg config.Config) {
+	t.Helper()
+	if err := clk.WaitForTimers(testCtx(t), cfg.PresenceGrace, 1); err != nil {
+		t.Fatalf("no presence grace timer armed: %v", err)
+	}
+}
+
 func TestPrivacySettings(t *testing.T) {
 	ctx := testCtx(t)
-	srv, alice, bob, conv := pair(t)
-	carol := srv.NewUser(ctx, "carol")
+	// A grace on a fake clock: the test fires each offline announcement
+	// itself, so it knows when a frame that must not come would be queued.
+	clk := clock.NewFake(time.Now())
+	cfg := apptest.Config(t)
+	cfg.PresenceGrace = time.Second
+	srv := apptest.Start(t, cfg, clk)
+	alice, bob, carol := srv.NewUser(ctx, "alice"), srv.NewUser(ctx, "bob"), srv.NewUser(ctx, "carol")
+	conv, err := alice.API.CreateDirect(ctx, bob.UserID)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	var got map[string]string
 	if err := bob.API.Do(ctx, http.MethodGet, "/api/v1/users/me/settings", nil, &got); err != nil ||
@@ -91,6 +114,8 @@ func TestPrivacySettings(t *testing.T) {
 	}
 	bc.Close()
 	waitPresence(t, alice, bob.UserID, "offline")
+	waitGrace(t, clk, cfg)
+	clk.Advance(cfg.PresenceGrace) // a later connect is not a reconnect within the grace
 
 	seesLastSeen := func(viewer *apptest.User) bool {
 		t.Helper()
@@ -121,7 +146,7 @@ func TestPrivacySettings(t *testing.T) {
 
 	// Online hidden: GET says offline, and no frame is sent at all.
 	setPrivacy(t, bob, map[string]string{"online_visibility": "nobody"})
-	ac := alice.Dial(ctx)
+	ac := served(t, alice.Dial(ctx)) // subscribed to her contact bob
 	cc := carol.Dial(ctx)
 	if err := cc.SubscribePresence(ctx, bob.UserID); err != nil {
 		t.Fatal(err)
@@ -129,8 +154,8 @@ func TestPrivacySettings(t *testing.T) {
 	if _, err := cc.Next(ctx, "presence"); err != nil { // the snapshot: offline
 		t.Fatal(err)
 	}
-	bc = bob.Dial(ctx)
-	waitPresence(t, bob, bob.UserID, "online")
+	// Connecting announces (or not) before the server reads any frame.
+	bc = served(t, bob.Dial(ctx))
 	if p, _ := alice.API.Presence(ctx, bob.UserID); p.Status != "offline" {
 		t.Fatalf("hidden online shown to alice: %+v", p)
 	}
@@ -139,69 +164,52 @@ func TestPrivacySettings(t *testing.T) {
 	}
 	bc.Close()
 	waitPresence(t, bob, bob.UserID, "offline")
-	for name, c := range map[string]*client.Conn{"alice": ac, "carol": cc} {
-		if err := c.Heartbeat(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if f, err := c.Next(ctx, "presence", "heartbeat_ack"); err != nil || f.Type != "heartbeat_ack" {
-			t.Fatalf("%s got a presence frame about hidden bob: %+v", name, f)
-		}
-	}
+	waitGrace(t, clk, cfg)
+	clk.Advance(cfg.PresenceGrace) // the offline announcement is made within Advance
+	quiet(t, ac, "presence")       // nothing about hidden bob, online or offline
+	quiet(t, cc, "presence")
 	// Online visible to contacts only: carol subscribed, alice is a contact.
 	setPrivacy(t, bob, map[string]string{"online_visibility": "contacts"})
-	bc = bob.Dial(ctx)
+	bc = served(t, bob.Dial(ctx))
 	if f, err := ac.Next(ctx, "presence"); err != nil || f.UserID != bob.UserID || f.Status != "online" {
 		t.Fatalf("contact alice = %+v, %v", f, err)
 	}
-	if err := cc.Heartbeat(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if f, err := cc.Next(ctx, "presence", "heartbeat_ack"); err != nil || f.Type != "heartbeat_ack" {
-		t.Fatalf("non-contact carol got %+v", f)
-	}
+	quiet(t, cc, "presence") // non-contact carol
 	bc.Close()
 }
 
 func TestComposingExpires(t *testing.T) {
 	ctx := testCtx(t)
+	clk := clock.NewFake(time.Now())
 	cfg := apptest.Config(t)
 	cfg.TypingTimeout = 300 * time.Millisecond
-	srv := apptest.Start(t, cfg, nil)
+	srv := apptest.Start(t, cfg, clk)
 	alice, bob, carol := srv.NewUser(ctx, "alice"), srv.NewUser(ctx, "bob"), srv.NewUser(ctx, "carol")
 	g, err := alice.API.CreateGroup(ctx, "g", []string{bob.UserID, carol.UserID})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ac, bc := alice.Dial(ctx), served(t, bob.Dial(ctx)) // carol is offline
-	start := time.Now()
 	if err := ac.Typing(ctx, g.ConversationID, "composing"); err != nil {
 		t.Fatal(err)
 	}
 	if f, err := bc.Next(ctx, "typing"); err != nil || f.State != "composing" || f.UserID != alice.UserID {
 		t.Fatalf("composing = %+v, %v", f, err)
 	}
-	// alice's client vanishes mid-sentence: the indicator ends by itself.
-	f, err := bc.Next(ctx, "typing")
-	if err != nil || f.State != "paused" || time.Since(start) < cfg.TypingTimeout {
-		t.Fatalf("after the timeout = %+v, %v (%s)", f, err, time.Since(start))
-	}
-	// carol, offline meanwhile, is never handed the stored composing
-	// state: typing is not queued. (Connecting while the paused relay is
-	// under way, she may get that live frame.)
-	cc := carol.Dial(ctx)
-	if err := cc.Heartbeat(ctx); err != nil {
+	// alice's client vanishes mid-sentence: the indicator ends by itself
+	// once the timeout has passed, and not before. The expiry fires within
+	// Advance, so its frame is queued before bob's heartbeat's ack.
+	if err := clk.WaitForTimers(ctx, cfg.TypingTimeout, 1); err != nil {
 		t.Fatal(err)
 	}
-	for {
-		f, err := cc.Next(ctx, "typing", "heartbeat_ack")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if f.Type == "heartbeat_ack" {
-			break
-		}
-		if f.State != "paused" {
-			t.Fatalf("offline member got %+v", f)
-		}
+	clk.Advance(cfg.TypingTimeout - time.Millisecond)
+	quiet(t, bc, "typing")
+	clk.Advance(time.Millisecond)
+	if f, err := bc.Next(ctx, "typing"); err != nil || f.State != "paused" || f.UserID != alice.UserID {
+		t.Fatalf("after the timeout = %+v, %v", f, err)
 	}
+	// carol, offline meanwhile, is never handed the stored composing
+	// state: typing is not queued. (The paused relay is over: it ran
+	// within Advance, before she connects.)
+	quiet(t, carol.Dial(ctx), "typing")
 }

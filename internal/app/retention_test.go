@@ -106,6 +106,12 @@ func TestSenderLearnsOfExpiry(t *testing.T) {
 		t.Fatal(f, err)
 	}
 	clk.Advance(month + time.Minute)
+	// A month without a frame is past the heartbeat timeout, so the server
+	// closed alice's connection (as it would on the wall clock); she is
+	// back before the cleanup runs. Once she shows offline the server is
+	// done with the old connection, its receipt cursor saved.
+	waitPresence(t, bob, alice.UserID, "offline")
+	ac = served(t, alice.Dial(ctx))
 	sum, err := srv.App.RunCleanup(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -156,6 +162,7 @@ func TestCleanupInBatchesWhileSending(t *testing.T) {
 		}
 	}
 	clk.Advance(month + time.Second)
+	ac = alice.Dial(ctx) // the month of silence timed the first connection out
 	var wg sync.WaitGroup
 	var sendErr error
 	wg.Go(func() {

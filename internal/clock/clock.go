@@ -1,15 +1,25 @@
-// Package clock lets retention, presence and token expiry read time through
-// an interface, so tests move time instead of sleeping.
+// Package clock lets retention, presence, typing, heartbeats and token
+// expiry read time and arm timers through an interface, so tests move time
+// instead of sleeping.
 package clock
 
-import (
-	"sync"
-	"time"
-)
+import "time"
 
-// Clock tells the time.
+// Clock tells the time and runs functions later.
 type Clock interface {
 	Now() time.Time
+	// AfterFunc calls f in its own goroutine (Real) or from the goroutine
+	// that moves the time (Fake) once d has passed.
+	AfterFunc(d time.Duration, f func()) Timer
+}
+
+// Timer is a pending call of AfterFunc. Stop and Reset mean what they mean
+// for a *time.Timer made by time.AfterFunc: Stop reports whether it
+// prevented the call; Reset arms the timer again d from now (even after it
+// fired) and reports whether it was still pending.
+type Timer interface {
+	Stop() bool
+	Reset(d time.Duration) bool
 }
 
 // Real is the wall clock.
@@ -18,35 +28,10 @@ type Real struct{}
 // Now returns time.Now().
 func (Real) Now() time.Time { return time.Now() }
 
-// Fake is a clock that moves only when told to. Safe for concurrent use.
-type Fake struct {
-	mu  sync.Mutex
-	now time.Time
-}
+// AfterFunc is time.AfterFunc.
+func (Real) AfterFunc(d time.Duration, f func()) Timer { return time.AfterFunc(d, f) }
 
-// NewFake returns a fake clock set to t.
-func NewFake(t time.Time) *Fake { return &Fake{now: t} }
-
-// Now returns the fake time.
-func (f *Fake) Now() time.Time {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.now
-}
-
-// Advance moves the fake time forward (or backward, for clock-jump tests).
-func (f *Fake) Advance(d time.Duration) {
-	f.mu.Lock()
-	f.now = f.now.Add(d)
-	f.mu.Unlock()
-}
-
-// Set sets the fake time.
-func (f *Fake) Set(t time.Time) {
-	f.mu.Lock()
-	f.now = t
-	f.mu.Unlock()
-}
+var _ Clock = Real{}
 
 // Millis returns t as integer milliseconds since the Unix epoch, the wire
 // format of every time in Parley.

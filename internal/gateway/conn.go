@@ -157,19 +157,31 @@ func (c *Conn) drain(ctx context.Context) {
 func (c *Conn) readLoop(ctx context.Context) (timedOut bool) {
 	lim := c.g.cfg.Limits
 	buf := make([]byte, 0, 512)
+	// The heartbeat timeout is one timer per connection on the injected
+	// clock (so tests drive it), not a context deadline per frame. It runs
+	// while the reader waits for and reads a frame, as that deadline did,
+	// and is stopped while the frame is handled: a handler waiting for a
+	// commit slot is the server's delay, not client silence. Firing, it
+	// ends the read by cancelling the read context.
+	rctx, cancelRead := context.WithCancel(ctx)
+	defer cancelRead()
+	var silent atomic.Bool
+	timeout := c.g.Clock.AfterFunc(c.g.cfg.HeartbeatTimeout, func() {
+		silent.Store(true)
+		cancelRead()
+	})
+	defer timeout.Stop()
 	for {
-		rctx, cancel := context.WithTimeout(ctx, c.g.cfg.HeartbeatTimeout)
+		timeout.Reset(c.g.cfg.HeartbeatTimeout)
 		typ, r, err := c.ws.Reader(rctx)
 		if err != nil {
-			timedOut = errors.Is(rctx.Err(), context.DeadlineExceeded)
-			cancel()
-			return timedOut
+			return silent.Load()
 		}
 		var tooBig bool
 		buf, tooBig, err = readFrame(r, buf[:0], lim.MaxFrameBytes)
-		cancel()
+		timeout.Stop()
 		if err != nil {
-			return false
+			return silent.Load() // a frame begun and not finished within the timeout is silence too
 		}
 		if c.stopping.Load() {
 			continue

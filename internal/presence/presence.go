@@ -172,7 +172,7 @@ type Tracker struct {
 	users   map[string]*local
 	subs    map[string]map[Subscriber]struct{} // watched user -> subscribers
 	watch   map[Subscriber][]string
-	leaving map[string]*time.Timer // users whose offline frame waits out the grace
+	leaving map[string]clock.Timer // users whose offline frame waits out the grace
 	typing  map[typingKey]*typingState
 	members map[string]membersEntry // conversation -> members, for typing
 	closed  bool
@@ -199,7 +199,7 @@ func NewTracker(s Store, dir Directory, pub Publisher, members Members, clk cloc
 		users:   map[string]*local{},
 		subs:    map[string]map[Subscriber]struct{}{},
 		watch:   map[Subscriber][]string{},
-		leaving: map[string]*time.Timer{},
+		leaving: map[string]clock.Timer{},
 		typing:  map[typingKey]*typingState{},
 		members: map[string]membersEntry{},
 
@@ -255,22 +255,23 @@ func (t *Tracker) Connected(ctx context.Context, sub Subscriber) error {
 	for _, id := range added {
 		t.dir.Watch(ctx, id)
 	}
-	if err := t.sendSnapshot(ctx, sub, peers, contacts.ChosenBy); err != nil {
-		return err
-	}
+	// A snapshot that fails (the directory unreachable) must not keep the
+	// connection from being counted: a directory that comes back registers
+	// again the connections it counted, and only those.
+	snapErr := t.sendSnapshot(ctx, sub, peers, contacts.ChosenBy)
 	if !first {
-		return nil
+		return snapErr
 	}
 	became, err := t.dir.Connected(ctx, userID)
 	if err != nil {
-		return fmt.Errorf("presence directory: %w", err)
+		return errors.Join(snapErr, fmt.Errorf("presence directory: %w", err))
 	}
 	// A reconnect within the grace: the offline frame was never sent, so
 	// no online frame either.
 	if became && !flapped {
-		return t.dir.Announce(ctx, Change{UserID: userID, Online: true, Settings: settings})
+		return errors.Join(snapErr, t.dir.Announce(ctx, Change{UserID: userID, Online: true, Settings: settings}))
 	}
-	return nil
+	return snapErr
 }
 
 // sendSnapshot tells a new connection which of its peers are online, as
@@ -356,7 +357,7 @@ func (t *Tracker) Disconnected(ctx context.Context, userID string, timedOut bool
 	if old := t.leaving[userID]; old != nil {
 		old.Stop()
 	}
-	t.leaving[userID] = time.AfterFunc(t.cfg.Grace, func() {
+	t.leaving[userID] = t.clock.AfterFunc(t.cfg.Grace, func() {
 		t.mu.Lock()
 		_, still := t.leaving[userID]
 		delete(t.leaving, userID)

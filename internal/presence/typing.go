@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/parleychat/parley/internal/bus"
+	"github.com/parleychat/parley/internal/clock"
 	"github.com/parleychat/parley/internal/protocol"
 )
 
@@ -47,7 +48,7 @@ type typingState struct {
 	since time.Time
 	// timer turns an unrefreshed composing into paused; while paused it
 	// forgets the entry once TypingMinInterval has passed.
-	timer stopper
+	timer clock.Timer
 }
 
 type membersEntry struct {
@@ -71,7 +72,7 @@ func (t *Tracker) Typing(ctx context.Context, conversationID, userID, state stri
 	case state == protocol.TypingComposing && st != nil && st.composing:
 		// A refresh: the others see composing already.
 		st.timer.Stop()
-		st.timer = t.afterFunc(t.cfg.TypingTimeout, func() { t.typingExpired(key) })
+		st.timer = t.clock.AfterFunc(t.cfg.TypingTimeout, func() { t.typingExpired(key) })
 		t.mu.Unlock()
 		return nil
 	case state == protocol.TypingComposing && st != nil && now.Sub(st.since) < TypingMinInterval:
@@ -101,9 +102,9 @@ func (t *Tracker) Typing(ctx context.Context, conversationID, userID, state stri
 	st.composing = state == protocol.TypingComposing
 	if st.composing {
 		st.since = now
-		st.timer = t.afterFunc(t.cfg.TypingTimeout, func() { t.typingExpired(key) })
+		st.timer = t.clock.AfterFunc(t.cfg.TypingTimeout, func() { t.typingExpired(key) })
 	} else {
-		st.timer = t.afterFunc(max(0, TypingMinInterval-now.Sub(st.since)), func() { t.forgetTyping(key) })
+		st.timer = t.clock.AfterFunc(max(0, TypingMinInterval-now.Sub(st.since)), func() { t.forgetTyping(key) })
 	}
 	t.mu.Unlock()
 	t.relayTyping(ctx, conversationID, userID, state, others)
@@ -207,8 +208,3 @@ func (t *Tracker) relayTyping(ctx context.Context, conversationID, userID, state
 		}),
 	})
 }
-
-// stopper is a timer that can be stopped.
-type stopper interface{ Stop() bool }
-
-func (t *Tracker) afterFunc(d time.Duration, f func()) stopper { return time.AfterFunc(d, f) }
