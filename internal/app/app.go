@@ -114,7 +114,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 		MaxQueue: cfg.MaxQueue, MaxInflight: cfg.MaxInflight, RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst,
 		Users: userLimits(cfg.Abuse, a.caps),
 	}, gateway.Deps{
-		Hub: hub, Bus: pub, Router: router, Auth: ids, Messages: msgs, Presence: pres, Media: med,
+		Hub: hub, Bus: pub, Router: router, Auth: ids, Sessions: ids, Messages: msgs, Presence: pres, Media: med,
 		Clock: clk, Log: log, Observer: m,
 	})
 	ids.OnRevoke = gw.Revoke
@@ -183,6 +183,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	srv.ErrorLog = slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)
 	ln = a.limitListener(ln, srv)
 	a.api.SetListenAddr(ln.Addr())
+	a.gw.StartSessionChecks(a.cfg.SessionCheck)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return a.msgs.Run(context.WithoutCancel(gctx)) })
 	g.Go(func() error { return a.cleanup.Run(gctx) })

@@ -51,7 +51,11 @@ type Config struct {
 	RateLimit     float64
 	RateBurst     int
 
-	SessionTTL   time.Duration
+	SessionTTL time.Duration
+	// SessionCheck is how often a node looks up whether the sessions of
+	// its open connections still exist (0: never), catching a sign-out
+	// whose live event was lost between nodes.
+	SessionCheck time.Duration
 	MaxDevices   int
 	MaxGroupSize int
 	Hash         identity.HashParams
@@ -86,6 +90,7 @@ func Default() Config {
 		RateLimit:        1000,
 		RateBurst:        2000,
 		SessionTTL:       30 * 24 * time.Hour,
+		SessionCheck:     time.Minute,
 		MaxDevices:       5,
 		MaxGroupSize:     100,
 		Hash:             identity.DefaultHashParams,
@@ -129,6 +134,7 @@ func Load(name string, args []string, getenv func(string) string, stderr io.Writ
 	fs.Float64Var(&c.RateLimit, "rate-limit", c.RateLimit, "frames per second one connection may send")
 	fs.IntVar(&c.RateBurst, "rate-burst", c.RateBurst, "burst of frames above the rate limit")
 	fs.DurationVar(&c.SessionTTL, "session-ttl", c.SessionTTL, "how long a login token stays valid")
+	fs.DurationVar(&c.SessionCheck, "session-check-interval", c.SessionCheck, "how often open connections' sessions are looked up, closing those signed out (0: off)")
 	fs.IntVar(&c.MaxDevices, "max-devices", c.MaxDevices, "sessions (devices) per user; a login past it signs out the oldest")
 	fs.IntVar(&c.MaxGroupSize, "max-group-size", c.MaxGroupSize, "most members of a group, its creator counted")
 	fs.IntVar(&c.MaxBatch, "max-batch", c.MaxBatch, "most messages committed in one transaction")
@@ -205,6 +211,7 @@ func (c Config) Validate() error {
 	check(c.MaxInflight >= 1, "max-inflight must be at least 1")
 	check(c.RateLimit > 0 && c.RateBurst >= 1, "rate-limit and rate-burst must be positive")
 	check(c.SessionTTL >= time.Minute, "session-ttl must be at least 1m")
+	check(c.SessionCheck == 0 || c.SessionCheck >= time.Second, "session-check-interval must be 0 (off) or at least 1s")
 	check(c.MaxDevices >= 1, "max-devices must be at least 1")
 	check(c.MaxGroupSize >= 1, "max-group-size must be at least 1")
 	check(c.MaxBatch >= 1, "max-batch must be at least 1")

@@ -6,6 +6,7 @@ import (
 	"io"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/coder/websocket"
 	"golang.org/x/time/rate"
@@ -32,12 +33,14 @@ type Conn struct {
 	ws       *websocket.Conn
 	userID   string
 	deviceID string
-	out      *outbox
-	limiter  *rate.Limiter
-	inflight chan struct{} // a slot per send awaiting its commit
-	cancel   context.CancelFunc
-	stopping atomic.Bool   // set by drain: read no more frames
-	written  chan struct{} // closed when the writer has stopped
+	// expiresAt is the session's expiry: the connection closes then.
+	expiresAt time.Time
+	out       *outbox
+	limiter   *rate.Limiter
+	inflight  chan struct{} // a slot per send awaiting its commit
+	cancel    context.CancelFunc
+	stopping  atomic.Bool   // set by drain: read no more frames
+	written   chan struct{} // closed when the writer has stopped
 
 	closeMu     sync.Mutex
 	closeCode   websocket.StatusCode
@@ -59,7 +62,7 @@ type Conn struct {
 
 func newConn(g *Gateway, ws *websocket.Conn, dev identity.Device) *Conn {
 	return &Conn{
-		g: g, ws: ws, userID: dev.UserID, deviceID: dev.ID,
+		g: g, ws: ws, userID: dev.UserID, deviceID: dev.ID, expiresAt: dev.ExpiresAt,
 		out:       newOutbox(g.cfg.MaxQueue),
 		limiter:   rate.NewLimiter(rate.Limit(g.cfg.RateLimit), g.cfg.RateBurst),
 		inflight:  make(chan struct{}, g.cfg.MaxInflight),

@@ -98,6 +98,9 @@ type Gateway struct {
 	conns    map[*Conn]struct{}
 	draining bool
 	wg       sync.WaitGroup
+	// The periodic session check (StartSessionChecks).
+	checkEvery time.Duration
+	checkTimer clock.Timer
 }
 
 // MediaAccess says whether a user may attach a media item to a message:
@@ -117,9 +120,11 @@ type Deps struct {
 	Hub *Hub
 	// Bus reaches every node's connections (the hub itself when nil, as
 	// in the embedded mode).
-	Bus      Publisher
-	Router   Router
-	Auth     Authenticator
+	Bus    Publisher
+	Router Router
+	Auth   Authenticator
+	// Sessions, if set, backs StartSessionChecks.
+	Sessions SessionChecker
 	Messages Messenger
 	Presence Presence
 	Media    MediaAccess
@@ -195,6 +200,13 @@ func (g *Gateway) serve(parent context.Context, c *Conn) {
 	c.cancel = cancel
 	defer cancel()
 	readCtx := context.WithoutCancel(parent)
+	// A session that expires while its socket is open ends it, as a
+	// revocation does: a token must not outlive its expiry through a
+	// connection opened before.
+	expiry := g.Clock.AfterFunc(c.expiresAt.Sub(g.Clock.Now()), func() {
+		c.kill(CloseRevoked, "session expired: log in again")
+	})
+	defer expiry.Stop()
 
 	g.Hub.register(c)
 	if g.Router != nil {
@@ -227,6 +239,9 @@ func (g *Gateway) serve(parent context.Context, c *Conn) {
 func (g *Gateway) Shutdown(ctx context.Context) error {
 	g.mu.Lock()
 	g.draining = true
+	if g.checkTimer != nil {
+		g.checkTimer.Stop()
+	}
 	conns := make([]*Conn, 0, len(g.conns))
 	for c := range g.conns {
 		conns = append(conns, c)

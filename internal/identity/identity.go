@@ -41,6 +41,8 @@ type Store interface {
 	CreateDevice(ctx context.Context, d Device, tokenHash []byte, maxDevices int) (evicted []string, err error)
 	// DeleteDevice ends a session; store.ErrNotFound if there is none.
 	DeleteDevice(ctx context.Context, id string) error
+	// ExistingDevices tells which of ids name a session that exists.
+	ExistingDevices(ctx context.Context, ids []string) (map[string]bool, error)
 	// DeviceByToken finds the session whose token hashes to tokenHash.
 	DeviceByToken(ctx context.Context, tokenHash []byte) (Device, error)
 }

@@ -187,6 +187,15 @@ func (s *Service) Logout(ctx context.Context, d Device) error {
 	return nil
 }
 
+// ExistingDevices tells which of ids name a session that still exists.
+func (s *Service) ExistingDevices(ctx context.Context, ids []string) (map[string]bool, error) {
+	m, err := s.store.ExistingDevices(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("find sessions: %w", err)
+	}
+	return m, nil
+}
+
 // User returns a user by id.
 func (s *Service) User(ctx context.Context, id string) (User, error) {
 	u, err := s.store.UserByID(ctx, id)

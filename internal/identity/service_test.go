@@ -52,6 +52,10 @@ func (m *memStore) CreateDevice(context.Context, Device, []byte, int) ([]string,
 
 func (m *memStore) DeleteDevice(context.Context, string) error { return store.ErrNotFound }
 
+func (m *memStore) ExistingDevices(context.Context, []string) (map[string]bool, error) {
+	return nil, nil
+}
+
 func (m *memStore) DeviceByToken(context.Context, []byte) (Device, error) {
 	return Device{}, store.ErrNotFound
 }

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 
@@ -104,6 +105,23 @@ func (s *Store) CreateDevice(ctx context.Context, d identity.Device, tokenHash [
 		return nil
 	})
 	return evicted, err
+}
+
+// ExistingDevices implements identity.Store.
+func (s *Store) ExistingDevices(ctx context.Context, ids []string) (map[string]bool, error) {
+	out := make(map[string]bool, len(ids))
+	err := s.queryIn(ctx, `SELECT id FROM devices WHERE id IN (%s)`, ids, func(rows *sql.Rows) error {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return err
+		}
+		out[id] = true
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("existing devices: %w", err)
+	}
+	return out, nil
 }
 
 // DeleteDevice implements identity.Store.
