@@ -112,6 +112,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	apiv1 := api.New(ids, convs, msgs, pres, log)
 	apiv1.Register(mux)
 	apiv1.RegisterMedia(mux, med)
+	apiv1.RegisterServerInfo(mux, a.serverInfo)
 	if blobHandler != nil {
 		mux.Handle(local.Prefix, blobHandler) // signed upload and download URLs of local blobs
 	}
