@@ -624,11 +624,20 @@ async function signOutIn(carol) {
   log('== sign out, sign in again');
   const p = carol.page;
   await p.getByRole('button', { name: 'Sign out' }).click();
-  await p.locator('#auth-error', { hasText: 'You signed out.' }).waitFor({ timeout: WAIT });
+  // Said as information (a status, in the text colour), not as an error.
+  const notice = p.locator('#auth-notice', { hasText: 'You signed out.' });
+  await notice.waitFor({ timeout: WAIT });
+  expectEqual(await notice.getAttribute('role'), 'status', 'role of the signed-out notice');
+  expectEqual(await p.locator('#auth-error').textContent(), '', 'error text after signing out');
+  const [noticeColor, errorColor] = await p.evaluate(() => ['#auth-notice', '#auth-error']
+    .map((sel) => getComputedStyle(document.querySelector(sel)).color));
+  if (noticeColor === errorColor) throw new Error(`the signed-out notice has the error colour ${errorColor}`);
+  await shot(p, '16-signed-out');
   await p.getByLabel('Username').fill('carol');
   await p.getByLabel('Password').fill('wrong password');
   await p.getByRole('button', { name: 'Sign in' }).click();
   await p.locator('#auth-error', { hasText: 'Wrong username or password' }).waitFor({ timeout: WAIT });
+  expectEqual(await p.locator('#auth-notice').isVisible(), false, 'signed-out notice visible after a failed attempt');
   await p.getByLabel('Password').fill('correct horse battery');
   await p.getByRole('button', { name: 'Sign in' }).click();
   await p.getByRole('link', { name: /^Weekend trip/ }).waitFor({ timeout: WAIT });
