@@ -225,6 +225,37 @@ function expectEqual(got, want, what) {
   if (got !== want) throw new Error(`${what}: got ${got}, want ${want}`);
 }
 
+/**
+ * Asks check() again until it returns true (an outcome, such as what the
+ * server answers), for at most WAIT. Used where nothing in the DOM changes
+ * when the outcome happens; everything else waits on the DOM.
+ */
+async function until(what, check) {
+  const deadline = Date.now() + WAIT;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`${what}: not after ${WAIT / 1000}s`);
+    await sleep(100);
+  }
+}
+
+/** Waits for a promise the test resolves itself (a frame dropped, say), for at most WAIT. */
+function within(what, promise) {
+  let timer;
+  const late = new Promise((_, fail) => { timer = setTimeout(() => fail(new Error(`${what}: not after ${WAIT / 1000}s`)), WAIT); });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+/** A recipient's status of an own message, as the server has it (GET /messages/{id}/status). */
+async function serverStatus(user, text, recipientId) {
+  const id = await user.page.locator('#messages li.msg.mine', { hasText: text }).getAttribute('data-id');
+  return user.page.evaluate(async ([messageId, rid]) => {
+    const { token } = JSON.parse(localStorage.getItem('parley.session'));
+    const r = await fetch(`/api/v1/messages/${encodeURIComponent(messageId)}/status`, { headers: { Authorization: `Bearer ${token}` } });
+    const res = await r.json();
+    return (res.recipients || []).find((x) => x.user_id === rid)?.status;
+  }, [id, recipientId]);
+}
+
 // ---- the run ----
 
 async function main() {
@@ -342,8 +373,8 @@ async function group(alice, bob, carol) {
   await alice.expectStatus('Who is in for Saturday?', 'delivered'); // both online: both devices have it
   await bob.openChat('Weekend trip');
   await bob.bubbles('Who is in for Saturday?').waitFor({ timeout: WAIT });
-  // One of two has read it: still grey.
-  await sleep(300);
+  // One of two has read it (the server has Bob's receipt): still grey.
+  await until("the server has Bob's read receipt", async () => (await serverStatus(alice, 'Who is in for Saturday?', bob.id)) === 'read');
   expectEqual(await a.locator('#messages li.msg.mine', { hasText: 'Who is in' }).getAttribute('data-status'), 'delivered', 'aggregate with one reader');
   await carol.openChat('Weekend trip');
   await carol.send('Me! Count me in.');
@@ -380,9 +411,10 @@ async function group(alice, bob, carol) {
 }
 
 async function paging(bob, carol) {
-  log('== history paging: 60 messages, the newest 50 first, then the older page');
+  log('== history paging: 110 messages; the newest 50 first, older pages on scrolling up and from the button');
+  const N = 110;
   // Carol's page sends them over its own socket, as fast as it can.
-  const n = await carol.page.evaluate(async ([token, bobId]) => {
+  const n = await carol.page.evaluate(async ([token, bobId, total]) => {
     const auth = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' };
     const r = await fetch('/api/v1/conversations', { method: 'POST', headers: auth, body: JSON.stringify({ type: '1:1', participants: [bobId] }) });
     const conv = await r.json();
@@ -390,25 +422,40 @@ async function paging(bob, carol) {
     await new Promise((ok, fail) => { ws.onopen = ok; ws.onerror = fail; });
     let acks = 0;
     const done = new Promise((ok) => {
-      ws.onmessage = (e) => { if (JSON.parse(e.data).type === 'message_ack' && ++acks === 60) ok(); };
+      ws.onmessage = (e) => { if (JSON.parse(e.data).type === 'message_ack' && ++acks === total) ok(); };
     });
-    for (let i = 1; i <= 60; i++) {
+    for (let i = 1; i <= total; i++) {
       ws.send(JSON.stringify({ type: 'message', client_message_id: crypto.randomUUID(), conversation_id: conv.conversation_id, message_type: 'text', content: `Paging message ${i}` }));
     }
     await done;
     ws.close();
     return acks;
-  }, [await carol.token(), bob.id]);
-  expectEqual(n, 60, 'messages acknowledged');
+  }, [await carol.token(), bob.id, N]);
+  expectEqual(n, N, 'messages acknowledged');
   const b = bob.page;
-  await b.locator('#conv-list li.unread', { hasText: 'Carol King' }).filter({ hasText: '60' }).waitFor({ timeout: WAIT });
+  const nth = (i) => b.locator('#messages .text', { hasText: new RegExp(`^Paging message ${i}$`) });
+  const older = b.getByRole('button', { name: 'Load older messages' });
+  await b.locator('#conv-list li.unread', { hasText: 'Carol King' }).filter({ hasText: '99+' }).waitFor({ timeout: WAIT });
   await bob.openChat('Carol King');
-  await bob.bubbles('Paging message 60').waitFor({ timeout: WAIT });
+  await nth(N).waitFor({ timeout: WAIT });
   expectEqual(await bob.bubbles('Paging message').count(), 50, 'messages on the first page');
-  await b.getByRole('button', { name: 'Load older messages' }).click();
-  await b.locator('#messages .text', { hasText: /^Paging message 1$/ }).waitFor({ timeout: WAIT });
-  expectEqual(await bob.bubbles('Paging message').count(), 60, 'messages after loading the older page');
-  await b.getByRole('button', { name: 'Load older messages' }).waitFor({ state: 'hidden', timeout: WAIT });
+  await older.waitFor({ timeout: WAIT }); // there is more
+
+  // Each wait below is for the messages of a page to be in the DOM, never
+  // for the button: scrolling to the top loads the next page by itself
+  // and hides the button once there is nothing more, so a test that
+  // scrolls the button into view and then clicks it races the load (it
+  // lost on a busy machine). The page comes in one render, so once its
+  // oldest message is there, all of it is.
+  await b.locator('#messages-scroll').evaluate((el) => { el.scrollTop = 0; });
+  await nth(N - 99).waitFor({ timeout: WAIT });
+  expectEqual(await bob.bubbles('Paging message').count(), 100, 'messages after scrolling to the top');
+  // The button, for the keyboard: clicked where it is, without the
+  // scrolling into view that would load the page by itself.
+  await older.dispatchEvent('click');
+  await nth(1).waitFor({ timeout: WAIT });
+  expectEqual(await bob.bubbles('Paging message').count(), N, 'messages after the button');
+  await older.waitFor({ state: 'hidden', timeout: WAIT }); // nothing older
   log('Bob paged back to message 1');
 }
 
@@ -468,7 +515,7 @@ async function voiceAndVideo(alice, bob) {
   const a = alice.page;
   await a.getByRole('button', { name: 'Record a voice message' }).click();
   await a.locator('.rec-strip').waitFor({ timeout: WAIT });
-  await sleep(1500);
+  await a.locator('.rec-strip .rec-time', { hasText: '0:01' }).waitFor({ timeout: WAIT }); // a second recorded
   await shot(a, '13-recording');
   await a.keyboard.press('Enter');
   let why = await sentOrRefused(alice, 'audio');
@@ -534,6 +581,7 @@ async function restart(alice, bob, server) {
   // so that acks can be lost on purpose below.
   let dropAcks = false;
   let dropped = 0;
+  let onDrop = () => {};
   let blocked = false;
   let current = null;
   await a.routeWebSocket(/\/ws(\?|$)/, (ws) => {
@@ -548,6 +596,7 @@ async function restart(alice, bob, server) {
     srv.onMessage((m) => {
       if (dropAcks && typeof m === 'string' && JSON.parse(m).type === 'message_ack') {
         dropped++;
+        onDrop();
         return;
       }
       ws.send(m);
@@ -574,10 +623,11 @@ async function restart(alice, bob, server) {
   // again on the next connection with the same client_message_id: the
   // server answers with the original ack and stores nothing twice.
   const dying = 'Stored, but the ack was lost';
+  const ackDropped = new Promise((resolve) => { onDrop = resolve; });
   dropAcks = true;
   await alice.send(dying);
   await bob.bubbles(dying).waitFor({ timeout: WAIT });
-  await sleep(300);
+  await within('the message_ack dropped', ackDropped);
   expectEqual(await a.locator('#messages li.msg.mine', { hasText: dying }).getAttribute('data-status'), 'pending', 'status with the ack lost');
   await server.stop('SIGKILL');
   dropAcks = false;
@@ -604,7 +654,12 @@ async function restart(alice, bob, server) {
   await alice.expectStatus(reloaded, 'read');
   await bob.bubbles(reloaded).waitFor({ timeout: WAIT });
 
-  await sleep(1000); // let any duplicate show up
+  // A last message: the conversation is ordered, so once Alice sees it
+  // read, whatever was stored before it (a duplicate too) has been
+  // delivered.
+  const last = 'Nothing after this one';
+  await alice.send(last);
+  await alice.expectStatus(last, 'read');
   for (const text of [down, dying, reloaded]) {
     expectEqual(await bob.bubbles(text).count(), 1, `Bob's copies of "${text}"`);
     expectEqual(await alice.bubbles(text).count(), 1, `Alice's copies of "${text}"`);
