@@ -59,12 +59,13 @@ class Server {
     this.base = `http://127.0.0.1:${port}`;
   }
 
-  async start() {
+  /** Starts the server; args are more flags, env replaces variables of this process's environment. */
+  async start({ args = [], env = {} } = {}) {
     const out = openSync(this.logPath, 'a');
     this.proc = spawn(BIN, [
       'serve', '--addr', `127.0.0.1:${this.port}`, '--data-dir', this.dataDir,
-      '--password-memory-kib', '64', '--password-time', '1',
-    ], { stdio: ['ignore', out, out] });
+      '--password-memory-kib', '64', '--password-time', '1', ...args,
+    ], { stdio: ['ignore', out, out], env: { ...process.env, ...env } });
     this.exited = new Promise((resolve) => this.proc.once('exit', (code, sig) => resolve({ code, sig })));
     const until = Date.now() + 20_000;
     while (Date.now() < until) {
@@ -294,7 +295,9 @@ async function main() {
     await paging(bob, carol);
     await image(alice, bob);
     await voiceAndVideo(alice, bob);
+    await tooLong(alice);
     await restart(alice, bob, server);
+    await withoutFFmpeg(alice, server, tmp);
     await signOutIn(carol);
 
     for (const u of users) {
@@ -457,6 +460,25 @@ async function paging(bob, carol) {
   expectEqual(await bob.bubbles('Paging message').count(), N, 'messages after the button');
   await older.waitFor({ state: 'hidden', timeout: WAIT }); // nothing older
   log('Bob paged back to message 1');
+}
+
+async function tooLong(alice) {
+  log('== a paste over 64 KiB stays whole and is said to be too long, in bytes of UTF-8');
+  const a = alice.page;
+  await alice.openChat('Bob Marley');
+  const box = a.getByLabel('Message', { exact: true });
+  await box.focus();
+  // 70,000 characters (a maxlength of 65,536 would cut it), 100,000 bytes.
+  await a.keyboard.insertText('é'.repeat(30_000) + 'x'.repeat(40_000));
+  const note = a.locator('#composer-note', { hasText: 'Too long to send: 100,000 bytes, 34,464 over the limit of 65,536.' });
+  await note.waitFor({ timeout: WAIT });
+  expectEqual((await box.inputValue()).length, 70_000, 'characters in the composer');
+  await shot(a, '16-too-long');
+  await box.press('Enter'); // refused here: nothing sent, nothing cleared
+  expectEqual((await box.inputValue()).length, 70_000, 'characters in the composer after Enter');
+  expectEqual(await note.isVisible(), true, 'the note after Enter');
+  await box.fill('');
+  await note.waitFor({ state: 'hidden', timeout: WAIT });
 }
 
 async function image(alice, bob) {
@@ -673,6 +695,43 @@ async function restart(alice, bob, server) {
   for (const text of [down, dying, reloaded]) expectEqual(await bob.bubbles(text).count(), 1, `Bob's copies of "${text}" after a reload`);
   log('each message arrived exactly once');
   await shot(bob.page, '12-after-restart');
+}
+
+async function withoutFFmpeg(alice, server, tmp) {
+  log('== a server without ffmpeg and with a 1,000-byte limit: the client offers what it can process and counts to its limit');
+  const a = alice.page;
+  const empty = path.join(tmp, 'no-tools');
+  mkdirSync(empty, { recursive: true });
+  await server.stop('SIGTERM');
+  await server.start({ args: ['--max-content-bytes', '1000'], env: { PATH: empty } });
+  log('server restarted without ffmpeg on its PATH');
+  // Alice's page reconnects by itself and asks GET /api/v1/server again.
+  const mic = a.locator('#record[aria-disabled="true"]');
+  await mic.waitFor({ timeout: WAIT });
+  const why = await mic.getAttribute('title');
+  if (!/cannot process audio/.test(why)) throw new Error(`the disabled microphone's title: ${why}`);
+  expectEqual(await a.locator('#attach-input').getAttribute('accept'), 'image/*', 'attachments offered');
+  await a.getByRole('button', { name: 'Attach a photo', exact: true }).waitFor({ timeout: WAIT });
+  await shot(a, '17-no-ffmpeg');
+  await mic.click({ force: true }); // aria-disabled, not disabled: pressed, it says why instead of recording
+  await a.locator('.toast', { hasText: 'Voice messages are not available' }).waitFor({ timeout: WAIT });
+  expectEqual(await a.locator('.rec-strip').count(), 0, 'recordings started');
+  // A video chosen anyway (a paste or a drop ignores accept) is refused before any upload.
+  const bubbles = a.locator('#messages li[data-testid="message"]');
+  const before = await bubbles.count();
+  await a.locator('#attach-input').setInputFiles({ name: 'clip.webm', mimeType: 'video/webm', buffer: Buffer.from('not really a video') });
+  await a.locator('.toast', { hasText: 'clip.webm: Videos cannot be sent' }).waitFor({ timeout: WAIT });
+  expectEqual(await bubbles.count(), before, 'bubbles after choosing a video');
+  // The limit is the server's.
+  await a.getByLabel('Message', { exact: true }).fill('y'.repeat(1200));
+  await a.locator('#composer-note', { hasText: '1,200 bytes, 200 over the limit of 1,000' }).waitFor({ timeout: WAIT });
+  await a.getByLabel('Message', { exact: true }).fill('');
+
+  await server.stop('SIGTERM');
+  await server.start();
+  await a.locator('#record:not([aria-disabled])').waitFor({ timeout: WAIT });
+  expectEqual(await a.locator('#attach-input').getAttribute('accept'), 'image/*,video/*,audio/*', 'attachments offered with ffmpeg back');
+  log('with ffmpeg back, the microphone and video are offered again');
 }
 
 async function signOutIn(carol) {

@@ -14,6 +14,7 @@
 //   incoming   ({message})        a live message from someone else (for the screen-reader announcement)
 //   notice     ({text})           something the user should be told
 //   signedout  ({reason})         'revoked' | 'expired'
+//   server                         what the server can process, or its limits, changed
 
 import { Socket } from './socket.js';
 import { Outbox } from './outbox.js';
@@ -36,6 +37,15 @@ const minRank = (a, b) => (RANK[a] <= RANK[b] ? a : b);
 
 // Error codes after which resending the same frame cannot succeed.
 const PERMANENT = new Set(['invalid', 'too_large', 'forbidden', 'not_found']);
+
+/**
+ * What a default server with ffmpeg answers to GET /api/v1/server: assumed
+ * until the answer comes, and kept for a server without that call (404).
+ */
+const DEFAULT_SERVER = Object.freeze({
+  media: Object.freeze({ image: true, video: true, audio: true, document: true }),
+  limits: Object.freeze({ max_content_bytes: 65_536, max_group_size: 100 }),
+});
 
 export class Client extends EventTarget {
   /**
@@ -67,6 +77,7 @@ export class Client extends EventTarget {
     this.composingAt = 0;
     this.presenceTimers = new Map(); // user id → timers of presence checks after the grace
     this.retryTimer = 0;
+    this.server = DEFAULT_SERVER;
     this.stopped = false;
   }
 
@@ -84,6 +95,7 @@ export class Client extends EventTarget {
     document.addEventListener('visibilitychange', this.visibility);
     this.ensureUser(this.me);
     this.socket.start();
+    this.refreshServer();
     await this.refreshConversations().catch(() => {});
   }
 
@@ -97,6 +109,36 @@ export class Client extends EventTarget {
     for (const t of this.typing.values()) for (const h of t.values()) clearTimeout(h);
     for (const ts of this.presenceTimers.values()) for (const t of ts) clearTimeout(t);
   }
+
+  // ---- the server ----
+
+  /**
+   * Asks what the server can process and its limits. Asked again on every
+   * connection: the server may have restarted with ffmpeg installed or
+   * removed, or with other limits.
+   */
+  async refreshServer() {
+    let s;
+    try {
+      s = await this.api.server();
+    } catch {
+      return; // an older server (404) or none at all: what we had stands
+    }
+    if (this.stopped || !s) return;
+    const next = {
+      media: { ...DEFAULT_SERVER.media, ...s.media },
+      limits: { ...DEFAULT_SERVER.limits, ...s.limits },
+    };
+    if (JSON.stringify(next) === JSON.stringify(this.server)) return;
+    this.server = next;
+    this.emit('server');
+  }
+
+  /** Whether the server can process an attachment of kind ('image', 'video', 'audio'). */
+  canSend(kind) { return this.server.media[kind] !== false; }
+
+  /** The longest message content the server takes, in bytes of UTF-8. */
+  get maxContentBytes() { return this.server.limits.max_content_bytes; }
 
   // ---- users and names ----
 
@@ -577,6 +619,7 @@ export class Client extends EventTarget {
     this.composing = null;
     this.subscribePresence();
     this.flush();
+    this.refreshServer();
     this.refreshConversations().catch(() => {});
     if (this.active) {
       this.catchUp(this.active).catch(() => {});
