@@ -292,6 +292,7 @@ async function main() {
 
     await oneToOne(alice, bob);
     await group(alice, bob, carol);
+    await listAfterReconnect(alice, carol);
     await paging(bob, carol);
     await image(alice, bob);
     await voiceAndVideo(alice, bob);
@@ -460,6 +461,72 @@ async function paging(bob, carol) {
   expectEqual(await bob.bubbles('Paging message').count(), N, 'messages after the button');
   await older.waitFor({ state: 'hidden', timeout: WAIT }); // nothing older
   log('Bob paged back to message 1');
+}
+
+async function listAfterReconnect(alice, carol) {
+  log('== after a reconnect: the list is fetched again, and its answer does not roll back a newer preview');
+  const p = carol.page;
+  // From here on Carol's socket goes through this route, so that it can be
+  // cut and kept down; and her GET /conversations can be held: answered
+  // as the server read it, but only when the test lets it through.
+  let socket = null;
+  let blocked = false;
+  let connected = () => {};
+  await p.routeWebSocket(/\/ws(\?|$)/, (ws) => {
+    if (blocked) {
+      ws.close({ code: 4000, reason: 'blocked by the test' });
+      return;
+    }
+    socket = ws;
+    ws.connectToServer();
+    connected();
+  });
+  let hold = null;
+  await p.route('**/api/v1/conversations', async (route) => {
+    const h = hold;
+    if (!h || route.request().method() !== 'GET') return route.continue();
+    hold = null;
+    const res = await route.fetch();
+    h.read();
+    await h.released;
+    return route.fulfill({ response: res });
+  });
+  const preview = (text) => p.locator('#conv-list li', { hasText: 'Weekend trip' }).locator('.preview-text', { hasText: text });
+  const stored = (text) => alice.page.locator('#messages li.msg.mine[data-status]:not([data-status="pending"])', { hasText: text });
+
+  let routed = new Promise((resolve) => { connected = resolve; });
+  await p.reload();
+  await within("Carol's socket through the route", routed);
+  await alice.openChat('Weekend trip');
+  await alice.send('Before the cut');
+  await preview('Before the cut').waitFor({ timeout: WAIT }); // her socket works
+
+  blocked = true;
+  await socket.close({ code: 4000, reason: 'cut by the test' });
+  await p.locator('#conn-banner', { hasText: /Connecting|Offline/ }).waitFor({ timeout: WAIT });
+  await alice.send('While Carol was away');
+  await stored('While Carol was away').waitFor({ timeout: WAIT });
+
+  // Back: the offline queue brings that message, and the list is asked
+  // for again. Its answer is held; meanwhile one more message comes live.
+  let read;
+  const listRead = new Promise((resolve) => { read = resolve; });
+  let release;
+  hold = { read, released: new Promise((resolve) => { release = resolve; }) };
+  blocked = false;
+  routed = new Promise((resolve) => { connected = resolve; });
+  await p.evaluate(() => window.dispatchEvent(new Event('online'))); // reconnect now, not after the backoff
+  await within("Carol's socket back", routed);
+  await within("the server's answer to Carol's GET /conversations", listRead);
+  await alice.send('After the list was read');
+  await preview('After the list was read').waitFor({ timeout: WAIT });
+  release(); // the answer, older than that message, arrives now
+  await p.locator('#conv-list:not([aria-busy="true"])').waitFor({ timeout: WAIT });
+  expectEqual(await preview('After the list was read').count(), 1, "Carol's preview after the list's answer");
+  // Three unread: two the server counted, one that came after it read the list.
+  await p.getByRole('link', { name: 'Weekend trip, 3 unread' }).waitFor({ timeout: WAIT });
+  await shot(p, '09-phone-list-after-reconnect');
+  log("Carol's list is current after the reconnect");
 }
 
 async function tooLong(alice) {
