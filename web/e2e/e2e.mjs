@@ -368,7 +368,16 @@ async function group(alice, bob, carol) {
   const a = alice.page;
   await a.getByRole('button', { name: 'New group' }).click();
   await a.getByLabel('Group name').fill('Weekend trip');
-  await a.getByLabel('Members’ user IDs').fill(`${bob.id}\n${carol.id}`);
+  // Of several IDs, the one that belongs to no one is named, as they are
+  // typed and when the server refuses the group.
+  const members = a.getByLabel('Members’ user IDs');
+  await members.fill(`${bob.id}\nnobody-at-all\n${carol.id}`);
+  const named = 'No user with the ID nobody-at-all.';
+  await a.locator('.lookup.bad', { hasText: named }).waitFor({ timeout: WAIT });
+  expectEqual(await a.locator('.lookup').textContent(), named, 'lookup of three IDs, one unknown');
+  await a.getByRole('button', { name: 'Create group' }).click();
+  await a.locator('dialog .form-error', { hasText: named }).waitFor({ timeout: WAIT });
+  await members.fill(`${bob.id}\n${carol.id}`);
   await a.locator('.lookup', { hasText: 'Carol King' }).waitFor({ timeout: WAIT });
   await a.getByRole('button', { name: 'Create group' }).click();
   await a.locator('#chat-title', { hasText: 'Weekend trip' }).waitFor({ timeout: WAIT });
