@@ -111,7 +111,9 @@ func skipReason(output []string) string {
 	for _, o := range output {
 		o = strings.TrimRight(o, "\n")
 		if m := logLine.FindStringSubmatch(o); m != nil {
-			msg = []string{m[1]}
+			// apptest's service skips begin "SKIP: " for the parser this
+			// replaced, which looked for that; it says nothing here.
+			msg = []string{strings.TrimPrefix(m[1], "SKIP: ")}
 			continue
 		}
 		if rest, ok := strings.CutPrefix(o, "        "); ok && msg != nil {

@@ -51,6 +51,7 @@ func TestSkipReason(t *testing.T) {
 		{"the last message wins", []string{"    x_test.go:8: probing\n", "    x_test.go:9: no ffmpeg\n", "--- SKIP: TestX (0.00s)\n"}, "no ffmpeg"},
 		{"two lines", []string{"    x_test.go:9: needs node\n", "        and chromium\n", "--- SKIP: TestX (0.00s)\n"}, "needs node\n      and chromium"},
 		{"paused and continued", []string{"=== RUN   TestX\n", "=== PAUSE TestX\n", "=== CONT  TestX\n", "    x_test.go:9: later\n", "--- SKIP: TestX (0.00s)\n"}, "later"},
+		{"a SKIP: prefix in the message", []string{"    cluster.go:27: SKIP: PostgreSQL at 127.0.0.1 is not available\n", "--- SKIP: TestX (0.00s)\n"}, "PostgreSQL at 127.0.0.1 is not available"},
 		{"SkipNow", []string{"=== RUN   TestX\n", "--- SKIP: TestX (0.00s)\n"}, "(no reason given)"},
 		{"printed output is no reason", []string{"=== RUN   TestX\n", "hello from fmt\n", "--- SKIP: TestX (0.00s)\n"}, "(no reason given)"},
 	} {
