@@ -256,15 +256,17 @@ async function serverInfo(user) {
   });
 }
 
-/** A recipient's status of an own message, as the server has it (GET /messages/{id}/status). */
-async function serverStatus(user, text, recipientId) {
-  const id = await user.page.locator('#messages li.msg.mine', { hasText: text }).getAttribute('data-id');
-  return user.page.evaluate(async ([messageId, rid]) => {
+/**
+ * A recipient's status of a message, as the server has it (GET
+ * /messages/{id}/status, asked from the sender's page).
+ */
+async function serverStatus(sender, messageId, recipientId) {
+  return sender.page.evaluate(async ([messageId, rid]) => {
     const { token } = JSON.parse(localStorage.getItem('parley.session'));
     const r = await fetch(`/api/v1/messages/${encodeURIComponent(messageId)}/status`, { headers: { Authorization: `Bearer ${token}` } });
     const res = await r.json();
     return (res.recipients || []).find((x) => x.user_id === rid)?.status;
-  }, [id, recipientId]);
+  }, [messageId, recipientId]);
 }
 
 // ---- the run ----
@@ -397,7 +399,8 @@ async function group(alice, bob, carol) {
   await bob.openChat('Weekend trip');
   await bob.bubbles('Who is in for Saturday?').waitFor({ timeout: WAIT });
   // One of two has read it (the server has Bob's receipt): still grey.
-  await until("the server has Bob's read receipt", async () => (await serverStatus(alice, 'Who is in for Saturday?', bob.id)) === 'read');
+  const question = await a.locator('#messages li.msg.mine', { hasText: 'Who is in for Saturday?' }).getAttribute('data-id');
+  await until("the server has Bob's read receipt", async () => (await serverStatus(alice, question, bob.id)) === 'read');
   expectEqual(await a.locator('#messages li.msg.mine', { hasText: 'Who is in' }).getAttribute('data-status'), 'delivered', 'aggregate with one reader');
   await carol.openChat('Weekend trip');
   await carol.send('Me! Count me in.');
@@ -750,6 +753,10 @@ async function restart(alice, bob, server) {
   await alice.send(dying);
   await bob.bubbles(dying).waitFor({ timeout: WAIT });
   await within('the message_ack dropped', ackDropped);
+  // Bob's page has read it; the SIGKILL must come after the server stored
+  // that, or the receipt dies with it (Bob's page does not send it again).
+  const dyingId = await bob.page.locator('#messages li[data-testid="message"]', { hasText: dying }).getAttribute('data-id');
+  await until("the server has Bob's read receipt", async () => (await serverStatus(alice, dyingId, bob.id)) === 'read');
   expectEqual(await a.locator('#messages li.msg.mine', { hasText: dying }).getAttribute('data-status'), 'pending', 'status with the ack lost');
   await server.stop('SIGKILL');
   dropAcks = false;
