@@ -137,6 +137,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	apiv1.Register(mux)
 	a.api = apiv1
 	apiv1.RegisterMedia(mux, med, blobHandler != nil && cfg.Media.PublicURL == "")
+	apiv1.RegisterServerInfo(mux, a.serverInfo)
 	if blobHandler != nil {
 		mux.Handle(local.Prefix, blobHandler) // signed upload and download URLs of local blobs
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -120,8 +121,12 @@ func (s *Service) CreateGroup(ctx context.Context, creator Actor, name string, p
 	if err != nil {
 		return Conversation{}, fmt.Errorf("check users: %w", err)
 	}
-	if len(missing) > 0 {
+	if len(missing) == 1 {
 		return Conversation{}, protocol.Unprocessable(protocol.CodeInvalid, "unknown user "+missing[0])
+	}
+	if len(missing) > 1 {
+		// Every one named: whoever pasted several IDs needs to know which to fix.
+		return Conversation{}, protocol.Unprocessable(protocol.CodeInvalid, "unknown users "+strings.Join(missing, ", "))
 	}
 	now := s.clock.Now()
 	c := Conversation{ID: ulid.Make().String(), Type: TypeGroup, Name: name, CreatedBy: creator.UserID, CreatedAt: now, LastActivityAt: now}

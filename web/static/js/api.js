@@ -59,6 +59,8 @@ export class Api {
     return this.post('/users', { username, password, display_name: displayName });
   }
   login(username, password) { return this.post('/sessions', { username, password }); }
+  /** What the server can process now, and its limits (GET /server). */
+  server() { return this.get('/server'); }
   user(id) { return this.get(`/users/${encodeURIComponent(id)}`); }
   presence(id) { return this.get(`/users/${encodeURIComponent(id)}/presence`); }
   conversations() { return this.get('/conversations'); }

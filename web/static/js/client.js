@@ -14,6 +14,7 @@
 //   incoming   ({message})        a live message from someone else (for the screen-reader announcement)
 //   notice     ({text})           something the user should be told
 //   signedout  ({reason})         'revoked' | 'expired'
+//   server                         what the server can process, or its limits, changed
 
 import { Socket } from './socket.js';
 import { Outbox } from './outbox.js';
@@ -36,6 +37,16 @@ const minRank = (a, b) => (RANK[a] <= RANK[b] ? a : b);
 
 // Error codes after which resending the same frame cannot succeed.
 const PERMANENT = new Set(['invalid', 'too_large', 'forbidden', 'not_found']);
+
+/**
+ * What a default server with ffmpeg answers to GET /api/v1/server: assumed
+ * until the answer comes, and kept for a server without that call (404).
+ */
+const DEFAULT_SERVER = Object.freeze({
+  media: Object.freeze({ image: true, video: true, audio: true, document: true }),
+  limits: Object.freeze({ max_content_bytes: 65_536, max_group_size: 100 }),
+});
+const LIST_RETRY_MS = [1_000, 2_000, 4_000, 8_000];
 
 export class Client extends EventTarget {
   /**
@@ -67,6 +78,9 @@ export class Client extends EventTarget {
     this.composingAt = 0;
     this.presenceTimers = new Map(); // user id → timers of presence checks after the grace
     this.retryTimer = 0;
+    this.listTimer = 0;
+    this.listingNow = new Set(); // one entry per GET /conversations in flight (see refreshConversations)
+    this.server = DEFAULT_SERVER;
     this.stopped = false;
   }
 
@@ -84,6 +98,7 @@ export class Client extends EventTarget {
     document.addEventListener('visibilitychange', this.visibility);
     this.ensureUser(this.me);
     this.socket.start();
+    this.refreshServer();
     await this.refreshConversations().catch(() => {});
   }
 
@@ -93,10 +108,41 @@ export class Client extends EventTarget {
     clearTimeout(this.ackTimer);
     clearTimeout(this.retryTimer);
     clearTimeout(this.refreshTimer);
+    clearTimeout(this.listTimer);
     document.removeEventListener('visibilitychange', this.visibility);
     for (const t of this.typing.values()) for (const h of t.values()) clearTimeout(h);
     for (const ts of this.presenceTimers.values()) for (const t of ts) clearTimeout(t);
   }
+
+  // ---- the server ----
+
+  /**
+   * Asks what the server can process and its limits. Asked again on every
+   * connection: the server may have restarted with ffmpeg installed or
+   * removed, or with other limits.
+   */
+  async refreshServer() {
+    let s;
+    try {
+      s = await this.api.server();
+    } catch {
+      return; // an older server (404) or none at all: what we had stands
+    }
+    if (this.stopped || !s) return;
+    const next = {
+      media: { ...DEFAULT_SERVER.media, ...s.media },
+      limits: { ...DEFAULT_SERVER.limits, ...s.limits },
+    };
+    if (JSON.stringify(next) === JSON.stringify(this.server)) return;
+    this.server = next;
+    this.emit('server');
+  }
+
+  /** Whether the server can process an attachment of kind ('image', 'video', 'audio'). */
+  canSend(kind) { return this.server.media[kind] !== false; }
+
+  /** The longest message content the server takes, in bytes of UTF-8. */
+  get maxContentBytes() { return this.server.limits.max_content_bytes; }
 
   // ---- users and names ----
 
@@ -150,15 +196,37 @@ export class Client extends EventTarget {
     return [...this.convs.values()].sort((a, b) => (b.last_activity_at || 0) - (a.last_activity_at || 0));
   }
 
+  /** True while a GET /conversations is on its way (the list shows it as busy). */
+  get listing() { return this.listingNow.size > 0; }
+
+  /**
+   * Replaces the list with the server's. The answer is a snapshot from the
+   * moment the server read it, and live messages keep coming meanwhile
+   * (after a reconnect, the whole offline queue at once): a conversation
+   * whose last message here is newer than the snapshot's keeps it, and
+   * the messages counted unread since the request left are added to the
+   * snapshot's count — else the preview rolled back to an older message.
+   */
   async refreshConversations() {
-    const res = await this.api.conversations();
+    const counted = new Map(); // conversation id → sequence numbers counted unread while waiting
+    this.listingNow.add(counted);
+    if (this.listingNow.size === 1) this.emit('conversations');
+    let res;
+    try {
+      res = await this.api.conversations();
+    } catch (e) {
+      this.listingNow.delete(counted);
+      this.emit('conversations');
+      throw e;
+    }
+    this.listingNow.delete(counted);
     const seen = new Set();
     for (const c of res.conversations || []) {
       seen.add(c.conversation_id);
       const old = this.convs.get(c.conversation_id);
       // While a conversation is on screen its messages are read as they come.
       if (c.conversation_id === this.active && this.visible()) c.unread_count = 0;
-      this.convs.set(c.conversation_id, old ? Object.assign(old, c) : c);
+      this.convs.set(c.conversation_id, old ? merge(old, c, counted.get(c.conversation_id)) : c);
       for (const p of c.participants) this.ensureUser(p.user_id);
     }
     for (const id of [...this.convs.keys()]) if (!seen.has(id)) this.dropConversation(id);
@@ -577,13 +645,25 @@ export class Client extends EventTarget {
     this.composing = null;
     this.subscribePresence();
     this.flush();
-    this.refreshConversations().catch(() => {});
+    this.refreshServer();
+    // What happened while we were away — messages read on another device,
+    // members added, a conversation we were added to — is in the list.
+    this.relist(0);
     if (this.active) {
       this.catchUp(this.active).catch(() => {});
       const peer = this.peer(this.convs.get(this.active));
       if (peer) this.fetchPresence(peer);
     }
     this.markRead();
+  }
+
+  /** Refreshes the list after a (re)connection, trying again while the connection lasts. */
+  relist(attempt) {
+    clearTimeout(this.listTimer);
+    this.refreshConversations().catch(() => {
+      if (this.stopped || !this.socket.open || attempt >= LIST_RETRY_MS.length) return;
+      this.listTimer = setTimeout(() => this.relist(attempt + 1), LIST_RETRY_MS[attempt]);
+    });
   }
 
   async checkSession() {
@@ -678,6 +758,10 @@ export class Client extends EventTarget {
     if (fresh && m.sender_id !== this.me && !(id === this.active && this.visible())) {
       const c = this.convs.get(id);
       if (c) c.unread_count = (c.unread_count || 0) + 1;
+      for (const counted of this.listingNow) {
+        if (!counted.has(id)) counted.set(id, []);
+        counted.get(id).push(m.sequence_number);
+      }
     }
     return fresh;
   }
@@ -830,4 +914,26 @@ export class Client extends EventTarget {
       chat.readSent = unread[unread.length - 1].sequence_number;
     }
   }
+}
+
+/**
+ * The server's summary c of a conversation, over the one we hold (old).
+ * counted: sequence numbers of messages counted unread here while the
+ * request was on its way.
+ */
+function merge(old, c, counted = []) {
+  const seq = (m) => (m && m.sequence_number != null ? m.sequence_number : 0);
+  const snapshot = Math.max(c.last_sequence_number || 0, seq(c.last_message));
+  const ours = old.last_message;
+  const newer = seq(ours) > snapshot;
+  if (!c.last_message && !newer) delete old.last_message; // expired on the server
+  Object.assign(old, c);
+  if (newer) {
+    // A live message came after the server read the list: it stays.
+    old.last_message = ours;
+    old.last_sequence_number = seq(ours);
+    old.last_activity_at = Math.max(c.last_activity_at || 0, ours.created_at || 0);
+  }
+  old.unread_count = (c.unread_count || 0) + counted.filter((n) => n > snapshot).length;
+  return old;
 }

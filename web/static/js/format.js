@@ -56,6 +56,28 @@ export function duration(ms) {
   return h ? `${h}:${String(m).padStart(2, '0')}:${sec}` : `${m}:${sec}`;
 }
 
+/**
+ * The length of s in bytes of UTF-8, as the server counts message content
+ * (a string's length counts UTF-16 code units: "é" is 1 of those, 2 bytes;
+ * an emoji 2, 4 bytes). Counted, not encoded: no copy of a long paste.
+ */
+export function utf8Length(s) {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      n += 4; // a surrogate pair: one code point past U+FFFF
+      i++;
+    } else n += 3; // the rest of the BMP, and a lone surrogate (sent as U+FFFD)
+  }
+  return n;
+}
+
+/** 65536 → "65,536". */
+export function count(n) { return n.toLocaleString('en'); }
+
 export function bytes(n) {
   if (n < 1024) return `${n} B`;
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(0)} KB`;

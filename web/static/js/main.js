@@ -62,11 +62,17 @@ function setMode(reg) {
   $('#auth-error').textContent = '';
 }
 
-function showAuth(message) {
+/**
+ * Shows the sign-in form. notice says why the user is here (signed out,
+ * session expired): information, shown apart from #auth-error, which is
+ * kept for what went wrong with an attempt to sign in.
+ */
+function showAuth(notice) {
   $('#app-view').hidden = true;
   $('#auth-view').hidden = false;
   document.title = 'Parley — sign in';
-  $('#auth-error').textContent = message || '';
+  $('#auth-notice').textContent = notice || '';
+  $('#auth-error').textContent = '';
   $('#auth-password').value = '';
   $('#auth-username').focus();
 }
@@ -87,6 +93,7 @@ function wireAuth() {
     const display = $('#auth-display').value.trim();
     const err = $('#auth-error');
     err.textContent = '';
+    $('#auth-notice').textContent = ''; // why the user was signed out matters no more
     if (!/^[A-Za-z0-9_.-]{3,32}$/.test(username)) {
       err.textContent = 'A username is 3–32 letters, digits, _ . or -.';
       $('#auth-username').focus();

@@ -2,14 +2,18 @@
 // history with paging and ticks, and the composer (text, attachments,
 // voice notes).
 
-import { $, h, fill, avatar, toast } from '../dom.js';
-import { hue, initials, clockTime, fullTime, lastSeen, dayLabel, sameDay, systemText } from '../format.js';
+import { $, h, fill, avatar, toast, announce } from '../dom.js';
+import { hue, initials, clockTime, fullTime, lastSeen, dayLabel, sameDay, systemText, utf8Length, count } from '../format.js';
 import { tickMark } from './ticks.js';
 import { membersDialog, receiptPopover } from './dialogs.js';
 import { attachment, updateProgress, kindOf, Recorder } from './media.js';
 
 const PAUSE_AFTER_MS = 3000;
-const MAX_CONTENT_BYTES = 65536;
+// Why an attachment kind is not offered: the server says it cannot process it.
+const CANNOT = {
+  audio: 'Voice messages are not available: this server cannot process audio (it has no ffmpeg).',
+  video: 'Videos cannot be sent: this server cannot process video (it has no ffmpeg).',
+};
 const NEAR_BOTTOM_PX = 120;
 const URL_RE = /\bhttps?:\/\/[^\s<>"']+[^\s<>"'.,;:!?)\]]/g;
 
@@ -34,6 +38,7 @@ export class ChatView {
     client.addEventListener('connection', () => this.renderHeader());
     client.addEventListener('users', () => { this.renderHeader(); this.renderMessages({}); });
     client.addEventListener('conversations', () => this.onConversations());
+    client.addEventListener('server', () => this.applyServer());
 
     $('#composer').addEventListener('submit', (e) => { e.preventDefault(); this.send(); });
     this.input.addEventListener('keydown', (e) => this.onKey(e));
@@ -55,6 +60,9 @@ export class ChatView {
     }, { passive: true });
     new ResizeObserver(() => { if (this.stick) this.scrollToBottom(); }).observe(this.list);
     if (!Recorder.supported()) $('#record').hidden = true;
+    this.note = $('#composer-note');
+    this.over = false;
+    this.applyServer();
     this.ticker = setInterval(() => this.renderHeader(), 30_000); // "last seen just now" ages
   }
 
@@ -72,6 +80,7 @@ export class ChatView {
     this.pane.hidden = !id;
     this.input.value = '';
     this.autosize();
+    this.checkLength();
     if (!id) {
       await this.client.open(null);
       document.title = 'Parley';
@@ -324,6 +333,7 @@ export class ChatView {
 
   onInput() {
     this.autosize();
+    this.checkLength();
     if (!this.id) return;
     const typing = this.input.value.trim() !== '';
     this.client.setComposing(this.id, typing);
@@ -343,8 +353,8 @@ export class ChatView {
     }
     const text = this.input.value.trim();
     if (!text || !this.id) return;
-    if (new TextEncoder().encode(text).length > MAX_CONTENT_BYTES) {
-      toast('That message is too long (at most 64 KiB).');
+    if (this.checkLength()) {
+      announce(this.note.textContent);
       return;
     }
     clearTimeout(this.pauseTimer);
@@ -369,10 +379,19 @@ export class ChatView {
 
   sendFiles(files) {
     if (!this.id) return;
+    if (this.checkLength()) {
+      // The text goes with the attachment as its caption.
+      announce(this.note.textContent);
+      return;
+    }
     for (const f of files) {
       const kind = kindOf(f);
       if (!kind) {
         toast(`${f.name}: only photos, videos and audio can be attached.`);
+        continue;
+      }
+      if (!this.client.canSend(kind)) {
+        toast(`${f.name}: ${CANNOT[kind] || 'this server cannot process it.'}`);
         continue;
       }
       const caption = this.input.value.trim();
@@ -380,12 +399,63 @@ export class ChatView {
       this.autosize();
       this.client.sendMedia(this.id, f, kind, caption);
     }
+    this.checkLength();
     this.input.focus();
+  }
+
+  /**
+   * Shows, under the messages, that the text is too long to send and by
+   * how much, in bytes of UTF-8 against the server's limit (what the
+   * server counts; the textarea has no maxlength, which would cut a long
+   * paste silently and counts characters). True when it is too long.
+   */
+  checkLength() {
+    const max = this.client.maxContentBytes;
+    const n = utf8Length(this.input.value.trim()); // what send() would send
+    const over = n > max;
+    if (over) {
+      this.note.textContent = `Too long to send: ${count(n)} bytes, ${count(n - max)} over the limit of ${count(max)}. Shorten it or send it in parts.`;
+    } else if (this.over) {
+      this.note.textContent = '';
+    }
+    if (over !== this.over) {
+      this.over = over;
+      this.note.hidden = !over;
+      this.input.setAttribute('aria-invalid', String(over));
+      if (over) announce('The message is too long to send.');
+    }
+    return over;
+  }
+
+  /** Offers voice notes and video only when the server can process them. */
+  applyServer() {
+    const c = this.client;
+    const rec = $('#record');
+    if (c.canSend('audio')) {
+      rec.removeAttribute('aria-disabled');
+      rec.title = 'Voice message';
+    } else {
+      if (this.recorder) this.stopRecording(true);
+      rec.setAttribute('aria-disabled', 'true');
+      rec.title = CANNOT.audio;
+    }
+    const kinds = ['image', 'video', 'audio'].filter((k) => c.canSend(k));
+    const missing = ['video', 'audio'].filter((k) => !c.canSend(k));
+    $('#attach-input').accept = kinds.map((k) => `${k}/*`).join(',');
+    const attach = $('#attach');
+    const label = `Attach a ${either(kinds.map((k) => ({ image: 'photo', video: 'video', audio: 'audio file' })[k]))}`;
+    attach.setAttribute('aria-label', label);
+    attach.title = missing.length ? `${label} (this server cannot process ${either(missing)})` : 'Attach';
+    this.checkLength(); // the limit may have changed
   }
 
   async toggleRecording() {
     if (this.recorder) {
       this.stopRecording(false);
+      return;
+    }
+    if (!this.client.canSend('audio')) {
+      toast(CANNOT.audio);
       return;
     }
     const rec = new Recorder();
@@ -440,6 +510,11 @@ export class ChatView {
     }
     this.client.sendMedia(this.id, out.file, 'audio', '', { duration_ms: out.duration_ms });
   }
+}
+
+/** ['a', 'b', 'c'] → "a, b or c". */
+function either(words) {
+  return words.length > 1 ? `${words.slice(0, -1).join(', ')} or ${words[words.length - 1]}` : words[0] || '';
 }
 
 /** Text with its http(s) links made clickable, as nodes (never HTML). */

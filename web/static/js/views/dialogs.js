@@ -71,6 +71,29 @@ function ids(text) {
   return [...new Set(text.split(/[\s,;]+/).map((s) => s.trim()).filter(Boolean))];
 }
 
+/**
+ * What to say about IDs that belong to no one, naming them when the user
+ * entered several: "No user with that ID." says nothing about which.
+ */
+function unknownText(bad, entered) {
+  if (entered === 1) return 'No user with that ID.';
+  return bad.length === 1 ? `No user with the ID ${bad[0]}.` : `No users with the IDs ${bad.join(', ')}.`;
+}
+
+/** The IDs in list that belong to no user (404 from GET /users/{id}). */
+async function unknownIds(client, list) {
+  const found = await Promise.all(list.map(async (id) => {
+    if (id === client.me || client.users.has(id)) return true;
+    try {
+      client.users.set(id, await client.api.user(id));
+      return true;
+    } catch (e) {
+      return e.status !== 404;
+    }
+  }));
+  return list.filter((_, i) => !found[i]);
+}
+
 /** Shows who an entered ID belongs to, as the user types it. */
 function lookup(client, input, out) {
   let seq = 0;
@@ -89,8 +112,9 @@ function lookup(client, input, out) {
       }
     }));
     if (mine !== seq) return;
-    out.textContent = names.every(Boolean) ? `✓ ${names.join(', ')}` : 'No user with that ID.';
-    out.classList.toggle('bad', !names.every(Boolean));
+    const bad = list.filter((_, i) => !names[i]);
+    out.textContent = bad.length ? unknownText(bad, list.length) : `✓ ${names.join(', ')}`;
+    out.classList.toggle('bad', bad.length > 0);
   });
 }
 
@@ -148,7 +172,11 @@ export function newGroupDialog(client) {
       try {
         return await client.createGroup(n, list);
       } catch (e) {
-        throw explain(e);
+        if (e.code !== 'invalid') throw explain(e);
+        // Which of the IDs is wrong, asked one by one: the server's
+        // message is for developers (and an older one names only the first).
+        const bad = await unknownIds(client, list);
+        throw new Error(bad.length ? unknownText(bad, list.length) : e.message || 'The group could not be created.');
       }
     },
   });

@@ -90,6 +90,9 @@ export class Sidebar {
     const focusedId = document.activeElement && document.activeElement.closest('#conv-list')
       ? document.activeElement.closest('[data-id]')?.dataset.id : null;
     fill(this.list, convs.map((conv) => this.item(conv)));
+    // Busy while the list is being fetched again (after a reconnect, say).
+    if (c.listing) this.list.setAttribute('aria-busy', 'true');
+    else this.list.removeAttribute('aria-busy');
     if (focusedId) this.list.querySelector(`[data-id="${CSS.escape(focusedId)}"] a`)?.focus();
     this.renderConnection();
   }
