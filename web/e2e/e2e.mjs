@@ -849,10 +849,20 @@ async function withoutFFmpeg(alice, server, tmp) {
 async function signOutIn(carol) {
   log('== sign out, sign in again');
   const p = carol.page;
+  const oldToken = await p.evaluate(() => {
+    for (const k of Object.keys(localStorage)) {
+      try { const v = JSON.parse(localStorage.getItem(k)); if (v && v.token) return v.token; } catch { /* not ours */ }
+    }
+    return null;
+  });
+  if (!oldToken) throw new Error('no session token in localStorage before signing out');
   await p.getByRole('button', { name: 'Sign out' }).click();
   // Said as information (a status, in the text colour), not as an error.
   const notice = p.locator('#auth-notice', { hasText: 'You signed out.' });
   await notice.waitFor({ timeout: WAIT });
+  // The session ended on the server too: its token no longer works.
+  const status = await p.evaluate(async (tok) => (await fetch('/api/v1/conversations', { headers: { Authorization: `Bearer ${tok}` } })).status, oldToken);
+  expectEqual(status, 401, 'the signed-out token on the server');
   expectEqual(await notice.getAttribute('role'), 'status', 'role of the signed-out notice');
   expectEqual(await p.locator('#auth-error').textContent(), '', 'error text after signing out');
   const [noticeColor, errorColor] = await p.evaluate(() => ['#auth-notice', '#auth-error']

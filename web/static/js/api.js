@@ -59,6 +59,9 @@ export class Api {
     return this.post('/users', { username, password, display_name: displayName });
   }
   login(username, password) { return this.post('/sessions', { username, password }); }
+  // logout ends this session on the server: its token stops working and
+  // its other open connections (other tabs) close.
+  logout() { return this.del('/sessions/current'); }
   /** What the server can process now, and its limits (GET /server). */
   server() { return this.get('/server'); }
   user(id) { return this.get(`/users/${encodeURIComponent(id)}`); }

@@ -13,7 +13,7 @@
 //   connection ({state})          'connecting' | 'open' | 'closed'
 //   incoming   ({message})        a live message from someone else (for the screen-reader announcement)
 //   notice     ({text})           something the user should be told
-//   signedout  ({reason})         'revoked' | 'expired'
+//   signedout  ({reason, why})    'revoked' | 'expired'; why: the server's close reason
 //   server                         what the server can process, or its limits, changed
 
 import { Socket } from './socket.js';
@@ -92,7 +92,7 @@ export class Client extends EventTarget {
     for (const item of this.outbox.items) this.addPending(item);
     this.socket.addEventListener('state', (e) => this.onSocketState(e.detail));
     this.socket.addEventListener('frame', (e) => this.onFrame(e.detail));
-    this.socket.addEventListener('signedout', () => this.emit('signedout', { reason: 'revoked' }));
+    this.socket.addEventListener('signedout', (e) => this.emit('signedout', { reason: 'revoked', why: e.detail && e.detail.reason }));
     this.socket.addEventListener('rejected', () => this.checkSession());
     this.visibility = () => this.markRead();
     document.addEventListener('visibilitychange', this.visibility);

@@ -43,6 +43,23 @@ function signOut(message) {
   location.replace('/');
 }
 
+// signOutHere is the user's own sign-out: the session ends on the server
+// too. The socket closes first, so the server's 4001 for this session is
+// not mistaken for someone else's doing; a server that cannot be reached
+// does not keep the user in.
+async function signOutHere() {
+  if (client) client.stop();
+  try { await api.logout(); } catch { /* the token is forgotten here anyway */ }
+  signOut('You signed out.');
+}
+
+// revokedMessage says why the server ended this session (close 4001).
+function revokedMessage(why) {
+  if (why && why.includes('too many devices')) return 'You were signed out: this account signed in on too many devices.';
+  if (why && why.includes('expired')) return 'Your session has expired. Please sign in again.';
+  return 'You were signed out from another device.';
+}
+
 // ---- signing in ----
 
 let registering = false;
@@ -146,9 +163,9 @@ async function startApp() {
   $('#app-view').hidden = false;
   document.title = 'Parley';
   client = new Client(session, api);
-  const nav = { navigate, signOut: () => signOut('You signed out.') };
+  const nav = { navigate, signOut: signOutHere };
   views = { sidebar: new Sidebar(client, nav), chat: new ChatView(client, nav) };
-  client.addEventListener('signedout', () => signOut('You were signed out: this account signed in on too many devices.'));
+  client.addEventListener('signedout', (e) => signOut(revokedMessage(e.detail.why)));
   client.addEventListener('notice', (e) => toast(e.detail.text));
   client.addEventListener('incoming', (e) => {
     const m = e.detail.message;

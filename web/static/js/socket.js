@@ -105,7 +105,7 @@ export class Socket extends EventTarget {
       if (e.code === CLOSE_SIGNED_OUT) {
         this.stopped = true;
         this.setState('closed');
-        this.dispatchEvent(new CustomEvent('signedout'));
+        this.dispatchEvent(new CustomEvent('signedout', { detail: { reason: e.reason } }));
         return;
       }
       this.setState('closed');
