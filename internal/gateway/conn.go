@@ -39,8 +39,11 @@ type Conn struct {
 	limiter   *rate.Limiter
 	inflight  chan struct{} // a slot per send awaiting its commit
 	cancel    context.CancelFunc
-	stopping  atomic.Bool   // set by drain: read no more frames
-	written   chan struct{} // closed when the writer has stopped
+	// writeCtx bounds socket writes; abortWrite ends it (see write).
+	writeCtx   context.Context
+	abortWrite context.CancelFunc
+	stopping   atomic.Bool   // set by drain: read no more frames
+	written    chan struct{} // closed when the writer has stopped
 
 	closeMu     sync.Mutex
 	closeCode   websocket.StatusCode
@@ -110,6 +113,11 @@ func (c *Conn) sendError(err error, clientMessageID string) {
 // kill ends the connection with a close code; safe from any goroutine.
 func (c *Conn) kill(code websocket.StatusCode, reason string) {
 	c.setCloseStatus(code, reason)
+	if code == CloseSlowConsumer && c.abortWrite != nil {
+		// The socket is jammed: a close frame cannot get through, and the
+		// write under way would hold the writer for WriteTimeout.
+		c.abortWrite()
+	}
 	if c.cancel != nil {
 		c.cancel()
 	}
@@ -366,8 +374,15 @@ func (c *Conn) writeLoop(ctx context.Context) {
 	}
 }
 
-func (c *Conn) write(ctx context.Context, frame []byte) error {
-	wctx, cancel := context.WithTimeout(ctx, c.g.cfg.WriteTimeout)
+// write writes one frame. Its context is not the writer's: coder/websocket
+// closes the socket at once when a write's context ends, even in the
+// instant after the bytes went out, so a kill cancelling the writer
+// mid-write would drop the connection without its close frame (a
+// revocation's 4001 reached clients as a bare EOF under load). A write
+// under way finishes, bounded by WriteTimeout; the writer then sees the
+// kill and closes with its code. Only a slow consumer aborts it.
+func (c *Conn) write(_ context.Context, frame []byte) error {
+	wctx, cancel := context.WithTimeout(c.writeCtx, c.g.cfg.WriteTimeout)
 	defer cancel()
 	if err := c.ws.Write(wctx, websocket.MessageText, frame); err != nil {
 		return err

@@ -199,6 +199,8 @@ func (g *Gateway) serve(parent context.Context, c *Conn) {
 	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
 	c.cancel = cancel
 	defer cancel()
+	c.writeCtx, c.abortWrite = context.WithCancel(context.WithoutCancel(parent))
+	defer c.abortWrite()
 	readCtx := context.WithoutCancel(parent)
 	// A session that expires while its socket is open ends it, as a
 	// revocation does: a token must not outlive its expiry through a
