@@ -196,6 +196,11 @@ func TestComposingExpires(t *testing.T) {
 	if f, err := bc.Next(ctx, "typing"); err != nil || f.State != "composing" || f.UserID != alice.UserID {
 		t.Fatalf("composing = %+v, %v", f, err)
 	}
+	// The relay runs in alice's reader, one member after the other: bob
+	// having it says nothing of carol's turn. Her heartbeat's answer,
+	// handled after it, says the relay is over, so carol, connecting
+	// below, cannot get it.
+	served(t, ac)
 	// alice's client vanishes mid-sentence: the indicator ends by itself
 	// once the timeout has passed, and not before. The expiry fires within
 	// Advance, so its frame is queued before bob's heartbeat's ack.
