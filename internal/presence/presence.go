@@ -215,7 +215,9 @@ func (t *Tracker) Close() {
 	defer t.mu.Unlock()
 	t.closed = true
 	for _, tm := range t.leaving {
-		tm.Stop()
+		if tm != nil {
+			tm.Stop()
+		}
 	}
 	for _, st := range t.typing {
 		st.timer.Stop()
@@ -247,7 +249,7 @@ func (t *Tracker) Connected(ctx context.Context, sub Subscriber) error {
 	u.conns++
 	flapped := false
 	if tm, ok := t.leaving[userID]; ok && first {
-		flapped = tm.Stop()
+		flapped = tm == nil || tm.Stop()
 		delete(t.leaving, userID)
 	}
 	added := t.subscribeLocked(sub, peers)
@@ -330,32 +332,44 @@ func (t *Tracker) Disconnected(ctx context.Context, userID string, timedOut bool
 	if err := t.store.SetLastSeen(ctx, userID, now); err != nil {
 		t.log.Error("store last seen", "user", userID, "err", err)
 	}
+	graced := !timedOut && t.cfg.Grace > 0
 	t.mu.Lock()
 	if u.conns > 0 { // it reconnected meanwhile
 		t.mu.Unlock()
 		return
 	}
 	delete(t.users, userID)
+	if graced && !t.closed {
+		// From here a connect is a reconnect within the grace, even before
+		// the grace's timer is armed below: an entry without a timer says
+		// so. Without it, a connect landing between the directory's
+		// answer and the timer announced "online" to subscribers who
+		// never heard "offline".
+		if old := t.leaving[userID]; old != nil {
+			old.Stop()
+		}
+		t.leaving[userID] = nil
+	}
 	t.mu.Unlock()
 	went, err := t.dir.Disconnected(ctx, userID)
 	if err != nil {
 		t.log.Error("presence directory", "user", userID, "err", err)
 	}
-	if !went {
-		return // still connected on another node
-	}
 	change := Change{UserID: userID, LastSeen: now, Settings: u.settings}
-	if timedOut || t.cfg.Grace <= 0 {
-		t.announce(change)
+	if !graced {
+		if went {
+			t.announce(change)
+		}
 		return
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.closed {
-		return
+	if tm, ok := t.leaving[userID]; t.closed || !ok || tm != nil {
+		return // closing, or back meanwhile: nothing was shown, nothing to say
 	}
-	if old := t.leaving[userID]; old != nil {
-		old.Stop()
+	if !went {
+		delete(t.leaving, userID) // still connected on another node
+		return
 	}
 	t.leaving[userID] = t.clock.AfterFunc(t.cfg.Grace, func() {
 		t.mu.Lock()
