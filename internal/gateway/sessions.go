@@ -34,7 +34,20 @@ func (g *Gateway) armSessionCheckLocked() {
 	// The check runs in its own goroutine and arms the next one when it
 	// is done: with a fake clock moved a month at once, the next check is
 	// due an interval after that move, not once per interval of it.
-	g.checkTimer = g.Clock.AfterFunc(g.checkEvery, func() { go g.checkSessions() })
+	// Shutdown waits for a check under way (g.wg), so it never queries a
+	// store being closed.
+	g.checkTimer = g.Clock.AfterFunc(g.checkEvery, func() {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		if g.draining {
+			return
+		}
+		g.wg.Add(1)
+		go func() {
+			defer g.wg.Done()
+			g.checkSessions()
+		}()
+	})
 }
 
 func (g *Gateway) checkSessions() {
