@@ -175,6 +175,24 @@ func testDevices(t *testing.T, s Store) {
 	if err != nil || len(ev) != 5 {
 		t.Fatalf("login after every session expired evicted %v, %v; want all 5", ev, err)
 	}
+	// A sign-out deletes one session; the session check sees which exist.
+	d6 := identity.Device{ID: "d6", UserID: "u", CreatedAt: t0.Add(2 * time.Hour), ExpiresAt: t0.Add(3 * time.Hour)}
+	if _, err := s.CreateDevice(ctx(t), d6, []byte("d6"), 5); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteDevice(ctx(t), "d6"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteDevice(ctx(t), "d6"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("deleting a deleted session: %v, want ErrNotFound", err)
+	}
+	if _, err := s.DeviceByToken(ctx(t), []byte("d6")); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a signed-out token still resolves: %v", err)
+	}
+	live, err := s.ExistingDevices(ctx(t), []string{"late", "d6", "d0", "nope"})
+	if err != nil || len(live) != 1 || !live["late"] {
+		t.Fatalf("ExistingDevices = %v, %v; want only late", live, err)
+	}
 }
 
 func testDirect(t *testing.T, s Store) {
