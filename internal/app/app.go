@@ -98,12 +98,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 		}
 		pub, dir, router = cl.bus, cl.dir, cl.bus
 	}
-	convs := conversations.NewService(st, st, pub, clk, conversations.Config{Retention: cfg.Retention, MaxGroupSize: cfg.MaxGroupSize})
+	// One committer writes every conversation log: sends, receipts,
+	// membership changes' system messages and expiries.
+	committer := messaging.NewCommitter(st, pub, clk, messaging.Config{Retention: cfg.Retention, MaxBatch: cfg.MaxBatch}, log, m)
+	convs := conversations.NewService(st, committer, pub, clk, conversations.Config{Retention: cfg.Retention, MaxGroupSize: cfg.MaxGroupSize})
 	pres := presence.NewTracker(st, dir, pub, convs, clk, presence.Config{Grace: cfg.PresenceGrace, TypingTimeout: cfg.TypingTimeout}, log)
 	convs.OnMembersChanged = pres.ForgetMembers
 	a := &App{cfg: cfg, log: log, store: st, metrics: m, cluster: cl, lock: lock, caps: resolveConnCaps(cfg.Abuse)}
 
-	msgs := messaging.NewService(st, pub, convs, clk, messaging.Config{Retention: cfg.Retention, MaxBatch: cfg.MaxBatch}, log, m)
+	msgs := messaging.NewService(committer, convs)
 	med, blobHandler, err := newMedia(ctx, cfg, st, clk, log)
 	if err != nil {
 		_ = st.Close()
@@ -118,7 +121,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 		Clock: clk, Log: log, Observer: m,
 	})
 	ids.OnRevoke = gw.Revoke
-	a.cleanup = retention.New(st, med, pub, clk, retention.Config{
+	a.cleanup = retention.New(st, committer, med, clk, retention.Config{
 		Retention: cfg.Retention, Interval: cfg.CleanupInterval, Batch: cfg.CleanupBatch,
 	}, log, m)
 	m.Gauge("parley_send_queue_depth", "Sends waiting for the group committer.", func() float64 { return float64(msgs.QueueDepth()) })
@@ -228,7 +231,15 @@ func (a *App) RunCleanup(ctx context.Context) (retention.Summary, error) {
 // Cleanup runs one retention cleanup pass and closes the store: the
 // `parley cleanup` command, for a node that does not serve.
 func (a *App) Cleanup(ctx context.Context) (retention.Summary, error) {
+	// Expiries go through the committer, as they do in a running server.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = a.msgs.Run(context.WithoutCancel(ctx))
+	}()
 	sum, err := a.cleanup.RunOnce(ctx)
+	a.msgs.Close()
+	<-done
 	err = errors.Join(err, a.store.Close())
 	a.lock.release()
 	return sum, err

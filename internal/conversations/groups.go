@@ -12,7 +12,6 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"github.com/parleychat/parley/internal/bus"
-	"github.com/parleychat/parley/internal/clock"
 	"github.com/parleychat/parley/internal/names"
 	"github.com/parleychat/parley/internal/protocol"
 	"github.com/parleychat/parley/internal/store"
@@ -80,12 +79,14 @@ type Tx interface {
 	AppendSystem(ctx context.Context, m SystemMessage) (seq int64, err error)
 }
 
-// TxStore runs membership changes in transactions.
+// TxStore runs membership changes in transactions: on a server, the
+// committer of conversation logs (messaging.Committer), which sequences
+// and publishes the system messages a change appends.
 type TxStore interface {
 	Update(ctx context.Context, fn func(Tx) error) error
 }
 
-// Publisher delivers system messages to members' connections.
+// Publisher delivers events to users' connections.
 type Publisher interface {
 	Publish(ctx context.Context, userIDs []string, ev *bus.Event)
 }
@@ -168,7 +169,6 @@ func (s *Service) AddMember(ctx context.Context, actor Actor, conversationID, us
 		return Conversation{}, false, protocol.Unprocessable(protocol.CodeInvalid, "unknown user "+userID)
 	}
 	var note *SystemMessage
-	var members []string
 	err = s.tx.Update(ctx, func(tx Tx) error {
 		c, err = s.lockGroup(ctx, tx, conversationID, actor.UserID, true)
 		if err != nil {
@@ -186,7 +186,6 @@ func (s *Service) AddMember(ctx context.Context, actor Actor, conversationID, us
 		if err := tx.AddMember(ctx, conversationID, Member{UserID: userID, Role: RoleMember, JoinedAt: note.CreatedAt, JoinedSeq: seq}, s.maxGroup); err != nil {
 			return err
 		}
-		members = memberIDs(c) // told of the addition: the members before it
 		c, err = tx.Conversation(ctx, conversationID)
 		added = true
 		return err
@@ -194,7 +193,7 @@ func (s *Service) AddMember(ctx context.Context, actor Actor, conversationID, us
 	if err != nil {
 		return Conversation{}, false, err
 	}
-	s.announce(ctx, note, c.LastSeq, members)
+	s.announce(note)
 	return c, added, nil
 }
 
@@ -204,8 +203,6 @@ func (s *Service) AddMember(ctx context.Context, actor Actor, conversationID, us
 func (s *Service) RemoveMember(ctx context.Context, actor Actor, conversationID, userID string) error {
 	leaving := userID == actor.UserID
 	var note *SystemMessage
-	var seq int64
-	var members []string
 	err := s.tx.Update(ctx, func(tx Tx) error {
 		c, err := s.lockGroup(ctx, tx, conversationID, actor.UserID, !leaving)
 		if err != nil {
@@ -220,7 +217,8 @@ func (s *Service) RemoveMember(ctx context.Context, actor Actor, conversationID,
 			event = EventMemberLeft
 		}
 		note = s.systemMessage(actor, conversationID, map[string]string{"event": event, "actor_id": actor.UserID, "user_id": userID})
-		if seq, err = tx.AppendSystem(ctx, *note); err != nil {
+		seq, err := tx.AppendSystem(ctx, *note)
+		if err != nil {
 			return err
 		}
 		// From this sequence number on, the removed user receives nothing.
@@ -234,15 +232,12 @@ func (s *Service) RemoveMember(ctx context.Context, actor Actor, conversationID,
 				return err
 			}
 		}
-		for _, m := range rest {
-			members = append(members, m.UserID)
-		}
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	s.announce(ctx, note, seq, members)
+	s.announce(note)
 	return nil
 }
 
@@ -311,7 +306,7 @@ func (s *Service) change(ctx context.Context, actor Actor, conversationID string
 	if err != nil {
 		return Conversation{}, err
 	}
-	s.announce(ctx, note, c.LastSeq, memberIDs(c))
+	s.announce(note)
 	return c, nil
 }
 
@@ -346,24 +341,12 @@ func (s *Service) systemMessage(actor Actor, conversationID string, event map[st
 	}
 }
 
-// announce delivers a committed system message to members' connections.
-func (s *Service) announce(ctx context.Context, m *SystemMessage, seq int64, members []string) {
-	if m == nil {
-		return
-	}
-	if s.OnMembersChanged != nil {
+// announce tells whoever caches membership that a change committed (the
+// committer has already published its system message).
+func (s *Service) announce(m *SystemMessage) {
+	if m != nil && s.OnMembersChanged != nil {
 		s.OnMembersChanged(m.ConversationID)
 	}
-	if s.pub == nil {
-		return
-	}
-	frame := protocol.Encode(protocol.Message{
-		Type: protocol.TypeMessage, MessageID: m.ID, ConversationID: m.ConversationID, SenderID: m.SenderID,
-		SequenceNumber: seq, MessageType: MessageTypeSystem, Content: m.Content, CreatedAt: clock.Millis(m.CreatedAt),
-	})
-	s.pub.Publish(ctx, members, &bus.Event{
-		Kind: bus.KindMessage, ConversationID: m.ConversationID, Seq: seq, SenderDevice: m.SenderDevice, Frame: frame,
-	})
 }
 
 func groupName(name string) (string, error) {

@@ -67,12 +67,49 @@ type StatusChange struct {
 	At             time.Time
 }
 
-// Committed is what a group commit did: a result per send, and per
-// receipt its changes or the reason it was refused.
+// Batch is the work of one commit cycle: everything that changes a
+// conversation log or receipt state goes through it, so that sequence
+// numbers and receipt-event numbers are assigned in one place.
+type Batch struct {
+	Sends    []Message
+	Receipts []ReceiptRequest
+	// Changes are other domains' changes of conversations (membership
+	// changes and the system messages that record them), each applied
+	// wholly or not at all, before the sends.
+	Changes []func(conversations.Tx) error
+	// Expire, if set, deletes a bounded batch of expired messages.
+	Expire *Expiry
+}
+
+// Expiry asks a commit to delete up to Limit messages created before
+// Cutoff, telling their senders which recipients never got them.
+type Expiry struct {
+	Cutoff, Now time.Time
+	Limit       int
+}
+
+// Expired is what an expiry deleted.
+type Expired struct {
+	Messages int
+	Bytes    int64
+}
+
+// ChangeResult is the outcome of one of a batch's Changes: its error, or
+// the system messages it appended, each with the members it fans out to.
+type ChangeResult struct {
+	Err      error
+	Messages []AppendResult
+}
+
+// Committed is what a group commit did: a result per send, per change and
+// per receipt (nil or the reason it was refused), what expired, and every
+// receipt-state change the batch made, ordered by sender and event.
 type Committed struct {
-	Sends   []AppendResult
-	Changes [][]StatusChange
-	Refused []error
+	Sends    []AppendResult
+	Changes  []ChangeResult
+	Refused  []error
+	Expired  Expired
+	Statuses []StatusChange
 }
 
 // RecipientStatus is one recipient's state of one message.
@@ -117,17 +154,21 @@ type HistoryQuery struct {
 
 // Store is what messaging needs from durable storage.
 type Store interface {
-	// Commit is the group commit: one transaction appends a batch of
-	// messages and applies a batch of receipts. For each message, in
-	// order: an already-seen (SenderID, ClientMessageID) returns the
-	// original as a duplicate; a sender that is not a member fails with
-	// ErrForbidden (ErrConversationNotFound if there is no such
-	// conversation); otherwise the message gets the conversation's next
-	// sequence number (ID and CreatedAt are set by the caller). Each
-	// receipt advances device and member cursors and records the changes
-	// it makes; a receipt naming a message its user cannot see is refused
-	// whole (ErrMessageNotFound) and changes nothing.
-	Commit(ctx context.Context, sends []Message, receipts []ReceiptRequest) (Committed, error)
+	// Commit is the group commit: one transaction applies a batch. First
+	// its changes, each in order, wholly or not at all (a change's error
+	// is its result, not the batch's). Then its sends, in order: an
+	// already-seen (SenderID, ClientMessageID) returns the original as a
+	// duplicate; a sender that is not a member fails with ErrForbidden
+	// (ErrConversationNotFound if there is no such conversation);
+	// otherwise the message gets the conversation's next sequence number
+	// (ID and CreatedAt are set by the caller). Then its receipts, as if
+	// one after the other but written together: a device's receipts for
+	// a conversation collapse to one cursor move, and each receipt-state
+	// change is recorded as a range of the conversation per event, not
+	// per message; a receipt naming a message its user cannot see is
+	// refused whole (ErrMessageNotFound) and changes nothing. Last the
+	// expiry, if any.
+	Commit(ctx context.Context, b Batch) (Committed, error)
 	MessageByID(ctx context.Context, id string) (Message, error)
 	History(ctx context.Context, conversationID string, q HistoryQuery) ([]Message, error)
 	// Pending returns up to limit messages after cur that device has not

@@ -11,21 +11,13 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/parleychat/parley/internal/bus"
 	"github.com/parleychat/parley/internal/clock"
-	"github.com/parleychat/parley/internal/messaging"
-	"github.com/parleychat/parley/internal/protocol"
 )
 
 // Store is what the cleanup needs from durable storage. Every method works
 // in bounded batches, each its own short transaction, and is idempotent,
 // so a pass interrupted anywhere (or run on two nodes) simply goes on.
 type Store interface {
-	// ExpireMessages deletes up to limit messages created before cutoff.
-	// In the same transaction it records an "expired" receipt event, at
-	// now, for every recipient that had not received one of them, and
-	// returns those changes and the content bytes deleted.
-	ExpireMessages(ctx context.Context, cutoff, now time.Time, limit int) (deleted int, bytes int64, changes []messaging.StatusChange, err error)
 	// DeleteReceiptEvents deletes up to limit receipt events older than before.
 	DeleteReceiptEvents(ctx context.Context, before time.Time, limit int) (int, error)
 	// DeleteExpiredDevices deletes up to limit sessions expired at now.
@@ -45,9 +37,12 @@ type Media interface {
 	Sweep(ctx context.Context, now time.Time) (n int, err error)
 }
 
-// Publisher tells senders' connections about expiries.
-type Publisher interface {
-	Publish(ctx context.Context, userIDs []string, ev *bus.Event)
+// Log deletes expired messages: the committer of conversation logs
+// (messaging.Committer), which records, in the same transaction, an
+// "expired" receipt event at now for every recipient that had not
+// received one of them, and tells their senders.
+type Log interface {
+	Expire(ctx context.Context, cutoff, now time.Time, limit int) (deleted int, bytes int64, statuses int, err error)
 }
 
 // Observer records each pass, for metrics.
@@ -82,20 +77,20 @@ type Summary struct {
 // Service runs cleanup passes.
 type Service struct {
 	store Store
+	log   Log
 	media Media
-	pub   Publisher
 	clock clock.Clock
 	cfg   Config
-	log   *slog.Logger
+	slog  *slog.Logger
 	obs   Observer
 }
 
-// New returns the cleanup service; media, pub and obs may be nil.
-func New(s Store, media Media, pub Publisher, clk clock.Clock, cfg Config, log *slog.Logger, obs Observer) *Service {
+// New returns the cleanup service; media and obs may be nil.
+func New(s Store, l Log, media Media, clk clock.Clock, cfg Config, log *slog.Logger, obs Observer) *Service {
 	if cfg.Batch < 1 {
 		cfg.Batch = 1000
 	}
-	return &Service{store: s, media: media, pub: pub, clock: clk, cfg: cfg, log: log, obs: obs}
+	return &Service{store: s, log: l, media: media, clock: clk, cfg: cfg, slog: log, obs: obs}
 }
 
 // Run runs a pass at each interval until ctx ends. A failed pass is logged
@@ -110,7 +105,7 @@ func (s *Service) Run(ctx context.Context) error {
 			return nil
 		case <-t.C:
 			if _, err := s.RunOnce(ctx); err != nil && ctx.Err() == nil {
-				s.log.Error("retention cleanup", "err", err)
+				s.slog.Error("retention cleanup", "err", err)
 			}
 		}
 	}
@@ -135,7 +130,7 @@ func (s *Service) RunOnce(ctx context.Context) (Summary, error) {
 	if s.obs != nil {
 		s.obs.CleanupPass(sum)
 	}
-	s.log.Info("retention cleanup",
+	s.slog.Info("retention cleanup",
 		"expired_messages", sum.ExpiredMessages, "expired_bytes", sum.ExpiredBytes,
 		"expired_statuses", sum.ExpiredStatuses, "receipt_events", sum.ReceiptEvents,
 		"devices", sum.Devices, "media", sum.Media, "media_bytes", sum.MediaBytes,
@@ -146,14 +141,13 @@ func (s *Service) RunOnce(ctx context.Context) (Summary, error) {
 
 func (s *Service) pass(ctx context.Context, now, cutoff time.Time, sum *Summary) error {
 	for {
-		n, bytes, changes, err := s.store.ExpireMessages(ctx, cutoff, now, s.cfg.Batch)
+		n, bytes, statuses, err := s.log.Expire(ctx, cutoff, now, s.cfg.Batch)
 		if err != nil {
 			return fmt.Errorf("expire messages: %w", err)
 		}
 		sum.ExpiredMessages += n
 		sum.ExpiredBytes += bytes
-		sum.ExpiredStatuses += len(changes)
-		s.tellSenders(ctx, changes)
+		sum.ExpiredStatuses += statuses
 		if n < s.cfg.Batch {
 			break
 		}
@@ -200,16 +194,4 @@ func (s *Service) pass(ctx context.Context, now, cutoff time.Time, sum *Summary)
 		sum.AbandonedUploads = n
 	}
 	return s.store.Reclaim(ctx)
-}
-
-func (s *Service) tellSenders(ctx context.Context, changes []messaging.StatusChange) {
-	if s.pub == nil {
-		return
-	}
-	for _, c := range changes {
-		s.pub.Publish(ctx, []string{c.SenderID}, &bus.Event{
-			Kind: bus.KindStatus, ConversationID: c.ConversationID, ReceiptID: c.EventID,
-			Frame: protocol.Encode(messaging.StatusFrame(c)),
-		})
-	}
 }

@@ -32,7 +32,7 @@ func (s *Store) CreateDirect(ctx context.Context, c conversations.Conversation, 
 			return fmt.Errorf("insert conversation: %w", err)
 		}
 		for _, m := range c.Members {
-			if err := (convTx{tx}).AddMember(ctx, c.ID, m, len(c.Members)); err != nil {
+			if err := (convTx{tx: tx, ctx: ctx}).AddMember(ctx, c.ID, m, len(c.Members)); err != nil {
 				return err
 			}
 		}

@@ -11,16 +11,18 @@ import (
 
 var _ conversations.TxStore = (*Store)(nil)
 
-// Update implements conversations.TxStore. SQLite's single writer holds
-// the whole database for the transaction, so every read in it is stable.
-func (s *Store) Update(ctx context.Context, fn func(conversations.Tx) error) error {
-	return s.tx(ctx, func(tx *Tx) error { return fn(convTx{tx}) })
+// convTx is a change's view of the commit cycle's transaction. It runs
+// every statement with the cycle's context, not the one its caller passes:
+// the transaction is the committer's, and a caller that gives up must not
+// cut a statement short in the middle of other work.
+type convTx struct {
+	tx  *Tx
+	b   *logBatch
+	ctx context.Context
 }
 
-type convTx struct{ tx *Tx }
-
-func (t convTx) Conversation(ctx context.Context, id string) (conversations.Conversation, error) {
-	return loadConversation(ctx, t.tx, id, t.tx.d.forUpdate)
+func (t convTx) Conversation(_ context.Context, id string) (conversations.Conversation, error) {
+	return loadConversation(t.ctx, t.tx, id, t.tx.d.forUpdate)
 }
 
 // querier is what db and Tx share.
@@ -65,8 +67,8 @@ func scanMembers(rows *sql.Rows, err error) ([]conversations.Member, error) {
 	return out, rows.Err()
 }
 
-func (t convTx) CreateGroup(ctx context.Context, c conversations.Conversation) error {
-	if _, err := t.tx.ExecContext(ctx,
+func (t convTx) CreateGroup(_ context.Context, c conversations.Conversation) error {
+	if _, err := t.tx.ExecContext(t.ctx,
 		`INSERT INTO conversations (id, type, name, created_by, created_at, last_seq, last_activity_at, member_count)
 		 VALUES (?, ?, ?, ?, ?, 0, ?, 0)`,
 		c.ID, c.Type, c.Name, c.CreatedBy, ms(c.CreatedAt), ms(c.LastActivityAt)); err != nil {
@@ -75,8 +77,8 @@ func (t convTx) CreateGroup(ctx context.Context, c conversations.Conversation) e
 	return nil
 }
 
-func (t convTx) AddMember(ctx context.Context, conversationID string, m conversations.Member, max int) error {
-	res, err := t.tx.ExecContext(ctx,
+func (t convTx) AddMember(_ context.Context, conversationID string, m conversations.Member, max int) error {
+	res, err := t.tx.ExecContext(t.ctx,
 		`UPDATE conversations SET member_count = member_count + 1 WHERE id = ? AND member_count < ?`, conversationID, max)
 	if err != nil {
 		return fmt.Errorf("count member: %w", err)
@@ -87,7 +89,7 @@ func (t convTx) AddMember(ctx context.Context, conversationID string, m conversa
 		return conversations.ErrGroupFull
 	}
 	// A former member comes back as a new one: its window restarts here.
-	if _, err := t.tx.ExecContext(ctx,
+	if _, err := t.tx.ExecContext(t.ctx,
 		`INSERT INTO members (conversation_id, user_id, role, joined_at, joined_seq, delivered_seq, read_seq)
 		 VALUES (?, ?, ?, ?, ?, ?, ?)
 		 ON CONFLICT (conversation_id, user_id) DO UPDATE SET role = excluded.role, joined_at = excluded.joined_at,
@@ -96,7 +98,7 @@ func (t convTx) AddMember(ctx context.Context, conversationID string, m conversa
 		conversationID, m.UserID, m.Role, ms(m.JoinedAt), m.JoinedSeq, m.JoinedSeq, m.JoinedSeq); err != nil {
 		return fmt.Errorf("insert member: %w", err)
 	}
-	if _, err := t.tx.ExecContext(ctx,
+	if _, err := t.tx.ExecContext(t.ctx,
 		`INSERT INTO device_cursors (device_id, conversation_id, delivered_seq)
 		 SELECT id, CAST(? AS TEXT), CAST(? AS BIGINT) FROM devices WHERE user_id = ?
 		 ON CONFLICT (device_id, conversation_id) DO UPDATE SET delivered_seq = excluded.delivered_seq`,
@@ -106,8 +108,8 @@ func (t convTx) AddMember(ctx context.Context, conversationID string, m conversa
 	return nil
 }
 
-func (t convTx) RemoveMember(ctx context.Context, conversationID, userID string, leftSeq int64) error {
-	res, err := t.tx.ExecContext(ctx,
+func (t convTx) RemoveMember(_ context.Context, conversationID, userID string, leftSeq int64) error {
+	res, err := t.tx.ExecContext(t.ctx,
 		`UPDATE members SET left_seq = ? WHERE conversation_id = ? AND user_id = ? AND left_seq IS NULL`,
 		leftSeq, conversationID, userID)
 	if err != nil {
@@ -116,15 +118,15 @@ func (t convTx) RemoveMember(ctx context.Context, conversationID, userID string,
 	if n, _ := res.RowsAffected(); n == 0 {
 		return store.ErrNotFound
 	}
-	if _, err := t.tx.ExecContext(ctx,
+	if _, err := t.tx.ExecContext(t.ctx,
 		`UPDATE conversations SET member_count = member_count - 1 WHERE id = ?`, conversationID); err != nil {
 		return fmt.Errorf("count member: %w", err)
 	}
 	return nil
 }
 
-func (t convTx) SetRole(ctx context.Context, conversationID, userID, role string) error {
-	if _, err := t.tx.ExecContext(ctx,
+func (t convTx) SetRole(_ context.Context, conversationID, userID, role string) error {
+	if _, err := t.tx.ExecContext(t.ctx,
 		`UPDATE members SET role = ? WHERE conversation_id = ? AND user_id = ? AND left_seq IS NULL`,
 		role, conversationID, userID); err != nil {
 		return fmt.Errorf("set role: %w", err)
@@ -132,25 +134,13 @@ func (t convTx) SetRole(ctx context.Context, conversationID, userID, role string
 	return nil
 }
 
-func (t convTx) Rename(ctx context.Context, conversationID, name string) error {
-	if _, err := t.tx.ExecContext(ctx, `UPDATE conversations SET name = ? WHERE id = ?`, name, conversationID); err != nil {
+func (t convTx) Rename(_ context.Context, conversationID, name string) error {
+	if _, err := t.tx.ExecContext(t.ctx, `UPDATE conversations SET name = ? WHERE id = ?`, name, conversationID); err != nil {
 		return fmt.Errorf("rename: %w", err)
 	}
 	return nil
 }
 
-func (t convTx) AppendSystem(ctx context.Context, m conversations.SystemMessage) (int64, error) {
-	var seq int64
-	if err := t.tx.QueryRowContext(ctx,
-		`UPDATE conversations SET last_seq = last_seq + 1, last_activity_at = ? WHERE id = ? RETURNING last_seq`,
-		ms(m.CreatedAt), m.ConversationID).Scan(&seq); err != nil {
-		return 0, fmt.Errorf("next sequence number: %w", notFound(err))
-	}
-	if _, err := t.tx.ExecContext(ctx,
-		`INSERT INTO messages (`+messageColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)`,
-		m.ID, m.ConversationID, seq, m.SenderID, m.SenderDevice, "system:"+m.ID, conversations.MessageTypeSystem,
-		m.Content, ms(m.CreatedAt)); err != nil {
-		return 0, fmt.Errorf("insert system message: %w", err)
-	}
-	return seq, nil
+func (t convTx) AppendSystem(_ context.Context, m conversations.SystemMessage) (int64, error) {
+	return t.b.appendSystem(t.ctx, m)
 }

@@ -6,113 +6,10 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/parleychat/parley/internal/messaging"
-	"github.com/parleychat/parley/internal/protocol"
 	"github.com/parleychat/parley/internal/retention"
 )
 
 var _ retention.Store = (*Store)(nil)
-
-// ExpireMessages implements retention.Store.
-func (s *Store) ExpireMessages(ctx context.Context, cutoff, now time.Time, limit int) (int, int64, []messaging.StatusChange, error) {
-	var (
-		deleted int
-		bytes   int64
-		changes []messaging.StatusChange
-	)
-	err := s.tx(ctx, func(tx *Tx) error {
-		rows, err := tx.QueryContext(ctx,
-			`SELECT id, octet_length(content) FROM messages WHERE created_at < ? ORDER BY created_at LIMIT ?`,
-			ms(cutoff), limit)
-		if err != nil {
-			return fmt.Errorf("select expired: %w", err)
-		}
-		var ids []any
-		for rows.Next() {
-			var id string
-			var n int64
-			if err := rows.Scan(&id, &n); err != nil {
-				rows.Close()
-				return err
-			}
-			ids = append(ids, id)
-			bytes += n
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		if len(ids) == 0 {
-			return nil
-		}
-		in := placeholders(len(ids))
-		// Every member in whose window the message fell and who had not
-		// received it learns nothing more, but its sender learns that.
-		ev, err := tx.QueryContext(ctx, `
-			SELECT m.sender_id, m.conversation_id, mb.user_id, m.id, m.seq
-			  FROM messages m
-			  JOIN members mb ON mb.conversation_id = m.conversation_id
-			 WHERE m.id IN (`+in+`) AND m.message_type != 'system'
-			   AND mb.user_id != m.sender_id AND mb.delivered_seq < m.seq
-			   AND mb.joined_seq < m.seq AND (mb.left_seq IS NULL OR m.seq < mb.left_seq)
-			 ORDER BY m.sender_id, m.conversation_id, m.seq`, ids...)
-		if err != nil {
-			return fmt.Errorf("find undelivered: %w", err)
-		}
-		var seqs []int64
-		for ev.Next() {
-			c := messaging.StatusChange{Status: protocol.StatusExpired, At: now}
-			var seq int64
-			if err := ev.Scan(&c.SenderID, &c.ConversationID, &c.RecipientID, &c.MessageID, &seq); err != nil {
-				ev.Close()
-				return err
-			}
-			changes = append(changes, c)
-			seqs = append(seqs, seq)
-		}
-		ev.Close()
-		if err := ev.Err(); err != nil {
-			return err
-		}
-		// Changes come sorted by sender: take each sender's event numbers
-		// in one update, then write the events.
-		for start := 0; start < len(changes); {
-			end := start + 1
-			for end < len(changes) && changes[end].SenderID == changes[start].SenderID {
-				end++
-			}
-			var last int64
-			if err := tx.QueryRowContext(ctx,
-				`UPDATE users SET receipt_seq = receipt_seq + ? WHERE id = ? RETURNING receipt_seq`,
-				end-start, changes[start].SenderID).Scan(&last); err != nil {
-				return fmt.Errorf("number receipt events: %w", err)
-			}
-			for i := start; i < end; i++ {
-				c := &changes[i]
-				c.EventID = last - int64(end-1-i)
-				if _, err := tx.ExecContext(ctx,
-					`INSERT INTO receipt_events (sender_id, seq, conversation_id, recipient_id, status, from_seq, to_seq, at, message_id)
-					 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-					c.SenderID, c.EventID, c.ConversationID, c.RecipientID, protocol.StatusExpired,
-					seqs[i]-1, seqs[i], ms(now), c.MessageID); err != nil {
-					return fmt.Errorf("insert receipt event: %w", err)
-				}
-			}
-			start = end
-		}
-		res, err := tx.ExecContext(ctx, `DELETE FROM messages WHERE id IN (`+in+`)`, ids...)
-		if err != nil {
-			return fmt.Errorf("delete expired: %w", err)
-		}
-		n, _ := res.RowsAffected()
-		deleted = int(n)
-		return nil
-	})
-	if err != nil {
-		return 0, 0, nil, err
-	}
-	return deleted, bytes, changes, nil
-}
 
 // DeleteReceiptEvents implements retention.Store.
 func (s *Store) DeleteReceiptEvents(ctx context.Context, before time.Time, limit int) (int, error) {
@@ -186,6 +83,11 @@ func (s *Store) Reclaim(ctx context.Context) error {
 	if s.d != sqliteDialect {
 		return nil
 	}
-	_, err := s.w.ExecContext(ctx, fmt.Sprintf("PRAGMA incremental_vacuum(%d)", reclaimPages))
+	if _, err := s.w.ExecContext(ctx, fmt.Sprintf("PRAGMA incremental_vacuum(%d)", reclaimPages)); err != nil {
+		return err
+	}
+	// In WAL mode the file shrinks when the vacuum reaches it, at a
+	// checkpoint: take one now rather than whenever the log fills.
+	_, err := s.w.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)")
 	return err
 }

@@ -29,7 +29,8 @@ type Store interface {
 	messaging.Store
 	// One-sided group commits, for the tests.
 	AppendMessages(ctx context.Context, batch []messaging.Message) ([]messaging.AppendResult, error)
-	ApplyReceipts(ctx context.Context, batch []messaging.ReceiptRequest) ([][]messaging.StatusChange, []error, error)
+	ApplyReceipts(ctx context.Context, batch []messaging.ReceiptRequest) ([]messaging.StatusChange, []error, error)
+	ExpireMessages(ctx context.Context, cutoff, now time.Time, limit int) (int, int64, []messaging.StatusChange, error)
 	presence.Store
 	retention.Store
 	media.Store
@@ -341,24 +342,24 @@ func testReceipts(t *testing.T, s Store) {
 		t.Fatal(err, errs[0])
 	}
 	// Cumulative: acking seq 3 delivers 1 and 3 (a's), not b's own 2.
-	if len(changes[0]) != 2 || changes[0][0].MessageID != r1.ID || changes[0][1].MessageID != r3.ID ||
-		changes[0][0].SenderID != "a" || changes[0][0].Status != "delivered" || changes[0][0].EventID == 0 {
-		t.Fatalf("changes = %+v", changes[0])
+	if len(changes) != 2 || changes[0].MessageID != r1.ID || changes[1].MessageID != r3.ID ||
+		changes[0].SenderID != "a" || changes[0].Status != "delivered" || changes[0].EventID == 0 {
+		t.Fatalf("changes = %+v", changes)
 	}
 	// Acking again changes nothing.
 	changes, _, _ = s.ApplyReceipts(ctx(t), []messaging.ReceiptRequest{
 		{UserID: "b", DeviceID: "b2", Status: protocol.StatusDelivered, MessageIDs: []string{r1.ID}, At: at},
 	})
-	if len(changes[0]) != 0 {
-		t.Fatalf("repeated ack changed %+v", changes[0])
+	if len(changes) != 0 {
+		t.Fatalf("repeated ack changed %+v", changes)
 	}
 	// Read implies delivered.
 	readAt := t0.Add(2 * time.Second)
 	changes, _, _ = s.ApplyReceipts(ctx(t), []messaging.ReceiptRequest{
 		{UserID: "b", DeviceID: "b2", Status: protocol.StatusRead, ConversationID: "ab", MessageIDs: []string{r1.ID}, At: readAt},
 	})
-	if len(changes[0]) != 1 || changes[0][0].Status != "read" || changes[0][0].MessageID != r1.ID {
-		t.Fatalf("read changes = %+v", changes[0])
+	if len(changes) != 1 || changes[0].Status != "read" || changes[0].MessageID != r1.ID {
+		t.Fatalf("read changes = %+v", changes)
 	}
 	st, _ = s.Statuses(ctx(t), r1)
 	if st[0].Status != "read" || !st[0].UpdatedAt.Equal(readAt) {
@@ -728,19 +729,21 @@ func testPresenceSettings(t *testing.T, s Store) {
 func testCommitBoth(t *testing.T, s Store) {
 	setup(t, s)
 	first := mustAppend(t, s, msg("ab", "a", "a1", "1"))[0].Message
-	c, err := s.Commit(ctx(t), []messaging.Message{msg("ab", "b", "b1", "reply"), msg("ab", "z", "z1", "intruder")},
-		[]messaging.ReceiptRequest{
+	c, err := s.Commit(ctx(t), messaging.Batch{
+		Sends: []messaging.Message{msg("ab", "b", "b1", "reply"), msg("ab", "z", "z1", "intruder")},
+		Receipts: []messaging.ReceiptRequest{
 			{UserID: "b", DeviceID: "b1", Status: protocol.StatusRead, ConversationID: "ab", MessageIDs: []string{first.ID}, At: t0},
 			{UserID: "b", DeviceID: "b1", Status: protocol.StatusDelivered, MessageIDs: []string{"nope"}, At: t0},
-		})
+		},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.Sends[0].Err != nil || c.Sends[0].Message.Seq != 2 || !errors.Is(c.Sends[1].Err, messaging.ErrForbidden) {
 		t.Fatalf("sends = %+v", c.Sends)
 	}
-	if c.Refused[0] != nil || len(c.Changes[0]) != 1 || c.Changes[0][0].Status != "read" || !errors.Is(c.Refused[1], messaging.ErrMessageNotFound) {
-		t.Fatalf("receipts = %+v / %v", c.Changes, c.Refused)
+	if c.Refused[0] != nil || len(c.Statuses) != 1 || c.Statuses[0].Status != "read" || !errors.Is(c.Refused[1], messaging.ErrMessageNotFound) {
+		t.Fatalf("receipts = %+v / %v", c.Statuses, c.Refused)
 	}
 	if st, _ := s.Statuses(ctx(t), first); st[0].Status != "read" {
 		t.Fatalf("status after the combined commit = %+v", st)

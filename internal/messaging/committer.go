@@ -1,0 +1,487 @@
+package messaging
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/parleychat/parley/internal/bus"
+	"github.com/parleychat/parley/internal/clock"
+	"github.com/parleychat/parley/internal/conversations"
+	"github.com/parleychat/parley/internal/protocol"
+)
+
+// Config tunes the committer.
+type Config struct {
+	// Retention is how long messages are kept and delivered.
+	Retention time.Duration
+	// MaxBatch bounds how many sends (or receipts) share one commit
+	// cycle; receipts are bounded by the message ids they name too.
+	MaxBatch int
+	// QueueSize bounds sends waiting for the committer; Submit blocks past
+	// it, which pushes back on the connections' readers.
+	QueueSize int
+}
+
+// Work bounds of one commit cycle besides MaxBatch: a cycle stays short
+// whatever arrives, so a send never waits behind a long one.
+const (
+	// receiptIDsPerSend is how many message ids of receipts cost about
+	// as much as one send: a cycle takes receipts naming up to MaxBatch ×
+	// this many ids.
+	receiptIDsPerSend = 8
+	// maxChangesPerCycle bounds membership changes per cycle (each reads
+	// and writes a group's members).
+	maxChangesPerCycle = 8
+	// MaxExpiryPerCycle bounds the messages one cycle deletes: Expire
+	// deletes more in as many cycles as it takes.
+	MaxExpiryPerCycle = 256
+)
+
+// Observer is told what the committer does, for metrics.
+type Observer interface {
+	Committed(messages, batch int, d time.Duration)
+	// SendLatency is the time from Submit to commit of one message.
+	SendLatency(d time.Duration)
+	// Receipts counts receipt frames committed; StatusChanges the
+	// per-message changes they caused ("delivered" or "read").
+	Receipts(n int)
+	StatusChanges(status string, n int)
+}
+
+// Committer is a node's one writer of conversation logs and receipt
+// state: sends, receipts, other domains' changes that write system
+// messages, and expiries are all operations it commits in cycles, one
+// transaction and one fsync per cycle, and only then acknowledges and
+// publishes, encoding each event once.
+type Committer struct {
+	store Store
+	pub   Publisher
+	clock clock.Clock
+	cfg   Config
+	log   *slog.Logger
+	obs   Observer
+
+	mu      sync.RWMutex // guards closed against Submit/Close races
+	closed  bool
+	sends   chan *sendJob
+	rcpts   chan *rcptJob
+	ops     chan *opJob
+	stop    chan struct{}
+	stopped chan struct{}
+}
+
+type sendJob struct {
+	msg      Message
+	enqueued time.Time
+	done     func(AppendResult)
+}
+
+type rcptJob struct {
+	req  ReceiptRequest
+	done func(error)
+}
+
+// opJob is a change of another domain or an expiry.
+type opJob struct {
+	change func(conversations.Tx) error
+	expire *Expiry
+	done   chan opResult
+}
+
+type opResult struct {
+	change  ChangeResult
+	expired Expired
+	changes int
+	err     error
+}
+
+// NewCommitter returns a committer; Run must be called to start it.
+func NewCommitter(s Store, pub Publisher, clk clock.Clock, cfg Config, log *slog.Logger, obs Observer) *Committer {
+	if cfg.MaxBatch < 1 {
+		cfg.MaxBatch = 256
+	}
+	if cfg.QueueSize < 1 {
+		cfg.QueueSize = 4096
+	}
+	return &Committer{
+		store: s, pub: pub, clock: clk, cfg: cfg, log: log, obs: obs,
+		sends:   make(chan *sendJob, cfg.QueueSize),
+		rcpts:   make(chan *rcptJob, cfg.QueueSize),
+		ops:     make(chan *opJob, 64),
+		stop:    make(chan struct{}),
+		stopped: make(chan struct{}),
+	}
+}
+
+// Run runs the committer until Close, then finishes every accepted job.
+func (s *Committer) Run(ctx context.Context) error {
+	defer close(s.stopped)
+	s.commitLoop(ctx)
+	return nil
+}
+
+// Close stops accepting work; Run returns once the accepted work is done.
+func (s *Committer) Close() {
+	s.mu.Lock()
+	if !s.closed {
+		s.closed = true
+		close(s.stop)
+	}
+	s.mu.Unlock()
+}
+
+// Wait blocks until Run has returned.
+func (s *Committer) Wait() { <-s.stopped }
+
+// Submit queues a message for the next group commit. done is called once,
+// from the committer, after the commit (or its failure); it must not block.
+// Messages submitted in order by one caller are sequenced in that order.
+func (s *Committer) Submit(ctx context.Context, m Message, done func(AppendResult)) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return ErrShuttingDown
+	}
+	select {
+	case s.sends <- &sendJob{msg: m, enqueued: time.Now(), done: done}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// QueueDepth is how many sends wait for the committer.
+func (s *Committer) QueueDepth() int { return len(s.sends) }
+
+// Send submits a message and waits for its commit.
+func (s *Committer) Send(ctx context.Context, m Message) (AppendResult, error) {
+	ch := make(chan AppendResult, 1)
+	if err := s.Submit(ctx, m, func(r AppendResult) { ch <- r }); err != nil {
+		return AppendResult{}, err
+	}
+	select {
+	case r := <-ch:
+		return r, r.Err
+	case <-ctx.Done():
+		return AppendResult{}, ctx.Err()
+	}
+}
+
+// SubmitReceipt queues a delivery_ack or read_receipt; done is called after
+// its commit with nil or the reason it was refused.
+func (s *Committer) SubmitReceipt(ctx context.Context, r ReceiptRequest, done func(error)) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return ErrShuttingDown
+	}
+	select {
+	case s.rcpts <- &rcptJob{req: r, done: done}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Receipt submits a receipt and waits for its commit.
+func (s *Committer) Receipt(ctx context.Context, r ReceiptRequest) error {
+	ch := make(chan error, 1)
+	if err := s.SubmitReceipt(ctx, r, func(err error) { ch <- err }); err != nil {
+		return err
+	}
+	select {
+	case err := <-ch:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Update implements conversations.TxStore: the change runs in the next
+// commit cycle, wholly or not at all, and the system messages it appends
+// are sequenced and published with the cycle's sends. Once submitted, the
+// change is committed or refused even if ctx ends meanwhile.
+func (s *Committer) Update(ctx context.Context, fn func(conversations.Tx) error) error {
+	r, err := s.submitOp(ctx, &opJob{change: fn})
+	if err != nil {
+		return err
+	}
+	return r.change.Err
+}
+
+// Expire deletes up to limit messages created before cutoff, in cycles of
+// at most MaxExpiryPerCycle, and tells their senders which recipients
+// never got them. It returns what it deleted and how many "expired"
+// statuses it sent.
+func (s *Committer) Expire(ctx context.Context, cutoff, now time.Time, limit int) (deleted int, bytes int64, statuses int, err error) {
+	for deleted < limit {
+		n := min(limit-deleted, MaxExpiryPerCycle)
+		r, err := s.submitOp(ctx, &opJob{expire: &Expiry{Cutoff: cutoff, Now: now, Limit: n}})
+		if err != nil {
+			return deleted, bytes, statuses, err
+		}
+		deleted, bytes, statuses = deleted+r.expired.Messages, bytes+r.expired.Bytes, statuses+r.changes
+		if r.expired.Messages < n {
+			break
+		}
+	}
+	return deleted, bytes, statuses, nil
+}
+
+func (s *Committer) submitOp(ctx context.Context, j *opJob) (opResult, error) {
+	j.done = make(chan opResult, 1)
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return opResult{}, ErrShuttingDown
+	}
+	select {
+	case s.ops <- j:
+		s.mu.RUnlock()
+	case <-ctx.Done():
+		s.mu.RUnlock()
+		return opResult{}, ctx.Err()
+	}
+	// Accepted: wait for the outcome whatever ctx does, so a caller never
+	// reports failure for a change that then commits.
+	r := <-j.done
+	return r, r.err
+}
+
+// cycle is the work of one commit.
+type cycle struct {
+	sends []*sendJob
+	rcpts []*rcptJob
+	ids   int // message ids the receipts name
+	ops   []*opJob
+	// expire is the index in ops of the cycle's one expiry, or -1.
+	expire int
+}
+
+func (c *cycle) reset() {
+	c.sends, c.rcpts, c.ops, c.ids, c.expire = c.sends[:0], c.rcpts[:0], c.ops[:0], 0, -1
+}
+
+func (c *cycle) empty() bool { return len(c.sends) == 0 && len(c.rcpts) == 0 && len(c.ops) == 0 }
+
+// takeOp adds j unless the cycle has no room for its kind; it reports
+// whether it did.
+func (c *cycle) takeOp(j *opJob) bool {
+	if j.expire != nil {
+		if c.expire >= 0 {
+			return false
+		}
+		c.expire = len(c.ops)
+	} else if len(c.ops)-boolInt(c.expire >= 0) >= maxChangesPerCycle {
+		return false
+	}
+	c.ops = append(c.ops, j)
+	return true
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// commitLoop is the group committer: it takes whatever work is queued, up
+// to a cycle's bounds, commits it in one transaction — one fsync — and
+// only then acks and publishes it, in order. While one cycle commits the
+// next one queues up, so the fsync is shared by everything that arrived
+// meanwhile. After stop it drains what was accepted, then returns.
+func (s *Committer) commitLoop(ctx context.Context) {
+	max := s.cfg.MaxBatch
+	var c cycle
+	var held *opJob // an op that did not fit the last cycle
+	for {
+		c.reset()
+		if held != nil {
+			c.takeOp(held)
+			held = nil
+		} else {
+			select {
+			case j := <-s.sends:
+				c.sends = append(c.sends, j)
+			case j := <-s.rcpts:
+				c.rcpts, c.ids = append(c.rcpts, j), len(j.req.MessageIDs)
+			case j := <-s.ops:
+				c.takeOp(j)
+			case <-s.stop:
+				select {
+				case j := <-s.sends:
+					c.sends = append(c.sends, j)
+				case j := <-s.rcpts:
+					c.rcpts, c.ids = append(c.rcpts, j), len(j.req.MessageIDs)
+				case j := <-s.ops:
+					c.takeOp(j)
+				default:
+					return
+				}
+			}
+		}
+	fill:
+		for held == nil {
+			sc, rc := s.sends, s.rcpts
+			if len(c.sends) >= max {
+				sc = nil // full: the rest waits for the next cycle
+			}
+			if len(c.rcpts) >= max || c.ids >= max*receiptIDsPerSend {
+				rc = nil
+			}
+			select {
+			case j := <-sc:
+				c.sends = append(c.sends, j)
+			case j := <-rc:
+				c.rcpts, c.ids = append(c.rcpts, j), c.ids+len(j.req.MessageIDs)
+			case j := <-s.ops:
+				if !c.takeOp(j) {
+					held = j
+				}
+			default:
+				break fill
+			}
+			if sc == nil && rc == nil && held == nil && len(s.ops) == 0 {
+				break
+			}
+		}
+		if !c.empty() {
+			s.commit(ctx, &c)
+		}
+	}
+}
+
+func (s *Committer) commit(ctx context.Context, c *cycle) {
+	start := time.Now()
+	now := s.clock.Now()
+	b := Batch{Sends: make([]Message, len(c.sends)), Receipts: make([]ReceiptRequest, len(c.rcpts))}
+	for i, j := range c.sends {
+		m := j.msg
+		// Ids and times are assigned here, in commit order, so ids sort
+		// like sequence numbers on one node.
+		m.ID = ulid.Make().String()
+		m.CreatedAt = now
+		b.Sends[i] = m
+	}
+	for i, j := range c.rcpts {
+		b.Receipts[i] = j.req
+		b.Receipts[i].At = now
+	}
+	changeIdx := make([]int, len(c.ops)) // op → its index in b.Changes, -1 for the expiry
+	for i, j := range c.ops {
+		changeIdx[i] = -1
+		if j.change != nil {
+			changeIdx[i] = len(b.Changes)
+			b.Changes = append(b.Changes, j.change)
+		} else {
+			b.Expire = j.expire
+		}
+	}
+	// The commit must not be cut short by a shutdown: once accepted, a
+	// job is committed or reported failed, never left in between.
+	res, err := s.store.Commit(context.WithoutCancel(ctx), b)
+	if err != nil {
+		s.log.Error("group commit", "err", err, "sends", len(c.sends), "receipts", len(c.rcpts), "ops", len(c.ops))
+		err = fmt.Errorf("commit: %w", err)
+		for _, j := range c.sends {
+			j.done(AppendResult{Err: err})
+		}
+		for _, j := range c.rcpts {
+			j.done(err)
+		}
+		for _, j := range c.ops {
+			j.done <- opResult{err: err}
+		}
+		return
+	}
+	// Published in log order: the changes' system messages came first.
+	for _, r := range res.Changes {
+		for _, m := range r.Messages {
+			s.publishMessage(ctx, m)
+		}
+	}
+	stored := 0
+	for i, j := range c.sends {
+		r := res.Sends[i]
+		if r.Err == nil {
+			if !r.Duplicate {
+				stored++
+			}
+			// A duplicate is published again: its sender resends because
+			// it had no ack, and the node that stored it may have died
+			// before publishing it. Connections drop what they already have.
+			s.publishMessage(ctx, r)
+			if r.NewContact != "" {
+				s.pub.Publish(ctx, []string{r.Message.SenderID, r.NewContact}, bus.Contact(r.Message.SenderID, r.NewContact))
+			}
+		}
+		j.done(r)
+	}
+	s.publishStatuses(ctx, res.Statuses)
+	for i, j := range c.rcpts {
+		j.done(res.Refused[i])
+	}
+	expired := 0
+	for _, st := range res.Statuses {
+		if st.Status == protocol.StatusExpired {
+			expired++
+		}
+	}
+	for i, j := range c.ops {
+		if changeIdx[i] >= 0 {
+			j.done <- opResult{change: res.Changes[changeIdx[i]]}
+		} else {
+			j.done <- opResult{expired: res.Expired, changes: expired}
+		}
+	}
+	if s.obs == nil {
+		return
+	}
+	end := time.Now()
+	if len(c.sends) > 0 {
+		s.obs.Committed(stored, len(c.sends), end.Sub(start))
+		for _, j := range c.sends {
+			s.obs.SendLatency(end.Sub(j.enqueued))
+		}
+	}
+	if len(c.rcpts) > 0 {
+		s.obs.Receipts(len(c.rcpts))
+	}
+	counts := map[string]int{}
+	for _, st := range res.Statuses {
+		counts[st.Status]++
+	}
+	for st, n := range counts {
+		s.obs.StatusChanges(st, n)
+	}
+}
+
+// publishStatuses tells senders about changes: one bus event per receipt
+// event, carrying all its frames, so that a connection can tell a lost
+// event (its number skipped) and read it from the store. Changes come
+// grouped by sender and event.
+func (s *Committer) publishStatuses(ctx context.Context, changes []StatusChange) {
+	for i := 0; i < len(changes); {
+		c := changes[i]
+		ev := &bus.Event{Kind: bus.KindStatus, ConversationID: c.ConversationID, ReceiptID: c.EventID}
+		for ; i < len(changes) && changes[i].SenderID == c.SenderID && changes[i].EventID == c.EventID; i++ {
+			ev.Frames = append(ev.Frames, protocol.Encode(StatusFrame(changes[i])))
+		}
+		s.pub.Publish(ctx, []string{c.SenderID}, ev)
+	}
+}
+
+func (s *Committer) publishMessage(ctx context.Context, r AppendResult) {
+	m := r.Message
+	frame := protocol.Encode(ToFrame(m))
+	s.pub.Publish(ctx, r.Members, &bus.Event{
+		Kind: bus.KindMessage, ConversationID: m.ConversationID, Seq: m.Seq,
+		SenderDevice: m.SenderDevice, Frame: frame,
+	})
+}

@@ -1,0 +1,410 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/parleychat/parley/internal/conversations"
+	"github.com/parleychat/parley/internal/messaging"
+	"github.com/parleychat/parley/internal/store"
+)
+
+var _ messaging.Store = (*Store)(nil)
+
+const messageColumns = `id, conversation_id, seq, sender_id, sender_device_id, client_message_id, message_type, content, media_id, created_at`
+
+// Commit implements messaging.Store: the group commit, the one writer of
+// conversation logs and receipt state.
+func (s *Store) Commit(ctx context.Context, b messaging.Batch) (messaging.Committed, error) {
+	var out messaging.Committed
+	err := s.tx(ctx, func(tx *Tx) error {
+		// A transaction PostgreSQL aborted is run again whole: start clean.
+		out = messaging.Committed{
+			Sends:   make([]messaging.AppendResult, len(b.Sends)),
+			Changes: make([]messaging.ChangeResult, len(b.Changes)),
+		}
+		lb := newLogBatch(tx)
+		for i, fn := range b.Changes {
+			r, err := lb.change(ctx, fn)
+			if err != nil {
+				return err
+			}
+			out.Changes[i] = r
+		}
+		if len(b.Sends) > 0 {
+			if err := lockConversations(ctx, tx, b.Sends); err != nil {
+				return err
+			}
+			for i, m := range b.Sends {
+				r, err := lb.append(ctx, m)
+				if err != nil {
+					return err
+				}
+				out.Sends[i] = r
+			}
+		}
+		if err := lb.flush(ctx); err != nil {
+			return err
+		}
+		ev := &eventBatch{}
+		refused, err := applyReceipts(ctx, tx, b.Receipts, ev)
+		if err != nil {
+			return err
+		}
+		out.Refused = refused
+		if b.Expire != nil {
+			if out.Expired, err = expire(ctx, tx, *b.Expire, ev); err != nil {
+				return err
+			}
+		}
+		out.Statuses, err = ev.write(ctx, tx)
+		return err
+	})
+	if err != nil {
+		return messaging.Committed{}, err
+	}
+	return out, nil
+}
+
+// AppendMessages commits sends alone (tests and tools).
+func (s *Store) AppendMessages(ctx context.Context, batch []messaging.Message) ([]messaging.AppendResult, error) {
+	c, err := s.Commit(ctx, messaging.Batch{Sends: batch})
+	return c.Sends, err
+}
+
+// ApplyReceipts commits receipts alone (tests and tools).
+func (s *Store) ApplyReceipts(ctx context.Context, batch []messaging.ReceiptRequest) ([]messaging.StatusChange, []error, error) {
+	c, err := s.Commit(ctx, messaging.Batch{Receipts: batch})
+	return c.Statuses, c.Refused, err
+}
+
+// ExpireMessages commits an expiry alone (tests and tools).
+func (s *Store) ExpireMessages(ctx context.Context, cutoff, now time.Time, limit int) (int, int64, []messaging.StatusChange, error) {
+	c, err := s.Commit(ctx, messaging.Batch{Expire: &messaging.Expiry{Cutoff: cutoff, Now: now, Limit: limit}})
+	return c.Expired.Messages, c.Expired.Bytes, c.Statuses, err
+}
+
+// Update implements conversations.TxStore by committing fn alone (tests
+// and tools; the server submits changes to its committer instead).
+func (s *Store) Update(ctx context.Context, fn func(conversations.Tx) error) error {
+	c, err := s.Commit(ctx, messaging.Batch{Changes: []func(conversations.Tx) error{fn}})
+	if err != nil {
+		return err
+	}
+	return c.Changes[0].Err
+}
+
+// logBatch is one commit cycle's sequencing state: the one place where
+// messages, the senders' and the server's, get their sequence numbers.
+// Nobody else can change its conversations until it commits (SQLite's
+// single writer; on PostgreSQL the rows locked by lockConversations or by
+// a change), so it reads each conversation's members and last sequence
+// number once and writes the new last number once, at the end.
+type logBatch struct {
+	tx      *Tx
+	members map[string][]string
+	seqs    map[string]*convSeq
+	// own is, per conversation, the batch's latest run of consecutive
+	// messages from one device (see flush).
+	own map[string]*ownRun
+	// system collects the system messages of the change being applied.
+	system []messaging.AppendResult
+}
+
+func newLogBatch(tx *Tx) *logBatch {
+	return &logBatch{tx: tx, members: map[string][]string{}, seqs: map[string]*convSeq{}, own: map[string]*ownRun{}}
+}
+
+type ownRun struct {
+	device      string
+	first, last int64
+}
+
+type convSeq struct {
+	last     int64
+	dirty    bool
+	activity time.Time
+	// A 1:1's creator, and whether its other member has written in it
+	// (see migrations/0006_contacts.sql); answer is set by this batch.
+	direct           bool
+	createdBy        string
+	answered, answer bool
+}
+
+// change applies one change of another domain inside a savepoint: a
+// change that fails is undone alone and reported as its result. Changes
+// come before the batch's sends, and each leaves the sequencing state
+// written, so what it did is what the sends read next.
+func (b *logBatch) change(ctx context.Context, fn func(conversations.Tx) error) (messaging.ChangeResult, error) {
+	if _, err := b.tx.ExecContext(ctx, "SAVEPOINT change"); err != nil {
+		return messaging.ChangeResult{}, fmt.Errorf("savepoint: %w", err)
+	}
+	b.system = nil
+	err := fn(convTx{tx: b.tx, b: b, ctx: ctx})
+	if err == nil {
+		err = b.flush(ctx)
+	}
+	if err == nil {
+		err = b.recipients(ctx)
+	}
+	// Whatever happened, what this batch knows of conversations and
+	// members is stale now: read it again.
+	clear(b.seqs)
+	clear(b.members)
+	clear(b.own)
+	if err != nil {
+		if retryable(err) {
+			return messaging.ChangeResult{}, err // the whole transaction runs again
+		}
+		if _, rerr := b.tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT change"); rerr != nil {
+			return messaging.ChangeResult{}, fmt.Errorf("roll back a change: %w", rerr)
+		}
+	}
+	if _, rerr := b.tx.ExecContext(ctx, "RELEASE SAVEPOINT change"); rerr != nil {
+		return messaging.ChangeResult{}, fmt.Errorf("release savepoint: %w", rerr)
+	}
+	if err != nil {
+		return messaging.ChangeResult{Err: err}, nil
+	}
+	return messaging.ChangeResult{Messages: b.system}, nil
+}
+
+// recipients finds whom each system message of a change reaches: the
+// members, after the change, whose window holds it (not one added by it,
+// nor one it removed).
+func (b *logBatch) recipients(ctx context.Context) error {
+	for i := range b.system {
+		m := &b.system[i].Message
+		ids, err := scanStrings(b.tx.QueryContext(ctx,
+			`SELECT user_id FROM members WHERE conversation_id = ? AND left_seq IS NULL AND joined_seq < ?`,
+			m.ConversationID, m.Seq))
+		if err != nil {
+			return fmt.Errorf("list members: %w", err)
+		}
+		b.system[i].Members = ids
+	}
+	return nil
+}
+
+// appendSystem stores a server-written message with the conversation's
+// next sequence number.
+func (b *logBatch) appendSystem(ctx context.Context, sm conversations.SystemMessage) (int64, error) {
+	cs, err := b.seqOf(ctx, sm.ConversationID)
+	if err != nil {
+		return 0, err
+	}
+	if cs == nil {
+		return 0, store.ErrNotFound
+	}
+	m := messaging.Message{
+		ID: sm.ID, ConversationID: sm.ConversationID, Seq: cs.last + 1, SenderID: sm.SenderID,
+		SenderDevice: sm.SenderDevice, ClientMessageID: "system:" + sm.ID, Type: conversations.MessageTypeSystem,
+		Content: sm.Content, CreatedAt: sm.CreatedAt,
+	}
+	if err := b.insert(ctx, m, false); err != nil {
+		return 0, err
+	}
+	cs.last, cs.dirty, cs.activity = m.Seq, true, m.CreatedAt
+	// The change may read the conversation back before the batch ends.
+	if err := b.flushSeq(ctx, m.ConversationID, cs); err != nil {
+		return 0, err
+	}
+	b.system = append(b.system, messaging.AppendResult{Message: m})
+	return m.Seq, nil
+}
+
+// insert writes m; with idempotent, a key seen before inserts nothing and
+// reports false (the idempotency check and the insert are one statement).
+func (b *logBatch) insert(ctx context.Context, m messaging.Message, idempotent bool) error {
+	q := `INSERT INTO messages (` + messageColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	if idempotent {
+		q += ` ON CONFLICT (sender_id, client_message_id) DO NOTHING`
+	}
+	res, err := b.tx.ExecContext(ctx, q, m.ID, m.ConversationID, m.Seq, m.SenderID, m.SenderDevice,
+		m.ClientMessageID, m.Type, m.Content, nullString(m.MediaID), ms(m.CreatedAt))
+	if err != nil {
+		return fmt.Errorf("insert message: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return errDuplicate
+	}
+	return nil
+}
+
+var errDuplicate = errors.New("duplicate client_message_id")
+
+func (b *logBatch) append(ctx context.Context, m messaging.Message) (messaging.AppendResult, error) {
+	members, err := b.membersOf(ctx, m.ConversationID)
+	if err != nil {
+		return messaging.AppendResult{}, err
+	}
+	cs, err := b.seqOf(ctx, m.ConversationID)
+	if err != nil {
+		return messaging.AppendResult{}, err
+	}
+	if cs == nil || !slices.Contains(members, m.SenderID) {
+		// A resend of a message stored before (say, before a removal)
+		// is still answered with the original.
+		if r, ok, err := b.duplicate(ctx, m); err != nil || ok {
+			return r, err
+		}
+		if cs == nil {
+			return messaging.AppendResult{Err: messaging.ErrConversationNotFound}, nil
+		}
+		return messaging.AppendResult{Err: messaging.ErrForbidden}, nil
+	}
+	m.Seq = cs.last + 1
+	if err := b.insert(ctx, m, true); errors.Is(err, errDuplicate) {
+		r, _, err := b.duplicate(ctx, m)
+		return r, err
+	} else if err != nil {
+		return messaging.AppendResult{}, err
+	}
+	cs.last, cs.dirty, cs.activity = m.Seq, true, m.CreatedAt
+	r := messaging.AppendResult{Message: m, Members: members}
+	if cs.direct && !cs.answered && m.SenderID != cs.createdBy {
+		cs.answered, cs.answer = true, true
+		r.NewContact = cs.createdBy
+	}
+	if r := b.own[m.ConversationID]; r != nil && r.device == m.SenderDevice && r.last == m.Seq-1 {
+		r.last = m.Seq
+	} else {
+		b.own[m.ConversationID] = &ownRun{device: m.SenderDevice, first: m.Seq, last: m.Seq}
+	}
+	return r, nil
+}
+
+// duplicate finds the message stored before under m's key, with the
+// members of its conversation (it is published again).
+func (b *logBatch) duplicate(ctx context.Context, m messaging.Message) (messaging.AppendResult, bool, error) {
+	orig, err := scanMessage(b.tx.QueryRowContext(ctx,
+		`SELECT `+messageColumns+` FROM messages WHERE sender_id = ? AND client_message_id = ?`, m.SenderID, m.ClientMessageID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return messaging.AppendResult{}, false, nil
+	}
+	if err != nil {
+		return messaging.AppendResult{}, false, fmt.Errorf("idempotency check: %w", err)
+	}
+	members, err := b.membersOf(ctx, orig.ConversationID)
+	if err != nil {
+		return messaging.AppendResult{}, false, err
+	}
+	return messaging.AppendResult{Message: orig, Duplicate: true, Members: members}, true, nil
+}
+
+func (b *logBatch) membersOf(ctx context.Context, conv string) ([]string, error) {
+	if ids, ok := b.members[conv]; ok {
+		return ids, nil
+	}
+	ids, err := memberIDs(ctx, b.tx, conv)
+	if err != nil {
+		return nil, err
+	}
+	b.members[conv] = ids
+	return ids, nil
+}
+
+// seqOf returns the conversation's numbering state, nil if there is no
+// such conversation.
+func (b *logBatch) seqOf(ctx context.Context, conv string) (*convSeq, error) {
+	if cs, ok := b.seqs[conv]; ok {
+		return cs, nil
+	}
+	cs := &convSeq{}
+	var typ string
+	var answered int
+	err := b.tx.QueryRowContext(ctx, `SELECT last_seq, type, created_by, answered FROM conversations WHERE id = ?`, conv).
+		Scan(&cs.last, &typ, &cs.createdBy, &answered)
+	cs.direct, cs.answered = typ == conversations.TypeDirect, answered != 0
+	if errors.Is(err, sql.ErrNoRows) {
+		cs = nil
+	} else if err != nil {
+		return nil, fmt.Errorf("read sequence number: %w", err)
+	}
+	b.seqs[conv] = cs
+	return cs, nil
+}
+
+// flush writes each conversation's new last sequence number, and moves a
+// sending device's cursor past its own messages when it had everything
+// before them: its offline queue then does not drag its own sends, and its
+// connections need not look them up.
+func (b *logBatch) flush(ctx context.Context) error {
+	for conv, r := range b.own {
+		if _, err := b.tx.ExecContext(ctx,
+			`UPDATE device_cursors SET delivered_seq = ?
+			  WHERE device_id = ? AND conversation_id = ? AND delivered_seq >= ? AND delivered_seq < ?`,
+			r.last, r.device, conv, r.first-1, r.last); err != nil {
+			return fmt.Errorf("advance sender cursor: %w", err)
+		}
+	}
+	clear(b.own)
+	for id, cs := range b.seqs {
+		if err := b.flushSeq(ctx, id, cs); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (b *logBatch) flushSeq(ctx context.Context, id string, cs *convSeq) error {
+	if cs == nil || !cs.dirty {
+		return nil
+	}
+	if _, err := b.tx.ExecContext(ctx,
+		`UPDATE conversations SET last_seq = ?, last_activity_at = ?, answered = greatest(answered, ?) WHERE id = ?`,
+		cs.last, ms(cs.activity), boolInt(cs.answer), id); err != nil {
+		return fmt.Errorf("write sequence number: %w", err)
+	}
+	cs.dirty = false
+	return nil
+}
+
+// lockConversations holds the rows of the batch's conversations, in id
+// order, where several writers exist: a membership change then commits
+// wholly before or wholly after the batch, never between its member read
+// and its sequence numbers, and two batches never wait for each other in a
+// cycle.
+func lockConversations(ctx context.Context, tx *Tx, batch []messaging.Message) error {
+	if tx.d.forUpdate == "" {
+		return nil
+	}
+	seen := map[string]bool{}
+	var ids []any
+	for _, m := range batch {
+		if !seen[m.ConversationID] {
+			seen[m.ConversationID] = true
+			ids = append(ids, m.ConversationID)
+		}
+	}
+	slices.SortFunc(ids, func(a, b any) int { return strings.Compare(a.(string), b.(string)) })
+	rows, err := tx.QueryContext(ctx,
+		`SELECT id FROM conversations WHERE id IN (`+placeholders(len(ids))+`) ORDER BY id`+tx.d.forUpdate, ids...)
+	if err != nil {
+		return fmt.Errorf("lock conversations: %w", err)
+	}
+	return rows.Close()
+}
+
+func scanStrings(rows *sql.Rows, err error) ([]string, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
