@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/parleychat/parley/internal/conversations"
@@ -21,6 +19,18 @@ const messageColumns = `id, conversation_id, seq, sender_id, sender_device_id, c
 // Commit implements messaging.Store: the group commit, the one writer of
 // conversation logs and receipt state.
 func (s *Store) Commit(ctx context.Context, b messaging.Batch) (messaging.Committed, error) {
+	for attempt := 1; ; attempt++ {
+		out, err := s.commit(ctx, b)
+		// Another node stored one of the keys since this batch looked:
+		// run it again, and the key is found.
+		if isUniqueViolation(err) && attempt < maxTxAttempts {
+			continue
+		}
+		return out, err
+	}
+}
+
+func (s *Store) commit(ctx context.Context, b messaging.Batch) (messaging.Committed, error) {
 	var out messaging.Committed
 	err := s.tx(ctx, func(tx *Tx) error {
 		// A transaction PostgreSQL aborted is run again whole: start clean.
@@ -37,16 +47,11 @@ func (s *Store) Commit(ctx context.Context, b messaging.Batch) (messaging.Commit
 			out.Changes[i] = r
 		}
 		if len(b.Sends) > 0 {
-			if err := lockConversations(ctx, tx, b.Sends); err != nil {
+			res, err := lb.appendAll(ctx, b.Sends)
+			if err != nil {
 				return err
 			}
-			for i, m := range b.Sends {
-				r, err := lb.append(ctx, m)
-				if err != nil {
-					return err
-				}
-				out.Sends[i] = r
-			}
+			out.Sends = res
 		}
 		if err := lb.flush(ctx); err != nil {
 			return err
@@ -206,8 +211,9 @@ func (b *logBatch) appendSystem(ctx context.Context, sm conversations.SystemMess
 		SenderDevice: sm.SenderDevice, ClientMessageID: "system:" + sm.ID, Type: conversations.MessageTypeSystem,
 		Content: sm.Content, CreatedAt: sm.CreatedAt,
 	}
-	if err := b.insert(ctx, m, false); err != nil {
-		return 0, err
+	if _, err := b.tx.ExecContext(ctx, `INSERT INTO messages (`+messageColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)`,
+		m.ID, m.ConversationID, m.Seq, m.SenderID, m.SenderDevice, m.ClientMessageID, m.Type, m.Content, ms(m.CreatedAt)); err != nil {
+		return 0, fmt.Errorf("insert system message: %w", err)
 	}
 	cs.last, cs.dirty, cs.activity = m.Seq, true, m.CreatedAt
 	// The change may read the conversation back before the batch ends.
@@ -216,87 +222,6 @@ func (b *logBatch) appendSystem(ctx context.Context, sm conversations.SystemMess
 	}
 	b.system = append(b.system, messaging.AppendResult{Message: m})
 	return m.Seq, nil
-}
-
-// insert writes m; with idempotent, a key seen before inserts nothing and
-// reports false (the idempotency check and the insert are one statement).
-func (b *logBatch) insert(ctx context.Context, m messaging.Message, idempotent bool) error {
-	q := `INSERT INTO messages (` + messageColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	if idempotent {
-		q += ` ON CONFLICT (sender_id, client_message_id) DO NOTHING`
-	}
-	res, err := b.tx.ExecContext(ctx, q, m.ID, m.ConversationID, m.Seq, m.SenderID, m.SenderDevice,
-		m.ClientMessageID, m.Type, m.Content, nullString(m.MediaID), ms(m.CreatedAt))
-	if err != nil {
-		return fmt.Errorf("insert message: %w", err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return err
-	} else if n == 0 {
-		return errDuplicate
-	}
-	return nil
-}
-
-var errDuplicate = errors.New("duplicate client_message_id")
-
-func (b *logBatch) append(ctx context.Context, m messaging.Message) (messaging.AppendResult, error) {
-	members, err := b.membersOf(ctx, m.ConversationID)
-	if err != nil {
-		return messaging.AppendResult{}, err
-	}
-	cs, err := b.seqOf(ctx, m.ConversationID)
-	if err != nil {
-		return messaging.AppendResult{}, err
-	}
-	if cs == nil || !slices.Contains(members, m.SenderID) {
-		// A resend of a message stored before (say, before a removal)
-		// is still answered with the original.
-		if r, ok, err := b.duplicate(ctx, m); err != nil || ok {
-			return r, err
-		}
-		if cs == nil {
-			return messaging.AppendResult{Err: messaging.ErrConversationNotFound}, nil
-		}
-		return messaging.AppendResult{Err: messaging.ErrForbidden}, nil
-	}
-	m.Seq = cs.last + 1
-	if err := b.insert(ctx, m, true); errors.Is(err, errDuplicate) {
-		r, _, err := b.duplicate(ctx, m)
-		return r, err
-	} else if err != nil {
-		return messaging.AppendResult{}, err
-	}
-	cs.last, cs.dirty, cs.activity = m.Seq, true, m.CreatedAt
-	r := messaging.AppendResult{Message: m, Members: members}
-	if cs.direct && !cs.answered && m.SenderID != cs.createdBy {
-		cs.answered, cs.answer = true, true
-		r.NewContact = cs.createdBy
-	}
-	if r := b.own[m.ConversationID]; r != nil && r.device == m.SenderDevice && r.last == m.Seq-1 {
-		r.last = m.Seq
-	} else {
-		b.own[m.ConversationID] = &ownRun{device: m.SenderDevice, first: m.Seq, last: m.Seq}
-	}
-	return r, nil
-}
-
-// duplicate finds the message stored before under m's key, with the
-// members of its conversation (it is published again).
-func (b *logBatch) duplicate(ctx context.Context, m messaging.Message) (messaging.AppendResult, bool, error) {
-	orig, err := scanMessage(b.tx.QueryRowContext(ctx,
-		`SELECT `+messageColumns+` FROM messages WHERE sender_id = ? AND client_message_id = ?`, m.SenderID, m.ClientMessageID))
-	if errors.Is(err, sql.ErrNoRows) {
-		return messaging.AppendResult{}, false, nil
-	}
-	if err != nil {
-		return messaging.AppendResult{}, false, fmt.Errorf("idempotency check: %w", err)
-	}
-	members, err := b.membersOf(ctx, orig.ConversationID)
-	if err != nil {
-		return messaging.AppendResult{}, false, err
-	}
-	return messaging.AppendResult{Message: orig, Duplicate: true, Members: members}, true, nil
 }
 
 func (b *logBatch) membersOf(ctx context.Context, conv string) ([]string, error) {
@@ -365,32 +290,6 @@ func (b *logBatch) flushSeq(ctx context.Context, id string, cs *convSeq) error {
 	}
 	cs.dirty = false
 	return nil
-}
-
-// lockConversations holds the rows of the batch's conversations, in id
-// order, where several writers exist: a membership change then commits
-// wholly before or wholly after the batch, never between its member read
-// and its sequence numbers, and two batches never wait for each other in a
-// cycle.
-func lockConversations(ctx context.Context, tx *Tx, batch []messaging.Message) error {
-	if tx.d.forUpdate == "" {
-		return nil
-	}
-	seen := map[string]bool{}
-	var ids []any
-	for _, m := range batch {
-		if !seen[m.ConversationID] {
-			seen[m.ConversationID] = true
-			ids = append(ids, m.ConversationID)
-		}
-	}
-	slices.SortFunc(ids, func(a, b any) int { return strings.Compare(a.(string), b.(string)) })
-	rows, err := tx.QueryContext(ctx,
-		`SELECT id FROM conversations WHERE id IN (`+placeholders(len(ids))+`) ORDER BY id`+tx.d.forUpdate, ids...)
-	if err != nil {
-		return fmt.Errorf("lock conversations: %w", err)
-	}
-	return rows.Close()
 }
 
 func scanStrings(rows *sql.Rows, err error) ([]string, error) {

@@ -42,6 +42,23 @@ var (
 	postgresDialect = &dialect{name: "postgres", numbered: true, greatest: "GREATEST(", forUpdate: " FOR UPDATE"}
 )
 
+// forUpdateOf locks the rows of one table of a join (alias), or is "".
+func (d *dialect) forUpdateOf(alias string) string {
+	if d.forUpdate == "" {
+		return ""
+	}
+	return d.forUpdate + " OF " + alias
+}
+
+// prefixed qualifies each column of a comma-separated list.
+func prefixed(p, cols string) string {
+	parts := strings.Split(cols, ", ")
+	for i, c := range parts {
+		parts[i] = p + c
+	}
+	return strings.Join(parts, ", ")
+}
+
 func (d *dialect) rewrite(q string) string {
 	if v, ok := d.cache.Load(q); ok {
 		return v.(string)

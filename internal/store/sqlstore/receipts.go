@@ -217,10 +217,7 @@ func lockMembers(ctx context.Context, tx *Tx, keys map[memberKey]bool) (map[memb
 		set.add(k.conv, k.user)
 	}
 	table, args := set.table(tx.d)
-	lock := ""
-	if tx.d.forUpdate != "" {
-		lock = tx.d.forUpdate + " OF mb"
-	}
+	lock := tx.d.forUpdateOf("mb")
 	rows, err := tx.QueryContext(ctx, `
 		SELECT mb.conversation_id, mb.user_id, mb.joined_seq, mb.delivered_seq, mb.read_seq, mb.left_seq
 		  FROM `+table+` JOIN members mb ON mb.conversation_id = k.c AND mb.user_id = k.u

@@ -57,6 +57,10 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 	q.Add("_pragma", "synchronous(FULL)")
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "foreign_keys(OFF)")
+	// A statement writing many rows in a transaction keeps a journal of
+	// its own, to undo itself alone on error: in memory, not a temp file
+	// written (with a syscall per page) on every commit cycle.
+	q.Add("_pragma", "temp_store(MEMORY)")
 	q.Add("_txlock", "immediate")
 	w, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
 	if err != nil {

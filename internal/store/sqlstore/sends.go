@@ -1,0 +1,173 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/parleychat/parley/internal/conversations"
+	"github.com/parleychat/parley/internal/messaging"
+)
+
+// appendAll sequences and stores a cycle's sends with a fixed number of
+// statements, whatever their number: one to read (and, where several
+// writers exist, lock) their conversations, one for the members, one to
+// find keys seen before, one insert, and the updates of flush. Each send
+// is decided as if they were appended one after the other: a key seen
+// before — stored earlier or earlier in this batch — is answered with the
+// original and takes no number, so numbers stay gap-free.
+func (b *logBatch) appendAll(ctx context.Context, sends []messaging.Message) ([]messaging.AppendResult, error) {
+	if err := b.load(ctx, sends); err != nil {
+		return nil, err
+	}
+	seen, err := b.seenKeys(ctx, sends)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]messaging.AppendResult, len(sends))
+	type key struct{ sender, cmid string }
+	fresh := map[key]int{} // key → index of the send that stores it
+	ins := newRowSet("v", textCol("id"), textCol("c"), intCol("q"), textCol("s"), textCol("d"), textCol("k"),
+		textCol("ty"), textCol("co"), textCol("me"), intCol("at"))
+	for i, m := range sends {
+		k := key{m.SenderID, m.ClientMessageID}
+		if orig, ok := seen[k]; ok {
+			// A resend of a message stored before (even before a removal,
+			// or in a conversation since deleted) is answered with the
+			// original, published again to its conversation's members.
+			members, err := b.membersOf(ctx, orig.ConversationID)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = messaging.AppendResult{Message: orig, Duplicate: true, Members: members}
+			continue
+		}
+		if j, ok := fresh[k]; ok {
+			out[i] = out[j]
+			out[i].Duplicate, out[i].NewContact = true, ""
+			continue
+		}
+		cs := b.seqs[m.ConversationID]
+		members := b.members[m.ConversationID]
+		switch {
+		case cs == nil:
+			out[i] = messaging.AppendResult{Err: messaging.ErrConversationNotFound}
+			continue
+		case !slices.Contains(members, m.SenderID):
+			out[i] = messaging.AppendResult{Err: messaging.ErrForbidden}
+			continue
+		}
+		m.Seq = cs.last + 1
+		cs.last, cs.dirty, cs.activity = m.Seq, true, m.CreatedAt
+		r := messaging.AppendResult{Message: m, Members: members}
+		if cs.direct && !cs.answered && m.SenderID != cs.createdBy {
+			cs.answered, cs.answer = true, true
+			r.NewContact = cs.createdBy
+		}
+		if r := b.own[m.ConversationID]; r != nil && r.device == m.SenderDevice && r.last == m.Seq-1 {
+			r.last = m.Seq
+		} else {
+			b.own[m.ConversationID] = &ownRun{device: m.SenderDevice, first: m.Seq, last: m.Seq}
+		}
+		out[i] = r
+		fresh[k] = i
+		ins.add(m.ID, m.ConversationID, m.Seq, m.SenderID, m.SenderDevice, m.ClientMessageID, m.Type, m.Content,
+			m.MediaID, ms(m.CreatedAt))
+	}
+	if ins.len() == 0 {
+		return out, nil
+	}
+	// No ON CONFLICT: a key can only be taken meanwhile by another node
+	// (seenKeys read it absent), and then the whole transaction fails
+	// with a unique violation and runs again, finding it.
+	table, args := ins.table(b.tx.d)
+	if _, err := b.tx.ExecContext(ctx, `
+		INSERT INTO messages (`+messageColumns+`)
+		SELECT v.id, v.c, v.q, v.s, v.d, v.k, v.ty, v.co, nullif(v.me, ''), v.at FROM `+table+` WHERE true`, args...); err != nil {
+		return nil, fmt.Errorf("insert messages: %w", err)
+	}
+	return out, nil
+}
+
+// load reads the numbering state and members of the sends'
+// conversations not read yet, holding their rows in id order where
+// several writers exist: a membership change then commits wholly before
+// or wholly after the batch, and two batches never wait for each other in
+// a cycle.
+func (b *logBatch) load(ctx context.Context, sends []messaging.Message) error {
+	var ids []string
+	for _, m := range sends {
+		if _, ok := b.seqs[m.ConversationID]; !ok && !slices.Contains(ids, m.ConversationID) {
+			ids = append(ids, m.ConversationID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	slices.Sort(ids)
+	set := newRowSet("v", textCol("id"))
+	for _, id := range ids {
+		set.add(id)
+		b.seqs[id] = nil // until found
+		b.members[id] = nil
+	}
+	table, args := set.table(b.tx.d)
+	rows, err := b.tx.QueryContext(ctx, `
+		SELECT c.id, c.last_seq, c.type, c.created_by, c.answered
+		  FROM `+table+` JOIN conversations c ON c.id = v.id ORDER BY c.id`+b.tx.d.forUpdateOf("c"), args...)
+	if err != nil {
+		return fmt.Errorf("read sequence numbers: %w", err)
+	}
+	for rows.Next() {
+		var id, typ string
+		var answered int
+		cs := &convSeq{}
+		if err := rows.Scan(&id, &cs.last, &typ, &cs.createdBy, &answered); err != nil {
+			rows.Close()
+			return err
+		}
+		cs.direct, cs.answered = typ == conversations.TypeDirect, answered != 0
+		b.seqs[id] = cs
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	rows, err = b.tx.QueryContext(ctx, `
+		SELECT mb.conversation_id, mb.user_id
+		  FROM `+table+` JOIN members mb ON mb.conversation_id = v.id
+		 WHERE mb.left_seq IS NULL`, args...)
+	if err != nil {
+		return fmt.Errorf("list members: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var conv, user string
+		if err := rows.Scan(&conv, &user); err != nil {
+			return err
+		}
+		b.members[conv] = append(b.members[conv], user)
+	}
+	return rows.Err()
+}
+
+// seenKeys returns the messages stored before under the sends' keys.
+func (b *logBatch) seenKeys(ctx context.Context, sends []messaging.Message) (map[struct{ sender, cmid string }]messaging.Message, error) {
+	set := newRowSet("k", textCol("s"), textCol("c"))
+	for _, m := range sends {
+		set.add(m.SenderID, m.ClientMessageID)
+	}
+	table, args := set.table(b.tx.d)
+	rows, err := b.tx.QueryContext(ctx, `
+		SELECT `+prefixed("m.", messageColumns)+`
+		  FROM `+table+` JOIN messages m ON m.sender_id = k.s AND m.client_message_id = k.c`, args...)
+	msgs, err := scanMessages(rows, err)
+	if err != nil {
+		return nil, fmt.Errorf("idempotency check: %w", err)
+	}
+	out := make(map[struct{ sender, cmid string }]messaging.Message, len(msgs))
+	for _, m := range msgs {
+		out[struct{ sender, cmid string }{m.SenderID, m.ClientMessageID}] = m
+	}
+	return out, nil
+}
