@@ -49,6 +49,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"AppendRefusals", testAppendRefusals},
 		{"PendingQueue", testPending},
 		{"Receipts", testReceipts},
+		{"ThousandReceiptsInOneCycle", testThousandReceipts},
 		{"ReceiptRefusalChangesNothing", testReceiptRefusal},
 		{"History", testHistory},
 		{"LastSeen", testLastSeen},
@@ -399,6 +400,80 @@ func testReceipts(t *testing.T, s Store) {
 	mustDevice(t, s, "a", "a2")
 	if cur, err := s.ReceiptCursor(ctx(t), "a2"); err != nil || cur != 2 {
 		t.Fatalf("new device's receipt cursor = %d, %v; want 2", cur, err)
+	}
+}
+
+// testThousandReceipts commits, in one cycle, a delivery_ack and a
+// read_receipt for each of 1,000 messages, one message each, as a device
+// acknowledging them one by one would. They coalesce into one cursor move
+// per status (one receipt event each), yet the sender is told of every
+// message exactly once per change, at commit and when it reads the events
+// back, delivered before read.
+func testThousandReceipts(t *testing.T, s Store) {
+	setup(t, s)
+	const n = 1000
+	batch := make([]messaging.Message, n)
+	for i := range batch {
+		batch[i] = msg("ab", "a", "a1", fmt.Sprint(i))
+	}
+	res := mustAppend(t, s, batch...)
+	var receipts []messaging.ReceiptRequest
+	for _, r := range res {
+		id := r.Message.ID
+		receipts = append(receipts,
+			messaging.ReceiptRequest{UserID: "b", DeviceID: "b1", Status: protocol.StatusDelivered, MessageIDs: []string{id}, At: t0},
+			messaging.ReceiptRequest{UserID: "b", DeviceID: "b1", Status: protocol.StatusRead, ConversationID: "ab", MessageIDs: []string{id}, At: t0})
+	}
+	c, err := s.Commit(ctx(t), messaging.Batch{Receipts: receipts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, err := range c.Refused {
+		if err != nil {
+			t.Fatalf("receipt %d refused: %v", i, err)
+		}
+	}
+	check := func(what string, changes []messaging.StatusChange) {
+		t.Helper()
+		events := map[int64]bool{}
+		told := map[string]map[string]int64{} // status → message → event
+		for _, ch := range changes {
+			if ch.SenderID != "a" || ch.RecipientID != "b" || ch.ConversationID != "ab" {
+				t.Fatalf("%s: change %+v", what, ch)
+			}
+			if told[ch.Status] == nil {
+				told[ch.Status] = map[string]int64{}
+			}
+			if _, dup := told[ch.Status][ch.MessageID]; dup {
+				t.Fatalf("%s: %s told twice for %s", what, ch.Status, ch.MessageID)
+			}
+			told[ch.Status][ch.MessageID] = ch.EventID
+			events[ch.EventID] = true
+		}
+		if len(told[protocol.StatusDelivered]) != n || len(told[protocol.StatusRead]) != n || len(changes) != 2*n {
+			t.Fatalf("%s: %d delivered, %d read, %d changes; want %d, %d, %d",
+				what, len(told[protocol.StatusDelivered]), len(told[protocol.StatusRead]), len(changes), n, n, 2*n)
+		}
+		for _, r := range res {
+			if d, rd := told[protocol.StatusDelivered][r.Message.ID], told[protocol.StatusRead][r.Message.ID]; d >= rd {
+				t.Fatalf("%s: message %s read in event %d, delivered in %d", what, r.Message.ID, rd, d)
+			}
+		}
+		if len(events) != 2 {
+			t.Fatalf("%s: %d receipt events; want 2 (one cursor move per status)", what, len(events))
+		}
+	}
+	check("at commit", c.Statuses)
+	back, err := s.StatusesSince(ctx(t), "a", 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("read back", back)
+	if cur, err := s.DeviceCursor(ctx(t), "b1", "ab"); err != nil || cur != n {
+		t.Fatalf("b1's cursor = %d, %v; want %d", cur, err, n)
+	}
+	if st, _ := s.Statuses(ctx(t), res[n-1].Message); st[0].Status != protocol.StatusRead {
+		t.Fatalf("last message's status = %+v", st)
 	}
 }
 
