@@ -27,7 +27,11 @@ type publisher interface {
 // openStore opens PostgreSQL when configured, else SQLite in the data dir.
 func openStore(ctx context.Context, cfg config.Config) (*sqlstore.Store, error) {
 	if cfg.Store != "" {
-		return sqlstore.OpenPostgres(ctx, cfg.Store)
+		name := "parley"
+		if cfg.NodeID != "" {
+			name += " " + cfg.NodeID
+		}
+		return sqlstore.OpenPostgres(ctx, cfg.Store, sqlstore.PostgresOptions{PoolSize: cfg.StorePoolSize, AppName: name})
 	}
 	return sqlstore.Open(ctx, cfg.DataDir)
 }

@@ -22,6 +22,8 @@ type Config struct {
 	DataDir string
 	// Store is "" for SQLite in DataDir, or a postgres:// URL.
 	Store string
+	// StorePoolSize bounds a node's connections to PostgreSQL.
+	StorePoolSize int
 	// Redis, a redis:// URL, makes this node one of a cluster: events and
 	// presence go between nodes through it. RedisPrefix namespaces its
 	// keys and channels; NodeID names this node (default: random).
@@ -96,6 +98,7 @@ func Default() Config {
 		Hash:             identity.DefaultHashParams,
 		Abuse:            DefaultAbuse(),
 		MaxBatch:         512,
+		StorePoolSize:    16,
 		ShutdownGrace:    10 * time.Second,
 		LogLevel:         slog.LevelInfo,
 	}
@@ -118,6 +121,7 @@ func Load(name string, args []string, getenv func(string) string, stderr io.Writ
 	fs.StringVar(&c.Addr, "addr", c.Addr, "address to listen on")
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory for the database and media")
 	fs.StringVar(&c.Store, "store", c.Store, `where state lives: "" for SQLite in --data-dir, or postgres://user@host/db`)
+	fs.IntVar(&c.StorePoolSize, "store-pool-size", c.StorePoolSize, "connections a node keeps to PostgreSQL (its application_name is \"parley <node-id>\" unless the URL names one)")
 	fs.StringVar(&c.Redis, "redis", c.Redis, "redis://host:port/db: run as one node of a cluster (presence and events through Redis)")
 	fs.StringVar(&c.RedisPrefix, "redis-prefix", c.RedisPrefix, "prefix of every Redis key and channel")
 	fs.StringVar(&c.NodeID, "node-id", c.NodeID, "this node's name in the cluster (default: random at start)")
@@ -193,6 +197,7 @@ func (c Config) Validate() error {
 	}
 	check(c.Addr != "", "addr must not be empty")
 	check(c.DataDir != "", "data-dir must not be empty")
+	check(c.StorePoolSize >= 1, "store-pool-size must be at least 1")
 	check(c.Store == "" || strings.HasPrefix(c.Store, "postgres://") || strings.HasPrefix(c.Store, "postgresql://"),
 		"store must be empty (SQLite) or a postgres:// URL")
 	check(c.NodeLease >= time.Second && c.NodeLease <= 45*time.Second, "node-lease must be in [1s, 45s]")

@@ -2,30 +2,53 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"io/fs"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/parleychat/parley/internal/store"
 )
 
-// PostgresPoolSize bounds a node's connections to PostgreSQL.
-const PostgresPoolSize = 16
+// PostgresOptions tune a node's connections to PostgreSQL.
+type PostgresOptions struct {
+	// PoolSize bounds the node's connections (default 16).
+	PoolSize int
+	// AppName is the application_name the server shows for them
+	// (pg_stat_activity), unless the DSN names one.
+	AppName string
+}
 
 // OpenPostgres connects to PostgreSQL (a postgres:// URL or DSN) and
 // migrates it. Several nodes may share the database: every transaction
 // that decides on shared state locks the rows it decides on (FOR UPDATE)
 // at READ COMMITTED, and a transaction PostgreSQL aborts to break a
 // deadlock is retried whole.
-func OpenPostgres(ctx context.Context, dsn string) (*Store, error) {
-	pool, err := sql.Open("pgx", dsn)
+//
+// Every statement is planned for its arguments (plan_cache_mode
+// force_custom_plan): a plan cached while a table was empty — a fresh
+// database, nothing analyzed yet — would otherwise scan the whole table
+// long after it has grown. The commit cycle's statements take whole
+// arrays (see rowSet), so a cycle costs a fixed number of round trips and
+// plans whatever its size.
+func OpenPostgres(ctx context.Context, dsn string, opts PostgresOptions) (*Store, error) {
+	cc, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
-	pool.SetMaxOpenConns(PostgresPoolSize)
-	pool.SetMaxIdleConns(PostgresPoolSize)
+	if _, ok := cc.RuntimeParams["application_name"]; !ok && opts.AppName != "" {
+		cc.RuntimeParams["application_name"] = opts.AppName
+	}
+	if _, ok := cc.RuntimeParams["plan_cache_mode"]; !ok {
+		cc.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
+	}
+	if opts.PoolSize < 1 {
+		opts.PoolSize = 16
+	}
+	pool := stdlib.OpenDB(*cc)
+	pool.SetMaxOpenConns(opts.PoolSize)
+	pool.SetMaxIdleConns(opts.PoolSize)
 	if err := pool.PingContext(ctx); err != nil {
 		_ = pool.Close()
 		return nil, fmt.Errorf("connect to postgres: %w", err)

@@ -13,7 +13,7 @@ import (
 // test in a database of its own (skipped without a server, except under CI).
 func TestConformancePostgres(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) storetest.Store {
-		s, err := sqlstore.OpenPostgres(context.Background(), apptest.Postgres(t))
+		s, err := sqlstore.OpenPostgres(context.Background(), apptest.Postgres(t), sqlstore.PostgresOptions{AppName: "parley-test"})
 		if err != nil {
 			t.Fatal(err)
 		}
