@@ -85,8 +85,11 @@ func (d *dialect) rewrite(q string) string {
 }
 
 // cacheable tells fixed query texts from those built with a varying number
-// of placeholders (IN lists), which would grow a cache without bound.
-func cacheable(q string) bool { return strings.Count(q, "?") <= 16 }
+// of placeholders (IN lists), which would grow a cache without bound. A
+// rowSet's VALUES list varies only by size class: a few texts each.
+func cacheable(q string) bool {
+	return strings.Count(q, "?") <= 16 || strings.Contains(q, "FROM (VALUES ")
+}
 
 // db is a *sql.DB that speaks the dialect.
 type db struct {

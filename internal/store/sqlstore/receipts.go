@@ -468,11 +468,13 @@ func (b *eventBatch) write(ctx context.Context, tx *Tx) ([]messaging.StatusChang
 		next[e.sender]++
 		ins.add(e.sender, e.seq, e.conv, e.recipient, e.status, e.from, e.to, ms(e.at), e.messageID)
 	}
-	table, args = ins.table(tx.d)
-	if _, err := tx.ExecContext(ctx, `
-		INSERT INTO receipt_events (sender_id, seq, conversation_id, recipient_id, status, from_seq, to_seq, at, message_id)
-		SELECT v.s, v.q, v.c, v.r, v.st, v.f, v.t, v.a, nullif(v.mid, '') FROM `+table+` WHERE true`, args...); err != nil {
-		return nil, fmt.Errorf("insert receipt events: %w", err)
+	for _, ins := range ins.chunks(tx.d) {
+		table, args := ins.table(tx.d)
+		if _, err := tx.ExecContext(ctx, `
+			INSERT INTO receipt_events (sender_id, seq, conversation_id, recipient_id, status, from_seq, to_seq, at, message_id)
+			SELECT v.s, v.q, v.c, v.r, v.st, v.f, v.t, v.a, nullif(v.mid, '') FROM `+table+` WHERE true`, args...); err != nil {
+			return nil, fmt.Errorf("insert receipt events: %w", err)
+		}
 	}
 	sorted := slices.Clone(b.events)
 	slices.SortStableFunc(sorted, func(a, b *event) int {

@@ -80,11 +80,13 @@ func (b *logBatch) appendAll(ctx context.Context, sends []messaging.Message) ([]
 	// No ON CONFLICT: a key can only be taken meanwhile by another node
 	// (seenKeys read it absent), and then the whole transaction fails
 	// with a unique violation and runs again, finding it.
-	table, args := ins.table(b.tx.d)
-	if _, err := b.tx.ExecContext(ctx, `
-		INSERT INTO messages (`+messageColumns+`)
-		SELECT v.id, v.c, v.q, v.s, v.d, v.k, v.ty, v.co, nullif(v.me, ''), v.at FROM `+table+` WHERE true`, args...); err != nil {
-		return nil, fmt.Errorf("insert messages: %w", err)
+	for _, ins := range ins.chunks(b.tx.d) {
+		table, args := ins.table(b.tx.d)
+		if _, err := b.tx.ExecContext(ctx, `
+			INSERT INTO messages (`+messageColumns+`)
+			SELECT v.id, v.c, v.q, v.s, v.d, v.k, v.ty, v.co, nullif(v.me, ''), v.at FROM `+table+` WHERE true`, args...); err != nil {
+			return nil, fmt.Errorf("insert messages: %w", err)
+		}
 	}
 	return out, nil
 }
