@@ -105,9 +105,7 @@ func (c *Conn) sendError(err error, clientMessageID string) {
 	if pe == protocol.ErrInternal {
 		c.g.Log.Error("frame failed", "user", c.userID, "err", err)
 	}
-	c.send(protocol.Encode(protocol.ErrorFrame{
-		Type: protocol.TypeError, Code: pe.Code, Message: pe.Message, ClientMessageID: clientMessageID,
-	}))
+	c.send(protocol.Encode(protocol.NewErrorFrame(pe, clientMessageID)))
 }
 
 // kill ends the connection with a close code; safe from any goroutine.
