@@ -83,8 +83,9 @@ func DefaultAbuse() AbuseConfig {
 		// told when to come back instead of queueing. `parley bench
 		// latency --rate 5000` (1,000 users sending and reading, about
 		// twice the ~2,800 messages/s they can commit): p99 send→deliver
-		// 1.5 s with it, 18.7 s and growing after 10 s without (55 s after
-		// 20 s), and more acked with it (2,849 vs 2,057 messages/s).
+		// 1.5 s with it, 18.7 s and growing after 10 s without (55 s at
+		// 10,000 offered for 20 s, docs/PERFORMANCE.md), and more acked
+		// with it (2,849 vs 2,057 messages/s).
 		MaxPendingSends:  1024,
 		HTTPReadTimeout:  60 * time.Second,
 		HTTPWriteTimeout: 60 * time.Second,
