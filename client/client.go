@@ -42,7 +42,8 @@ type Error struct {
 	Code    string // machine code: invalid, unauthorized, forbidden, ...
 	Message string
 	// RetryAfter is how long to wait before trying again, from a 429's
-	// Retry-After header; 0 when the server did not say.
+	// Retry-After header or an error frame's retry_after_ms; 0 when the
+	// server did not say.
 	RetryAfter time.Duration
 }
 

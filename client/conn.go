@@ -36,6 +36,9 @@ type Frame struct {
 	Code            string   `json:"code,omitempty"`
 	Message         string   `json:"message,omitempty"`
 	MessageIDs      []string `json:"message_ids,omitempty"`
+	// RetryAfterMS is how long a rate_limited error frame asks the client
+	// to wait before resending (0: it did not say).
+	RetryAfterMS int64 `json:"retry_after_ms,omitempty"`
 
 	Raw json.RawMessage `json:"-"`
 }
@@ -75,7 +78,18 @@ type DialOptions struct {
 	Buffer int
 	// HTTPClient dials the connection (default http.DefaultClient).
 	HTTPClient *http.Client
+	// SendRetries bounds how many times SendMessage resends a message the
+	// server refused with rate_limited and a retry_after_ms hint, each
+	// time after the hint (0: DefaultSendRetries; negative: never, the
+	// refusal is returned at once).
+	SendRetries int
 }
+
+// DefaultSendRetries is how many times SendMessage resends a message
+// refused with a retry_after_ms hint before it returns the refusal. The
+// server caps a hint at 5 s, so this is up to about 50 s of being told to
+// wait, unless the caller's context ends first.
+const DefaultSendRetries = 10
 
 // Conn is a WebSocket connection to the server. Frames that answer a
 // pending SendMessage go to it; every other frame goes to Frames.
@@ -85,6 +99,8 @@ type Conn struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	done   chan struct{}
+
+	retries int // SendMessage's resends after a hint (DialOptions.SendRetries)
 
 	mu      sync.Mutex
 	waiters map[string]chan Frame
@@ -115,10 +131,13 @@ func (c *Client) Dial(ctx context.Context, opt DialOptions) (*Conn, error) {
 	if opt.Buffer <= 0 {
 		opt.Buffer = 1024
 	}
+	if opt.SendRetries == 0 {
+		opt.SendRetries = DefaultSendRetries
+	}
 	cctx, cancel := context.WithCancel(context.Background())
 	conn := &Conn{
 		ws: ws, frames: make(chan Frame, opt.Buffer), ctx: cctx, cancel: cancel,
-		done: make(chan struct{}), waiters: map[string]chan Frame{},
+		done: make(chan struct{}), waiters: map[string]chan Frame{}, retries: max(0, opt.SendRetries),
 	}
 	go conn.readLoop()
 	if opt.Heartbeat > 0 {
@@ -244,46 +263,80 @@ func (c *Conn) SendRaw(ctx context.Context, data []byte) error {
 }
 
 // SendMessage sends a message and waits for its message_ack (or the error
-// frame that refuses it, returned as *Error).
+// frame that refuses it, returned as *Error). A rate_limited refusal that
+// says when to resend (retry_after_ms) is not returned: the same frame,
+// with the same client_message_id, is sent again after that wait, up to
+// DialOptions.SendRetries times or until ctx ends (nothing was stored, so
+// the caller sees one send and one ack). Other refusals, and a
+// rate_limited without a hint, are returned as they come.
 func (c *Conn) SendMessage(ctx context.Context, m OutgoingMessage) (Ack, error) {
 	if m.MessageType == "" {
 		m.MessageType = "text"
 	}
+	frame, err := json.Marshal(struct {
+		Type string `json:"type"`
+		OutgoingMessage
+	}{"message", m})
+	if err != nil {
+		return Ack{}, fmt.Errorf("parley: encode frame: %w", err)
+	}
+	for attempt := 0; ; attempt++ {
+		f, err := c.sendAndWait(ctx, m.ClientMessageID, frame)
+		if err != nil {
+			return Ack{}, err
+		}
+		if f.Type != "error" {
+			return Ack{ClientMessageID: f.ClientMessageID, MessageID: f.MessageID, ConversationID: f.ConversationID,
+				SequenceNumber: f.SequenceNumber, Timestamp: f.Timestamp}, nil
+		}
+		wait := time.Duration(f.RetryAfterMS) * time.Millisecond
+		refusal := &Error{Code: f.Code, Message: f.Message, RetryAfter: wait}
+		if f.Code != "rate_limited" || wait <= 0 || attempt >= c.retries {
+			return Ack{}, refusal
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return Ack{}, ctx.Err()
+		case <-c.done:
+			t.Stop()
+			return Ack{}, fmt.Errorf("parley: connection closed waiting to resend: %w", refusal)
+		}
+	}
+}
+
+// sendAndWait writes a message frame and waits for the frame that answers
+// its client_message_id: a message_ack or an error.
+func (c *Conn) sendAndWait(ctx context.Context, clientMessageID string, frame []byte) (Frame, error) {
 	w := make(chan Frame, 1)
 	c.mu.Lock()
 	if c.err != nil {
 		err := c.err
 		c.mu.Unlock()
-		return Ack{}, fmt.Errorf("parley: connection closed: %w", err)
+		return Frame{}, fmt.Errorf("parley: connection closed: %w", err)
 	}
-	c.waiters[m.ClientMessageID] = w
+	c.waiters[clientMessageID] = w
 	c.mu.Unlock()
 	forget := func() {
 		c.mu.Lock()
-		delete(c.waiters, m.ClientMessageID)
+		delete(c.waiters, clientMessageID)
 		c.mu.Unlock()
 	}
-	frame := struct {
-		Type string `json:"type"`
-		OutgoingMessage
-	}{"message", m}
-	if err := c.Send(ctx, frame); err != nil {
+	if err := c.SendRaw(ctx, frame); err != nil {
 		forget()
-		return Ack{}, err
+		return Frame{}, err
 	}
 	select {
 	case f, ok := <-w:
 		if !ok {
-			return Ack{}, errors.New("parley: connection closed before the ack")
+			return Frame{}, errors.New("parley: connection closed before the ack")
 		}
-		if f.Type == "error" {
-			return Ack{}, &Error{Code: f.Code, Message: f.Message}
-		}
-		return Ack{ClientMessageID: f.ClientMessageID, MessageID: f.MessageID, ConversationID: f.ConversationID,
-			SequenceNumber: f.SequenceNumber, Timestamp: f.Timestamp}, nil
+		return f, nil
 	case <-ctx.Done():
 		forget()
-		return Ack{}, ctx.Err()
+		return Frame{}, ctx.Err()
 	}
 }
 

@@ -114,8 +114,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	}
 	gw := gateway.New(gateway.Config{
 		Limits: cfg.Limits, HeartbeatTimeout: cfg.HeartbeatTimeout, WriteTimeout: cfg.WriteTimeout,
-		MaxQueue: cfg.MaxQueue, MaxInflight: cfg.MaxInflight, RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst,
-		Users: userLimits(cfg.Abuse, a.caps),
+		MaxQueue: cfg.MaxQueue, MaxInflight: cfg.MaxInflight, MaxPendingSends: cfg.Abuse.MaxPendingSends,
+		RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, Users: userLimits(cfg.Abuse, a.caps),
 	}, gateway.Deps{
 		Hub: hub, Bus: pub, Router: router, Auth: ids, Sessions: ids, Messages: msgs, Presence: pres, Media: med,
 		Clock: clk, Log: log, Observer: m,
@@ -125,6 +125,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 		Retention: cfg.Retention, Interval: cfg.CleanupInterval, Batch: cfg.CleanupBatch,
 	}, log, m)
 	m.Gauge("parley_send_queue_depth", "Sends waiting for the group committer.", func() float64 { return float64(msgs.QueueDepth()) })
+	m.Gauge("parley_sends_pending", "Sends handed to the group committer and not committed yet, the batch committing included (bounded by --max-pending-sends).", func() float64 { return float64(gw.PendingSends()) })
 	m.Gauge("parley_password_hashes_waiting", "Logins and registrations waiting for a password hash slot.", func() float64 { return float64(ids.HashesWaiting()) })
 	m.Gauge("parley_tcp_connections", "TCP connections the listener holds (counted while a connection cap is on).", func() float64 {
 		if l := a.tcp.Load(); l != nil {

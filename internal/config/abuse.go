@@ -33,6 +33,12 @@ type AbuseConfig struct {
 	// second, across all its connections to the node.
 	UserSendRate  float64
 	UserSendBurst int
+	// MaxPendingSends bounds the node's sends handed to the group
+	// committer and not yet committed, every user together; past it a
+	// send is refused with rate_limited and retry_after_ms instead of
+	// queueing. Not one client's abuse but the node's overload: without it
+	// sends past the committer's capacity wait without bound.
+	MaxPendingSends int
 
 	// HTTP timeouts; WebSockets are not subject to them once upgraded.
 	HTTPReadTimeout  time.Duration
@@ -67,8 +73,20 @@ func DefaultAbuse() AbuseConfig {
 		MaxConnsPerUser: 32,
 		// Far beyond typing or forwarding; the burst lets a client resend
 		// a full window of unacknowledged sends (256) after a reconnect.
-		UserSendRate:     30,
-		UserSendBurst:    300,
+		UserSendRate:  30,
+		UserSendBurst: 300,
+		// About what the group committer clears in 100 ms (8,000–12,000
+		// messages/s on 2 cores, docs/PERFORMANCE.md): a send admitted at
+		// the bound waits about that for its ack. It is also two full
+		// batches (--max-batch 512), so the next batch is full while one
+		// commits and the bound costs no throughput. Past it a client is
+		// told when to come back instead of queueing. `parley bench
+		// latency --rate 5000` (1,000 users sending and reading, about
+		// twice the ~2,800 messages/s they can commit): p99 send→deliver
+		// 1.5 s with it, 18.7 s and growing after 10 s without (55 s at
+		// 10,000 offered for 20 s, docs/PERFORMANCE.md), and more acked
+		// with it (2,849 vs 2,057 messages/s).
+		MaxPendingSends:  1024,
 		HTTPReadTimeout:  60 * time.Second,
 		HTTPWriteTimeout: 60 * time.Second,
 		HTTPIdleTimeout:  120 * time.Second,
@@ -85,6 +103,7 @@ func registerAbuseFlags(fs *flag.FlagSet, a *AbuseConfig) {
 	fs.IntVar(&a.MaxConnsPerUser, "max-conns-per-user", a.MaxConnsPerUser, "WebSocket connections per user on this node (0: off)")
 	fs.Float64Var(&a.UserSendRate, "user-send-rate", a.UserSendRate, "messages per second one user may send, all its connections together (0: off)")
 	fs.IntVar(&a.UserSendBurst, "user-send-burst", a.UserSendBurst, "burst of messages above the user send rate")
+	fs.IntVar(&a.MaxPendingSends, "max-pending-sends", a.MaxPendingSends, "messages waiting for their commit on this node, all users together, before more are refused with retry_after_ms (0: unbounded)")
 	fs.DurationVar(&a.HTTPReadTimeout, "http-read-timeout", a.HTTPReadTimeout, "longest read of one HTTP request, body included (0: off)")
 	fs.DurationVar(&a.HTTPWriteTimeout, "http-write-timeout", a.HTTPWriteTimeout, "longest write of one HTTP response (0: off)")
 	fs.DurationVar(&a.HTTPIdleTimeout, "http-idle-timeout", a.HTTPIdleTimeout, "an idle keep-alive HTTP connection is closed after this (0: off)")
@@ -111,6 +130,7 @@ func (a AbuseConfig) validate() []error {
 	check(a.MaxConnsPerUser >= 0, "max-conns-per-user must not be negative (0 turns it off)")
 	check(a.UserSendRate >= 0, "user-send-rate must not be negative (0 turns it off)")
 	check(a.UserSendRate == 0 || a.UserSendBurst >= 1, "user-send-burst must be at least 1 while user-send-rate is on")
+	check(a.MaxPendingSends >= 0, "max-pending-sends must not be negative (0: unbounded)")
 	check(a.HTTPReadTimeout >= 0 && a.HTTPWriteTimeout >= 0 && a.HTTPIdleTimeout >= 0,
 		"http-read-timeout, http-write-timeout and http-idle-timeout must not be negative (0 turns one off)")
 	return errs

@@ -15,7 +15,7 @@ func TestAbuseLimitsAreOnByDefault(t *testing.T) {
 	}
 	a := c.Abuse
 	if a.AuthRateLimit <= 0 || a.LoginFailureLimit <= 0 || a.PasswordHashQueue <= 0 || a.MaxConns != AutoMaxConns ||
-		a.MaxConnsPerIP <= 0 || a.MaxConnsPerUser <= 0 || a.UserSendRate <= 0 || a.UserSendBurst <= 0 ||
+		a.MaxConnsPerIP <= 0 || a.MaxConnsPerUser <= 0 || a.UserSendRate <= 0 || a.UserSendBurst <= 0 || a.MaxPendingSends <= 0 ||
 		a.HTTPReadTimeout <= 0 || a.HTTPWriteTimeout <= 0 || a.HTTPIdleTimeout <= 0 || len(a.TrustedProxies) != 0 {
 		t.Fatalf("a limit is off by default: %+v", a)
 	}
@@ -32,6 +32,7 @@ func TestAbuseFlags(t *testing.T) {
 		"--trusted-proxies", "10.0.0.0/8,192.0.2.1",
 	}, env(map[string]string{
 		"PARLEY_MAX_CONNS_PER_USER": "0", "PARLEY_HTTP_IDLE_TIMEOUT": "0", "PARLEY_USER_SEND_BURST": "7",
+		"PARLEY_MAX_PENDING_SENDS": "0",
 	}), io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -49,8 +50,10 @@ func TestAbuseFlags(t *testing.T) {
 	if err != nil || c.Abuse.MaxConns != 5000 {
 		t.Fatalf("max-conns 5000: %d, %v", c.Abuse.MaxConns, err)
 	}
-	c, err = Load("serve", nil, env(map[string]string{"PARLEY_MAX_CONNS": "auto", "PARLEY_HTTP_READ_TIMEOUT": "5s"}), io.Discard)
-	if err != nil || c.Abuse.MaxConns != AutoMaxConns || c.Abuse.HTTPReadTimeout != 5*time.Second {
+	c, err = Load("serve", []string{"--max-pending-sends", "64"}, env(map[string]string{
+		"PARLEY_MAX_CONNS": "auto", "PARLEY_HTTP_READ_TIMEOUT": "5s", "PARLEY_MAX_PENDING_SENDS": "9",
+	}), io.Discard)
+	if err != nil || c.Abuse.MaxConns != AutoMaxConns || c.Abuse.HTTPReadTimeout != 5*time.Second || c.Abuse.MaxPendingSends != 64 {
 		t.Fatalf("from the environment: %+v, %v", c.Abuse, err)
 	}
 }
@@ -71,6 +74,8 @@ func TestAbuseFlagsRefused(t *testing.T) {
 		{"negative per-user", nil, map[string]string{"PARLEY_MAX_CONNS_PER_USER": "-1"}, "max-conns-per-user"},
 		{"negative send rate", []string{"--user-send-rate", "-2"}, nil, "user-send-rate"},
 		{"send rate without burst", []string{"--user-send-burst", "0"}, nil, "user-send-burst"},
+		{"negative pending sends", nil, map[string]string{"PARLEY_MAX_PENDING_SENDS": "-1"}, "max-pending-sends"},
+		{"pending sends not a number", []string{"--max-pending-sends", "many"}, nil, "max-pending-sends"},
 		{"negative timeout", []string{"--http-idle-timeout", "-1s"}, nil, "http-idle-timeout"},
 		{"bad proxy", []string{"--trusted-proxies", "10.0.0.0/8,proxy.example"}, nil, "proxy.example"},
 		{"bad proxy in env", nil, map[string]string{"PARLEY_TRUSTED_PROXIES": "300.1.1.1"}, "PARLEY_TRUSTED_PROXIES"},

@@ -105,9 +105,7 @@ func (c *Conn) sendError(err error, clientMessageID string) {
 	if pe == protocol.ErrInternal {
 		c.g.Log.Error("frame failed", "user", c.userID, "err", err)
 	}
-	c.send(protocol.Encode(protocol.ErrorFrame{
-		Type: protocol.TypeError, Code: pe.Code, Message: pe.Message, ClientMessageID: clientMessageID,
-	}))
+	c.send(protocol.Encode(protocol.NewErrorFrame(pe, clientMessageID)))
 }
 
 // kill ends the connection with a close code; safe from any goroutine.
@@ -290,21 +288,34 @@ func (c *Conn) handleMessage(ctx context.Context, f *protocol.Inbound) {
 	case <-ctx.Done():
 		return
 	}
+	cmid := f.ClientMessageID
+	// The node's bound is checked once this connection has room: a send
+	// refused here was not submitted, and its client resends it later.
+	pending, err := c.g.admitSend()
+	if err != nil {
+		<-c.inflight
+		c.sendError(err, cmid)
+		return
+	}
 	m := messaging.Message{
 		ConversationID: f.ConversationID, SenderID: c.userID, SenderDevice: c.deviceID,
 		ClientMessageID: f.ClientMessageID, Type: f.MessageType, Content: *f.Content, MediaID: f.MediaID,
 	}
-	cmid := f.ClientMessageID
 	if m.MediaID != "" && c.g.Media != nil {
 		// An id alone must not be a key to someone else's media: only
 		// what the sender uploaded or can already see may be attached.
 		if err := c.g.Media.CanUse(ctx, c.userID, m.MediaID); err != nil {
+			pending.release()
 			<-c.inflight
 			c.sendError(err, cmid)
 			return
 		}
 	}
-	err := c.g.Messages.Submit(ctx, m, func(r messaging.AppendResult) {
+	// done is called once, after the commit or its failure, also for the
+	// sends a shutdown drains; a send Submit refuses never reaches it.
+	// Either way the send leaves the node's pending count exactly once.
+	err = c.g.Messages.Submit(ctx, m, func(r messaging.AppendResult) {
+		pending.release()
 		<-c.inflight
 		if r.Err != nil {
 			c.sendError(r.Err, cmid)
@@ -317,6 +328,7 @@ func (c *Conn) handleMessage(ctx context.Context, f *protocol.Inbound) {
 		}))
 	})
 	if err != nil {
+		pending.release()
 		<-c.inflight
 		c.sendError(err, cmid)
 		return

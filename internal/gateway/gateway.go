@@ -81,6 +81,10 @@ type Config struct {
 	MaxQueue int
 	// MaxInflight bounds a connection's sends awaiting their commit.
 	MaxInflight int
+	// MaxPendingSends bounds the node's sends awaiting their commit, all
+	// connections together; past it a send is refused with rate_limited
+	// and retry_after_ms (0: no bound).
+	MaxPendingSends int
 	// RateLimit and RateBurst bound frames per second per connection.
 	RateLimit float64
 	RateBurst int
@@ -92,7 +96,8 @@ type Config struct {
 type Gateway struct {
 	cfg Config
 	Deps
-	users userLimits
+	users   userLimits
+	pending *admission
 
 	mu       sync.Mutex
 	conns    map[*Conn]struct{}
@@ -135,7 +140,10 @@ type Deps struct {
 
 // New returns a gateway.
 func New(cfg Config, d Deps) *Gateway {
-	return &Gateway{cfg: cfg, Deps: d, conns: map[*Conn]struct{}{}, users: newUserLimits(cfg.Users)}
+	return &Gateway{
+		cfg: cfg, Deps: d, conns: map[*Conn]struct{}{}, users: newUserLimits(cfg.Users),
+		pending: newAdmission(cfg.MaxPendingSends, d.Clock.Now),
+	}
 }
 
 // ServeHTTP authenticates and upgrades a connection, then serves it until

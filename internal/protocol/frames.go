@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 	"unicode/utf8"
 )
 
@@ -241,6 +242,21 @@ type ErrorFrame struct {
 	Code            Code   `json:"code"`
 	Message         string `json:"message"`
 	ClientMessageID string `json:"client_message_id,omitempty"`
+	// RetryAfterMS (added) is how long a rate_limited client waits before
+	// it resends the refused frame; absent when the server cannot tell.
+	RetryAfterMS int64 `json:"retry_after_ms,omitempty"`
+}
+
+// NewErrorFrame renders a wire error as the error frame that answers a
+// client frame (clientMessageID: the refused message's key, or "").
+func NewErrorFrame(e *Error, clientMessageID string) ErrorFrame {
+	f := ErrorFrame{Type: TypeError, Code: e.Code, Message: e.Message, ClientMessageID: clientMessageID}
+	if e.Code == CodeRateLimited && e.RetryAfter > 0 {
+		// Whole milliseconds, rounded up (as Retry-After's seconds are):
+		// a client that waits exactly this long waited long enough.
+		f.RetryAfterMS = int64((e.RetryAfter + time.Millisecond - 1) / time.Millisecond)
+	}
+	return f
 }
 
 // Encode marshals an outbound frame. Outbound frames are plain structs of

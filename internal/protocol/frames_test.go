@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestDecode(t *testing.T) {
@@ -108,4 +109,23 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("accepted a bad message frame: %+v", fr)
 		}
 	})
+}
+
+// TestErrorFrameRetryAfter: a rate_limited error that knows its wait
+// carries retry_after_ms, rounded up; any other error frame has none.
+func TestErrorFrameRetryAfter(t *testing.T) {
+	cases := []struct {
+		err  *Error
+		want string
+	}{
+		{RateLimited("busy", 1500*time.Microsecond), `{"type":"error","code":"rate_limited","message":"busy","client_message_id":"k","retry_after_ms":2}`},
+		{RateLimited("busy", 5*time.Second), `{"type":"error","code":"rate_limited","message":"busy","client_message_id":"k","retry_after_ms":5000}`},
+		{NewError(CodeRateLimited, "too many frames"), `{"type":"error","code":"rate_limited","message":"too many frames","client_message_id":"k"}`},
+		{&Error{Code: CodeInvalid, Message: "bad", RetryAfter: time.Second}, `{"type":"error","code":"invalid","message":"bad","client_message_id":"k"}`},
+	}
+	for _, tc := range cases {
+		if got := string(Encode(NewErrorFrame(tc.err, "k"))); got != tc.want {
+			t.Errorf("got  %s\nwant %s", got, tc.want)
+		}
+	}
 }

@@ -310,6 +310,7 @@ async function main() {
     await voiceAndVideo(alice, bob);
     await tooLong(alice);
     await restart(alice, bob, server);
+    await pushBack(bob, alice);
     await withoutFFmpeg(alice, server, tmp);
     await signOutIn(carol);
 
@@ -802,6 +803,48 @@ async function restart(alice, bob, server) {
   for (const text of [down, dying, reloaded]) expectEqual(await bob.bubbles(text).count(), 1, `Bob's copies of "${text}" after a reload`);
   log('each message arrived exactly once');
   await shot(bob.page, '12-after-restart');
+}
+
+async function pushBack(bob, alice) {
+  log('== push-back: a message refused with rate_limited and retry_after_ms goes again, with its key, after the hint');
+  const text = 'Refused once: server busy';
+  // Longer than the 1.5 s the page waits when the server gives no hint,
+  // so a page that ignored the hint would resend too early.
+  const HINT = 2_000; // ms
+  // Bob's socket goes through this route from the reload below on: the
+  // first time it carries the message, the route answers for the server,
+  // as a server at its --max-pending-sends would.
+  const sends = []; // [client_message_id, performance.now()] of each copy the route saw
+  await bob.page.routeWebSocket(/\/ws(\?|$)/, (ws) => {
+    const srv = ws.connectToServer();
+    srv.onMessage((m) => ws.send(m));
+    ws.onMessage((m) => {
+      const f = typeof m === 'string' ? JSON.parse(m) : null;
+      if (f && f.type === 'message' && f.content === text) {
+        sends.push([f.client_message_id, performance.now()]);
+        if (sends.length === 1) {
+          ws.send(JSON.stringify({
+            type: 'error', code: 'rate_limited', message: 'server busy: resend after retry_after_ms',
+            client_message_id: f.client_message_id, retry_after_ms: HINT,
+          }));
+          return;
+        }
+      }
+      srv.send(m);
+    });
+  });
+  await bob.page.reload();
+  await bob.page.locator('#chat-title', { hasText: 'Alice Liddell' }).waitFor({ timeout: WAIT });
+  await bob.send(text);
+  await alice.bubbles(text).waitFor({ timeout: WAIT });
+  await bob.expectStatus(text, 'read'); // Alice has the chat open
+  expectEqual(sends.length, 2, 'copies of the message Bob\'s page sent');
+  expectEqual(sends[1][0], sends[0][0], 'the resent client_message_id');
+  // A lower bound only: a timer never fires early.
+  const gap = sends[1][1] - sends[0][1];
+  if (gap < HINT) throw new Error(`resent ${gap.toFixed(0)} ms after the refusal, before the ${HINT} ms hint`);
+  expectEqual(await alice.bubbles(text).count(), 1, 'Alice\'s copies');
+  log(`Bob's page resent the refused message ${gap.toFixed(0)} ms later; it arrived once`);
 }
 
 async function withoutFFmpeg(alice, server, tmp) {

@@ -37,6 +37,9 @@ const minRank = (a, b) => (RANK[a] <= RANK[b] ? a : b);
 
 // Error codes after which resending the same frame cannot succeed.
 const PERMANENT = new Set(['invalid', 'too_large', 'forbidden', 'not_found']);
+// The wait before resending a refused message when the server gave no
+// retry_after_ms.
+const RESEND_MS = 1_500;
 
 /**
  * What a default server with ffmpeg answers to GET /api/v1/server: assumed
@@ -78,6 +81,8 @@ export class Client extends EventTarget {
     this.composingAt = 0;
     this.presenceTimers = new Map(); // user id → timers of presence checks after the grace
     this.retryTimer = 0;
+    this.retryDue = 0;
+    this.resends = new Set(); // refused messages waiting for retryTimer
     this.listTimer = 0;
     this.listingNow = new Set(); // one entry per GET /conversations in flight (see refreshConversations)
     this.server = DEFAULT_SERVER;
@@ -640,6 +645,10 @@ export class Client extends EventTarget {
   }
 
   onOpen() {
+    // A new connection sends everything unacknowledged, the refused too.
+    clearTimeout(this.retryTimer);
+    this.retryTimer = 0;
+    this.resends.clear();
     this.outbox.reset();
     this.subscribed.clear();
     this.composing = null;
@@ -858,10 +867,9 @@ export class Client extends EventTarget {
     }
     const cmid = f.client_message_id;
     if (!PERMANENT.has(f.code)) {
-      // rate_limited or internal: the same frame goes again shortly.
-      this.outbox.retry(cmid);
-      clearTimeout(this.retryTimer);
-      this.retryTimer = setTimeout(() => this.flush(), 1500);
+      // rate_limited or internal: nothing was stored; the same frame goes
+      // again after the server's retry_after_ms, or shortly.
+      this.resendLater(cmid, f.retry_after_ms > 0 ? f.retry_after_ms : RESEND_MS);
       return;
     }
     this.outbox.remove(cmid);
@@ -874,6 +882,25 @@ export class Client extends EventTarget {
       this.emit('messages', { conversation_id: chat.id });
       this.emit('notice', { text: m.failed });
     }
+  }
+
+  /**
+   * Sends a refused message again after ms. Until then it stays in flight,
+   * so a flush for another message does not send it early; one timer
+   * serves every refused message, at the latest time any was told.
+   */
+  resendLater(cmid, ms) {
+    this.resends.add(cmid);
+    const due = Date.now() + ms;
+    if (this.retryTimer && due <= this.retryDue) return;
+    clearTimeout(this.retryTimer);
+    this.retryDue = due;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = 0;
+      for (const id of this.resends) this.outbox.retry(id);
+      this.resends.clear();
+      this.flush();
+    }, ms);
   }
 
   // ---- receipts ----
