@@ -114,7 +114,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	}
 	gw := gateway.New(gateway.Config{
 		Limits: cfg.Limits, HeartbeatTimeout: cfg.HeartbeatTimeout, WriteTimeout: cfg.WriteTimeout,
-		MaxQueue: cfg.MaxQueue, MaxInflight: cfg.MaxInflight, MaxPendingSends: cfg.Abuse.MaxPendingSends,
+		MaxQueue: cfg.MaxQueue, MaxInflight: cfg.MaxInflight, MaxPendingSends: cfg.Abuse.MaxPendingSends, MaxSendWait: cfg.Abuse.MaxSendWait,
 		RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, Users: userLimits(cfg.Abuse, a.caps),
 	}, gateway.Deps{
 		Hub: hub, Bus: pub, Router: router, Auth: ids, Sessions: ids, Messages: msgs, Presence: pres, Media: med,

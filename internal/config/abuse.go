@@ -39,6 +39,10 @@ type AbuseConfig struct {
 	// queueing. Not one client's abuse but the node's overload: without it
 	// sends past the committer's capacity wait without bound.
 	MaxPendingSends int
+	// MaxSendWait lowers MaxPendingSends to what the committer clears in
+	// this long at its measured rate, so that what is admitted waits about
+	// this long on any machine (0: the count alone).
+	MaxSendWait time.Duration
 
 	// HTTP timeouts; WebSockets are not subject to them once upgraded.
 	HTTPReadTimeout  time.Duration
@@ -87,6 +91,7 @@ func DefaultAbuse() AbuseConfig {
 		// 10,000 offered for 20 s, docs/PERFORMANCE.md), and more acked
 		// with it (2,849 vs 2,057 messages/s).
 		MaxPendingSends:  1024,
+		MaxSendWait:      50 * time.Millisecond,
 		HTTPReadTimeout:  60 * time.Second,
 		HTTPWriteTimeout: 60 * time.Second,
 		HTTPIdleTimeout:  120 * time.Second,
@@ -103,6 +108,7 @@ func registerAbuseFlags(fs *flag.FlagSet, a *AbuseConfig) {
 	fs.IntVar(&a.MaxConnsPerUser, "max-conns-per-user", a.MaxConnsPerUser, "WebSocket connections per user on this node (0: off)")
 	fs.Float64Var(&a.UserSendRate, "user-send-rate", a.UserSendRate, "messages per second one user may send, all its connections together (0: off)")
 	fs.IntVar(&a.UserSendBurst, "user-send-burst", a.UserSendBurst, "burst of messages above the user send rate")
+	fs.DurationVar(&a.MaxSendWait, "max-send-wait", a.MaxSendWait, "lower --max-pending-sends to what the committer clears in this long at its current rate (0: the count alone)")
 	fs.IntVar(&a.MaxPendingSends, "max-pending-sends", a.MaxPendingSends, "messages waiting for their commit on this node, all users together, before more are refused with retry_after_ms (0: unbounded)")
 	fs.DurationVar(&a.HTTPReadTimeout, "http-read-timeout", a.HTTPReadTimeout, "longest read of one HTTP request, body included (0: off)")
 	fs.DurationVar(&a.HTTPWriteTimeout, "http-write-timeout", a.HTTPWriteTimeout, "longest write of one HTTP response (0: off)")
@@ -130,6 +136,7 @@ func (a AbuseConfig) validate() []error {
 	check(a.MaxConnsPerUser >= 0, "max-conns-per-user must not be negative (0 turns it off)")
 	check(a.UserSendRate >= 0, "user-send-rate must not be negative (0 turns it off)")
 	check(a.UserSendRate == 0 || a.UserSendBurst >= 1, "user-send-burst must be at least 1 while user-send-rate is on")
+	check(a.MaxSendWait >= 0, "max-send-wait must not be negative (0: off)")
 	check(a.MaxPendingSends >= 0, "max-pending-sends must not be negative (0: unbounded)")
 	check(a.HTTPReadTimeout >= 0 && a.HTTPWriteTimeout >= 0 && a.HTTPIdleTimeout >= 0,
 		"http-read-timeout, http-write-timeout and http-idle-timeout must not be negative (0 turns one off)")

@@ -32,7 +32,7 @@ func TestAbuseFlags(t *testing.T) {
 		"--trusted-proxies", "10.0.0.0/8,192.0.2.1",
 	}, env(map[string]string{
 		"PARLEY_MAX_CONNS_PER_USER": "0", "PARLEY_HTTP_IDLE_TIMEOUT": "0", "PARLEY_USER_SEND_BURST": "7",
-		"PARLEY_MAX_PENDING_SENDS": "0",
+		"PARLEY_MAX_PENDING_SENDS": "0", "PARLEY_MAX_SEND_WAIT": "0",
 	}), io.Discard)
 	if err != nil {
 		t.Fatal(err)

@@ -30,7 +30,13 @@ import (
 // the mutex is taken by refusals and by one release per sample period.
 type admission struct {
 	max int64 // 0: no bound (pending sends are still counted, for the gauge)
-	now func() time.Time
+	// maxWait, when set, bounds the wait too: the bound is then at most
+	// what the committer clears in maxWait at its current rate, so an
+	// admitted send waits about that long whatever the machine's speed.
+	maxWait time.Duration
+	now     func() time.Time
+	// rateBits is rate (float64 bits), for admit to read without the lock.
+	rateBits atomic.Uint64
 
 	pending atomic.Int64
 	cleared atomic.Int64 // sends released (committed or failed) since start
@@ -74,14 +80,33 @@ const (
 	assumedClearTime = 100 * time.Millisecond
 )
 
-// newAdmission returns the bound; max 0 turns it off. now is the clock
-// the commit rate is measured on.
-func newAdmission(max int, now func() time.Time) *admission {
-	a := &admission{max: int64(max), now: now}
+// minWaitBound is the least the wait bound lets wait, so that a slow
+// start or a measuring hiccup never starves the committer of a batch.
+const minWaitBound = 64
+
+// newAdmission returns the bound; max 0 turns it off, maxWait 0 bounds by
+// count alone. now is the clock the commit rate is measured on.
+func newAdmission(max int, maxWait time.Duration, now func() time.Time) *admission {
+	a := &admission{max: int64(max), maxWait: maxWait, now: now}
 	if max > 0 {
-		a.rate = float64(max) / assumedClearTime.Seconds()
+		a.setRate(float64(max) / assumedClearTime.Seconds())
 	}
 	return a
+}
+
+func (a *admission) setRate(r float64) {
+	a.rate = r
+	a.rateBits.Store(math.Float64bits(r))
+}
+
+// limit is the bound now: max, lowered to what the committer clears in
+// maxWait when that is set.
+func (a *admission) limit() int64 {
+	if a.maxWait <= 0 {
+		return a.max
+	}
+	clears := int64(math.Float64frombits(a.rateBits.Load()) * a.maxWait.Seconds())
+	return min(a.max, max(minWaitBound, clears))
 }
 
 // pendingSend is one admitted send's place under the bound.
@@ -95,7 +120,7 @@ type pendingSend struct {
 func (a *admission) admit() (*pendingSend, time.Duration) {
 	for {
 		n := a.pending.Load()
-		if a.max > 0 && n >= a.max {
+		if a.max > 0 && n >= a.limit() {
 			return nil, a.refuse()
 		}
 		if a.pending.CompareAndSwap(n, n+1) {
@@ -170,7 +195,7 @@ func (a *admission) sampleLocked(now time.Time) {
 	case !a.idle.Swap(false):
 		r := float64(cleared-a.sampleCleared) / dt.Seconds()
 		w := 1 - math.Exp(-dt.Seconds()/rateTau.Seconds())
-		a.rate += w * (r - a.rate)
+		a.setRate(a.rate + w*(r-a.rate))
 	}
 	a.sampleAt, a.sampleCleared = now, cleared
 	a.nextSample.Store(now.Add(ratePeriod).UnixNano())

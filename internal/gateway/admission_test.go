@@ -29,7 +29,7 @@ func fill(t *testing.T, a *admission, n int) []*pendingSend {
 // twice gives back one place, not two.
 func TestAdmissionCounts(t *testing.T) {
 	clk := newTestClock()
-	a := newAdmission(3, clk.now)
+	a := newAdmission(3, 0, clk.now)
 	ps := fill(t, a, 3)
 	if p, wait := a.admit(); p != nil || wait <= 0 {
 		t.Fatalf("past the bound: admitted %v, wait %s; want a refusal with a wait", p != nil, wait)
@@ -58,7 +58,7 @@ func TestAdmissionCounts(t *testing.T) {
 
 // TestAdmissionOff: a bound of 0 admits everything, and still counts.
 func TestAdmissionOff(t *testing.T) {
-	a := newAdmission(0, newTestClock().now)
+	a := newAdmission(0, 0, newTestClock().now)
 	ps := fill(t, a, 10_000)
 	if a.Pending() != 10_000 {
 		t.Fatalf("pending = %d, want 10000", a.Pending())
@@ -88,7 +88,7 @@ func saturate(a *admission, clk *testClock, ps []*pendingSend, step, d time.Dura
 // clears sends at now, within [10 ms, 5 s].
 func TestAdmissionHint(t *testing.T) {
 	clk := newTestClock()
-	a := newAdmission(10, clk.now)
+	a := newAdmission(10, 0, clk.now)
 	ps := fill(t, a, 10)
 	// Before any measurement the committer is assumed to clear the bound
 	// in 100 ms: 100 sends/s, 10 ms a send.
@@ -144,7 +144,7 @@ func TestAdmissionHint(t *testing.T) {
 // do does not count as the committer being slow.
 func TestAdmissionIdleIsNotSlow(t *testing.T) {
 	clk := newTestClock()
-	a := newAdmission(10, clk.now)
+	a := newAdmission(10, 0, clk.now)
 	ps := saturate(a, clk, fill(t, a, 10), time.Millisecond, 3*time.Second)
 	for _, p := range ps {
 		p.release()
@@ -173,6 +173,28 @@ func TestRetryAfterClamp(t *testing.T) {
 	for _, tc := range cases {
 		if got := retryAfter(tc.sends, tc.rate); got != tc.want {
 			t.Errorf("retryAfter(%v, %v) = %s, want %s", tc.sends, tc.rate, got, tc.want)
+		}
+	}
+}
+
+// TestAdmissionWaitBound: with a wait target the bound is what the
+// committer clears in that long at its rate, never under minWaitBound and
+// never over the count.
+func TestAdmissionWaitBound(t *testing.T) {
+	a := newAdmission(1024, 50*time.Millisecond, newTestClock().now)
+	for _, c := range []struct {
+		rate float64
+		want int64
+	}{{2000, 100}, {10, minWaitBound}, {1e6, 1024}} {
+		a.mu.Lock()
+		a.setRate(c.rate)
+		a.mu.Unlock()
+		ps := fill(t, a, int(c.want))
+		if p, wait := a.admit(); p != nil || wait <= 0 {
+			t.Fatalf("rate %v: admitted past %d sends", c.rate, c.want)
+		}
+		for _, p := range ps {
+			p.release()
 		}
 	}
 }

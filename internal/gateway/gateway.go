@@ -85,6 +85,9 @@ type Config struct {
 	// connections together; past it a send is refused with rate_limited
 	// and retry_after_ms (0: no bound).
 	MaxPendingSends int
+	// MaxSendWait lowers that bound to what the committer clears in this
+	// long at its current rate (0: the count alone).
+	MaxSendWait time.Duration
 	// RateLimit and RateBurst bound frames per second per connection.
 	RateLimit float64
 	RateBurst int
@@ -142,7 +145,7 @@ type Deps struct {
 func New(cfg Config, d Deps) *Gateway {
 	return &Gateway{
 		cfg: cfg, Deps: d, conns: map[*Conn]struct{}{}, users: newUserLimits(cfg.Users),
-		pending: newAdmission(cfg.MaxPendingSends, d.Clock.Now),
+		pending: newAdmission(cfg.MaxPendingSends, cfg.MaxSendWait, d.Clock.Now),
 	}
 }
 
