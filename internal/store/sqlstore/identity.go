@@ -90,7 +90,7 @@ func (s *Store) CreateDevice(ctx context.Context, d identity.Device, tokenHash [
 		// where its user stands: it is not told the whole past again.
 		if _, err := tx.ExecContext(ctx,
 			`INSERT INTO devices (id, user_id, token_hash, created_at, expires_at, last_used_at, receipt_cursor)
-			 VALUES (?, ?, ?, ?, ?, ?, (SELECT receipt_seq FROM users WHERE id = ?))`,
+			 VALUES (?, ?, ?, ?, ?, ?, coalesce((SELECT seq FROM receipt_seqs WHERE user_id = ?), 0))`,
 			d.ID, d.UserID, tokenHash, ms(d.CreatedAt), ms(d.ExpiresAt), ms(d.LastUsedAt), d.UserID); err != nil {
 			return fmt.Errorf("insert device: %w", err)
 		}

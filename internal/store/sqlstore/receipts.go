@@ -431,19 +431,13 @@ func (b *eventBatch) write(ctx context.Context, tx *Tx) ([]messaging.StatusChang
 		set.add(s, counts[s])
 	}
 	table, args := set.table(tx.d)
-	if tx.d.forUpdate != "" {
-		// The numbers are taken under the senders' row locks, in id
-		// order: events then commit in number order on every node.
-		rows, err := tx.QueryContext(ctx,
-			`SELECT id FROM users WHERE id IN (SELECT v.uid FROM `+table+`) ORDER BY id`+tx.d.forUpdate, args...)
-		if err != nil {
-			return nil, fmt.Errorf("lock senders: %w", err)
-		}
-		_ = rows.Close()
-	}
+	// The numbers are taken under the senders' counter rows' locks, in
+	// id order: events then commit in number order on every node, and
+	// two cycles never wait for each other in a cycle.
 	rows, err := tx.QueryContext(ctx, `
-		UPDATE users SET receipt_seq = receipt_seq + v.n FROM `+table+`
-		 WHERE users.id = v.uid RETURNING id, receipt_seq`, args...)
+		INSERT INTO receipt_seqs (user_id, seq) SELECT v.uid, v.n FROM `+table+` WHERE true ORDER BY v.uid
+		ON CONFLICT (user_id) DO UPDATE SET seq = receipt_seqs.seq + excluded.seq
+		RETURNING user_id, seq`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("number receipt events: %w", err)
 	}
