@@ -67,11 +67,11 @@ func New() *Metrics {
 			Name: "parley_message_status_changes_total", Help: "Per-recipient message state changes, by new status (delivered, read).",
 		}, []string{"status"}),
 		commitBatch: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "parley_commit_batch_size", Help: "Sends per group commit.",
+			Name: "parley_commit_batch_size", Help: "Sends per commit cycle that had any.",
 			Buckets: prometheus.ExponentialBuckets(1, 2, 10),
 		}),
 		commitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "parley_commit_seconds", Help: "Duration of one group commit.",
+			Name: "parley_commit_seconds", Help: "Duration of one commit cycle (sends, receipts, membership changes, expiries).",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 14),
 		}),
 		sendSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
@@ -123,7 +123,9 @@ func (m *Metrics) GapFilled() { m.gapFills.Inc() }
 // Committed implements messaging.Observer.
 func (m *Metrics) Committed(messages, batch int, d time.Duration) {
 	m.messagesSent.Add(float64(messages))
-	m.commitBatch.Observe(float64(batch))
+	if batch > 0 {
+		m.commitBatch.Observe(float64(batch))
+	}
 	m.commitSeconds.Observe(d.Seconds())
 }
 
