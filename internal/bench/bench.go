@@ -177,6 +177,10 @@ type measure struct {
 	cliCPU  float64
 	all     float64 // machineBusy at the start; -1 if unknown
 	profile chan error
+	// commits is the server's commit histograms at the start; scraped
+	// false if /metrics did not answer.
+	commits commitScrape
+	scraped bool
 }
 
 // begin opens the measured phase. expected is how long the phase should
@@ -191,6 +195,7 @@ func (e *env) begin(ctx context.Context, expected time.Duration) *measure {
 			m.srvCPU, m.srvOK = v, true
 		}
 	}
+	m.commits, m.scraped = e.scrapeCommits(ctx)
 	if e.opt.CPUProfile != "" {
 		secs := e.opt.CPUProfileSeconds
 		if secs <= 0 {
@@ -202,10 +207,19 @@ func (e *env) begin(ctx context.Context, expected time.Duration) *measure {
 	return m
 }
 
-// end closes the measured phase and fills the report's window and usage.
-// The CPU profile, if one is being taken, is awaited by finish.
-func (m *measure) end(r *Report) time.Duration {
+// end closes the measured phase and fills the report's window, usage and
+// commits. The CPU profile, if one is being taken, is awaited by finish.
+func (m *measure) end(ctx context.Context, r *Report) time.Duration {
 	d := time.Since(m.start)
+	if m.scraped {
+		if after, ok := m.e.scrapeCommits(ctx); ok {
+			c, err := commitsBetween(m.commits, after, d)
+			if err != nil {
+				r.Notes = append(r.Notes, "commit histograms: "+err.Error())
+			}
+			r.Commits = c
+		}
+	}
 	r.Window = d.Seconds()
 	cli := selfCPU() - m.cliCPU
 	r.Client.PID = os.Getpid()

@@ -159,6 +159,19 @@ func TestThroughput(t *testing.T) {
 	if r.Server.CPUSeconds == nil || r.Server.RSS == nil {
 		t.Errorf("server usage unknown with --server-pid: %+v", r.Server)
 	}
+	committed(t, r)
+}
+
+// committed checks the commit histograms were scraped and saw commits.
+func committed(t *testing.T, r *Report) {
+	t.Helper()
+	c := r.Commits
+	if c == nil {
+		t.Fatal("no commit figures: /metrics not scraped")
+	}
+	if c.Count <= 0 || c.PerSecond <= 0 || c.MeanMS <= 0 || c.P50MS <= 0 || c.P99MS < c.P50MS || c.MeanBatch < 1 {
+		t.Errorf("commit figures not sane: %+v", *c)
+	}
 }
 
 func TestLatency(t *testing.T) {
@@ -246,6 +259,7 @@ func TestChildServer(t *testing.T) {
 	if r.Server.CPUSeconds == nil || *r.Server.CPUSeconds <= 0 || r.Server.RSS == nil || *r.Server.RSS <= 0 {
 		t.Errorf("child usage unknown: %+v", r.Server)
 	}
+	committed(t, r)
 	if st, err := os.Stat(prof); err != nil || st.Size() == 0 {
 		t.Errorf("no CPU profile: %v", err)
 	}

@@ -82,7 +82,7 @@ func (p *Drain) run(ctx context.Context, e *env, r *Report) error {
 	t0 := e.clock.now()
 	rc, err := d.dial(ctx, pr.to, client.DialOptions{Buffer: 8192})
 	if err != nil {
-		m.end(r)
+		m.end(ctx, r)
 		t.finish(0)
 		return errors.Join(fmt.Errorf("dial recipient: %w", err), m.finish(r))
 	}
@@ -97,7 +97,7 @@ func (p *Drain) run(ctx context.Context, e *env, r *Report) error {
 		werr = ctx.Err()
 	}
 	last := rcp.lastAt.Load()
-	m.end(r)
+	m.end(ctx, r)
 	werr = errors.Join(werr, m.finish(r))
 	missing := t.finish(5 * time.Second)
 	if err := firstOf(werr, t.err()); err != nil {

@@ -24,10 +24,13 @@ type Report struct {
 	Figures   Figures       `json:"figures"`
 	Latencies Distributions `json:"latency"`
 	Checks    Figures       `json:"checks"`
-	Machine   Machine       `json:"machine"`
-	Server    Usage         `json:"server"`
-	Client    Usage         `json:"client"`
-	Notes     []string      `json:"notes,omitempty"`
+	// Commits is the server's group commits in the window, from its
+	// /metrics; nil if it does not serve them.
+	Commits *Commits `json:"commits,omitempty"`
+	Machine Machine  `json:"machine"`
+	Server  Usage    `json:"server"`
+	Client  Usage    `json:"client"`
+	Notes   []string `json:"notes,omitempty"`
 }
 
 // Figure is one measured number.
@@ -181,6 +184,19 @@ func (r *Report) WriteTable(w io.Writer) error {
 	)
 	if r.Machine.OtherCPUCores != nil {
 		rows = append(rows, [3]string{"other processes' CPU", fmt.Sprintf("%.2f", *r.Machine.OtherCPUCores), "cores"})
+	}
+	if c := r.Commits; c != nil {
+		rows = append(rows, [3]string{"group commits (with messages)", human(c.PerSecond), "/s"})
+		if c.Count > 0 {
+			p99 := fmt.Sprintf("%.1f", c.P99MS)
+			if c.P99Beyond {
+				p99 = "> " + p99
+			}
+			rows = append(rows,
+				[3]string{"commit time mean / p50 / p99", fmt.Sprintf("%.2f / %.1f / %s", c.MeanMS, c.P50MS, p99), "ms (p50, p99: bucket bounds)"},
+				[3]string{"commit batch size (mean)", fmt.Sprintf("%.1f", c.MeanBatch), "sends"},
+			)
+		}
 	}
 	lw, vw := 0, 0
 	for _, row := range rows {

@@ -399,7 +399,7 @@ func (t *traffic) window(ctx context.Context, warmup, length time.Duration, r *R
 	err := t.sleep(ctx, length)
 	after := t.cnt.snap()
 	t.span.close(t.e.clock.now())
-	d := m.end(r)
+	d := m.end(ctx, r)
 	return after.sub(before), d, errors.Join(err, m.finish(r))
 }
 
