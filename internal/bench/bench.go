@@ -104,7 +104,10 @@ func Run(ctx context.Context, opt Options, sc Scenario) (*Report, error) {
 	}}
 	defer e.http.CloseIdleConnections()
 
-	r := &Report{Scenario: sc.Name(), Params: sc, StartedAt: time.Now().UTC(), Machine: thisMachine()}
+	r := &Report{Scenario: sc.Name(), Params: sc, StartedAt: time.Now().UTC(), Machine: thisMachine(), Generator: GeneratorSDK}
+	if g, ok := sc.(interface{ generator() string }); ok {
+		r.Generator = g.generator()
+	}
 	switch {
 	case opt.Target != "":
 		e.url = strings.TrimRight(opt.Target, "/")

@@ -16,8 +16,11 @@ import (
 // Report is the outcome of one run: what was asked, what was measured,
 // and on what.
 type Report struct {
-	Scenario  string    `json:"scenario"`
-	Params    Scenario  `json:"params"`
+	Scenario string   `json:"scenario"`
+	Params   Scenario `json:"params"`
+	// Generator is how the measured traffic was generated: GeneratorLean
+	// or GeneratorSDK.
+	Generator string    `json:"generator"`
 	StartedAt time.Time `json:"started_at"`
 	// Window is the length of the measured phase, in seconds.
 	Window    float64       `json:"window_seconds"`
@@ -148,6 +151,17 @@ type Usage struct {
 	PeakRSS *int64 `json:"peak_rss_bytes,omitempty"`
 	// OpenFileLimit is the process's RLIMIT_NOFILE soft limit.
 	OpenFileLimit *int64 `json:"open_file_limit,omitempty"`
+	// CPUPerMessage is the generator's CPU per message of the window, in
+	// microseconds (client only, scenarios that carry messages).
+	CPUPerMessage *float64 `json:"cpu_per_message_us,omitempty"`
+}
+
+// perMessage sets the generator's CPU per message, msgs being the
+// messages of the measured window.
+func (r *Report) perMessage(msgs int64) {
+	if r.Client.CPUSeconds != nil && msgs > 0 {
+		r.Client.CPUPerMessage = ptr(*r.Client.CPUSeconds / float64(msgs) * 1e6)
+	}
 }
 
 // WriteJSON writes the report as one JSON object on one line.
@@ -169,8 +183,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 	if r.Server.PID != 0 {
 		srv += fmt.Sprintf(" pid %d", r.Server.PID)
 	}
-	fmt.Fprintf(&b, "server: %s at %s; %s, %d CPUs (%s), %s\n\n", srv, r.Server.URL,
+	fmt.Fprintf(&b, "server: %s at %s; %s, %d CPUs (%s), %s\n", srv, r.Server.URL,
 		r.Machine.GoVersion, r.Machine.NumCPU, r.Machine.CPUModel, gib(r.Machine.MemTotal))
+	fmt.Fprintf(&b, "generator: %s\n\n", r.Generator)
 
 	rows := [][3]string{}
 	for _, f := range r.Figures {
@@ -180,8 +195,11 @@ func (r *Report) WriteTable(w io.Writer) error {
 		[3]string{"measured window", fmt.Sprintf("%.2f", r.Window), "s"},
 		[3]string{"server CPU", optSeconds(r.Server.CPUSeconds), optCores(r.Server.CPUCores)},
 		[3]string{"generator CPU", optSeconds(r.Client.CPUSeconds), optCores(r.Client.CPUCores)},
-		[3]string{"server RSS", optBytes(r.Server.RSS), ""},
 	)
+	if v := r.Client.CPUPerMessage; v != nil {
+		rows = append(rows, [3]string{"generator CPU per message", fmt.Sprintf("%.1f", *v), "µs"})
+	}
+	rows = append(rows, [3]string{"server RSS", optBytes(r.Server.RSS), ""})
 	if r.Machine.OtherCPUCores != nil {
 		rows = append(rows, [3]string{"other processes' CPU", fmt.Sprintf("%.2f", *r.Machine.OtherCPUCores), "cores"})
 	}
