@@ -79,7 +79,7 @@ func (p *Drain) run(ctx context.Context, e *env, r *Report) error {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	queueTime := time.Since(queueStart)
+	queueTime, queueRefused := time.Since(queueStart), t.cnt.refused.Load()
 
 	e.logf("the recipient connects")
 	m := e.begin(ctx, 5*time.Second)
@@ -113,6 +113,7 @@ func (p *Drain) run(ctx context.Context, e *env, r *Report) error {
 		{Key: "drain_msgs_per_s", Label: "drain rate", Value: float64(rcp.expect) / drain.Seconds(), Unit: "msg/s"},
 		{Key: "dial_ms", Label: "dial (WebSocket upgrade)", Value: ms(dialed - t0), Unit: "ms"},
 		{Key: "queue_msgs_per_s", Label: "queueing rate (acked, no recipient)", Value: float64(p.Messages) / queueTime.Seconds(), Unit: "msg/s"},
+		{Key: "queue_refused_per_s", Label: "queueing: sends refused rate_limited", Value: perSecond(queueRefused, queueTime), Unit: "/s"},
 	}
 	r.perMessage(rcp.got.Load())
 	t.checks(r, missing)

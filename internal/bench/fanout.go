@@ -107,6 +107,7 @@ func (p *Fanout) run(ctx context.Context, e *env, r *Report) error {
 		{Key: "acked_msgs_per_s", Label: "acked messages", Value: perSecond(n.acked, dur), Unit: "msg/s"},
 		{Key: "deliveries_per_s", Label: "deliveries (message × recipient)", Value: perSecond(n.delivered, dur), Unit: "/s"},
 		{Key: "receipts_per_s", Label: "receipts (status frames to senders)", Value: perSecond(n.receipts, dur), Unit: "/s"},
+		refusedFigure(n, dur),
 		{Key: "deliver_p50_ms", Label: "send→deliver p50", Value: del.P50, Unit: "ms"},
 		{Key: "deliver_p99_ms", Label: "send→deliver p99", Value: del.P99, Unit: "ms"},
 	}

@@ -83,6 +83,7 @@ func (p *Latency) run(ctx context.Context, e *env, r *Report) error {
 		{Key: "acked_msgs_per_s", Label: "acked messages", Value: perSecond(n.acked, d), Unit: "msg/s"},
 		{Key: "delivered_msgs_per_s", Label: "delivered messages", Value: perSecond(n.delivered, d), Unit: "msg/s"},
 		{Key: "receipts_per_s", Label: "receipts (status frames to senders)", Value: perSecond(n.receipts, d), Unit: "/s"},
+		refusedFigure(n, d),
 		{Key: "deliver_p50_ms", Label: "send→deliver p50", Value: del.P50, Unit: "ms"},
 		{Key: "deliver_p99_ms", Label: "send→deliver p99", Value: del.P99, Unit: "ms"},
 		{Key: "deliver_p999_ms", Label: "send→deliver p99.9", Value: del.P999, Unit: "ms"},

@@ -78,6 +78,7 @@ func (p *Throughput) run(ctx context.Context, e *env, r *Report) error {
 		{Key: "acked_msgs_per_s", Label: "acked messages", Value: perSecond(n.acked, d), Unit: "msg/s"},
 		{Key: "delivered_msgs_per_s", Label: "delivered messages", Value: perSecond(n.delivered, d), Unit: "msg/s"},
 		{Key: "receipts_per_s", Label: "receipts (status frames to senders)", Value: perSecond(n.receipts, d), Unit: "/s"},
+		refusedFigure(n, d),
 		{Key: "receipt_frames_per_s", Label: "delivery_ack + read_receipt frames", Value: perSecond(n.ackFrames, d), Unit: "/s"},
 	}
 	ack, del := t.latencies()

@@ -31,6 +31,7 @@ type sender struct {
 	// timestamp and counter into a copy, in place (see stampDigits).
 	tmpl            []byte
 	cmidAt, stampAt int
+	refusals        refusals
 
 	ackLat []int64 // send→ack samples in the window; reader goroutine only
 }
@@ -150,12 +151,16 @@ func (s *sender) read() {
 			now := s.clock.now()
 			s.release()
 			s.cnt.acked.Add(1)
-			if ts, ok := stamp(f.clientMessageID); ok && s.span.in(ts) {
+			if ts, ok := s.sentAt(f.clientMessageID); ok && s.span.in(ts) {
 				s.ackLat = append(s.ackLat, now-ts)
 			}
 		case kindStatus:
 			s.cnt.receipts.Add(1)
 		case kindError, kindInvalid:
+			if string(f.code) == rateLimited && s.refused(f.clientMessageID, f.retryAfterMS) {
+				s.cnt.refused.Add(1)
+				continue
+			}
 			s.cnt.errors.Add(1)
 			s.errs.set(fmt.Errorf("error frame to a sender: %s", f.describe()))
 			if len(f.clientMessageID) > 0 {
@@ -164,6 +169,9 @@ func (s *sender) read() {
 		}
 	}
 }
+
+// rateLimited is the error code of a refusal to resend later.
+const rateLimited = "rate_limited"
 
 func (s *sender) release() {
 	if s.window == nil {
@@ -402,6 +410,9 @@ type traffic struct {
 
 	stop    chan struct{} // closed: senders stop
 	ackStop chan struct{} // closed: ackers flush and stop
+	// resendStop is closed once every message is acked (or finish's
+	// grace is over): refused messages are resent until then.
+	resendStop chan struct{}
 	// abort drops the senders' connections, ending a write blocked on a
 	// server that stopped reading, once finish's grace is over.
 	abort   context.CancelFunc
@@ -409,6 +420,7 @@ type traffic struct {
 	readers sync.WaitGroup
 	ackers  sync.WaitGroup
 	sends   sync.WaitGroup
+	resends sync.WaitGroup
 	mu      sync.Mutex
 	failure error
 }
@@ -416,7 +428,7 @@ type traffic struct {
 func newTraffic(ctx context.Context, e *env, fanout int) *traffic {
 	t := &traffic{
 		e: e, span: newSpan(), fanout: fanout,
-		stop: make(chan struct{}), ackStop: make(chan struct{}),
+		stop: make(chan struct{}), ackStop: make(chan struct{}), resendStop: make(chan struct{}),
 	}
 	t.sendCtx, t.abort = context.WithCancel(ctx)
 	return t
@@ -450,6 +462,7 @@ func (t *traffic) newSender(conn wire, conv string, window, content int) *sender
 	id, _ := json.Marshal(conv) // a string always marshals
 	s := &sender{conn: conn, clock: t.e.clock, span: t.span, cnt: &t.cnt, errs: &t.errs}
 	s.template(id, content)
+	s.refusals.init()
 	if window > 0 {
 		s.window = make(chan struct{}, window)
 	}
@@ -474,11 +487,18 @@ func (t *traffic) newRecipient(ctx context.Context, conn wire, read bool, ackEve
 	return r
 }
 
-// send runs fn for each sender in its own goroutine until stop.
+// send runs fn for each sender in its own goroutine until stop, and
+// beside it the sender's resends of refused messages.
 func (t *traffic) send(fn func(i int, s *sender) error) {
 	for i, s := range t.senders {
 		t.sends.Go(func() {
 			err := fn(i, s)
+			if t.sendCtx.Err() == nil {
+				t.fail(err)
+			}
+		})
+		t.resends.Go(func() {
+			err := s.resendLoop(t.resendStop)
 			if t.sendCtx.Err() == nil {
 				t.fail(err)
 			}
@@ -551,6 +571,8 @@ func (t *traffic) finish(grace time.Duration) int64 {
 		time.Sleep(10 * time.Millisecond)
 	}
 	missing := want() - t.cnt.delivered.Load()
+	close(t.resendStop)
+	t.resends.Wait()
 	close(t.ackStop)
 	t.ackers.Wait()
 	closeWires(t.conns)
@@ -573,6 +595,11 @@ func (t *traffic) latencies() (ack, deliver Percentiles) {
 	return summarize(a), summarize(d)
 }
 
+// refusedFigure is the rate of rate_limited refusals in the window.
+func refusedFigure(n snapshot, d time.Duration) Figure {
+	return Figure{Key: "refused_per_s", Label: "sends refused rate_limited (resent)", Value: perSecond(n.refused, d), Unit: "/s"}
+}
+
 // checks adds the run's consistency counts to the report.
 func (t *traffic) checks(r *Report, missing int64) {
 	r.Checks = append(r.Checks,
@@ -585,6 +612,7 @@ func (t *traffic) checks(r *Report, missing int64) {
 		Figure{Key: "sequence_gaps", Value: float64(t.cnt.gaps.Load())},
 		Figure{Key: "sequence_repeats", Value: float64(t.cnt.repeats.Load())},
 		Figure{Key: "error_frames", Value: float64(t.cnt.errors.Load())},
+		Figure{Key: "refused_rate_limited", Value: float64(t.cnt.refused.Load())},
 	)
 	if err := t.errs.get(); err != nil {
 		r.Notes = append(r.Notes, "first error: "+err.Error())
