@@ -1,10 +1,11 @@
-// Package bench is Parley's load harness. It drives a server through the
-// public client SDK only, as real clients would, and measures what users
-// feel: messages per second with receipts, latency under an open-loop
-// rate, group fan-out, idle connections, the drain of an offline queue and
-// a storm of connects. By default it starts the server itself, as a child
-// process, so that the server's CPU and memory can be told apart from the
-// generator's.
+// Package bench is Parley's load harness. It drives a server as real
+// clients would, setup through the public client SDK and the measured
+// messages through a lean WebSocket client of its own (or the SDK: see
+// wire.go), and measures what users feel: messages per second with
+// receipts, latency under an open-loop rate, group fan-out, idle
+// connections, the drain of an offline queue and a storm of connects. By
+// default it starts the server itself, as a child process, so that the
+// server's CPU and memory can be told apart from the generator's.
 package bench
 
 import (
