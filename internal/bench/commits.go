@@ -260,16 +260,16 @@ func commitsBetween(before, after commitScrape, d time.Duration) (*Commits, erro
 	if err != nil {
 		return nil, err
 	}
-	c := &Commits{Count: int64(math.Round(s.count)), PerSecond: s.count / d.Seconds()}
+	c := &Commits{Count: int64(math.Round(s.count)), PerSecond: round(s.count / d.Seconds())}
 	if s.count <= 0 {
 		return c, nil
 	}
-	c.MeanMS = s.sum / s.count * 1e3
+	c.MeanMS = round(s.sum / s.count * 1e3)
 	p50, _ := s.quantile(0.50)
 	p99, in := s.quantile(0.99)
-	c.P50MS, c.P99MS, c.P99Beyond = p50*1e3, p99*1e3, !in
+	c.P50MS, c.P99MS, c.P99Beyond = round(p50*1e3), round(p99*1e3), !in
 	if b.count > 0 {
-		c.MeanBatch = b.sum / b.count
+		c.MeanBatch = round(b.sum / b.count)
 	}
 	return c, nil
 }

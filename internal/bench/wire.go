@@ -57,6 +57,11 @@ type wire interface {
 	abort()
 }
 
+var (
+	_ wire = (*sdkWire)(nil)
+	_ wire = (*leanWire)(nil)
+)
+
 // frameKind is a server frame's type, as far as the traffic cares.
 type frameKind uint8
 
