@@ -47,9 +47,13 @@ func bench(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&opt.SourceAddrs, "source-addrs", 0, "loopback source addresses to spread connections over (default: one per 20,000)")
 	asJSON := fs.Bool("json", false, "print one JSON object instead of a table")
 	quiet := fs.Bool("quiet", false, "no progress lines on stderr")
-	scenarioFlags(fs, sc)
+	generator := scenarioFlags(fs, sc)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: parley bench %s [flags]\n\n", sc.Name())
+		if generator == nil {
+			fmt.Fprintf(stderr, "Its connections always go through the client SDK: it carries no messages, so it has no\n"+
+				"--generator (lean is for throughput, latency, fanout and drain).\n\n")
+		}
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args[1:]); err != nil {
@@ -60,6 +64,10 @@ func bench(args []string, stdout, stderr io.Writer) int {
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "parley bench: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	if generator != nil && *generator != harness.GeneratorLean && *generator != harness.GeneratorSDK {
+		fmt.Fprintf(stderr, "parley bench: --generator %q: want %s or %s\n", *generator, harness.GeneratorLean, harness.GeneratorSDK)
 		return 2
 	}
 	opt.ServerArgs, opt.Nodes = serverArgs, nodes
@@ -100,8 +108,9 @@ func bench(args []string, stdout, stderr io.Writer) int {
 }
 
 // scenarioFlags binds the scenario's parameters to flags, with its
-// defaults.
-func scenarioFlags(fs *flag.FlagSet, sc harness.Scenario) {
+// defaults. It returns the scenario's generator mode, nil for the
+// scenarios that carry no messages and always use the SDK.
+func scenarioFlags(fs *flag.FlagSet, sc harness.Scenario) (generator *string) {
 	dur := func(d *harness.Dur, name, usage string) {
 		fs.DurationVar((*time.Duration)(d), name, time.Duration(*d), usage)
 	}
@@ -109,6 +118,12 @@ func scenarioFlags(fs *flag.FlagSet, sc harness.Scenario) {
 		fs.BoolVar(read, "read", *read, "recipients send read_receipt after delivery_ack, as with the chat open")
 		dur(every, "ack-every", "recipients acknowledge at least this often")
 		fs.IntVar(batch, "ack-batch", *batch, "… or as soon as this many messages are unacknowledged (at most 1000)")
+	}
+	gen := func(mode *string) *string {
+		fs.StringVar(mode, "generator", *mode, "how the measured traffic is generated: "+harness.GeneratorLean+
+			" (the harness's own WebSocket client: frames from templates, only the measured fields read) or "+
+			harness.GeneratorSDK+" (the client SDK, every frame decoded); setup always uses the SDK")
+		return mode
 	}
 	switch p := sc.(type) {
 	case *harness.Throughput:
@@ -118,6 +133,7 @@ func scenarioFlags(fs *flag.FlagSet, sc harness.Scenario) {
 		dur(&p.Warmup, "warmup", "warm-up before it")
 		fs.IntVar(&p.ContentBytes, "content-bytes", p.ContentBytes, "message content size")
 		receipts(&p.Read, &p.AckEvery, &p.AckBatch)
+		return gen(&p.Generator)
 	case *harness.Latency:
 		fs.IntVar(&p.Users, "users", p.Users, "online users, in pairs")
 		fs.Float64Var(&p.Rate, "rate", p.Rate, "total messages per second, open loop")
@@ -125,6 +141,7 @@ func scenarioFlags(fs *flag.FlagSet, sc harness.Scenario) {
 		dur(&p.Warmup, "warmup", "warm-up before it")
 		fs.IntVar(&p.ContentBytes, "content-bytes", p.ContentBytes, "message content size")
 		receipts(&p.Read, &p.AckEvery, &p.AckBatch)
+		return gen(&p.Generator)
 	case *harness.Fanout:
 		fs.IntVar(&p.Senders, "senders", p.Senders, "senders, each with its own group")
 		fs.IntVar(&p.GroupSize, "group-size", p.GroupSize, "members per group, the sender included (2 falls back to 1:1 without group support)")
@@ -133,6 +150,7 @@ func scenarioFlags(fs *flag.FlagSet, sc harness.Scenario) {
 		dur(&p.Warmup, "warmup", "warm-up before it")
 		fs.IntVar(&p.ContentBytes, "content-bytes", p.ContentBytes, "message content size")
 		receipts(&p.Read, &p.AckEvery, &p.AckBatch)
+		return gen(&p.Generator)
 	case *harness.Connections:
 		fs.IntVar(&p.Conns, "conns", p.Conns, "idle connections")
 		fs.IntVar(&p.DevicesPerUser, "devices-per-user", p.DevicesPerUser, "connections per user, each its own login (at most the server's --max-devices)")
@@ -145,20 +163,24 @@ func scenarioFlags(fs *flag.FlagSet, sc harness.Scenario) {
 		fs.IntVar(&p.ContentBytes, "content-bytes", p.ContentBytes, "message content size")
 		receipts(&p.Read, &p.AckEvery, &p.AckBatch)
 		dur(&p.Timeout, "timeout", "bound on queueing and on draining")
+		return gen(&p.Generator)
 	case *harness.Storm:
 		fs.IntVar(&p.Users, "users", p.Users, "users that connect at once")
 		fs.IntVar(&p.Concurrency, "concurrency", p.Concurrency, "dials in flight (0: all at once)")
 		dur(&p.Timeout, "timeout", "bound on one user's connect")
 	}
+	return nil
 }
 
 func benchUsage(w io.Writer) {
 	fmt.Fprint(w, `usage: parley bench SCENARIO [flags]
 
-Measures a Parley server through the public client SDK. By default it starts
-its own server (this binary, 'parley serve') on a free loopback port with a
-temporary data directory, and reports the server's CPU and memory apart from
-its own. With --target it uses a running server instead.
+Measures a Parley server as its clients would: setup through the public client
+SDK, the measured messages through the harness's lean WebSocket client (or,
+with --generator sdk, through the SDK, at several times the CPU). By default
+it starts its own server (this binary, 'parley serve') on a free loopback port
+with a temporary data directory, and reports the server's CPU and memory apart
+from its own. With --target it uses a running server instead.
 
 scenarios:
   throughput   pairs of users, each sender keeping a window of messages in flight

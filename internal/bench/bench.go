@@ -1,10 +1,11 @@
-// Package bench is Parley's load harness. It drives a server through the
-// public client SDK only, as real clients would, and measures what users
-// feel: messages per second with receipts, latency under an open-loop
-// rate, group fan-out, idle connections, the drain of an offline queue and
-// a storm of connects. By default it starts the server itself, as a child
-// process, so that the server's CPU and memory can be told apart from the
-// generator's.
+// Package bench is Parley's load harness. It drives a server as real
+// clients would, setup through the public client SDK and the measured
+// messages through a lean WebSocket client of its own (or the SDK: see
+// wire.go), and measures what users feel: messages per second with
+// receipts, latency under an open-loop rate, group fan-out, idle
+// connections, the drain of an offline queue and a storm of connects. By
+// default it starts the server itself, as a child process, so that the
+// server's CPU and memory can be told apart from the generator's.
 package bench
 
 import (
@@ -104,7 +105,10 @@ func Run(ctx context.Context, opt Options, sc Scenario) (*Report, error) {
 	}}
 	defer e.http.CloseIdleConnections()
 
-	r := &Report{Scenario: sc.Name(), Params: sc, StartedAt: time.Now().UTC(), Machine: thisMachine()}
+	r := &Report{Scenario: sc.Name(), Params: sc, StartedAt: time.Now().UTC(), Machine: thisMachine(), Generator: GeneratorSDK}
+	if g, ok := sc.(interface{ generator() string }); ok {
+		r.Generator = g.generator()
+	}
 	switch {
 	case opt.Target != "":
 		e.url = strings.TrimRight(opt.Target, "/")
@@ -177,6 +181,10 @@ type measure struct {
 	cliCPU  float64
 	all     float64 // machineBusy at the start; -1 if unknown
 	profile chan error
+	// commits is the server's commit histograms at the start; scraped
+	// false if /metrics did not answer.
+	commits commitScrape
+	scraped bool
 }
 
 // begin opens the measured phase. expected is how long the phase should
@@ -191,6 +199,7 @@ func (e *env) begin(ctx context.Context, expected time.Duration) *measure {
 			m.srvCPU, m.srvOK = v, true
 		}
 	}
+	m.commits, m.scraped = e.scrapeCommits(ctx)
 	if e.opt.CPUProfile != "" {
 		secs := e.opt.CPUProfileSeconds
 		if secs <= 0 {
@@ -202,10 +211,19 @@ func (e *env) begin(ctx context.Context, expected time.Duration) *measure {
 	return m
 }
 
-// end closes the measured phase and fills the report's window and usage.
-// The CPU profile, if one is being taken, is awaited by finish.
-func (m *measure) end(r *Report) time.Duration {
+// end closes the measured phase and fills the report's window, usage and
+// commits. The CPU profile, if one is being taken, is awaited by finish.
+func (m *measure) end(ctx context.Context, r *Report) time.Duration {
 	d := time.Since(m.start)
+	if m.scraped {
+		if after, ok := m.e.scrapeCommits(ctx); ok {
+			c, err := commitsBetween(m.commits, after, d)
+			if err != nil {
+				r.Notes = append(r.Notes, "commit histograms: "+err.Error())
+			}
+			r.Commits = c
+		}
+	}
 	r.Window = d.Seconds()
 	cli := selfCPU() - m.cliCPU
 	r.Client.PID = os.Getpid()

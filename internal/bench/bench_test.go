@@ -149,47 +149,88 @@ func consistent(t *testing.T, r *Report, fanout int, receipts bool) {
 	}
 }
 
+// generators runs fn once per generator mode, as a subtest named after it.
+func generators(t *testing.T, fn func(t *testing.T, mode string)) {
+	for _, mode := range []string{GeneratorLean, GeneratorSDK} {
+		t.Run(mode, func(t *testing.T) { fn(t, mode) })
+	}
+}
+
+// generated checks the report names the generator and its CPU per message.
+func generated(t *testing.T, r *Report, mode string) {
+	t.Helper()
+	if r.Generator != mode {
+		t.Errorf("report says generator %q, want %q", r.Generator, mode)
+	}
+	if v := r.Client.CPUPerMessage; v == nil || !(*v > 0) {
+		t.Errorf("generator CPU per message = %v, want > 0", v)
+	}
+}
+
 func TestThroughput(t *testing.T) {
-	p := DefaultThroughput()
-	p.Pairs, p.Window, p.Duration, p.Warmup = 2, 4, Dur(time.Second), Dur(200*time.Millisecond)
-	r := run(t, target(t), p)
-	positive(t, r, "acked_msgs_per_s", "delivered_msgs_per_s", "receipts_per_s")
-	ordered(t, r)
-	consistent(t, r, 1, true)
-	if r.Server.CPUSeconds == nil || r.Server.RSS == nil {
-		t.Errorf("server usage unknown with --server-pid: %+v", r.Server)
+	generators(t, func(t *testing.T, mode string) {
+		p := DefaultThroughput()
+		p.Pairs, p.Window, p.Duration, p.Warmup, p.Generator = 2, 4, Dur(time.Second), Dur(200*time.Millisecond), mode
+		r := run(t, target(t), p)
+		positive(t, r, "acked_msgs_per_s", "delivered_msgs_per_s", "receipts_per_s")
+		ordered(t, r)
+		consistent(t, r, 1, true)
+		generated(t, r, mode)
+		if r.Server.CPUSeconds == nil || r.Server.RSS == nil {
+			t.Errorf("server usage unknown with --server-pid: %+v", r.Server)
+		}
+		committed(t, r)
+	})
+}
+
+// committed checks the commit histograms were scraped and saw commits.
+func committed(t *testing.T, r *Report) {
+	t.Helper()
+	c := r.Commits
+	if c == nil {
+		t.Fatal("no commit figures: /metrics not scraped")
+	}
+	if c.Count <= 0 || c.PerSecond <= 0 || c.MeanMS <= 0 || c.P50MS <= 0 || c.P99MS < c.P50MS || c.MeanBatch < 1 {
+		t.Errorf("commit figures not sane: %+v", *c)
 	}
 }
 
 func TestLatency(t *testing.T) {
-	p := DefaultLatency()
-	p.Users, p.Rate, p.Duration, p.Warmup = 4, 200, Dur(time.Second), Dur(200*time.Millisecond)
-	r := run(t, target(t), p)
-	positive(t, r, "sent_msgs_per_s", "delivered_msgs_per_s", "deliver_p50_ms", "deliver_p99_ms")
-	ordered(t, r)
-	consistent(t, r, 1, true)
-	// Open loop: the sent rate is the offered one, whatever the server.
-	if got := figure(t, r.Figures, "sent_msgs_per_s"); got < 150 || got > 250 {
-		t.Errorf("sent %v msg/s at an offered 200", got)
-	}
+	generators(t, func(t *testing.T, mode string) {
+		p := DefaultLatency()
+		p.Users, p.Rate, p.Duration, p.Warmup, p.Generator = 4, 200, Dur(time.Second), Dur(200*time.Millisecond), mode
+		r := run(t, target(t), p)
+		positive(t, r, "sent_msgs_per_s", "delivered_msgs_per_s", "deliver_p50_ms", "deliver_p99_ms")
+		ordered(t, r)
+		consistent(t, r, 1, true)
+		generated(t, r, mode)
+		// Open loop: the sent rate is the offered one, whatever the server.
+		if got := figure(t, r.Figures, "sent_msgs_per_s"); got < 150 || got > 250 {
+			t.Errorf("sent %v msg/s at an offered 200", got)
+		}
+	})
 }
 
 func TestFanout(t *testing.T) {
-	for _, size := range []int{2, 3} {
-		t.Run(map[int]string{2: "pairs", 3: "groups"}[size], func(t *testing.T) {
-			p := DefaultFanout()
-			p.Senders, p.GroupSize, p.Window, p.Duration, p.Warmup = 2, size, 4, Dur(time.Second), Dur(200*time.Millisecond)
-			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-			defer cancel()
-			r, err := Run(ctx, target(t), p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			positive(t, r, "acked_msgs_per_s", "deliveries_per_s")
-			ordered(t, r)
-			consistent(t, r, size-1, true)
-		})
-	}
+	generators(t, func(t *testing.T, mode string) {
+		for _, size := range []int{2, 3} {
+			t.Run(map[int]string{2: "pairs", 3: "groups"}[size], func(t *testing.T) {
+				p := DefaultFanout()
+				p.Senders, p.GroupSize, p.Window, p.Duration, p.Warmup = 2, size, 4, Dur(time.Second), Dur(200*time.Millisecond)
+				p.Generator = mode
+				ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+				defer cancel()
+				r, err := Run(ctx, target(t), p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				positive(t, r, "acked_msgs_per_s", "deliveries_per_s")
+				ordered(t, r)
+				consistent(t, r, size-1, true)
+				generated(t, r, mode)
+			})
+		}
+	})
 }
 
 func TestConnections(t *testing.T) {
@@ -205,14 +246,17 @@ func TestConnections(t *testing.T) {
 }
 
 func TestDrain(t *testing.T) {
-	p := DefaultDrain()
-	p.Messages, p.Window = 300, 32
-	r := run(t, target(t), p)
-	positive(t, r, "drain_seconds", "drain_msgs_per_s", "queue_msgs_per_s")
-	consistent(t, r, 1, false)
-	if got := figure(t, r.Checks, "delivered"); got != 300 {
-		t.Errorf("delivered %v, want 300", got)
-	}
+	generators(t, func(t *testing.T, mode string) {
+		p := DefaultDrain()
+		p.Messages, p.Window, p.Generator = 300, 32, mode
+		r := run(t, target(t), p)
+		positive(t, r, "drain_seconds", "drain_msgs_per_s", "queue_msgs_per_s")
+		consistent(t, r, 1, false)
+		generated(t, r, mode)
+		if got := figure(t, r.Checks, "delivered"); got != 300 {
+			t.Errorf("delivered %v, want 300", got)
+		}
+	})
 }
 
 func TestStorm(t *testing.T) {
@@ -246,6 +290,7 @@ func TestChildServer(t *testing.T) {
 	if r.Server.CPUSeconds == nil || *r.Server.CPUSeconds <= 0 || r.Server.RSS == nil || *r.Server.RSS <= 0 {
 		t.Errorf("child usage unknown: %+v", r.Server)
 	}
+	committed(t, r)
 	if st, err := os.Stat(prof); err != nil || st.Size() == 0 {
 		t.Errorf("no CPU profile: %v", err)
 	}

@@ -115,7 +115,7 @@ func (p *Connections) run(ctx context.Context, e *env, r *Report) error {
 	connectTime := time.Since(start)
 	defer closeAll(conns)
 	if err != nil {
-		m.end(r)
+		m.end(ctx, r)
 		return errors.Join(err, m.finish(r))
 	}
 
@@ -134,12 +134,12 @@ func (p *Connections) run(ctx context.Context, e *env, r *Report) error {
 	})
 	hbTime := time.Since(hbStart)
 	if err != nil {
-		m.end(r)
+		m.end(ctx, r)
 		return errors.Join(err, m.finish(r))
 	}
 	e.logf("all %d connections answered a heartbeat; holding them %s", p.Conns, p.Hold)
 	time.Sleep(time.Duration(p.Hold))
-	m.end(r)
+	m.end(ctx, r)
 	if err := m.finish(r); err != nil {
 		return err
 	}

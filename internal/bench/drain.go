@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
-	"github.com/parleychat/parley/client"
 )
 
 // Drain is the offline-queue scenario: a recipient stays offline while
@@ -22,6 +20,8 @@ type Drain struct {
 	AckBatch     int  `json:"ack_batch"`
 	// Timeout bounds the drain.
 	Timeout Dur `json:"timeout_s"`
+	// Generator is GeneratorLean or GeneratorSDK.
+	Generator string `json:"generator"`
 }
 
 // DefaultDrain returns the drain scenario's defaults.
@@ -29,6 +29,7 @@ func DefaultDrain() *Drain {
 	return &Drain{
 		Messages: 10_000, Window: 256, ContentBytes: 100, Read: true,
 		AckEvery: Dur(5 * time.Millisecond), AckBatch: 256, Timeout: Dur(60 * time.Second),
+		Generator: GeneratorLean,
 	}
 }
 
@@ -36,13 +37,16 @@ func DefaultDrain() *Drain {
 func (*Drain) Name() string { return "drain" }
 
 func (p *Drain) describe() string {
-	return fmt.Sprintf("%d messages queued for an offline recipient (sent with window %d, %d-byte content), then it connects (read receipts %v)",
-		p.Messages, p.Window, p.ContentBytes, p.Read)
+	return fmt.Sprintf("%d messages queued for an offline recipient (sent with window %d, %d-byte content), then it connects (read receipts %v), %s generator",
+		p.Messages, p.Window, p.ContentBytes, p.Read, p.Generator)
 }
 
 func (p *Drain) run(ctx context.Context, e *env, r *Report) error {
 	if p.Messages < 1 || p.Window < 1 || p.ContentBytes < 0 || p.AckEvery <= 0 || p.Timeout <= 0 {
 		return errors.New("drain: messages, window, ack interval and timeout must be positive")
+	}
+	if err := checkGenerator(p.Generator); err != nil {
+		return err
 	}
 	pairs, err := e.newPairs(ctx, 1)
 	if err != nil {
@@ -53,7 +57,7 @@ func (p *Drain) run(ctx context.Context, e *env, r *Report) error {
 	if err != nil {
 		return err
 	}
-	sc, err := d.dial(ctx, pr.from, client.DialOptions{Buffer: 8192})
+	sc, err := d.dialWire(ctx, pr.from, p.Generator)
 	if err != nil {
 		return fmt.Errorf("dial sender: %w", err)
 	}
@@ -62,7 +66,7 @@ func (p *Drain) run(ctx context.Context, e *env, r *Report) error {
 	t.newSender(sc, pr.conv, p.Window, p.ContentBytes)
 	e.logf("queueing %d messages for an offline recipient", p.Messages)
 	queueStart := time.Now()
-	t.send(func(ctx context.Context, _ int, s *sender) error { return s.closedLoop(ctx, t.stop, p.Messages) })
+	t.send(func(_ int, s *sender) error { return s.closedLoop(t.stop, p.Messages) })
 	deadline := time.Now().Add(time.Duration(p.Timeout))
 	for t.cnt.acked.Load()+t.cnt.errors.Load() < int64(p.Messages) {
 		if err := firstOf(t.err(), ctx.Err()); err != nil {
@@ -75,14 +79,14 @@ func (p *Drain) run(ctx context.Context, e *env, r *Report) error {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	queueTime := time.Since(queueStart)
+	queueTime, queueRefused := time.Since(queueStart), t.cnt.refused.Load()
 
 	e.logf("the recipient connects")
 	m := e.begin(ctx, 5*time.Second)
 	t0 := e.clock.now()
-	rc, err := d.dial(ctx, pr.to, client.DialOptions{Buffer: 8192})
+	rc, err := d.dialWire(ctx, pr.to, p.Generator)
 	if err != nil {
-		m.end(r)
+		m.end(ctx, r)
 		t.finish(0)
 		return errors.Join(fmt.Errorf("dial recipient: %w", err), m.finish(r))
 	}
@@ -97,7 +101,7 @@ func (p *Drain) run(ctx context.Context, e *env, r *Report) error {
 		werr = ctx.Err()
 	}
 	last := rcp.lastAt.Load()
-	m.end(r)
+	m.end(ctx, r)
 	werr = errors.Join(werr, m.finish(r))
 	missing := t.finish(5 * time.Second)
 	if err := firstOf(werr, t.err()); err != nil {
@@ -109,7 +113,9 @@ func (p *Drain) run(ctx context.Context, e *env, r *Report) error {
 		{Key: "drain_msgs_per_s", Label: "drain rate", Value: float64(rcp.expect) / drain.Seconds(), Unit: "msg/s"},
 		{Key: "dial_ms", Label: "dial (WebSocket upgrade)", Value: ms(dialed - t0), Unit: "ms"},
 		{Key: "queue_msgs_per_s", Label: "queueing rate (acked, no recipient)", Value: float64(p.Messages) / queueTime.Seconds(), Unit: "msg/s"},
+		{Key: "queue_refused_per_s", Label: "queueing: sends refused rate_limited", Value: perSecond(queueRefused, queueTime), Unit: "/s"},
 	}
+	r.perMessage(rcp.got.Load())
 	t.checks(r, missing)
 	return nil
 }

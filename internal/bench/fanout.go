@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"sync/atomic"
 	"time"
-
-	"github.com/parleychat/parley/client"
 )
 
 // Fanout is the group scenario: Senders senders, each in its own group of
@@ -22,6 +20,8 @@ type Fanout struct {
 	Read         bool `json:"read_receipts"`
 	AckEvery     Dur  `json:"ack_every_s"`
 	AckBatch     int  `json:"ack_batch"`
+	// Generator is GeneratorLean or GeneratorSDK.
+	Generator string `json:"generator"`
 }
 
 // DefaultFanout returns the fanout scenario's defaults.
@@ -29,6 +29,7 @@ func DefaultFanout() *Fanout {
 	return &Fanout{
 		Senders: 10, GroupSize: 20, Window: 16, Duration: Dur(15 * time.Second), Warmup: Dur(3 * time.Second),
 		ContentBytes: 100, Read: true, AckEvery: Dur(5 * time.Millisecond), AckBatch: 256,
+		Generator: GeneratorLean,
 	}
 }
 
@@ -36,13 +37,16 @@ func DefaultFanout() *Fanout {
 func (*Fanout) Name() string { return "fanout" }
 
 func (p *Fanout) describe() string {
-	return fmt.Sprintf("%d senders into groups of %d (all online), window %d, %s after %s warm-up, %d-byte content (read receipts %v)",
-		p.Senders, p.GroupSize, p.Window, p.Duration, p.Warmup, p.ContentBytes, p.Read)
+	return fmt.Sprintf("%d senders into groups of %d (all online), window %d, %s after %s warm-up, %d-byte content (read receipts %v), %s generator",
+		p.Senders, p.GroupSize, p.Window, p.Duration, p.Warmup, p.ContentBytes, p.Read, p.Generator)
 }
 
 func (p *Fanout) run(ctx context.Context, e *env, r *Report) error {
 	if p.Senders < 1 || p.GroupSize < 2 || p.Window < 1 || p.Duration <= 0 || p.Warmup < 0 || p.AckEvery <= 0 {
 		return fmt.Errorf("fanout: needs senders >= 1, group size >= 2, window >= 1 and a positive duration")
+	}
+	if err := checkGenerator(p.Generator); err != nil {
+		return err
 	}
 	g := p.GroupSize
 	e.logf("setup: %d groups of %d", p.Senders, g)
@@ -80,7 +84,7 @@ func (p *Fanout) run(ctx context.Context, e *env, r *Report) error {
 	if err != nil {
 		return err
 	}
-	conns, err := d.dialAll(ctx, users, e.opt.SetupConcurrency, client.DialOptions{Buffer: 8192})
+	conns, err := d.dialWires(ctx, users, e.opt.SetupConcurrency, p.Generator)
 	if err != nil {
 		return err
 	}
@@ -91,7 +95,7 @@ func (p *Fanout) run(ctx context.Context, e *env, r *Report) error {
 		}
 		t.newSender(conns[i*g], convs[i], p.Window, p.ContentBytes)
 	}
-	t.send(func(ctx context.Context, _ int, s *sender) error { return s.closedLoop(ctx, t.stop, 0) })
+	t.send(func(_ int, s *sender) error { return s.closedLoop(t.stop, 0) })
 	e.logf("warm-up %s, then measuring %s", p.Warmup, p.Duration)
 	n, dur, werr := t.window(ctx, time.Duration(p.Warmup), time.Duration(p.Duration), r)
 	missing := t.finish(10 * time.Second)
@@ -103,6 +107,7 @@ func (p *Fanout) run(ctx context.Context, e *env, r *Report) error {
 		{Key: "acked_msgs_per_s", Label: "acked messages", Value: perSecond(n.acked, dur), Unit: "msg/s"},
 		{Key: "deliveries_per_s", Label: "deliveries (message × recipient)", Value: perSecond(n.delivered, dur), Unit: "/s"},
 		{Key: "receipts_per_s", Label: "receipts (status frames to senders)", Value: perSecond(n.receipts, dur), Unit: "/s"},
+		refusedFigure(n, dur),
 		{Key: "deliver_p50_ms", Label: "send→deliver p50", Value: del.P50, Unit: "ms"},
 		{Key: "deliver_p99_ms", Label: "send→deliver p99", Value: del.P99, Unit: "ms"},
 	}
@@ -110,6 +115,7 @@ func (p *Fanout) run(ctx context.Context, e *env, r *Report) error {
 		{Key: "send_ack", Label: "send→ack", Percentiles: ack},
 		{Key: "send_deliver", Label: "send→deliver", Percentiles: del},
 	}
+	r.perMessage(n.acked)
 	t.checks(r, missing)
 	return nil
 }

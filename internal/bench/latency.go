@@ -20,6 +20,8 @@ type Latency struct {
 	Read         bool    `json:"read_receipts"`
 	AckEvery     Dur     `json:"ack_every_s"`
 	AckBatch     int     `json:"ack_batch"`
+	// Generator is GeneratorLean or GeneratorSDK.
+	Generator string `json:"generator"`
 }
 
 // DefaultLatency returns the latency scenario's defaults.
@@ -27,6 +29,7 @@ func DefaultLatency() *Latency {
 	return &Latency{
 		Users: 1000, Rate: 10_000, Duration: Dur(20 * time.Second), Warmup: Dur(3 * time.Second),
 		ContentBytes: 100, Read: true, AckEvery: Dur(5 * time.Millisecond), AckBatch: 256,
+		Generator: GeneratorLean,
 	}
 }
 
@@ -34,13 +37,16 @@ func DefaultLatency() *Latency {
 func (*Latency) Name() string { return "latency" }
 
 func (p *Latency) describe() string {
-	return fmt.Sprintf("%d online users (%d pairs), %.0f msg/s open loop, %s after %s warm-up, %d-byte content, receipts every %s or %d messages (read receipts %v)",
-		p.Users, p.Users/2, p.Rate, p.Duration, p.Warmup, p.ContentBytes, p.AckEvery, p.AckBatch, p.Read)
+	return fmt.Sprintf("%d online users (%d pairs), %.0f msg/s open loop, %s after %s warm-up, %d-byte content, receipts every %s or %d messages (read receipts %v), %s generator",
+		p.Users, p.Users/2, p.Rate, p.Duration, p.Warmup, p.ContentBytes, p.AckEvery, p.AckBatch, p.Read, p.Generator)
 }
 
 func (p *Latency) run(ctx context.Context, e *env, r *Report) error {
 	if p.Users < 2 || p.Rate <= 0 || p.Duration <= 0 || p.Warmup < 0 || p.ContentBytes < 0 || p.AckEvery <= 0 {
 		return fmt.Errorf("latency: needs at least 2 users, a positive rate and duration")
+	}
+	if err := checkGenerator(p.Generator); err != nil {
+		return err
 	}
 	npairs := p.Users / 2
 	e.logf("setup: %d users in %d pairs", 2*npairs, npairs)
@@ -48,7 +54,7 @@ func (p *Latency) run(ctx context.Context, e *env, r *Report) error {
 	if err != nil {
 		return err
 	}
-	conns, err := dialPairs(ctx, e, pairs)
+	conns, err := dialPairs(ctx, e, pairs, p.Generator)
 	if err != nil {
 		return err
 	}
@@ -61,8 +67,8 @@ func (p *Latency) run(ctx context.Context, e *env, r *Report) error {
 	// sends g = k, k+n, k+2n, ...
 	interval := float64(time.Second) / p.Rate
 	start := e.clock.now() + int64(50*time.Millisecond)
-	t.send(func(ctx context.Context, k int, s *sender) error {
-		return s.openLoop(ctx, t.stop, start+int64(float64(k)*interval), int64(float64(npairs)*interval))
+	t.send(func(k int, s *sender) error {
+		return s.openLoop(t.stop, start+int64(float64(k)*interval), int64(float64(npairs)*interval))
 	})
 	e.logf("warm-up %s, then measuring %s", p.Warmup, p.Duration)
 	n, d, werr := t.window(ctx, time.Duration(p.Warmup), time.Duration(p.Duration), r)
@@ -77,6 +83,7 @@ func (p *Latency) run(ctx context.Context, e *env, r *Report) error {
 		{Key: "acked_msgs_per_s", Label: "acked messages", Value: perSecond(n.acked, d), Unit: "msg/s"},
 		{Key: "delivered_msgs_per_s", Label: "delivered messages", Value: perSecond(n.delivered, d), Unit: "msg/s"},
 		{Key: "receipts_per_s", Label: "receipts (status frames to senders)", Value: perSecond(n.receipts, d), Unit: "/s"},
+		refusedFigure(n, d),
 		{Key: "deliver_p50_ms", Label: "send→deliver p50", Value: del.P50, Unit: "ms"},
 		{Key: "deliver_p99_ms", Label: "send→deliver p99", Value: del.P99, Unit: "ms"},
 		{Key: "deliver_p999_ms", Label: "send→deliver p99.9", Value: del.P999, Unit: "ms"},
@@ -85,6 +92,7 @@ func (p *Latency) run(ctx context.Context, e *env, r *Report) error {
 		{Key: "send_ack", Label: "send→ack", Percentiles: ack},
 		{Key: "send_deliver", Label: "send→deliver", Percentiles: del},
 	}
+	r.perMessage(n.acked)
 	t.checks(r, missing)
 	if missing > 0 {
 		r.Notes = append(r.Notes, "the percentiles leave out the messages still undelivered: the real tail is worse")

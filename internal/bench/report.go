@@ -16,18 +16,24 @@ import (
 // Report is the outcome of one run: what was asked, what was measured,
 // and on what.
 type Report struct {
-	Scenario  string    `json:"scenario"`
-	Params    Scenario  `json:"params"`
+	Scenario string   `json:"scenario"`
+	Params   Scenario `json:"params"`
+	// Generator is how the measured traffic was generated: GeneratorLean
+	// or GeneratorSDK.
+	Generator string    `json:"generator"`
 	StartedAt time.Time `json:"started_at"`
 	// Window is the length of the measured phase, in seconds.
 	Window    float64       `json:"window_seconds"`
 	Figures   Figures       `json:"figures"`
 	Latencies Distributions `json:"latency"`
 	Checks    Figures       `json:"checks"`
-	Machine   Machine       `json:"machine"`
-	Server    Usage         `json:"server"`
-	Client    Usage         `json:"client"`
-	Notes     []string      `json:"notes,omitempty"`
+	// Commits is the server's group commits in the window, from its
+	// /metrics; nil if it does not serve them.
+	Commits *Commits `json:"commits,omitempty"`
+	Machine Machine  `json:"machine"`
+	Server  Usage    `json:"server"`
+	Client  Usage    `json:"client"`
+	Notes   []string `json:"notes,omitempty"`
 }
 
 // Figure is one measured number.
@@ -145,6 +151,17 @@ type Usage struct {
 	PeakRSS *int64 `json:"peak_rss_bytes,omitempty"`
 	// OpenFileLimit is the process's RLIMIT_NOFILE soft limit.
 	OpenFileLimit *int64 `json:"open_file_limit,omitempty"`
+	// CPUPerMessage is the generator's CPU per message of the window, in
+	// microseconds (client only, scenarios that carry messages).
+	CPUPerMessage *float64 `json:"cpu_per_message_us,omitempty"`
+}
+
+// perMessage sets the generator's CPU per message, msgs being the
+// messages of the measured window.
+func (r *Report) perMessage(msgs int64) {
+	if r.Client.CPUSeconds != nil && msgs > 0 {
+		r.Client.CPUPerMessage = ptr(*r.Client.CPUSeconds / float64(msgs) * 1e6)
+	}
 }
 
 // WriteJSON writes the report as one JSON object on one line.
@@ -166,8 +183,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 	if r.Server.PID != 0 {
 		srv += fmt.Sprintf(" pid %d", r.Server.PID)
 	}
-	fmt.Fprintf(&b, "server: %s at %s; %s, %d CPUs (%s), %s\n\n", srv, r.Server.URL,
+	fmt.Fprintf(&b, "server: %s at %s; %s, %d CPUs (%s), %s\n", srv, r.Server.URL,
 		r.Machine.GoVersion, r.Machine.NumCPU, r.Machine.CPUModel, gib(r.Machine.MemTotal))
+	fmt.Fprintf(&b, "generator: %s\n\n", r.Generator)
 
 	rows := [][3]string{}
 	for _, f := range r.Figures {
@@ -177,10 +195,26 @@ func (r *Report) WriteTable(w io.Writer) error {
 		[3]string{"measured window", fmt.Sprintf("%.2f", r.Window), "s"},
 		[3]string{"server CPU", optSeconds(r.Server.CPUSeconds), optCores(r.Server.CPUCores)},
 		[3]string{"generator CPU", optSeconds(r.Client.CPUSeconds), optCores(r.Client.CPUCores)},
-		[3]string{"server RSS", optBytes(r.Server.RSS), ""},
 	)
+	if v := r.Client.CPUPerMessage; v != nil {
+		rows = append(rows, [3]string{"generator CPU per message", fmt.Sprintf("%.1f", *v), "µs"})
+	}
+	rows = append(rows, [3]string{"server RSS", optBytes(r.Server.RSS), ""})
 	if r.Machine.OtherCPUCores != nil {
 		rows = append(rows, [3]string{"other processes' CPU", fmt.Sprintf("%.2f", *r.Machine.OtherCPUCores), "cores"})
+	}
+	if c := r.Commits; c != nil {
+		rows = append(rows, [3]string{"group commits (with messages)", human(c.PerSecond), "/s"})
+		if c.Count > 0 {
+			p99 := fmt.Sprintf("%.1f", c.P99MS)
+			if c.P99Beyond {
+				p99 = "> " + p99
+			}
+			rows = append(rows,
+				[3]string{"commit time mean / p50 / p99", fmt.Sprintf("%.2f / %.1f / %s", c.MeanMS, c.P50MS, p99), "ms (p50, p99: bucket bounds)"},
+				[3]string{"commit batch size (mean)", fmt.Sprintf("%.1f", c.MeanBatch), "sends"},
+			)
+		}
 	}
 	lw, vw := 0, 0
 	for _, row := range rows {

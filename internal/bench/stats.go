@@ -90,16 +90,21 @@ type counters struct {
 	gaps      atomic.Int64 // a recipient saw a sequence number skip ahead
 	repeats   atomic.Int64 // a recipient saw a sequence number again or go back
 	ackFrames atomic.Int64 // delivery_ack and read_receipt frames written
+	// refused counts the rate_limited refusals of a message (not in
+	// errors: the message is resent); resent, the resends written.
+	refused atomic.Int64
+	resent  atomic.Int64
 }
 
 type snapshot struct {
-	sent, acked, delivered, receipts, errors, ackFrames int64
+	sent, acked, delivered, receipts, errors, ackFrames, refused int64
 }
 
 func (c *counters) snap() snapshot {
 	return snapshot{
 		sent: c.sent.Load(), acked: c.acked.Load(), delivered: c.delivered.Load(),
 		receipts: c.receipts.Load(), errors: c.errors.Load(), ackFrames: c.ackFrames.Load(),
+		refused: c.refused.Load(),
 	}
 }
 
@@ -107,6 +112,7 @@ func (a snapshot) sub(b snapshot) snapshot {
 	return snapshot{
 		sent: a.sent - b.sent, acked: a.acked - b.acked, delivered: a.delivered - b.delivered,
 		receipts: a.receipts - b.receipts, errors: a.errors - b.errors, ackFrames: a.ackFrames - b.ackFrames,
+		refused: a.refused - b.refused,
 	}
 }
 

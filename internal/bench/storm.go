@@ -95,7 +95,7 @@ func (p *Storm) run(ctx context.Context, e *env, r *Report) error {
 	close(go0)
 	wg.Wait()
 	all := time.Since(start)
-	m.end(r)
+	m.end(ctx, r)
 	ferr := m.finish(r)
 	closeAll(conns)
 	if ferr != nil {

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"time"
-
-	"github.com/parleychat/parley/client"
 )
 
 // Throughput is the closed-loop scenario: Pairs senders each keep Window
@@ -20,6 +18,8 @@ type Throughput struct {
 	Read         bool `json:"read_receipts"`
 	AckEvery     Dur  `json:"ack_every_s"`
 	AckBatch     int  `json:"ack_batch"`
+	// Generator is GeneratorLean or GeneratorSDK.
+	Generator string `json:"generator"`
 }
 
 // DefaultThroughput returns the throughput scenario's defaults.
@@ -30,6 +30,7 @@ func DefaultThroughput() *Throughput {
 		// rate stays the same, the latency grows).
 		Pairs: 32, Window: 16, Duration: Dur(20 * time.Second), Warmup: Dur(3 * time.Second),
 		ContentBytes: 100, Read: true, AckEvery: Dur(5 * time.Millisecond), AckBatch: 256,
+		Generator: GeneratorLean,
 	}
 }
 
@@ -37,15 +38,15 @@ func DefaultThroughput() *Throughput {
 func (*Throughput) Name() string { return "throughput" }
 
 func (p *Throughput) describe() string {
-	return fmt.Sprintf("%d pairs, window %d, %s after %s warm-up, %d-byte content, receipts every %s or %d messages (read receipts %v)",
-		p.Pairs, p.Window, p.Duration, p.Warmup, p.ContentBytes, p.AckEvery, p.AckBatch, p.Read)
+	return fmt.Sprintf("%d pairs, window %d, %s after %s warm-up, %d-byte content, receipts every %s or %d messages (read receipts %v), %s generator",
+		p.Pairs, p.Window, p.Duration, p.Warmup, p.ContentBytes, p.AckEvery, p.AckBatch, p.Read, p.Generator)
 }
 
 func (p *Throughput) validate() error {
 	if p.Pairs < 1 || p.Window < 1 || p.Duration <= 0 || p.Warmup < 0 || p.ContentBytes < 0 || p.AckEvery <= 0 {
 		return fmt.Errorf("throughput: pairs and window must be positive, duration positive, warm-up not negative")
 	}
-	return nil
+	return checkGenerator(p.Generator)
 }
 
 func (p *Throughput) run(ctx context.Context, e *env, r *Report) error {
@@ -57,7 +58,7 @@ func (p *Throughput) run(ctx context.Context, e *env, r *Report) error {
 	if err != nil {
 		return err
 	}
-	conns, err := dialPairs(ctx, e, pairs)
+	conns, err := dialPairs(ctx, e, pairs, p.Generator)
 	if err != nil {
 		return err
 	}
@@ -66,7 +67,7 @@ func (p *Throughput) run(ctx context.Context, e *env, r *Report) error {
 		t.newRecipient(ctx, conns[2*i+1], p.Read, time.Duration(p.AckEvery), p.AckBatch, 0)
 		t.newSender(conns[2*i], pr.conv, p.Window, p.ContentBytes)
 	}
-	t.send(func(ctx context.Context, _ int, s *sender) error { return s.closedLoop(ctx, t.stop, 0) })
+	t.send(func(_ int, s *sender) error { return s.closedLoop(t.stop, 0) })
 	e.logf("warm-up %s, then measuring %s", p.Warmup, p.Duration)
 	n, d, werr := t.window(ctx, time.Duration(p.Warmup), time.Duration(p.Duration), r)
 	missing := t.finish(10 * time.Second)
@@ -77,6 +78,7 @@ func (p *Throughput) run(ctx context.Context, e *env, r *Report) error {
 		{Key: "acked_msgs_per_s", Label: "acked messages", Value: perSecond(n.acked, d), Unit: "msg/s"},
 		{Key: "delivered_msgs_per_s", Label: "delivered messages", Value: perSecond(n.delivered, d), Unit: "msg/s"},
 		{Key: "receipts_per_s", Label: "receipts (status frames to senders)", Value: perSecond(n.receipts, d), Unit: "/s"},
+		refusedFigure(n, d),
 		{Key: "receipt_frames_per_s", Label: "delivery_ack + read_receipt frames", Value: perSecond(n.ackFrames, d), Unit: "/s"},
 	}
 	ack, del := t.latencies()
@@ -84,13 +86,14 @@ func (p *Throughput) run(ctx context.Context, e *env, r *Report) error {
 		{Key: "send_ack", Label: "send→ack", Percentiles: ack},
 		{Key: "send_deliver", Label: "send→deliver", Percentiles: del},
 	}
+	r.perMessage(n.acked)
 	t.checks(r, missing)
 	return nil
 }
 
 // dialPairs connects each pair's sender and recipient: conns[2i] is pair
 // i's sender, conns[2i+1] its recipient.
-func dialPairs(ctx context.Context, e *env, pairs []pair) ([]*client.Conn, error) {
+func dialPairs(ctx context.Context, e *env, pairs []pair, mode string) ([]wire, error) {
 	users := make([]*user, 0, 2*len(pairs))
 	for _, p := range pairs {
 		users = append(users, p.from, p.to)
@@ -99,7 +102,7 @@ func dialPairs(ctx context.Context, e *env, pairs []pair) ([]*client.Conn, error
 	if err != nil {
 		return nil, err
 	}
-	return d.dialAll(ctx, users, e.opt.SetupConcurrency, client.DialOptions{Buffer: 8192})
+	return d.dialWires(ctx, users, e.opt.SetupConcurrency, mode)
 }
 
 func firstOf(errs ...error) error {
