@@ -204,7 +204,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 		rows = append(rows, [3]string{"other processes' CPU", fmt.Sprintf("%.2f", *r.Machine.OtherCPUCores), "cores"})
 	}
 	if c := r.Commits; c != nil {
-		rows = append(rows, [3]string{"group commits (with messages)", human(c.PerSecond), "/s"})
+		rows = append(rows, [3]string{"commit cycles", human(c.PerSecond), "/s"})
 		if c.Count > 0 {
 			p99 := fmt.Sprintf("%.1f", c.P99MS)
 			if c.P99Beyond {
@@ -212,7 +212,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 			}
 			rows = append(rows,
 				[3]string{"commit time mean / p50 / p99", fmt.Sprintf("%.2f / %.1f / %s", c.MeanMS, c.P50MS, p99), "ms (p50, p99: bucket bounds)"},
-				[3]string{"commit batch size (mean)", fmt.Sprintf("%.1f", c.MeanBatch), "sends"},
+				[3]string{"commit batch size (mean)", fmt.Sprintf("%.1f", c.MeanBatch), "sends (cycles with any)"},
 			)
 		}
 	}
