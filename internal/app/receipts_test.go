@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -32,7 +33,10 @@ func testThousandReceipts(t *testing.T, cfg config.Config) {
 	// 2,000 receipt frames from one connection at once: the frame rate
 	// limit is what this test must pass, not what it tests.
 	cfg.RateLimit, cfg.RateBurst = 1e6, 1e6
-	ctx := testCtx(t)
+	// 3,000 frames each way under -race on a busy machine: a deadline
+	// well past what it takes, there only to end a hung run.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
 	srv := apptest.Start(t, cfg, nil)
 	alice, bob := srv.NewUser(ctx, "alice"), srv.NewUser(ctx, "bob")
 	conv, err := alice.API.CreateDirect(ctx, bob.UserID)
