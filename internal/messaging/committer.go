@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -299,6 +300,21 @@ func boolInt(b bool) int {
 // next one queues up, so the fsync is shared by everything that arrived
 // meanwhile. After stop it drains what was accepted, then returns.
 func (s *Committer) commitLoop(ctx context.Context) {
+	// Acks, callbacks and publishing run on their own goroutine, in commit
+	// order, while the next cycle commits: the committer is what bounds
+	// the rate, so it does nothing a cycle's transaction does not need.
+	published := make(chan *committedCycle, 2)
+	pubDone := make(chan struct{})
+	go func() {
+		defer close(pubDone)
+		for cc := range published {
+			s.publish(ctx, cc)
+		}
+	}()
+	defer func() {
+		close(published)
+		<-pubDone
+	}()
 	max := s.cfg.MaxBatch
 	var c cycle
 	var held *opJob // an op that did not fit the last cycle
@@ -354,12 +370,25 @@ func (s *Committer) commitLoop(ctx context.Context) {
 			}
 		}
 		if !c.empty() {
-			s.commit(ctx, &c)
+			published <- s.commit(ctx, &c)
 		}
 	}
 }
 
-func (s *Committer) commit(ctx context.Context, c *cycle) {
+// committedCycle is a cycle's jobs and what its commit did, on its way to
+// the publisher.
+type committedCycle struct {
+	sends     []*sendJob
+	rcpts     []*rcptJob
+	ops       []*opJob
+	changeIdx []int // op → its index in res.Changes, -1 for the expiry
+	res       Committed
+	err       error
+	took      time.Duration
+}
+
+// commit commits a cycle; the publisher then tells everyone.
+func (s *Committer) commit(ctx context.Context, c *cycle) *committedCycle {
 	start := time.Now()
 	now := s.clock.Now()
 	b := Batch{Sends: make([]Message, len(c.sends)), Receipts: make([]ReceiptRequest, len(c.rcpts))}
@@ -391,17 +420,30 @@ func (s *Committer) commit(ctx context.Context, c *cycle) {
 	if err != nil {
 		s.log.Error("group commit", "err", err, "sends", len(c.sends), "receipts", len(c.rcpts), "ops", len(c.ops))
 		err = fmt.Errorf("commit: %w", err)
-		for _, j := range c.sends {
-			j.done(AppendResult{Err: err})
+	}
+	// The cycle's slices are reused by the next one: the publisher gets
+	// its own.
+	return &committedCycle{
+		sends: slices.Clone(c.sends), rcpts: slices.Clone(c.rcpts), ops: slices.Clone(c.ops),
+		changeIdx: changeIdx, res: res, err: err, took: time.Since(start),
+	}
+}
+
+// publish acks, calls back and publishes one committed cycle.
+func (s *Committer) publish(ctx context.Context, cc *committedCycle) {
+	if cc.err != nil {
+		for _, j := range cc.sends {
+			j.done(AppendResult{Err: cc.err})
 		}
-		for _, j := range c.rcpts {
-			j.done(err)
+		for _, j := range cc.rcpts {
+			j.done(cc.err)
 		}
-		for _, j := range c.ops {
-			j.done <- opResult{err: err}
+		for _, j := range cc.ops {
+			j.done <- opResult{err: cc.err}
 		}
 		return
 	}
+	res := cc.res
 	// Published in log order: the changes' system messages came first.
 	for _, r := range res.Changes {
 		for _, m := range r.Messages {
@@ -409,7 +451,7 @@ func (s *Committer) commit(ctx context.Context, c *cycle) {
 		}
 	}
 	stored := 0
-	for i, j := range c.sends {
+	for i, j := range cc.sends {
 		r := res.Sends[i]
 		if r.Err == nil {
 			if !r.Duplicate {
@@ -426,7 +468,7 @@ func (s *Committer) commit(ctx context.Context, c *cycle) {
 		j.done(r)
 	}
 	s.publishStatuses(ctx, res.Statuses)
-	for i, j := range c.rcpts {
+	for i, j := range cc.rcpts {
 		j.done(res.Refused[i])
 	}
 	expired := 0
@@ -435,9 +477,9 @@ func (s *Committer) commit(ctx context.Context, c *cycle) {
 			expired++
 		}
 	}
-	for i, j := range c.ops {
-		if changeIdx[i] >= 0 {
-			j.done <- opResult{change: res.Changes[changeIdx[i]]}
+	for i, j := range cc.ops {
+		if cc.changeIdx[i] >= 0 {
+			j.done <- opResult{change: res.Changes[cc.changeIdx[i]]}
 		} else {
 			j.done <- opResult{expired: res.Expired, changes: expired}
 		}
@@ -448,12 +490,12 @@ func (s *Committer) commit(ctx context.Context, c *cycle) {
 	end := time.Now()
 	// Every cycle counts in the commit-time histogram: a cycle of
 	// receipts alone delays the sends queued behind it as much.
-	s.obs.Committed(stored, len(c.sends), end.Sub(start))
-	for _, j := range c.sends {
+	s.obs.Committed(stored, len(cc.sends), cc.took)
+	for _, j := range cc.sends {
 		s.obs.SendLatency(end.Sub(j.enqueued))
 	}
-	if len(c.rcpts) > 0 {
-		s.obs.Receipts(len(c.rcpts))
+	if len(cc.rcpts) > 0 {
+		s.obs.Receipts(len(cc.rcpts))
 	}
 	counts := map[string]int{}
 	for _, st := range res.Statuses {
