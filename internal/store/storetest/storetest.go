@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -50,6 +51,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"PendingQueue", testPending},
 		{"Receipts", testReceipts},
 		{"ThousandReceiptsInOneCycle", testThousandReceipts},
+		{"ChangesInACycle", testChangesInACycle},
 		{"ReceiptRefusalChangesNothing", testReceiptRefusal},
 		{"History", testHistory},
 		{"LastSeen", testLastSeen},
@@ -474,6 +476,59 @@ func testThousandReceipts(t *testing.T, s Store) {
 	}
 	if st, _ := s.Statuses(ctx(t), res[n-1].Message); st[0].Status != protocol.StatusRead {
 		t.Fatalf("last message's status = %+v", st)
+	}
+}
+
+// testChangesInACycle: membership changes share a cycle with sends. One
+// that fails after appending its system message is undone alone (its
+// number is not taken); one that succeeds is sequenced before the sends,
+// and reaches the members whose window holds its message.
+func testChangesInACycle(t *testing.T, s Store) {
+	setup(t, s)
+	mustUser(t, s, "c")
+	mustGroup(t, s, "g", 100, "a", "b")
+	sys := func(id string) conversations.SystemMessage {
+		return conversations.SystemMessage{ID: id, ConversationID: "g", SenderID: "a", SenderDevice: "a1", Content: "{}", CreatedAt: t0}
+	}
+	refused := errors.New("refused after appending")
+	c, err := s.Commit(ctx(t), messaging.Batch{
+		Changes: []func(conversations.Tx) error{
+			func(tx conversations.Tx) error {
+				if _, err := tx.AppendSystem(ctx(t), sys("undone")); err != nil {
+					return err
+				}
+				return refused
+			},
+			func(tx conversations.Tx) error {
+				seq, err := tx.AppendSystem(ctx(t), sys("added"))
+				if err != nil {
+					return err
+				}
+				return tx.AddMember(ctx(t), "g", conversations.Member{UserID: "c", Role: "member", JoinedAt: t0, JoinedSeq: seq}, 100)
+			},
+		},
+		Sends: []messaging.Message{msg("g", "c", "c1", "hello")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(c.Changes[0].Err, refused) || len(c.Changes[0].Messages) != 0 {
+		t.Fatalf("failed change = %+v", c.Changes[0])
+	}
+	added := c.Changes[1]
+	if added.Err != nil || len(added.Messages) != 1 || added.Messages[0].Message.Seq != 1 {
+		t.Fatalf("change = %+v", added)
+	}
+	// The new member is not told of its own addition: its window starts after it.
+	if got := added.Messages[0].Members; !slices.Equal(slices.Sorted(slices.Values(got)), []string{"a", "b"}) {
+		t.Fatalf("system message reaches %v; want a and b", got)
+	}
+	if r := c.Sends[0]; r.Err != nil || r.Message.Seq != 2 {
+		t.Fatalf("send after the change = %+v", r)
+	}
+	h, err := s.History(ctx(t), "g", messaging.HistoryQuery{Page: messaging.Newest, Limit: 10})
+	if err != nil || len(h) != 2 || h[0].ID != "added" || h[1].Seq != 2 {
+		t.Fatalf("history = %+v, %v", h, err)
 	}
 }
 
