@@ -150,13 +150,13 @@ func (s *Store) SetReceiptCursor(ctx context.Context, deviceID string, eventID i
 func (s *Store) StatusesSince(ctx context.Context, userID string, afterEventID int64, limit int) ([]messaging.StatusChange, error) {
 	rows, err := s.r.QueryContext(ctx, `
 		WITH page AS (SELECT * FROM receipt_events WHERE sender_id = ? AND seq > ? ORDER BY seq LIMIT ?)
-		SELECT e.seq, e.conversation_id, e.recipient_id, e.status, e.at, m.id, m.seq
+		SELECT e.seq, e.conversation_id, e.recipient_id, e.status, e.at, m.id, m.seq, e.also_delivered
 		  FROM page e
 		  JOIN messages m ON m.conversation_id = e.conversation_id AND m.seq > e.from_seq AND m.seq <= e.to_seq
 		       AND m.sender_id = e.sender_id
 		 WHERE e.message_id IS NULL
 		UNION ALL
-		SELECT e.seq, e.conversation_id, e.recipient_id, e.status, e.at, e.message_id, e.to_seq
+		SELECT e.seq, e.conversation_id, e.recipient_id, e.status, e.at, e.message_id, e.to_seq, e.also_delivered
 		  FROM page e WHERE e.message_id IS NOT NULL
 		 ORDER BY 1, 7`, userID, afterEventID, limit)
 	if err != nil {
@@ -166,12 +166,12 @@ func (s *Store) StatusesSince(ctx context.Context, userID string, afterEventID i
 	var out []messaging.StatusChange
 	for rows.Next() {
 		c := messaging.StatusChange{SenderID: userID}
-		var at, seq int64
-		if err := rows.Scan(&c.EventID, &c.ConversationID, &c.RecipientID, &c.Status, &at, &c.MessageID, &seq); err != nil {
+		var at, seq, both int64
+		if err := rows.Scan(&c.EventID, &c.ConversationID, &c.RecipientID, &c.Status, &at, &c.MessageID, &seq, &both); err != nil {
 			return nil, err
 		}
 		c.At = fromMS(at)
-		out = append(out, c)
+		out = appendChange(out, c, both != 0)
 	}
 	return out, rows.Err()
 }

@@ -306,8 +306,8 @@ func recordRanges(ctx context.Context, tx *Tx, touched []memberKey, members map[
 	bounds := map[string]seqRange{}
 	var convs []string
 	for _, k := range touched {
-		m := members[k]
-		for _, r := range m.ranges() {
+		rs, _ := members[k].ranges()
+		for _, r := range rs {
 			b, ok := bounds[k.conv]
 			if !ok {
 				convs = append(convs, k.conv)
@@ -344,9 +344,10 @@ func recordRanges(ctx context.Context, tx *Tx, touched []memberKey, members map[
 	}
 	for _, k := range touched {
 		m := members[k]
-		for i, r := range m.ranges() {
+		ranges, both := m.ranges()
+		for i, r := range ranges {
 			status := protocol.StatusDelivered
-			if i == len(m.pieces) {
+			if i == len(ranges)-1 && m.hasRead {
 				status = protocol.StatusRead
 			}
 			ms := msgs[k.conv]
@@ -362,6 +363,7 @@ func recordRanges(ctx context.Context, tx *Tx, touched []memberKey, members map[
 				e := bySender[msg.sender]
 				if e == nil {
 					e = ev.add(msg.sender, k.conv, k.user, status, r.lo, r.hi, r.at, "")
+					e.alsoDelivered = both
 					bySender[msg.sender] = e
 				}
 				e.messages = append(e.messages, msg.id)
@@ -373,13 +375,17 @@ func recordRanges(ctx context.Context, tx *Tx, touched []memberKey, members map[
 
 // ranges are a member's changes in the order they are told: what it newly
 // received, then what it newly read (so no message is told "read" before
-// "delivered").
-func (m *memberState) ranges() []seqRange {
+// "delivered"). When it received and read exactly the same messages, one
+// range, both, stands for both changes.
+func (m *memberState) ranges() (ranges []seqRange, both bool) {
+	if m.hasRead && len(m.pieces) == 1 && m.pieces[0].lo == m.reads.lo && m.pieces[0].hi == m.reads.hi {
+		return []seqRange{m.reads}, true
+	}
 	out := m.pieces
 	if m.hasRead {
 		out = append(slices.Clip(out), m.reads)
 	}
-	return out
+	return out, false
 }
 
 // eventBatch collects a cycle's receipt events, numbered and written
@@ -395,8 +401,10 @@ type event struct {
 	from, to                        int64
 	at                              time.Time
 	messageID                       string
-	messages                        []string
-	seq                             int64
+	// alsoDelivered marks a "read" event that also delivered its range.
+	alsoDelivered bool
+	messages      []string
+	seq           int64
 }
 
 func (b *eventBatch) add(sender, conv, recipient, status string, from, to int64, at time.Time, messageID string) *event {
@@ -456,17 +464,17 @@ func (b *eventBatch) write(ctx context.Context, tx *Tx) ([]messaging.StatusChang
 		return nil, err
 	}
 	ins := newRowSet("v", textCol("s"), intCol("q"), textCol("c"), textCol("r"), textCol("st"),
-		intCol("f"), intCol("t"), intCol("a"), textCol("mid"))
+		intCol("f"), intCol("t"), intCol("a"), textCol("mid"), intCol("d"))
 	for _, e := range b.events {
 		e.seq = next[e.sender]
 		next[e.sender]++
-		ins.add(e.sender, e.seq, e.conv, e.recipient, e.status, e.from, e.to, ms(e.at), e.messageID)
+		ins.add(e.sender, e.seq, e.conv, e.recipient, e.status, e.from, e.to, ms(e.at), e.messageID, int64(boolInt(e.alsoDelivered)))
 	}
 	for _, ins := range ins.chunks(tx.d) {
 		table, args := ins.table(tx.d)
 		if _, err := tx.ExecContext(ctx, `
-			INSERT INTO receipt_events (sender_id, seq, conversation_id, recipient_id, status, from_seq, to_seq, at, message_id)
-			SELECT v.s, v.q, v.c, v.r, v.st, v.f, v.t, v.a, nullif(v.mid, '') FROM `+table+` WHERE true`, args...); err != nil {
+			INSERT INTO receipt_events (sender_id, seq, conversation_id, recipient_id, status, from_seq, to_seq, at, message_id, also_delivered)
+			SELECT v.s, v.q, v.c, v.r, v.st, v.f, v.t, v.a, nullif(v.mid, ''), v.d FROM `+table+` WHERE true`, args...); err != nil {
 			return nil, fmt.Errorf("insert receipt events: %w", err)
 		}
 	}
@@ -480,10 +488,11 @@ func (b *eventBatch) write(ctx context.Context, tx *Tx) ([]messaging.StatusChang
 	var out []messaging.StatusChange
 	for _, e := range sorted {
 		for _, id := range e.messages {
-			out = append(out, messaging.StatusChange{
+			c := messaging.StatusChange{
 				EventID: e.seq, SenderID: e.sender, MessageID: id, ConversationID: e.conv,
 				RecipientID: e.recipient, Status: e.status, At: e.at,
-			})
+			}
+			out = appendChange(out, c, e.alsoDelivered)
 		}
 	}
 	return out, nil
@@ -548,4 +557,15 @@ func expire(ctx context.Context, tx *Tx, x messaging.Expiry, ev *eventBatch) (me
 	n, err := res.RowsAffected()
 	out.Messages = int(n)
 	return out, err
+}
+
+// appendChange appends c, preceded by its "delivered" twin when its event
+// stands for both changes.
+func appendChange(out []messaging.StatusChange, c messaging.StatusChange, alsoDelivered bool) []messaging.StatusChange {
+	if alsoDelivered {
+		d := c
+		d.Status = protocol.StatusDelivered
+		out = append(out, d)
+	}
+	return append(out, c)
 }
