@@ -177,24 +177,57 @@ func TestRetryAfterClamp(t *testing.T) {
 	}
 }
 
-// TestAdmissionWaitBound: with a wait target the bound is what the
-// committer clears in that long at its rate, never under minWaitBound and
-// never over the count.
+// TestAdmissionWaitBound: with a wait target the bound follows the waits
+// of released sends: sends that waited too long shrink it (never under
+// minWaitBound), sends that waited less while others were turned away
+// grow it back (never over the count).
 func TestAdmissionWaitBound(t *testing.T) {
-	a := newAdmission(1024, 50*time.Millisecond, newTestClock().now)
-	for _, c := range []struct {
-		rate float64
-		want int64
-	}{{2000, 100}, {10, minWaitBound}, {1e6, 1024}} {
-		a.mu.Lock()
-		a.setRate(c.rate)
-		a.mu.Unlock()
-		ps := fill(t, a, int(c.want))
-		if p, wait := a.admit(); p != nil || wait <= 0 {
-			t.Fatalf("rate %v: admitted past %d sends", c.rate, c.want)
+	clk := newTestClock()
+	a := newAdmission(1024, 50*time.Millisecond, clk.now)
+	// round admits until refused, lets the sends wait, releases them and
+	// ends the sample period; it returns how many were admitted.
+	round := func(wait time.Duration) int {
+		t.Helper()
+		var ps []*pendingSend
+		for {
+			p, _ := a.admit()
+			if p == nil {
+				break
+			}
+			ps = append(ps, p)
 		}
+		clk.advance(wait)
 		for _, p := range ps {
 			p.release()
 		}
+		clk.advance(ratePeriod)
+		a.mu.Lock()
+		a.sampleLocked(clk.now())
+		a.mu.Unlock()
+		return len(ps)
+	}
+	if n := round(10 * time.Millisecond); n != 1024 {
+		t.Fatalf("first round admitted %d; want the count, 1024", n)
+	}
+	prev := 1024
+	for range 30 {
+		n := round(200 * time.Millisecond)
+		if n > prev {
+			t.Fatalf("slow commits: admitted %d after %d", n, prev)
+		}
+		prev = n
+	}
+	if prev != minWaitBound {
+		t.Fatalf("after 30 slow rounds the bound is %d; want the floor %d", prev, minWaitBound)
+	}
+	for range 60 {
+		n := round(5 * time.Millisecond)
+		if n < prev {
+			t.Fatalf("fast commits: admitted %d after %d", n, prev)
+		}
+		prev = n
+	}
+	if prev != 1024 {
+		t.Fatalf("after 60 fast rounds the bound is %d; want the count, 1024", prev)
 	}
 }
