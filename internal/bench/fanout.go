@@ -107,6 +107,10 @@ func (p *Fanout) run(ctx context.Context, e *env, r *Report) error {
 		{Key: "acked_msgs_per_s", Label: "acked messages", Value: perSecond(n.acked, dur), Unit: "msg/s"},
 		{Key: "deliveries_per_s", Label: "deliveries (message × recipient)", Value: perSecond(n.delivered, dur), Unit: "/s"},
 		{Key: "receipts_per_s", Label: "receipts (status frames to senders)", Value: perSecond(n.receipts, dur), Unit: "/s"},
+		// Each delivery owes its sender a status per receipt kind: below
+		// that, statuses fall behind the messages (a backlog, not a rate).
+		{Key: "statuses_per_delivery", Label: "status frames per delivery (keeping up: " + fmt.Sprint(receiptKinds(p.Read)) + ")",
+			Value: ratio(n.receipts, n.delivered), Unit: ""},
 		refusedFigure(n, dur),
 		{Key: "deliver_p50_ms", Label: "send→deliver p50", Value: del.P50, Unit: "ms"},
 		{Key: "deliver_p99_ms", Label: "send→deliver p99", Value: del.P99, Unit: "ms"},
@@ -118,4 +122,20 @@ func (p *Fanout) run(ctx context.Context, e *env, r *Report) error {
 	r.perMessage(n.acked)
 	t.checks(r, missing)
 	return nil
+}
+
+// receiptKinds is how many status frames each delivery brings its sender
+// when recipients keep up: "delivered", and "read" if they read.
+func receiptKinds(read bool) int {
+	if read {
+		return 2
+	}
+	return 1
+}
+
+func ratio(a, b int64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
 }
