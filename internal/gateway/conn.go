@@ -293,8 +293,8 @@ func (c *Conn) handleMessage(ctx context.Context, f *protocol.Inbound) {
 	// refused here was not submitted, and its client resends it later.
 	pending, err := c.g.admitSend()
 	if err != nil {
-		<-c.inflight
 		c.sendError(err, cmid)
+		<-c.inflight
 		return
 	}
 	m := messaging.Message{
@@ -306,8 +306,8 @@ func (c *Conn) handleMessage(ctx context.Context, f *protocol.Inbound) {
 		// what the sender uploaded or can already see may be attached.
 		if err := c.g.Media.CanUse(ctx, c.userID, m.MediaID); err != nil {
 			pending.release()
-			<-c.inflight
 			c.sendError(err, cmid)
+			<-c.inflight
 			return
 		}
 	}
@@ -316,7 +316,11 @@ func (c *Conn) handleMessage(ctx context.Context, f *protocol.Inbound) {
 	// Either way the send leaves the node's pending count exactly once.
 	err = c.g.Messages.Submit(ctx, m, func(r messaging.AppendResult) {
 		pending.release()
-		<-c.inflight
+		// The answer is queued before the slot is given back: a drain
+		// takes every slot and then queues its flush, which must come
+		// after every ack (a stress run lost one ack of 300 the other
+		// way round).
+		defer func() { <-c.inflight }()
 		if r.Err != nil {
 			c.sendError(r.Err, cmid)
 			return
@@ -329,8 +333,8 @@ func (c *Conn) handleMessage(ctx context.Context, f *protocol.Inbound) {
 	})
 	if err != nil {
 		pending.release()
-		<-c.inflight
 		c.sendError(err, cmid)
+		<-c.inflight
 		return
 	}
 	c.g.Presence.StopTyping(f.ConversationID, c.userID)
