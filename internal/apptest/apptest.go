@@ -138,11 +138,18 @@ func (s *Server) NewUser(ctx context.Context, prefix string) *User {
 // NewDevice logs the user in again: a second device with its own token.
 func (u *User) NewDevice(ctx context.Context) *client.Client {
 	u.srv.t.Helper()
-	sess, err := u.srv.Client().Login(ctx, u.Username, u.pass)
+	return u.NewDeviceOn(ctx, u.srv)
+}
+
+// NewDeviceOn logs the user in on srv (another node of its cluster): a
+// device of its own, talking to that node.
+func (u *User) NewDeviceOn(ctx context.Context, srv *Server) *client.Client {
+	u.srv.t.Helper()
+	sess, err := srv.Client().Login(ctx, u.Username, u.pass)
 	if err != nil {
 		u.srv.t.Fatalf("login %s: %v", u.Username, err)
 	}
-	return u.srv.Client().WithToken(sess.Token)
+	return srv.Client().WithToken(sess.Token)
 }
 
 // Dial connects the user's first device; the connection closes with the test.
