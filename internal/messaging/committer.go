@@ -145,13 +145,20 @@ func (s *Committer) Wait() { <-s.stopped }
 // from the committer, after the commit (or its failure); it must not block.
 // Messages submitted in order by one caller are sequenced in that order.
 func (s *Committer) Submit(ctx context.Context, m Message, done func(AppendResult)) error {
+	return enqueue(ctx, s, s.sends, &sendJob{msg: m, enqueued: time.Now(), done: done})
+}
+
+// enqueue hands a job to the committer unless it is closed or ctx ends
+// first. The read lock keeps Close from closing stop between the check
+// and the send, so nothing is accepted that the drain would miss.
+func enqueue[J any](ctx context.Context, s *Committer, ch chan<- J, j J) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {
 		return ErrShuttingDown
 	}
 	select {
-	case s.sends <- &sendJob{msg: m, enqueued: time.Now(), done: done}:
+	case ch <- j:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -178,17 +185,7 @@ func (s *Committer) Send(ctx context.Context, m Message) (AppendResult, error) {
 // SubmitReceipt queues a delivery_ack or read_receipt; done is called after
 // its commit with nil or the reason it was refused.
 func (s *Committer) SubmitReceipt(ctx context.Context, r ReceiptRequest, done func(error)) error {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.closed {
-		return ErrShuttingDown
-	}
-	select {
-	case s.rcpts <- &rcptJob{req: r, done: done}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return enqueue(ctx, s, s.rcpts, &rcptJob{req: r, done: done})
 }
 
 // Receipt submits a receipt and waits for its commit.
@@ -238,17 +235,8 @@ func (s *Committer) Expire(ctx context.Context, cutoff, now time.Time, limit int
 
 func (s *Committer) submitOp(ctx context.Context, j *opJob) (opResult, error) {
 	j.done = make(chan opResult, 1)
-	s.mu.RLock()
-	if s.closed {
-		s.mu.RUnlock()
-		return opResult{}, ErrShuttingDown
-	}
-	select {
-	case s.ops <- j:
-		s.mu.RUnlock()
-	case <-ctx.Done():
-		s.mu.RUnlock()
-		return opResult{}, ctx.Err()
+	if err := enqueue(ctx, s, s.ops, j); err != nil {
+		return opResult{}, err
 	}
 	// Accepted: wait for the outcome whatever ctx does, so a caller never
 	// reports failure for a change that then commits.

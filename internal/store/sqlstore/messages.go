@@ -13,20 +13,11 @@ import (
 )
 
 func memberIDs(ctx context.Context, tx *Tx, conversationID string) ([]string, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT user_id FROM members WHERE conversation_id = ? AND left_seq IS NULL`, conversationID)
+	ids, err := scanStrings(tx.QueryContext(ctx, `SELECT user_id FROM members WHERE conversation_id = ? AND left_seq IS NULL`, conversationID))
 	if err != nil {
 		return nil, fmt.Errorf("list members: %w", err)
 	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
+	return ids, nil
 }
 
 type rowScanner interface{ Scan(dest ...any) error }
