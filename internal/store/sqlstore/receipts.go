@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -22,6 +23,8 @@ import (
 // cycle; the per-message status frames are derived from the ranges.
 
 type memberKey struct{ conv, user string }
+
+type deviceKey struct{ device, conv string }
 
 // memberState is a member's receipt cursors while a cycle's receipts are
 // applied to them in order, and the changes they made.
@@ -81,7 +84,7 @@ func applyReceipts(ctx context.Context, tx *Tx, reqs []messaging.ReceiptRequest,
 	if err != nil {
 		return nil, err
 	}
-	devices := map[memberKey]int64{} // (device, conversation) → highest seq acked
+	devices := map[deviceKey]int64{} // highest seq acked
 	var touched []memberKey
 	for i, r := range reqs {
 		if refused[i] != nil {
@@ -91,7 +94,7 @@ func applyReceipts(ctx context.Context, tx *Tx, reqs []messaging.ReceiptRequest,
 			continue
 		}
 		for _, sp := range spans[i] {
-			dk := memberKey{r.DeviceID, sp.conv}
+			dk := deviceKey{r.DeviceID, sp.conv}
 			devices[dk] = max(devices[dk], sp.hi)
 			k := memberKey{sp.conv, r.UserID}
 			m := members[k]
@@ -205,13 +208,7 @@ func checkWindows(r messaging.ReceiptRequest, spans []convSpan, members map[memb
 // receipts touch, holding their rows (in key order, so that two nodes
 // never wait for each other in a cycle) where several writers exist.
 func lockMembers(ctx context.Context, tx *Tx, keys map[memberKey]bool) (map[memberKey]*memberState, error) {
-	sorted := slices.SortedFunc(func(yield func(memberKey) bool) {
-		for k := range keys {
-			if !yield(k) {
-				return
-			}
-		}
-	}, compareKeys)
+	sorted := slices.SortedFunc(maps.Keys(keys), compareKeys)
 	set := newRowSet("k", textCol("c"), textCol("u"))
 	for _, k := range sorted {
 		set.add(k.conv, k.user)
@@ -241,28 +238,21 @@ func lockMembers(ctx context.Context, tx *Tx, keys map[memberKey]bool) (map[memb
 }
 
 func compareKeys(a, b memberKey) int {
-	if c := cmp.Compare(a.conv, b.conv); c != 0 {
-		return c
-	}
-	return cmp.Compare(a.user, b.user)
+	return cmp.Or(cmp.Compare(a.conv, b.conv), cmp.Compare(a.user, b.user))
 }
 
 // writeDeviceCursors moves each device's cursor of a conversation to the
 // highest sequence number it acknowledged (never back).
-func writeDeviceCursors(ctx context.Context, tx *Tx, devices map[memberKey]int64) error {
+func writeDeviceCursors(ctx context.Context, tx *Tx, devices map[deviceKey]int64) error {
 	if len(devices) == 0 {
 		return nil
 	}
-	keys := slices.SortedFunc(func(yield func(memberKey) bool) {
-		for k := range devices {
-			if !yield(k) {
-				return
-			}
-		}
-	}, compareKeys)
+	keys := slices.SortedFunc(maps.Keys(devices), func(a, b deviceKey) int {
+		return cmp.Or(cmp.Compare(a.device, b.device), cmp.Compare(a.conv, b.conv))
+	})
 	set := newRowSet("v", textCol("d"), textCol("c"), intCol("s"))
 	for _, k := range keys {
-		set.add(k.conv, k.user, devices[k]) // here conv is the device, user the conversation
+		set.add(k.device, k.conv, devices[k])
 	}
 	table, args := set.table(tx.d)
 	if _, err := tx.ExecContext(ctx, `
@@ -427,13 +417,7 @@ func (b *eventBatch) write(ctx context.Context, tx *Tx) ([]messaging.StatusChang
 	for _, e := range b.events {
 		counts[e.sender]++
 	}
-	senders := slices.Sorted(func(yield func(string) bool) {
-		for s := range counts {
-			if !yield(s) {
-				return
-			}
-		}
-	})
+	senders := slices.Sorted(maps.Keys(counts))
 	set := newRowSet("v", textCol("uid"), intCol("n"))
 	for _, s := range senders {
 		set.add(s, counts[s])
