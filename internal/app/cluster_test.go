@@ -27,11 +27,18 @@ func clusterConfig(t *testing.T, pg, redisURL, prefix, node string) config.Confi
 // Redis prefix.
 func twoNodes(t *testing.T) (*apptest.Server, *apptest.Server) {
 	t.Helper()
+	return twoNodesWith(t, func(*config.Config) {})
+}
+
+// twoNodesWith is twoNodes with each node's configuration adjusted by tune.
+func twoNodesWith(t *testing.T, tune func(*config.Config)) (*apptest.Server, *apptest.Server) {
+	t.Helper()
 	pg := apptest.Postgres(t)
 	redisURL, prefix := apptest.Redis(t)
-	a := apptest.Start(t, clusterConfig(t, pg, redisURL, prefix, "node-a"), nil)
-	b := apptest.Start(t, clusterConfig(t, pg, redisURL, prefix, "node-b"), nil)
-	return a, b
+	ca, cb := clusterConfig(t, pg, redisURL, prefix, "node-a"), clusterConfig(t, pg, redisURL, prefix, "node-b")
+	tune(&ca)
+	tune(&cb)
+	return apptest.Start(t, ca, nil), apptest.Start(t, cb, nil)
 }
 
 // on returns u's API and connections against another node.
