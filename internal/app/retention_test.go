@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/parleychat/parley/client"
+	"github.com/parleychat/parley/internal/app"
 	"github.com/parleychat/parley/internal/apptest"
 	"github.com/parleychat/parley/internal/clock"
 )
@@ -271,5 +272,46 @@ func TestRetentionRealProcess(t *testing.T) {
 	}
 	if msgs, err := bob.Messages(ctx, conv.ConversationID, client.HistoryOptions{}); err != nil || len(msgs) != 0 {
 		t.Fatalf("history = %v, %v", msgs, err)
+	}
+}
+
+// TestCleanupCommandExpiresThroughTheCommitter: `parley cleanup` on a
+// stopped server's data dir (App.Cleanup) runs the committer for its
+// expiries: the undelivered message goes, its "expired" status is recorded
+// for the sender's next connect, and the store is closed after.
+func TestCleanupCommandExpiresThroughTheCommitter(t *testing.T) {
+	ctx := testCtx(t)
+	cfg := apptest.Config(t)
+	cfg.Retention = time.Hour
+	start := time.Now()
+	clk := clock.NewFake(start)
+	srv := apptest.Start(t, cfg, clk)
+	alice, bob := srv.NewUser(ctx, "alice"), srv.NewUser(ctx, "bob")
+	conv, err := alice.API.CreateDirect(ctx, bob.UserID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ac := alice.Dial(ctx)
+	if _, err := ac.SendMessage(ctx, text("old", conv.ConversationID, "never read")); err != nil {
+		t.Fatal(err)
+	}
+	ac.Close()
+	srv.Stop()
+
+	a, err := app.New(ctx, cfg, apptest.Logger(t), clock.NewFake(start.Add(2*time.Hour)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := a.Cleanup(ctx)
+	if err != nil || sum.ExpiredMessages != 1 || sum.ExpiredStatuses != 1 {
+		t.Fatalf("cleanup = %+v, %v; want 1 message and 1 expired status", sum, err)
+	}
+
+	clk.Set(start.Add(2 * time.Hour))
+	srv.Restart()
+	ac = alice.Dial(ctx)
+	f, err := ac.Next(ctx, "status")
+	if err != nil || f.Status != "expired" || f.UserID != bob.UserID {
+		t.Fatalf("alice on connect: %+v, %v; want bob's expired", f, err)
 	}
 }
