@@ -258,6 +258,38 @@ func (c *cycle) reset() {
 	c.sends, c.rcpts, c.ops, c.ids, c.expire = c.sends[:0], c.rcpts[:0], c.ops[:0], 0, -1
 }
 
+func (c *cycle) addSend(j *sendJob) { c.sends = append(c.sends, j) }
+
+func (c *cycle) addReceipt(j *rcptJob) {
+	c.rcpts, c.ids = append(c.rcpts, j), c.ids+len(j.req.MessageIDs)
+}
+
+// first waits for a cycle's first job. After Close it takes what was
+// accepted without waiting, and reports false once nothing is left.
+func (s *Committer) first(c *cycle) bool {
+	select {
+	case j := <-s.sends:
+		c.addSend(j)
+	case j := <-s.rcpts:
+		c.addReceipt(j)
+	case j := <-s.ops:
+		c.takeOp(j)
+	case <-s.stop:
+		// Jobs first: a closed stop would win the select above at random.
+		select {
+		case j := <-s.sends:
+			c.addSend(j)
+		case j := <-s.rcpts:
+			c.addReceipt(j)
+		case j := <-s.ops:
+			c.takeOp(j)
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 func (c *cycle) empty() bool { return len(c.sends) == 0 && len(c.rcpts) == 0 && len(c.ops) == 0 }
 
 // takeOp adds j unless the cycle has no room for its kind; it reports
@@ -311,26 +343,8 @@ func (s *Committer) commitLoop(ctx context.Context) {
 		if held != nil {
 			c.takeOp(held)
 			held = nil
-		} else {
-			select {
-			case j := <-s.sends:
-				c.sends = append(c.sends, j)
-			case j := <-s.rcpts:
-				c.rcpts, c.ids = append(c.rcpts, j), len(j.req.MessageIDs)
-			case j := <-s.ops:
-				c.takeOp(j)
-			case <-s.stop:
-				select {
-				case j := <-s.sends:
-					c.sends = append(c.sends, j)
-				case j := <-s.rcpts:
-					c.rcpts, c.ids = append(c.rcpts, j), len(j.req.MessageIDs)
-				case j := <-s.ops:
-					c.takeOp(j)
-				default:
-					return
-				}
-			}
+		} else if !s.first(&c) {
+			return
 		}
 	fill:
 		for held == nil {
@@ -343,9 +357,9 @@ func (s *Committer) commitLoop(ctx context.Context) {
 			}
 			select {
 			case j := <-sc:
-				c.sends = append(c.sends, j)
+				c.addSend(j)
 			case j := <-rc:
-				c.rcpts, c.ids = append(c.rcpts, j), c.ids+len(j.req.MessageIDs)
+				c.addReceipt(j)
 			case j := <-s.ops:
 				if !c.takeOp(j) {
 					held = j
