@@ -3,12 +3,12 @@ package gateway
 import (
 	"context"
 	"errors"
-	"io"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/coder/websocket"
+	"github.com/gobwas/ws"
 	"golang.org/x/time/rate"
 
 	"github.com/parleychat/parley/internal/bus"
@@ -19,18 +19,13 @@ import (
 	"github.com/parleychat/parley/internal/store"
 )
 
-// Close codes in the private range, so clients can tell why they were
-// disconnected.
-const (
-	CloseSlowConsumer websocket.StatusCode = 4008
-	CloseRevoked      websocket.StatusCode = 4001
-)
-
 // Conn is one WebSocket connection of one device. Its reader goroutine
-// owns inbound frames; its writer goroutine alone writes to the socket.
+// owns inbound frames and the connection's life; a writer goroutine,
+// started when something is queued and gone when the queue is empty,
+// alone writes to the socket.
 type Conn struct {
 	g        *Gateway
-	ws       *websocket.Conn
+	sock     *socket
 	userID   string
 	deviceID string
 	// expiresAt is the session's expiry: the connection closes then.
@@ -38,18 +33,27 @@ type Conn struct {
 	out       *outbox
 	limiter   *rate.Limiter
 	inflight  chan struct{} // a slot per send awaiting its commit
-	cancel    context.CancelFunc
-	// writeCtx bounds socket writes; abortWrite ends it (see write).
-	writeCtx   context.Context
-	abortWrite context.CancelFunc
-	stopping   atomic.Bool   // set by drain: read no more frames
-	written    chan struct{} // closed when the writer has stopped
+	// ctx ends with the connection (a kill, or reading over): handlers
+	// waiting for a commit slot give up.
+	ctx      context.Context
+	cancel   context.CancelFunc
+	stopping atomic.Bool // set by drain: read no more frames
+	// jammed is set by a slow consumer's kill: the write under way is
+	// aborted and none is tried again.
+	jammed atomic.Bool
+	// silent is set when the heartbeat timeout ended the read.
+	silent atomic.Bool
+	ended  chan struct{} // closed when the connection is over
+	// release gives back the connection's place under the user limits.
+	release    func()
+	stopExpiry func() bool
 
 	closeMu     sync.Mutex
-	closeCode   websocket.StatusCode
+	closeCode   ws.StatusCode
 	closeReason string
 
-	// Writer-goroutine state.
+	// Writer state, touched by one writer at a time (the outbox's running
+	// flag orders them).
 	// delivered is, per conversation, the highest sequence number this
 	// connection has written (or skipped as its own): the next message of
 	// the conversation must be exactly one more, or the gap is filled from
@@ -63,15 +67,18 @@ type Conn struct {
 	receiptSaved int64
 }
 
-func newConn(g *Gateway, ws *websocket.Conn, dev identity.Device) *Conn {
+func newConn(g *Gateway, sock *socket, dev identity.Device, release func()) *Conn {
+	ctx, cancel := context.WithCancel(context.Background())
 	return &Conn{
-		g: g, ws: ws, userID: dev.UserID, deviceID: dev.ID, expiresAt: dev.ExpiresAt,
+		g: g, sock: sock, userID: dev.UserID, deviceID: dev.ID, expiresAt: dev.ExpiresAt,
 		out:       newOutbox(g.cfg.MaxQueue),
 		limiter:   rate.NewLimiter(rate.Limit(g.cfg.RateLimit), g.cfg.RateBurst),
 		inflight:  make(chan struct{}, g.cfg.MaxInflight),
-		delivered: map[string]int64{},
-		closeCode: websocket.StatusNormalClosure,
-		written:   make(chan struct{}),
+		ctx:       ctx,
+		cancel:    cancel,
+		ended:     make(chan struct{}),
+		release:   release,
+		closeCode: ws.StatusNormalClosure,
 	}
 }
 
@@ -86,16 +93,19 @@ func (c *Conn) Deliver(ev *bus.Event) {
 		}
 		return
 	}
-	if !c.out.push(item{ev: ev}, ev.Lossy()) {
+	c.push(item{ev: ev}, ev.Lossy())
+}
+
+func (c *Conn) send(frame []byte) { c.push(item{frame: frame}, false) }
+
+func (c *Conn) push(it item, lossy bool) {
+	switch c.out.push(it, lossy) {
+	case pushStartWriter:
+		go c.writeLoop(false)
+	case pushOverflow:
 		if c.g.Observer != nil {
 			c.g.Observer.SlowConsumer()
 		}
-		c.kill(CloseSlowConsumer, "too slow: reconnect to receive queued messages")
-	}
-}
-
-func (c *Conn) send(frame []byte) {
-	if !c.out.push(item{frame: frame}, false) {
 		c.kill(CloseSlowConsumer, "too slow: reconnect to receive queued messages")
 	}
 }
@@ -109,132 +119,139 @@ func (c *Conn) sendError(err error, clientMessageID string) {
 }
 
 // kill ends the connection with a close code; safe from any goroutine.
-func (c *Conn) kill(code websocket.StatusCode, reason string) {
+// What is queued is dropped and the close frame written next.
+func (c *Conn) kill(code ws.StatusCode, reason string) {
 	c.setCloseStatus(code, reason)
-	if code == CloseSlowConsumer && c.abortWrite != nil {
+	if code == CloseSlowConsumer {
 		// The socket is jammed: a close frame cannot get through, and the
 		// write under way would hold the writer for WriteTimeout.
-		c.abortWrite()
+		c.jammed.Store(true)
+		_ = c.sock.conn.SetWriteDeadline(aLongTimeAgo)
 	}
-	if c.cancel != nil {
-		c.cancel()
+	c.cancel()
+	c.closeWith(closeNow)
+}
+
+// closeWith has a writer write the close frame, after the queue or now.
+func (c *Conn) closeWith(mode closeMode) {
+	if c.out.requestClose(mode) {
+		go c.writeLoop(false)
 	}
 }
 
 // setCloseStatus records the close code the writer will close with; the
 // first reason recorded wins.
-func (c *Conn) setCloseStatus(code websocket.StatusCode, reason string) {
+func (c *Conn) setCloseStatus(code ws.StatusCode, reason string) {
 	c.closeMu.Lock()
-	if c.closeCode == websocket.StatusNormalClosure {
+	if c.closeCode == ws.StatusNormalClosure {
 		c.closeCode, c.closeReason = code, reason
 	}
 	c.closeMu.Unlock()
 }
 
-func (c *Conn) closeStatus() (websocket.StatusCode, string) {
+func (c *Conn) closeStatus() (ws.StatusCode, string) {
 	c.closeMu.Lock()
 	defer c.closeMu.Unlock()
 	return c.closeCode, c.closeReason
 }
 
 // drain is the graceful shutdown of one connection: stop taking frames,
-// wait for accepted sends to commit, flush what is queued, close with 1001.
+// wait for accepted sends to commit, write what is queued, close with 1001.
 func (c *Conn) drain(ctx context.Context) {
-	c.setCloseStatus(websocket.StatusGoingAway, "server shutting down")
+	c.setCloseStatus(ws.StatusGoingAway, "server shutting down")
 	c.stopping.Store(true)
 	for range cap(c.inflight) {
 		select {
 		case c.inflight <- struct{}{}:
+		case <-c.ended:
+			return
 		case <-ctx.Done():
-			c.kill(websocket.StatusGoingAway, "server shutting down")
+			c.kill(ws.StatusGoingAway, "server shutting down")
 			return
 		}
 	}
-	flushed := make(chan struct{})
-	c.out.push(item{flush: flushed}, false)
+	c.closeWith(closeAfterQueued)
 	select {
-	case <-flushed:
-	case <-c.written: // the connection ended on its own meanwhile
+	case <-c.ended:
 	case <-ctx.Done():
+		c.kill(ws.StatusGoingAway, "server shutting down")
 	}
-	c.kill(websocket.StatusGoingAway, "server shutting down")
+}
+
+// run is the reader goroutine: it reads frames until the connection
+// ends, then closes it and lets go of everything it held.
+func (c *Conn) run() {
+	timedOut := c.readLoop()
+	c.cancel()
+	// Reading is over: the client closed or went silent, broke the
+	// protocol, or the connection was killed and the client answered (or
+	// not) its close frame. A close frame not written yet is written now.
+	c.closeWith(closeNow)
+	c.out.finish()
+	_ = c.sock.conn.Close()
+	c.g.closed(c, timedOut)
+	close(c.ended)
 }
 
 // readLoop reads frames until the connection fails, the client goes
-// silent for longer than the heartbeat timeout (timedOut), or the
-// connection is killed.
-func (c *Conn) readLoop(ctx context.Context) (timedOut bool) {
+// silent for longer than the heartbeat timeout (timedOut), or it closes.
+func (c *Conn) readLoop() (timedOut bool) {
 	lim := c.g.cfg.Limits
-	buf := make([]byte, 0, 512)
 	// The heartbeat timeout is one timer per connection on the injected
-	// clock (so tests drive it), not a context deadline per frame. It runs
-	// while the reader waits for and reads a frame, as that deadline did,
-	// and is stopped while the frame is handled: a handler waiting for a
-	// commit slot is the server's delay, not client silence. Firing, it
-	// ends the read by cancelling the read context.
-	rctx, cancelRead := context.WithCancel(ctx)
-	defer cancelRead()
-	var silent atomic.Bool
+	// clock (so tests drive it), not a deadline per frame. It runs while
+	// the reader waits for and reads a frame and is stopped while the
+	// frame is handled: a handler waiting for a commit slot is the
+	// server's delay, not client silence. Firing, it ends the read with a
+	// deadline already past.
 	timeout := c.g.Clock.AfterFunc(c.g.cfg.HeartbeatTimeout, func() {
-		silent.Store(true)
-		cancelRead()
+		c.silent.Store(true)
+		_ = c.sock.conn.SetReadDeadline(aLongTimeAgo)
 	})
 	defer timeout.Stop()
 	for {
 		timeout.Reset(c.g.cfg.HeartbeatTimeout)
-		typ, r, err := c.ws.Reader(rctx)
-		if err != nil {
-			return silent.Load()
-		}
-		var tooBig bool
-		buf, tooBig, err = readFrame(r, buf[:0], lim.MaxFrameBytes)
+		// The buffer is taken when a frame's first bytes are in, so an
+		// idle connection holds none.
+		buf, m, err := c.sock.readMessage(c.g.readBufs, lim.MaxFrameBytes, lim.HardFrameBytes, c.control)
 		timeout.Stop()
 		if err != nil {
-			return silent.Load() // a frame begun and not finished within the timeout is silence too
-		}
-		if c.stopping.Load() {
-			continue
-		}
-		if !c.limiter.Allow() {
-			c.sendError(protocol.NewError(protocol.CodeRateLimited, "too many frames: slow down"), "")
-			continue
+			c.g.readBufs.put(buf)
+			var pe *protocolError
+			if errors.As(err, &pe) {
+				c.setCloseStatus(pe.code, pe.reason)
+			}
+			return c.silent.Load() // a frame begun and not finished within the timeout is silence too
 		}
 		switch {
-		case tooBig:
+		case c.stopping.Load() || c.ctx.Err() != nil:
+		case !c.limiter.Allow():
+			c.sendError(protocol.NewError(protocol.CodeRateLimited, "too many frames: slow down"), "")
+		case m.tooBig:
 			c.sendError(protocol.NewError(protocol.CodeTooLarge, "frame is larger than the frame limit"), "")
-		case typ != websocket.MessageText:
+		case !m.text:
 			c.sendError(protocol.Invalid("frames must be JSON text frames"), "")
 		default:
-			c.handle(ctx, buf)
+			c.handle(c.ctx, buf)
 		}
-		if cap(buf) > 64<<10 {
-			buf = make([]byte, 0, 512) // do not pin a large buffer to an idle connection
-		}
+		c.g.readBufs.put(buf)
 	}
 }
 
-// readFrame reads one message into buf; beyond max bytes it discards the
-// rest (the websocket read limit bounds that) and reports tooBig.
-func readFrame(r io.Reader, buf []byte, max int) ([]byte, bool, error) {
-	lr := io.LimitedReader{R: r, N: int64(max) + 1}
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := lr.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if errors.Is(err, io.EOF) {
-			break
-		}
+// control answers a client's control frame: a ping with its pong, a close
+// by ending the read (run answers it).
+func (c *Conn) control(op ws.OpCode, payload []byte) error {
+	switch op {
+	case ws.OpPing:
+		c.push(item{op: ws.OpPong, frame: slices.Clone(payload)}, true)
+	case ws.OpClose:
+		code, err := closePayload(payload)
 		if err != nil {
-			return buf, false, err
+			return err
 		}
+		c.setCloseStatus(code, "")
+		return errPeerClosed
 	}
-	if len(buf) > max {
-		_, err := io.Copy(io.Discard, r)
-		return buf[:0], true, err
-	}
-	return buf, false, nil
+	return nil
 }
 
 func (c *Conn) handle(ctx context.Context, data []byte) {
@@ -352,86 +369,158 @@ func (c *Conn) handleSubscribe(ctx context.Context, f *protocol.Inbound) {
 	}
 }
 
-// writeLoop first streams the device's offline queue and the receipts its
-// user missed, then live events, until the connection ends.
-func (c *Conn) writeLoop(ctx context.Context) {
-	defer close(c.written)
-	defer func() {
-		code, reason := c.closeStatus()
-		_ = c.ws.Close(code, reason)
-	}()
-	if err := c.sync(ctx); err != nil {
-		if ctx.Err() == nil {
-			c.g.Log.Warn("sync on connect", "device", c.deviceID, "err", err)
-			c.kill(websocket.StatusInternalError, "sync failed")
+// writeLoop is one run of the connection's writer: it writes what is
+// queued, batch by batch, each batch in one socket write, and returns when
+// the queue is empty. The first run (sync) first streams the device's
+// offline queue and the receipts its user missed.
+func (c *Conn) writeLoop(sync bool) {
+	defer c.out.writers.Done()
+	w := frameWriter{c: c, buf: c.g.writeBufs.get()}
+	defer func() { c.g.writeBufs.put(w.buf) }()
+	if sync {
+		err := c.sync(c.ctx, &w)
+		if err == nil {
+			err = w.flush()
 		}
-		return
+		if err != nil {
+			if !c.writeFailed(err) {
+				c.g.Log.Warn("sync on connect", "device", c.deviceID, "err", err)
+				c.setCloseStatus(ws.StatusInternalServerError, "sync failed")
+				c.cancel()
+				c.out.requestClose(closeNow)
+			}
+		}
 	}
 	var batch []item
 	for {
-		select {
-		case <-ctx.Done():
+		var closing, ok bool
+		batch, closing, ok = c.out.next(batch)
+		if !ok {
 			return
-		case <-c.out.notify:
 		}
-		batch = c.out.take(batch)
 		for _, it := range batch {
-			if it.flush != nil {
-				close(it.flush)
+			if err := c.writeItem(&w, it); err != nil {
+				c.writeFailed(err)
+				c.out.done()
 				return
 			}
-			if err := c.writeItem(ctx, it); err != nil {
-				if ctx.Err() == nil {
-					c.kill(websocket.StatusInternalError, "write failed")
-				}
-				return
+		}
+		if closing {
+			code, reason := c.closeStatus()
+			if w.append(ws.OpClose, closeFrame(code, reason)) == nil && w.flush() == nil {
+				// The client answers with its own close frame, which ends
+				// the reader; one that does not is dropped after closeWait.
+				_ = c.sock.conn.SetReadDeadline(time.Now().Add(closeWait))
+			} else {
+				_ = c.sock.conn.SetReadDeadline(aLongTimeAgo)
 			}
+			c.out.done()
+			return
+		}
+		if err := w.flush(); err != nil {
+			c.writeFailed(err)
+			c.out.done()
+			return
 		}
 	}
 }
 
-// write writes one frame. Its context is not the writer's: coder/websocket
-// closes the socket at once when a write's context ends, even in the
-// instant after the bytes went out, so a kill cancelling the writer
-// mid-write would drop the connection without its close frame (a
-// revocation's 4001 reached clients as a bare EOF under load). A write
-// under way finishes, bounded by WriteTimeout; the writer then sees the
-// kill and closes with its code. Only a slow consumer aborts it.
-func (c *Conn) write(_ context.Context, frame []byte) error {
-	wctx, cancel := context.WithTimeout(c.writeCtx, c.g.cfg.WriteTimeout)
-	defer cancel()
-	if err := c.ws.Write(wctx, websocket.MessageText, frame); err != nil {
-		return err
+// writeFailed ends a connection whose write failed: the reader is stopped
+// at once (nothing more can be written). It reports whether the failure
+// was a kill's doing rather than the socket's.
+func (c *Conn) writeFailed(err error) bool {
+	_ = c.sock.conn.SetReadDeadline(aLongTimeAgo)
+	if c.ctx.Err() != nil {
+		return true
 	}
-	if c.g.Observer != nil {
-		c.g.Observer.FrameOut(1)
+	c.setCloseStatus(ws.StatusInternalServerError, "write failed")
+	c.cancel()
+	c.g.Log.Debug("write to client", "device", c.deviceID, "err", err)
+	return false
+}
+
+// frameSink takes a device's frames in order.
+type frameSink interface{ WriteFrame(frame []byte) error }
+
+var errJammed = errors.New("connection closed as a slow consumer")
+
+// frameWriter is one writer run's buffer: frames are appended to it and
+// written in one syscall per batch (or per maxWriteBuffer bytes).
+type frameWriter struct {
+	c      *Conn
+	buf    []byte
+	frames int
+}
+
+// WriteFrame queues one text frame (frameSink).
+func (w *frameWriter) WriteFrame(frame []byte) error {
+	w.frames++
+	return w.append(ws.OpText, frame)
+}
+
+// append queues a frame of any kind; only WriteFrame's count as frames
+// sent (the protocol's, not pongs or the close).
+func (w *frameWriter) append(op ws.OpCode, payload []byte) error {
+	w.buf = appendFrame(w.buf, op, payload)
+	if len(w.buf) >= maxWriteBuffer {
+		return w.flush()
 	}
 	return nil
 }
 
-func (c *Conn) writeItem(ctx context.Context, it item) error {
+// flush writes the buffer. Its deadline is WriteTimeout; a slow
+// consumer's kill ends it at once.
+func (w *frameWriter) flush() error {
+	if len(w.buf) == 0 {
+		return nil
+	}
+	conn := w.c.sock.conn
+	if t := w.c.g.cfg.WriteTimeout; t > 0 {
+		_ = conn.SetWriteDeadline(time.Now().Add(t))
+	}
+	// After the deadline is set: a kill that set its own past deadline
+	// before ours is seen here.
+	if w.c.jammed.Load() {
+		return errJammed
+	}
+	_, err := conn.Write(w.buf)
+	n := w.frames
+	w.buf, w.frames = w.buf[:0], 0
+	if err != nil {
+		return err
+	}
+	if w.c.g.Observer != nil {
+		w.c.g.Observer.Written(n)
+	}
+	return nil
+}
+
+func (c *Conn) writeItem(w *frameWriter, it item) error {
+	if it.op != 0 {
+		return w.append(it.op, it.frame)
+	}
 	if it.ev == nil {
-		return c.write(ctx, it.frame)
+		return w.WriteFrame(it.frame)
 	}
 	ev := it.ev
 	switch ev.Kind {
 	case bus.KindMessage:
-		return c.deliverMessage(ctx, ev)
+		return c.deliverMessage(c.ctx, ev, w)
 	case bus.KindStatus:
-		return c.deliverStatus(ctx, ev)
+		return c.deliverStatus(c.ctx, ev, w)
 	case bus.KindContact:
-		if err := c.g.Presence.ContactAdded(ctx, c, ev.Chooser, ev.Chosen); err != nil {
+		if err := c.g.Presence.ContactAdded(c.ctx, c, ev.Chooser, ev.Chosen); err != nil {
 			c.g.Log.Warn("contact added", "user", c.userID, "err", err)
 		}
 		return nil
 	}
-	return c.write(ctx, ev.Frame)
+	return w.WriteFrame(ev.Frame)
 }
 
 // deliverStatus writes a receipt event's frames in event order: an event
 // already written is dropped, and events skipped (lost between nodes, or
 // published out of order) are read from the store first, where they are.
-func (c *Conn) deliverStatus(ctx context.Context, ev *bus.Event) error {
+func (c *Conn) deliverStatus(ctx context.Context, ev *bus.Event, w frameSink) error {
 	if ev.ReceiptID <= c.receiptMax {
 		return nil
 	}
@@ -447,7 +536,7 @@ func (c *Conn) deliverStatus(ctx context.Context, ev *bus.Event) error {
 			if ch.EventID >= ev.ReceiptID {
 				break
 			}
-			if err := c.write(ctx, protocol.Encode(messaging.StatusFrame(ch))); err != nil {
+			if err := w.WriteFrame(protocol.Encode(messaging.StatusFrame(ch))); err != nil {
 				return err
 			}
 		}
@@ -456,7 +545,7 @@ func (c *Conn) deliverStatus(ctx context.Context, ev *bus.Event) error {
 		if f == nil {
 			continue
 		}
-		if err := c.write(ctx, f); err != nil {
+		if err := w.WriteFrame(f); err != nil {
 			return err
 		}
 	}
@@ -465,9 +554,12 @@ func (c *Conn) deliverStatus(ctx context.Context, ev *bus.Event) error {
 }
 
 // deliverMessage writes a live message in its conversation's order.
-func (c *Conn) deliverMessage(ctx context.Context, ev *bus.Event) error {
+func (c *Conn) deliverMessage(ctx context.Context, ev *bus.Event, w frameSink) error {
 	last, known := c.delivered[ev.ConversationID]
 	if !known {
+		if c.delivered == nil {
+			c.delivered = map[string]int64{}
+		}
 		var err error
 		last, err = c.g.Messages.DeviceCursor(ctx, c.deviceID, ev.ConversationID)
 		if errors.Is(err, store.ErrNotFound) {
@@ -495,7 +587,7 @@ func (c *Conn) deliverMessage(ctx context.Context, ev *bus.Event) error {
 			if m.SenderDevice == c.deviceID {
 				continue
 			}
-			if err := c.write(ctx, protocol.Encode(messaging.ToFrame(m))); err != nil {
+			if err := w.WriteFrame(protocol.Encode(messaging.ToFrame(m))); err != nil {
 				return err
 			}
 		}
@@ -504,13 +596,13 @@ func (c *Conn) deliverMessage(ctx context.Context, ev *bus.Event) error {
 	if ev.SenderDevice == c.deviceID {
 		return nil // the sender's own device has it already
 	}
-	return c.write(ctx, ev.Frame)
+	return w.WriteFrame(ev.Frame)
 }
 
 // syncPage is how many queued messages are read per query.
 const syncPage = 500
 
-func (c *Conn) sync(ctx context.Context) error {
+func (c *Conn) sync(ctx context.Context, w frameSink) error {
 	var cur messaging.PendingCursor
 	for {
 		msgs, err := c.g.Messages.Pending(ctx, c.deviceID, cur, syncPage)
@@ -518,8 +610,11 @@ func (c *Conn) sync(ctx context.Context) error {
 			return err
 		}
 		for _, m := range msgs {
-			if err := c.write(ctx, protocol.Encode(messaging.ToFrame(m))); err != nil {
+			if err := w.WriteFrame(protocol.Encode(messaging.ToFrame(m))); err != nil {
 				return err
+			}
+			if c.delivered == nil {
+				c.delivered = map[string]int64{}
 			}
 			c.delivered[m.ConversationID] = max(c.delivered[m.ConversationID], m.Seq)
 		}
@@ -543,7 +638,7 @@ func (c *Conn) sync(ctx context.Context) error {
 			return nil
 		}
 		for _, ch := range changes {
-			if err := c.write(ctx, protocol.Encode(messaging.StatusFrame(ch))); err != nil {
+			if err := w.WriteFrame(protocol.Encode(messaging.StatusFrame(ch))); err != nil {
 				return err
 			}
 			c.receiptMax = ch.EventID

@@ -11,8 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/coder/websocket"
-
 	"github.com/parleychat/parley/internal/bus"
 	"github.com/parleychat/parley/internal/clock"
 	"github.com/parleychat/parley/internal/identity"
@@ -63,7 +61,8 @@ type Observer interface {
 	ConnOpened()
 	ConnClosed()
 	FrameIn(frameType string)
-	FrameOut(n int)
+	// Written is one socket write carrying frames frames.
+	Written(frames int)
 	SlowConsumer()
 	GapFilled()
 }
@@ -74,7 +73,7 @@ type Config struct {
 	// HeartbeatTimeout closes a connection that sent nothing for this long:
 	// it is how half-open connections are found.
 	HeartbeatTimeout time.Duration
-	// WriteTimeout bounds one frame write to a client.
+	// WriteTimeout bounds one write to a client (a batch of frames).
 	WriteTimeout time.Duration
 	// MaxQueue bounds a connection's send queue; a client further behind
 	// is disconnected (its undelivered messages stay queued in the store).
@@ -101,6 +100,9 @@ type Gateway struct {
 	Deps
 	users   userLimits
 	pending *admission
+	// Buffers lent to connections for one message read or one batch
+	// written.
+	readBufs, writeBufs *buffers
 
 	mu       sync.Mutex
 	conns    map[*Conn]struct{}
@@ -145,12 +147,14 @@ type Deps struct {
 func New(cfg Config, d Deps) *Gateway {
 	return &Gateway{
 		cfg: cfg, Deps: d, conns: map[*Conn]struct{}{}, users: newUserLimits(cfg.Users),
-		pending: newAdmission(cfg.MaxPendingSends, cfg.MaxSendWait, d.Clock.Now),
+		pending:  newAdmission(cfg.MaxPendingSends, cfg.MaxSendWait, d.Clock.Now),
+		readBufs: newBuffers(1024, 64<<10), writeBufs: newBuffers(4096, maxWriteBuffer+4096),
 	}
 }
 
-// ServeHTTP authenticates and upgrades a connection, then serves it until
-// it closes.
+// ServeHTTP authenticates and upgrades a connection, then hands it to its
+// own reader goroutine and returns: net/http's goroutine, request and
+// buffers do not outlive the upgrade.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	token := r.URL.Query().Get("token")
 	if token == "" {
@@ -166,61 +170,48 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		protocol.WriteHTTP(w, err)
 		return
 	}
-	defer release()
 	g.mu.Lock()
 	if g.draining {
 		g.mu.Unlock()
+		release()
 		http.Error(w, "shutting down", http.StatusServiceUnavailable)
 		return
 	}
 	g.wg.Add(1)
 	g.mu.Unlock()
-	defer g.wg.Done()
 
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
-		// Authentication is by token, not cookie, so a foreign page cannot
-		// ride on a user's session: any origin may connect.
-		InsecureSkipVerify: true,
-		// Compression with context takeover costs ~1 MB per connection.
-		CompressionMode: websocket.CompressionDisabled,
-	})
+	sock, err := upgrade(w, r)
 	if err != nil {
-		return // Accept has answered the client
+		release()
+		g.wg.Done()
+		return // the client has its answer
 	}
-	ws.SetReadLimit(int64(g.cfg.Limits.HardFrameBytes))
-	c := newConn(g, ws, dev)
+	c := newConn(g, sock, dev, release)
 	g.mu.Lock()
 	g.conns[c] = struct{}{}
 	g.mu.Unlock()
-	g.serve(r.Context(), c)
-	g.mu.Lock()
-	delete(g.conns, c)
-	g.mu.Unlock()
+	g.open(r.Context(), c)
 }
 
-func (g *Gateway) serve(parent context.Context, c *Conn) {
+// open makes c reachable, starts its first writer (the sync on connect)
+// and its reader. The connect's work runs here, on net/http's goroutine,
+// whose stack goes when the handler returns, not on the reader's, which
+// lives as long as the connection.
+func (g *Gateway) open(ctx context.Context, c *Conn) {
+	ctx = context.WithoutCancel(ctx)
 	if g.Observer != nil {
 		g.Observer.ConnOpened()
-		defer g.Observer.ConnClosed()
 	}
-	// The connection outlives the request context's cancellation on
-	// server shutdown: Shutdown drains it explicitly. kill cancels only
-	// the writer's context; the writer then closes the socket with the
-	// kill's close code, which ends the reader.
-	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
-	c.cancel = cancel
-	defer cancel()
-	c.writeCtx, c.abortWrite = context.WithCancel(context.WithoutCancel(parent))
-	defer c.abortWrite()
-	readCtx := context.WithoutCancel(parent)
 	// A session that expires while its socket is open ends it, as a
 	// revocation does: a token must not outlive its expiry through a
 	// connection opened before.
 	expiry := g.Clock.AfterFunc(c.expiresAt.Sub(g.Clock.Now()), func() {
 		c.kill(CloseRevoked, "session expired: log in again")
 	})
-	defer expiry.Stop()
-
+	c.stopExpiry = expiry.Stop
+	// The first writer (the sync) counts as running from here: events
+	// arriving before it starts wait in the queue, behind the sync.
+	c.out.start()
 	g.Hub.register(c)
 	if g.Router != nil {
 		g.Router.Watch(ctx, c.userID)
@@ -228,13 +219,14 @@ func (g *Gateway) serve(parent context.Context, c *Conn) {
 	if err := g.Presence.Connected(ctx, c); err != nil {
 		g.Log.Error("presence on connect", "user", c.userID, "err", err)
 	}
+	go c.writeLoop(true)
+	go c.run()
+}
 
-	var wg sync.WaitGroup
-	wg.Go(func() { c.writeLoop(ctx) })
-	timedOut := c.readLoop(readCtx)
-	cancel()
-	wg.Wait()
-
+// closed lets go of a connection whose reader and writer are done.
+func (g *Gateway) closed(c *Conn, timedOut bool) {
+	ctx := context.Background()
+	c.stopExpiry()
 	c.saveReceiptCursor(ctx)
 	g.Hub.unregister(c)
 	if g.Router != nil {
@@ -242,7 +234,14 @@ func (g *Gateway) serve(parent context.Context, c *Conn) {
 	}
 	g.Presence.Unsubscribe(c)
 	g.Presence.Disconnected(ctx, c.userID, timedOut)
-	c.out.close()
+	c.release()
+	g.mu.Lock()
+	delete(g.conns, c)
+	g.mu.Unlock()
+	if g.Observer != nil {
+		g.Observer.ConnClosed()
+	}
+	g.wg.Done()
 }
 
 // Shutdown stops reading client frames, waits until every accepted send

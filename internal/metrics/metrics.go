@@ -21,6 +21,7 @@ type Metrics struct {
 	connections   prometheus.Gauge
 	framesIn      *prometheus.CounterVec
 	framesOut     prometheus.Counter
+	socketWrites  prometheus.Counter
 	slowConsumers prometheus.Counter
 	gapFills      prometheus.Counter
 
@@ -50,6 +51,9 @@ func New() *Metrics {
 		}, []string{"type"}),
 		framesOut: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "parley_frames_sent_total", Help: "Frames written to clients.",
+		}),
+		socketWrites: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "parley_socket_writes_total", Help: "Writes to client sockets; each carries one or more frames.",
 		}),
 		slowConsumers: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "parley_slow_consumer_disconnects_total", Help: "Connections closed because their send queue overflowed.",
@@ -90,7 +94,7 @@ func New() *Metrics {
 		}),
 	}
 	m.reg.MustRegister(m.expired, m.cleanupSeconds, m.oldestPending)
-	m.reg.MustRegister(m.connections, m.framesIn, m.framesOut, m.slowConsumers, m.gapFills,
+	m.reg.MustRegister(m.connections, m.framesIn, m.framesOut, m.socketWrites, m.slowConsumers, m.gapFills,
 		m.messagesSent, m.receipts, m.statusChanges, m.commitBatch, m.commitSeconds, m.sendSeconds,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.limitMetrics = newLimitMetrics(m.reg)
@@ -112,7 +116,10 @@ func (m *Metrics) ConnClosed() { m.connections.Dec() }
 func (m *Metrics) FrameIn(t string) { m.framesIn.WithLabelValues(t).Inc() }
 
 // FrameOut implements gateway.Observer.
-func (m *Metrics) FrameOut(n int) { m.framesOut.Add(float64(n)) }
+func (m *Metrics) Written(frames int) {
+	m.framesOut.Add(float64(frames))
+	m.socketWrites.Inc()
+}
 
 // SlowConsumer implements gateway.Observer.
 func (m *Metrics) SlowConsumer() { m.slowConsumers.Inc() }
