@@ -178,7 +178,10 @@ type measure struct {
 	start   time.Time
 	srvCPU  float64
 	srvOK   bool
-	cliCPU  float64
+	// srvWrites is the server's write syscalls so far (/proc/PID/io).
+	srvWrites int64
+	writesOK  bool
+	cliCPU    float64
 	all     float64 // machineBusy at the start; -1 if unknown
 	profile chan error
 	// commits is the server's commit histograms at the start; scraped
@@ -197,6 +200,9 @@ func (e *env) begin(ctx context.Context, expected time.Duration) *measure {
 	if e.pid != 0 {
 		if v, err := procCPU(e.pid); err == nil {
 			m.srvCPU, m.srvOK = v, true
+		}
+		if v, err := procWrites(e.pid); err == nil {
+			m.srvWrites, m.writesOK = v, true
 		}
 	}
 	m.commits, m.scraped = e.scrapeCommits(ctx)
@@ -232,6 +238,11 @@ func (m *measure) end(ctx context.Context, r *Report) time.Duration {
 		if v, err := procCPU(m.e.pid); err == nil {
 			s := v - m.srvCPU
 			r.Server.CPUSeconds, r.Server.CPUCores = &s, ptr(s/d.Seconds())
+		}
+	}
+	if m.writesOK {
+		if v, err := procWrites(m.e.pid); err == nil {
+			r.Server.WriteSyscalls = ptr(v - m.srvWrites)
 		}
 	}
 	// Everything else the machine ran meanwhile: on a shared machine, a

@@ -159,6 +159,7 @@ func (p *Connections) run(ctx context.Context, e *env, r *Report) error {
 		{Key: "connect_seconds", Label: "time to connect all", Value: connectTime.Seconds(), Unit: "s"},
 		{Key: "heartbeat_round_seconds", Label: "heartbeat round trip, all", Value: hbTime.Seconds(), Unit: "s"},
 	}
+	r.perConnect(p.Conns)
 	if rssOK && r.Server.RSS != nil {
 		per := float64(*r.Server.RSS-rss0) / float64(p.Conns)
 		r.Figures = append(r.Figures,

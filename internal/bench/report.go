@@ -151,16 +151,38 @@ type Usage struct {
 	PeakRSS *int64 `json:"peak_rss_bytes,omitempty"`
 	// OpenFileLimit is the process's RLIMIT_NOFILE soft limit.
 	OpenFileLimit *int64 `json:"open_file_limit,omitempty"`
-	// CPUPerMessage is the generator's CPU per message of the window, in
-	// microseconds (client only, scenarios that carry messages).
+	// CPUPerMessage is the process's CPU per message of the window, in
+	// microseconds (scenarios that carry messages).
 	CPUPerMessage *float64 `json:"cpu_per_message_us,omitempty"`
+	// WriteSyscalls is the server's write system calls in the window
+	// (sockets and files: /proc/PID/io syscw); WritesPerMessage the same
+	// per message.
+	WriteSyscalls    *int64   `json:"write_syscalls,omitempty"`
+	WritesPerMessage *float64 `json:"write_syscalls_per_message,omitempty"`
 }
 
 // perMessage sets the generator's CPU per message, msgs being the
 // messages of the measured window.
 func (r *Report) perMessage(msgs int64) {
-	if r.Client.CPUSeconds != nil && msgs > 0 {
+	if msgs <= 0 {
+		return
+	}
+	if r.Client.CPUSeconds != nil {
 		r.Client.CPUPerMessage = ptr(*r.Client.CPUSeconds / float64(msgs) * 1e6)
+	}
+	if r.Server.CPUSeconds != nil {
+		r.Server.CPUPerMessage = ptr(*r.Server.CPUSeconds / float64(msgs) * 1e6)
+	}
+	if r.Server.WriteSyscalls != nil {
+		r.Server.WritesPerMessage = ptr(float64(*r.Server.WriteSyscalls) / float64(msgs))
+	}
+}
+
+// perConnect adds the server's CPU per connection made in the window.
+func (r *Report) perConnect(conns int) {
+	if r.Server.CPUSeconds != nil && conns > 0 {
+		r.Figures = append(r.Figures, Figure{Key: "server_cpu_per_connect_ms", Label: "server CPU per connect",
+			Value: *r.Server.CPUSeconds / float64(conns) * 1e3, Unit: "ms"})
 	}
 }
 
@@ -196,8 +218,14 @@ func (r *Report) WriteTable(w io.Writer) error {
 		[3]string{"server CPU", optSeconds(r.Server.CPUSeconds), optCores(r.Server.CPUCores)},
 		[3]string{"generator CPU", optSeconds(r.Client.CPUSeconds), optCores(r.Client.CPUCores)},
 	)
+	if v := r.Server.CPUPerMessage; v != nil {
+		rows = append(rows, [3]string{"server CPU per message", fmt.Sprintf("%.1f", *v), "µs"})
+	}
 	if v := r.Client.CPUPerMessage; v != nil {
 		rows = append(rows, [3]string{"generator CPU per message", fmt.Sprintf("%.1f", *v), "µs"})
+	}
+	if v := r.Server.WritesPerMessage; v != nil {
+		rows = append(rows, [3]string{"server write syscalls per message", fmt.Sprintf("%.2f", *v), "(sockets and files)"})
 	}
 	rows = append(rows, [3]string{"server RSS", optBytes(r.Server.RSS), ""})
 	if r.Machine.OtherCPUCores != nil {

@@ -180,6 +180,21 @@ var _ io.Writer = (*tail)(nil)
 // 100 on every Linux architecture Go supports.
 const userHZ = 100
 
+// procWrites returns how many write system calls (write, writev, pwrite:
+// to sockets and to files alike) a process has made, from /proc.
+func procWrites(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
+	if err != nil {
+		return 0, err
+	}
+	v := procField(string(b), "syscw", ":")
+	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("/proc/%d/io: syscw: %w", pid, err)
+	}
+	return n, nil
+}
+
 // procCPU returns a process's user+system CPU time from /proc.
 func procCPU(pid int) (float64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))

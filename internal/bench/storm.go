@@ -111,6 +111,7 @@ func (p *Storm) run(ctx context.Context, e *env, r *Report) error {
 		{Key: "all_online_seconds", Label: "time until all online", Value: all.Seconds(), Unit: "s"},
 		{Key: "connect_per_s", Label: "connect rate", Value: float64(ok) / all.Seconds(), Unit: "conn/s"},
 	}
+	r.perConnect(int(ok))
 	r.Latencies = Distributions{{Key: "online", Label: "dial→heartbeat_ack", Percentiles: summarize(lat)}}
 	if err := errs.get(); err != nil {
 		r.Notes = append(r.Notes, "first failure: "+err.Error())
