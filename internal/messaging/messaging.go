@@ -127,6 +127,17 @@ type PendingCursor struct {
 	Seq            int64
 }
 
+// StreamStart is a device's delivery state at connect.
+type StreamStart struct {
+	// ReceiptCursor is the last receipt event the device was told about.
+	ReceiptCursor int64
+	// ReceiptHead is the last receipt event of its user's messages: the
+	// device missed statuses when it is past ReceiptCursor.
+	ReceiptHead int64
+	// Pending reports whether the device's offline queue holds anything.
+	Pending bool
+}
+
 // Page selects which end of a conversation a history query reads.
 type Page int
 
@@ -185,6 +196,11 @@ type Store interface {
 	// caller can page by event id).
 	StatusesSince(ctx context.Context, userID string, afterEventID int64, limit int) ([]StatusChange, error)
 	ReceiptCursor(ctx context.Context, deviceID string) (int64, error)
+	// StreamStart is where deviceID (of userID) stands when it connects,
+	// read in one round trip so that a connect with nothing to catch up
+	// costs one query. Pending is whether Pending would return anything
+	// with the same notBefore. ErrNotFound if the device does not exist.
+	StreamStart(ctx context.Context, userID, deviceID string, notBefore time.Time) (StreamStart, error)
 	SetReceiptCursor(ctx context.Context, deviceID string, eventID int64) error
 	// Statuses returns the state of m for every other member.
 	Statuses(ctx context.Context, m Message) ([]RecipientStatus, error)
