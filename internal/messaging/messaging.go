@@ -1,6 +1,7 @@
 // Package messaging is the heart of Parley: the send path (idempotency,
 // per-conversation sequence numbers, group commit, "sent" only after the
-// commit), receipts, history and the per-device offline queue.
+// commit), receipts, history, the per-device offline queue, and the
+// Stream that delivers a connected device's messages and statuses in order.
 package messaging
 
 import (
