@@ -1,6 +1,7 @@
 // Package messaging is the heart of Parley: the send path (idempotency,
 // per-conversation sequence numbers, group commit, "sent" only after the
-// commit), receipts, history and the per-device offline queue.
+// commit), receipts, history, the per-device offline queue, and the
+// Stream that delivers a connected device's messages and statuses in order.
 package messaging
 
 import (
@@ -127,6 +128,17 @@ type PendingCursor struct {
 	Seq            int64
 }
 
+// StreamStart is a device's delivery state at connect.
+type StreamStart struct {
+	// ReceiptCursor is the last receipt event the device was told about.
+	ReceiptCursor int64
+	// ReceiptHead is the last receipt event of its user's messages: the
+	// device missed statuses when it is past ReceiptCursor.
+	ReceiptHead int64
+	// Pending reports whether the device's offline queue holds anything.
+	Pending bool
+}
+
 // Page selects which end of a conversation a history query reads.
 type Page int
 
@@ -185,6 +197,11 @@ type Store interface {
 	// caller can page by event id).
 	StatusesSince(ctx context.Context, userID string, afterEventID int64, limit int) ([]StatusChange, error)
 	ReceiptCursor(ctx context.Context, deviceID string) (int64, error)
+	// StreamStart is where deviceID (of userID) stands when it connects,
+	// read in one round trip so that a connect with nothing to catch up
+	// costs one query. Pending is whether Pending would return anything
+	// with the same notBefore. ErrNotFound if the device does not exist.
+	StreamStart(ctx context.Context, userID, deviceID string, notBefore time.Time) (StreamStart, error)
 	SetReceiptCursor(ctx context.Context, deviceID string, eventID int64) error
 	// Statuses returns the state of m for every other member.
 	Statuses(ctx context.Context, m Message) ([]RecipientStatus, error)

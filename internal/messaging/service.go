@@ -16,6 +16,10 @@ import (
 type Service struct {
 	*Committer
 	members Members
+	// GapFilled, if set, is called each time a Stream reads from the
+	// store what a live event skipped (for metrics). Set it before any
+	// stream opens; it is called from the streams' goroutines.
+	GapFilled func()
 }
 
 // NewService returns the messaging service over c, the node's one

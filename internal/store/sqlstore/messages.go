@@ -125,6 +125,28 @@ func (s *Store) ReceiptCursor(ctx context.Context, deviceID string) (int64, erro
 	return id, notFound(err)
 }
 
+// StreamStart implements messaging.Store. The EXISTS is Pending's query
+// without its order and cursor: it stops at the first queued message.
+func (s *Store) StreamStart(ctx context.Context, userID, deviceID string, notBefore time.Time) (messaging.StreamStart, error) {
+	var st messaging.StreamStart
+	err := s.r.QueryRowContext(ctx, `
+		SELECT d.receipt_cursor,
+		       coalesce((SELECT rs.seq FROM receipt_seqs rs WHERE rs.user_id = d.user_id), 0),
+		       EXISTS (SELECT 1
+		                 FROM device_cursors dc
+		                 JOIN members mb ON mb.conversation_id = dc.conversation_id AND mb.user_id = d.user_id
+		                 JOIN messages m ON m.conversation_id = dc.conversation_id AND m.seq > dc.delivered_seq
+		                      AND (mb.left_seq IS NULL OR m.seq < mb.left_seq)
+		                WHERE dc.device_id = d.id AND m.sender_device_id != d.id AND m.created_at >= ?)
+		  FROM devices d
+		 WHERE d.id = ? AND d.user_id = ?`,
+		ms(notBefore), deviceID, userID).Scan(&st.ReceiptCursor, &st.ReceiptHead, &st.Pending)
+	if err != nil {
+		return messaging.StreamStart{}, fmt.Errorf("stream start: %w", notFound(err))
+	}
+	return st, nil
+}
+
 // SetReceiptCursor implements messaging.Store.
 func (s *Store) SetReceiptCursor(ctx context.Context, deviceID string, eventID int64) error {
 	_, err := s.w.ExecContext(ctx,

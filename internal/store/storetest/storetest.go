@@ -49,6 +49,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"AppendSequencesAndIdempotency", testAppend},
 		{"AppendRefusals", testAppendRefusals},
 		{"PendingQueue", testPending},
+		{"StreamStart", testStreamStart},
 		{"Receipts", testReceipts},
 		{"ThousandReceiptsInOneCycle", testThousandReceipts},
 		{"ChangesInACycle", testChangesInACycle},
@@ -324,6 +325,66 @@ func testPending(t *testing.T, s Store) {
 	rng, err := s.Range(ctx(t), "b", "ab", 1, 4, time.Time{})
 	if err != nil || len(rng) != 2 || rng[0].Seq != 2 || rng[1].Seq != 3 {
 		t.Fatalf("Range(1,4) = %+v, %v", rng, err)
+	}
+}
+
+func testStreamStart(t *testing.T, s Store) {
+	setup(t, s)
+	mustDevice(t, s, "a", "a2")
+	start := func(user, device string, notBefore time.Time) messaging.StreamStart {
+		t.Helper()
+		st, err := s.StreamStart(ctx(t), user, device, notBefore)
+		if err != nil {
+			t.Fatalf("StreamStart(%s, %s): %v", user, device, err)
+		}
+		return st
+	}
+	if st := start("b", "b1", time.Time{}); st != (messaging.StreamStart{}) {
+		t.Fatalf("fresh device: %+v; want nothing", st)
+	}
+	m := mustAppend(t, s, msg("ab", "a", "a1", "1"))[0].Message
+	if st := start("b", "b1", time.Time{}); !st.Pending {
+		t.Fatalf("after a message to b: %+v; want pending", st)
+	}
+	// Its own message is not queued for the device that sent it, but is
+	// for the sender's other devices.
+	if st := start("a", "a1", time.Time{}); st.Pending {
+		t.Fatalf("sending device: %+v; want nothing pending", st)
+	}
+	if st := start("a", "a2", time.Time{}); !st.Pending {
+		t.Fatalf("sender's other device: %+v; want pending", st)
+	}
+	if st := start("b", "b1", t0.Add(time.Millisecond)); st.Pending {
+		t.Fatalf("with the message expired: %+v; want nothing pending", st)
+	}
+	_, errs, err := s.ApplyReceipts(ctx(t), []messaging.ReceiptRequest{{UserID: "b", DeviceID: "b1", Status: protocol.StatusDelivered, MessageIDs: []string{m.ID}, At: t0}})
+	if err != nil || errs[0] != nil {
+		t.Fatal(err, errs)
+	}
+	if st := start("b", "b1", time.Time{}); st.Pending {
+		t.Fatalf("after b1's ack: %+v; want nothing pending", st)
+	}
+	if st := start("b", "b2", time.Time{}); !st.Pending {
+		t.Fatalf("b2 after b1's ack: %+v; want pending", st)
+	}
+	// b1's ack is a's receipt event 1, which a1 has not been told of.
+	if st := start("a", "a1", time.Time{}); st.ReceiptHead != 1 || st.ReceiptCursor != 0 {
+		t.Fatalf("a1 after b's ack: %+v; want head 1, cursor 0", st)
+	}
+	if err := s.SetReceiptCursor(ctx(t), "a1", 1); err != nil {
+		t.Fatal(err)
+	}
+	if st := start("a", "a1", time.Time{}); st != (messaging.StreamStart{ReceiptCursor: 1, ReceiptHead: 1}) {
+		t.Fatalf("a1 told of event 1: %+v", st)
+	}
+	if st := start("b", "b1", time.Time{}); st.ReceiptHead != 0 {
+		t.Fatalf("b's head: %+v; b's messages have no receipts", st)
+	}
+	if _, err := s.StreamStart(ctx(t), "a", "nope", time.Time{}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown device: %v, want ErrNotFound", err)
+	}
+	if _, err := s.StreamStart(ctx(t), "a", "b1", time.Time{}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("another user's device: %v, want ErrNotFound", err)
 	}
 }
 

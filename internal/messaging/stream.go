@@ -1,0 +1,251 @@
+package messaging
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/parleychat/parley/internal/bus"
+	"github.com/parleychat/parley/internal/protocol"
+	"github.com/parleychat/parley/internal/store"
+)
+
+// SyncPage is how many queued messages (or receipt events) Sync reads per
+// query.
+const SyncPage = 500
+
+// FrameWriter takes one device's frames in order. The gateway's writer
+// buffers them and puts many frames in one socket write.
+type FrameWriter interface {
+	WriteFrame(frame []byte) error
+}
+
+// Stream is the delivery state of one connected device: what it has been
+// written of each conversation and of its user's receipt events, so that
+// it gets both in order, without gaps and without repeats, whatever order
+// events arrive in, live or from the store. It is not safe for concurrent
+// use: the connection's writer alone calls it.
+//
+// An idle stream holds no buffers, and no map until a conversation's
+// message is first delivered live: connections are many and mostly idle.
+type Stream struct {
+	s                *Service
+	userID, deviceID string
+	// delivered is, per conversation, the highest sequence number written
+	// to the device (or skipped as its own): the next message must be
+	// exactly one more, or the gap is filled from the store first.
+	delivered map[string]int64
+	// receiptMax is the last receipt event (numbered per sender, without
+	// gaps) written; receiptSaved the one the store has as the device's
+	// cursor.
+	receiptMax   int64
+	receiptSaved int64
+}
+
+// OpenStream returns the delivery state of one connected device. It does
+// no I/O.
+func (s *Service) OpenStream(userID, deviceID string) *Stream {
+	return &Stream{s: s, userID: userID, deviceID: deviceID}
+}
+
+// Sync writes, in order, the device's offline queue (oldest first) and
+// then the status changes of its user's messages it has not been told
+// of, saving the receipt cursor after each page of them. It must be
+// called once, before Deliver. A device with nothing to catch up costs one
+// store query: the queue and the statuses are read only when StreamStart
+// says there is something to read.
+func (st *Stream) Sync(ctx context.Context, w FrameWriter) error {
+	start, err := st.s.store.StreamStart(ctx, st.userID, st.deviceID, st.s.notBefore())
+	if err != nil {
+		return fmt.Errorf("sync: %w", err)
+	}
+	st.receiptMax, st.receiptSaved = start.ReceiptCursor, start.ReceiptCursor
+	if start.Pending {
+		if err := st.syncQueue(ctx, w); err != nil {
+			return err
+		}
+	}
+	return st.syncStatuses(ctx, w, start.ReceiptHead)
+}
+
+func (st *Stream) syncQueue(ctx context.Context, w FrameWriter) error {
+	var cur PendingCursor
+	for {
+		msgs, err := st.s.Pending(ctx, st.deviceID, cur, SyncPage)
+		if err != nil {
+			return fmt.Errorf("sync queue: %w", err)
+		}
+		for _, m := range msgs {
+			if err := w.WriteFrame(protocol.Encode(ToFrame(m))); err != nil {
+				return err
+			}
+			st.advance(m.ConversationID, m.Seq)
+		}
+		if len(msgs) < SyncPage {
+			return nil
+		}
+		last := msgs[len(msgs)-1]
+		cur = PendingCursor{CreatedAt: last.CreatedAt, ConversationID: last.ConversationID, Seq: last.Seq}
+	}
+}
+
+// syncStatuses writes the receipt events after the device's cursor up to
+// head, the last one at connect; later ones arrive live, and Deliver
+// fills any it skipped.
+func (st *Stream) syncStatuses(ctx context.Context, w FrameWriter, head int64) error {
+	for st.receiptMax < head {
+		from := st.receiptMax
+		changes, err := st.s.StatusesSince(ctx, st.userID, from, SyncPage)
+		if err != nil {
+			return fmt.Errorf("sync statuses: %w", err)
+		}
+		for _, ch := range changes {
+			if err := w.WriteFrame(protocol.Encode(StatusFrame(ch))); err != nil {
+				return err
+			}
+			st.receiptMax = ch.EventID
+		}
+		// Events are numbered without gaps and committed in number order,
+		// so a page that reached head read every event up to it: those
+		// after the last change have no messages left (they expired) and
+		// are done too. Without this, such events would be read again at
+		// every connect.
+		if from+SyncPage >= head {
+			st.receiptMax = max(st.receiptMax, head)
+		} else if len(changes) == 0 {
+			st.receiptMax = from + SyncPage // a whole page of such events
+		}
+		st.saveReceiptCursor(ctx)
+	}
+	return nil
+}
+
+// Deliver writes one live event of kind bus.KindMessage or bus.KindStatus
+// in order; other kinds it leaves to the caller, writing nothing.
+func (st *Stream) Deliver(ctx context.Context, ev *bus.Event, w FrameWriter) error {
+	switch ev.Kind {
+	case bus.KindMessage:
+		return st.deliverMessage(ctx, ev, w)
+	case bus.KindStatus:
+		return st.deliverStatus(ctx, ev, w)
+	}
+	return nil
+}
+
+// deliverMessage writes a message in its conversation's order: one the
+// device has is dropped, and a gap before it (an earlier message not yet
+// arrived, or published out of order) is filled from the store, where it
+// already is. The sender's own device does not get it back, but its
+// position moves past it.
+func (st *Stream) deliverMessage(ctx context.Context, ev *bus.Event, w FrameWriter) error {
+	last, known := st.delivered[ev.ConversationID]
+	if !known {
+		var err error
+		last, err = st.s.DeviceCursor(ctx, st.deviceID, ev.ConversationID)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil // not (or no longer) a member of it
+		}
+		if err != nil {
+			return fmt.Errorf("deliver message: %w", err)
+		}
+		st.advance(ev.ConversationID, last)
+	}
+	if ev.Seq <= last {
+		return nil
+	}
+	if ev.Seq > last+1 {
+		missed, err := st.s.Range(ctx, st.userID, ev.ConversationID, last, ev.Seq)
+		if err != nil {
+			return fmt.Errorf("fill message gap: %w", err)
+		}
+		st.gapFilled()
+		for _, m := range missed {
+			if m.SenderDevice == st.deviceID {
+				continue
+			}
+			if err := w.WriteFrame(protocol.Encode(ToFrame(m))); err != nil {
+				return err
+			}
+		}
+	}
+	st.delivered[ev.ConversationID] = ev.Seq
+	if ev.SenderDevice == st.deviceID {
+		return nil
+	}
+	return w.WriteFrame(ev.Frame)
+}
+
+// deliverStatus writes a receipt event's frames in event order: an event
+// already written is dropped, and events skipped (lost between nodes, or
+// published out of order) are read from the store first, where they are.
+func (st *Stream) deliverStatus(ctx context.Context, ev *bus.Event, w FrameWriter) error {
+	if ev.ReceiptID <= st.receiptMax {
+		return nil
+	}
+	if missing := ev.ReceiptID - st.receiptMax - 1; missing > 0 {
+		changes, err := st.s.StatusesSince(ctx, st.userID, st.receiptMax, int(missing))
+		if err != nil {
+			return fmt.Errorf("fill status gap: %w", err)
+		}
+		st.gapFilled()
+		for _, ch := range changes {
+			if ch.EventID >= ev.ReceiptID {
+				break
+			}
+			if err := w.WriteFrame(protocol.Encode(StatusFrame(ch))); err != nil {
+				return err
+			}
+		}
+	}
+	if ev.Frame != nil {
+		if err := w.WriteFrame(ev.Frame); err != nil {
+			return err
+		}
+	}
+	for _, f := range ev.Frames {
+		if f == nil {
+			continue
+		}
+		if err := w.WriteFrame(f); err != nil {
+			return err
+		}
+	}
+	st.receiptMax = ev.ReceiptID
+	return nil
+}
+
+// Close records the receipt cursor, so that the next connect does not
+// repeat statuses. Call it once, after the last Deliver. Status frames are
+// idempotent: a crash before it only repeats some.
+func (st *Stream) Close(ctx context.Context) {
+	st.saveReceiptCursor(ctx)
+}
+
+// saveReceiptCursor records which receipt events the device has been
+// told of. The write outlives ctx: it is what a closing connection does
+// last, typically because its context ended.
+func (st *Stream) saveReceiptCursor(ctx context.Context) {
+	if st.receiptMax <= st.receiptSaved {
+		return
+	}
+	if err := st.s.SetReceiptCursor(context.WithoutCancel(ctx), st.deviceID, st.receiptMax); err != nil {
+		st.s.log.Warn("save receipt cursor", "device", st.deviceID, "err", err)
+		return
+	}
+	st.receiptSaved = st.receiptMax
+}
+
+// advance moves the device's position in a conversation forward, making
+// the map on first use.
+func (st *Stream) advance(conversationID string, seq int64) {
+	if st.delivered == nil {
+		st.delivered = map[string]int64{}
+	}
+	st.delivered[conversationID] = max(st.delivered[conversationID], seq)
+}
+
+func (st *Stream) gapFilled() {
+	if st.s.GapFilled != nil {
+		st.s.GapFilled()
+	}
+}

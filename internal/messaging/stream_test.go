@@ -1,0 +1,564 @@
+package messaging_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/parleychat/parley/internal/apptest"
+	"github.com/parleychat/parley/internal/bus"
+	"github.com/parleychat/parley/internal/clock"
+	"github.com/parleychat/parley/internal/conversations"
+	"github.com/parleychat/parley/internal/identity"
+	"github.com/parleychat/parley/internal/messaging"
+	"github.com/parleychat/parley/internal/protocol"
+	"github.com/parleychat/parley/internal/store/sqlstore"
+)
+
+// The stream's whole risk is the store's answers, so it is tested over a
+// real committer and real stores: SQLite, and PostgreSQL where one runs
+// (skipped like the store's own PostgreSQL tests otherwise).
+
+// backends opens a fresh store of each engine.
+var backends = []struct {
+	name string
+	open func(t *testing.T) *sqlstore.Store
+}{
+	{"sqlite", func(t *testing.T) *sqlstore.Store {
+		s, err := sqlstore.Open(context.Background(), t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}},
+	{"postgres", func(t *testing.T) *sqlstore.Store {
+		s, err := sqlstore.OpenPostgres(context.Background(), apptest.Postgres(t), sqlstore.PostgresOptions{AppName: "parley-test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}},
+}
+
+// countingStore counts the store's queries other than commits: a
+// connect's round trips.
+type countingStore struct {
+	messaging.Store
+	queries atomic.Int64
+}
+
+func (s *countingStore) MessageByID(ctx context.Context, id string) (messaging.Message, error) {
+	s.queries.Add(1)
+	return s.Store.MessageByID(ctx, id)
+}
+
+func (s *countingStore) History(ctx context.Context, conv string, q messaging.HistoryQuery) ([]messaging.Message, error) {
+	s.queries.Add(1)
+	return s.Store.History(ctx, conv, q)
+}
+
+func (s *countingStore) Pending(ctx context.Context, device string, cur messaging.PendingCursor, limit int, notBefore time.Time) ([]messaging.Message, error) {
+	s.queries.Add(1)
+	return s.Store.Pending(ctx, device, cur, limit, notBefore)
+}
+
+func (s *countingStore) Range(ctx context.Context, user, conv string, after, before int64, notBefore time.Time) ([]messaging.Message, error) {
+	s.queries.Add(1)
+	return s.Store.Range(ctx, user, conv, after, before, notBefore)
+}
+
+func (s *countingStore) DeviceCursor(ctx context.Context, device, conv string) (int64, error) {
+	s.queries.Add(1)
+	return s.Store.DeviceCursor(ctx, device, conv)
+}
+
+func (s *countingStore) StatusesSince(ctx context.Context, user string, after int64, limit int) ([]messaging.StatusChange, error) {
+	s.queries.Add(1)
+	return s.Store.StatusesSince(ctx, user, after, limit)
+}
+
+func (s *countingStore) ReceiptCursor(ctx context.Context, device string) (int64, error) {
+	s.queries.Add(1)
+	return s.Store.ReceiptCursor(ctx, device)
+}
+
+func (s *countingStore) StreamStart(ctx context.Context, user, device string, notBefore time.Time) (messaging.StreamStart, error) {
+	s.queries.Add(1)
+	return s.Store.StreamStart(ctx, user, device, notBefore)
+}
+
+func (s *countingStore) SetReceiptCursor(ctx context.Context, device string, id int64) error {
+	s.queries.Add(1)
+	return s.Store.SetReceiptCursor(ctx, device, id)
+}
+
+func (s *countingStore) Statuses(ctx context.Context, m messaging.Message) ([]messaging.RecipientStatus, error) {
+	s.queries.Add(1)
+	return s.Store.Statuses(ctx, m)
+}
+
+// published keeps every event the committer publishes.
+type published struct {
+	mu     sync.Mutex
+	events []*bus.Event
+}
+
+func (p *published) Publish(_ context.Context, _ []string, ev *bus.Event) {
+	p.mu.Lock()
+	p.events = append(p.events, ev)
+	p.mu.Unlock()
+}
+
+func (p *published) message(t *testing.T, conv string, seq int64) *bus.Event {
+	t.Helper()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, ev := range p.events {
+		if ev.Kind == bus.KindMessage && ev.ConversationID == conv && ev.Seq == seq {
+			return ev
+		}
+	}
+	t.Fatalf("no message %d of %s published", seq, conv)
+	return nil
+}
+
+// statuses are the receipt events published, in order.
+func (p *published) statuses() []*bus.Event {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []*bus.Event
+	for _, ev := range p.events {
+		if ev.Kind == bus.KindStatus {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+// frames is a FrameWriter that keeps what it is given; with err set it
+// fails once it holds failAfter frames.
+type frames struct {
+	got       [][]byte
+	err       error
+	failAfter int
+}
+
+func (f *frames) WriteFrame(b []byte) error {
+	if f.err != nil && len(f.got) >= f.failAfter {
+		return f.err
+	}
+	f.got = append(f.got, b)
+	return nil
+}
+
+type frame struct {
+	Type      string `json:"type"`
+	MessageID string `json:"message_id"`
+	SenderID  string `json:"sender_id"`
+	Seq       int64  `json:"sequence_number"`
+	UserID    string `json:"user_id"`
+	Status    string `json:"status"`
+}
+
+func (f *frames) decoded(t *testing.T) []frame {
+	t.Helper()
+	out := make([]frame, len(f.got))
+	for i, b := range f.got {
+		if err := json.Unmarshal(b, &out[i]); err != nil {
+			t.Fatalf("frame %d: %v", i, err)
+		}
+	}
+	return out
+}
+
+// seqs are the sequence numbers of the message frames.
+func (f *frames) seqs(t *testing.T) []int64 {
+	var out []int64
+	for _, fr := range f.decoded(t) {
+		if fr.Type == protocol.TypeMessage {
+			out = append(out, fr.Seq)
+		}
+	}
+	return out
+}
+
+// statuses are the status frames as "message user status".
+func (f *frames) statuses(t *testing.T) []string {
+	var out []string
+	for _, fr := range f.decoded(t) {
+		if fr.Type == protocol.TypeStatus {
+			out = append(out, fr.MessageID+" "+fr.UserID+" "+fr.Status)
+		}
+	}
+	return out
+}
+
+// harness is a messaging service over a real store: users a, b and c;
+// devices a1, a2, b1, b2, c1; 1:1s "ab" and "bc".
+type harness struct {
+	store *countingStore
+	pub   *published
+	c     *messaging.Committer
+	svc   *messaging.Service
+	gaps  atomic.Int64
+}
+
+func newHarness(t *testing.T, st *sqlstore.Store) *harness {
+	t.Helper()
+	ctx := context.Background()
+	for _, u := range []string{"a", "b", "c"} {
+		if err := st.CreateUser(ctx, identity.User{ID: u, Username: "user-" + u, DisplayName: u, CreatedAt: t0}, "h"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, d := range []string{"a1", "a2", "b1", "b2", "c1"} {
+		dev := identity.Device{ID: d, UserID: d[:1], CreatedAt: t0, ExpiresAt: t0.Add(time.Hour), LastUsedAt: t0}
+		if _, err := st.CreateDevice(ctx, dev, []byte("token-"+d), 5); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, pair := range [][2]string{{"a", "b"}, {"b", "c"}} {
+		c := conversations.Conversation{ID: pair[0] + pair[1], Type: conversations.TypeDirect, CreatedBy: pair[0], CreatedAt: t0, LastActivityAt: t0,
+			Members: []conversations.Member{{UserID: pair[0], Role: conversations.RoleMember, JoinedAt: t0}, {UserID: pair[1], Role: conversations.RoleMember, JoinedAt: t0}}}
+		if _, _, err := st.CreateDirect(ctx, c, pair[0]+":"+pair[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := &harness{store: &countingStore{Store: st}, pub: &published{}}
+	h.c = messaging.NewCommitter(h.store, h.pub, clock.NewFake(t0), messaging.Config{Retention: time.Hour, MaxBatch: 64}, slog.New(slog.DiscardHandler), nil)
+	done := make(chan error, 1)
+	go func() { done <- h.c.Run(ctx) }()
+	t.Cleanup(func() {
+		h.c.Close()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+	h.svc = messaging.NewService(h.c, nil)
+	h.svc.GapFilled = func() { h.gaps.Add(1) }
+	return h
+}
+
+// eachBackend runs fn over a fresh harness on every store engine.
+func eachBackend(t *testing.T, fn func(t *testing.T, h *harness)) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) { fn(t, newHarness(t, b.open(t))) })
+	}
+}
+
+func (h *harness) send(t *testing.T, conv, device, cmid string) messaging.Message {
+	t.Helper()
+	m := messaging.Message{ConversationID: conv, SenderID: device[:1], SenderDevice: device, ClientMessageID: cmid, Type: "text", Content: "x " + cmid}
+	r, err := h.c.Send(context.Background(), m)
+	if err != nil {
+		t.Fatalf("send %s from %s: %v", cmid, device, err)
+	}
+	return r.Message
+}
+
+func (h *harness) receipt(t *testing.T, device, status string, ids ...string) {
+	t.Helper()
+	r := messaging.ReceiptRequest{UserID: device[:1], DeviceID: device, Status: status, MessageIDs: ids}
+	if err := h.c.Receipt(context.Background(), r); err != nil {
+		t.Fatalf("%s of %v by %s: %v", status, ids, device, err)
+	}
+}
+
+// sync opens a stream for device, syncs it and returns what it wrote and
+// how many store queries that took.
+func (h *harness) sync(t *testing.T, device string) (*messaging.Stream, *frames, int64) {
+	t.Helper()
+	st := h.svc.OpenStream(device[:1], device)
+	w := &frames{}
+	before := h.store.queries.Load()
+	if err := st.Sync(context.Background(), w); err != nil {
+		t.Fatalf("sync %s: %v", device, err)
+	}
+	return st, w, h.store.queries.Load() - before
+}
+
+func (h *harness) deliver(t *testing.T, st *messaging.Stream, ev *bus.Event) []byte {
+	t.Helper()
+	w := &frames{}
+	if err := st.Deliver(context.Background(), ev, w); err != nil {
+		t.Fatalf("deliver: %v", err)
+	}
+	return slices.Concat(w.got...)
+}
+
+// TestStreamSyncQueue: a queue longer than a page comes out whole and in
+// order; a device's own messages are not in its queue but are in its
+// user's other devices'; what Sync wrote is not delivered again live.
+func TestStreamSyncQueue(t *testing.T) {
+	eachBackend(t, func(t *testing.T, h *harness) {
+		const n = messaging.SyncPage + 40
+		var wg sync.WaitGroup
+		ownSeqs := map[int64]bool{}
+		var mu sync.Mutex
+		// Submitted in order by one caller, so sequenced in that order.
+		for i := range n {
+			device := "a1"
+			if i%100 == 50 {
+				device = "b1"
+			}
+			m := messaging.Message{ConversationID: "ab", SenderID: device[:1], SenderDevice: device, ClientMessageID: fmt.Sprint(i), Type: "text", Content: "x"}
+			wg.Add(1)
+			if err := h.c.Submit(context.Background(), m, func(r messaging.AppendResult) {
+				defer wg.Done()
+				if r.Err != nil {
+					t.Error(r.Err)
+					return
+				}
+				if r.Message.SenderDevice == "b1" {
+					mu.Lock()
+					ownSeqs[r.Message.Seq] = true
+					mu.Unlock()
+				}
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		wg.Wait()
+
+		var want, wantB1 []int64
+		for s := int64(1); s <= n; s++ {
+			want = append(want, s)
+			if !ownSeqs[s] {
+				wantB1 = append(wantB1, s)
+			}
+		}
+		st, b1, queries := h.sync(t, "b1")
+		if got := b1.seqs(t); !slices.Equal(got, wantB1) {
+			t.Fatalf("b1 synced %d messages %v…; want %d, its own %v left out", len(got), got[:min(len(got), 10)], len(wantB1), ownSeqs)
+		}
+		// StreamStart, then a full page of the queue and the rest.
+		if queries != 3 {
+			t.Errorf("b1's sync took %d queries; want 3", queries)
+		}
+		_, b2, _ := h.sync(t, "b2")
+		if got := b2.seqs(t); !slices.Equal(got, want) {
+			t.Fatalf("b2 synced %d messages; want all %d in order", len(got), n)
+		}
+		if got := h.deliver(t, st, h.pub.message(t, "ab", n)); got != nil {
+			t.Fatalf("the last synced message was delivered again: %d bytes written", len(got))
+		}
+	})
+}
+
+// TestStreamCheapConnect: a device with nothing to catch up costs one
+// query; missed statuses are written and the cursor saved during Sync.
+func TestStreamCheapConnect(t *testing.T) {
+	eachBackend(t, func(t *testing.T, h *harness) {
+		if _, w, q := h.sync(t, "b1"); len(w.got) != 0 || q != 1 {
+			t.Fatalf("fresh device: %d frames, %d queries; want none and 1", len(w.got), q)
+		}
+		m := h.send(t, "ab", "a1", "1")
+		h.receipt(t, "b1", protocol.StatusDelivered, m.ID)
+		if _, w, q := h.sync(t, "b1"); len(w.got) != 0 || q != 1 {
+			t.Fatalf("b1 after its ack: %d frames, %d queries; want none and 1", len(w.got), q)
+		}
+		// a1 sent the message (nothing queued) and missed b's receipt:
+		// StreamStart, StatusesSince, SetReceiptCursor.
+		_, w, q := h.sync(t, "a1")
+		if got := w.statuses(t); !slices.Equal(got, []string{m.ID + " b delivered"}) || len(w.got) != 1 || q != 3 {
+			t.Fatalf("a1: frames %q, %d queries; want the one status and 3", got, q)
+		}
+		if _, w, q := h.sync(t, "a1"); len(w.got) != 0 || q != 1 {
+			t.Fatalf("a1 again: %d frames, %d queries; want none and 1", len(w.got), q)
+		}
+	})
+}
+
+// TestStreamDeliverMessages: live messages come in order without gaps or
+// repeats, a device's own are not echoed but move it on, and a
+// conversation it is not in is not delivered.
+func TestStreamDeliverMessages(t *testing.T) {
+	eachBackend(t, func(t *testing.T, h *harness) {
+		b1, _, _ := h.sync(t, "b1")
+		a1, _, _ := h.sync(t, "a1")
+		c1, _, _ := h.sync(t, "c1")
+		for i := range 4 {
+			h.send(t, "ab", "a1", fmt.Sprint(i))
+		}
+		w := &frames{}
+		deliver := func(st *messaging.Stream, seq int64) {
+			t.Helper()
+			if err := st.Deliver(context.Background(), h.pub.message(t, "ab", seq), w); err != nil {
+				t.Fatal(err)
+			}
+		}
+		deliver(b1, 1)
+		deliver(b1, 1)
+		deliver(b1, 4) // 2 and 3 are read from the store first
+		deliver(b1, 3)
+		deliver(b1, 4)
+		if got := w.seqs(t); !slices.Equal(got, []int64{1, 2, 3, 4}) || len(w.got) != 4 {
+			t.Fatalf("b1 got %v; want 1 2 3 4 once each", got)
+		}
+		if g := h.gaps.Load(); g != 1 {
+			t.Fatalf("%d gaps filled; want 1", g)
+		}
+
+		// a1 is told of b's message, not of its own, and the one after
+		// its own follows on without a gap to fill.
+		w.got = nil
+		h.send(t, "ab", "b1", "b5")
+		h.send(t, "ab", "a1", "a6")
+		h.send(t, "ab", "b1", "b7")
+		deliver(a1, 5)
+		deliver(a1, 6)
+		deliver(a1, 7)
+		if got := w.seqs(t); !slices.Equal(got, []int64{5, 7}) {
+			t.Fatalf("a1 got %v; want 5 and 7", got)
+		}
+		if g := h.gaps.Load(); g != 1 {
+			t.Fatalf("%d gaps filled; want still 1: a1's own message moved it on", g)
+		}
+		// A gap read from the store leaves out a1's own message too.
+		w.got = nil
+		h.send(t, "ab", "b1", "b8")
+		h.send(t, "ab", "a1", "a9")
+		h.send(t, "ab", "b1", "b10")
+		deliver(a1, 10)
+		if got := w.seqs(t); !slices.Equal(got, []int64{8, 10}) {
+			t.Fatalf("a1 got %v; want 8 and 10", got)
+		}
+
+		w.got = nil
+		deliver(c1, 7) // c is not a member of ab
+		presence := &bus.Event{Kind: bus.KindPresence, Frame: []byte(`{"type":"presence"}`)}
+		if err := b1.Deliver(context.Background(), presence, w); err != nil {
+			t.Fatal(err)
+		}
+		if len(w.got) != 0 {
+			t.Fatalf("wrote %q; want nothing for a non-member and for presence", w.got)
+		}
+	})
+}
+
+// TestStreamDeliverStatuses: receipt events delivered out of order and
+// with some skipped come out in event order, each once; Close saves the
+// cursor so the next connect repeats nothing; a device that was away gets
+// them on Sync, after its queue.
+func TestStreamDeliverStatuses(t *testing.T) {
+	eachBackend(t, func(t *testing.T, h *harness) {
+		var ids []string
+		for i := range 3 {
+			ids = append(ids, h.send(t, "ab", "a1", fmt.Sprint(i)).ID)
+		}
+		a1, _, _ := h.sync(t, "a1")
+		h.receipt(t, "b1", protocol.StatusDelivered, ids[0])
+		h.receipt(t, "b1", protocol.StatusDelivered, ids[1])
+		h.receipt(t, "b2", protocol.StatusRead, ids[2])
+		evs := h.pub.statuses()
+		last := evs[len(evs)-1].ReceiptID
+		if len(evs) < 3 || last != int64(len(evs)) {
+			t.Fatalf("%d status events, the last %d; want at least 3 numbered 1..n", len(evs), last)
+		}
+		changes, err := h.svc.StatusesSince(context.Background(), "a", 0, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []string
+		for _, ch := range changes {
+			want = append(want, ch.MessageID+" "+ch.RecipientID+" "+ch.Status)
+		}
+
+		w := &frames{}
+		order := []*bus.Event{evs[len(evs)-1], evs[0], evs[1], evs[len(evs)-1]}
+		order = append(order, evs...)
+		for _, ev := range order {
+			if err := a1.Deliver(context.Background(), ev, w); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := w.statuses(t); !slices.Equal(got, want) {
+			t.Fatalf("a1 got\n%q\nwant\n%q", got, want)
+		}
+		if g := h.gaps.Load(); g != 1 {
+			t.Fatalf("%d gaps filled; want 1", g)
+		}
+
+		// Closing with its context ended still saves the cursor.
+		ended, cancel := context.WithCancel(context.Background())
+		cancel()
+		a1.Close(ended)
+		if cur, err := h.svc.ReceiptCursor(context.Background(), "a1"); err != nil || cur != last {
+			t.Fatalf("a1's receipt cursor = %d, %v; want %d", cur, err, last)
+		}
+		if _, w, q := h.sync(t, "a1"); len(w.got) != 0 || q != 1 {
+			t.Fatalf("a1 reconnecting: %d frames, %d queries; want none and 1", len(w.got), q)
+		}
+
+		// a2 was away: a's messages from a1, then every status.
+		_, a2, _ := h.sync(t, "a2")
+		if got := a2.seqs(t); !slices.Equal(got, []int64{1, 2, 3}) {
+			t.Fatalf("a2 synced messages %v; want 1 2 3", got)
+		}
+		if got := a2.statuses(t); !slices.Equal(got, want) || len(a2.got) != 3+len(want) || a2.decoded(t)[2].Type != protocol.TypeMessage {
+			t.Fatalf("a2 synced statuses %q; want %q after the messages", got, want)
+		}
+		if cur, err := h.svc.ReceiptCursor(context.Background(), "a2"); err != nil || cur != last {
+			t.Fatalf("a2's receipt cursor after Sync = %d, %v; want %d", cur, err, last)
+		}
+	})
+}
+
+// TestStreamSyncPassesEmptiedEvents: a receipt event whose messages have
+// expired has nothing to tell, but Sync still moves the cursor past it, or
+// every connect would read it again.
+func TestStreamSyncPassesEmptiedEvents(t *testing.T) {
+	eachBackend(t, func(t *testing.T, h *harness) {
+		m := h.send(t, "ab", "a1", "1")
+		h.receipt(t, "b1", protocol.StatusDelivered, m.ID)
+		if n, _, _, err := h.c.Expire(context.Background(), t0.Add(time.Millisecond), t0, 10); err != nil || n != 1 {
+			t.Fatalf("expired %d, %v; want 1", n, err)
+		}
+		if _, w, _ := h.sync(t, "a1"); len(w.got) != 0 {
+			t.Fatalf("a1 got %q for an expired message", w.got)
+		}
+		if cur, err := h.svc.ReceiptCursor(context.Background(), "a1"); err != nil || cur != 1 {
+			t.Fatalf("a1's receipt cursor = %d, %v; want 1", cur, err)
+		}
+		if _, _, q := h.sync(t, "a1"); q != 1 {
+			t.Fatalf("a1 reconnecting took %d queries; want 1", q)
+		}
+	})
+}
+
+// TestStreamWriterError: a writer's failure ends Sync and Deliver with it.
+func TestStreamWriterError(t *testing.T) {
+	eachBackend(t, func(t *testing.T, h *harness) {
+		for i := range 3 {
+			h.send(t, "ab", "a1", fmt.Sprint(i))
+		}
+		boom := errors.New("socket gone")
+		w := &frames{err: boom, failAfter: 1}
+		st := h.svc.OpenStream("b", "b1")
+		if err := st.Sync(context.Background(), w); !errors.Is(err, boom) || len(w.got) != 1 {
+			t.Fatalf("sync = %v after %d frames; want %v after 1", err, len(w.got), boom)
+		}
+		h.send(t, "ab", "a1", "3")
+		w = &frames{err: boom}
+		if err := st.Deliver(context.Background(), h.pub.message(t, "ab", 4), w); !errors.Is(err, boom) {
+			t.Fatalf("deliver = %v; want %v", err, boom)
+		}
+	})
+}
+
+// TestOpenStreamIsCheap: a stream is one small allocation until used.
+func TestOpenStreamIsCheap(t *testing.T) {
+	svc := messaging.NewService(messaging.NewCommitter(nil, nil, clock.NewFake(t0), messaging.Config{}, slog.New(slog.DiscardHandler), nil), nil)
+	if n := testing.AllocsPerRun(100, func() { svc.OpenStream("a", "a1") }); n > 1 {
+		t.Fatalf("OpenStream makes %v allocations; want 1", n)
+	}
+}
