@@ -107,6 +107,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	a := &App{cfg: cfg, log: log, store: st, metrics: m, cluster: cl, lock: lock, caps: resolveConnCaps(cfg.Abuse)}
 
 	msgs := messaging.NewService(committer, convs)
+	msgs.GapFilled = m.GapFilled
 	med, blobHandler, err := newMedia(ctx, cfg, st, clk, log)
 	if err != nil {
 		_ = st.Close()

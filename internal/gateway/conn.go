@@ -16,7 +16,6 @@ import (
 	"github.com/parleychat/parley/internal/identity"
 	"github.com/parleychat/parley/internal/messaging"
 	"github.com/parleychat/parley/internal/protocol"
-	"github.com/parleychat/parley/internal/store"
 )
 
 // Conn is one WebSocket connection of one device. Its reader goroutine
@@ -52,19 +51,10 @@ type Conn struct {
 	closeCode   ws.StatusCode
 	closeReason string
 
-	// Writer state, touched by one writer at a time (the outbox's running
-	// flag orders them).
-	// delivered is, per conversation, the highest sequence number this
-	// connection has written (or skipped as its own): the next message of
-	// the conversation must be exactly one more, or the gap is filled from
-	// the store first. This makes order and no-gaps hold whatever order
-	// events arrive in, live or from the offline queue.
-	delivered map[string]int64
-	// receiptMax is the last receipt event (numbered per sender, without
-	// gaps) this connection has written; receiptSaved the one the store
-	// has as the device's cursor.
-	receiptMax   int64
-	receiptSaved int64
+	// stream orders the device's messages and statuses and fills their
+	// gaps; one writer at a time uses it (the outbox's running flag
+	// orders them).
+	stream *messaging.Stream
 }
 
 func newConn(g *Gateway, sock *socket, dev identity.Device, release func()) *Conn {
@@ -79,6 +69,7 @@ func newConn(g *Gateway, sock *socket, dev identity.Device, release func()) *Con
 		ended:     make(chan struct{}),
 		release:   release,
 		closeCode: ws.StatusNormalClosure,
+		stream:    g.Messages.OpenStream(dev.UserID, dev.ID),
 	}
 }
 
@@ -378,7 +369,7 @@ func (c *Conn) writeLoop(sync bool) {
 	w := frameWriter{c: c, buf: c.g.writeBufs.get()}
 	defer func() { c.g.writeBufs.put(w.buf) }()
 	if sync {
-		err := c.sync(c.ctx, &w)
+		err := c.stream.Sync(c.ctx, &w)
 		if err == nil {
 			err = w.flush()
 		}
@@ -438,9 +429,6 @@ func (c *Conn) writeFailed(err error) bool {
 	c.g.Log.Debug("write to client", "device", c.deviceID, "err", err)
 	return false
 }
-
-// frameSink takes a device's frames in order.
-type frameSink interface{ WriteFrame(frame []byte) error }
 
 var errJammed = errors.New("connection closed as a slow consumer")
 
@@ -504,10 +492,8 @@ func (c *Conn) writeItem(w *frameWriter, it item) error {
 	}
 	ev := it.ev
 	switch ev.Kind {
-	case bus.KindMessage:
-		return c.deliverMessage(c.ctx, ev, w)
-	case bus.KindStatus:
-		return c.deliverStatus(c.ctx, ev, w)
+	case bus.KindMessage, bus.KindStatus:
+		return c.stream.Deliver(c.ctx, ev, w)
 	case bus.KindContact:
 		if err := c.g.Presence.ContactAdded(c.ctx, c, ev.Chooser, ev.Chosen); err != nil {
 			c.g.Log.Warn("contact added", "user", c.userID, "err", err)
@@ -515,149 +501,4 @@ func (c *Conn) writeItem(w *frameWriter, it item) error {
 		return nil
 	}
 	return w.WriteFrame(ev.Frame)
-}
-
-// deliverStatus writes a receipt event's frames in event order: an event
-// already written is dropped, and events skipped (lost between nodes, or
-// published out of order) are read from the store first, where they are.
-func (c *Conn) deliverStatus(ctx context.Context, ev *bus.Event, w frameSink) error {
-	if ev.ReceiptID <= c.receiptMax {
-		return nil
-	}
-	if missing := ev.ReceiptID - c.receiptMax - 1; missing > 0 {
-		changes, err := c.g.Messages.StatusesSince(ctx, c.userID, c.receiptMax, int(missing))
-		if err != nil {
-			return err
-		}
-		if c.g.Observer != nil {
-			c.g.Observer.GapFilled()
-		}
-		for _, ch := range changes {
-			if ch.EventID >= ev.ReceiptID {
-				break
-			}
-			if err := w.WriteFrame(protocol.Encode(messaging.StatusFrame(ch))); err != nil {
-				return err
-			}
-		}
-	}
-	for _, f := range append([][]byte{ev.Frame}, ev.Frames...) {
-		if f == nil {
-			continue
-		}
-		if err := w.WriteFrame(f); err != nil {
-			return err
-		}
-	}
-	c.receiptMax = ev.ReceiptID
-	return nil
-}
-
-// deliverMessage writes a live message in its conversation's order.
-func (c *Conn) deliverMessage(ctx context.Context, ev *bus.Event, w frameSink) error {
-	last, known := c.delivered[ev.ConversationID]
-	if !known {
-		if c.delivered == nil {
-			c.delivered = map[string]int64{}
-		}
-		var err error
-		last, err = c.g.Messages.DeviceCursor(ctx, c.deviceID, ev.ConversationID)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil // not (or no longer) a member of it
-		}
-		if err != nil {
-			return err
-		}
-		c.delivered[ev.ConversationID] = last
-	}
-	if ev.Seq <= last {
-		return nil
-	}
-	if ev.Seq > last+1 {
-		// An earlier message has not reached us yet (or was published
-		// out of order): fill the gap from the store, where it already is.
-		missed, err := c.g.Messages.Range(ctx, c.userID, ev.ConversationID, last, ev.Seq)
-		if err != nil {
-			return err
-		}
-		if c.g.Observer != nil {
-			c.g.Observer.GapFilled()
-		}
-		for _, m := range missed {
-			if m.SenderDevice == c.deviceID {
-				continue
-			}
-			if err := w.WriteFrame(protocol.Encode(messaging.ToFrame(m))); err != nil {
-				return err
-			}
-		}
-	}
-	c.delivered[ev.ConversationID] = ev.Seq
-	if ev.SenderDevice == c.deviceID {
-		return nil // the sender's own device has it already
-	}
-	return w.WriteFrame(ev.Frame)
-}
-
-// syncPage is how many queued messages are read per query.
-const syncPage = 500
-
-func (c *Conn) sync(ctx context.Context, w frameSink) error {
-	var cur messaging.PendingCursor
-	for {
-		msgs, err := c.g.Messages.Pending(ctx, c.deviceID, cur, syncPage)
-		if err != nil {
-			return err
-		}
-		for _, m := range msgs {
-			if err := w.WriteFrame(protocol.Encode(messaging.ToFrame(m))); err != nil {
-				return err
-			}
-			if c.delivered == nil {
-				c.delivered = map[string]int64{}
-			}
-			c.delivered[m.ConversationID] = max(c.delivered[m.ConversationID], m.Seq)
-		}
-		if len(msgs) < syncPage {
-			break
-		}
-		last := msgs[len(msgs)-1]
-		cur = messaging.PendingCursor{CreatedAt: last.CreatedAt, ConversationID: last.ConversationID, Seq: last.Seq}
-	}
-	rc, err := c.g.Messages.ReceiptCursor(ctx, c.deviceID)
-	if err != nil {
-		return err
-	}
-	c.receiptMax, c.receiptSaved = rc, rc
-	for {
-		changes, err := c.g.Messages.StatusesSince(ctx, c.userID, c.receiptMax, syncPage)
-		if err != nil {
-			return err
-		}
-		if len(changes) == 0 {
-			return nil
-		}
-		for _, ch := range changes {
-			if err := w.WriteFrame(protocol.Encode(messaging.StatusFrame(ch))); err != nil {
-				return err
-			}
-			c.receiptMax = ch.EventID
-		}
-		c.saveReceiptCursor(ctx)
-	}
-}
-
-// saveReceiptCursor records which receipts the device has been told about,
-// so the next connect does not repeat them. Writer goroutine only (or after
-// it stopped). Status frames are idempotent: a crash before the save only
-// repeats some.
-func (c *Conn) saveReceiptCursor(ctx context.Context) {
-	if c.receiptMax <= c.receiptSaved {
-		return
-	}
-	if err := c.g.Messages.SetReceiptCursor(context.WithoutCancel(ctx), c.deviceID, c.receiptMax); err != nil {
-		c.g.Log.Warn("save receipt cursor", "device", c.deviceID, "err", err)
-		return
-	}
-	c.receiptSaved = c.receiptMax
 }

@@ -23,12 +23,9 @@ import (
 type Messenger interface {
 	Submit(ctx context.Context, m messaging.Message, done func(messaging.AppendResult)) error
 	SubmitReceipt(ctx context.Context, r messaging.ReceiptRequest, done func(error)) error
-	Pending(ctx context.Context, deviceID string, cur messaging.PendingCursor, limit int) ([]messaging.Message, error)
-	Range(ctx context.Context, userID, conversationID string, afterSeq, beforeSeq int64) ([]messaging.Message, error)
-	DeviceCursor(ctx context.Context, deviceID, conversationID string) (int64, error)
-	StatusesSince(ctx context.Context, userID string, afterEventID int64, limit int) ([]messaging.StatusChange, error)
-	ReceiptCursor(ctx context.Context, deviceID string) (int64, error)
-	SetReceiptCursor(ctx context.Context, deviceID string, eventID int64) error
+	// OpenStream returns a connected device's delivery state: its order,
+	// gap filling, sync on connect and receipt cursor.
+	OpenStream(userID, deviceID string) *messaging.Stream
 }
 
 // Authenticator resolves tokens to sessions.
@@ -64,7 +61,6 @@ type Observer interface {
 	// Written is one socket write carrying frames frames.
 	Written(frames int)
 	SlowConsumer()
-	GapFilled()
 }
 
 // Config tunes connections.
@@ -227,7 +223,7 @@ func (g *Gateway) open(ctx context.Context, c *Conn) {
 func (g *Gateway) closed(c *Conn, timedOut bool) {
 	ctx := context.Background()
 	c.stopExpiry()
-	c.saveReceiptCursor(ctx)
+	c.stream.Close(ctx)
 	g.Hub.unregister(c)
 	if g.Router != nil {
 		g.Router.Unwatch(ctx, c.userID)

@@ -101,35 +101,4 @@ func Aggregate(st []RecipientStatus) string {
 	return least
 }
 
-// Pending returns a page of the device's offline queue.
-func (s *Service) Pending(ctx context.Context, deviceID string, cur PendingCursor, limit int) ([]Message, error) {
-	return s.store.Pending(ctx, deviceID, cur, limit, s.notBefore())
-}
-
-// Range returns the messages a user's connection missed between two
-// sequence numbers of a conversation.
-func (s *Service) Range(ctx context.Context, userID, conversationID string, afterSeq, beforeSeq int64) ([]Message, error) {
-	return s.store.Range(ctx, userID, conversationID, afterSeq, beforeSeq, s.notBefore())
-}
-
-// DeviceCursor returns the device's acknowledged position in a conversation.
-func (s *Service) DeviceCursor(ctx context.Context, deviceID, conversationID string) (int64, error) {
-	return s.store.DeviceCursor(ctx, deviceID, conversationID)
-}
-
-// StatusesSince returns receipt changes the device has not been told yet.
-func (s *Service) StatusesSince(ctx context.Context, userID string, afterEventID int64, limit int) ([]StatusChange, error) {
-	return s.store.StatusesSince(ctx, userID, afterEventID, limit)
-}
-
-// ReceiptCursor returns the last receipt event the device was told about.
-func (s *Service) ReceiptCursor(ctx context.Context, deviceID string) (int64, error) {
-	return s.store.ReceiptCursor(ctx, deviceID)
-}
-
-// SetReceiptCursor records the last receipt event the device was told about.
-func (s *Service) SetReceiptCursor(ctx context.Context, deviceID string, eventID int64) error {
-	return s.store.SetReceiptCursor(ctx, deviceID, eventID)
-}
-
 func (s *Service) notBefore() time.Time { return s.clock.Now().Add(-s.cfg.Retention) }

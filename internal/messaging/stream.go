@@ -71,7 +71,7 @@ func (st *Stream) Sync(ctx context.Context, w FrameWriter) error {
 func (st *Stream) syncQueue(ctx context.Context, w FrameWriter) error {
 	var cur PendingCursor
 	for {
-		msgs, err := st.s.Pending(ctx, st.deviceID, cur, SyncPage)
+		msgs, err := st.s.store.Pending(ctx, st.deviceID, cur, SyncPage, st.s.notBefore())
 		if err != nil {
 			return fmt.Errorf("sync queue: %w", err)
 		}
@@ -95,7 +95,7 @@ func (st *Stream) syncQueue(ctx context.Context, w FrameWriter) error {
 func (st *Stream) syncStatuses(ctx context.Context, w FrameWriter, head int64) error {
 	for st.receiptMax < head {
 		from := st.receiptMax
-		changes, err := st.s.StatusesSince(ctx, st.userID, from, SyncPage)
+		changes, err := st.s.store.StatusesSince(ctx, st.userID, from, SyncPage)
 		if err != nil {
 			return fmt.Errorf("sync statuses: %w", err)
 		}
@@ -141,7 +141,7 @@ func (st *Stream) deliverMessage(ctx context.Context, ev *bus.Event, w FrameWrit
 	last, known := st.delivered[ev.ConversationID]
 	if !known {
 		var err error
-		last, err = st.s.DeviceCursor(ctx, st.deviceID, ev.ConversationID)
+		last, err = st.s.store.DeviceCursor(ctx, st.deviceID, ev.ConversationID)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil // not (or no longer) a member of it
 		}
@@ -154,7 +154,7 @@ func (st *Stream) deliverMessage(ctx context.Context, ev *bus.Event, w FrameWrit
 		return nil
 	}
 	if ev.Seq > last+1 {
-		missed, err := st.s.Range(ctx, st.userID, ev.ConversationID, last, ev.Seq)
+		missed, err := st.s.store.Range(ctx, st.userID, ev.ConversationID, last, ev.Seq, st.s.notBefore())
 		if err != nil {
 			return fmt.Errorf("fill message gap: %w", err)
 		}
@@ -183,7 +183,7 @@ func (st *Stream) deliverStatus(ctx context.Context, ev *bus.Event, w FrameWrite
 		return nil
 	}
 	if missing := ev.ReceiptID - st.receiptMax - 1; missing > 0 {
-		changes, err := st.s.StatusesSince(ctx, st.userID, st.receiptMax, int(missing))
+		changes, err := st.s.store.StatusesSince(ctx, st.userID, st.receiptMax, int(missing))
 		if err != nil {
 			return fmt.Errorf("fill status gap: %w", err)
 		}
@@ -228,7 +228,7 @@ func (st *Stream) saveReceiptCursor(ctx context.Context) {
 	if st.receiptMax <= st.receiptSaved {
 		return
 	}
-	if err := st.s.SetReceiptCursor(context.WithoutCancel(ctx), st.deviceID, st.receiptMax); err != nil {
+	if err := st.s.store.SetReceiptCursor(context.WithoutCancel(ctx), st.deviceID, st.receiptMax); err != nil {
 		st.s.log.Warn("save receipt cursor", "device", st.deviceID, "err", err)
 		return
 	}

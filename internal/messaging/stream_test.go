@@ -464,7 +464,7 @@ func TestStreamDeliverStatuses(t *testing.T) {
 		if len(evs) < 3 || last != int64(len(evs)) {
 			t.Fatalf("%d status events, the last %d; want at least 3 numbered 1..n", len(evs), last)
 		}
-		changes, err := h.svc.StatusesSince(context.Background(), "a", 0, 100)
+		changes, err := h.store.Store.StatusesSince(context.Background(), "a", 0, 100)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -492,7 +492,7 @@ func TestStreamDeliverStatuses(t *testing.T) {
 		ended, cancel := context.WithCancel(context.Background())
 		cancel()
 		a1.Close(ended)
-		if cur, err := h.svc.ReceiptCursor(context.Background(), "a1"); err != nil || cur != last {
+		if cur, err := h.store.Store.ReceiptCursor(context.Background(), "a1"); err != nil || cur != last {
 			t.Fatalf("a1's receipt cursor = %d, %v; want %d", cur, err, last)
 		}
 		if _, w, q := h.sync(t, "a1"); len(w.got) != 0 || q != 1 {
@@ -507,7 +507,7 @@ func TestStreamDeliverStatuses(t *testing.T) {
 		if got := a2.statuses(t); !slices.Equal(got, want) || len(a2.got) != 3+len(want) || a2.decoded(t)[2].Type != protocol.TypeMessage {
 			t.Fatalf("a2 synced statuses %q; want %q after the messages", got, want)
 		}
-		if cur, err := h.svc.ReceiptCursor(context.Background(), "a2"); err != nil || cur != last {
+		if cur, err := h.store.Store.ReceiptCursor(context.Background(), "a2"); err != nil || cur != last {
 			t.Fatalf("a2's receipt cursor after Sync = %d, %v; want %d", cur, err, last)
 		}
 	})
@@ -526,7 +526,7 @@ func TestStreamSyncPassesEmptiedEvents(t *testing.T) {
 		if _, w, _ := h.sync(t, "a1"); len(w.got) != 0 {
 			t.Fatalf("a1 got %q for an expired message", w.got)
 		}
-		if cur, err := h.svc.ReceiptCursor(context.Background(), "a1"); err != nil || cur != 1 {
+		if cur, err := h.store.Store.ReceiptCursor(context.Background(), "a1"); err != nil || cur != 1 {
 			t.Fatalf("a1's receipt cursor = %d, %v; want 1", cur, err)
 		}
 		if _, _, q := h.sync(t, "a1"); q != 1 {
