@@ -18,6 +18,7 @@ import (
 
 	"github.com/parleychat/parley/internal/api"
 	"github.com/parleychat/parley/internal/blob/local"
+	"github.com/parleychat/parley/internal/cache"
 	"github.com/parleychat/parley/internal/clock"
 	"github.com/parleychat/parley/internal/config"
 	"github.com/parleychat/parley/internal/conversations"
@@ -81,6 +82,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	ids := identity.NewService(st, clk, identity.Config{
 		SessionTTL: cfg.SessionTTL, MaxDevices: cfg.MaxDevices, Hash: cfg.Hash,
 		MaxConcurrentHashes: 4, MaxHashQueue: cfg.Abuse.PasswordHashQueue,
+		SessionCache: cache.Config{MaxEntries: cfg.SessionCacheEntries, MaxAge: cfg.CacheMaxAge},
 	})
 	// In the embedded mode the hub of local connections is the bus; in a
 	// cluster, Redis carries events and presence between the nodes' hubs.
@@ -102,8 +104,18 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	// membership changes' system messages and expiries.
 	committer := messaging.NewCommitter(st, pub, clk, messaging.Config{Retention: cfg.Retention, MaxBatch: cfg.MaxBatch}, log, m)
 	convs := conversations.NewService(st, committer, pub, clk, conversations.Config{Retention: cfg.Retention, MaxGroupSize: cfg.MaxGroupSize})
-	pres := presence.NewTracker(st, dir, pub, convs, clk, presence.Config{Grace: cfg.PresenceGrace, TypingTimeout: cfg.TypingTimeout}, log)
+	pres := presence.NewTracker(st, dir, pub, convs, clk, presence.Config{
+		Grace: cfg.PresenceGrace, TypingTimeout: cfg.TypingTimeout,
+		SettingsCache: cache.Config{MaxEntries: cfg.PresenceCacheEntries, MaxAge: cfg.CacheMaxAge},
+	}, log)
 	convs.OnMembersChanged = pres.ForgetMembers
+	if cl != nil {
+		// A node that ends a session or saves settings drops its own
+		// cache entries; the bus tells every other node to drop theirs.
+		ids.Invalidator, pres.Invalidator = cl.bus, cl.bus
+		c := caches{sessions: ids, settings: pres}
+		cl.bus.HandleInvalidations(c.apply, c.reset)
+	}
 	a := &App{cfg: cfg, log: log, store: st, metrics: m, cluster: cl, lock: lock, caps: resolveConnCaps(cfg.Abuse)}
 
 	msgs := messaging.NewService(committer, convs)

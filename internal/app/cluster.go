@@ -14,6 +14,8 @@ import (
 	"github.com/parleychat/parley/internal/bus/redisbus"
 	"github.com/parleychat/parley/internal/config"
 	"github.com/parleychat/parley/internal/gateway"
+	"github.com/parleychat/parley/internal/identity"
+	"github.com/parleychat/parley/internal/presence"
 	"github.com/parleychat/parley/internal/presence/redisdir"
 	"github.com/parleychat/parley/internal/store/sqlstore"
 )
@@ -67,4 +69,30 @@ func newCluster(cfg config.Config, hub *gateway.Hub, log *slog.Logger) (*cluster
 		bus: redisbus.New(rdb, hub, node, cfg.RedisPrefix, log),
 		dir: redisdir.New(rdb, redisdir.Config{Node: node, Prefix: cfg.RedisPrefix, Lease: cfg.NodeLease}, log),
 	}, nil
+}
+
+// caches are a node's caches of stored rows, as other nodes'
+// invalidations reach them.
+type caches struct {
+	sessions *identity.Service
+	settings *presence.Tracker
+}
+
+func (c caches) apply(inv bus.Invalidation) {
+	switch inv.Cache {
+	case bus.CacheSessions:
+		c.sessions.ForgetSessions(inv.IDs)
+	case bus.CachePresenceSettings:
+		c.settings.ForgetSettings(inv.IDs)
+	default:
+		// A cache this version does not know (a newer node, during a
+		// rolling upgrade): dropping everything is always safe.
+		c.reset()
+	}
+}
+
+// reset empties every cache: invalidations may have been lost.
+func (c caches) reset() {
+	c.sessions.ForgetAllSessions()
+	c.settings.ForgetAllSettings()
 }

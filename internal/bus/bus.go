@@ -3,6 +3,8 @@
 // embedded mode, between nodes in a cluster.
 package bus
 
+import "context"
+
 // Kind tells a connection how to treat an event.
 type Kind uint8
 
@@ -56,4 +58,33 @@ func (e *Event) Lossy() bool { return e.Kind == KindPresence || e.Kind == KindTy
 // to both.
 func Contact(chooser, chosen string) *Event {
 	return &Event{Kind: KindContact, Chooser: chooser, Chosen: chosen}
+}
+
+// Cache names a cache of stored rows that every node keeps, so that the
+// node changing a row can tell the others which entries to drop.
+type Cache string
+
+// Caches.
+const (
+	// CacheSessions holds sessions by token; its invalidations name device
+	// ids.
+	CacheSessions Cache = "sessions"
+	// CachePresenceSettings holds users' presence settings; its
+	// invalidations name user ids.
+	CachePresenceSettings Cache = "presence-settings"
+)
+
+// Invalidation tells nodes that the rows behind some entries of a cache
+// changed (a session ended, settings were saved).
+type Invalidation struct {
+	Cache Cache
+	IDs   []string
+}
+
+// Invalidator carries a node's invalidations to the other nodes of its
+// cluster; the node that made the change has dropped its own entries
+// already. Delivery is best effort (Redis pub/sub), which is why cache
+// entries also age out. In the embedded mode there is none.
+type Invalidator interface {
+	Invalidate(ctx context.Context, inv Invalidation)
 }

@@ -59,8 +59,17 @@ type Config struct {
 	// whose live event was lost between nodes.
 	SessionCheck time.Duration
 	MaxDevices   int
-	MaxGroupSize int
-	Hash         identity.HashParams
+	// SessionCacheEntries and PresenceCacheEntries bound the sessions (by
+	// token) and users' presence settings a node holds in memory, so that
+	// a connect needs no query for them (0: off, every connect asks the
+	// store). CacheMaxAge bounds how long an entry is served: how long an
+	// invalidation lost between nodes can leave one stale (0: no bound,
+	// embedded mode only).
+	SessionCacheEntries  int
+	PresenceCacheEntries int
+	CacheMaxAge          time.Duration
+	MaxGroupSize         int
+	Hash                 identity.HashParams
 
 	Media MediaConfig
 	Abuse AbuseConfig
@@ -94,13 +103,18 @@ func Default() Config {
 		SessionTTL:       30 * 24 * time.Hour,
 		SessionCheck:     time.Minute,
 		MaxDevices:       5,
-		MaxGroupSize:     100,
-		Hash:             identity.DefaultHashParams,
-		Abuse:            DefaultAbuse(),
-		MaxBatch:         512,
-		StorePoolSize:    16,
-		ShutdownGrace:    10 * time.Second,
-		LogLevel:         slog.LevelInfo,
+		// About 300 bytes a session and 100 a user's settings: 30 MB and
+		// 10 MB when full.
+		SessionCacheEntries:  100_000,
+		PresenceCacheEntries: 100_000,
+		CacheMaxAge:          time.Minute,
+		MaxGroupSize:         100,
+		Hash:                 identity.DefaultHashParams,
+		Abuse:                DefaultAbuse(),
+		MaxBatch:             512,
+		StorePoolSize:        16,
+		ShutdownGrace:        10 * time.Second,
+		LogLevel:             slog.LevelInfo,
 	}
 }
 
@@ -140,6 +154,9 @@ func Load(name string, args []string, getenv func(string) string, stderr io.Writ
 	fs.DurationVar(&c.SessionTTL, "session-ttl", c.SessionTTL, "how long a login token stays valid")
 	fs.DurationVar(&c.SessionCheck, "session-check-interval", c.SessionCheck, "how often open connections' sessions are looked up, closing those signed out (0: off)")
 	fs.IntVar(&c.MaxDevices, "max-devices", c.MaxDevices, "sessions (devices) per user; a login past it signs out the oldest")
+	fs.IntVar(&c.SessionCacheEntries, "session-cache-entries", c.SessionCacheEntries, "sessions a node keeps in memory so that a connect needs no token query (0: off)")
+	fs.IntVar(&c.PresenceCacheEntries, "presence-cache-entries", c.PresenceCacheEntries, "users' presence settings a node keeps in memory for connects (0: off)")
+	fs.DurationVar(&c.CacheMaxAge, "cache-max-age", c.CacheMaxAge, "longest a cached session or setting is served without reading it again, bounding a lost invalidation (0: no bound, without --redis only)")
 	fs.IntVar(&c.MaxGroupSize, "max-group-size", c.MaxGroupSize, "most members of a group, its creator counted")
 	fs.IntVar(&c.MaxBatch, "max-batch", c.MaxBatch, "most messages committed in one transaction")
 	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", c.ShutdownGrace, "time allowed to finish in-flight sends on shutdown")
@@ -218,6 +235,9 @@ func (c Config) Validate() error {
 	check(c.SessionTTL >= time.Minute, "session-ttl must be at least 1m")
 	check(c.SessionCheck == 0 || c.SessionCheck >= time.Second, "session-check-interval must be 0 (off) or at least 1s")
 	check(c.MaxDevices >= 1, "max-devices must be at least 1")
+	check(c.SessionCacheEntries >= 0 && c.PresenceCacheEntries >= 0, "session-cache-entries and presence-cache-entries must be 0 (off) or positive")
+	check(c.CacheMaxAge >= 0, "cache-max-age must not be negative")
+	check(c.CacheMaxAge > 0 || c.Redis == "", "cache-max-age must be positive with --redis: an invalidation lost between nodes would leave an entry stale for good")
 	check(c.MaxGroupSize >= 1, "max-group-size must be at least 1")
 	check(c.MaxBatch >= 1, "max-batch must be at least 1")
 	check(c.Hash.Time >= 1 && c.Hash.MemoryKiB >= 8, "password-time must be >= 1 and password-memory-kib >= 8")

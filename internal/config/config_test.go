@@ -43,6 +43,8 @@ func TestLoadRefuses(t *testing.T) {
 		{"stray argument", []string{"extra"}, nil, "unexpected argument"},
 		{"unknown flag", []string{"--nope"}, nil, "not defined"},
 		{"bad log level", []string{"--log-level", "loud"}, nil, "log-level"},
+		{"negative cache entries", []string{"--session-cache-entries", "-1"}, nil, "session-cache-entries"},
+		{"unbounded cache age in a cluster", []string{"--cache-max-age", "0", "--redis", "redis://127.0.0.1:6379"}, nil, "cache-max-age must be positive with --redis"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -51,6 +53,19 @@ func TestLoadRefuses(t *testing.T) {
 				t.Fatalf("err = %v, want it to mention %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestCacheFlags: the caches are on by default, and 0 turns each off.
+func TestCacheFlags(t *testing.T) {
+	d, err := Load("serve", nil, env(nil), io.Discard)
+	if err != nil || d.SessionCacheEntries != 100_000 || d.PresenceCacheEntries != 100_000 || d.CacheMaxAge != time.Minute {
+		t.Fatalf("defaults = %d, %d, %s, %v", d.SessionCacheEntries, d.PresenceCacheEntries, d.CacheMaxAge, err)
+	}
+	c, err := Load("serve", []string{"--session-cache-entries", "0", "--cache-max-age", "0"},
+		env(map[string]string{"PARLEY_PRESENCE_CACHE_ENTRIES": "0"}), io.Discard)
+	if err != nil || c.SessionCacheEntries != 0 || c.PresenceCacheEntries != 0 || c.CacheMaxAge != 0 {
+		t.Fatalf("off = %d, %d, %s, %v", c.SessionCacheEntries, c.PresenceCacheEntries, c.CacheMaxAge, err)
 	}
 }
 

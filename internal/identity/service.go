@@ -14,6 +14,8 @@ import (
 
 	"github.com/oklog/ulid/v2"
 
+	"github.com/parleychat/parley/internal/bus"
+	"github.com/parleychat/parley/internal/cache"
 	"github.com/parleychat/parley/internal/clock"
 	"github.com/parleychat/parley/internal/names"
 	"github.com/parleychat/parley/internal/protocol"
@@ -47,6 +49,9 @@ type Config struct {
 	// fail with ErrBusy at once (0: unbounded). A queue without a bound
 	// let 64 guessing clients push a real user's login to 3 s.
 	MaxHashQueue int
+	// SessionCache bounds the sessions Authenticate answers from memory
+	// (MaxEntries 0: every call asks the store).
+	SessionCache cache.Config
 }
 
 // Service registers users and opens sessions.
@@ -60,6 +65,14 @@ type Service struct {
 	// dummyHash has the configured cost; Login verifies against it for
 	// unknown usernames so response timing does not tell which exist.
 	dummyHash func() string
+	// sessions are sessions by the SHA-256 of their token (never the
+	// token itself), indexed by device id for revocations: a connect
+	// authenticates without a query.
+	sessions *cache.Cache[tokenHash, Device]
+	// Invalidator, if set, tells the other nodes of a cluster which
+	// sessions this one ended, so that none of them keeps answering their
+	// tokens from its cache. Set before the service is used.
+	Invalidator bus.Invalidator
 	// OnRevoke, if set, is told which sessions ended before their expiry
 	// (evicted by a newer login, signed out), and why, so that their open
 	// connections close on whatever node holds them.
@@ -71,7 +84,8 @@ func NewService(s Store, clk clock.Clock, cfg Config) *Service {
 	if cfg.MaxConcurrentHashes < 1 {
 		cfg.MaxConcurrentHashes = 1
 	}
-	svc := &Service{store: s, clock: clk, cfg: cfg, sem: make(chan struct{}, cfg.MaxConcurrentHashes)}
+	svc := &Service{store: s, clock: clk, cfg: cfg, sem: make(chan struct{}, cfg.MaxConcurrentHashes),
+		sessions: cache.NewIndexed[tokenHash](clk, cfg.SessionCache, func(d Device) string { return d.ID })}
 	svc.dummyHash = sync.OnceValue(func() string {
 		h, _ := hashPassword("parley-dummy-password", cfg.Hash)
 		return h
@@ -147,31 +161,57 @@ func (s *Service) Login(ctx context.Context, username, password string) (Session
 	token := base64.RawURLEncoding.EncodeToString(raw)
 	now := s.clock.Now()
 	d := Device{ID: ulid.Make().String(), UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(s.cfg.SessionTTL), LastUsedAt: now}
-	evicted, err := s.store.CreateDevice(ctx, d, hashToken(token), s.cfg.MaxDevices)
+	h := hashToken(token)
+	// Taken before the insert: a newer login evicting this session while
+	// it is stored makes the fill below a no-op.
+	gen := s.sessions.Gen()
+	evicted, err := s.store.CreateDevice(ctx, d, h[:], s.cfg.MaxDevices)
 	if err != nil {
 		return Session{}, fmt.Errorf("create session: %w", err)
 	}
-	if len(evicted) > 0 && s.OnRevoke != nil {
-		s.OnRevoke(u.ID, evicted, "session ended: signed in on too many devices")
+	// The first connect after a login is served from memory. Filled
+	// before the evictions below drop entries, which would refuse it.
+	s.sessions.Put(h, asStored(d), gen)
+	if len(evicted) > 0 {
+		s.revoke(ctx, u.ID, evicted, "session ended: signed in on too many devices")
 	}
 	return Session{Token: token, UserID: u.ID, DeviceID: d.ID, ExpiresAt: d.ExpiresAt}, nil
 }
 
 // Authenticate resolves a bearer token to its session.
 func (s *Service) Authenticate(ctx context.Context, token string) (Device, error) {
-	if token == "" || len(token) > 256 {
+	if token == "" || len(token) > maxTokenLen {
 		return Device{}, ErrBadToken
 	}
-	d, err := s.store.DeviceByToken(ctx, hashToken(token))
+	h := hashToken(token)
+	d, ok := s.sessions.Get(h)
+	if !ok {
+		var err error
+		if d, err = s.deviceByToken(ctx, h); err != nil {
+			return Device{}, err
+		}
+	}
+	// Checked on every call, cached or not: a session expires exactly
+	// when it did before there was a cache.
+	if !s.clock.Now().Before(d.ExpiresAt) {
+		return Device{}, ErrBadToken
+	}
+	return d, nil
+}
+
+// deviceByToken reads a session from the store and caches it. It takes
+// the hash by value, apart from Authenticate, so that only a miss moves a
+// hash to the heap (it escapes into the store's interface), not a hit.
+func (s *Service) deviceByToken(ctx context.Context, h tokenHash) (Device, error) {
+	gen := s.sessions.Gen()
+	d, err := s.store.DeviceByToken(ctx, h[:])
 	if errors.Is(err, store.ErrNotFound) {
 		return Device{}, ErrBadToken
 	}
 	if err != nil {
 		return Device{}, fmt.Errorf("find session: %w", err)
 	}
-	if !s.clock.Now().Before(d.ExpiresAt) {
-		return Device{}, ErrBadToken
-	}
+	s.sessions.Put(h, d, gen)
 	return d, nil
 }
 
@@ -181,17 +221,50 @@ func (s *Service) Logout(ctx context.Context, d Device) error {
 	if err := s.store.DeleteDevice(ctx, d.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("delete session: %w", err)
 	}
-	if s.OnRevoke != nil {
-		s.OnRevoke(d.UserID, []string{d.ID}, "session ended: signed out")
-	}
+	s.revoke(ctx, d.UserID, []string{d.ID}, "session ended: signed out")
 	return nil
 }
 
+// revoke tells everyone who must know that sessions ended before their
+// expiry: this node's cache, the other nodes' caches, then (OnRevoke) the
+// connections. The invalidation is published first and waited for: a
+// node that closes a connection on the revocation has dropped the
+// session already, so that a reconnect with the same token is refused.
+func (s *Service) revoke(ctx context.Context, userID string, deviceIDs []string, reason string) {
+	s.sessions.DropIndexed(deviceIDs...)
+	if s.Invalidator != nil {
+		s.Invalidator.Invalidate(ctx, bus.Invalidation{Cache: bus.CacheSessions, IDs: deviceIDs})
+	}
+	if s.OnRevoke != nil {
+		s.OnRevoke(userID, deviceIDs, reason)
+	}
+}
+
+// ForgetSessions drops the cached sessions of deviceIDs: another node
+// ended them.
+func (s *Service) ForgetSessions(deviceIDs []string) { s.sessions.DropIndexed(deviceIDs...) }
+
+// ForgetAllSessions empties the session cache: invalidations from other
+// nodes may have been lost.
+func (s *Service) ForgetAllSessions() { s.sessions.Clear() }
+
 // ExistingDevices tells which of ids name a session that still exists.
+// Those that do not are dropped from the cache: this is how the periodic
+// session check learns of sessions deleted without a revocation (by hand,
+// or whose notice was lost).
 func (s *Service) ExistingDevices(ctx context.Context, ids []string) (map[string]bool, error) {
 	m, err := s.store.ExistingDevices(ctx, ids)
 	if err != nil {
 		return nil, fmt.Errorf("find sessions: %w", err)
+	}
+	var gone []string
+	for _, id := range ids {
+		if !m[id] {
+			gone = append(gone, id)
+		}
+	}
+	if len(gone) > 0 {
+		s.sessions.DropIndexed(gone...)
 	}
 	return m, nil
 }
@@ -246,9 +319,26 @@ func (s *Service) acquire(ctx context.Context) error {
 // HashesWaiting is how many attempts wait for a password hash slot.
 func (s *Service) HashesWaiting() int { return int(s.waiting.Load()) }
 
-func hashToken(token string) []byte {
-	sum := sha256.Sum256([]byte(token))
-	return sum[:]
+// tokenHash is what the store and the cache know a token by.
+type tokenHash = [sha256.Size]byte
+
+// maxTokenLen bounds what Authenticate accepts as a token (ours are 43
+// bytes).
+const maxTokenLen = 256
+
+// hashToken copies the token to the stack rather than converting it:
+// []byte(token) of more than 32 bytes is an allocation per connect.
+func hashToken(token string) tokenHash {
+	var buf [maxTokenLen]byte
+	return sha256.Sum256(buf[:copy(buf[:], token)])
+}
+
+// asStored is d as the store returns it (times in milliseconds), so that
+// a session reads the same whether it was cached at login or read back.
+func asStored(d Device) Device {
+	ms := func(t time.Time) time.Time { return time.UnixMilli(t.UnixMilli()) }
+	d.CreatedAt, d.ExpiresAt, d.LastUsedAt = ms(d.CreatedAt), ms(d.ExpiresAt), ms(d.LastUsedAt)
+	return d
 }
 
 func validateUsername(u string) error {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/parleychat/parley/internal/bus"
+	"github.com/parleychat/parley/internal/cache"
 	"github.com/parleychat/parley/internal/clock"
 	"github.com/parleychat/parley/internal/protocol"
 	"github.com/parleychat/parley/internal/store"
@@ -107,6 +108,9 @@ type Config struct {
 	Grace time.Duration
 	// TypingTimeout ends a composing state that was not refreshed.
 	TypingTimeout time.Duration
+	// SettingsCache bounds the users' settings held in memory for
+	// connects and snapshots (MaxEntries 0: every read asks the store).
+	SettingsCache cache.Config
 }
 
 // State is a user's presence as one viewer may see it.
@@ -178,6 +182,13 @@ type Tracker struct {
 	closed  bool
 
 	memberSrc Members
+
+	// settings are users' presence settings, read on every connect (the
+	// user's own, and its online contacts' for the snapshot).
+	settings *cache.Cache[string, Settings]
+	// Invalidator, if set, tells the other nodes of a cluster whose
+	// settings this one saved. Set before the tracker is used.
+	Invalidator bus.Invalidator
 }
 
 // Publisher delivers typing frames to users' connections.
@@ -204,6 +215,7 @@ func NewTracker(s Store, dir Directory, pub Publisher, members Members, clk cloc
 		members: map[string]membersEntry{},
 
 		memberSrc: members,
+		settings:  cache.New[string, Settings](clk, cfg.SettingsCache),
 	}
 	dir.Handle(t.receive, t.gone)
 	return t
@@ -228,9 +240,9 @@ func (t *Tracker) Close() {
 // user's contacts and sends it the contacts that are online now.
 func (t *Tracker) Connected(ctx context.Context, sub Subscriber) error {
 	userID := sub.UserID()
-	settings, err := t.store.PresenceSettings(ctx, userID)
+	settings, err := t.presenceSettings(ctx, userID)
 	if err != nil {
-		return fmt.Errorf("presence settings: %w", err)
+		return err
 	}
 	contacts, err := t.store.Contacts(ctx, userID)
 	if err != nil {
@@ -295,9 +307,9 @@ func (t *Tracker) sendSnapshot(ctx context.Context, sub Subscriber, contacts, ch
 	if len(ids) == 0 {
 		return nil
 	}
-	settings, err := t.store.PresenceSettingsMany(ctx, ids)
+	settings, err := t.presenceSettingsMany(ctx, ids)
 	if err != nil {
-		return fmt.Errorf("presence settings: %w", err)
+		return err
 	}
 	for _, c := range ids {
 		if visibleTo(settings[c].Online, slices.Contains(chosenBy, c)) {
@@ -400,7 +412,7 @@ func (t *Tracker) gone(userID string, at time.Time) {
 	if err := t.store.SetLastSeen(ctx, userID, at); err != nil {
 		t.log.Error("store last seen", "user", userID, "err", err)
 	}
-	settings, err := t.store.PresenceSettings(ctx, userID)
+	settings, err := t.presenceSettings(ctx, userID)
 	if err != nil {
 		t.log.Error("presence settings", "user", userID, "err", err)
 		return
@@ -578,9 +590,9 @@ func (t *Tracker) view(ctx context.Context, userID string) (*local, error) {
 	if u != nil {
 		return u, nil
 	}
-	settings, err := t.store.PresenceSettings(ctx, userID)
+	settings, err := t.presenceSettings(ctx, userID)
 	if err != nil {
-		return nil, fmt.Errorf("presence settings: %w", err)
+		return nil, err
 	}
 	contacts, err := t.store.Contacts(ctx, userID)
 	if err != nil {
@@ -591,8 +603,57 @@ func (t *Tracker) view(ctx context.Context, userID string) (*local, error) {
 
 // Settings returns a user's privacy settings.
 func (t *Tracker) Settings(ctx context.Context, userID string) (Settings, error) {
-	return t.store.PresenceSettings(ctx, userID)
+	return t.presenceSettings(ctx, userID)
 }
+
+// presenceSettings reads a user's settings, from the cache when it can.
+func (t *Tracker) presenceSettings(ctx context.Context, userID string) (Settings, error) {
+	if s, ok := t.settings.Get(userID); ok {
+		return s, nil
+	}
+	gen := t.settings.Gen()
+	s, err := t.store.PresenceSettings(ctx, userID)
+	if err != nil {
+		return Settings{}, fmt.Errorf("presence settings: %w", err)
+	}
+	t.settings.Put(userID, s, gen)
+	return s, nil
+}
+
+// presenceSettingsMany reads the settings of those of ids that exist: the
+// cached ones from memory, the rest in one query.
+func (t *Tracker) presenceSettingsMany(ctx context.Context, ids []string) (map[string]Settings, error) {
+	out := make(map[string]Settings, len(ids))
+	var missed []string
+	for _, id := range ids {
+		if s, ok := t.settings.Get(id); ok {
+			out[id] = s
+		} else {
+			missed = append(missed, id)
+		}
+	}
+	if len(missed) == 0 {
+		return out, nil
+	}
+	gen := t.settings.Gen()
+	read, err := t.store.PresenceSettingsMany(ctx, missed)
+	if err != nil {
+		return nil, fmt.Errorf("presence settings: %w", err)
+	}
+	for id, s := range read {
+		t.settings.Put(id, s, gen)
+		out[id] = s
+	}
+	return out, nil
+}
+
+// ForgetSettings drops the cached settings of userIDs: another node saved
+// them.
+func (t *Tracker) ForgetSettings(userIDs []string) { t.settings.Drop(userIDs...) }
+
+// ForgetAllSettings empties the settings cache: invalidations from other
+// nodes may have been lost.
+func (t *Tracker) ForgetAllSettings() { t.settings.Clear() }
 
 // UpdateSettings changes the given settings (empty fields stay as they
 // are) and returns the result.
@@ -600,6 +661,8 @@ func (t *Tracker) UpdateSettings(ctx context.Context, userID string, lastSeen, o
 	if (lastSeen != "" && !lastSeen.Valid()) || (online != "" && !online.Valid()) {
 		return Settings{}, ErrVisibility
 	}
+	// From the store, not the cache: a change saved on another node whose
+	// invalidation has not arrived must not be written back over.
 	s, err := t.store.PresenceSettings(ctx, userID)
 	if err != nil {
 		return Settings{}, fmt.Errorf("presence settings: %w", err)
@@ -612,6 +675,10 @@ func (t *Tracker) UpdateSettings(ctx context.Context, userID string, lastSeen, o
 	}
 	if err := t.store.SetPresenceSettings(ctx, userID, s); err != nil {
 		return Settings{}, fmt.Errorf("save presence settings: %w", err)
+	}
+	t.settings.Drop(userID)
+	if t.Invalidator != nil {
+		t.Invalidator.Invalidate(ctx, bus.Invalidation{Cache: bus.CachePresenceSettings, IDs: []string{userID}})
 	}
 	t.mu.Lock()
 	if u := t.users[userID]; u != nil {

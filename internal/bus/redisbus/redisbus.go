@@ -10,6 +10,13 @@
 // live delivery across nodes (recipients elsewhere get those messages from
 // their offline queue on reconnect, or through the gap-fill on their next
 // live message), and go-redis resubscribes once Redis is back.
+//
+// Beside the users' channels every node subscribes to one more, shared by
+// all: "invalidate", which carries which cache entries a node's change
+// made stale (bus.Invalidation). It rides the same pub/sub connection as
+// the users' events, so an invalidation published before an event (a
+// sign-out before its revocation) is applied before that event on every
+// node.
 package redisbus
 
 import (
@@ -36,12 +43,68 @@ type Bus struct {
 	prefix string
 	log    *slog.Logger
 	subs   *Subscriptions
+
+	// apply and reset, set by HandleInvalidations before Run, receive other
+	// nodes' invalidations, and the (re)connects after which some may have
+	// been lost.
+	apply func(bus.Invalidation)
+	reset func()
 }
 
 // New returns a bus for node; prefix namespaces every channel (tests and
 // co-hosted deployments use distinct prefixes).
 func New(rdb *redis.Client, local Local, node, prefix string, log *slog.Logger) *Bus {
-	return &Bus{rdb: rdb, local: local, node: node, prefix: prefix, log: log, subs: NewSubscriptions(rdb, log)}
+	b := &Bus{rdb: rdb, local: local, node: node, prefix: prefix, log: log, subs: NewSubscriptions(rdb, log)}
+	b.subs.Add(context.Background(), b.invalidations())
+	return b
+}
+
+var _ bus.Invalidator = (*Bus)(nil)
+
+// HandleInvalidations sets where other nodes' invalidations go (apply),
+// and what to do each time the subscription to them is (re)made (reset):
+// whatever was published meanwhile is lost, so every cache must be
+// emptied. Call it before Run.
+func (b *Bus) HandleInvalidations(apply func(bus.Invalidation), reset func()) {
+	b.apply, b.reset = apply, reset
+}
+
+// invalidations is the channel every node listens to for invalidations.
+func (b *Bus) invalidations() string { return b.prefix + "invalidate" }
+
+// wireInvalidation is an invalidation on the wire between nodes.
+type wireInvalidation struct {
+	Node  string    `json:"n"`
+	Cache bus.Cache `json:"c"`
+	IDs   []string  `json:"ids"`
+}
+
+// Invalidate tells every other node to drop cache entries. It returns
+// once Redis has taken the message, so that what the caller publishes
+// next (a revocation) reaches each node after it; a failure is logged:
+// the entries age out.
+func (b *Bus) Invalidate(ctx context.Context, inv bus.Invalidation) {
+	payload, err := json.Marshal(wireInvalidation{Node: b.node, Cache: inv.Cache, IDs: inv.IDs})
+	if err != nil {
+		b.log.Error("bus encode invalidation", "err", err)
+		return
+	}
+	if err := b.rdb.Publish(context.WithoutCancel(ctx), b.invalidations(), payload).Err(); err != nil {
+		b.log.Warn("bus publish invalidation", "cache", inv.Cache, "ids", len(inv.IDs), "err", err)
+	}
+}
+
+// invalidated applies another node's invalidation.
+func (b *Bus) invalidated(payload string) {
+	var w wireInvalidation
+	if err := json.Unmarshal([]byte(payload), &w); err != nil {
+		b.log.Warn("bus decode invalidation", "err", err)
+		return
+	}
+	if w.Node == b.node || b.apply == nil {
+		return // dropped here before it was published
+	}
+	b.apply(bus.Invalidation{Cache: w.Cache, IDs: w.IDs})
 }
 
 // envelope is an event on the wire between nodes.
@@ -99,14 +162,34 @@ func (b *Bus) Unwatch(ctx context.Context, userID string) { b.subs.Remove(ctx, b
 // Run delivers events from other nodes to local connections until ctx
 // ends.
 func (b *Bus) Run(ctx context.Context) error {
-	ch := b.subs.Channel()
+	// With the subscriptions' confirmations: after a reconnect go-redis
+	// subscribes again, and the confirmation of the invalidations'
+	// channel is the only sign that some may have been missed.
+	ch := b.subs.ChannelWithSubscriptions()
 	for {
 		select {
 		case <-ctx.Done():
 			return b.subs.Close()
-		case m, ok := <-ch:
+		case msg, ok := <-ch:
 			if !ok {
 				return nil
+			}
+			var m *redis.Message
+			switch msg := msg.(type) {
+			case *redis.Subscription:
+				if msg.Kind == "subscribe" && msg.Channel == b.invalidations() && b.reset != nil {
+					b.log.Info("bus subscribed to invalidations: caches emptied")
+					b.reset()
+				}
+				continue
+			case *redis.Message:
+				m = msg
+			default:
+				continue
+			}
+			if m.Channel == b.invalidations() {
+				b.invalidated(m.Payload)
+				continue
 			}
 			var env envelope
 			if err := json.Unmarshal([]byte(m.Payload), &env); err != nil {

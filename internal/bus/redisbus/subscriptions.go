@@ -72,5 +72,12 @@ func (s *Subscriptions) Channel() <-chan *redis.Message {
 	return s.ps.Channel(redis.WithChannelSize(4096))
 }
 
+// ChannelWithSubscriptions is Channel with the confirmations of
+// (re)subscriptions, as *redis.Subscription, among the *redis.Message
+// values. One connection uses either this or Channel, never both.
+func (s *Subscriptions) ChannelWithSubscriptions() <-chan any {
+	return s.ps.ChannelWithSubscriptions(redis.WithChannelSize(4096))
+}
+
 // Close closes the pub/sub connection.
 func (s *Subscriptions) Close() error { return s.ps.Close() }
