@@ -136,7 +136,8 @@ func TestClusterSignOutReachesEveryNodesCache(t *testing.T) {
 	// invalidation) still passes B's authentication from its cache, until
 	// the next session check or the cache's max age. It shows that the
 	// refusals above were the invalidations' doing, not a store read.
-	// (What follows the upgrade reads the deleted device and fails.)
+	// The sync after the upgrade finds the device gone and closes the
+	// socket with 4001, as a revocation would.
 	third := u.NewDevice(ctx)
 	dialAndLeave(ctx, t, onB(third))
 	deleteSessionsOf(ctx, t, pg, u.UserID)
@@ -144,7 +145,7 @@ func TestClusterSignOutReachesEveryNodesCache(t *testing.T) {
 	if err != nil {
 		t.Fatalf("a cached session deleted without an invalidation: %v, want the upgrade accepted", err)
 	}
-	conn.Abort()
+	closedWith(ctx, t, conn, 4001, "a device deleted behind the cache's back")
 }
 
 // deleteSessionsOf deletes a user's sessions in PostgreSQL directly.

@@ -16,6 +16,7 @@ import (
 	"github.com/parleychat/parley/internal/identity"
 	"github.com/parleychat/parley/internal/messaging"
 	"github.com/parleychat/parley/internal/protocol"
+	"github.com/parleychat/parley/internal/store"
 )
 
 // Conn is one WebSocket connection of one device. Its reader goroutine
@@ -373,13 +374,20 @@ func (c *Conn) writeLoop(sync bool) {
 		if err == nil {
 			err = w.flush()
 		}
-		if err != nil {
-			if !c.writeFailed(err) {
-				c.g.Log.Warn("sync on connect", "device", c.deviceID, "err", err)
-				c.setCloseStatus(ws.StatusInternalServerError, "sync failed")
-				c.cancel()
-				c.out.requestClose(closeNow)
-			}
+		switch {
+		case err == nil:
+		case errors.Is(err, store.ErrNotFound):
+			// The session was deleted after its token was checked (a
+			// cached token outlives a row deleted by hand until the
+			// cache ages it out).
+			c.setCloseStatus(CloseRevoked, "session ended: log in again")
+			c.cancel()
+			c.out.requestClose(closeNow)
+		case !c.writeFailed(err):
+			c.g.Log.Warn("sync on connect", "device", c.deviceID, "err", err)
+			c.setCloseStatus(ws.StatusInternalServerError, "sync failed")
+			c.cancel()
+			c.out.requestClose(closeNow)
 		}
 	}
 	var batch []item
