@@ -31,6 +31,7 @@ type Conn struct {
 	// expiresAt is the session's expiry: the connection closes then.
 	expiresAt time.Time
 	out       *outbox
+	in        inbox
 	limiter   *rate.Limiter
 	inflight  chan struct{} // a slot per send awaiting its commit
 	// ctx ends with the connection (a kill, or reading over): handlers
@@ -65,6 +66,7 @@ func newConn(g *Gateway, sock *socket, dev identity.Device, release func()) *Con
 		out:       newOutbox(g.cfg.MaxQueue),
 		limiter:   rate.NewLimiter(rate.Limit(g.cfg.RateLimit), g.cfg.RateBurst),
 		inflight:  make(chan struct{}, g.cfg.MaxInflight),
+		in:        inbox{space: make(chan struct{}, maxInbox)},
 		ctx:       ctx,
 		cancel:    cancel,
 		ended:     make(chan struct{}),
@@ -175,6 +177,7 @@ func (c *Conn) drain(ctx context.Context) {
 func (c *Conn) run() {
 	timedOut := c.readLoop()
 	c.cancel()
+	c.in.handlers.Wait() // a handler waiting for a commit slot gives up
 	// Reading is over: the client closed or went silent, broke the
 	// protocol, or the connection was killed and the client answered (or
 	// not) its close frame. A close frame not written yet is written now.
@@ -192,9 +195,9 @@ func (c *Conn) readLoop() (timedOut bool) {
 	// The heartbeat timeout is one timer per connection on the injected
 	// clock (so tests drive it), not a deadline per frame. It runs while
 	// the reader waits for and reads a frame and is stopped while the
-	// frame is handled: a handler waiting for a commit slot is the
-	// server's delay, not client silence. Firing, it ends the read with a
-	// deadline already past.
+	// reader waits for the handler (a send waiting for a commit slot):
+	// that is the server's delay, not client silence. Firing, it ends the
+	// read with a deadline already past.
 	timeout := c.g.Clock.AfterFunc(c.g.cfg.HeartbeatTimeout, func() {
 		c.silent.Store(true)
 		_ = c.sock.conn.SetReadDeadline(aLongTimeAgo)
@@ -214,18 +217,92 @@ func (c *Conn) readLoop() (timedOut bool) {
 			}
 			return c.silent.Load() // a frame begun and not finished within the timeout is silence too
 		}
+		if c.stopping.Load() || c.ctx.Err() != nil {
+			c.g.readBufs.put(buf)
+			continue
+		}
+		// Handing the frame over may wait for the handler to catch up
+		// (a send waiting for a commit slot): with the timer stopped.
+		c.in.add(c, inbound{buf: buf, msg: m, limited: !c.limiter.Allow()})
+	}
+}
+
+// inbound is a frame read and not yet handled.
+type inbound struct {
+	buf []byte
+	msg message
+	// limited: the frame came over the frame rate; it is answered with
+	// rate_limited, not handled.
+	limited bool
+}
+
+// maxInbox bounds the frames read ahead of the handler: past it the
+// reader waits, and the client's frames wait in the socket.
+const maxInbox = 8
+
+// inbox hands frames from the reader to a handler goroutine that runs
+// only while frames wait: decoding and handling a frame (JSON, the
+// services) needs a deep stack, and a reader that did it itself would
+// keep that stack, grown, for the life of an idle connection.
+type inbox struct {
+	mu       sync.Mutex
+	frames   []inbound
+	running  bool
+	space    chan struct{} // a slot per frame read ahead
+	handlers sync.WaitGroup
+}
+
+func (in *inbox) add(c *Conn, f inbound) {
+	in.space <- struct{}{}
+	in.mu.Lock()
+	in.frames = append(in.frames, f)
+	start := !in.running
+	if start {
+		in.running = true
+		in.handlers.Add(1)
+	}
+	in.mu.Unlock()
+	if start {
+		go c.handleLoop()
+	}
+}
+
+// next returns the next frame, or marks the handler stopped.
+func (in *inbox) next() (inbound, bool) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if len(in.frames) == 0 {
+		in.frames = nil
+		in.running = false
+		return inbound{}, false
+	}
+	f := in.frames[0]
+	in.frames[0] = inbound{}
+	in.frames = in.frames[1:]
+	return f, true
+}
+
+// handleLoop handles the frames read, in order, until none is left.
+func (c *Conn) handleLoop() {
+	defer c.in.handlers.Done()
+	for {
+		f, ok := c.in.next()
+		if !ok {
+			return
+		}
 		switch {
 		case c.stopping.Load() || c.ctx.Err() != nil:
-		case !c.limiter.Allow():
+		case f.limited:
 			c.sendError(protocol.NewError(protocol.CodeRateLimited, "too many frames: slow down"), "")
-		case m.tooBig:
+		case f.msg.tooBig:
 			c.sendError(protocol.NewError(protocol.CodeTooLarge, "frame is larger than the frame limit"), "")
-		case !m.text:
+		case !f.msg.text:
 			c.sendError(protocol.Invalid("frames must be JSON text frames"), "")
 		default:
-			c.handle(c.ctx, buf)
+			c.handle(c.ctx, f.buf)
 		}
-		c.g.readBufs.put(buf)
+		c.g.readBufs.put(f.buf)
+		<-c.in.space
 	}
 }
 
