@@ -207,7 +207,14 @@ func (c *Conn) readLoop() (timedOut bool) {
 		timeout.Reset(c.g.cfg.HeartbeatTimeout)
 		// The buffer is taken when a frame's first bytes are in, so an
 		// idle connection holds none.
-		buf, m, err := c.sock.readMessage(c.g.readBufs, lim.MaxFrameBytes, lim.HardFrameBytes, c.control)
+		err := c.sock.wait()
+		var (
+			buf []byte
+			m   message
+		)
+		if err == nil {
+			buf, m, err = c.sock.readMessage(c.g.readBufs, lim.MaxFrameBytes, lim.HardFrameBytes, c.control)
+		}
 		timeout.Stop()
 		if err != nil {
 			c.g.readBufs.put(buf)

@@ -44,6 +44,7 @@ type socket struct {
 	// early holds bytes the client sent after its handshake that net/http
 	// had already read; they are read before the connection's.
 	early []byte
+	first [1]byte
 	hdr   [ws.MaxHeaderSize - 2]byte
 }
 
@@ -96,6 +97,22 @@ func headerHasToken(h http.Header, name, token string) bool {
 		}
 	}
 	return false
+}
+
+// wait blocks until the client sends something. An idle connection's
+// reader is parked here, so its stack is the idle connection's cost: it
+// reads straight from the connection, a few frames shallower than
+// readMessage, and Go's 2 KB starting stack holds it.
+func (s *socket) wait() error {
+	if len(s.early) > 0 {
+		return nil
+	}
+	n, err := s.conn.Read(s.first[:])
+	if n > 0 {
+		s.early = s.first[:n]
+		return nil
+	}
+	return err
 }
 
 func (s *socket) Read(p []byte) (int, error) {
