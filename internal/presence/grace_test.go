@@ -54,6 +54,10 @@ func (s *memStore) Contacts(context.Context, string) (presence.ContactSet, error
 	return presence.ContactSet{}, nil
 }
 
+func (s *memStore) PresenceView(context.Context, string) (presence.Settings, presence.ContactSet, error) {
+	return everyone, presence.ContactSet{}, nil
+}
+
 // sub is a connection that records the presence frames it is handed.
 type sub struct {
 	user   string

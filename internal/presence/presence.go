@@ -50,6 +50,8 @@ type Store interface {
 	PresenceSettingsMany(ctx context.Context, ids []string) (map[string]Settings, error)
 	SetPresenceSettings(ctx context.Context, userID string, s Settings) error
 	Contacts(ctx context.Context, userID string) (ContactSet, error)
+	// PresenceView is PresenceSettings and Contacts in one round trip.
+	PresenceView(ctx context.Context, userID string) (Settings, ContactSet, error)
 }
 
 // ContactSet is the users a user chose (the other member of a 1:1 it
@@ -240,13 +242,9 @@ func (t *Tracker) Close() {
 // user's contacts and sends it the contacts that are online now.
 func (t *Tracker) Connected(ctx context.Context, sub Subscriber) error {
 	userID := sub.UserID()
-	settings, err := t.presenceSettings(ctx, userID)
+	settings, contacts, err := t.connectView(ctx, userID)
 	if err != nil {
 		return err
-	}
-	contacts, err := t.store.Contacts(ctx, userID)
-	if err != nil {
-		return fmt.Errorf("contacts: %w", err)
 	}
 	peers := contacts.peers()
 	t.mu.Lock()
@@ -604,6 +602,25 @@ func (t *Tracker) view(ctx context.Context, userID string) (*local, error) {
 // Settings returns a user's privacy settings.
 func (t *Tracker) Settings(ctx context.Context, userID string) (Settings, error) {
 	return t.presenceSettings(ctx, userID)
+}
+
+// connectView reads what a connect needs: the user's settings, from the
+// cache when it can, and its contacts, in one store round trip either way.
+func (t *Tracker) connectView(ctx context.Context, userID string) (Settings, ContactSet, error) {
+	if s, ok := t.settings.Get(userID); ok {
+		c, err := t.store.Contacts(ctx, userID)
+		if err != nil {
+			return Settings{}, ContactSet{}, fmt.Errorf("contacts: %w", err)
+		}
+		return s, c, nil
+	}
+	gen := t.settings.Gen()
+	s, c, err := t.store.PresenceView(ctx, userID)
+	if err != nil {
+		return Settings{}, ContactSet{}, fmt.Errorf("presence settings and contacts: %w", err)
+	}
+	t.settings.Put(userID, s, gen)
+	return s, c, nil
 }
 
 // presenceSettings reads a user's settings, from the cache when it can.

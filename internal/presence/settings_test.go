@@ -54,6 +54,17 @@ func (s *settingsStore) Contacts(_ context.Context, id string) (presence.Contact
 	return presence.ContactSet{Chosen: others, ChosenBy: others}, nil
 }
 
+// PresenceView reads the settings as PresenceSettings does (and records
+// it), with the test's contacts.
+func (s *settingsStore) PresenceView(ctx context.Context, id string) (presence.Settings, presence.ContactSet, error) {
+	st, err := s.PresenceSettings(ctx, id)
+	if err != nil {
+		return presence.Settings{}, presence.ContactSet{}, err
+	}
+	c, err := s.Contacts(ctx, id)
+	return st, c, err
+}
+
 // take returns the reads since the last call, sorted.
 func (s *settingsStore) take() (reads []string, many int) {
 	s.mu.Lock()

@@ -889,6 +889,9 @@ func testPresenceSettings(t *testing.T, s Store) {
 	if _, err := s.PresenceSettings(ctx(t), "nope"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("unknown user: %v", err)
 	}
+	if _, _, err := s.PresenceView(ctx(t), "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("PresenceView of an unknown user: %v", err)
+	}
 	// A contact is chosen: a 1:1's creator chose the other member, who
 	// chooses it back by writing. Sharing a group is nothing.
 	contacts := func(want string) {
@@ -897,6 +900,18 @@ func testPresenceSettings(t *testing.T, s Store) {
 			got, err := s.Contacts(ctx(t), user)
 			if err != nil {
 				t.Fatal(err)
+			}
+			// The connect's one round trip says the same, with the
+			// settings.
+			st, view, err := s.PresenceView(ctx(t), user)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(view) != fmt.Sprint(got) {
+				t.Fatalf("PresenceView(%s) contacts = %+v, Contacts = %+v", user, view, got)
+			}
+			if want, _ := s.PresenceSettings(ctx(t), user); st != want {
+				t.Fatalf("PresenceView(%s) settings = %+v, want %+v", user, st, want)
 			}
 			line := fmt.Sprintf("%s chose %v, chosen by %v", user, got.Chosen, got.ChosenBy)
 			if !strings.Contains(want, line) {
