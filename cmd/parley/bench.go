@@ -157,6 +157,7 @@ func scenarioFlags(fs *flag.FlagSet, sc harness.Scenario) (generator *string) {
 		dur(&p.Heartbeat, "heartbeat", "heartbeat interval of each connection")
 		fs.IntVar(&p.DialConcurrency, "dial-concurrency", p.DialConcurrency, "dials in flight")
 		dur(&p.Hold, "hold", "how long the connections stay idle before the server's memory is read")
+		return gen(&p.Generator)
 	case *harness.Drain:
 		fs.IntVar(&p.Messages, "messages", p.Messages, "messages queued for the offline recipient")
 		fs.IntVar(&p.Window, "window", p.Window, "messages the sender keeps in flight")
@@ -168,6 +169,7 @@ func scenarioFlags(fs *flag.FlagSet, sc harness.Scenario) (generator *string) {
 		fs.IntVar(&p.Users, "users", p.Users, "users that connect at once")
 		fs.IntVar(&p.Concurrency, "concurrency", p.Concurrency, "dials in flight (0: all at once)")
 		dur(&p.Timeout, "timeout", "bound on one user's connect")
+		return gen(&p.Generator)
 	}
 	return nil
 }

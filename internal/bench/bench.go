@@ -174,16 +174,16 @@ func (e *env) logf(format string, args ...any) {
 // measure is the measured phase: it samples both processes' CPU time at
 // its ends and records the server's CPU profile meanwhile.
 type measure struct {
-	e       *env
-	start   time.Time
-	srvCPU  float64
-	srvOK   bool
+	e      *env
+	start  time.Time
+	srvCPU float64
+	srvOK  bool
 	// srvWrites is the server's write syscalls so far (/proc/PID/io).
 	srvWrites int64
 	writesOK  bool
 	cliCPU    float64
-	all     float64 // machineBusy at the start; -1 if unknown
-	profile chan error
+	all       float64 // machineBusy at the start; -1 if unknown
+	profile   chan error
 	// commits is the server's commit histograms at the start; scraped
 	// false if /metrics did not answer.
 	commits commitScrape

@@ -7,8 +7,6 @@ import (
 	"os"
 	"sync/atomic"
 	"time"
-
-	"github.com/parleychat/parley/client"
 )
 
 // Connections is the idle-connection scenario: Conns authenticated
@@ -25,13 +23,15 @@ type Connections struct {
 	// Hold is how long the connections stay open, idle, before the
 	// server's memory is sampled.
 	Hold Dur `json:"hold_s"`
+	// Generator is GeneratorLean or GeneratorSDK.
+	Generator string `json:"generator"`
 }
 
 // DefaultConnections returns the connections scenario's defaults.
 func DefaultConnections() *Connections {
 	return &Connections{
 		Conns: 10_000, DevicesPerUser: 1, Heartbeat: Dur(25 * time.Second),
-		DialConcurrency: 100, Hold: Dur(10 * time.Second),
+		DialConcurrency: 100, Hold: Dur(10 * time.Second), Generator: GeneratorLean,
 	}
 }
 
@@ -39,8 +39,8 @@ func DefaultConnections() *Connections {
 func (*Connections) Name() string { return "connections" }
 
 func (p *Connections) describe() string {
-	return fmt.Sprintf("%d idle connections (%d per user), heartbeat every %s, %d dials at a time, held %s",
-		p.Conns, p.DevicesPerUser, p.Heartbeat, p.DialConcurrency, p.Hold)
+	return fmt.Sprintf("%d idle connections (%d per user), heartbeat every %s, %d dials at a time, held %s, %s generator",
+		p.Conns, p.DevicesPerUser, p.Heartbeat, p.DialConcurrency, p.Hold, p.Generator)
 }
 
 // fdMargin is the descriptors a process needs besides the connections:
@@ -50,6 +50,9 @@ const fdMargin = 64
 func (p *Connections) run(ctx context.Context, e *env, r *Report) error {
 	if p.Conns < 1 || p.DevicesPerUser < 1 || p.Heartbeat <= 0 || p.DialConcurrency < 1 || p.Hold < 0 {
 		return errors.New("connections: conns, devices per user, heartbeat and dial concurrency must be positive")
+	}
+	if err := checkGenerator(p.Generator); err != nil {
+		return err
 	}
 	if err := checkFileLimits(e, p.Conns); err != nil {
 		return err
@@ -94,14 +97,14 @@ func (p *Connections) run(ctx context.Context, e *env, r *Report) error {
 	rss0, rssOK := e.serverRSS()
 
 	e.logf("dialing %d connections, %d at a time", p.Conns, p.DialConcurrency)
-	conns := make([]*client.Conn, p.Conns)
+	conns := make([]idleConn, p.Conns)
 	dialLat := make([]int64, p.Conns)
 	var dialed atomic.Int64
 	m := e.begin(ctx, 10*time.Second)
 	start := time.Now()
 	err = parallel(ctx, p.Conns, p.DialConcurrency, func(ctx context.Context, i int) error {
 		t0 := time.Now()
-		c, err := d.dial(ctx, devices[i], client.DialOptions{Heartbeat: time.Duration(p.Heartbeat), Buffer: 16})
+		c, err := d.dialIdle(ctx, devices[i], p.Generator, time.Duration(p.Heartbeat))
 		if err != nil {
 			return fmt.Errorf("dial connection %d: %w", i, err)
 		}
@@ -113,7 +116,7 @@ func (p *Connections) run(ctx context.Context, e *env, r *Report) error {
 		return nil
 	})
 	connectTime := time.Since(start)
-	defer closeAll(conns)
+	defer closeIdle(conns)
 	if err != nil {
 		m.end(ctx, r)
 		return errors.Join(err, m.finish(r))
@@ -121,24 +124,19 @@ func (p *Connections) run(ctx context.Context, e *env, r *Report) error {
 
 	// Every connection is served: each answers a heartbeat.
 	hbStart := time.Now()
-	err = parallel(ctx, p.Conns, 1000, func(ctx context.Context, i int) error {
-		hctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		if err := conns[i].Heartbeat(hctx); err != nil {
-			return fmt.Errorf("heartbeat on connection %d: %w", i, err)
-		}
-		if _, err := conns[i].Next(hctx, "heartbeat_ack"); err != nil {
-			return fmt.Errorf("heartbeat_ack on connection %d: %w", i, err)
-		}
-		return nil
-	})
+	hctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	err = heartbeatAll(hctx, conns)
+	cancel()
 	hbTime := time.Since(hbStart)
 	if err != nil {
 		m.end(ctx, r)
 		return errors.Join(err, m.finish(r))
 	}
 	e.logf("all %d connections answered a heartbeat; holding them %s", p.Conns, p.Hold)
+	kctx, stopKeepAlive := context.WithCancel(ctx)
+	go keepAlive(kctx, conns, time.Duration(p.Heartbeat))
 	time.Sleep(time.Duration(p.Hold))
+	stopKeepAlive()
 	m.end(ctx, r)
 	if err := m.finish(r); err != nil {
 		return err
@@ -146,7 +144,7 @@ func (p *Connections) run(ctx context.Context, e *env, r *Report) error {
 	open := 0
 	for _, c := range conns {
 		select {
-		case <-c.Done():
+		case <-c.done():
 		default:
 			open++
 		}

@@ -7,8 +7,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/parleychat/parley/client"
 )
 
 // Storm is the reconnect storm: Users users, registered and logged in
@@ -21,11 +19,13 @@ type Storm struct {
 	Concurrency int `json:"concurrency"`
 	// Timeout bounds one user's connect.
 	Timeout Dur `json:"timeout_s"`
+	// Generator is GeneratorLean or GeneratorSDK.
+	Generator string `json:"generator"`
 }
 
 // DefaultStorm returns the storm scenario's defaults.
 func DefaultStorm() *Storm {
-	return &Storm{Users: 10_000, Timeout: Dur(60 * time.Second)}
+	return &Storm{Users: 10_000, Timeout: Dur(60 * time.Second), Generator: GeneratorLean}
 }
 
 // Name implements Scenario.
@@ -36,12 +36,15 @@ func (p *Storm) describe() string {
 	if p.Concurrency > 0 {
 		c = fmt.Sprintf("%d at a time", p.Concurrency)
 	}
-	return fmt.Sprintf("%d users connect %s (timeout %s each)", p.Users, c, p.Timeout)
+	return fmt.Sprintf("%d users connect %s (timeout %s each), %s generator", p.Users, c, p.Timeout, p.Generator)
 }
 
 func (p *Storm) run(ctx context.Context, e *env, r *Report) error {
 	if p.Users < 1 || p.Concurrency < 0 || p.Timeout <= 0 {
 		return errors.New("storm: users and timeout must be positive")
+	}
+	if err := checkGenerator(p.Generator); err != nil {
+		return err
 	}
 	if err := checkFileLimits(e, p.Users); err != nil {
 		return err
@@ -58,7 +61,7 @@ func (p *Storm) run(ctx context.Context, e *env, r *Report) error {
 	e.http.CloseIdleConnections()
 	time.Sleep(500 * time.Millisecond)
 
-	conns := make([]*client.Conn, p.Users)
+	conns := make([]idleConn, p.Users)
 	lat := make([]int64, 0, p.Users)
 	var mu sync.Mutex
 	var failed atomic.Int64
@@ -76,7 +79,7 @@ func (p *Storm) run(ctx context.Context, e *env, r *Report) error {
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			t0 := time.Now()
-			c, err := connectServed(ctx, d, u, time.Duration(p.Timeout))
+			c, err := connectServed(ctx, d, u, p.Generator, time.Duration(p.Timeout))
 			if err != nil {
 				failed.Add(1)
 				errs.set(err)
@@ -97,7 +100,7 @@ func (p *Storm) run(ctx context.Context, e *env, r *Report) error {
 	all := time.Since(start)
 	m.end(ctx, r)
 	ferr := m.finish(r)
-	closeAll(conns)
+	closeIdle(conns)
 	if ferr != nil {
 		return ferr
 	}
@@ -120,20 +123,16 @@ func (p *Storm) run(ctx context.Context, e *env, r *Report) error {
 }
 
 // connectServed dials and waits for the answer to a heartbeat.
-func connectServed(ctx context.Context, d *dialer, u *user, timeout time.Duration) (*client.Conn, error) {
+func connectServed(ctx context.Context, d *dialer, u *user, mode string, timeout time.Duration) (idleConn, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	c, err := d.dial(ctx, u, client.DialOptions{Buffer: 16})
+	c, err := d.dialIdle(ctx, u, mode, 0)
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", u.Username, err)
 	}
-	if err := c.Heartbeat(ctx); err != nil {
-		c.Abort()
+	if err := c.heartbeat(ctx); err != nil {
+		c.close()
 		return nil, fmt.Errorf("heartbeat %s: %w", u.Username, err)
-	}
-	if _, err := c.Next(ctx, "heartbeat_ack"); err != nil {
-		c.Abort()
-		return nil, fmt.Errorf("heartbeat_ack %s: %w", u.Username, err)
 	}
 	return c, nil
 }

@@ -23,12 +23,14 @@ const (
 	GeneratorSDK = "sdk"
 )
 
-// The scenarios that carry messages choose their generator; the others
-// (connections, storm) always use the SDK.
-func (p *Throughput) generator() string { return p.Generator }
-func (p *Latency) generator() string    { return p.Generator }
-func (p *Fanout) generator() string     { return p.Generator }
-func (p *Drain) generator() string      { return p.Generator }
+// Every scenario chooses its generator; connections and storm dial and
+// heartbeat through it.
+func (p *Throughput) generator() string  { return p.Generator }
+func (p *Connections) generator() string { return p.Generator }
+func (p *Storm) generator() string       { return p.Generator }
+func (p *Latency) generator() string     { return p.Generator }
+func (p *Fanout) generator() string      { return p.Generator }
+func (p *Drain) generator() string       { return p.Generator }
 
 func checkGenerator(mode string) error {
 	if mode != GeneratorLean && mode != GeneratorSDK {
@@ -71,7 +73,8 @@ const (
 	kindAck    // message_ack
 	kindStatus // a recipient's receipt, to the sender
 	kindError
-	kindInvalid // not a JSON object: counted as an error
+	kindInvalid      // not a JSON object: counted as an error
+	kindHeartbeatAck // heartbeat_ack
 )
 
 func kindOf(typ []byte) frameKind {
@@ -84,6 +87,8 @@ func kindOf(typ []byte) frameKind {
 		return kindStatus
 	case "error":
 		return kindError
+	case "heartbeat_ack":
+		return kindHeartbeatAck
 	}
 	return kindOther
 }

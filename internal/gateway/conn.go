@@ -453,25 +453,13 @@ func (c *Conn) writeLoop(sync bool) {
 	defer c.out.writers.Done()
 	w := frameWriter{c: c, buf: c.g.writeBufs.get()}
 	defer func() { c.g.writeBufs.put(w.buf) }()
-	if sync {
+	if sync && c.ctx.Err() == nil {
 		err := c.stream.Sync(c.ctx, &w)
 		if err == nil {
 			err = w.flush()
 		}
-		switch {
-		case err == nil:
-		case errors.Is(err, store.ErrNotFound):
-			// The session was deleted after its token was checked (a
-			// cached token outlives a row deleted by hand until the
-			// cache ages it out).
-			c.setCloseStatus(CloseRevoked, "session ended: log in again")
-			c.cancel()
-			c.out.requestClose(closeNow)
-		case !c.writeFailed(err):
-			c.g.Log.Warn("sync on connect", "device", c.deviceID, "err", err)
-			c.setCloseStatus(ws.StatusInternalServerError, "sync failed")
-			c.cancel()
-			c.out.requestClose(closeNow)
+		if err != nil {
+			c.syncFailed(err)
 		}
 	}
 	var batch []item
@@ -506,6 +494,25 @@ func (c *Conn) writeLoop(sync bool) {
 			return
 		}
 	}
+}
+
+// syncFailed ends a connection whose sync on connect failed (the first
+// writer run's, or the store query before it).
+func (c *Conn) syncFailed(err error) {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		// The session was deleted after its token was checked (a cached
+		// token outlives a row deleted by hand until the cache ages it
+		// out).
+		c.setCloseStatus(CloseRevoked, "session ended: log in again")
+	case c.ctx.Err() != nil:
+		return // killed meanwhile: the kill closes it
+	default:
+		c.g.Log.Warn("sync on connect", "device", c.deviceID, "err", err)
+		c.setCloseStatus(ws.StatusInternalServerError, "sync failed")
+	}
+	c.cancel()
+	c.closeWith(closeNow)
 }
 
 // writeFailed ends a connection whose write failed: the reader is stopped

@@ -99,6 +99,8 @@ type Gateway struct {
 	// Buffers lent to connections for one message read or one batch
 	// written.
 	readBufs, writeBufs *buffers
+	// connects runs the store queries of connects.
+	connects *workers
 
 	mu       sync.Mutex
 	conns    map[*Conn]struct{}
@@ -145,6 +147,7 @@ func New(cfg Config, d Deps) *Gateway {
 		cfg: cfg, Deps: d, conns: map[*Conn]struct{}{}, users: newUserLimits(cfg.Users),
 		pending:  newAdmission(cfg.MaxPendingSends, cfg.MaxSendWait, d.Clock.Now),
 		readBufs: newBuffers(1024, 64<<10), writeBufs: newBuffers(4096, maxWriteBuffer+4096),
+		connects: newWorkers(connectWorkers),
 	}
 }
 
@@ -189,10 +192,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.open(r.Context(), c)
 }
 
-// open makes c reachable, starts its first writer (the sync on connect)
-// and its reader. The connect's work runs here, on net/http's goroutine,
-// whose stack goes when the handler returns, not on the reader's, which
-// lives as long as the connection.
+// open makes c reachable, starts its reader and runs its first writer
+// (the sync on connect). The connect's work runs here, on net/http's
+// goroutine, whose stack goes when the handler returns, not on the
+// reader's, which lives as long as the connection.
 func (g *Gateway) open(ctx context.Context, c *Conn) {
 	ctx = context.WithoutCancel(ctx)
 	if g.Observer != nil {
@@ -212,11 +215,21 @@ func (g *Gateway) open(ctx context.Context, c *Conn) {
 	if g.Router != nil {
 		g.Router.Watch(ctx, c.userID)
 	}
-	if err := g.Presence.Connected(ctx, c); err != nil {
-		g.Log.Error("presence on connect", "user", c.userID, "err", err)
+	var startErr error
+	g.connects.run(func() {
+		if err := g.Presence.Connected(ctx, c); err != nil {
+			g.Log.Error("presence on connect", "user", c.userID, "err", err)
+		}
+		startErr = c.stream.Start(ctx)
+	})
+	if startErr != nil {
+		c.syncFailed(startErr)
 	}
-	go c.writeLoop(true)
 	go c.run()
+	// The first writer run is this goroutine: the sync's store query
+	// finds the stack the connect's presence query already grew, and it
+	// goes when the sync is written.
+	c.writeLoop(true)
 }
 
 // closed lets go of a connection whose reader and writer are done.
@@ -264,6 +277,8 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	go func() { g.wg.Wait(); close(done) }()
 	select {
 	case <-done:
+		// No connect is under way, and none will start.
+		g.connects.stop()
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()

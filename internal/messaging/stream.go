@@ -40,12 +40,29 @@ type Stream struct {
 	// cursor.
 	receiptMax   int64
 	receiptSaved int64
+	// start is what Start read, until Sync uses it.
+	start *StreamStart
 }
 
 // OpenStream returns the delivery state of one connected device. It does
 // no I/O.
 func (s *Service) OpenStream(userID, deviceID string) *Stream {
 	return &Stream{s: s, userID: userID, deviceID: deviceID}
+}
+
+// Start reads where the device stands: its receipt cursor, and whether
+// anything waits for it (Sync's one query for a device with nothing to
+// catch up). Sync calls it when the caller has not: a caller may run it
+// elsewhere, on a goroutine whose stack the store's deep calls have
+// already grown.
+func (st *Stream) Start(ctx context.Context) error {
+	start, err := st.s.store.StreamStart(ctx, st.userID, st.deviceID, st.s.notBefore())
+	if err != nil {
+		return fmt.Errorf("sync: %w", err)
+	}
+	st.receiptMax, st.receiptSaved = start.ReceiptCursor, start.ReceiptCursor
+	st.start = &start
+	return nil
 }
 
 // Sync writes, in order, the device's offline queue (oldest first) and
@@ -55,11 +72,13 @@ func (s *Service) OpenStream(userID, deviceID string) *Stream {
 // store query: the queue and the statuses are read only when StreamStart
 // says there is something to read.
 func (st *Stream) Sync(ctx context.Context, w FrameWriter) error {
-	start, err := st.s.store.StreamStart(ctx, st.userID, st.deviceID, st.s.notBefore())
-	if err != nil {
-		return fmt.Errorf("sync: %w", err)
+	if st.start == nil {
+		if err := st.Start(ctx); err != nil {
+			return err
+		}
 	}
-	st.receiptMax, st.receiptSaved = start.ReceiptCursor, start.ReceiptCursor
+	start := *st.start
+	st.start = nil
 	if start.Pending {
 		if err := st.syncQueue(ctx, w); err != nil {
 			return err
