@@ -44,6 +44,9 @@ type Conn struct {
 	jammed atomic.Bool
 	// silent is set when the heartbeat timeout ended the read.
 	silent atomic.Bool
+	// linger: reading ended with the client still sending or closing;
+	// run closes the socket without a reset (reader goroutine only).
+	linger bool
 	ended  chan struct{} // closed when the connection is over
 	// release gives back the connection's place under the user limits.
 	release    func()
@@ -183,7 +186,11 @@ func (c *Conn) run() {
 	// not) its close frame. A close frame not written yet is written now.
 	c.closeWith(closeNow)
 	c.out.finish()
-	_ = c.sock.conn.Close()
+	if c.linger {
+		c.sock.linger()
+	} else {
+		_ = c.sock.conn.Close()
+	}
 	c.g.closed(c, timedOut)
 	close(c.ended)
 }
@@ -222,6 +229,9 @@ func (c *Conn) readLoop() (timedOut bool) {
 			if errors.As(err, &pe) {
 				c.setCloseStatus(pe.code, pe.reason)
 			}
+			// The client may still be sending (the rest of a refused
+			// frame) or closing: the socket is closed without a reset.
+			c.linger = pe != nil || errors.Is(err, errPeerClosed)
 			return c.silent.Load() // a frame begun and not finished within the timeout is silence too
 		}
 		if c.stopping.Load() || c.ctx.Err() != nil {

@@ -220,6 +220,21 @@ func grow(buf []byte, n int) []byte {
 	return buf[:len(buf)+n]
 }
 
+// linger ends the TCP connection after the close handshake without a
+// reset: closing a socket that holds unread bytes (the rest of a frame
+// the server refused) sends RST, which can make the client lose the close
+// frame it has not read yet. So the server stops sending, reads and drops
+// what the client still sends until it closes (or closeWait passes), and
+// only then closes.
+func (s *socket) linger() {
+	if cw, ok := s.conn.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
+	_ = s.conn.SetReadDeadline(time.Now().Add(closeWait))
+	_, _ = io.Copy(io.Discard, s.conn)
+	_ = s.conn.Close()
+}
+
 // closePayload parses a close frame's body, as the client's reason for
 // closing; a malformed one is a protocol error.
 func closePayload(p []byte) (ws.StatusCode, error) {
