@@ -188,6 +188,10 @@ type measure struct {
 	// false if /metrics did not answer.
 	commits commitScrape
 	scraped bool
+	// writes and frames are the server's socket writes and frames sent
+	// at the start (/metrics).
+	writes, frames float64
+	writesScraped  bool
 }
 
 // begin opens the measured phase. expected is how long the phase should
@@ -206,6 +210,7 @@ func (e *env) begin(ctx context.Context, expected time.Duration) *measure {
 		}
 	}
 	m.commits, m.scraped = e.scrapeCommits(ctx)
+	m.writes, m.frames, m.writesScraped = e.scrapeWrites(ctx)
 	if e.opt.CPUProfile != "" {
 		secs := e.opt.CPUProfileSeconds
 		if secs <= 0 {
@@ -228,6 +233,11 @@ func (m *measure) end(ctx context.Context, r *Report) time.Duration {
 				r.Notes = append(r.Notes, "commit histograms: "+err.Error())
 			}
 			r.Commits = c
+		}
+	}
+	if m.writesScraped {
+		if w, f, ok := m.e.scrapeWrites(ctx); ok {
+			r.Server.SocketWrites, r.Server.FramesSent = ptr(int64(w-m.writes)), ptr(int64(f-m.frames))
 		}
 	}
 	r.Window = d.Seconds()

@@ -250,6 +250,50 @@ func fetchHistograms(ctx context.Context, hc *http.Client, url string, names ...
 	return parseHistograms(bytes.NewReader(b), names...)
 }
 
+// scrapeWrites reads the server's socket writes and frames sent so far
+// (every node of its cluster summed); ok is false if a node does not
+// serve them.
+func (e *env) scrapeWrites(ctx context.Context) (writes, frames float64, ok bool) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	for _, node := range append([]string{e.url}, e.opt.Nodes...) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(node, "/")+"/metrics", nil)
+		if err != nil {
+			return 0, 0, false
+		}
+		req.Header.Set("Accept", "text/plain;version=0.0.4")
+		resp, err := e.http.Do(req)
+		if err != nil {
+			return 0, 0, false
+		}
+		b, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK {
+			return 0, 0, false
+		}
+		w, okw := counterValue(b, "parley_socket_writes_total")
+		f, okf := counterValue(b, "parley_frames_sent_total")
+		if !okw || !okf {
+			return 0, 0, false
+		}
+		writes, frames = writes+w, frames+f
+	}
+	return writes, frames, true
+}
+
+// counterValue finds an unlabelled sample in the text format.
+func counterValue(b []byte, name string) (float64, bool) {
+	for line := range bytes.SplitSeq(b, []byte("\n")) {
+		rest, ok := bytes.CutPrefix(line, []byte(name+" "))
+		if !ok {
+			continue
+		}
+		v, err := strconv.ParseFloat(string(bytes.TrimSpace(rest)), 64)
+		return v, err == nil
+	}
+	return 0, false
+}
+
 // commitsBetween summarises the commits between two scrapes d apart.
 func commitsBetween(before, after commitScrape, d time.Duration) (*Commits, error) {
 	s, err := after.seconds.sub(before.seconds)

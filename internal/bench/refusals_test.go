@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -77,7 +78,7 @@ func TestRefusedMessagesAreResent(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		u := &user{api: &client.Client{BaseURL: hs.URL, Token: "t", HTTP: hs.Client()}}
-		d := &dialer{clients: []*http.Client{hs.Client()}}
+		d := &dialer{clients: []*http.Client{hs.Client()}, nets: []*net.Dialer{{}}}
 		w, err := d.dialWire(ctx, u, mode)
 		if err != nil {
 			t.Fatal(err)

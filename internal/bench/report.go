@@ -159,6 +159,12 @@ type Usage struct {
 	// per message.
 	WriteSyscalls    *int64   `json:"write_syscalls,omitempty"`
 	WritesPerMessage *float64 `json:"write_syscalls_per_message,omitempty"`
+	// SocketWrites and FramesSent are the server's writes to client
+	// sockets and the frames they carried, in the window (/metrics);
+	// SocketWritesPerMessage the writes per message.
+	SocketWrites           *int64   `json:"socket_writes,omitempty"`
+	FramesSent             *int64   `json:"frames_sent,omitempty"`
+	SocketWritesPerMessage *float64 `json:"socket_writes_per_message,omitempty"`
 }
 
 // perMessage sets the generator's CPU per message, msgs being the
@@ -175,6 +181,9 @@ func (r *Report) perMessage(msgs int64) {
 	}
 	if r.Server.WriteSyscalls != nil {
 		r.Server.WritesPerMessage = ptr(float64(*r.Server.WriteSyscalls) / float64(msgs))
+	}
+	if r.Server.SocketWrites != nil {
+		r.Server.SocketWritesPerMessage = ptr(float64(*r.Server.SocketWrites) / float64(msgs))
 	}
 }
 
@@ -226,6 +235,13 @@ func (r *Report) WriteTable(w io.Writer) error {
 	}
 	if v := r.Server.WritesPerMessage; v != nil {
 		rows = append(rows, [3]string{"server write syscalls per message", fmt.Sprintf("%.2f", *v), "(sockets and files)"})
+	}
+	if v := r.Server.SocketWritesPerMessage; v != nil {
+		frames := ""
+		if r.Server.FramesSent != nil && r.Server.SocketWrites != nil && *r.Server.SocketWrites > 0 {
+			frames = fmt.Sprintf("(%.1f frames per write)", float64(*r.Server.FramesSent)/float64(*r.Server.SocketWrites))
+		}
+		rows = append(rows, [3]string{"server socket writes per message", fmt.Sprintf("%.2f", *v), frames})
 	}
 	rows = append(rows, [3]string{"server RSS", optBytes(r.Server.RSS), ""})
 	if r.Machine.OtherCPUCores != nil {

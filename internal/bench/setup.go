@@ -97,7 +97,10 @@ func parallel(ctx context.Context, n, limit int, fn func(ctx context.Context, i 
 // range.
 type dialer struct {
 	clients []*http.Client
-	next    atomic.Uint64
+	// nets dial the same source addresses for the lean generator, which
+	// writes its handshake itself.
+	nets []*net.Dialer
+	next atomic.Uint64
 }
 
 func (e *env) newDialer(conns int) (*dialer, error) {
@@ -123,6 +126,7 @@ func (e *env) newDialer(conns int) (*dialer, error) {
 		if loop4 && n > 1 {
 			nd.LocalAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+i))}
 		}
+		d.nets = append(d.nets, nd)
 		d.clients = append(d.clients, &http.Client{Transport: &http.Transport{
 			DialContext: nd.DialContext,
 			// An upgraded connection never returns to the pool.
