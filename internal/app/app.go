@@ -137,6 +137,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	a.cleanup = retention.New(st, committer, med, clk, retention.Config{
 		Retention: cfg.Retention, Interval: cfg.CleanupInterval, Batch: cfg.CleanupBatch,
 	}, log, m)
+	m.Counter("parley_store_statements_total", "Statements run on the store outside transactions, each a round trip to the engine.", func() float64 { return float64(st.Statements()) })
 	m.Gauge("parley_send_queue_depth", "Sends waiting for the group committer.", func() float64 { return float64(msgs.QueueDepth()) })
 	m.Gauge("parley_sends_pending", "Sends handed to the group committer and not committed yet, the batch committing included (bounded by --max-pending-sends).", func() float64 { return float64(gw.PendingSends()) })
 	m.Gauge("parley_password_hashes_waiting", "Logins and registrations waiting for a password hash slot.", func() float64 { return float64(ids.HashesWaiting()) })

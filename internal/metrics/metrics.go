@@ -144,6 +144,11 @@ func (m *Metrics) StatusChanges(status string, n int) {
 	m.statusChanges.WithLabelValues(status).Add(float64(n))
 }
 
+// Counter registers a counter whose value is read at scrape time.
+func (m *Metrics) Counter(name, help string, f func() float64) {
+	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, f))
+}
+
 // Gauge registers a gauge whose value is read at scrape time.
 func (m *Metrics) Gauge(name, help string, f func() float64) {
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f))

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -96,10 +97,13 @@ type db struct {
 	*sql.DB
 	d     *dialect
 	stmts *sync.Map // rewritten query text -> *sql.Stmt, when d.prepare
+	// statements counts the statements run outside transactions, each a
+	// round trip to the engine (shared by the store's pools).
+	statements *atomic.Int64
 }
 
-func newDB(pool *sql.DB, d *dialect) db {
-	return db{DB: pool, d: d, stmts: &sync.Map{}}
+func newDB(pool *sql.DB, d *dialect, statements *atomic.Int64) db {
+	return db{DB: pool, d: d, stmts: &sync.Map{}, statements: statements}
 }
 
 // stmt returns the prepared statement of q, or nil if q is not worth
@@ -137,6 +141,7 @@ func (c db) prepared(q string) *sql.Stmt {
 }
 
 func (c db) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	c.statements.Add(1)
 	q = c.d.rewrite(q)
 	if st := c.stmt(ctx, q); st != nil {
 		return st.ExecContext(ctx, args...)
@@ -145,6 +150,7 @@ func (c db) ExecContext(ctx context.Context, q string, args ...any) (sql.Result,
 }
 
 func (c db) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	c.statements.Add(1)
 	q = c.d.rewrite(q)
 	if st := c.stmt(ctx, q); st != nil {
 		return st.QueryContext(ctx, args...)
@@ -153,6 +159,7 @@ func (c db) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows,
 }
 
 func (c db) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	c.statements.Add(1)
 	q = c.d.rewrite(q)
 	if st := c.stmt(ctx, q); st != nil {
 		return st.QueryRowContext(ctx, args...)

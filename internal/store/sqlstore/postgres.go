@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -75,6 +76,7 @@ func OpenPostgres(ctx context.Context, dsn string, opts PostgresOptions) (*Store
 		_ = pool.Close()
 		return nil, fmt.Errorf("migrate postgres: %w", err)
 	}
-	c := newDB(pool, postgresDialect)
-	return &Store{w: c, r: c, d: postgresDialect}, nil
+	n := new(atomic.Int64)
+	c := newDB(pool, postgresDialect, n)
+	return &Store{w: c, r: c, d: postgresDialect, statements: n}, nil
 }

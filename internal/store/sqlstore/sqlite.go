@@ -23,6 +23,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -42,7 +43,13 @@ type Store struct {
 	w db // writes: SQLite's one writer connection, or PostgreSQL's pool
 	r db // reads
 	d *dialect
+	// statements counts the statements run outside transactions.
+	statements *atomic.Int64
 }
+
+// Statements reports how many statements the store has run outside
+// transactions: each is a round trip to the engine.
+func (s *Store) Statements() int64 { return s.statements.Load() }
 
 // Open opens (creating if needed) the database in dir and migrates it.
 func Open(ctx context.Context, dir string) (*Store, error) {
@@ -99,7 +106,8 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
 	r.SetConnMaxIdleTime(0)
-	return &Store{w: newDB(w, sqliteDialect), r: newDB(r, sqliteDialect), d: sqliteDialect}, nil
+	count := new(atomic.Int64)
+	return &Store{w: newDB(w, sqliteDialect, count), r: newDB(r, sqliteDialect, count), d: sqliteDialect, statements: count}, nil
 }
 
 // incrementalVacuum makes deleted space returnable to the file system
