@@ -257,9 +257,25 @@ func (c *Conn) Send(ctx context.Context, frame any) error {
 	return c.SendRaw(ctx, b)
 }
 
-// SendRaw writes bytes as one text frame, as they are.
+// writeTimeout bounds one frame write: a server that stopped reading
+// fails it, and the connection, after this long.
+const writeTimeout = 10 * time.Second
+
+// SendRaw writes bytes as one text frame, as they are. ctx is checked
+// before the write; a write under way finishes (or fails after
+// writeTimeout) whatever becomes of ctx.
 func (c *Conn) SendRaw(ctx context.Context, data []byte) error {
-	return c.ws.Write(ctx, websocket.MessageText, data)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	// coder/websocket closes the connection when a write's context ends
+	// while the write is under way, even in the instant after its bytes
+	// went out: a caller cancelling as soon as it has its answer (the
+	// usual case) killed the connection now and then
+	// (TestSendMessageWaitEndsWithContext under load).
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
+	defer cancel()
+	return c.ws.Write(wctx, websocket.MessageText, data)
 }
 
 // SendMessage sends a message and waits for its message_ack (or the error
