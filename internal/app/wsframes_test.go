@@ -652,10 +652,14 @@ func writeCounts(t *testing.T, srv *apptest.Server) (frames, writes int) {
 	return get(framesSentTotal), get(socketWritesTotal)
 }
 
-// TestWSWritesCoalesced: frames queued for a connection together go out in
-// fewer socket writes than frames. The client writes 20 heartbeats in one
-// TCP write; their 20 acks are queued faster than the writer writes.
-func TestWSWritesCoalesced(t *testing.T) {
+// TestWSWriteCounters: the server counts its socket writes and the frames
+// they carry (parley_socket_writes_total, parley_frames_sent_total). The
+// client writes 20 heartbeats in one TCP write; their acks are counted as
+// frames, in at most one write each. How many writes they take depends on
+// scheduling (typically a few); that frames queued together go out in one
+// write is TestWriterCoalescesWhatQueuedMeanwhile's, made deterministic
+// there.
+func TestWSWriteCounters(t *testing.T) {
 	srv, token := wsServer(t)
 	c := dialWS(t, ws.Dialer{}, wsURL(srv, token))
 	// fence makes the counters settle. The writer counts a write after
@@ -687,7 +691,7 @@ func TestWSWritesCoalesced(t *testing.T) {
 	if frames < n {
 		t.Fatalf("frames sent rose by %d, want at least %d", frames, n)
 	}
-	if writes >= n {
-		t.Fatalf("%d frames took %d socket writes: not coalesced", frames, writes)
+	if writes < 1 || writes > frames {
+		t.Fatalf("%d frames counted in %d socket writes, want between 1 and %d writes", frames, writes, frames)
 	}
 }

@@ -2,12 +2,19 @@ package gateway
 
 import (
 	"bytes"
+	"fmt"
 	"io"
+	"log/slog"
+	"net"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/gobwas/ws"
+	"github.com/parleychat/parley/internal/identity"
+	"github.com/parleychat/parley/internal/messaging"
 )
 
 // TestSocketAppendFrame: appendFrame writes the header for each length
@@ -139,4 +146,63 @@ func TestSocketCloseFrame(t *testing.T) {
 			t.Fatalf("1005 body % x, want none", body)
 		}
 	})
+}
+
+// countingObserver counts the writer's socket writes and their frames.
+type countingObserver struct {
+	mu             sync.Mutex
+	writes, frames int
+}
+
+func (o *countingObserver) ConnOpened()    {}
+func (o *countingObserver) ConnClosed()    {}
+func (o *countingObserver) FrameIn(string) {}
+func (o *countingObserver) SlowConsumer()  {}
+func (o *countingObserver) Written(frames int) {
+	o.mu.Lock()
+	o.writes++
+	o.frames += frames
+	o.mu.Unlock()
+}
+
+// noStreams is a Messenger for connections that are only written frames.
+type noStreams struct{ Messenger }
+
+func (noStreams) OpenStream(string, string) *messaging.Stream { return nil }
+
+// TestWriterCoalescesWhatQueuedMeanwhile: frames queued while the writer
+// is busy go out together in its next write. The socket is a synchronous
+// pipe nobody reads yet, so the writer is held in its first write (or
+// not started) while the rest queue: whatever the scheduling, 20 frames
+// take at most two writes.
+func TestWriterCoalescesWhatQueuedMeanwhile(t *testing.T) {
+	server, client := net.Pipe()
+	defer client.Close()
+	obs := &countingObserver{}
+	g := &Gateway{
+		cfg:       Config{MaxQueue: 100, MaxInflight: 1, RateLimit: 1, RateBurst: 1, WriteTimeout: time.Minute},
+		Deps:      Deps{Messages: noStreams{}, Observer: obs, Log: slog.New(slog.DiscardHandler)},
+		writeBufs: newBuffers(4096, maxWriteBuffer+4096),
+	}
+	c := newConn(g, &socket{conn: server}, identity.Device{ID: "d", UserID: "u"}, func() {})
+	const n = 20
+	var want []byte
+	for i := range n {
+		f := fmt.Appendf(nil, `{"n":%d}`, i)
+		c.send(f)
+		want = appendFrame(want, ws.OpText, f)
+	}
+	got := make([]byte, len(want))
+	if _, err := io.ReadFull(client, got); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("the client read %q, want the %d frames in order: %q", got, n, want)
+	}
+	c.out.finish() // the writer has stopped: its counts are in
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	if obs.frames != n || obs.writes > 2 {
+		t.Fatalf("%d frames in %d writes, want %d frames in at most 2", obs.frames, obs.writes, n)
+	}
 }
