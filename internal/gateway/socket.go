@@ -44,7 +44,10 @@ type socket struct {
 	// early holds bytes the client sent after its handshake that net/http
 	// had already read; they are read before the connection's.
 	early []byte
-	first [1]byte
+	// first is where wait reads the start of the next message: a
+	// heartbeat, an ack or a short message whole, in one read(2) instead
+	// of three (first byte, rest of the header, payload).
+	first [64]byte
 	hdr   [ws.MaxHeaderSize - 2]byte
 }
 
@@ -102,7 +105,8 @@ func headerHasToken(h http.Header, name, token string) bool {
 // wait blocks until the client sends something. An idle connection's
 // reader is parked here, so its stack is the idle connection's cost: it
 // reads straight from the connection, a few frames shallower than
-// readMessage, and Go's 2 KB starting stack holds it.
+// readMessage, and Go's 2 KB starting stack holds it. What it reads is
+// read again by readMessage (early).
 func (s *socket) wait() error {
 	if len(s.early) > 0 {
 		return nil
