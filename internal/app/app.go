@@ -18,6 +18,7 @@ import (
 
 	"github.com/parleychat/parley/internal/api"
 	"github.com/parleychat/parley/internal/blob/local"
+	"github.com/parleychat/parley/internal/bus"
 	"github.com/parleychat/parley/internal/cache"
 	"github.com/parleychat/parley/internal/clock"
 	"github.com/parleychat/parley/internal/config"
@@ -102,13 +103,17 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	}
 	// One committer writes every conversation log: sends, receipts,
 	// membership changes' system messages and expiries.
-	committer := messaging.NewCommitter(st, pub, clk, messaging.Config{Retention: cfg.Retention, MaxBatch: cfg.MaxBatch}, log, m)
-	convs := conversations.NewService(st, committer, pub, clk, conversations.Config{Retention: cfg.Retention, MaxGroupSize: cfg.MaxGroupSize})
+	// A contact chosen (a 1:1 created, a first reply) drops both users'
+	// cached contacts on every node before its event goes out.
+	contactsPub := &contactsPublisher{publisher: pub}
+	committer := messaging.NewCommitter(st, contactsPub, clk, messaging.Config{Retention: cfg.Retention, MaxBatch: cfg.MaxBatch}, log, m)
+	convs := conversations.NewService(st, committer, contactsPub, clk, conversations.Config{Retention: cfg.Retention, MaxGroupSize: cfg.MaxGroupSize})
 	pres := presence.NewTracker(st, dir, pub, convs, clk, presence.Config{
 		Grace: cfg.PresenceGrace, TypingTimeout: cfg.TypingTimeout,
 		SettingsCache: cache.Config{MaxEntries: cfg.PresenceCacheEntries, MaxAge: cfg.CacheMaxAge},
 	}, log)
 	convs.OnMembersChanged = pres.ForgetMembers
+	contactsPub.changed = pres.ContactsChanged
 	if cl != nil {
 		// A node that ends a session or saves settings drops its own
 		// cache entries; the bus tells every other node to drop theirs.
@@ -267,4 +272,19 @@ func (a *App) ListenAndServe(ctx context.Context) error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	return a.Serve(ctx, ln)
+}
+
+// contactsPublisher is the domain's publisher with one addition: before a
+// contact event (bus.KindContact) goes out, the cached contacts of both
+// users are dropped, on every node.
+type contactsPublisher struct {
+	publisher
+	changed func(ctx context.Context, userIDs ...string)
+}
+
+func (p *contactsPublisher) Publish(ctx context.Context, userIDs []string, ev *bus.Event) {
+	if ev.Kind == bus.KindContact && p.changed != nil {
+		p.changed(ctx, ev.Chooser, ev.Chosen)
+	}
+	p.publisher.Publish(ctx, userIDs, ev)
 }

@@ -84,6 +84,8 @@ func (c caches) apply(inv bus.Invalidation) {
 		c.sessions.ForgetSessions(inv.IDs)
 	case bus.CachePresenceSettings:
 		c.settings.ForgetSettings(inv.IDs)
+	case bus.CacheContacts:
+		c.settings.ForgetContacts(inv.IDs)
 	default:
 		// A cache this version does not know (a newer node, during a
 		// rolling upgrade): dropping everything is always safe.

@@ -232,3 +232,37 @@ func TestClusterCachesEmptiedWhenRedisComesBack(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestClusterContactsReachEveryNodesCache: a 1:1 created through node A
+// drops the new contacts' cached contact sets on node B too, so B's next
+// connect of either reads them again rather than serving the old set.
+func TestClusterContactsReachEveryNodesCache(t *testing.T) {
+	ctx := testCtx(t)
+	na, nb := twoNodesWith(t, func(*config.Config) {})
+	bob, carol := na.NewUser(ctx, "bob"), na.NewUser(ctx, "carol")
+	held := served(t, apptest.Dial(ctx, t, on(nb, bob))) // B caches bob's settings and contacts (none)
+	dialAndLeave(ctx, t, bob.NewDeviceOn(ctx, nb))       // … and serves the next connect from them
+	const statements = "parley_store_statements_total"
+
+	conv, err := carol.API.CreateDirect(ctx, bob.UserID) // through A: carol chose bob
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The witness: a message published after the conversation was made
+	// reaches bob on B after the invalidation did.
+	cc := served(t, carol.Dial(ctx))
+	if _, err := cc.SendMessage(ctx, text("after-contact", conv.ConversationID, "hi")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := held.Next(ctx, "message"); err != nil {
+		t.Fatal(err)
+	}
+	device := bob.NewDeviceOn(ctx, nb)
+	before := metric(t, nb, statements)
+	dialAndLeave(ctx, t, device)
+	// Contacts, where the device stands, its queue (carol's message):
+	// without the invalidation B would skip the first.
+	if n := metric(t, nb, statements) - before; n != 3 {
+		t.Fatalf("bob's connect on B after carol chose him on A: %v store statements, want 3 (contacts read again)", n)
+	}
+}

@@ -72,6 +72,9 @@ const (
 	// CachePresenceSettings holds users' presence settings; its
 	// invalidations name user ids.
 	CachePresenceSettings Cache = "presence-settings"
+	// CacheContacts holds users' contact sets; its invalidations name
+	// user ids.
+	CacheContacts Cache = "contacts"
 )
 
 // Invalidation tells nodes that the rows behind some entries of a cache

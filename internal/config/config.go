@@ -155,7 +155,7 @@ func Load(name string, args []string, getenv func(string) string, stderr io.Writ
 	fs.DurationVar(&c.SessionCheck, "session-check-interval", c.SessionCheck, "how often open connections' sessions are looked up, closing those signed out (0: off)")
 	fs.IntVar(&c.MaxDevices, "max-devices", c.MaxDevices, "sessions (devices) per user; a login past it signs out the oldest")
 	fs.IntVar(&c.SessionCacheEntries, "session-cache-entries", c.SessionCacheEntries, "sessions a node keeps in memory so that a connect needs no token query (0: off)")
-	fs.IntVar(&c.PresenceCacheEntries, "presence-cache-entries", c.PresenceCacheEntries, "users' presence settings a node keeps in memory for connects (0: off)")
+	fs.IntVar(&c.PresenceCacheEntries, "presence-cache-entries", c.PresenceCacheEntries, "users' presence settings, and apart their contacts, a node keeps in memory for connects (0: off)")
 	fs.DurationVar(&c.CacheMaxAge, "cache-max-age", c.CacheMaxAge, "longest a cached session or setting is served without reading it again, bounding a lost invalidation (0: no bound, without --redis only)")
 	fs.IntVar(&c.MaxGroupSize, "max-group-size", c.MaxGroupSize, "most members of a group, its creator counted")
 	fs.IntVar(&c.MaxBatch, "max-batch", c.MaxBatch, "most messages committed in one transaction")

@@ -110,8 +110,9 @@ type Config struct {
 	Grace time.Duration
 	// TypingTimeout ends a composing state that was not refreshed.
 	TypingTimeout time.Duration
-	// SettingsCache bounds the users' settings held in memory for
-	// connects and snapshots (MaxEntries 0: every read asks the store).
+	// SettingsCache bounds the users' settings, and apart their
+	// contacts, held in memory for connects and snapshots (MaxEntries 0:
+	// every read asks the store).
 	SettingsCache cache.Config
 }
 
@@ -188,8 +189,11 @@ type Tracker struct {
 	// settings are users' presence settings, read on every connect (the
 	// user's own, and its online contacts' for the snapshot).
 	settings *cache.Cache[string, Settings]
+	// contacts are users' contact sets, read on every connect. A cached
+	// set is shared: nothing may change its slices.
+	contacts *cache.Cache[string, ContactSet]
 	// Invalidator, if set, tells the other nodes of a cluster whose
-	// settings this one saved. Set before the tracker is used.
+	// settings or contacts changed here. Set before the tracker is used.
 	Invalidator bus.Invalidator
 }
 
@@ -218,6 +222,7 @@ func NewTracker(s Store, dir Directory, pub Publisher, members Members, clk cloc
 
 		memberSrc: members,
 		settings:  cache.New[string, Settings](clk, cfg.SettingsCache),
+		contacts:  cache.New[string, ContactSet](clk, cfg.SettingsCache),
 	}
 	dir.Handle(t.receive, t.gone)
 	return t
@@ -607,21 +612,43 @@ func (t *Tracker) Settings(ctx context.Context, userID string) (Settings, error)
 // connectView reads what a connect needs: the user's settings, from the
 // cache when it can, and its contacts, in one store round trip either way.
 func (t *Tracker) connectView(ctx context.Context, userID string) (Settings, ContactSet, error) {
-	if s, ok := t.settings.Get(userID); ok {
+	s, haveSettings := t.settings.Get(userID)
+	c, haveContacts := t.contacts.Get(userID)
+	switch {
+	case haveSettings && haveContacts:
+		return s, c, nil
+	case haveSettings:
+		gen := t.contacts.Gen()
 		c, err := t.store.Contacts(ctx, userID)
 		if err != nil {
 			return Settings{}, ContactSet{}, fmt.Errorf("contacts: %w", err)
 		}
+		t.contacts.Put(userID, c, gen)
 		return s, c, nil
 	}
-	gen := t.settings.Gen()
+	sgen, cgen := t.settings.Gen(), t.contacts.Gen()
 	s, c, err := t.store.PresenceView(ctx, userID)
 	if err != nil {
 		return Settings{}, ContactSet{}, fmt.Errorf("presence settings and contacts: %w", err)
 	}
-	t.settings.Put(userID, s, gen)
+	t.settings.Put(userID, s, sgen)
+	t.contacts.Put(userID, c, cgen)
 	return s, c, nil
 }
+
+// ContactsChanged drops the cached contacts of users whose contacts
+// changed (a 1:1 created, a first reply), here and, through the
+// Invalidator, on every node. Call it before the change's event is
+// published: a node hears of the invalidation first.
+func (t *Tracker) ContactsChanged(ctx context.Context, userIDs ...string) {
+	t.contacts.Drop(userIDs...)
+	if t.Invalidator != nil {
+		t.Invalidator.Invalidate(ctx, bus.Invalidation{Cache: bus.CacheContacts, IDs: userIDs})
+	}
+}
+
+// ForgetContacts drops cached contacts that another node changed.
+func (t *Tracker) ForgetContacts(userIDs []string) { t.contacts.Drop(userIDs...) }
 
 // presenceSettings reads a user's settings, from the cache when it can.
 func (t *Tracker) presenceSettings(ctx context.Context, userID string) (Settings, error) {
@@ -668,9 +695,12 @@ func (t *Tracker) presenceSettingsMany(ctx context.Context, ids []string) (map[s
 // them.
 func (t *Tracker) ForgetSettings(userIDs []string) { t.settings.Drop(userIDs...) }
 
-// ForgetAllSettings empties the settings cache: invalidations from other
-// nodes may have been lost.
-func (t *Tracker) ForgetAllSettings() { t.settings.Clear() }
+// ForgetAllSettings empties the settings and contacts caches:
+// invalidations from other nodes may have been lost.
+func (t *Tracker) ForgetAllSettings() {
+	t.settings.Clear()
+	t.contacts.Clear()
+}
 
 // UpdateSettings changes the given settings (empty fields stay as they
 // are) and returns the result.
