@@ -114,6 +114,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	}, log)
 	convs.OnMembersChanged = pres.ForgetMembers
 	contactsPub.changed = pres.ContactsChanged
+	ids.OnSession = pres.Warm
 	if cl != nil {
 		// A node that ends a session or saves settings drops its own
 		// cache entries; the bus tells every other node to drop theirs.

@@ -244,6 +244,7 @@ func TestClusterContactsReachEveryNodesCache(t *testing.T) {
 	dialAndLeave(ctx, t, bob.NewDeviceOn(ctx, nb))       // … and serves the next connect from them
 	const statements = "parley_store_statements_total"
 
+	device := bob.NewDeviceOn(ctx, nb) // signed in (its login warms B's caches) before the change
 	conv, err := carol.API.CreateDirect(ctx, bob.UserID) // through A: carol chose bob
 	if err != nil {
 		t.Fatal(err)
@@ -257,7 +258,6 @@ func TestClusterContactsReachEveryNodesCache(t *testing.T) {
 	if _, err := held.Next(ctx, "message"); err != nil {
 		t.Fatal(err)
 	}
-	device := bob.NewDeviceOn(ctx, nb)
 	before := metric(t, nb, statements)
 	dialAndLeave(ctx, t, device)
 	// Contacts, where the device stands, its queue (carol's message):

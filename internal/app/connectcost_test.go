@@ -9,10 +9,10 @@ import (
 )
 
 // TestConnectCostsTwoStoreRoundTrips: a device that signed in and has
-// nothing waiting connects with at most two store round trips: the
-// session comes from memory, the user's settings and contacts in one
-// query (none once cached), and where the device stands in one more. Its
-// queue is read only when something is queued, and its contacts again
+// nothing waiting connects with one store round trip (where it stands):
+// its session, and its user's settings and contacts, were read into
+// memory at login; uncached, settings and contacts are one more query.
+// Its queue is read only when something is queued, and its contacts again
 // only once they changed.
 func TestConnectCostsTwoStoreRoundTrips(t *testing.T) {
 	t.Run("sqlite", func(t *testing.T) { testConnectCost(t, apptest.Config(t)) })
@@ -42,13 +42,13 @@ func testConnectCost(t *testing.T, cfg config.Config) {
 		return metric(t, srv, statements) - before
 	}
 
-	// The first connect of a user reads its settings with its contacts.
-	if n := connect(bob.NewDevice(ctx)); n != 2 {
-		t.Errorf("first connect of a signed-in device: %v store statements, want 2", n)
-	}
-	// Both are cached now: the next device reads where it stands only.
+	// A login reads the user's settings and contacts into memory: the
+	// first connect after it asks only where the device stands.
 	if n := connect(bob.NewDevice(ctx)); n != 1 {
-		t.Errorf("connect with settings and contacts cached: %v store statements, want 1", n)
+		t.Errorf("first connect of a signed-in device: %v store statements, want 1", n)
+	}
+	if n := connect(bob.NewDevice(ctx)); n != 1 {
+		t.Errorf("connect of another device: %v store statements, want 1", n)
 	}
 
 	// With a message queued the queue is read too: one more.
@@ -62,7 +62,9 @@ func testConnectCost(t *testing.T, cfg config.Config) {
 	}
 
 	// Bob's first reply makes alice his contact: his cached contacts are
-	// dropped, and the next connect reads them again.
+	// dropped, and the next connect (of a device signed in before) reads
+	// them again.
+	late := bob.NewDevice(ctx)
 	bc := served(t, bob.Dial(ctx))
 	if _, err := bc.SendMessage(ctx, text("reply", conv.ConversationID, "hello")); err != nil {
 		t.Fatal(err)
@@ -70,8 +72,25 @@ func testConnectCost(t *testing.T, cfg config.Config) {
 	if _, err := ac.Next(ctx, "message"); err != nil { // the contact event went out before it
 		t.Fatal(err)
 	}
-	// (A new device has both messages queued: the queue is read too.)
-	if n := connect(bob.NewDevice(ctx)); n != 3 {
+	// (late has both messages queued: the queue is read too.)
+	if n := connect(late); n != 3 {
 		t.Errorf("connect after bob's contacts changed: %v store statements, want 3 (contacts read again, and the queue)", n)
+	}
+}
+
+// TestConnectUncachedCostsTwoStoreRoundTrips: with nothing of the user in
+// memory (the presence caches off), settings and contacts are one query,
+// where the device stands the other.
+func TestConnectUncachedCostsTwoStoreRoundTrips(t *testing.T) {
+	ctx := testCtx(t)
+	cfg := apptest.Config(t)
+	cfg.PresenceCacheEntries = 0
+	srv := apptest.Start(t, cfg, nil)
+	bob := srv.NewUser(ctx, "bob")
+	device := bob.NewDevice(ctx)
+	before := metric(t, srv, "parley_store_statements_total")
+	served(t, apptest.Dial(ctx, t, device))
+	if n := metric(t, srv, "parley_store_statements_total") - before; n != 2 {
+		t.Fatalf("connect with the presence caches off: %v store statements, want 2", n)
 	}
 }

@@ -77,6 +77,9 @@ type Service struct {
 	// (evicted by a newer login, signed out), and why, so that their open
 	// connections close on whatever node holds them.
 	OnRevoke func(userID string, deviceIDs []string, reason string)
+	// OnSession, if set, is told of each new session, so that what its
+	// first connect reads can be made ready (presence's caches).
+	OnSession func(ctx context.Context, userID string)
 }
 
 // NewService returns an identity service.
@@ -174,6 +177,9 @@ func (s *Service) Login(ctx context.Context, username, password string) (Session
 	s.sessions.Put(h, asStored(d), gen)
 	if len(evicted) > 0 {
 		s.revoke(ctx, u.ID, evicted, "session ended: signed in on too many devices")
+	}
+	if s.OnSession != nil {
+		s.OnSession(ctx, u.ID)
 	}
 	return Session{Token: token, UserID: u.ID, DeviceID: d.ID, ExpiresAt: d.ExpiresAt}, nil
 }

@@ -636,6 +636,16 @@ func (t *Tracker) connectView(ctx context.Context, userID string) (Settings, Con
 	return s, c, nil
 }
 
+// Warm reads a user's settings and contacts into the caches, if they are
+// not there: called at login, so the first connect after it asks the
+// store only where the device stands. A failure only leaves the connect
+// to read them.
+func (t *Tracker) Warm(ctx context.Context, userID string) {
+	if _, _, err := t.connectView(ctx, userID); err != nil {
+		t.log.Warn("presence settings and contacts at login", "user", userID, "err", err)
+	}
+}
+
 // ContactsChanged drops the cached contacts of users whose contacts
 // changed (a 1:1 created, a first reply), here and, through the
 // Invalidator, on every node. Call it before the change's event is
