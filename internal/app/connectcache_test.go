@@ -244,7 +244,7 @@ func TestClusterContactsReachEveryNodesCache(t *testing.T) {
 	dialAndLeave(ctx, t, bob.NewDeviceOn(ctx, nb))       // … and serves the next connect from them
 	const statements = "parley_store_statements_total"
 
-	device := bob.NewDeviceOn(ctx, nb) // signed in (its login warms B's caches) before the change
+	device := bob.NewDeviceOn(ctx, nb)                   // signed in (its login warms B's caches) before the change
 	conv, err := carol.API.CreateDirect(ctx, bob.UserID) // through A: carol chose bob
 	if err != nil {
 		t.Fatal(err)
