@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -140,45 +139,4 @@ func (e *env) newDialer(conns int) (*dialer, error) {
 func (d *dialer) dial(ctx context.Context, u *user, opt client.DialOptions) (*client.Conn, error) {
 	opt.HTTPClient = d.clients[d.next.Add(1)%uint64(len(d.clients))]
 	return u.api.Dial(ctx, opt)
-}
-
-// dialAll connects every user, limit at a time.
-func (d *dialer) dialAll(ctx context.Context, users []*user, limit int, opt client.DialOptions) ([]*client.Conn, error) {
-	conns := make([]*client.Conn, len(users))
-	err := parallel(ctx, len(users), limit, func(ctx context.Context, i int) error {
-		c, err := d.dial(ctx, users[i], opt)
-		if err != nil {
-			return fmt.Errorf("dial %s: %w", users[i].Username, err)
-		}
-		conns[i] = c
-		return nil
-	})
-	if err != nil {
-		closeAll(conns)
-		return nil, err
-	}
-	return conns, nil
-}
-
-// closeAll closes connections with the normal close handshake, many at
-// a time; nil entries are skipped. Frames still arriving are discarded:
-// a reader blocked on a full Frames channel would stall the handshake.
-func closeAll(conns []*client.Conn) {
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 256)
-	for _, c := range conns {
-		if c == nil {
-			continue
-		}
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			go func() {
-				for range c.Frames() {
-				}
-			}()
-			_ = c.Close()
-		})
-	}
-	wg.Wait()
 }
