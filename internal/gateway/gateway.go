@@ -226,9 +226,9 @@ func (g *Gateway) open(ctx context.Context, c *Conn) {
 		c.syncFailed(startErr)
 	}
 	go c.run()
-	// The first writer run is this goroutine: the sync's store query
-	// finds the stack the connect's presence query already grew, and it
-	// goes when the sync is written.
+	// The first writer run is this goroutine, which ends when the handler
+	// returns: a long offline queue's sync grows a stack that does not
+	// outlive it.
 	c.writeLoop(true)
 }
 
