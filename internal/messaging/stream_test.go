@@ -106,19 +106,9 @@ func (s *countingStore) Statuses(ctx context.Context, m messaging.Message) ([]me
 	return s.Store.Statuses(ctx, m)
 }
 
-// published keeps every event the committer publishes.
-type published struct {
-	mu     sync.Mutex
-	events []*bus.Event
-}
-
-func (p *published) Publish(_ context.Context, _ []string, ev *bus.Event) {
-	p.mu.Lock()
-	p.events = append(p.events, ev)
-	p.mu.Unlock()
-}
-
-func (p *published) message(t *testing.T, conv string, seq int64) *bus.Event {
+// message is the published event of a conversation's message seq
+// (recorder is committer_test.go's Publisher).
+func (p *recorder) message(t *testing.T, conv string, seq int64) *bus.Event {
 	t.Helper()
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -132,7 +122,7 @@ func (p *published) message(t *testing.T, conv string, seq int64) *bus.Event {
 }
 
 // statuses are the receipt events published, in order.
-func (p *published) statuses() []*bus.Event {
+func (p *recorder) statuses() []*bus.Event {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var out []*bus.Event
@@ -206,7 +196,7 @@ func (f *frames) statuses(t *testing.T) []string {
 // devices a1, a2, b1, b2, c1; 1:1s "ab" and "bc".
 type harness struct {
 	store *countingStore
-	pub   *published
+	pub   *recorder
 	c     *messaging.Committer
 	svc   *messaging.Service
 	gaps  atomic.Int64
@@ -233,7 +223,7 @@ func newHarness(t *testing.T, st *sqlstore.Store) *harness {
 			t.Fatal(err)
 		}
 	}
-	h := &harness{store: &countingStore{Store: st}, pub: &published{}}
+	h := &harness{store: &countingStore{Store: st}, pub: &recorder{}}
 	h.c = messaging.NewCommitter(h.store, h.pub, clock.NewFake(t0), messaging.Config{Retention: time.Hour, MaxBatch: 64}, slog.New(slog.DiscardHandler), nil)
 	done := make(chan error, 1)
 	go func() { done <- h.c.Run(ctx) }()
