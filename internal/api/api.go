@@ -18,7 +18,7 @@ import (
 	"github.com/parleychat/parley/internal/identity"
 	"github.com/parleychat/parley/internal/messaging"
 	"github.com/parleychat/parley/internal/presence"
-	"github.com/parleychat/parley/internal/protocol"
+	"github.com/parleychat/parley/wire"
 )
 
 // MaxBodyBytes bounds a request body.
@@ -96,7 +96,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/conversations/{id}/messages", a.auth(a.getMessages))
 	mux.Handle("GET /api/v1/messages/{id}/status", a.auth(a.getMessageStatus))
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
-		WriteError(w, protocol.NewError(protocol.CodeNotFound, "no such endpoint"))
+		WriteError(w, wire.NewError(wire.CodeNotFound, "no such endpoint"))
 	})
 }
 
@@ -138,19 +138,19 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	if err := dec.Decode(v); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return protocol.NewError(protocol.CodeTooLarge, "request body is too large")
+			return wire.NewError(wire.CodeTooLarge, "request body is too large")
 		}
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
-			return protocol.Invalid("field " + te.Field + " has the wrong type")
+			return wire.Invalid("field " + te.Field + " has the wrong type")
 		}
 		if errors.Is(err, io.EOF) {
-			return protocol.Invalid("request body is empty")
+			return wire.Invalid("request body is empty")
 		}
-		return protocol.Invalid("request body is not valid JSON")
+		return wire.Invalid("request body is not valid JSON")
 	}
 	if dec.More() {
-		return protocol.Invalid("request body has data after the JSON object")
+		return wire.Invalid("request body has data after the JSON object")
 	}
 	return nil
 }
@@ -162,7 +162,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // WriteError answers err with its status and wire code.
-func WriteError(w http.ResponseWriter, err error) { protocol.WriteHTTP(w, err) }
+func WriteError(w http.ResponseWriter, err error) { wire.WriteHTTP(w, err) }
 
 // fail logs server faults (with detail) and answers any error.
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
@@ -173,7 +173,7 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, identity.ErrBusy) {
 		a.limited("password_queue")
 	}
-	if protocol.AsError(err) == protocol.ErrInternal {
+	if wire.AsError(err) == wire.ErrInternal {
 		a.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	WriteError(w, err)

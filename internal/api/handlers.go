@@ -9,7 +9,7 @@ import (
 	"github.com/parleychat/parley/internal/identity"
 	"github.com/parleychat/parley/internal/messaging"
 	"github.com/parleychat/parley/internal/presence"
-	"github.com/parleychat/parley/internal/protocol"
+	"github.com/parleychat/parley/wire"
 )
 
 // History page sizes (contract: default 50, at most 500).
@@ -178,7 +178,7 @@ func (a *API) createConversation(w http.ResponseWriter, r *http.Request) {
 	switch req.Type {
 	case conversations.TypeDirect:
 		if len(req.Participants) != 1 {
-			a.fail(w, r, protocol.Unprocessable(protocol.CodeInvalid, "a 1:1 conversation names exactly one other participant"))
+			a.fail(w, r, wire.Unprocessable(wire.CodeInvalid, "a 1:1 conversation names exactly one other participant"))
 			return
 		}
 		c, created, err := a.convs.CreateDirect(r.Context(), caller, req.Participants[0])
@@ -199,7 +199,7 @@ func (a *API) createConversation(w http.ResponseWriter, r *http.Request) {
 		}
 		writeJSON(w, http.StatusCreated, toConversationJSON(c))
 	default:
-		a.fail(w, r, protocol.Invalid(`type must be "1:1" or "group"`))
+		a.fail(w, r, wire.Invalid(`type must be "1:1" or "group"`))
 	}
 }
 
@@ -252,7 +252,7 @@ func (a *API) getMessages(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	out := make([]protocol.Message, len(msgs))
+	out := make([]wire.Message, len(msgs))
 	for i, m := range msgs {
 		out[i] = messaging.ToFrame(m)
 		out[i].Type = ""
@@ -265,7 +265,7 @@ func historyQuery(r *http.Request) (messaging.HistoryQuery, error) {
 	query := r.URL.Query()
 	q := messaging.HistoryQuery{Page: messaging.Newest, Limit: DefaultPageSize}
 	if query.Has("after_seq") && query.Has("before_seq") {
-		return q, protocol.Invalid("give after_seq or before_seq, not both")
+		return q, wire.Invalid("give after_seq or before_seq, not both")
 	}
 	for name, page := range map[string]messaging.Page{"after_seq": messaging.After, "before_seq": messaging.Before} {
 		if !query.Has(name) {
@@ -273,14 +273,14 @@ func historyQuery(r *http.Request) (messaging.HistoryQuery, error) {
 		}
 		n, err := strconv.ParseInt(query.Get(name), 10, 64)
 		if err != nil || n < 0 {
-			return q, protocol.Invalid(name + " must be a non-negative integer")
+			return q, wire.Invalid(name + " must be a non-negative integer")
 		}
 		q.Page, q.Seq = page, n
 	}
 	if v := query.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
-			return q, protocol.Invalid("limit must be a positive integer")
+			return q, wire.Invalid("limit must be a positive integer")
 		}
 		q.Limit = min(n, MaxPageSize)
 	}
@@ -316,7 +316,7 @@ func (a *API) renameConversation(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if req.Name == nil {
-		a.fail(w, r, protocol.Invalid("name is required"))
+		a.fail(w, r, wire.Invalid("name is required"))
 		return
 	}
 	c, err := a.convs.Rename(r.Context(), actor(r.Context()), r.PathValue("id"), *req.Name)

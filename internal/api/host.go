@@ -6,13 +6,13 @@ import (
 	"net/netip"
 	"strconv"
 
-	"github.com/parleychat/parley/internal/protocol"
+	"github.com/parleychat/parley/wire"
 )
 
 // ErrUnknownHost refuses to build media URLs on a Host header that is not
 // this server's address. Copying any Host into the answer let a request
 // (or a proxy passing one along) point a client's media links elsewhere.
-var ErrUnknownHost = protocol.Invalid("the Host header is not this server's address: set --public-url to the URL clients reach it at")
+var ErrUnknownHost = wire.Invalid("the Host header is not this server's address: set --public-url to the URL clients reach it at")
 
 // SetListenAddr tells the API the address it is served on: without
 // --public-url, media URLs use the Host a client reached only when it

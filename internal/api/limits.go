@@ -8,7 +8,7 @@ import (
 
 	"github.com/parleychat/parley/internal/identity"
 	"github.com/parleychat/parley/internal/limits"
-	"github.com/parleychat/parley/internal/protocol"
+	"github.com/parleychat/parley/wire"
 )
 
 // AuthLimits bound password attempts (logins and registrations), each of
@@ -46,7 +46,7 @@ func (a *API) allowAttempt(r *http.Request) error {
 		return nil
 	}
 	a.limited("auth_per_ip")
-	return protocol.RateLimited("too many logins and registrations from this address: retry later", retry)
+	return wire.RateLimited("too many logins and registrations from this address: retry later", retry)
 }
 
 // accountKey is the key a username's failures are counted under: the
@@ -68,7 +68,7 @@ func (a *API) allowLogin(username string) error {
 	}
 	if ok, retry := l.Accounts.Check(key, l.Now()); !ok {
 		a.limited("login_failures")
-		return protocol.RateLimited("too many failed logins to this account: retry later", retry)
+		return wire.RateLimited("too many failed logins to this account: retry later", retry)
 	}
 	return nil
 }

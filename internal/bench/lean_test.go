@@ -8,12 +8,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/parleychat/parley/internal/protocol"
+	"github.com/parleychat/parley/wire"
 )
 
 func TestParseFrame(t *testing.T) {
-	msg := protocol.Encode(protocol.Message{
-		Type: protocol.TypeMessage, MessageID: "01JDQ4Z8M1XKZ3V6T9N2B5C7D8", ConversationID: "01JDQ4Z8M1XKZ3V6T9N2B5C7D9",
+	msg := wire.Encode(wire.Message{
+		Type: wire.TypeMessage, MessageID: "01JDQ4Z8M1XKZ3V6T9N2B5C7D8", ConversationID: "01JDQ4Z8M1XKZ3V6T9N2B5C7D9",
 		SenderID: "u1", SequenceNumber: 42, MessageType: "text", Content: "0000000123456789 xxxx", CreatedAt: 1732634000000,
 	})
 	tests := []struct {
@@ -29,9 +29,9 @@ func TestParseFrame(t *testing.T) {
 			kind: kindMessage, messageID: []byte("m"), conversationID: []byte("c"), sequence: 1, system: true,
 			content: []byte(`{\"event\":\"member_added\"}`), retryAfterMS: -1,
 		}},
-		{"message_ack", string(protocol.Encode(protocol.MessageAck{
-			Type: protocol.TypeMessageAck, ClientMessageID: "0000000000001000-0000000007", MessageID: "m", ConversationID: "c",
-			SequenceNumber: 7, Status: protocol.StatusSent, Timestamp: 1,
+		{"message_ack", string(wire.Encode(wire.MessageAck{
+			Type: wire.TypeMessageAck, ClientMessageID: "0000000000001000-0000000007", MessageID: "m", ConversationID: "c",
+			SequenceNumber: 7, Status: wire.StatusSent, Timestamp: 1,
 		})), inFrame{
 			kind: kindAck, clientMessageID: []byte("0000000000001000-0000000007"), messageID: []byte("m"), conversationID: []byte("c"),
 			sequence: 7, retryAfterMS: -1,

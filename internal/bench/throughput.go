@@ -93,7 +93,7 @@ func (p *Throughput) run(ctx context.Context, e *env, r *Report) error {
 
 // dialPairs connects each pair's sender and recipient: conns[2i] is pair
 // i's sender, conns[2i+1] its recipient.
-func dialPairs(ctx context.Context, e *env, pairs []pair, mode string) ([]wire, error) {
+func dialPairs(ctx context.Context, e *env, pairs []pair, mode string) ([]link, error) {
 	users := make([]*user, 0, 2*len(pairs))
 	for _, p := range pairs {
 		users = append(users, p.from, p.to)

@@ -21,7 +21,7 @@ import (
 // travels in its client_message_id, which the ack echoes, and at the head
 // of its content, which the server does not interpret.
 type sender struct {
-	conn   wire
+	conn   link
 	clock  clock
 	span   *span
 	cnt    *counters
@@ -188,7 +188,7 @@ func (s *sender) release() {
 // read_receipt, as when the chat is open) every ackEvery or every
 // ackBatch messages, whichever comes first.
 type recipient struct {
-	conn     wire
+	conn     link
 	clock    clock
 	span     *span
 	cnt      *counters
@@ -426,7 +426,7 @@ type traffic struct {
 	errs       firstError
 	senders    []*sender
 	recipients []*recipient
-	conns      []wire
+	conns      []link
 	// unbind detaches the connections from the contexts that abort them.
 	unbind []func() bool
 	// fanout is how many recipients each message has.
@@ -478,12 +478,12 @@ func (t *traffic) err() error {
 
 // bind drops conn once ctx ends. Writes take no context of their own:
 // on a cancellable one, every write would arm and disarm a timer.
-func (t *traffic) bind(ctx context.Context, conn wire) {
+func (t *traffic) bind(ctx context.Context, conn link) {
 	t.conns = append(t.conns, conn)
 	t.unbind = append(t.unbind, context.AfterFunc(ctx, conn.abort))
 }
 
-func (t *traffic) newSender(conn wire, conv string, window, content int) *sender {
+func (t *traffic) newSender(conn link, conv string, window, content int) *sender {
 	id, _ := json.Marshal(conv) // a string always marshals
 	s := &sender{conn: conn, clock: t.e.clock, span: t.span, cnt: &t.cnt, errs: &t.errs}
 	s.template(id, content)
@@ -499,7 +499,7 @@ func (t *traffic) newSender(conn wire, conv string, window, content int) *sender
 
 // newRecipient starts reading conn; once expect messages (if positive)
 // have arrived, the recipient's all channel closes.
-func (t *traffic) newRecipient(ctx context.Context, conn wire, read bool, ackEvery time.Duration, ackBatch int, expect int64) *recipient {
+func (t *traffic) newRecipient(ctx context.Context, conn link, read bool, ackEvery time.Duration, ackBatch int, expect int64) *recipient {
 	r := &recipient{
 		conn: conn, clock: t.e.clock, span: t.span, cnt: &t.cnt, read: read, ackEvery: ackEvery, ackBatch: ackBatch,
 		errs: &t.errs, expect: expect,

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/parleychat/parley/internal/identity"
-	"github.com/parleychat/parley/internal/protocol"
+	"github.com/parleychat/parley/wire"
 )
 
 // Config is everything `parley serve` can be told.
@@ -40,7 +40,7 @@ type Config struct {
 	CleanupInterval time.Duration
 	CleanupBatch    int
 
-	Limits           protocol.Limits
+	Limits           wire.Limits
 	HeartbeatTimeout time.Duration
 	// PresenceGrace delays the offline frame after a clean close, so a
 	// quick reconnect shows peers no blip.
@@ -91,7 +91,7 @@ func Default() Config {
 		Retention:        30 * 24 * time.Hour,
 		CleanupInterval:  5 * time.Minute,
 		CleanupBatch:     1000,
-		Limits:           protocol.DefaultLimits(),
+		Limits:           wire.DefaultLimits(),
 		HeartbeatTimeout: 60 * time.Second,
 		PresenceGrace:    3 * time.Second,
 		TypingTimeout:    6 * time.Second,

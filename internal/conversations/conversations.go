@@ -6,7 +6,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/parleychat/parley/internal/protocol"
+	"github.com/parleychat/parley/wire"
 )
 
 // Conversation kinds as they appear on the wire.
@@ -80,6 +80,6 @@ type Store interface {
 
 // Errors of this domain, each carrying its wire code.
 var (
-	ErrNotFound  = protocol.NewError(protocol.CodeNotFound, "no such conversation")
-	ErrForbidden = protocol.NewError(protocol.CodeForbidden, "not a member of this conversation")
+	ErrNotFound  = wire.NewError(wire.CodeNotFound, "no such conversation")
+	ErrForbidden = wire.NewError(wire.CodeForbidden, "not a member of this conversation")
 )

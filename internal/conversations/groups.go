@@ -13,7 +13,7 @@ import (
 
 	"github.com/parleychat/parley/internal/bus"
 	"github.com/parleychat/parley/internal/names"
-	"github.com/parleychat/parley/internal/protocol"
+	"github.com/parleychat/parley/wire"
 	"github.com/parleychat/parley/internal/store"
 )
 
@@ -40,11 +40,11 @@ const (
 
 // Errors of group management.
 var (
-	ErrGroupFull    = protocol.NewError(protocol.CodeGroupFull, "the group would pass its member limit")
-	ErrNotAdmin     = protocol.NewError(protocol.CodeForbidden, "only admins may do this")
-	ErrNotGroup     = protocol.Unprocessable(protocol.CodeInvalid, "a 1:1 conversation's membership and name are fixed")
-	ErrNoSuchMember = protocol.NewError(protocol.CodeNotFound, "no such member")
-	ErrLastAdmin    = protocol.Unprocessable(protocol.CodeInvalid, "a group keeps at least one admin: promote another member first")
+	ErrGroupFull    = wire.NewError(wire.CodeGroupFull, "the group would pass its member limit")
+	ErrNotAdmin     = wire.NewError(wire.CodeForbidden, "only admins may do this")
+	ErrNotGroup     = wire.Unprocessable(wire.CodeInvalid, "a 1:1 conversation's membership and name are fixed")
+	ErrNoSuchMember = wire.NewError(wire.CodeNotFound, "no such member")
+	ErrLastAdmin    = wire.Unprocessable(wire.CodeInvalid, "a group keeps at least one admin: promote another member first")
 )
 
 // SystemMessage is a message the server writes into a conversation, in the
@@ -110,7 +110,7 @@ func (s *Service) CreateGroup(ctx context.Context, creator Actor, name string, p
 			continue // the creator is a member anyway
 		}
 		if id == "" || seen[id] {
-			return Conversation{}, protocol.Unprocessable(protocol.CodeInvalid, "participants must be distinct user ids")
+			return Conversation{}, wire.Unprocessable(wire.CodeInvalid, "participants must be distinct user ids")
 		}
 		seen[id] = true
 		others = append(others, id)
@@ -123,11 +123,11 @@ func (s *Service) CreateGroup(ctx context.Context, creator Actor, name string, p
 		return Conversation{}, fmt.Errorf("check users: %w", err)
 	}
 	if len(missing) == 1 {
-		return Conversation{}, protocol.Unprocessable(protocol.CodeInvalid, "unknown user "+missing[0])
+		return Conversation{}, wire.Unprocessable(wire.CodeInvalid, "unknown user "+missing[0])
 	}
 	if len(missing) > 1 {
 		// Every one named: whoever pasted several IDs needs to know which to fix.
-		return Conversation{}, protocol.Unprocessable(protocol.CodeInvalid, "unknown users "+strings.Join(missing, ", "))
+		return Conversation{}, wire.Unprocessable(wire.CodeInvalid, "unknown users "+strings.Join(missing, ", "))
 	}
 	now := s.clock.Now()
 	c := Conversation{ID: ulid.Make().String(), Type: TypeGroup, Name: name, CreatedBy: creator.UserID, CreatedAt: now, LastActivityAt: now}
@@ -159,14 +159,14 @@ func (s *Service) CreateGroup(ctx context.Context, creator Actor, name string, p
 // changes nothing and reports added=false.
 func (s *Service) AddMember(ctx context.Context, actor Actor, conversationID, userID string) (c Conversation, added bool, err error) {
 	if userID == "" {
-		return Conversation{}, false, protocol.Invalid("user_id is required")
+		return Conversation{}, false, wire.Invalid("user_id is required")
 	}
 	missing, err := s.store.MissingUsers(ctx, []string{userID})
 	if err != nil {
 		return Conversation{}, false, fmt.Errorf("check users: %w", err)
 	}
 	if len(missing) > 0 {
-		return Conversation{}, false, protocol.Unprocessable(protocol.CodeInvalid, "unknown user "+userID)
+		return Conversation{}, false, wire.Unprocessable(wire.CodeInvalid, "unknown user "+userID)
 	}
 	var note *SystemMessage
 	err = s.tx.Update(ctx, func(tx Tx) error {
@@ -244,7 +244,7 @@ func (s *Service) RemoveMember(ctx context.Context, actor Actor, conversationID,
 // SetRole promotes a member to admin or demotes an admin (admins only).
 func (s *Service) SetRole(ctx context.Context, actor Actor, conversationID, userID, role string) (Conversation, error) {
 	if role != RoleAdmin && role != RoleMember {
-		return Conversation{}, protocol.Invalid(`role must be "admin" or "member"`)
+		return Conversation{}, wire.Invalid(`role must be "admin" or "member"`)
 	}
 	return s.change(ctx, actor, conversationID, func(tx Tx, c Conversation) (map[string]string, error) {
 		i, ok := memberIndex(c, userID)
@@ -352,7 +352,7 @@ func (s *Service) announce(m *SystemMessage) {
 func groupName(name string) (string, error) {
 	name, ok := names.Clean(name, MaxGroupNameLen)
 	if !ok {
-		return "", protocol.Invalid(fmt.Sprintf("name must be at most %d printable characters", MaxGroupNameLen))
+		return "", wire.Invalid(fmt.Sprintf("name must be at most %d printable characters", MaxGroupNameLen))
 	}
 	return name, nil
 }

@@ -10,7 +10,7 @@ import (
 
 	"github.com/parleychat/parley/internal/bus"
 	"github.com/parleychat/parley/internal/clock"
-	"github.com/parleychat/parley/internal/protocol"
+	"github.com/parleychat/parley/wire"
 	"github.com/parleychat/parley/internal/store"
 )
 
@@ -50,17 +50,17 @@ func NewService(s Store, tx TxStore, pub Publisher, clk clock.Clock, cfg Config)
 // creating it if needed; created tells which.
 func (s *Service) CreateDirect(ctx context.Context, caller, other string) (Conversation, bool, error) {
 	if other == "" {
-		return Conversation{}, false, protocol.Unprocessable(protocol.CodeInvalid, "participants must name exactly one other user")
+		return Conversation{}, false, wire.Unprocessable(wire.CodeInvalid, "participants must name exactly one other user")
 	}
 	if other == caller {
-		return Conversation{}, false, protocol.Unprocessable(protocol.CodeInvalid, "a 1:1 conversation needs another user")
+		return Conversation{}, false, wire.Unprocessable(wire.CodeInvalid, "a 1:1 conversation needs another user")
 	}
 	missing, err := s.store.MissingUsers(ctx, []string{other})
 	if err != nil {
 		return Conversation{}, false, fmt.Errorf("check users: %w", err)
 	}
 	if len(missing) > 0 {
-		return Conversation{}, false, protocol.Unprocessable(protocol.CodeInvalid, "unknown user "+missing[0])
+		return Conversation{}, false, wire.Unprocessable(wire.CodeInvalid, "unknown user "+missing[0])
 	}
 	now := s.clock.Now()
 	a, b := caller, other

@@ -6,7 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/parleychat/parley/internal/protocol"
+	"github.com/parleychat/parley/wire"
 )
 
 // admission bounds this node's sends that were handed to the group
@@ -238,7 +238,7 @@ func (g *Gateway) admitSend() (*pendingSend, error) {
 		return p, nil
 	}
 	g.limited("pending_sends")
-	return nil, protocol.RateLimited(errBusy, wait)
+	return nil, wire.RateLimited(errBusy, wait)
 }
 
 // PendingSends is how many sends of this node were handed to the committer

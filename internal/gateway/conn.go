@@ -15,7 +15,7 @@ import (
 	"github.com/parleychat/parley/internal/clock"
 	"github.com/parleychat/parley/internal/identity"
 	"github.com/parleychat/parley/internal/messaging"
-	"github.com/parleychat/parley/internal/protocol"
+	"github.com/parleychat/parley/wire"
 	"github.com/parleychat/parley/internal/store"
 )
 
@@ -108,11 +108,11 @@ func (c *Conn) push(it item, lossy bool) {
 }
 
 func (c *Conn) sendError(err error, clientMessageID string) {
-	pe := protocol.AsError(err)
-	if pe == protocol.ErrInternal {
+	pe := wire.AsError(err)
+	if pe == wire.ErrInternal {
 		c.g.Log.Error("frame failed", "user", c.userID, "err", err)
 	}
-	c.send(protocol.Encode(protocol.NewErrorFrame(pe, clientMessageID)))
+	c.send(wire.Encode(wire.NewErrorFrame(pe, clientMessageID)))
 }
 
 // kill ends the connection with a close code; safe from any goroutine.
@@ -310,11 +310,11 @@ func (c *Conn) handleLoop() {
 		switch {
 		case c.stopping.Load() || c.ctx.Err() != nil:
 		case f.limited:
-			c.sendError(protocol.NewError(protocol.CodeRateLimited, "too many frames: slow down"), "")
+			c.sendError(wire.NewError(wire.CodeRateLimited, "too many frames: slow down"), "")
 		case f.msg.tooBig:
-			c.sendError(protocol.NewError(protocol.CodeTooLarge, "frame is larger than the frame limit"), "")
+			c.sendError(wire.NewError(wire.CodeTooLarge, "frame is larger than the frame limit"), "")
 		case !f.msg.text:
-			c.sendError(protocol.Invalid("frames must be JSON text frames"), "")
+			c.sendError(wire.Invalid("frames must be JSON text frames"), "")
 		default:
 			c.handle(c.ctx, f.buf)
 		}
@@ -341,7 +341,7 @@ func (c *Conn) control(op ws.OpCode, payload []byte) error {
 }
 
 func (c *Conn) handle(ctx context.Context, data []byte) {
-	f, err := protocol.Decode(data, c.g.cfg.Limits)
+	f, err := wire.Decode(data, c.g.cfg.Limits)
 	if err != nil {
 		cmid := ""
 		if f != nil {
@@ -354,12 +354,12 @@ func (c *Conn) handle(ctx context.Context, data []byte) {
 		c.g.Observer.FrameIn(f.Type)
 	}
 	switch f.Type {
-	case protocol.TypeMessage:
+	case wire.TypeMessage:
 		c.handleMessage(ctx, f)
-	case protocol.TypeDeliveryAck, protocol.TypeReadReceipt:
-		status := protocol.StatusDelivered
-		if f.Type == protocol.TypeReadReceipt {
-			status = protocol.StatusRead
+	case wire.TypeDeliveryAck, wire.TypeReadReceipt:
+		status := wire.StatusDelivered
+		if f.Type == wire.TypeReadReceipt {
+			status = wire.StatusRead
 		}
 		req := messaging.ReceiptRequest{
 			UserID: c.userID, DeviceID: c.deviceID, Status: status,
@@ -372,16 +372,16 @@ func (c *Conn) handle(ctx context.Context, data []byte) {
 		}); err != nil {
 			c.sendError(err, "")
 		}
-	case protocol.TypeHeartbeat:
-		c.send(protocol.Encode(protocol.HeartbeatAck{Type: protocol.TypeHeartbeatAck, ServerTime: clock.Millis(c.g.Clock.Now())}))
-	case protocol.TypeTyping:
+	case wire.TypeHeartbeat:
+		c.send(wire.Encode(wire.HeartbeatAck{Type: wire.TypeHeartbeatAck, ServerTime: clock.Millis(c.g.Clock.Now())}))
+	case wire.TypeTyping:
 		c.handleTyping(ctx, f)
-	case protocol.TypePresenceSubscribe:
+	case wire.TypePresenceSubscribe:
 		c.handleSubscribe(ctx, f)
 	}
 }
 
-func (c *Conn) handleMessage(ctx context.Context, f *protocol.Inbound) {
+func (c *Conn) handleMessage(ctx context.Context, f *wire.Inbound) {
 	if err := c.g.allowSend(c.userID); err != nil {
 		c.sendError(err, f.ClientMessageID)
 		return
@@ -428,10 +428,10 @@ func (c *Conn) handleMessage(ctx context.Context, f *protocol.Inbound) {
 			c.sendError(r.Err, cmid)
 			return
 		}
-		c.send(protocol.Encode(protocol.MessageAck{
-			Type: protocol.TypeMessageAck, ClientMessageID: cmid, MessageID: r.Message.ID,
+		c.send(wire.Encode(wire.MessageAck{
+			Type: wire.TypeMessageAck, ClientMessageID: cmid, MessageID: r.Message.ID,
 			ConversationID: r.Message.ConversationID, SequenceNumber: r.Message.Seq,
-			Status: protocol.StatusSent, Timestamp: clock.Millis(r.Message.CreatedAt),
+			Status: wire.StatusSent, Timestamp: clock.Millis(r.Message.CreatedAt),
 		}))
 	})
 	if err != nil {
@@ -443,13 +443,13 @@ func (c *Conn) handleMessage(ctx context.Context, f *protocol.Inbound) {
 	c.g.Presence.StopTyping(f.ConversationID, c.userID)
 }
 
-func (c *Conn) handleTyping(ctx context.Context, f *protocol.Inbound) {
+func (c *Conn) handleTyping(ctx context.Context, f *wire.Inbound) {
 	if err := c.g.Presence.Typing(ctx, f.ConversationID, c.userID, f.State); err != nil {
 		c.sendError(err, "")
 	}
 }
 
-func (c *Conn) handleSubscribe(ctx context.Context, f *protocol.Inbound) {
+func (c *Conn) handleSubscribe(ctx context.Context, f *wire.Inbound) {
 	if err := c.g.Presence.Subscribe(ctx, c, f.UserIDs); err != nil {
 		c.sendError(err, "")
 	}

@@ -16,7 +16,7 @@ import (
 	"github.com/parleychat/parley/internal/identity"
 	"github.com/parleychat/parley/internal/messaging"
 	"github.com/parleychat/parley/internal/presence"
-	"github.com/parleychat/parley/internal/protocol"
+	"github.com/parleychat/parley/wire"
 )
 
 // Messenger is the messaging service as the gateway uses it.
@@ -65,7 +65,7 @@ type Observer interface {
 
 // Config tunes connections.
 type Config struct {
-	Limits protocol.Limits
+	Limits wire.Limits
 	// HeartbeatTimeout closes a connection that sent nothing for this long:
 	// it is how half-open connections are found.
 	HeartbeatTimeout time.Duration
@@ -161,12 +161,12 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	dev, err := g.Auth.Authenticate(r.Context(), token)
 	if err != nil {
-		protocol.WriteHTTP(w, err)
+		wire.WriteHTTP(w, err)
 		return
 	}
 	release, err := g.admit(r, dev.UserID)
 	if err != nil {
-		protocol.WriteHTTP(w, err)
+		wire.WriteHTTP(w, err)
 		return
 	}
 	g.mu.Lock()

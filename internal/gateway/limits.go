@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/parleychat/parley/internal/limits"
-	"github.com/parleychat/parley/internal/protocol"
+	"github.com/parleychat/parley/wire"
 )
 
 // UserLimits bound what one user, or one client address, may hold and send
@@ -61,7 +61,7 @@ func (g *Gateway) admit(r *http.Request, userID string) (release func(), err err
 	case limits.CapPerIP:
 		msg = "too many connections from this address: close one first"
 	}
-	return nil, protocol.RateLimited(msg, connRetryAfter)
+	return nil, wire.RateLimited(msg, connRetryAfter)
 }
 
 // allowSend takes one message from userID's send bucket.
@@ -71,7 +71,7 @@ func (g *Gateway) allowSend(userID string) error {
 		return nil
 	}
 	g.limited("user_sends")
-	return protocol.RateLimited("too many messages from this user: resend it later", retry)
+	return wire.RateLimited("too many messages from this user: resend it later", retry)
 }
 
 // limitObserver is the optional power of an Observer to count refusals.

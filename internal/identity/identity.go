@@ -7,7 +7,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/parleychat/parley/internal/protocol"
+	"github.com/parleychat/parley/wire"
 )
 
 // User is a registered account.
@@ -49,10 +49,10 @@ type Store interface {
 
 // Errors of this domain, each carrying its wire code.
 var (
-	ErrUsernameTaken  = protocol.NewError(protocol.CodeConflict, "username is taken")
-	ErrBadCredentials = protocol.NewError(protocol.CodeUnauthorized, "wrong username or password")
-	ErrBadToken       = protocol.NewError(protocol.CodeUnauthorized, "missing, unknown or expired token")
-	ErrUserNotFound   = protocol.NewError(protocol.CodeNotFound, "no such user")
+	ErrUsernameTaken  = wire.NewError(wire.CodeConflict, "username is taken")
+	ErrBadCredentials = wire.NewError(wire.CodeUnauthorized, "wrong username or password")
+	ErrBadToken       = wire.NewError(wire.CodeUnauthorized, "missing, unknown or expired token")
+	ErrUserNotFound   = wire.NewError(wire.CodeNotFound, "no such user")
 	// ErrBusy: too many logins and registrations wait for a password hash.
-	ErrBusy = protocol.RateLimited("too many logins at once: retry shortly", time.Second)
+	ErrBusy = wire.RateLimited("too many logins at once: retry shortly", time.Second)
 )

@@ -18,7 +18,7 @@ import (
 	"github.com/parleychat/parley/internal/cache"
 	"github.com/parleychat/parley/internal/clock"
 	"github.com/parleychat/parley/internal/names"
-	"github.com/parleychat/parley/internal/protocol"
+	"github.com/parleychat/parley/wire"
 	"github.com/parleychat/parley/internal/store"
 )
 
@@ -114,7 +114,7 @@ func (s *Service) Register(ctx context.Context, username, password, displayName 
 	}
 	displayName, ok := names.Clean(displayName, MaxDisplayNameLen)
 	if !ok {
-		return User{}, protocol.Invalid(fmt.Sprintf("display_name must be at most %d printable characters", MaxDisplayNameLen))
+		return User{}, wire.Invalid(fmt.Sprintf("display_name must be at most %d printable characters", MaxDisplayNameLen))
 	}
 	if displayName == "" {
 		displayName = username
@@ -349,14 +349,14 @@ func asStored(d Device) Device {
 
 func validateUsername(u string) error {
 	if len(u) < MinUsernameLen || len(u) > MaxUsernameLen || !usernamePattern.MatchString(u) {
-		return protocol.Invalid(fmt.Sprintf("username must be %d to %d letters, digits, '_', '.' or '-'", MinUsernameLen, MaxUsernameLen))
+		return wire.Invalid(fmt.Sprintf("username must be %d to %d letters, digits, '_', '.' or '-'", MinUsernameLen, MaxUsernameLen))
 	}
 	return nil
 }
 
 func validatePassword(p string) error {
 	if len(p) < MinPasswordLen || len(p) > MaxPasswordLen {
-		return protocol.Invalid(fmt.Sprintf("password must be %d to %d bytes", MinPasswordLen, MaxPasswordLen))
+		return wire.Invalid(fmt.Sprintf("password must be %d to %d bytes", MinPasswordLen, MaxPasswordLen))
 	}
 	return nil
 }

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/parleychat/parley/internal/clock"
-	"github.com/parleychat/parley/internal/protocol"
+	"github.com/parleychat/parley/wire"
 	"github.com/parleychat/parley/internal/store"
 )
 
@@ -81,7 +81,7 @@ func TestHashQueueShedsLoad(t *testing.T) {
 	}
 	// The queue is full: the next attempt is refused at once, not queued.
 	_, err := s.Login(ctx, "alice", pass)
-	if !errors.Is(err, ErrBusy) || protocol.AsError(err).Code != protocol.CodeRateLimited || protocol.AsError(err).RetryAfter <= 0 {
+	if !errors.Is(err, ErrBusy) || wire.AsError(err).Code != wire.CodeRateLimited || wire.AsError(err).RetryAfter <= 0 {
 		t.Fatalf("login past the queue: %v, want ErrBusy (rate_limited with a retry)", err)
 	}
 	if _, err := s.Register(ctx, "bob", pass, ""); !errors.Is(err, ErrBusy) {

@@ -12,7 +12,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/parleychat/parley/internal/protocol"
+	"github.com/parleychat/parley/wire"
 )
 
 // Kind groups content types that are processed alike.
@@ -104,19 +104,19 @@ type View struct {
 
 // Errors of this domain, each carrying its wire code.
 var (
-	ErrNotFound        = protocol.NewError(protocol.CodeNotFound, "no such media")
-	ErrBadSize         = protocol.Invalid("size must be a positive number of bytes")
-	ErrBadType         = protocol.Invalid("content_type is missing or not an allowed media type")
-	ErrNotUploaded     = protocol.Unprocessable(protocol.CodeInvalid, "nothing has been uploaded for this media yet")
-	ErrSizeMismatch    = protocol.Unprocessable(protocol.CodeInvalid, "the uploaded size differs from the declared size")
-	ErrBusy            = protocol.NewError(protocol.CodeConflict, "this media is being processed")
-	ErrUploadClosed    = protocol.NewError(protocol.CodeConflict, "this media was completed: its upload URL is closed")
-	ErrTimeout         = protocol.Unprocessable(protocol.CodeInvalid, "the media could not be processed in time")
-	ErrProcessingFault = protocol.Unprocessable(protocol.CodeInvalid, "the media could not be processed")
+	ErrNotFound        = wire.NewError(wire.CodeNotFound, "no such media")
+	ErrBadSize         = wire.Invalid("size must be a positive number of bytes")
+	ErrBadType         = wire.Invalid("content_type is missing or not an allowed media type")
+	ErrNotUploaded     = wire.Unprocessable(wire.CodeInvalid, "nothing has been uploaded for this media yet")
+	ErrSizeMismatch    = wire.Unprocessable(wire.CodeInvalid, "the uploaded size differs from the declared size")
+	ErrBusy            = wire.NewError(wire.CodeConflict, "this media is being processed")
+	ErrUploadClosed    = wire.NewError(wire.CodeConflict, "this media was completed: its upload URL is closed")
+	ErrTimeout         = wire.Unprocessable(wire.CodeInvalid, "the media could not be processed in time")
+	ErrProcessingFault = wire.Unprocessable(wire.CodeInvalid, "the media could not be processed")
 )
 
 // refused is an upload refused for what it contains: 422 invalid with
 // the reason, which is also kept on the failed upload.
-func refused(reason string) *protocol.Error {
-	return protocol.Unprocessable(protocol.CodeInvalid, reason)
+func refused(reason string) *wire.Error {
+	return wire.Unprocessable(wire.CodeInvalid, reason)
 }

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/parleychat/parley/internal/media/mediatest"
-	"github.com/parleychat/parley/internal/protocol"
+	"github.com/parleychat/parley/wire"
 )
 
 func TestMediaSniff(t *testing.T) {
@@ -71,8 +71,8 @@ func TestMediaBombRefusedBeforeDecoding(t *testing.T) {
 	var m Media
 	_, err := processImage(bomb, 50_000_000, &m)
 	runtime.ReadMemStats(&after)
-	var pe *protocol.Error
-	if !errors.As(err, &pe) || pe.Code != protocol.CodeInvalid || pe.HTTPStatus() != 422 {
+	var pe *wire.Error
+	if !errors.As(err, &pe) || pe.Code != wire.CodeInvalid || pe.HTTPStatus() != 422 {
 		t.Fatalf("bomb: %v, want 422 invalid", err)
 	}
 	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 1<<20 {
@@ -198,7 +198,7 @@ func TestMediaCorruptImages(t *testing.T) {
 		var m Media
 		if _, err := processImage(data, 50_000_000, &m); err == nil {
 			t.Errorf("%s accepted", name)
-		} else if pe := protocol.AsError(err); pe.Code != protocol.CodeInvalid {
+		} else if pe := wire.AsError(err); pe.Code != wire.CodeInvalid {
 			t.Errorf("%s: %v, want invalid", name, err)
 		}
 	}
@@ -240,7 +240,7 @@ func TestMediaVideoAndAudioProbe(t *testing.T) {
 	}
 	// An audio file is no video.
 	m = Media{}
-	if _, err := tools.processVideo(ctx, write("a.wav", mediatest.Audio(t, "wav")), 50_000_000, &m); protocol.AsError(err).Code != protocol.CodeInvalid {
+	if _, err := tools.processVideo(ctx, write("a.wav", mediatest.Audio(t, "wav")), 50_000_000, &m); wire.AsError(err).Code != wire.CodeInvalid {
 		t.Fatalf("audio as video: %v", err)
 	}
 	// A probe that outlives its context is stopped.

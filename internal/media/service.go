@@ -16,7 +16,7 @@ import (
 
 	"github.com/parleychat/parley/internal/blob"
 	"github.com/parleychat/parley/internal/clock"
-	"github.com/parleychat/parley/internal/protocol"
+	"github.com/parleychat/parley/wire"
 	"github.com/parleychat/parley/internal/store"
 )
 
@@ -101,7 +101,7 @@ func (s *Service) Create(ctx context.Context, userID, contentType string, size i
 		return Upload{}, ErrBadSize
 	}
 	if limit := s.cfg.MaxBytes[rule.kind]; limit > 0 && size > limit {
-		return Upload{}, protocol.NewError(protocol.CodeTooLarge,
+		return Upload{}, wire.NewError(wire.CodeTooLarge,
 			fmt.Sprintf("a %s may be at most %d bytes, this one is %d", rule.kind, limit, size))
 	}
 	m := Media{ID: ulid.Make().String(), UploaderID: userID, Kind: rule.kind, ContentType: ct,
@@ -188,7 +188,7 @@ func (s *Service) Complete(ctx context.Context, userID, id string) (View, error)
 // is a server fault: it is logged, and the reason kept is a generic one.
 func (s *Service) fail(ctx context.Context, m Media, from Status, cause error) error {
 	reason := ErrProcessingFault.Message
-	var pe *protocol.Error
+	var pe *wire.Error
 	if errors.As(cause, &pe) {
 		reason = pe.Message
 	} else {

@@ -13,7 +13,7 @@ import (
 	"github.com/parleychat/parley/internal/bus"
 	"github.com/parleychat/parley/internal/clock"
 	"github.com/parleychat/parley/internal/conversations"
-	"github.com/parleychat/parley/internal/protocol"
+	"github.com/parleychat/parley/wire"
 )
 
 // Config tunes the committer.
@@ -475,7 +475,7 @@ func (s *Committer) publish(ctx context.Context, cc *committedCycle) {
 	}
 	expired := 0
 	for _, st := range res.Statuses {
-		if st.Status == protocol.StatusExpired {
+		if st.Status == wire.StatusExpired {
 			expired++
 		}
 	}
@@ -517,7 +517,7 @@ func (s *Committer) publishStatuses(ctx context.Context, changes []StatusChange)
 		c := changes[i]
 		ev := &bus.Event{Kind: bus.KindStatus, ConversationID: c.ConversationID, ReceiptID: c.EventID}
 		for ; i < len(changes) && changes[i].SenderID == c.SenderID && changes[i].EventID == c.EventID; i++ {
-			ev.Frames = append(ev.Frames, protocol.Encode(StatusFrame(changes[i])))
+			ev.Frames = append(ev.Frames, wire.Encode(StatusFrame(changes[i])))
 		}
 		s.pub.Publish(ctx, []string{c.SenderID}, ev)
 	}
@@ -525,7 +525,7 @@ func (s *Committer) publishStatuses(ctx context.Context, changes []StatusChange)
 
 func (s *Committer) publishMessage(ctx context.Context, r AppendResult) {
 	m := r.Message
-	frame := protocol.Encode(ToFrame(m))
+	frame := wire.Encode(ToFrame(m))
 	s.pub.Publish(ctx, r.Members, &bus.Event{
 		Kind: bus.KindMessage, ConversationID: m.ConversationID, Seq: m.Seq,
 		SenderDevice: m.SenderDevice, Frame: frame,

@@ -10,7 +10,7 @@ import (
 
 	"github.com/parleychat/parley/internal/bus"
 	"github.com/parleychat/parley/internal/conversations"
-	"github.com/parleychat/parley/internal/protocol"
+	"github.com/parleychat/parley/wire"
 )
 
 // Message is a stored message.
@@ -47,7 +47,7 @@ type AppendResult struct {
 type ReceiptRequest struct {
 	UserID   string
 	DeviceID string
-	// Status is protocol.StatusDelivered or protocol.StatusRead.
+	// Status is wire.StatusDelivered or wire.StatusRead.
 	Status string
 	// ConversationID, when set (read receipts), must hold every message.
 	ConversationID string
@@ -219,9 +219,9 @@ type Members interface {
 
 // Errors of this domain, each carrying its wire code.
 var (
-	ErrForbidden            = protocol.NewError(protocol.CodeForbidden, "not a member of this conversation")
-	ErrConversationNotFound = protocol.NewError(protocol.CodeNotFound, "no such conversation")
-	ErrMessageNotFound      = protocol.NewError(protocol.CodeNotFound, "no such message")
-	ErrNotSender            = protocol.NewError(protocol.CodeForbidden, "only the sender sees a message's receipts")
-	ErrShuttingDown         = protocol.NewError(protocol.CodeInternal, "server is shutting down")
+	ErrForbidden            = wire.NewError(wire.CodeForbidden, "not a member of this conversation")
+	ErrConversationNotFound = wire.NewError(wire.CodeNotFound, "no such conversation")
+	ErrMessageNotFound      = wire.NewError(wire.CodeNotFound, "no such message")
+	ErrNotSender            = wire.NewError(wire.CodeForbidden, "only the sender sees a message's receipts")
+	ErrShuttingDown         = wire.NewError(wire.CodeInternal, "server is shutting down")
 )

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/parleychat/parley/internal/clock"
-	"github.com/parleychat/parley/internal/protocol"
+	"github.com/parleychat/parley/wire"
 	"github.com/parleychat/parley/internal/store"
 )
 
@@ -29,18 +29,18 @@ func NewService(c *Committer, members Members) *Service {
 }
 
 // ToFrame renders a stored message as a wire frame.
-func ToFrame(m Message) protocol.Message {
-	return protocol.Message{
-		Type: protocol.TypeMessage, MessageID: m.ID, ConversationID: m.ConversationID, SenderID: m.SenderID,
+func ToFrame(m Message) wire.Message {
+	return wire.Message{
+		Type: wire.TypeMessage, MessageID: m.ID, ConversationID: m.ConversationID, SenderID: m.SenderID,
 		SequenceNumber: m.Seq, MessageType: m.Type, Content: m.Content, MediaID: m.MediaID,
 		CreatedAt: clock.Millis(m.CreatedAt),
 	}
 }
 
 // StatusFrame renders a status change as a wire frame.
-func StatusFrame(c StatusChange) protocol.Status {
-	return protocol.Status{
-		Type: protocol.TypeStatus, MessageID: c.MessageID, ConversationID: c.ConversationID,
+func StatusFrame(c StatusChange) wire.Status {
+	return wire.Status{
+		Type: wire.TypeStatus, MessageID: c.MessageID, ConversationID: c.ConversationID,
 		UserID: c.RecipientID, Status: c.Status, Timestamp: clock.Millis(c.At),
 	}
 }
@@ -89,10 +89,10 @@ func (s *Service) MessageStatus(ctx context.Context, userID, messageID string) (
 // it has none.
 func Aggregate(st []RecipientStatus) string {
 	if len(st) == 0 {
-		return protocol.StatusSent
+		return wire.StatusSent
 	}
-	rank := map[string]int{protocol.StatusSent: 0, protocol.StatusDelivered: 1, protocol.StatusRead: 2}
-	least := protocol.StatusRead
+	rank := map[string]int{wire.StatusSent: 0, wire.StatusDelivered: 1, wire.StatusRead: 2}
+	least := wire.StatusRead
 	for _, r := range st {
 		if rank[r.Status] < rank[least] {
 			least = r.Status

@@ -6,7 +6,7 @@ import (
 	"fmt"
 
 	"github.com/parleychat/parley/internal/bus"
-	"github.com/parleychat/parley/internal/protocol"
+	"github.com/parleychat/parley/wire"
 	"github.com/parleychat/parley/internal/store"
 )
 
@@ -95,7 +95,7 @@ func (st *Stream) syncQueue(ctx context.Context, w FrameWriter) error {
 			return fmt.Errorf("sync queue: %w", err)
 		}
 		for _, m := range msgs {
-			if err := w.WriteFrame(protocol.Encode(ToFrame(m))); err != nil {
+			if err := w.WriteFrame(wire.Encode(ToFrame(m))); err != nil {
 				return err
 			}
 			st.advance(m.ConversationID, m.Seq)
@@ -119,7 +119,7 @@ func (st *Stream) syncStatuses(ctx context.Context, w FrameWriter, head int64) e
 			return fmt.Errorf("sync statuses: %w", err)
 		}
 		for _, ch := range changes {
-			if err := w.WriteFrame(protocol.Encode(StatusFrame(ch))); err != nil {
+			if err := w.WriteFrame(wire.Encode(StatusFrame(ch))); err != nil {
 				return err
 			}
 			st.receiptMax = ch.EventID
@@ -182,7 +182,7 @@ func (st *Stream) deliverMessage(ctx context.Context, ev *bus.Event, w FrameWrit
 			if m.SenderDevice == st.deviceID {
 				continue
 			}
-			if err := w.WriteFrame(protocol.Encode(ToFrame(m))); err != nil {
+			if err := w.WriteFrame(wire.Encode(ToFrame(m))); err != nil {
 				return err
 			}
 		}
@@ -211,7 +211,7 @@ func (st *Stream) deliverStatus(ctx context.Context, ev *bus.Event, w FrameWrite
 			if ch.EventID >= ev.ReceiptID {
 				break
 			}
-			if err := w.WriteFrame(protocol.Encode(StatusFrame(ch))); err != nil {
+			if err := w.WriteFrame(wire.Encode(StatusFrame(ch))); err != nil {
 				return err
 			}
 		}

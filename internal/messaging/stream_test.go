@@ -18,7 +18,7 @@ import (
 	"github.com/parleychat/parley/internal/conversations"
 	"github.com/parleychat/parley/internal/identity"
 	"github.com/parleychat/parley/internal/messaging"
-	"github.com/parleychat/parley/internal/protocol"
+	"github.com/parleychat/parley/wire"
 	"github.com/parleychat/parley/internal/store/sqlstore"
 )
 
@@ -174,7 +174,7 @@ func (f *frames) decoded(t *testing.T) []frame {
 func (f *frames) seqs(t *testing.T) []int64 {
 	var out []int64
 	for _, fr := range f.decoded(t) {
-		if fr.Type == protocol.TypeMessage {
+		if fr.Type == wire.TypeMessage {
 			out = append(out, fr.Seq)
 		}
 	}
@@ -185,7 +185,7 @@ func (f *frames) seqs(t *testing.T) []int64 {
 func (f *frames) statuses(t *testing.T) []string {
 	var out []string
 	for _, fr := range f.decoded(t) {
-		if fr.Type == protocol.TypeStatus {
+		if fr.Type == wire.TypeStatus {
 			out = append(out, fr.MessageID+" "+fr.UserID+" "+fr.Status)
 		}
 	}
@@ -352,7 +352,7 @@ func TestStreamCheapConnect(t *testing.T) {
 			t.Fatalf("fresh device: %d frames, %d queries; want none and 1", len(w.got), q)
 		}
 		m := h.send(t, "ab", "a1", "1")
-		h.receipt(t, "b1", protocol.StatusDelivered, m.ID)
+		h.receipt(t, "b1", wire.StatusDelivered, m.ID)
 		if _, w, q := h.sync(t, "b1"); len(w.got) != 0 || q != 1 {
 			t.Fatalf("b1 after its ack: %d frames, %d queries; want none and 1", len(w.got), q)
 		}
@@ -446,9 +446,9 @@ func TestStreamDeliverStatuses(t *testing.T) {
 			ids = append(ids, h.send(t, "ab", "a1", fmt.Sprint(i)).ID)
 		}
 		a1, _, _ := h.sync(t, "a1")
-		h.receipt(t, "b1", protocol.StatusDelivered, ids[0])
-		h.receipt(t, "b1", protocol.StatusDelivered, ids[1])
-		h.receipt(t, "b2", protocol.StatusRead, ids[2])
+		h.receipt(t, "b1", wire.StatusDelivered, ids[0])
+		h.receipt(t, "b1", wire.StatusDelivered, ids[1])
+		h.receipt(t, "b2", wire.StatusRead, ids[2])
 		evs := h.pub.statuses()
 		last := evs[len(evs)-1].ReceiptID
 		if len(evs) < 3 || last != int64(len(evs)) {
@@ -494,7 +494,7 @@ func TestStreamDeliverStatuses(t *testing.T) {
 		if got := a2.seqs(t); !slices.Equal(got, []int64{1, 2, 3}) {
 			t.Fatalf("a2 synced messages %v; want 1 2 3", got)
 		}
-		if got := a2.statuses(t); !slices.Equal(got, want) || len(a2.got) != 3+len(want) || a2.decoded(t)[2].Type != protocol.TypeMessage {
+		if got := a2.statuses(t); !slices.Equal(got, want) || len(a2.got) != 3+len(want) || a2.decoded(t)[2].Type != wire.TypeMessage {
 			t.Fatalf("a2 synced statuses %q; want %q after the messages", got, want)
 		}
 		if cur, err := h.store.Store.ReceiptCursor(context.Background(), "a2"); err != nil || cur != last {
@@ -509,7 +509,7 @@ func TestStreamDeliverStatuses(t *testing.T) {
 func TestStreamSyncPassesEmptiedEvents(t *testing.T) {
 	eachBackend(t, func(t *testing.T, h *harness) {
 		m := h.send(t, "ab", "a1", "1")
-		h.receipt(t, "b1", protocol.StatusDelivered, m.ID)
+		h.receipt(t, "b1", wire.StatusDelivered, m.ID)
 		if n, _, _, err := h.c.Expire(context.Background(), t0.Add(time.Millisecond), t0, 10); err != nil || n != 1 {
 			t.Fatalf("expired %d, %v; want 1", n, err)
 		}

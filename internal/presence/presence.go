@@ -16,7 +16,7 @@ import (
 	"github.com/parleychat/parley/internal/bus"
 	"github.com/parleychat/parley/internal/cache"
 	"github.com/parleychat/parley/internal/clock"
-	"github.com/parleychat/parley/internal/protocol"
+	"github.com/parleychat/parley/wire"
 	"github.com/parleychat/parley/internal/store"
 )
 
@@ -125,8 +125,8 @@ type State struct {
 
 // Errors of this domain.
 var (
-	ErrUnknownUser = protocol.NewError(protocol.CodeNotFound, "no such user")
-	ErrVisibility  = protocol.Invalid(`visibility must be "everyone", "contacts" or "nobody"`)
+	ErrUnknownUser = wire.NewError(wire.CodeNotFound, "no such user")
+	ErrVisibility  = wire.Invalid(`visibility must be "everyone", "contacts" or "nobody"`)
 )
 
 // local is what the tracker holds for a user with connections here: its
@@ -316,8 +316,8 @@ func (t *Tracker) sendSnapshot(ctx context.Context, sub Subscriber, contacts, ch
 	}
 	for _, c := range ids {
 		if visibleTo(settings[c].Online, slices.Contains(chosenBy, c)) {
-			sub.Deliver(&bus.Event{Kind: bus.KindPresence, Frame: protocol.Encode(protocol.Presence{
-				Type: protocol.TypePresence, UserID: c, Status: protocol.PresenceOnline})})
+			sub.Deliver(&bus.Event{Kind: bus.KindPresence, Frame: wire.Encode(wire.Presence{
+				Type: wire.TypePresence, UserID: c, Status: wire.PresenceOnline})})
 		}
 	}
 	return nil
@@ -442,9 +442,9 @@ func (t *Tracker) receive(c Change) {
 		if !visibleTo(c.Settings.Online, contact) {
 			continue // hidden: no frame at all
 		}
-		p := protocol.Presence{Type: protocol.TypePresence, UserID: c.UserID, Status: protocol.PresenceOnline}
+		p := wire.Presence{Type: wire.TypePresence, UserID: c.UserID, Status: wire.PresenceOnline}
 		if !c.Online {
-			p.Status = protocol.PresenceOffline
+			p.Status = wire.PresenceOffline
 			// Reciprocity: a viewer hiding its own last seen from this
 			// user cannot see this user's.
 			if visibleTo(c.Settings.LastSeen, contact) && visibleTo(vu.settings.LastSeen, vu.contacts[c.UserID]) {
@@ -452,7 +452,7 @@ func (t *Tracker) receive(c Change) {
 				p.LastSeen = &ls
 			}
 		}
-		out = append(out, delivery{s, protocol.Encode(p)})
+		out = append(out, delivery{s, wire.Encode(p)})
 	}
 	t.mu.Unlock()
 	for _, d := range out {
@@ -483,7 +483,7 @@ func (t *Tracker) Subscribe(ctx context.Context, sub Subscriber, userIDs []strin
 		t.dir.Watch(ctx, id)
 	}
 	for _, st := range states {
-		sub.Deliver(&bus.Event{Kind: bus.KindPresence, Frame: protocol.Encode(st.Frame())})
+		sub.Deliver(&bus.Event{Kind: bus.KindPresence, Frame: wire.Encode(st.Frame())})
 	}
 	return nil
 }
@@ -746,10 +746,10 @@ func (t *Tracker) UpdateSettings(ctx context.Context, userID string, lastSeen, o
 }
 
 // Frame renders a state as a presence frame.
-func (s State) Frame() protocol.Presence {
-	p := protocol.Presence{Type: protocol.TypePresence, UserID: s.UserID, Status: protocol.PresenceOffline}
+func (s State) Frame() wire.Presence {
+	p := wire.Presence{Type: wire.TypePresence, UserID: s.UserID, Status: wire.PresenceOffline}
 	if s.Online {
-		p.Status = protocol.PresenceOnline
+		p.Status = wire.PresenceOnline
 	}
 	if !s.LastSeen.IsZero() {
 		ls := clock.Millis(s.LastSeen)

@@ -8,7 +8,7 @@ import (
 
 	"github.com/parleychat/parley/internal/bus"
 	"github.com/parleychat/parley/internal/clock"
-	"github.com/parleychat/parley/internal/protocol"
+	"github.com/parleychat/parley/wire"
 )
 
 // Members answers who belongs to a conversation, for typing.
@@ -17,7 +17,7 @@ type Members interface {
 }
 
 // ErrNotMember refuses typing into a conversation the user is not in.
-var ErrNotMember = protocol.NewError(protocol.CodeForbidden, "not a member of this conversation")
+var ErrNotMember = wire.NewError(wire.CodeForbidden, "not a member of this conversation")
 
 // Typing limits. One member typing as fast as a socket allows once made an
 // unrelated chat's latency go from 2.4 ms to 60 ms: each frame cost a
@@ -69,16 +69,16 @@ func (t *Tracker) Typing(ctx context.Context, conversationID, userID, state stri
 	case t.closed:
 		t.mu.Unlock()
 		return nil
-	case state == protocol.TypingComposing && st != nil && st.composing:
+	case state == wire.TypingComposing && st != nil && st.composing:
 		// A refresh: the others see composing already.
 		st.timer.Stop()
 		st.timer = t.clock.AfterFunc(t.cfg.TypingTimeout, func() { t.typingExpired(key) })
 		t.mu.Unlock()
 		return nil
-	case state == protocol.TypingComposing && st != nil && now.Sub(st.since) < TypingMinInterval:
+	case state == wire.TypingComposing && st != nil && now.Sub(st.since) < TypingMinInterval:
 		t.mu.Unlock()
 		return nil // too soon after the last composing: dropped
-	case state != protocol.TypingComposing && (st == nil || !st.composing):
+	case state != wire.TypingComposing && (st == nil || !st.composing):
 		t.mu.Unlock()
 		return nil // nothing shown to take back
 	}
@@ -99,7 +99,7 @@ func (t *Tracker) Typing(ctx context.Context, conversationID, userID, state stri
 		st = &typingState{}
 		t.typing[key] = st
 	}
-	st.composing = state == protocol.TypingComposing
+	st.composing = state == wire.TypingComposing
 	if st.composing {
 		st.since = now
 		st.timer = t.clock.AfterFunc(t.cfg.TypingTimeout, func() { t.typingExpired(key) })
@@ -126,7 +126,7 @@ func (t *Tracker) typingExpired(key typingKey) {
 	if err != nil {
 		return // left the conversation meanwhile: nobody to tell
 	}
-	t.relayTyping(ctx, key.conversationID, key.userID, protocol.TypingPaused, others)
+	t.relayTyping(ctx, key.conversationID, key.userID, wire.TypingPaused, others)
 }
 
 // forgetTyping drops a paused entry once it no longer limits the rate.
@@ -203,8 +203,8 @@ func (t *Tracker) relayTyping(ctx context.Context, conversationID, userID, state
 	}
 	t.pub.Publish(ctx, others, &bus.Event{
 		Kind: bus.KindTyping,
-		Frame: protocol.Encode(protocol.Typing{
-			Type: protocol.TypeTyping, ConversationID: conversationID, UserID: userID, State: state,
+		Frame: wire.Encode(wire.Typing{
+			Type: wire.TypeTyping, ConversationID: conversationID, UserID: userID, State: state,
 		}),
 	})
 }

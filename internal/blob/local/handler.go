@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/parleychat/parley/internal/blob"
-	"github.com/parleychat/parley/internal/protocol"
+	"github.com/parleychat/parley/wire"
 )
 
 func queryEscape(s string) string { return url.QueryEscape(s) }
@@ -30,7 +30,7 @@ func (s *Store) Handler() http.Handler {
 		case http.MethodPut:
 			size, ok := parseInt(q.Get("size"))
 			if !ok || size < 0 {
-				writeError(w, http.StatusForbidden, protocol.CodeForbidden, "missing or malformed signature")
+				writeError(w, http.StatusForbidden, wire.CodeForbidden, "missing or malformed signature")
 				return
 			}
 			if !s.verify(w, "PUT", key, q, size, "") {
@@ -38,7 +38,7 @@ func (s *Store) Handler() http.Handler {
 			}
 			if s.PutGuard != nil {
 				if err := s.PutGuard(r.Context(), key); err != nil {
-					protocol.WriteHTTP(w, err)
+					wire.WriteHTTP(w, err)
 					return
 				}
 			}
@@ -53,7 +53,7 @@ func (s *Store) Handler() http.Handler {
 			s.serveGet(w, r, key, ct)
 		default:
 			w.Header().Set("Allow", "GET, HEAD, PUT")
-			writeError(w, http.StatusMethodNotAllowed, protocol.CodeInvalid, "method not allowed")
+			writeError(w, http.StatusMethodNotAllowed, wire.CodeInvalid, "method not allowed")
 		}
 	})
 }
@@ -73,16 +73,16 @@ func (s *Store) verify(w http.ResponseWriter, method, key string, q url.Values, 
 	exp, ok := parseInt(q.Get("exp"))
 	sig, err := hexDecode(q.Get("sig"))
 	if !ok || err != nil || blob.ValidKey(key) != nil {
-		writeError(w, http.StatusForbidden, protocol.CodeForbidden, "missing or malformed signature")
+		writeError(w, http.StatusForbidden, wire.CodeForbidden, "missing or malformed signature")
 		return false
 	}
 	want, _ := hexDecode(s.sign(method, key, exp, size, ct))
 	if !hmac.Equal(sig, want) {
-		writeError(w, http.StatusForbidden, protocol.CodeForbidden, "signature does not match")
+		writeError(w, http.StatusForbidden, wire.CodeForbidden, "signature does not match")
 		return false
 	}
 	if s.now() > exp {
-		writeError(w, http.StatusForbidden, protocol.CodeForbidden, "signature has expired")
+		writeError(w, http.StatusForbidden, wire.CodeForbidden, "signature has expired")
 		return false
 	}
 	return true
@@ -90,25 +90,25 @@ func (s *Store) verify(w http.ResponseWriter, method, key string, q url.Values, 
 
 func (s *Store) servePut(w http.ResponseWriter, r *http.Request, key string, size int64) {
 	if r.ContentLength > size {
-		writeError(w, http.StatusRequestEntityTooLarge, protocol.CodeTooLarge, "body is larger than the declared size")
+		writeError(w, http.StatusRequestEntityTooLarge, wire.CodeTooLarge, "body is larger than the declared size")
 		return
 	}
 	p, err := s.path(key)
 	if err != nil {
-		writeError(w, http.StatusForbidden, protocol.CodeForbidden, "bad key")
+		writeError(w, http.StatusForbidden, wire.CodeForbidden, "bad key")
 		return
 	}
 	if _, err := writeAtomic(p, r.Body, size); err != nil {
 		var se *sizeError
 		switch {
 		case errors.As(err, &se) && se.got > se.want:
-			writeError(w, http.StatusRequestEntityTooLarge, protocol.CodeTooLarge, se.Error())
+			writeError(w, http.StatusRequestEntityTooLarge, wire.CodeTooLarge, se.Error())
 		case errors.As(err, &se):
-			writeError(w, http.StatusBadRequest, protocol.CodeInvalid, se.Error())
+			writeError(w, http.StatusBadRequest, wire.CodeInvalid, se.Error())
 		default:
 			// A client that hangs up mid-body lands here too; nothing is
 			// kept either way.
-			writeError(w, http.StatusInternalServerError, protocol.CodeInternal, "upload failed")
+			writeError(w, http.StatusInternalServerError, wire.CodeInternal, "upload failed")
 		}
 		return
 	}
@@ -119,13 +119,13 @@ func (s *Store) serveGet(w http.ResponseWriter, r *http.Request, key, ct string)
 	p, _ := s.path(key)
 	f, err := os.Open(p)
 	if err != nil {
-		writeError(w, http.StatusNotFound, protocol.CodeNotFound, "no such object")
+		writeError(w, http.StatusNotFound, wire.CodeNotFound, "no such object")
 		return
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil || fi.IsDir() {
-		writeError(w, http.StatusNotFound, protocol.CodeNotFound, "no such object")
+		writeError(w, http.StatusNotFound, wire.CodeNotFound, "no such object")
 		return
 	}
 	h := w.Header()
@@ -149,12 +149,12 @@ func hexDecode(s string) ([]byte, error) {
 	return hex.DecodeString(s)
 }
 
-func writeError(w http.ResponseWriter, status int, code protocol.Code, msg string) {
+func writeError(w http.ResponseWriter, status int, code wire.Code, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	var body struct {
 		Error struct {
-			Code    protocol.Code `json:"code"`
+			Code    wire.Code `json:"code"`
 			Message string        `json:"message"`
 		} `json:"error"`
 	}

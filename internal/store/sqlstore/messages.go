@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/parleychat/parley/internal/messaging"
-	"github.com/parleychat/parley/internal/protocol"
+	"github.com/parleychat/parley/wire"
 )
 
 func memberIDs(ctx context.Context, tx *Tx, conversationID string) ([]string, error) {
@@ -217,14 +217,14 @@ func (s *Store) Statuses(ctx context.Context, m messaging.Message) ([]messaging.
 	}
 	out := make([]messaging.RecipientStatus, 0, len(curs))
 	for _, c := range curs {
-		st := messaging.RecipientStatus{UserID: c.user, Status: protocol.StatusSent, UpdatedAt: m.CreatedAt}
+		st := messaging.RecipientStatus{UserID: c.user, Status: wire.StatusSent, UpdatedAt: m.CreatedAt}
 		switch {
 		case m.Seq <= c.read:
-			st.Status = protocol.StatusRead
+			st.Status = wire.StatusRead
 		case m.Seq <= c.delivered:
-			st.Status = protocol.StatusDelivered
+			st.Status = wire.StatusDelivered
 		}
-		if st.Status != protocol.StatusSent {
+		if st.Status != wire.StatusSent {
 			var at int64
 			err := s.r.QueryRowContext(ctx, `
 				SELECT at FROM receipt_events

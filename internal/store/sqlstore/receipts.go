@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/parleychat/parley/internal/messaging"
-	"github.com/parleychat/parley/internal/protocol"
+	"github.com/parleychat/parley/wire"
 )
 
 // Receipts are cumulative per conversation: a device that has message s
@@ -99,14 +99,14 @@ func applyReceipts(ctx context.Context, tx *Tx, reqs []messaging.ReceiptRequest,
 			k := memberKey{sp.conv, r.UserID}
 			m := members[k]
 			from := m.delivered
-			if r.Status == protocol.StatusRead {
+			if r.Status == wire.StatusRead {
 				from = m.read
 			}
 			if sp.hi <= from {
 				continue
 			}
 			lo := max(from, m.joined)
-			if r.Status == protocol.StatusRead {
+			if r.Status == wire.StatusRead {
 				if !m.hasRead {
 					m.reads, m.hasRead = seqRange{lo: lo}, true
 				}
@@ -179,7 +179,7 @@ func receiptSpans(r messaging.ReceiptRequest, locs map[string]msgLoc) ([]convSpa
 	for _, id := range r.MessageIDs {
 		l := locs[id]
 		if r.ConversationID != "" && l.conv != r.ConversationID {
-			return nil, protocol.Unprocessable(protocol.CodeInvalid, "message "+id+" is not in conversation "+r.ConversationID)
+			return nil, wire.Unprocessable(wire.CodeInvalid, "message "+id+" is not in conversation "+r.ConversationID)
 		}
 		i := slices.IndexFunc(out, func(s convSpan) bool { return s.conv == l.conv })
 		if i < 0 {
@@ -336,9 +336,9 @@ func recordRanges(ctx context.Context, tx *Tx, touched []memberKey, members map[
 		m := members[k]
 		ranges, both := m.ranges()
 		for i, r := range ranges {
-			status := protocol.StatusDelivered
+			status := wire.StatusDelivered
 			if i == len(ranges)-1 && m.hasRead {
-				status = protocol.StatusRead
+				status = wire.StatusRead
 			}
 			ms := msgs[k.conv]
 			first, _ := slices.BinarySearchFunc(ms, r.lo+1, func(m msgRef, seq int64) int { return cmp.Compare(m.seq, seq) })
@@ -528,7 +528,7 @@ func expire(ctx context.Context, tx *Tx, x messaging.Expiry, ev *eventBatch) (me
 			undelivered.Close()
 			return out, err
 		}
-		ev.add(sender, conv, recipient, protocol.StatusExpired, seq-1, seq, x.Now, id)
+		ev.add(sender, conv, recipient, wire.StatusExpired, seq-1, seq, x.Now, id)
 	}
 	undelivered.Close()
 	if err := undelivered.Err(); err != nil {
@@ -548,7 +548,7 @@ func expire(ctx context.Context, tx *Tx, x messaging.Expiry, ev *eventBatch) (me
 func appendChange(out []messaging.StatusChange, c messaging.StatusChange, alsoDelivered bool) []messaging.StatusChange {
 	if alsoDelivered {
 		d := c
-		d.Status = protocol.StatusDelivered
+		d.Status = wire.StatusDelivered
 		out = append(out, d)
 	}
 	return append(out, c)

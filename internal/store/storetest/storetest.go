@@ -17,7 +17,7 @@ import (
 	"github.com/parleychat/parley/internal/media"
 	"github.com/parleychat/parley/internal/messaging"
 	"github.com/parleychat/parley/internal/presence"
-	"github.com/parleychat/parley/internal/protocol"
+	"github.com/parleychat/parley/wire"
 	"github.com/parleychat/parley/internal/retention"
 	"github.com/parleychat/parley/internal/store"
 )
@@ -301,7 +301,7 @@ func testPending(t *testing.T, s Store) {
 		t.Fatalf("pending with everything expired = %d, %v", len(none), err)
 	}
 	// b1 acks up to 3: its queue is 4..5; b2's is still 1..5.
-	_, errs, err := s.ApplyReceipts(ctx(t), []messaging.ReceiptRequest{{UserID: "b", DeviceID: "b1", Status: protocol.StatusDelivered, MessageIDs: []string{last.ID}, At: t0}})
+	_, errs, err := s.ApplyReceipts(ctx(t), []messaging.ReceiptRequest{{UserID: "b", DeviceID: "b1", Status: wire.StatusDelivered, MessageIDs: []string{last.ID}, At: t0}})
 	if err != nil || errs[0] != nil {
 		t.Fatal(err, errs)
 	}
@@ -357,7 +357,7 @@ func testStreamStart(t *testing.T, s Store) {
 	if st := start("b", "b1", t0.Add(time.Millisecond)); st.Pending {
 		t.Fatalf("with the message expired: %+v; want nothing pending", st)
 	}
-	_, errs, err := s.ApplyReceipts(ctx(t), []messaging.ReceiptRequest{{UserID: "b", DeviceID: "b1", Status: protocol.StatusDelivered, MessageIDs: []string{m.ID}, At: t0}})
+	_, errs, err := s.ApplyReceipts(ctx(t), []messaging.ReceiptRequest{{UserID: "b", DeviceID: "b1", Status: wire.StatusDelivered, MessageIDs: []string{m.ID}, At: t0}})
 	if err != nil || errs[0] != nil {
 		t.Fatal(err, errs)
 	}
@@ -400,7 +400,7 @@ func testReceipts(t *testing.T, s Store) {
 	}
 	at := t0.Add(time.Second)
 	changes, errs, err := s.ApplyReceipts(ctx(t), []messaging.ReceiptRequest{
-		{UserID: "b", DeviceID: "b1", Status: protocol.StatusDelivered, MessageIDs: []string{r3.ID}, At: at},
+		{UserID: "b", DeviceID: "b1", Status: wire.StatusDelivered, MessageIDs: []string{r3.ID}, At: at},
 	})
 	if err != nil || errs[0] != nil {
 		t.Fatal(err, errs[0])
@@ -412,7 +412,7 @@ func testReceipts(t *testing.T, s Store) {
 	}
 	// Acking again changes nothing.
 	changes, _, _ = s.ApplyReceipts(ctx(t), []messaging.ReceiptRequest{
-		{UserID: "b", DeviceID: "b2", Status: protocol.StatusDelivered, MessageIDs: []string{r1.ID}, At: at},
+		{UserID: "b", DeviceID: "b2", Status: wire.StatusDelivered, MessageIDs: []string{r1.ID}, At: at},
 	})
 	if len(changes) != 0 {
 		t.Fatalf("repeated ack changed %+v", changes)
@@ -420,7 +420,7 @@ func testReceipts(t *testing.T, s Store) {
 	// Read implies delivered.
 	readAt := t0.Add(2 * time.Second)
 	changes, _, _ = s.ApplyReceipts(ctx(t), []messaging.ReceiptRequest{
-		{UserID: "b", DeviceID: "b2", Status: protocol.StatusRead, ConversationID: "ab", MessageIDs: []string{r1.ID}, At: readAt},
+		{UserID: "b", DeviceID: "b2", Status: wire.StatusRead, ConversationID: "ab", MessageIDs: []string{r1.ID}, At: readAt},
 	})
 	if len(changes) != 1 || changes[0].Status != "read" || changes[0].MessageID != r1.ID {
 		t.Fatalf("read changes = %+v", changes)
@@ -484,8 +484,8 @@ func testThousandReceipts(t *testing.T, s Store) {
 	for _, r := range res {
 		id := r.Message.ID
 		receipts = append(receipts,
-			messaging.ReceiptRequest{UserID: "b", DeviceID: "b1", Status: protocol.StatusDelivered, MessageIDs: []string{id}, At: t0},
-			messaging.ReceiptRequest{UserID: "b", DeviceID: "b1", Status: protocol.StatusRead, ConversationID: "ab", MessageIDs: []string{id}, At: t0})
+			messaging.ReceiptRequest{UserID: "b", DeviceID: "b1", Status: wire.StatusDelivered, MessageIDs: []string{id}, At: t0},
+			messaging.ReceiptRequest{UserID: "b", DeviceID: "b1", Status: wire.StatusRead, ConversationID: "ab", MessageIDs: []string{id}, At: t0})
 	}
 	c, err := s.Commit(ctx(t), messaging.Batch{Receipts: receipts})
 	if err != nil {
@@ -513,12 +513,12 @@ func testThousandReceipts(t *testing.T, s Store) {
 			told[ch.Status][ch.MessageID] = i
 			events[ch.EventID] = true
 		}
-		if len(told[protocol.StatusDelivered]) != n || len(told[protocol.StatusRead]) != n || len(changes) != 2*n {
+		if len(told[wire.StatusDelivered]) != n || len(told[wire.StatusRead]) != n || len(changes) != 2*n {
 			t.Fatalf("%s: %d delivered, %d read, %d changes; want %d, %d, %d",
-				what, len(told[protocol.StatusDelivered]), len(told[protocol.StatusRead]), len(changes), n, n, 2*n)
+				what, len(told[wire.StatusDelivered]), len(told[wire.StatusRead]), len(changes), n, n, 2*n)
 		}
 		for _, r := range res {
-			if d, rd := told[protocol.StatusDelivered][r.Message.ID], told[protocol.StatusRead][r.Message.ID]; d >= rd {
+			if d, rd := told[wire.StatusDelivered][r.Message.ID], told[wire.StatusRead][r.Message.ID]; d >= rd {
 				t.Fatalf("%s: message %s told read (change %d) before delivered (change %d)", what, r.Message.ID, rd, d)
 			}
 		}
@@ -535,7 +535,7 @@ func testThousandReceipts(t *testing.T, s Store) {
 	if cur, err := s.DeviceCursor(ctx(t), "b1", "ab"); err != nil || cur != n {
 		t.Fatalf("b1's cursor = %d, %v; want %d", cur, err, n)
 	}
-	if st, _ := s.Statuses(ctx(t), res[n-1].Message); st[0].Status != protocol.StatusRead {
+	if st, _ := s.Statuses(ctx(t), res[n-1].Message); st[0].Status != wire.StatusRead {
 		t.Fatalf("last message's status = %+v", st)
 	}
 }
@@ -602,14 +602,14 @@ func testReceiptRefusal(t *testing.T, s Store) {
 	theirs := mustAppend(t, s, msg("bc", "c", "c1", "1"))[0].Message
 	// One good id and one foreign id: the whole request is refused.
 	_, errs, err := s.ApplyReceipts(ctx(t), []messaging.ReceiptRequest{
-		{UserID: "a", DeviceID: "a1", Status: protocol.StatusDelivered, MessageIDs: []string{mine.ID, theirs.ID}, At: t0},
-		{UserID: "b", DeviceID: "b1", Status: protocol.StatusRead, ConversationID: "bc", MessageIDs: []string{mine.ID}, At: t0},
-		{UserID: "b", DeviceID: "b1", Status: protocol.StatusDelivered, MessageIDs: []string{"nope"}, At: t0},
+		{UserID: "a", DeviceID: "a1", Status: wire.StatusDelivered, MessageIDs: []string{mine.ID, theirs.ID}, At: t0},
+		{UserID: "b", DeviceID: "b1", Status: wire.StatusRead, ConversationID: "bc", MessageIDs: []string{mine.ID}, At: t0},
+		{UserID: "b", DeviceID: "b1", Status: wire.StatusDelivered, MessageIDs: []string{"nope"}, At: t0},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !errors.Is(errs[0], messaging.ErrMessageNotFound) || protocol.AsError(errs[1]).Code != protocol.CodeInvalid || !errors.Is(errs[2], messaging.ErrMessageNotFound) {
+	if !errors.Is(errs[0], messaging.ErrMessageNotFound) || wire.AsError(errs[1]).Code != wire.CodeInvalid || !errors.Is(errs[2], messaging.ErrMessageNotFound) {
 		t.Fatalf("refusals = %v / %v / %v", errs[0], errs[1], errs[2])
 	}
 	st, _ := s.Statuses(ctx(t), theirs)
@@ -769,8 +769,8 @@ func testMembershipWindow(t *testing.T, s Store) {
 	}
 	// It may still ack what it received before, not after.
 	_, errs, _ := s.ApplyReceipts(ctx(t), []messaging.ReceiptRequest{
-		{UserID: "b", DeviceID: "b1", Status: protocol.StatusDelivered, MessageIDs: []string{p[1].ID}, At: t0},
-		{UserID: "b", DeviceID: "b1", Status: protocol.StatusDelivered, MessageIDs: []string{r.Message.ID}, At: t0},
+		{UserID: "b", DeviceID: "b1", Status: wire.StatusDelivered, MessageIDs: []string{p[1].ID}, At: t0},
+		{UserID: "b", DeviceID: "b1", Status: wire.StatusDelivered, MessageIDs: []string{r.Message.ID}, At: t0},
 	})
 	if errs[0] != nil || !errors.Is(errs[1], messaging.ErrMessageNotFound) {
 		t.Fatalf("acks around the removal: %v / %v", errs[0], errs[1])
@@ -819,12 +819,12 @@ func testExpiry(t *testing.T, s Store) {
 		t.Fatalf("first batch: %d, %d bytes, %+v, %v", n, bytes, changes, err)
 	}
 	c := changes[0]
-	if c.SenderID != "a" || c.RecipientID != "b" || c.Status != protocol.StatusExpired || c.MessageID != res[0].Message.ID || c.EventID == 0 {
+	if c.SenderID != "a" || c.RecipientID != "b" || c.Status != wire.StatusExpired || c.MessageID != res[0].Message.ID || c.EventID == 0 {
 		t.Fatalf("expiry change = %+v", c)
 	}
 	// The second message reaches b before it expires: no expiry status.
 	_, errs, err := s.ApplyReceipts(ctx(t), []messaging.ReceiptRequest{
-		{UserID: "b", DeviceID: "b1", Status: protocol.StatusDelivered, MessageIDs: []string{res[1].Message.ID}, At: t0},
+		{UserID: "b", DeviceID: "b1", Status: wire.StatusDelivered, MessageIDs: []string{res[1].Message.ID}, At: t0},
 	})
 	if err != nil || errs[0] != nil {
 		t.Fatal(err, errs)
@@ -841,7 +841,7 @@ func testExpiry(t *testing.T, s Store) {
 	all, err := s.StatusesSince(ctx(t), "a", 0, 100)
 	var expired []messaging.StatusChange
 	for _, c := range all {
-		if c.Status == protocol.StatusExpired {
+		if c.Status == wire.StatusExpired {
 			expired = append(expired, c)
 		}
 	}
@@ -938,8 +938,8 @@ func testCommitBoth(t *testing.T, s Store) {
 	c, err := s.Commit(ctx(t), messaging.Batch{
 		Sends: []messaging.Message{msg("ab", "b", "b1", "reply"), msg("ab", "z", "z1", "intruder")},
 		Receipts: []messaging.ReceiptRequest{
-			{UserID: "b", DeviceID: "b1", Status: protocol.StatusRead, ConversationID: "ab", MessageIDs: []string{first.ID}, At: t0},
-			{UserID: "b", DeviceID: "b1", Status: protocol.StatusDelivered, MessageIDs: []string{"nope"}, At: t0},
+			{UserID: "b", DeviceID: "b1", Status: wire.StatusRead, ConversationID: "ab", MessageIDs: []string{first.ID}, At: t0},
+			{UserID: "b", DeviceID: "b1", Status: wire.StatusDelivered, MessageIDs: []string{"nope"}, At: t0},
 		},
 	})
 	if err != nil {

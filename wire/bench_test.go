@@ -1,11 +1,11 @@
-package protocol_test
+package wire_test
 
 import (
 	"fmt"
 	"strings"
 	"testing"
 
-	"github.com/parleychat/parley/internal/protocol"
+	"github.com/parleychat/parley/wire"
 )
 
 // The frames of the hot path, as clients and the server write them.
@@ -23,11 +23,11 @@ var (
 )
 
 func benchDecode(b *testing.B, frame []byte) {
-	lim := protocol.DefaultLimits()
+	lim := wire.DefaultLimits()
 	b.SetBytes(int64(len(frame)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := protocol.Decode(frame, lim); err != nil {
+		if _, err := wire.Decode(frame, lim); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -38,28 +38,28 @@ func BenchmarkDecodeDeliveryAck(b *testing.B) { benchDecode(b, ackFrame) } // 64
 func BenchmarkDecodeHeartbeat(b *testing.B)   { benchDecode(b, heartbeatFrame) }
 
 func BenchmarkEncodeMessage(b *testing.B) {
-	m := protocol.Message{
-		Type: protocol.TypeMessage, MessageID: "01JDQ4Z8M1XKZ3V6T9N2B5C7D9", ConversationID: "01JDQ4Z8M1XKZ3V6T9N2B5C7D8",
+	m := wire.Message{
+		Type: wire.TypeMessage, MessageID: "01JDQ4Z8M1XKZ3V6T9N2B5C7D9", ConversationID: "01JDQ4Z8M1XKZ3V6T9N2B5C7D8",
 		SenderID: "01JDQ4Z8M1XKZ3V6T9N2B5C7DA", SequenceNumber: 123456, MessageType: "text",
 		Content: strings.Repeat("x", 100), CreatedAt: 1732634000000,
 	}
 	b.ReportAllocs()
 	var n int
 	for b.Loop() {
-		n = len(protocol.Encode(m))
+		n = len(wire.Encode(m))
 	}
 	b.SetBytes(int64(n))
 }
 
 func BenchmarkEncodeMessageAck(b *testing.B) {
-	a := protocol.MessageAck{
-		Type: protocol.TypeMessageAck, ClientMessageID: "1732634000000000-42", MessageID: "01JDQ4Z8M1XKZ3V6T9N2B5C7D9",
-		ConversationID: "01JDQ4Z8M1XKZ3V6T9N2B5C7D8", SequenceNumber: 123456, Status: protocol.StatusSent, Timestamp: 1732634000000,
+	a := wire.MessageAck{
+		Type: wire.TypeMessageAck, ClientMessageID: "1732634000000000-42", MessageID: "01JDQ4Z8M1XKZ3V6T9N2B5C7D9",
+		ConversationID: "01JDQ4Z8M1XKZ3V6T9N2B5C7D8", SequenceNumber: 123456, Status: wire.StatusSent, Timestamp: 1732634000000,
 	}
 	b.ReportAllocs()
 	var n int
 	for b.Loop() {
-		n = len(protocol.Encode(a))
+		n = len(wire.Encode(a))
 	}
 	b.SetBytes(int64(n))
 }

@@ -1,6 +1,6 @@
-// Package protocol is the wire vocabulary of Parley: frame types, error
+// Package wire is the wire vocabulary of Parley: frame types, error
 // codes and limits, exactly as docs/PROTOCOL.md describes them.
-package protocol
+package wire
 
 import (
 	"errors"

@@ -1,4 +1,4 @@
-package protocol
+package wire
 
 // Limits bound what one client may put in one frame. The defaults are the
 // contract's; operators may lower or raise them through config.

@@ -1,4 +1,4 @@
-package protocol
+package wire
 
 import (
 	"bytes"
@@ -269,7 +269,7 @@ func NewErrorFrame(e *Error, clientMessageID string) ErrorFrame {
 func Encode(v any) []byte {
 	b, err := json.Marshal(v)
 	if err != nil {
-		panic(fmt.Sprintf("protocol: encoding %T: %v", v, err))
+		panic(fmt.Sprintf("wire: encoding %T: %v", v, err))
 	}
 	return b
 }

@@ -39,9 +39,9 @@ func checkGenerator(mode string) error {
 	return nil
 }
 
-// wire is one connection of the measured traffic, as senders and
+// link is one connection of the measured traffic, as senders and
 // recipients use it, in either generator mode.
-type wire interface {
+type link interface {
 	// next decodes the next frame into f, whose byte slices stay valid
 	// until the next call; false once the connection has ended. Only one
 	// goroutine reads.
@@ -60,8 +60,8 @@ type wire interface {
 }
 
 var (
-	_ wire = (*sdkWire)(nil)
-	_ wire = (*leanWire)(nil)
+	_ link = (*sdkWire)(nil)
+	_ link = (*leanWire)(nil)
 )
 
 // frameKind is a server frame's type, as far as the traffic cares.
@@ -218,7 +218,7 @@ func (w *sdkWire) close() {
 func (w *sdkWire) abort() { w.c.Abort() }
 
 // dialWire connects u in the given generator mode.
-func (d *dialer) dialWire(ctx context.Context, u *user, mode string) (wire, error) {
+func (d *dialer) dialWire(ctx context.Context, u *user, mode string) (link, error) {
 	if mode == GeneratorSDK {
 		c, err := d.dial(ctx, u, client.DialOptions{Buffer: 8192})
 		if err != nil {
@@ -230,8 +230,8 @@ func (d *dialer) dialWire(ctx context.Context, u *user, mode string) (wire, erro
 }
 
 // dialWires connects every user, limit at a time.
-func (d *dialer) dialWires(ctx context.Context, users []*user, limit int, mode string) ([]wire, error) {
-	ws := make([]wire, len(users))
+func (d *dialer) dialWires(ctx context.Context, users []*user, limit int, mode string) ([]link, error) {
+	ws := make([]link, len(users))
 	err := parallel(ctx, len(users), limit, func(ctx context.Context, i int) error {
 		w, err := d.dialWire(ctx, users[i], mode)
 		if err != nil {
@@ -249,7 +249,7 @@ func (d *dialer) dialWires(ctx context.Context, users []*user, limit int, mode s
 
 // closeWires closes connections with the close handshake, many at a
 // time; nil entries are skipped.
-func closeWires(ws []wire) {
+func closeWires(ws []link) {
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 256)
 	for _, w := range ws {
