@@ -13,8 +13,8 @@ import (
 
 	"github.com/parleychat/parley/internal/bus"
 	"github.com/parleychat/parley/internal/names"
-	"github.com/parleychat/parley/wire"
 	"github.com/parleychat/parley/internal/store"
+	"github.com/parleychat/parley/wire"
 )
 
 // Group limits.

@@ -15,8 +15,8 @@ import (
 	"github.com/parleychat/parley/internal/clock"
 	"github.com/parleychat/parley/internal/identity"
 	"github.com/parleychat/parley/internal/messaging"
-	"github.com/parleychat/parley/wire"
 	"github.com/parleychat/parley/internal/store"
+	"github.com/parleychat/parley/wire"
 )
 
 // Conn is one WebSocket connection of one device. Its reader goroutine

@@ -18,8 +18,8 @@ import (
 	"github.com/parleychat/parley/internal/cache"
 	"github.com/parleychat/parley/internal/clock"
 	"github.com/parleychat/parley/internal/names"
-	"github.com/parleychat/parley/wire"
 	"github.com/parleychat/parley/internal/store"
+	"github.com/parleychat/parley/wire"
 )
 
 // Limits on account fields.

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/parleychat/parley/internal/clock"
-	"github.com/parleychat/parley/wire"
 	"github.com/parleychat/parley/internal/store"
+	"github.com/parleychat/parley/wire"
 )
 
 // memStore is the smallest Store: the hash queue under test never

@@ -16,8 +16,8 @@ import (
 
 	"github.com/parleychat/parley/internal/blob"
 	"github.com/parleychat/parley/internal/clock"
-	"github.com/parleychat/parley/wire"
 	"github.com/parleychat/parley/internal/store"
+	"github.com/parleychat/parley/wire"
 )
 
 // Config tunes the service. Zero fields take the defaults noted.

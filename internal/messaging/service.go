@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/parleychat/parley/internal/clock"
-	"github.com/parleychat/parley/wire"
 	"github.com/parleychat/parley/internal/store"
+	"github.com/parleychat/parley/wire"
 )
 
 // Service answers the queries of the messaging domain (history, offline

@@ -6,8 +6,8 @@ import (
 	"fmt"
 
 	"github.com/parleychat/parley/internal/bus"
-	"github.com/parleychat/parley/wire"
 	"github.com/parleychat/parley/internal/store"
+	"github.com/parleychat/parley/wire"
 )
 
 // SyncPage is how many queued messages (or receipt events) Sync reads per

@@ -18,8 +18,8 @@ import (
 	"github.com/parleychat/parley/internal/conversations"
 	"github.com/parleychat/parley/internal/identity"
 	"github.com/parleychat/parley/internal/messaging"
-	"github.com/parleychat/parley/wire"
 	"github.com/parleychat/parley/internal/store/sqlstore"
+	"github.com/parleychat/parley/wire"
 )
 
 // The stream's whole risk is the store's answers, so it is tested over a

@@ -16,8 +16,8 @@ import (
 	"github.com/parleychat/parley/internal/bus"
 	"github.com/parleychat/parley/internal/cache"
 	"github.com/parleychat/parley/internal/clock"
-	"github.com/parleychat/parley/wire"
 	"github.com/parleychat/parley/internal/store"
+	"github.com/parleychat/parley/wire"
 )
 
 // Visibility says who may see a presence detail.

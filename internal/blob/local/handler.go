@@ -155,7 +155,7 @@ func writeError(w http.ResponseWriter, status int, code wire.Code, msg string) {
 	var body struct {
 		Error struct {
 			Code    wire.Code `json:"code"`
-			Message string        `json:"message"`
+			Message string    `json:"message"`
 		} `json:"error"`
 	}
 	body.Error.Code, body.Error.Message = code, msg

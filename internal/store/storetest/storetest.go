@@ -17,9 +17,9 @@ import (
 	"github.com/parleychat/parley/internal/media"
 	"github.com/parleychat/parley/internal/messaging"
 	"github.com/parleychat/parley/internal/presence"
-	"github.com/parleychat/parley/wire"
 	"github.com/parleychat/parley/internal/retention"
 	"github.com/parleychat/parley/internal/store"
+	"github.com/parleychat/parley/wire"
 )
 
 // Store is everything a backend implements.
