@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/parleychat/parley/wire"
 )
 
 // Client talks to one Parley server over HTTP. A Client with a Token makes
@@ -62,80 +64,26 @@ func ErrorCode(err error) string {
 	return ""
 }
 
-// User is a registered account.
-type User struct {
-	UserID      string `json:"user_id"`
-	Username    string `json:"username"`
-	DisplayName string `json:"display_name"`
-}
-
-// Session is a login: a token for one device.
-type Session struct {
-	Token     string `json:"token"`
-	UserID    string `json:"user_id"`
-	DeviceID  string `json:"device_id"`
-	ExpiresAt int64  `json:"expires_at"`
-}
-
-// Presence is a user's online state.
-type Presence struct {
-	UserID   string `json:"user_id"`
-	Status   string `json:"status"`
-	LastSeen *int64 `json:"last_seen,omitempty"`
-}
-
-// Participant is a member of a conversation.
-type Participant struct {
-	UserID string `json:"user_id"`
-	Role   string `json:"role"`
-}
-
-// Conversation is a 1:1 chat or a group.
-type Conversation struct {
-	ConversationID     string        `json:"conversation_id"`
-	Type               string        `json:"type"`
-	Name               string        `json:"name"`
-	Participants       []Participant `json:"participants"`
-	LastSequenceNumber int64         `json:"last_sequence_number"`
-	CreatedBy          string        `json:"created_by"`
-	CreatedAt          int64         `json:"created_at"`
-	LastActivityAt     int64         `json:"last_activity_at"`
-	UnreadCount        int64         `json:"unread_count"`
-	LastMessage        *Message      `json:"last_message,omitempty"`
-}
-
-// Message is a stored message.
-type Message struct {
-	MessageID      string `json:"message_id"`
-	ConversationID string `json:"conversation_id"`
-	SenderID       string `json:"sender_id"`
-	SequenceNumber int64  `json:"sequence_number"`
-	MessageType    string `json:"message_type"`
-	Content        string `json:"content"`
-	MediaID        string `json:"media_id,omitempty"`
-	CreatedAt      int64  `json:"created_at"`
-}
-
-// RecipientStatus is one recipient's receipt state of a message.
-type RecipientStatus struct {
-	UserID    string `json:"user_id"`
-	Status    string `json:"status"`
-	UpdatedAt int64  `json:"updated_at"`
-}
-
-// MessageStatus lists every recipient's state of a message.
-type MessageStatus struct {
-	MessageID      string            `json:"message_id"`
-	ConversationID string            `json:"conversation_id"`
-	Status         string            `json:"status,omitempty"`
-	Recipients     []RecipientStatus `json:"recipients"`
-}
+// The REST types are the wire package's: the server answers with them, so
+// the SDK decodes exactly what it sends.
+type (
+	User            = wire.User
+	Session         = wire.Session
+	Presence        = wire.UserPresence
+	Settings        = wire.Settings
+	Participant     = wire.Participant
+	Conversation    = wire.Conversation
+	LastMessage     = wire.LastMessage
+	Message         = wire.Message
+	RecipientStatus = wire.RecipientStatus
+	MessageStatus   = wire.MessageStatus
+)
 
 // Register creates an account.
 func (c *Client) Register(ctx context.Context, username, password, displayName string) (User, error) {
 	var u User
-	err := c.do(ctx, http.MethodPost, "/api/v1/users", map[string]string{
-		"username": username, "password": password, "display_name": displayName,
+	err := c.do(ctx, http.MethodPost, "/api/v1/users", wire.RegisterRequest{
+		Username: username, Password: password, DisplayName: displayName,
 	}, &u)
 	return u, err
 }
@@ -143,7 +91,7 @@ func (c *Client) Register(ctx context.Context, username, password, displayName s
 // Login opens a session (a new device) and returns its token.
 func (c *Client) Login(ctx context.Context, username, password string) (Session, error) {
 	var s Session
-	err := c.do(ctx, http.MethodPost, "/api/v1/sessions", map[string]string{"username": username, "password": password}, &s)
+	err := c.do(ctx, http.MethodPost, "/api/v1/sessions", wire.LoginRequest{Username: username, Password: password}, &s)
 	return s, err
 }
 
@@ -171,8 +119,8 @@ func (c *Client) Presence(ctx context.Context, id string) (Presence, error) {
 // if needed.
 func (c *Client) CreateDirect(ctx context.Context, otherUserID string) (Conversation, error) {
 	var conv Conversation
-	err := c.do(ctx, http.MethodPost, "/api/v1/conversations", map[string]any{
-		"type": "1:1", "participants": []string{otherUserID},
+	err := c.do(ctx, http.MethodPost, "/api/v1/conversations", wire.CreateConversationRequest{
+		Type: wire.ConversationDirect, Participants: []string{otherUserID},
 	}, &conv)
 	return conv, err
 }
@@ -180,17 +128,15 @@ func (c *Client) CreateDirect(ctx context.Context, otherUserID string) (Conversa
 // CreateGroup creates a group; the caller becomes its admin.
 func (c *Client) CreateGroup(ctx context.Context, name string, participants []string) (Conversation, error) {
 	var conv Conversation
-	err := c.do(ctx, http.MethodPost, "/api/v1/conversations", map[string]any{
-		"type": "group", "name": name, "participants": participants,
+	err := c.do(ctx, http.MethodPost, "/api/v1/conversations", wire.CreateConversationRequest{
+		Type: wire.ConversationGroup, Name: name, Participants: participants,
 	}, &conv)
 	return conv, err
 }
 
 // Conversations lists the caller's conversations, newest activity first.
 func (c *Client) Conversations(ctx context.Context) ([]Conversation, error) {
-	var out struct {
-		Conversations []Conversation `json:"conversations"`
-	}
+	var out wire.ConversationList
 	err := c.do(ctx, http.MethodGet, "/api/v1/conversations", nil, &out)
 	return out.Conversations, err
 }
@@ -204,9 +150,7 @@ func (c *Client) Conversation(ctx context.Context, id string) (Conversation, err
 
 // Participants lists a conversation's members.
 func (c *Client) Participants(ctx context.Context, id string) ([]Participant, error) {
-	var out struct {
-		Participants []Participant `json:"participants"`
-	}
+	var out wire.ParticipantList
 	err := c.do(ctx, http.MethodGet, "/api/v1/conversations/"+url.PathEscape(id)+"/participants", nil, &out)
 	return out.Participants, err
 }
@@ -235,9 +179,7 @@ func (c *Client) Messages(ctx context.Context, conversationID string, opt Histor
 	if len(q) > 0 {
 		path += "?" + q.Encode()
 	}
-	var out struct {
-		Messages []Message `json:"messages"`
-	}
+	var out wire.MessageList
 	err := c.do(ctx, http.MethodGet, path, nil, &out)
 	return out.Messages, err
 }
@@ -284,14 +226,9 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 		return fmt.Errorf("parley: read answer: %w", err)
 	}
 	if resp.StatusCode >= 300 {
-		var eb struct {
-			Error struct {
-				Code    string `json:"code"`
-				Message string `json:"message"`
-			} `json:"error"`
-		}
+		var eb wire.ErrorBody
 		_ = json.Unmarshal(data, &eb)
-		return &Error{Status: resp.StatusCode, Code: eb.Error.Code, Message: eb.Error.Message, RetryAfter: retryAfter(resp)}
+		return &Error{Status: resp.StatusCode, Code: string(eb.Error.Code), Message: eb.Error.Message, RetryAfter: retryAfter(resp)}
 	}
 	if out != nil && len(data) > 0 {
 		if err := json.Unmarshal(data, out); err != nil {
@@ -314,7 +251,7 @@ func retryAfter(resp *http.Response) time.Duration {
 // member changes nothing.
 func (c *Client) AddParticipant(ctx context.Context, conversationID, userID string) (conv Conversation, err error) {
 	err = c.do(ctx, http.MethodPost, "/api/v1/conversations/"+url.PathEscape(conversationID)+"/participants",
-		map[string]string{"user_id": userID}, &conv)
+		wire.AddParticipantRequest{UserID: userID}, &conv)
 	return conv, err
 }
 
@@ -327,13 +264,13 @@ func (c *Client) RemoveParticipant(ctx context.Context, conversationID, userID s
 func (c *Client) SetRole(ctx context.Context, conversationID, userID, role string) (Conversation, error) {
 	var conv Conversation
 	err := c.do(ctx, http.MethodPatch, "/api/v1/conversations/"+url.PathEscape(conversationID)+"/participants/"+url.PathEscape(userID),
-		map[string]string{"role": role}, &conv)
+		wire.SetRoleRequest{Role: role}, &conv)
 	return conv, err
 }
 
 // Rename renames a group (admins only).
 func (c *Client) Rename(ctx context.Context, conversationID, name string) (Conversation, error) {
 	var conv Conversation
-	err := c.do(ctx, http.MethodPatch, "/api/v1/conversations/"+url.PathEscape(conversationID), map[string]string{"name": name}, &conv)
+	err := c.do(ctx, http.MethodPatch, "/api/v1/conversations/"+url.PathEscape(conversationID), wire.RenameRequest{Name: &name}, &conv)
 	return conv, err
 }

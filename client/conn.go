@@ -12,45 +12,13 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/parleychat/parley/wire"
 )
 
 // Frame is any server frame: the fields of every type in one struct, plus
 // the raw JSON.
-type Frame struct {
-	Type            string   `json:"type"`
-	ClientMessageID string   `json:"client_message_id,omitempty"`
-	MessageID       string   `json:"message_id,omitempty"`
-	ConversationID  string   `json:"conversation_id,omitempty"`
-	SenderID        string   `json:"sender_id,omitempty"`
-	SequenceNumber  int64    `json:"sequence_number,omitempty"`
-	MessageType     string   `json:"message_type,omitempty"`
-	Content         string   `json:"content,omitempty"`
-	MediaID         string   `json:"media_id,omitempty"`
-	CreatedAt       int64    `json:"created_at,omitempty"`
-	Status          string   `json:"status,omitempty"`
-	Timestamp       int64    `json:"timestamp,omitempty"`
-	UserID          string   `json:"user_id,omitempty"`
-	LastSeen        *int64   `json:"last_seen,omitempty"`
-	State           string   `json:"state,omitempty"`
-	ServerTime      int64    `json:"server_time,omitempty"`
-	Code            string   `json:"code,omitempty"`
-	Message         string   `json:"message,omitempty"`
-	MessageIDs      []string `json:"message_ids,omitempty"`
-	// RetryAfterMS is how long a rate_limited error frame asks the client
-	// to wait before resending (0: it did not say).
-	RetryAfterMS int64 `json:"retry_after_ms,omitempty"`
-
-	Raw json.RawMessage `json:"-"`
-}
-
-// AsMessage returns a message frame's message.
-func (f Frame) AsMessage() Message {
-	return Message{
-		MessageID: f.MessageID, ConversationID: f.ConversationID, SenderID: f.SenderID,
-		SequenceNumber: f.SequenceNumber, MessageType: f.MessageType, Content: f.Content,
-		MediaID: f.MediaID, CreatedAt: f.CreatedAt,
-	}
-}
+type Frame = wire.ServerFrame
 
 // Ack is a message_ack: the message is durably stored.
 type Ack struct {
@@ -208,11 +176,10 @@ func (c *Conn) readLoop() {
 			c.mu.Unlock()
 			return
 		}
-		var f Frame
-		if err := json.Unmarshal(data, &f); err != nil {
+		f, err := wire.DecodeServer(data)
+		if err != nil {
 			continue
 		}
-		f.Raw = data
 		if (f.Type == "message_ack" || f.Type == "error") && f.ClientMessageID != "" {
 			c.mu.Lock()
 			w, ok := c.waiters[f.ClientMessageID]
@@ -289,13 +256,10 @@ func (c *Conn) SendMessage(ctx context.Context, m OutgoingMessage) (Ack, error) 
 	if m.MessageType == "" {
 		m.MessageType = "text"
 	}
-	frame, err := json.Marshal(struct {
-		Type string `json:"type"`
-		OutgoingMessage
-	}{"message", m})
-	if err != nil {
-		return Ack{}, fmt.Errorf("parley: encode frame: %w", err)
-	}
+	frame := wire.Encode(wire.Inbound{
+		Type: wire.TypeMessage, ClientMessageID: m.ClientMessageID, ConversationID: m.ConversationID,
+		MessageType: m.MessageType, Content: &m.Content, MediaID: m.MediaID,
+	})
 	for attempt := 0; ; attempt++ {
 		f, err := c.sendAndWait(ctx, m.ClientMessageID, frame)
 		if err != nil {
@@ -306,7 +270,7 @@ func (c *Conn) SendMessage(ctx context.Context, m OutgoingMessage) (Ack, error) 
 				SequenceNumber: f.SequenceNumber, Timestamp: f.Timestamp}, nil
 		}
 		wait := time.Duration(f.RetryAfterMS) * time.Millisecond
-		refusal := &Error{Code: f.Code, Message: f.Message, RetryAfter: wait}
+		refusal := &Error{Code: string(f.Code), Message: f.Message, RetryAfter: wait}
 		if f.Code != "rate_limited" || wait <= 0 || attempt >= c.retries {
 			return Ack{}, refusal
 		}

@@ -7,41 +7,22 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+
+	"github.com/parleychat/parley/wire"
 )
 
 // Upload is a new upload: PUT the bytes to UploadURL, then complete it.
-type Upload struct {
-	MediaID      string `json:"media_id"`
-	UploadURL    string `json:"upload_url"`
-	UploadMethod string `json:"upload_method"`
-	ExpiresIn    int64  `json:"expires_in"` // seconds
-}
-
-// Media is a media item's metadata. URLs are short-lived and present only
-// once Status is "ready".
-type Media struct {
-	MediaID       string `json:"media_id"`
-	Status        string `json:"status"` // pending, processing, ready, failed
-	Kind          string `json:"kind"`   // image, video, audio, document
-	ContentType   string `json:"content_type"`
-	Size          int64  `json:"size"`
-	Width         int    `json:"width,omitempty"`
-	Height        int    `json:"height,omitempty"`
-	DurationMS    int64  `json:"duration_ms,omitempty"`
-	Codec         string `json:"codec,omitempty"`
-	Waveform      []int  `json:"waveform,omitempty"`
-	URL           string `json:"url,omitempty"`
-	ThumbnailURL  string `json:"thumbnail_url,omitempty"`
-	CompressedURL string `json:"compressed_url,omitempty"`
-	Reason        string `json:"reason,omitempty"`
-	UploaderID    string `json:"uploader_id"`
-	CreatedAt     int64  `json:"created_at"`
-}
+// Media is a media item's metadata; its URLs are short-lived and present
+// only once Status is "ready".
+type (
+	Upload = wire.Upload
+	Media  = wire.Media
+)
 
 // CreateMedia starts an upload of size bytes of contentType.
 func (c *Client) CreateMedia(ctx context.Context, contentType string, size int64) (Upload, error) {
 	var u Upload
-	err := c.do(ctx, http.MethodPost, "/api/v1/media", map[string]any{"content_type": contentType, "size": size}, &u)
+	err := c.do(ctx, http.MethodPost, "/api/v1/media", wire.CreateMediaRequest{ContentType: contentType, Size: &size}, &u)
 	return u, err
 }
 

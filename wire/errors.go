@@ -104,13 +104,7 @@ func Invalid(msg string) *Error { return NewError(CodeInvalid, msg) }
 // error body, {"error": {"code": ..., "message": ...}}.
 func WriteHTTP(w http.ResponseWriter, err error) {
 	pe := AsError(err)
-	var b struct {
-		Error struct {
-			Code    Code   `json:"code"`
-			Message string `json:"message"`
-		} `json:"error"`
-	}
-	b.Error.Code, b.Error.Message = pe.Code, pe.Message
+	b := ErrorBody{Error: ErrorDetail{Code: pe.Code, Message: pe.Message}}
 	if pe.Code == CodeRateLimited {
 		// Whole seconds, rounded up: a client that waits exactly this long
 		// is not refused again for the same reason.

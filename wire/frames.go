@@ -264,6 +264,58 @@ func NewErrorFrame(e *Error, clientMessageID string) ErrorFrame {
 	return f
 }
 
+// ServerFrame is any server frame as a client decodes it: the fields of
+// every type in one struct, so one pass over the bytes reads any of them.
+// Raw holds the bytes it was decoded from.
+type ServerFrame struct {
+	Type            string   `json:"type"`
+	ClientMessageID string   `json:"client_message_id,omitempty"`
+	MessageID       string   `json:"message_id,omitempty"`
+	ConversationID  string   `json:"conversation_id,omitempty"`
+	SenderID        string   `json:"sender_id,omitempty"`
+	SequenceNumber  int64    `json:"sequence_number,omitempty"`
+	MessageType     string   `json:"message_type,omitempty"`
+	Content         string   `json:"content,omitempty"`
+	MediaID         string   `json:"media_id,omitempty"`
+	CreatedAt       int64    `json:"created_at,omitempty"`
+	Status          string   `json:"status,omitempty"`
+	Timestamp       int64    `json:"timestamp,omitempty"`
+	UserID          string   `json:"user_id,omitempty"`
+	LastSeen        *int64   `json:"last_seen,omitempty"`
+	State           string   `json:"state,omitempty"`
+	ServerTime      int64    `json:"server_time,omitempty"`
+	Code            Code     `json:"code,omitempty"`
+	Message         string   `json:"message,omitempty"`
+	MessageIDs      []string `json:"message_ids,omitempty"`
+	RetryAfterMS    int64    `json:"retry_after_ms,omitempty"`
+
+	Raw []byte `json:"-"`
+}
+
+// DecodeServer parses one server frame. Unknown fields are ignored, as the
+// contract asks of clients; an unknown type is returned as it is, for the
+// caller to skip.
+func DecodeServer(data []byte) (ServerFrame, error) {
+	var f ServerFrame
+	if err := json.Unmarshal(data, &f); err != nil {
+		return ServerFrame{}, fmt.Errorf("wire: malformed server frame: %w", err)
+	}
+	if f.Type == "" {
+		return ServerFrame{}, errors.New("wire: server frame without a type")
+	}
+	f.Raw = data
+	return f, nil
+}
+
+// AsMessage returns a message frame's message.
+func (f ServerFrame) AsMessage() Message {
+	return Message{
+		MessageID: f.MessageID, ConversationID: f.ConversationID, SenderID: f.SenderID,
+		SequenceNumber: f.SequenceNumber, MessageType: f.MessageType, Content: f.Content,
+		MediaID: f.MediaID, CreatedAt: f.CreatedAt,
+	}
+}
+
 // Encode marshals an outbound frame. Outbound frames are plain structs of
 // strings and integers, so marshalling cannot fail; a failure is a bug.
 func Encode(v any) []byte {

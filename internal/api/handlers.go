@@ -18,14 +18,8 @@ const (
 	MaxPageSize     = 500
 )
 
-type userJSON struct {
-	UserID      string `json:"user_id"`
-	Username    string `json:"username"`
-	DisplayName string `json:"display_name"`
-}
-
-func toUserJSON(u identity.User) userJSON {
-	return userJSON{UserID: u.ID, Username: u.Username, DisplayName: u.DisplayName}
+func toUser(u identity.User) wire.User {
+	return wire.User{UserID: u.ID, Username: u.Username, DisplayName: u.DisplayName}
 }
 
 func (a *API) createUser(w http.ResponseWriter, r *http.Request) {
@@ -33,11 +27,7 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	var req struct {
-		Username    string `json:"username"`
-		Password    string `json:"password"`
-		DisplayName string `json:"display_name"`
-	}
+	var req wire.RegisterRequest
 	if err := decode(w, r, &req); err != nil {
 		a.fail(w, r, err)
 		return
@@ -47,7 +37,7 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, toUserJSON(u))
+	writeJSON(w, http.StatusCreated, toUser(u))
 }
 
 func (a *API) createSession(w http.ResponseWriter, r *http.Request) {
@@ -55,10 +45,7 @@ func (a *API) createSession(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	var req struct {
-		Username string `json:"username"`
-		Password string `json:"password"`
-	}
+	var req wire.LoginRequest
 	if err := decode(w, r, &req); err != nil {
 		a.fail(w, r, err)
 		return
@@ -73,8 +60,8 @@ func (a *API) createSession(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"token": s.Token, "user_id": s.UserID, "device_id": s.DeviceID, "expires_at": clock.Millis(s.ExpiresAt),
+	writeJSON(w, http.StatusOK, wire.Session{
+		Token: s.Token, UserID: s.UserID, DeviceID: s.DeviceID, ExpiresAt: clock.Millis(s.ExpiresAt),
 	})
 }
 
@@ -84,7 +71,7 @@ func (a *API) getUser(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toUserJSON(u))
+	writeJSON(w, http.StatusOK, toUser(u))
 }
 
 func (a *API) getPresence(w http.ResponseWriter, r *http.Request) {
@@ -94,12 +81,11 @@ func (a *API) getPresence(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := st.Frame()
-	writeJSON(w, http.StatusOK, map[string]any{"user_id": p.UserID, "status": p.Status, "last_seen": p.LastSeen})
+	writeJSON(w, http.StatusOK, wire.UserPresence{UserID: p.UserID, Status: p.Status, LastSeen: p.LastSeen})
 }
 
-type settingsJSON struct {
-	LastSeenVisibility presence.Visibility `json:"last_seen_visibility"`
-	OnlineVisibility   presence.Visibility `json:"online_visibility"`
+func toSettings(s presence.Settings) wire.Settings {
+	return wire.Settings{LastSeenVisibility: string(s.LastSeen), OnlineVisibility: string(s.Online)}
 }
 
 func (a *API) getSettings(w http.ResponseWriter, r *http.Request) {
@@ -108,56 +94,30 @@ func (a *API) getSettings(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, settingsJSON{s.LastSeen, s.Online})
+	writeJSON(w, http.StatusOK, toSettings(s))
 }
 
 func (a *API) patchSettings(w http.ResponseWriter, r *http.Request) {
-	var req settingsJSON
+	var req wire.Settings
 	if err := decode(w, r, &req); err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	s, err := a.pres.UpdateSettings(r.Context(), session(r.Context()).UserID, req.LastSeenVisibility, req.OnlineVisibility)
+	s, err := a.pres.UpdateSettings(r.Context(), session(r.Context()).UserID,
+		presence.Visibility(req.LastSeenVisibility), presence.Visibility(req.OnlineVisibility))
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, settingsJSON{s.LastSeen, s.Online})
+	writeJSON(w, http.StatusOK, toSettings(s))
 }
 
-type participantJSON struct {
-	UserID string `json:"user_id"`
-	Role   string `json:"role"`
-}
-
-type lastMessageJSON struct {
-	MessageID      string `json:"message_id"`
-	SenderID       string `json:"sender_id"`
-	SequenceNumber int64  `json:"sequence_number"`
-	MessageType    string `json:"message_type"`
-	Content        string `json:"content"`
-	CreatedAt      int64  `json:"created_at"`
-}
-
-type conversationJSON struct {
-	ConversationID     string            `json:"conversation_id"`
-	Type               string            `json:"type"`
-	Name               string            `json:"name"`
-	Participants       []participantJSON `json:"participants"`
-	LastSequenceNumber int64             `json:"last_sequence_number"`
-	CreatedBy          string            `json:"created_by"`
-	CreatedAt          int64             `json:"created_at"`
-	LastActivityAt     int64             `json:"last_activity_at"`
-	UnreadCount        *int64            `json:"unread_count,omitempty"`
-	LastMessage        *lastMessageJSON  `json:"last_message,omitempty"`
-}
-
-func toConversationJSON(c conversations.Conversation) conversationJSON {
-	ps := make([]participantJSON, len(c.Members))
+func toConversation(c conversations.Conversation) wire.Conversation {
+	ps := make([]wire.Participant, len(c.Members))
 	for i, m := range c.Members {
-		ps[i] = participantJSON{UserID: m.UserID, Role: m.Role}
+		ps[i] = wire.Participant{UserID: m.UserID, Role: m.Role}
 	}
-	return conversationJSON{
+	return wire.Conversation{
 		ConversationID: c.ID, Type: c.Type, Name: c.Name, Participants: ps,
 		LastSequenceNumber: c.LastSeq, CreatedBy: c.CreatedBy,
 		CreatedAt: clock.Millis(c.CreatedAt), LastActivityAt: clock.Millis(c.LastActivityAt),
@@ -165,11 +125,7 @@ func toConversationJSON(c conversations.Conversation) conversationJSON {
 }
 
 func (a *API) createConversation(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		Type         string   `json:"type"`
-		Name         string   `json:"name"`
-		Participants []string `json:"participants"`
-	}
+	var req wire.CreateConversationRequest
 	if err := decode(w, r, &req); err != nil {
 		a.fail(w, r, err)
 		return
@@ -190,14 +146,14 @@ func (a *API) createConversation(w http.ResponseWriter, r *http.Request) {
 		if created {
 			status = http.StatusCreated
 		}
-		writeJSON(w, status, toConversationJSON(c))
+		writeJSON(w, status, toConversation(c))
 	case conversations.TypeGroup:
 		c, err := a.convs.CreateGroup(r.Context(), actor(r.Context()), req.Name, req.Participants)
 		if err != nil {
 			a.fail(w, r, err)
 			return
 		}
-		writeJSON(w, http.StatusCreated, toConversationJSON(c))
+		writeJSON(w, http.StatusCreated, toConversation(c))
 	default:
 		a.fail(w, r, wire.Invalid(`type must be "1:1" or "group"`))
 	}
@@ -209,18 +165,18 @@ func (a *API) listConversations(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	out := make([]conversationJSON, len(list))
+	out := make([]wire.Conversation, len(list))
 	for i, s := range list {
-		out[i] = toConversationJSON(s.Conversation)
+		out[i] = toConversation(s.Conversation)
 		out[i].UnreadCount = &s.Unread
 		if lm := s.LastMessage; lm != nil {
-			out[i].LastMessage = &lastMessageJSON{
+			out[i].LastMessage = &wire.LastMessage{
 				MessageID: lm.ID, SenderID: lm.SenderID, SequenceNumber: lm.Seq,
 				MessageType: lm.MessageType, Content: lm.Content, CreatedAt: clock.Millis(lm.CreatedAt),
 			}
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"conversations": out})
+	writeJSON(w, http.StatusOK, wire.ConversationList{Conversations: out})
 }
 
 func (a *API) getConversation(w http.ResponseWriter, r *http.Request) {
@@ -229,7 +185,7 @@ func (a *API) getConversation(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toConversationJSON(c))
+	writeJSON(w, http.StatusOK, toConversation(c))
 }
 
 func (a *API) getParticipants(w http.ResponseWriter, r *http.Request) {
@@ -238,7 +194,7 @@ func (a *API) getParticipants(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"participants": toConversationJSON(c).Participants})
+	writeJSON(w, http.StatusOK, wire.ParticipantList{Participants: toConversation(c).Participants})
 }
 
 func (a *API) getMessages(w http.ResponseWriter, r *http.Request) {
@@ -257,7 +213,7 @@ func (a *API) getMessages(w http.ResponseWriter, r *http.Request) {
 		out[i] = messaging.ToFrame(m)
 		out[i].Type = ""
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"messages": out})
+	writeJSON(w, http.StatusOK, wire.MessageList{Messages: out})
 }
 
 // historyQuery reads ?after_seq=N | ?before_seq=N and &limit=M.
@@ -293,24 +249,17 @@ func (a *API) getMessageStatus(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	type recipientJSON struct {
-		UserID    string `json:"user_id"`
-		Status    string `json:"status"`
-		UpdatedAt int64  `json:"updated_at"`
-	}
-	rs := make([]recipientJSON, len(st))
+	rs := make([]wire.RecipientStatus, len(st))
 	for i, s := range st {
-		rs[i] = recipientJSON{UserID: s.UserID, Status: s.Status, UpdatedAt: clock.Millis(s.UpdatedAt)}
+		rs[i] = wire.RecipientStatus{UserID: s.UserID, Status: s.Status, UpdatedAt: clock.Millis(s.UpdatedAt)}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"message_id": m.ID, "conversation_id": m.ConversationID, "status": messaging.Aggregate(st), "recipients": rs,
+	writeJSON(w, http.StatusOK, wire.MessageStatus{
+		MessageID: m.ID, ConversationID: m.ConversationID, Status: messaging.Aggregate(st), Recipients: rs,
 	})
 }
 
 func (a *API) renameConversation(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		Name *string `json:"name"`
-	}
+	var req wire.RenameRequest
 	if err := decode(w, r, &req); err != nil {
 		a.fail(w, r, err)
 		return
@@ -324,13 +273,11 @@ func (a *API) renameConversation(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toConversationJSON(c))
+	writeJSON(w, http.StatusOK, toConversation(c))
 }
 
 func (a *API) addParticipant(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		UserID string `json:"user_id"`
-	}
+	var req wire.AddParticipantRequest
 	if err := decode(w, r, &req); err != nil {
 		a.fail(w, r, err)
 		return
@@ -344,13 +291,11 @@ func (a *API) addParticipant(w http.ResponseWriter, r *http.Request) {
 	if added {
 		status = http.StatusCreated
 	}
-	writeJSON(w, status, toConversationJSON(c))
+	writeJSON(w, status, toConversation(c))
 }
 
 func (a *API) setRole(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		Role string `json:"role"`
-	}
+	var req wire.SetRoleRequest
 	if err := decode(w, r, &req); err != nil {
 		a.fail(w, r, err)
 		return
@@ -360,7 +305,7 @@ func (a *API) setRole(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toConversationJSON(c))
+	writeJSON(w, http.StatusOK, toConversation(c))
 }
 
 func (a *API) removeParticipant(w http.ResponseWriter, r *http.Request) {

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/parleychat/parley/internal/media"
+	"github.com/parleychat/parley/wire"
 )
 
 // Media is the media service as the API uses it.
@@ -30,39 +31,8 @@ type mediaHandlers struct {
 	onRequestHost bool
 }
 
-type uploadJSON struct {
-	MediaID      string `json:"media_id"`
-	UploadURL    string `json:"upload_url"`
-	UploadMethod string `json:"upload_method"`
-	ExpiresIn    int64  `json:"expires_in"`
-}
-
-// mediaJSON is a media item on the wire. Optional fields are left out
-// when they do not apply (no width for audio, no URLs unless ready).
-type mediaJSON struct {
-	MediaID       string `json:"media_id"`
-	Status        string `json:"status"`
-	Kind          string `json:"kind"`
-	ContentType   string `json:"content_type"`
-	Size          int64  `json:"size"`
-	Width         int    `json:"width,omitempty"`
-	Height        int    `json:"height,omitempty"`
-	DurationMS    int64  `json:"duration_ms,omitempty"`
-	Codec         string `json:"codec,omitempty"`
-	Waveform      []int  `json:"waveform,omitempty"`
-	URL           string `json:"url,omitempty"`
-	ThumbnailURL  string `json:"thumbnail_url,omitempty"`
-	CompressedURL string `json:"compressed_url,omitempty"`
-	Reason        string `json:"reason,omitempty"`
-	UploaderID    string `json:"uploader_id"`
-	CreatedAt     int64  `json:"created_at"`
-}
-
 func (h mediaHandlers) create(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		ContentType string `json:"content_type"`
-		Size        *int64 `json:"size"`
-	}
+	var req wire.CreateMediaRequest
 	if err := decode(w, r, &req); err != nil {
 		h.fail(w, r, err)
 		return
@@ -85,7 +55,7 @@ func (h mediaHandlers) create(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, uploadJSON{
+	writeJSON(w, http.StatusCreated, wire.Upload{
 		MediaID: up.MediaID, UploadURL: u, UploadMethod: up.Method, ExpiresIn: int64(up.ExpiresIn.Seconds()),
 	})
 }
@@ -108,12 +78,12 @@ func (h mediaHandlers) get(w http.ResponseWriter, r *http.Request) {
 	h.writeMedia(w, r, v)
 }
 
-func (a *API) toMediaJSON(r *http.Request, v media.View) (mediaJSON, error) {
+func (a *API) toMedia(r *http.Request, v media.View) (wire.Media, error) {
 	size := v.Size
 	if v.Status != media.StatusReady {
 		size = v.DeclaredSize
 	}
-	j := mediaJSON{
+	j := wire.Media{
 		MediaID: v.ID, Status: string(v.Status), Kind: string(v.Kind), ContentType: v.ContentType, Size: size,
 		Width: v.Width, Height: v.Height, DurationMS: v.DurationMS, Codec: v.Codec, Reason: v.Reason,
 		UploaderID: v.UploaderID, CreatedAt: v.CreatedAt.UnixMilli(),
@@ -124,7 +94,7 @@ func (a *API) toMediaJSON(r *http.Request, v media.View) (mediaJSON, error) {
 		src string
 	}{{&j.URL, v.URL}, {&j.ThumbnailURL, v.ThumbnailURL}, {&j.CompressedURL, v.CompressedURL}} {
 		if *f.dst, err = a.absolute(r, f.src); err != nil {
-			return mediaJSON{}, err
+			return wire.Media{}, err
 		}
 	}
 	if len(v.Waveform) > 0 {
@@ -138,7 +108,7 @@ func (a *API) toMediaJSON(r *http.Request, v media.View) (mediaJSON, error) {
 }
 
 func (h mediaHandlers) writeMedia(w http.ResponseWriter, r *http.Request, v media.View) {
-	j, err := h.toMediaJSON(r, v)
+	j, err := h.toMedia(r, v)
 	if err != nil {
 		h.fail(w, r, err)
 		return

@@ -21,7 +21,7 @@ func expectError(t *testing.T, ctx context.Context, c *client.Conn, code, cmid s
 	if err != nil {
 		t.Fatalf("want error %s: %v", code, err)
 	}
-	if f.Code != code || f.Message == "" || f.ClientMessageID != cmid {
+	if string(f.Code) != code || f.Message == "" || f.ClientMessageID != cmid {
 		t.Fatalf("error frame = code %q message %q cmid %q; want code %q cmid %q", f.Code, f.Message, f.ClientMessageID, code, cmid)
 	}
 	if err := c.Heartbeat(ctx); err != nil {

@@ -104,7 +104,7 @@ func TestFullOneToOneFlow(t *testing.T) {
 		t.Fatalf("history = %+v, %v", hist, err)
 	}
 	list, err := bob.API.Conversations(ctx)
-	if err != nil || len(list) != 1 || list[0].LastMessage == nil || list[0].LastMessage.MessageID != ack.MessageID || list[0].UnreadCount != 0 {
+	if err != nil || len(list) != 1 || list[0].LastMessage == nil || list[0].LastMessage.MessageID != ack.MessageID || (list[0].UnreadCount == nil || *list[0].UnreadCount != 0) {
 		t.Fatalf("list = %+v, %v", list, err)
 	}
 }

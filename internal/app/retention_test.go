@@ -68,7 +68,7 @@ func TestQueuedMessageDeliveredUntilRetention(t *testing.T) {
 		t.Fatalf("status after expiry: %v, want not_found", err)
 	}
 	list, err := bob.API.Conversations(ctx)
-	if err != nil || len(list) != 1 || list[0].LastMessage != nil || list[0].UnreadCount != 0 {
+	if err != nil || len(list) != 1 || list[0].LastMessage != nil || (list[0].UnreadCount == nil || *list[0].UnreadCount != 0) {
 		t.Fatalf("list after expiry = %+v, %v", list, err)
 	}
 }

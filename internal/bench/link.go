@@ -164,7 +164,7 @@ func (w *sdkWire) next(f *inFrame) bool {
 		sequence:        fr.SequenceNumber,
 		system:          fr.MessageType == "system",
 		content:         appendEscaped(f.content[:0], fr.Content),
-		code:            appendEscaped(f.code[:0], fr.Code),
+		code:            appendEscaped(f.code[:0], string(fr.Code)),
 		text:            appendEscaped(f.text[:0], fr.Message),
 		retryAfterMS:    -1,
 	}

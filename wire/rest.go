@@ -1,0 +1,242 @@
+package wire
+
+// The REST API's request and response bodies (docs/PROTOCOL.md §1, §2, §7).
+// Times are Unix milliseconds. The server answers with these types and the
+// Go SDK decodes into them, so a field added here reaches both at once.
+
+// RegisterRequest is the body of POST /api/v1/users.
+type RegisterRequest struct {
+	Username    string `json:"username"`
+	Password    string `json:"password"`
+	DisplayName string `json:"display_name"`
+}
+
+// LoginRequest is the body of POST /api/v1/sessions.
+type LoginRequest struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
+// User is a registered account's public profile.
+type User struct {
+	UserID      string `json:"user_id"`
+	Username    string `json:"username"`
+	DisplayName string `json:"display_name"`
+}
+
+// Session is a login: a token for one device.
+type Session struct {
+	Token     string `json:"token"`
+	UserID    string `json:"user_id"`
+	DeviceID  string `json:"device_id"`
+	ExpiresAt int64  `json:"expires_at"`
+}
+
+// UserPresence answers GET /api/v1/users/{id}/presence. LastSeen is null
+// when unknown or hidden by the user's privacy settings.
+type UserPresence struct {
+	UserID   string `json:"user_id"`
+	Status   string `json:"status"`
+	LastSeen *int64 `json:"last_seen"`
+}
+
+// Visibility values of the presence privacy settings.
+const (
+	VisibilityEveryone = "everyone"
+	VisibilityContacts = "contacts"
+	VisibilityNobody   = "nobody"
+)
+
+// Settings are a user's presence privacy settings. In a PATCH an empty
+// field is left as it is.
+type Settings struct {
+	LastSeenVisibility string `json:"last_seen_visibility"`
+	OnlineVisibility   string `json:"online_visibility"`
+}
+
+// Conversation types and member roles.
+const (
+	ConversationDirect = "1:1"
+	ConversationGroup  = "group"
+
+	RoleAdmin  = "admin"
+	RoleMember = "member"
+)
+
+// CreateConversationRequest is the body of POST /api/v1/conversations:
+// a 1:1 names exactly one other participant; a group has a name.
+type CreateConversationRequest struct {
+	Type         string   `json:"type"`
+	Name         string   `json:"name,omitempty"`
+	Participants []string `json:"participants"`
+}
+
+// RenameRequest is the body of PATCH /api/v1/conversations/{id}.
+type RenameRequest struct {
+	Name *string `json:"name"`
+}
+
+// AddParticipantRequest is the body of POST
+// /api/v1/conversations/{id}/participants.
+type AddParticipantRequest struct {
+	UserID string `json:"user_id"`
+}
+
+// SetRoleRequest is the body of PATCH
+// /api/v1/conversations/{id}/participants/{user_id}.
+type SetRoleRequest struct {
+	Role string `json:"role"`
+}
+
+// Participant is a member of a conversation.
+type Participant struct {
+	UserID string `json:"user_id"`
+	Role   string `json:"role"`
+}
+
+// Conversation is a 1:1 chat or a group. UnreadCount and LastMessage are
+// set only in the caller's list.
+type Conversation struct {
+	ConversationID     string        `json:"conversation_id"`
+	Type               string        `json:"type"`
+	Name               string        `json:"name"`
+	Participants       []Participant `json:"participants"`
+	LastSequenceNumber int64         `json:"last_sequence_number"`
+	CreatedBy          string        `json:"created_by"`
+	CreatedAt          int64         `json:"created_at"`
+	LastActivityAt     int64         `json:"last_activity_at"`
+	UnreadCount        *int64        `json:"unread_count,omitempty"`
+	LastMessage        *LastMessage  `json:"last_message,omitempty"`
+}
+
+// LastMessage is a conversation's newest message, as its list entry shows it.
+type LastMessage struct {
+	MessageID      string `json:"message_id"`
+	SenderID       string `json:"sender_id"`
+	SequenceNumber int64  `json:"sequence_number"`
+	MessageType    string `json:"message_type"`
+	Content        string `json:"content"`
+	CreatedAt      int64  `json:"created_at"`
+}
+
+// ConversationList answers GET /api/v1/conversations.
+type ConversationList struct {
+	Conversations []Conversation `json:"conversations"`
+}
+
+// ParticipantList answers GET /api/v1/conversations/{id}/participants.
+type ParticipantList struct {
+	Participants []Participant `json:"participants"`
+}
+
+// MessageList answers GET /api/v1/conversations/{id}/messages: Message
+// values without their frame type, ascending by sequence number.
+type MessageList struct {
+	Messages []Message `json:"messages"`
+}
+
+// RecipientStatus is one recipient's receipt state of a message.
+type RecipientStatus struct {
+	UserID    string `json:"user_id"`
+	Status    string `json:"status"`
+	UpdatedAt int64  `json:"updated_at"`
+}
+
+// MessageStatus answers GET /api/v1/messages/{id}/status. Status is the
+// aggregate over Recipients: read, delivered or sent.
+type MessageStatus struct {
+	MessageID      string            `json:"message_id"`
+	ConversationID string            `json:"conversation_id"`
+	Status         string            `json:"status"`
+	Recipients     []RecipientStatus `json:"recipients"`
+}
+
+// CreateMediaRequest is the body of POST /api/v1/media. Size is a pointer
+// so that a missing size is told apart from zero.
+type CreateMediaRequest struct {
+	ContentType string `json:"content_type"`
+	Size        *int64 `json:"size"`
+}
+
+// Upload is a new upload: PUT the bytes to UploadURL, then complete it.
+type Upload struct {
+	MediaID      string `json:"media_id"`
+	UploadURL    string `json:"upload_url"`
+	UploadMethod string `json:"upload_method"`
+	ExpiresIn    int64  `json:"expires_in"` // seconds
+}
+
+// Media statuses and kinds.
+const (
+	MediaPending    = "pending"
+	MediaProcessing = "processing"
+	MediaReady      = "ready"
+	MediaFailed     = "failed"
+
+	KindImage    = "image"
+	KindVideo    = "video"
+	KindAudio    = "audio"
+	KindDocument = "document"
+)
+
+// Media is a media item's metadata. Optional fields are left out when they
+// do not apply (no width for audio, no URLs unless ready); URLs are
+// short-lived.
+type Media struct {
+	MediaID       string `json:"media_id"`
+	Status        string `json:"status"`
+	Kind          string `json:"kind"`
+	ContentType   string `json:"content_type"`
+	Size          int64  `json:"size"`
+	Width         int    `json:"width,omitempty"`
+	Height        int    `json:"height,omitempty"`
+	DurationMS    int64  `json:"duration_ms,omitempty"`
+	Codec         string `json:"codec,omitempty"`
+	Waveform      []int  `json:"waveform,omitempty"`
+	URL           string `json:"url,omitempty"`
+	ThumbnailURL  string `json:"thumbnail_url,omitempty"`
+	CompressedURL string `json:"compressed_url,omitempty"`
+	Reason        string `json:"reason,omitempty"`
+	UploaderID    string `json:"uploader_id"`
+	CreatedAt     int64  `json:"created_at"`
+}
+
+// ServerInfo answers GET /api/v1/server: what this server can process now
+// and the limits it enforces, so a client offers only what will work.
+type ServerInfo struct {
+	Media  MediaSupport `json:"media"`
+	Limits ServerLimits `json:"limits"`
+}
+
+// MediaSupport says, per media kind, whether uploads of it can be processed
+// now (video and audio need ffmpeg on the server).
+type MediaSupport struct {
+	Image    bool `json:"image"`
+	Video    bool `json:"video"`
+	Audio    bool `json:"audio"`
+	Document bool `json:"document"`
+}
+
+// ServerLimits are a server's configured limits; sizes are in bytes
+// (message content in bytes of UTF-8, not characters) and the group size
+// counts the creator.
+type ServerLimits struct {
+	MaxContentBytes  int   `json:"max_content_bytes"`
+	MaxGroupSize     int   `json:"max_group_size"`
+	MaxImageBytes    int64 `json:"max_image_bytes"`
+	MaxVideoBytes    int64 `json:"max_video_bytes"`
+	MaxAudioBytes    int64 `json:"max_audio_bytes"`
+	MaxDocumentBytes int64 `json:"max_document_bytes"`
+	MaxImagePixels   int64 `json:"max_image_pixels"`
+}
+
+// ErrorBody is every HTTP error answer.
+type ErrorBody struct {
+	Error ErrorDetail `json:"error"`
+}
+
+// ErrorDetail is the code and message of an HTTP error answer.
+type ErrorDetail struct {
+	Code    Code   `json:"code"`
+	Message string `json:"message"`
+}
