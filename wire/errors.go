@@ -3,7 +3,6 @@
 package wire
 
 import (
-	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -25,9 +24,9 @@ const (
 	CodeInternal     Code = "internal"
 )
 
-// Error is an error that knows its wire code. Domain packages declare their
-// sentinels as *Error so the edges (HTTP, WebSocket) can map any wrapped
-// error to a code with errors.As, without knowing the domain.
+// Error is an error as the wire tells it: a code, a message and, over HTTP,
+// a status. The server's edges make one from a domain error through one
+// table (internal/errmap) or build one themselves for what they refuse.
 type Error struct {
 	Code    Code
 	Message string
@@ -40,8 +39,6 @@ type Error struct {
 }
 
 func (e *Error) Error() string { return e.Message }
-
-// Errorf-free constructors keep sentinels cheap and comparable.
 
 // NewError returns an *Error with the code's default HTTP status.
 func NewError(code Code, msg string) *Error { return &Error{Code: code, Message: msg} }
@@ -84,26 +81,15 @@ func (e *Error) HTTPStatus() int {
 	}
 }
 
-// ErrInternal is what any error without a wire code becomes at the edge.
+// ErrInternal answers a server fault; its text leaks nothing of the fault.
 var ErrInternal = NewError(CodeInternal, "internal server error")
 
-// AsError finds the wire error inside err. Errors that carry no code are
-// server faults: they map to ErrInternal and their text never leaks.
-func AsError(err error) *Error {
-	var pe *Error
-	if errors.As(err, &pe) {
-		return pe
-	}
-	return ErrInternal
-}
-
-// Invalidf is a shorthand for a 400 invalid error with a specific message.
+// Invalid is a shorthand for a 400 invalid error with a specific message.
 func Invalid(msg string) *Error { return NewError(CodeInvalid, msg) }
 
-// WriteHTTP answers an HTTP request with err's status and the contract's
+// WriteHTTP answers an HTTP request with pe's status and the contract's
 // error body, {"error": {"code": ..., "message": ...}}.
-func WriteHTTP(w http.ResponseWriter, err error) {
-	pe := AsError(err)
+func WriteHTTP(w http.ResponseWriter, pe *Error) {
 	b := ErrorBody{Error: ErrorDetail{Code: pe.Code, Message: pe.Message}}
 	if pe.Code == CodeRateLimited {
 		// Whole seconds, rounded up: a client that waits exactly this long

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 
 	"github.com/parleychat/parley/internal/conversations"
+	"github.com/parleychat/parley/internal/errmap"
 	"github.com/parleychat/parley/internal/identity"
 	"github.com/parleychat/parley/internal/messaging"
 	"github.com/parleychat/parley/internal/presence"
@@ -162,7 +163,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // WriteError answers err with its status and wire code.
-func WriteError(w http.ResponseWriter, err error) { wire.WriteHTTP(w, err) }
+func WriteError(w http.ResponseWriter, err error) { errmap.WriteHTTP(w, err) }
 
 // fail logs server faults (with detail) and answers any error.
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
@@ -173,7 +174,7 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, identity.ErrBusy) {
 		a.limited("password_queue")
 	}
-	if wire.AsError(err) == wire.ErrInternal {
+	if errmap.Internal(err) {
 		a.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	WriteError(w, err)

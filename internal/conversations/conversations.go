@@ -4,9 +4,11 @@ package conversations
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"time"
 
-	"github.com/parleychat/parley/wire"
+	"github.com/parleychat/parley/internal/fault"
 )
 
 // Conversation kinds as they appear on the wire.
@@ -78,8 +80,22 @@ type Store interface {
 	MissingUsers(ctx context.Context, ids []string) ([]string, error)
 }
 
-// Errors of this domain, each carrying its wire code.
+// Errors of this domain. internal/errmap gives each its wire code.
 var (
-	ErrNotFound  = wire.NewError(wire.CodeNotFound, "no such conversation")
-	ErrForbidden = wire.NewError(wire.CodeForbidden, "not a member of this conversation")
+	ErrNotFound  = errors.New("no such conversation")
+	ErrForbidden = errors.New("not a member of this conversation")
+	// ErrUnknownUser: a user named in a request does not exist; the
+	// error's text names every one (unknownUsers).
+	ErrUnknownUser = errors.New("unknown user")
+	ErrNoOtherUser = errors.New("participants must name exactly one other user")
+	ErrSelfChat    = errors.New("a 1:1 conversation needs another user")
 )
+
+// unknownUsers is ErrUnknownUser naming ids: whoever pasted several IDs
+// needs to know which to fix.
+func unknownUsers(ids []string) error {
+	if len(ids) == 1 {
+		return fault.New(ErrUnknownUser, "unknown user "+ids[0])
+	}
+	return fault.New(ErrUnknownUser, "unknown users "+strings.Join(ids, ", "))
+}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -14,7 +13,6 @@ import (
 	"github.com/parleychat/parley/internal/bus"
 	"github.com/parleychat/parley/internal/names"
 	"github.com/parleychat/parley/internal/store"
-	"github.com/parleychat/parley/wire"
 )
 
 // Group limits.
@@ -40,11 +38,15 @@ const (
 
 // Errors of group management.
 var (
-	ErrGroupFull    = wire.NewError(wire.CodeGroupFull, "the group would pass its member limit")
-	ErrNotAdmin     = wire.NewError(wire.CodeForbidden, "only admins may do this")
-	ErrNotGroup     = wire.Unprocessable(wire.CodeInvalid, "a 1:1 conversation's membership and name are fixed")
-	ErrNoSuchMember = wire.NewError(wire.CodeNotFound, "no such member")
-	ErrLastAdmin    = wire.Unprocessable(wire.CodeInvalid, "a group keeps at least one admin: promote another member first")
+	ErrGroupFull    = errors.New("the group would pass its member limit")
+	ErrNotAdmin     = errors.New("only admins may do this")
+	ErrNotGroup     = errors.New("a 1:1 conversation's membership and name are fixed")
+	ErrNoSuchMember = errors.New("no such member")
+	ErrLastAdmin    = errors.New("a group keeps at least one admin: promote another member first")
+	ErrRepeatedUser = errors.New("participants must be distinct user ids")
+	ErrNoUserID     = errors.New("user_id is required")
+	ErrBadRole      = errors.New(`role must be "admin" or "member"`)
+	ErrBadName      = fmt.Errorf("name must be at most %d printable characters", MaxGroupNameLen)
 )
 
 // SystemMessage is a message the server writes into a conversation, in the
@@ -110,7 +112,7 @@ func (s *Service) CreateGroup(ctx context.Context, creator Actor, name string, p
 			continue // the creator is a member anyway
 		}
 		if id == "" || seen[id] {
-			return Conversation{}, wire.Unprocessable(wire.CodeInvalid, "participants must be distinct user ids")
+			return Conversation{}, ErrRepeatedUser
 		}
 		seen[id] = true
 		others = append(others, id)
@@ -122,12 +124,8 @@ func (s *Service) CreateGroup(ctx context.Context, creator Actor, name string, p
 	if err != nil {
 		return Conversation{}, fmt.Errorf("check users: %w", err)
 	}
-	if len(missing) == 1 {
-		return Conversation{}, wire.Unprocessable(wire.CodeInvalid, "unknown user "+missing[0])
-	}
-	if len(missing) > 1 {
-		// Every one named: whoever pasted several IDs needs to know which to fix.
-		return Conversation{}, wire.Unprocessable(wire.CodeInvalid, "unknown users "+strings.Join(missing, ", "))
+	if len(missing) > 0 {
+		return Conversation{}, unknownUsers(missing)
 	}
 	now := s.clock.Now()
 	c := Conversation{ID: ulid.Make().String(), Type: TypeGroup, Name: name, CreatedBy: creator.UserID, CreatedAt: now, LastActivityAt: now}
@@ -159,14 +157,14 @@ func (s *Service) CreateGroup(ctx context.Context, creator Actor, name string, p
 // changes nothing and reports added=false.
 func (s *Service) AddMember(ctx context.Context, actor Actor, conversationID, userID string) (c Conversation, added bool, err error) {
 	if userID == "" {
-		return Conversation{}, false, wire.Invalid("user_id is required")
+		return Conversation{}, false, ErrNoUserID
 	}
 	missing, err := s.store.MissingUsers(ctx, []string{userID})
 	if err != nil {
 		return Conversation{}, false, fmt.Errorf("check users: %w", err)
 	}
 	if len(missing) > 0 {
-		return Conversation{}, false, wire.Unprocessable(wire.CodeInvalid, "unknown user "+userID)
+		return Conversation{}, false, unknownUsers(missing)
 	}
 	var note *SystemMessage
 	err = s.tx.Update(ctx, func(tx Tx) error {
@@ -244,7 +242,7 @@ func (s *Service) RemoveMember(ctx context.Context, actor Actor, conversationID,
 // SetRole promotes a member to admin or demotes an admin (admins only).
 func (s *Service) SetRole(ctx context.Context, actor Actor, conversationID, userID, role string) (Conversation, error) {
 	if role != RoleAdmin && role != RoleMember {
-		return Conversation{}, wire.Invalid(`role must be "admin" or "member"`)
+		return Conversation{}, ErrBadRole
 	}
 	return s.change(ctx, actor, conversationID, func(tx Tx, c Conversation) (map[string]string, error) {
 		i, ok := memberIndex(c, userID)
@@ -352,7 +350,7 @@ func (s *Service) announce(m *SystemMessage) {
 func groupName(name string) (string, error) {
 	name, ok := names.Clean(name, MaxGroupNameLen)
 	if !ok {
-		return "", wire.Invalid(fmt.Sprintf("name must be at most %d printable characters", MaxGroupNameLen))
+		return "", ErrBadName
 	}
 	return name, nil
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/parleychat/parley/internal/bus"
 	"github.com/parleychat/parley/internal/clock"
 	"github.com/parleychat/parley/internal/store"
-	"github.com/parleychat/parley/wire"
 )
 
 // Service creates conversations, runs group membership and answers
@@ -50,17 +49,17 @@ func NewService(s Store, tx TxStore, pub Publisher, clk clock.Clock, cfg Config)
 // creating it if needed; created tells which.
 func (s *Service) CreateDirect(ctx context.Context, caller, other string) (Conversation, bool, error) {
 	if other == "" {
-		return Conversation{}, false, wire.Unprocessable(wire.CodeInvalid, "participants must name exactly one other user")
+		return Conversation{}, false, ErrNoOtherUser
 	}
 	if other == caller {
-		return Conversation{}, false, wire.Unprocessable(wire.CodeInvalid, "a 1:1 conversation needs another user")
+		return Conversation{}, false, ErrSelfChat
 	}
 	missing, err := s.store.MissingUsers(ctx, []string{other})
 	if err != nil {
 		return Conversation{}, false, fmt.Errorf("check users: %w", err)
 	}
 	if len(missing) > 0 {
-		return Conversation{}, false, wire.Unprocessable(wire.CodeInvalid, "unknown user "+missing[0])
+		return Conversation{}, false, unknownUsers(missing)
 	}
 	now := s.clock.Now()
 	a, b := caller, other

@@ -13,6 +13,7 @@ import (
 
 	"github.com/parleychat/parley/internal/bus"
 	"github.com/parleychat/parley/internal/clock"
+	"github.com/parleychat/parley/internal/errmap"
 	"github.com/parleychat/parley/internal/identity"
 	"github.com/parleychat/parley/internal/messaging"
 	"github.com/parleychat/parley/internal/store"
@@ -108,7 +109,7 @@ func (c *Conn) push(it item, lossy bool) {
 }
 
 func (c *Conn) sendError(err error, clientMessageID string) {
-	pe := wire.AsError(err)
+	pe := errmap.Wire(err)
 	if pe == wire.ErrInternal {
 		c.g.Log.Error("frame failed", "user", c.userID, "err", err)
 	}

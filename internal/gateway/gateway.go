@@ -13,6 +13,7 @@ import (
 
 	"github.com/parleychat/parley/internal/bus"
 	"github.com/parleychat/parley/internal/clock"
+	"github.com/parleychat/parley/internal/errmap"
 	"github.com/parleychat/parley/internal/identity"
 	"github.com/parleychat/parley/internal/messaging"
 	"github.com/parleychat/parley/internal/presence"
@@ -161,12 +162,12 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	dev, err := g.Auth.Authenticate(r.Context(), token)
 	if err != nil {
-		wire.WriteHTTP(w, err)
+		errmap.WriteHTTP(w, err)
 		return
 	}
 	release, err := g.admit(r, dev.UserID)
 	if err != nil {
-		wire.WriteHTTP(w, err)
+		errmap.WriteHTTP(w, err)
 		return
 	}
 	g.mu.Lock()

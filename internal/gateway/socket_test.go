@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gobwas/ws"
+
 	"github.com/parleychat/parley/internal/identity"
 	"github.com/parleychat/parley/internal/messaging"
 )

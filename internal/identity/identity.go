@@ -5,9 +5,9 @@ package identity
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
-
-	"github.com/parleychat/parley/wire"
 )
 
 // User is a registered account.
@@ -47,12 +47,16 @@ type Store interface {
 	DeviceByToken(ctx context.Context, tokenHash []byte) (Device, error)
 }
 
-// Errors of this domain, each carrying its wire code.
+// Errors of this domain. internal/errmap gives each its wire code.
 var (
-	ErrUsernameTaken  = wire.NewError(wire.CodeConflict, "username is taken")
-	ErrBadCredentials = wire.NewError(wire.CodeUnauthorized, "wrong username or password")
-	ErrBadToken       = wire.NewError(wire.CodeUnauthorized, "missing, unknown or expired token")
-	ErrUserNotFound   = wire.NewError(wire.CodeNotFound, "no such user")
+	ErrUsernameTaken  = errors.New("username is taken")
+	ErrBadCredentials = errors.New("wrong username or password")
+	ErrBadToken       = errors.New("missing, unknown or expired token")
+	ErrUserNotFound   = errors.New("no such user")
 	// ErrBusy: too many logins and registrations wait for a password hash.
-	ErrBusy = wire.RateLimited("too many logins at once: retry shortly", time.Second)
+	ErrBusy = errors.New("too many logins at once: retry shortly")
+
+	ErrBadUsername    = fmt.Errorf("username must be %d to %d letters, digits, '_', '.' or '-'", MinUsernameLen, MaxUsernameLen)
+	ErrBadPassword    = fmt.Errorf("password must be %d to %d bytes", MinPasswordLen, MaxPasswordLen)
+	ErrBadDisplayName = fmt.Errorf("display_name must be at most %d printable characters", MaxDisplayNameLen)
 )

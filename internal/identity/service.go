@@ -19,7 +19,6 @@ import (
 	"github.com/parleychat/parley/internal/clock"
 	"github.com/parleychat/parley/internal/names"
 	"github.com/parleychat/parley/internal/store"
-	"github.com/parleychat/parley/wire"
 )
 
 // Limits on account fields.
@@ -114,7 +113,7 @@ func (s *Service) Register(ctx context.Context, username, password, displayName 
 	}
 	displayName, ok := names.Clean(displayName, MaxDisplayNameLen)
 	if !ok {
-		return User{}, wire.Invalid(fmt.Sprintf("display_name must be at most %d printable characters", MaxDisplayNameLen))
+		return User{}, ErrBadDisplayName
 	}
 	if displayName == "" {
 		displayName = username
@@ -349,14 +348,14 @@ func asStored(d Device) Device {
 
 func validateUsername(u string) error {
 	if len(u) < MinUsernameLen || len(u) > MaxUsernameLen || !usernamePattern.MatchString(u) {
-		return wire.Invalid(fmt.Sprintf("username must be %d to %d letters, digits, '_', '.' or '-'", MinUsernameLen, MaxUsernameLen))
+		return ErrBadUsername
 	}
 	return nil
 }
 
 func validatePassword(p string) error {
 	if len(p) < MinPasswordLen || len(p) > MaxPasswordLen {
-		return wire.Invalid(fmt.Sprintf("password must be %d to %d bytes", MinPasswordLen, MaxPasswordLen))
+		return ErrBadPassword
 	}
 	return nil
 }

@@ -10,9 +10,10 @@ package media
 
 import (
 	"context"
+	"errors"
 	"time"
 
-	"github.com/parleychat/parley/wire"
+	"github.com/parleychat/parley/internal/fault"
 )
 
 // Kind groups content types that are processed alike.
@@ -102,21 +103,23 @@ type View struct {
 	CompressedURL string
 }
 
-// Errors of this domain, each carrying its wire code.
+// Errors of this domain. internal/errmap gives each its wire code.
 var (
-	ErrNotFound        = wire.NewError(wire.CodeNotFound, "no such media")
-	ErrBadSize         = wire.Invalid("size must be a positive number of bytes")
-	ErrBadType         = wire.Invalid("content_type is missing or not an allowed media type")
-	ErrNotUploaded     = wire.Unprocessable(wire.CodeInvalid, "nothing has been uploaded for this media yet")
-	ErrSizeMismatch    = wire.Unprocessable(wire.CodeInvalid, "the uploaded size differs from the declared size")
-	ErrBusy            = wire.NewError(wire.CodeConflict, "this media is being processed")
-	ErrUploadClosed    = wire.NewError(wire.CodeConflict, "this media was completed: its upload URL is closed")
-	ErrTimeout         = wire.Unprocessable(wire.CodeInvalid, "the media could not be processed in time")
-	ErrProcessingFault = wire.Unprocessable(wire.CodeInvalid, "the media could not be processed")
+	ErrNotFound     = errors.New("no such media")
+	ErrBadSize      = errors.New("size must be a positive number of bytes")
+	ErrBadType      = errors.New("content_type is missing or not an allowed media type")
+	ErrTooLarge     = errors.New("the media is larger than its kind's limit")
+	ErrNotUploaded  = errors.New("nothing has been uploaded for this media yet")
+	ErrBusy         = errors.New("this media is being processed")
+	ErrUploadClosed = errors.New("this media was completed: its upload URL is closed")
+	// ErrRefused: the upload cannot be accepted for what it holds (or
+	// could not be processed). The error's text is the reason, kept on
+	// the failed upload for its uploader.
+	ErrRefused         = errors.New("the media was refused")
+	ErrSizeMismatch    = fault.New(ErrRefused, "the uploaded size differs from the declared size")
+	ErrTimeout         = fault.New(ErrRefused, "the media could not be processed in time")
+	ErrProcessingFault = fault.New(ErrRefused, "the media could not be processed")
 )
 
-// refused is an upload refused for what it contains: 422 invalid with
-// the reason, which is also kept on the failed upload.
-func refused(reason string) *wire.Error {
-	return wire.Unprocessable(wire.CodeInvalid, reason)
-}
+// refused is an upload refused for what it contains, with the reason.
+func refused(reason string) error { return fault.New(ErrRefused, reason) }

@@ -16,8 +16,8 @@ import (
 
 	"github.com/parleychat/parley/internal/blob"
 	"github.com/parleychat/parley/internal/clock"
+	"github.com/parleychat/parley/internal/fault"
 	"github.com/parleychat/parley/internal/store"
-	"github.com/parleychat/parley/wire"
 )
 
 // Config tunes the service. Zero fields take the defaults noted.
@@ -101,8 +101,7 @@ func (s *Service) Create(ctx context.Context, userID, contentType string, size i
 		return Upload{}, ErrBadSize
 	}
 	if limit := s.cfg.MaxBytes[rule.kind]; limit > 0 && size > limit {
-		return Upload{}, wire.NewError(wire.CodeTooLarge,
-			fmt.Sprintf("a %s may be at most %d bytes, this one is %d", rule.kind, limit, size))
+		return Upload{}, fault.Newf(ErrTooLarge, "a %s may be at most %d bytes, this one is %d", rule.kind, limit, size)
 	}
 	m := Media{ID: ulid.Make().String(), UploaderID: userID, Kind: rule.kind, ContentType: ct,
 		DeclaredSize: size, Status: StatusPending, CreatedAt: s.clock.Now()}
@@ -187,11 +186,9 @@ func (s *Service) Complete(ctx context.Context, userID, id string) (View, error)
 // of it and returns the error to answer with. A cause without a wire code
 // is a server fault: it is logged, and the reason kept is a generic one.
 func (s *Service) fail(ctx context.Context, m Media, from Status, cause error) error {
-	reason := ErrProcessingFault.Message
-	var pe *wire.Error
-	if errors.As(cause, &pe) {
-		reason = pe.Message
-	} else {
+	reason, ok := fault.Message(cause, ErrRefused)
+	if !ok {
+		reason = ErrProcessingFault.Error()
 		s.log.Error("media processing failed", "media_id", m.ID, "kind", m.Kind, "err", cause)
 	}
 	m.Status, m.Reason = StatusFailed, reason
@@ -202,7 +199,7 @@ func (s *Service) fail(ctx context.Context, m Media, from Status, cause error) e
 		return errors.Join(cause, fmt.Errorf("record failed media: %w", err))
 	}
 	_ = s.deleteObjects(ctx, m.ID)
-	if pe != nil {
+	if ok {
 		return cause
 	}
 	// A server fault stays one on the wire (500 internal): the upload is

@@ -6,11 +6,11 @@ package messaging
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/parleychat/parley/internal/bus"
 	"github.com/parleychat/parley/internal/conversations"
-	"github.com/parleychat/parley/wire"
 )
 
 // Message is a stored message.
@@ -217,11 +217,14 @@ type Members interface {
 	CheckMember(ctx context.Context, conversationID, userID string) (conversations.Member, error)
 }
 
-// Errors of this domain, each carrying its wire code.
+// Errors of this domain. internal/errmap gives each its wire code.
 var (
-	ErrForbidden            = wire.NewError(wire.CodeForbidden, "not a member of this conversation")
-	ErrConversationNotFound = wire.NewError(wire.CodeNotFound, "no such conversation")
-	ErrMessageNotFound      = wire.NewError(wire.CodeNotFound, "no such message")
-	ErrNotSender            = wire.NewError(wire.CodeForbidden, "only the sender sees a message's receipts")
-	ErrShuttingDown         = wire.NewError(wire.CodeInternal, "server is shutting down")
+	ErrForbidden            = errors.New("not a member of this conversation")
+	ErrConversationNotFound = errors.New("no such conversation")
+	ErrMessageNotFound      = errors.New("no such message")
+	ErrNotSender            = errors.New("only the sender sees a message's receipts")
+	ErrShuttingDown         = errors.New("server is shutting down")
+	// ErrNotInConversation: a read receipt names a message of another
+	// conversation than its own.
+	ErrNotInConversation = errors.New("message is not in this conversation")
 )

@@ -125,8 +125,8 @@ type State struct {
 
 // Errors of this domain.
 var (
-	ErrUnknownUser = wire.NewError(wire.CodeNotFound, "no such user")
-	ErrVisibility  = wire.Invalid(`visibility must be "everyone", "contacts" or "nobody"`)
+	ErrUnknownUser = errors.New("no such user")
+	ErrVisibility  = errors.New(`visibility must be "everyone", "contacts" or "nobody"`)
 )
 
 // local is what the tracker holds for a user with connections here: its

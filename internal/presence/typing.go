@@ -2,6 +2,7 @@ package presence
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -17,7 +18,7 @@ type Members interface {
 }
 
 // ErrNotMember refuses typing into a conversation the user is not in.
-var ErrNotMember = wire.NewError(wire.CodeForbidden, "not a member of this conversation")
+var ErrNotMember = errors.New("not a member of this conversation")
 
 // Typing limits. One member typing as fast as a socket allows once made an
 // unrelated chat's latency go from 2.4 ms to 60 ms: each frame cost a

@@ -4,7 +4,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/parleychat/parley/internal/blob"
+	"github.com/parleychat/parley/internal/errmap"
 	"github.com/parleychat/parley/wire"
 )
 
@@ -38,7 +38,7 @@ func (s *Store) Handler() http.Handler {
 			}
 			if s.PutGuard != nil {
 				if err := s.PutGuard(r.Context(), key); err != nil {
-					wire.WriteHTTP(w, err)
+					errmap.WriteHTTP(w, err)
 					return
 				}
 			}
@@ -150,14 +150,5 @@ func hexDecode(s string) ([]byte, error) {
 }
 
 func writeError(w http.ResponseWriter, status int, code wire.Code, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	var body struct {
-		Error struct {
-			Code    wire.Code `json:"code"`
-			Message string    `json:"message"`
-		} `json:"error"`
-	}
-	body.Error.Code, body.Error.Message = code, msg
-	_ = json.NewEncoder(w).Encode(body)
+	wire.WriteHTTP(w, &wire.Error{Code: code, Message: msg, Status: status})
 }

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/parleychat/parley/internal/fault"
 	"github.com/parleychat/parley/internal/messaging"
 	"github.com/parleychat/parley/wire"
 )
@@ -179,7 +180,7 @@ func receiptSpans(r messaging.ReceiptRequest, locs map[string]msgLoc) ([]convSpa
 	for _, id := range r.MessageIDs {
 		l := locs[id]
 		if r.ConversationID != "" && l.conv != r.ConversationID {
-			return nil, wire.Unprocessable(wire.CodeInvalid, "message "+id+" is not in conversation "+r.ConversationID)
+			return nil, fault.New(messaging.ErrNotInConversation, "message "+id+" is not in conversation "+r.ConversationID)
 		}
 		i := slices.IndexFunc(out, func(s convSpan) bool { return s.conv == l.conv })
 		if i < 0 {

@@ -609,7 +609,7 @@ func testReceiptRefusal(t *testing.T, s Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !errors.Is(errs[0], messaging.ErrMessageNotFound) || wire.AsError(errs[1]).Code != wire.CodeInvalid || !errors.Is(errs[2], messaging.ErrMessageNotFound) {
+	if !errors.Is(errs[0], messaging.ErrMessageNotFound) || !errors.Is(errs[1], messaging.ErrNotInConversation) || !errors.Is(errs[2], messaging.ErrMessageNotFound) {
 		t.Fatalf("refusals = %v / %v / %v", errs[0], errs[1], errs[2])
 	}
 	st, _ := s.Statuses(ctx(t), theirs)
