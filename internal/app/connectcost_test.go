@@ -35,10 +35,11 @@ func testConnectCost(t *testing.T, cfg config.Config) {
 	// connect dials a device and waits until it is served (its sync is
 	// written before the heartbeat's answer); the connection stays open,
 	// so no user goes offline (a write of its last seen) meanwhile.
+	var open []*client.Conn
 	connect := func(device *client.Client) float64 {
 		t.Helper()
 		before := metric(t, srv, statements)
-		served(t, apptest.Dial(ctx, t, device))
+		open = append(open, served(t, apptest.Dial(ctx, t, device)))
 		return metric(t, srv, statements) - before
 	}
 
@@ -57,6 +58,18 @@ func testConnectCost(t *testing.T, cfg config.Config) {
 	if _, err := ac.SendMessage(ctx, text("queued", conv.ConversationID, "hi")); err != nil {
 		t.Fatal(err)
 	}
+	// Every open connection of the conversation reads its delivery cursor
+	// as the message reaches it, on its own writer: counted in the window
+	// below unless done by then. The message was queued to each before
+	// the ack; a connection's frames come out in queue order, so each has
+	// done its read once it wrote the message (bob's devices) or the
+	// answer to a later heartbeat (alice's own, which skips its message).
+	for _, c := range open {
+		if _, err := c.Next(ctx, "message"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	served(t, ac)
 	if n := connect(waiting); n != 2 {
 		t.Errorf("connect of a device with a message queued: %v store statements, want 2", n)
 	}
@@ -71,6 +84,13 @@ func testConnectCost(t *testing.T, cfg config.Config) {
 	}
 	if _, err := ac.Next(ctx, "message"); err != nil { // the contact event went out before it
 		t.Fatal(err)
+	}
+	// The reply and the contact event were queued to every open
+	// connection before the ack; each handles the contact event on its
+	// writer, with reads of its own. Past a heartbeat's answer, all are
+	// done.
+	for _, c := range append(open, ac, bc) {
+		served(t, c)
 	}
 	// (late has both messages queued: the queue is read too.)
 	if n := connect(late); n != 3 {

@@ -3,7 +3,12 @@
 // embedded mode, between nodes in a cluster.
 package bus
 
-import "context"
+import (
+	"context"
+	"sync"
+
+	"github.com/parleychat/parley/wire"
+)
 
 // Kind tells a connection how to treat an event.
 type Kind uint8
@@ -28,8 +33,10 @@ const (
 	KindContact
 )
 
-// Event is one thing to tell a user's connections. Frame is encoded once,
-// by the publisher, and shared read-only by every connection it reaches.
+// Event is one thing to tell a user's connections. The domain fills in
+// what it tells as wire values (Message, Statuses, Presence, Typing); the
+// edge encodes them once, on the first delivery (Frames), and every
+// connection the event reaches shares those bytes read-only.
 type Event struct {
 	Kind           Kind
 	ConversationID string
@@ -40,15 +47,53 @@ type Event struct {
 	// ReceiptID numbers status events per sender, without gaps: a
 	// connection that sees a number skipped reads it from the store.
 	ReceiptID int64
-	Frame     []byte
 	// Reason, for KindRevoke, is the close reason the client is told.
 	Reason string
 	// Chooser and Chosen, for KindContact.
 	Chooser, Chosen string
-	// Frames, for a status event, are all the frames of one receipt event
+
+	// Message, for KindMessage.
+	Message *wire.Message
+	// Statuses, for KindStatus, are all the changes of one receipt event
 	// (an ack covering several messages), carried together so that an
 	// event arrives whole or not at all.
-	Frames [][]byte
+	Statuses []wire.Status
+	// Presence, for KindPresence.
+	Presence *wire.Presence
+	// Typing, for KindTyping.
+	Typing *wire.Typing
+
+	encode sync.Once
+	frames [][]byte
+}
+
+// Frames returns the event's frames, in order: encoded by the first caller
+// and shared by all. An event from another node carries them already
+// (WithFrames).
+func (e *Event) Frames() [][]byte {
+	e.encode.Do(func() {
+		switch {
+		case e.Message != nil:
+			e.frames = [][]byte{wire.Encode(e.Message)}
+		case e.Presence != nil:
+			e.frames = [][]byte{wire.Encode(e.Presence)}
+		case e.Typing != nil:
+			e.frames = [][]byte{wire.Encode(e.Typing)}
+		default:
+			e.frames = make([][]byte, len(e.Statuses))
+			for i := range e.Statuses {
+				e.frames[i] = wire.Encode(&e.Statuses[i])
+			}
+		}
+	})
+	return e.frames
+}
+
+// WithFrames makes e carry frames encoded elsewhere (by the node that
+// published it) in place of its wire values.
+func (e *Event) WithFrames(frames [][]byte) *Event {
+	e.encode.Do(func() { e.frames = frames })
+	return e
 }
 
 // Lossy reports whether the event may be dropped under backpressure.

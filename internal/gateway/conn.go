@@ -610,5 +610,10 @@ func (c *Conn) writeItem(w *frameWriter, it item) error {
 		}
 		return nil
 	}
-	return w.WriteFrame(ev.Frame)
+	for _, f := range ev.Frames() {
+		if err := w.WriteFrame(f); err != nil {
+			return err
+		}
+	}
+	return nil
 }

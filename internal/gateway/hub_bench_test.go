@@ -7,6 +7,7 @@ import (
 
 	"github.com/parleychat/parley/internal/bus"
 	"github.com/parleychat/parley/internal/identity"
+	"github.com/parleychat/parley/wire"
 )
 
 // Fan-out in the hub is the last step of every send: one Publish per
@@ -25,7 +26,7 @@ func users(n int) []string {
 func BenchmarkPublishOffline(b *testing.B) {
 	h := NewHub()
 	ids := users(100)
-	ev := &bus.Event{Kind: bus.KindMessage, ConversationID: "c", Seq: 1, Frame: []byte(`{}`)}
+	ev := &bus.Event{Kind: bus.KindMessage, ConversationID: "c", Seq: 1, Message: &wire.Message{Type: wire.TypeMessage}}
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
@@ -49,7 +50,7 @@ func BenchmarkPublishOnline(b *testing.B) {
 				conns[i].out.start() // as if a writer ran: none is started
 				h.register(conns[i])
 			}
-			ev := &bus.Event{Kind: bus.KindMessage, ConversationID: "c", Seq: 1, Frame: []byte(`{}`)}
+			ev := &bus.Event{Kind: bus.KindMessage, ConversationID: "c", Seq: 1, Message: &wire.Message{Type: wire.TypeMessage}}
 			ctx := context.Background()
 			spare := make([][]item, n)
 			b.ReportAllocs()

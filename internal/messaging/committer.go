@@ -517,7 +517,7 @@ func (s *Committer) publishStatuses(ctx context.Context, changes []StatusChange)
 		c := changes[i]
 		ev := &bus.Event{Kind: bus.KindStatus, ConversationID: c.ConversationID, ReceiptID: c.EventID}
 		for ; i < len(changes) && changes[i].SenderID == c.SenderID && changes[i].EventID == c.EventID; i++ {
-			ev.Frames = append(ev.Frames, wire.Encode(StatusFrame(changes[i])))
+			ev.Statuses = append(ev.Statuses, StatusFrame(changes[i]))
 		}
 		s.pub.Publish(ctx, []string{c.SenderID}, ev)
 	}
@@ -525,9 +525,9 @@ func (s *Committer) publishStatuses(ctx context.Context, changes []StatusChange)
 
 func (s *Committer) publishMessage(ctx context.Context, r AppendResult) {
 	m := r.Message
-	frame := wire.Encode(ToFrame(m))
+	frame := ToFrame(m)
 	s.pub.Publish(ctx, r.Members, &bus.Event{
 		Kind: bus.KindMessage, ConversationID: m.ConversationID, Seq: m.Seq,
-		SenderDevice: m.SenderDevice, Frame: frame,
+		SenderDevice: m.SenderDevice, Message: &frame,
 	})
 }

@@ -128,7 +128,7 @@ func TestCommitterIsTheOneWriter(t *testing.T) {
 	pub.mu.Lock()
 	for _, ev := range pub.events {
 		if ev.Kind == bus.KindStatus {
-			for _, f := range ev.Frames {
+			for _, f := range ev.Frames() {
 				if bytes.Contains(f, []byte(`"status":"expired"`)) {
 					expired++
 				}

@@ -191,7 +191,12 @@ func (st *Stream) deliverMessage(ctx context.Context, ev *bus.Event, w FrameWrit
 	if ev.SenderDevice == st.deviceID {
 		return nil
 	}
-	return w.WriteFrame(ev.Frame)
+	for _, f := range ev.Frames() {
+		if err := w.WriteFrame(f); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // deliverStatus writes a receipt event's frames in event order: an event
@@ -216,15 +221,7 @@ func (st *Stream) deliverStatus(ctx context.Context, ev *bus.Event, w FrameWrite
 			}
 		}
 	}
-	if ev.Frame != nil {
-		if err := w.WriteFrame(ev.Frame); err != nil {
-			return err
-		}
-	}
-	for _, f := range ev.Frames {
-		if f == nil {
-			continue
-		}
+	for _, f := range ev.Frames() {
 		if err := w.WriteFrame(f); err != nil {
 			return err
 		}

@@ -425,7 +425,7 @@ func TestStreamDeliverMessages(t *testing.T) {
 
 		w.got = nil
 		deliver(c1, 7) // c is not a member of ab
-		presence := &bus.Event{Kind: bus.KindPresence, Frame: []byte(`{"type":"presence"}`)}
+		presence := &bus.Event{Kind: bus.KindPresence, Presence: &wire.Presence{Type: wire.TypePresence}}
 		if err := b1.Deliver(context.Background(), presence, w); err != nil {
 			t.Fatal(err)
 		}

@@ -70,7 +70,7 @@ func (s *sub) UserID() string { return s.user }
 func (s *sub) Deliver(ev *bus.Event) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.frames = append(s.frames, string(ev.Frame))
+	s.frames = append(s.frames, string(ev.Frames()[0]))
 }
 
 func (s *sub) statuses() []string {

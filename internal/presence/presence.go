@@ -316,8 +316,8 @@ func (t *Tracker) sendSnapshot(ctx context.Context, sub Subscriber, contacts, ch
 	}
 	for _, c := range ids {
 		if visibleTo(settings[c].Online, slices.Contains(chosenBy, c)) {
-			sub.Deliver(&bus.Event{Kind: bus.KindPresence, Frame: wire.Encode(wire.Presence{
-				Type: wire.TypePresence, UserID: c, Status: wire.PresenceOnline})})
+			sub.Deliver(&bus.Event{Kind: bus.KindPresence, Presence: &wire.Presence{
+				Type: wire.TypePresence, UserID: c, Status: wire.PresenceOnline}})
 		}
 	}
 	return nil
@@ -429,7 +429,7 @@ func (t *Tracker) receive(c Change) {
 	t.mu.Lock()
 	type delivery struct {
 		sub   Subscriber
-		frame []byte
+		frame wire.Presence
 	}
 	var out []delivery
 	for s := range t.subs[c.UserID] {
@@ -452,11 +452,11 @@ func (t *Tracker) receive(c Change) {
 				p.LastSeen = &ls
 			}
 		}
-		out = append(out, delivery{s, wire.Encode(p)})
+		out = append(out, delivery{s, p})
 	}
 	t.mu.Unlock()
 	for _, d := range out {
-		d.sub.Deliver(&bus.Event{Kind: bus.KindPresence, Frame: d.frame})
+		d.sub.Deliver(&bus.Event{Kind: bus.KindPresence, Presence: &d.frame})
 	}
 }
 
@@ -483,7 +483,8 @@ func (t *Tracker) Subscribe(ctx context.Context, sub Subscriber, userIDs []strin
 		t.dir.Watch(ctx, id)
 	}
 	for _, st := range states {
-		sub.Deliver(&bus.Event{Kind: bus.KindPresence, Frame: wire.Encode(st.Frame())})
+		f := st.Frame()
+		sub.Deliver(&bus.Event{Kind: bus.KindPresence, Presence: &f})
 	}
 	return nil
 }

@@ -204,8 +204,8 @@ func (t *Tracker) relayTyping(ctx context.Context, conversationID, userID, state
 	}
 	t.pub.Publish(ctx, others, &bus.Event{
 		Kind: bus.KindTyping,
-		Frame: wire.Encode(wire.Typing{
+		Typing: &wire.Typing{
 			Type: wire.TypeTyping, ConversationID: conversationID, UserID: userID, State: state,
-		}),
+		},
 	})
 }

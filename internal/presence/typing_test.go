@@ -23,7 +23,7 @@ func (r *recorder) Publish(_ context.Context, userIDs []string, ev *bus.Event) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for range userIDs {
-		r.frames = append(r.frames, string(ev.Frame))
+		r.frames = append(r.frames, string(ev.Frames()[0]))
 	}
 }
 

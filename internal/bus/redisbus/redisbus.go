@@ -118,7 +118,6 @@ type envelope struct {
 	Reason         string            `json:"why,omitempty"`
 	Chooser        string            `json:"cu,omitempty"`
 	Chosen         string            `json:"cv,omitempty"`
-	Frame          json.RawMessage   `json:"f,omitempty"`
 	Frames         []json.RawMessage `json:"fs,omitempty"`
 }
 
@@ -132,10 +131,8 @@ func (b *Bus) Publish(ctx context.Context, userIDs []string, ev *bus.Event) {
 	env := envelope{Node: b.node, Kind: ev.Kind, ConversationID: ev.ConversationID, Seq: ev.Seq,
 		SenderDevice: ev.SenderDevice, ReceiptID: ev.ReceiptID, Reason: ev.Reason,
 		Chooser: ev.Chooser, Chosen: ev.Chosen}
-	if ev.Frame != nil {
-		env.Frame = json.RawMessage(ev.Frame)
-	}
-	for _, f := range ev.Frames {
+	// Encoded here, once for every node: the others deliver these bytes.
+	for _, f := range ev.Frames() {
 		env.Frames = append(env.Frames, json.RawMessage(f))
 	}
 	payload, err := json.Marshal(env)
@@ -203,12 +200,13 @@ func (b *Bus) Run(ctx context.Context) error {
 			ev := &bus.Event{
 				Kind: env.Kind, ConversationID: env.ConversationID, Seq: env.Seq,
 				SenderDevice: env.SenderDevice, ReceiptID: env.ReceiptID, Reason: env.Reason,
-				Chooser: env.Chooser, Chosen: env.Chosen, Frame: []byte(env.Frame),
+				Chooser: env.Chooser, Chosen: env.Chosen,
 			}
-			for _, f := range env.Frames {
-				ev.Frames = append(ev.Frames, []byte(f))
+			frames := make([][]byte, len(env.Frames))
+			for i, f := range env.Frames {
+				frames[i] = f
 			}
-			b.local.Publish(ctx, []string{user}, ev)
+			b.local.Publish(ctx, []string{user}, ev.WithFrames(frames))
 		}
 	}
 }
