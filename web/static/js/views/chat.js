@@ -209,7 +209,8 @@ export class ChatView {
     const key = `day:${new Date(at).toDateString()}`;
     let n = this.nodes.get(key);
     if (!n) {
-      n = { li: h('li', { class: 'day', role: 'separator' }, h('span', null, dayLabel(at))) };
+      // A plain item: a role on it would leave the <ol> holding a non-item.
+      n = { li: h('li', { class: 'day' }, h('span', null, dayLabel(at))) };
       this.nodes.set(key, n);
     }
     return n.li;
