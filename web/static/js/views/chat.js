@@ -71,6 +71,8 @@ export class ChatView {
   async open(id) {
     if (id === this.id) return;
     if (this.recorder) this.stopRecording(true);
+    const left = this.id;
+    const focusWasHere = this.pane.contains(document.activeElement);
     this.id = id;
     this.nodes.clear();
     this.list.replaceChildren();
@@ -78,10 +80,14 @@ export class ChatView {
     $('#app-view').classList.toggle('chat-open', !!id);
     $('#chat-empty').hidden = !!id;
     this.pane.hidden = !id;
+    $('.skip-link[data-skip="composer"]').hidden = !id;
     this.input.value = '';
     this.autosize();
     this.checkLength();
     if (!id) {
+      // Back (or removed from the group): the focus, in the pane now
+      // hidden, goes to the chat just left in the list.
+      if (focusWasHere) this.nav.focusList(left);
       await this.client.open(null);
       document.title = 'Parley';
       this.client.emit('conversations');

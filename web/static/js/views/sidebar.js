@@ -145,6 +145,20 @@ export class Sidebar {
           unread ? h('span', { class: 'badge', 'aria-hidden': 'true', 'data-testid': 'unread' }, unread > 99 ? '99+' : String(unread)) : null))));
   }
 
+  /**
+   * Moves the focus into the list: to conversation id's link, else the
+   * open one's or the first, else to "New chat" while the list is empty.
+   */
+  focusList(id) {
+    if (this.frame) {
+      cancelAnimationFrame(this.frame);
+      this.frame = 0;
+    }
+    this.render();
+    const at = (cid) => cid && this.list.querySelector(`[data-id="${CSS.escape(cid)}"] a`);
+    (at(id) || at(this.client.active) || this.list.querySelector('a') || $('#new-chat')).focus();
+  }
+
   /** The tick of the conversation's last message when it is mine. */
   lastStatus(conv) {
     const c = this.client;
