@@ -16,7 +16,8 @@ import (
 
 // TestBrowserE2E drives the web client in a real browser: Debian's chromium
 // under playwright-core (web/e2e), three users in three browser contexts,
-// against a parley built from this tree. The node script starts and
+// against a parley built from this tree, with axe-core checking every
+// screen it visits for accessibility. The node script starts and
 // restarts the server itself. Screenshots of the main views land in
 // $PARLEY_SCREENSHOTS (default web/e2e/screenshots/, not committed).
 //
@@ -43,8 +44,11 @@ func TestBrowserE2E(t *testing.T) {
 	if err != nil {
 		missing = append(missing, "node (Node.js 20 or newer)")
 	}
-	if _, err := os.Stat(filepath.Join(root, "web", "e2e", "node_modules", "playwright-core", "package.json")); err != nil {
-		missing = append(missing, "the npm packages (cd web/e2e && npm ci)")
+	for _, pkg := range []string{"playwright-core", "axe-core"} {
+		if _, err := os.Stat(filepath.Join(root, "web", "e2e", "node_modules", pkg, "package.json")); err != nil {
+			missing = append(missing, "the npm packages (cd web/e2e && npm ci)")
+			break
+		}
 	}
 	if _, err := os.Stat(chromium); err != nil {
 		missing = append(missing, chromium+" (apt-get install chromium)")

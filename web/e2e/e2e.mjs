@@ -1,7 +1,9 @@
 // End-to-end test of Parley's web client in a real browser: Debian's
 // chromium driven by playwright-core, three users in three browser
-// contexts, against a real `parley serve` that this script starts (and
-// restarts). Run by internal/web/e2e_test.go; by hand:
+// contexts (and a fourth who uses the keyboard alone), against a real
+// `parley serve` that this script starts (and restarts). axe-core checks
+// every screen it visits: a serious or critical finding fails the run.
+// Run by internal/web/e2e_test.go; by hand (after npm ci in web/e2e):
 //
 //   go build -o /tmp/parley ./cmd/parley && PARLEY_BIN=/tmp/parley node web/e2e/e2e.mjs
 //
@@ -22,7 +24,7 @@ const BIN = process.env.PARLEY_BIN;
 const CHROMIUM = process.env.PARLEY_CHROMIUM || '/usr/bin/chromium';
 const SHOTS = process.env.PARLEY_SCREENSHOTS || path.join(here, 'screenshots');
 const WAIT = 15_000; // for one expectation
-const DEADLINE = 150_000; // for the whole run
+const DEADLINE = 200_000; // for the whole run (under the Go test's 4 minutes); about 50 s on an idle machine
 
 if (!BIN) {
   console.error('PARLEY_BIN must name a built parley binary');
@@ -165,13 +167,19 @@ class User {
   async register() {
     const p = this.page;
     await p.goto(this.base);
+    const first = this.name === 'alice'; // one user's screens are checked: the others' are the same
+    if (first) await checkA11y(p, 'sign in');
     await p.getByRole('tab', { name: 'Create account' }).click();
     await p.getByLabel('Username').fill(this.name);
     await p.getByLabel('Display name').fill(this.display);
     await p.getByLabel('Password').fill('correct horse battery');
-    if (this.name === 'alice') await shot(p, '01-create-account');
+    if (first) {
+      await shot(p, '01-create-account');
+      await checkA11y(p, 'create account');
+    }
     await p.getByRole('button', { name: 'Create account' }).click();
     await p.getByTestId('my-id').filter({ hasText: /\S/ }).waitFor({ timeout: WAIT });
+    if (first) await checkA11y(p, 'empty conversation list');
     this.id = (await p.getByTestId('my-id').textContent()).trim();
     log(`${this.display} registered: ${this.id}`);
   }
@@ -186,9 +194,10 @@ class User {
   }
 
   async openChat(title) {
-    // The link's name is the title, then ", N unread" when there are any.
+    // The link's name is its text: the title first, then ", online",
+    // ", N unread", the time and the last message.
     const esc = title.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-    await this.page.getByRole('link', { name: new RegExp(`^${esc}(,|$)`) }).click();
+    await this.page.getByRole('link', { name: new RegExp(`^${esc}( |,|$)`) }).click();
     await this.page.locator('#chat-title', { hasText: title }).waitFor({ timeout: WAIT });
   }
 
@@ -220,6 +229,68 @@ async function shot(page, name) {
   const file = path.join(SHOTS, `${name}.png`);
   await page.screenshot({ path: file });
   log(`screenshot ${path.relative(process.cwd(), file)}`);
+}
+
+// axe-core, run inside the page on every screen the test visits. Injected
+// with page.evaluate, over the DevTools protocol: page.addScriptTag adds an
+// inline <script>, which the page's CSP (script-src 'self') refuses, and
+// bypassCSP would test the page under a weaker policy than it ships with.
+const AXE = readFileSync(path.join(here, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
+
+/**
+ * Runs axe-core over the page as it is now and fails on any serious or
+ * critical violation, naming the rule, its impact and the elements.
+ */
+async function checkA11y(page, screen) {
+  if (!(await page.evaluate(() => typeof window.axe === 'object'))) await page.evaluate(AXE);
+  const found = await page.evaluate(async () => {
+    const r = await window.axe.run(document, { resultTypes: ['violations'] });
+    return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => ({
+      id: v.id,
+      impact: v.impact,
+      help: v.help,
+      nodes: v.nodes.map((n) => ({ target: n.target.join(' '), summary: n.failureSummary })),
+    }));
+  });
+  if (!found.length) {
+    log(`a11y ${screen}: no serious or critical violations`);
+    return;
+  }
+  const text = found.map((v) => `  ${v.id} (${v.impact}): ${v.help}\n${v.nodes.map((n) => `    ${n.target}\n      ${n.summary.replace(/\n/g, '\n      ')}`).join('\n')}`).join('\n');
+  await shot(page, `failure-a11y-${screen.replace(/\W+/g, '-')}`);
+  throw new Error(`accessibility, ${screen}: ${found.length} serious or critical axe violation(s):\n${text}`);
+}
+
+/** The focused element, named as a screen reader would roughly say it; null for none (the body). */
+function focused(page) {
+  return page.evaluate(() => {
+    const el = document.activeElement;
+    if (!el || el === document.body) return null;
+    const text = (n) => (n.nodeType === Node.TEXT_NODE ? n.data
+      : n.nodeType === Node.ELEMENT_NODE && n.getAttribute('aria-hidden') !== 'true' ? [...n.childNodes].map(text).join(' ') : '');
+    const name = el.getAttribute('aria-label') || (el.labels && el.labels[0] ? text(el.labels[0]) : text(el));
+    return { tag: el.tagName.toLowerCase(), id: el.id, name: name.replace(/\s+/g, ' ').trim() };
+  });
+}
+
+/** Waits until the focus is in the element sel matches, and returns it. */
+async function focusIn(page, sel, what) {
+  try {
+    await page.waitForFunction((s) => document.activeElement && document.activeElement.closest(s), sel, { timeout: WAIT });
+  } catch {
+    throw new Error(`${what}: the focus is on ${JSON.stringify(await focused(page))}, not in ${sel}`);
+  }
+  return focused(page);
+}
+
+/** Presses Tab (Shift+Tab with back) until the focused element's name matches re. */
+async function tabTo(page, re, { back = false, max = 40 } = {}) {
+  for (let i = 0; i < max; i++) {
+    await page.keyboard.press(back ? 'Shift+Tab' : 'Tab');
+    const f = await focused(page);
+    if (f && re.test(f.name)) return f;
+  }
+  throw new Error(`${re} not reached in ${max} presses of ${back ? 'Shift+Tab' : 'Tab'}; the focus is on ${JSON.stringify(await focused(page))}`);
 }
 
 function expectEqual(got, want, what) {
@@ -293,12 +364,15 @@ async function main() {
   });
   const users = [];
   try {
-    for (const [name, display] of [['alice', 'Alice Liddell'], ['bob', 'Bob Marley'], ['carol', 'Carol King']]) {
-      // Carol is on a phone-sized screen: one column at a time.
-      const viewport = name === 'carol' ? { width: 390, height: 760 } : { width: 1180, height: 760 };
+    const newUser = async (name, display) => {
+      // Carol and Dave are on a phone-sized screen: one column at a time.
+      const viewport = name === 'carol' || name === 'dave' ? { width: 390, height: 760 } : { width: 1180, height: 760 };
       const ctx = await browser.newContext({ viewport, locale: 'en-GB', timezoneId: 'UTC', permissions: ['microphone'] });
-      users.push(new User(name, display, await ctx.newPage(), server.base));
-    }
+      const u = new User(name, display, await ctx.newPage(), server.base);
+      users.push(u);
+      return u;
+    };
+    for (const [name, display] of [['alice', 'Alice Liddell'], ['bob', 'Bob Marley'], ['carol', 'Carol King']]) await newUser(name, display);
     const [alice, bob, carol] = users;
     for (const u of users) await u.register();
 
@@ -313,6 +387,7 @@ async function main() {
     await pushBack(bob, alice);
     await withoutFFmpeg(alice, server, tmp);
     await signOutIn(carol);
+    await keyboardOnly(await newUser('dave', 'Dave Brubeck'), alice);
 
     for (const u of users) {
       if (u.errors.length) throw new Error(`${u.display}'s page threw: ${u.errors.join('; ')}`);
@@ -337,6 +412,7 @@ async function oneToOne(alice, bob) {
   await a.getByLabel('Their user ID').fill(bob.id);
   await a.locator('.lookup', { hasText: 'Bob Marley' }).waitFor({ timeout: WAIT });
   await shot(a, '02-new-chat-dialog');
+  await checkA11y(a, 'new chat dialog');
   await a.getByRole('button', { name: 'Start chat' }).click();
   await a.locator('#chat-title', { hasText: 'Bob Marley' }).waitFor({ timeout: WAIT });
   await alice.expectSubtitle(/last seen/);
@@ -344,6 +420,7 @@ async function oneToOne(alice, bob) {
   await alice.send('Hi Bob! Are you there?');
   await alice.expectStatus('Hi Bob! Are you there?', 'sent');
   await shot(a, '03-sent-one-tick');
+  await checkA11y(a, '1:1 chat, sent, peer last seen');
 
   await bob.come(); // connects: the queued message is delivered and acknowledged
   await alice.expectStatus('Hi Bob! Are you there?', 'delivered');
@@ -351,16 +428,19 @@ async function oneToOne(alice, bob) {
   await bob.page.locator('#conv-list li.unread', { hasText: 'Alice Liddell' }).waitFor({ timeout: WAIT });
   expectEqual((await bob.page.getByTestId('unread').first().textContent()).trim(), '1', "Bob's unread count");
   await shot(bob.page, '04-list-unread');
+  await checkA11y(bob.page, 'conversation list with unread');
 
   await bob.openChat('Alice Liddell'); // visible chat: read receipt
   await alice.expectStatus('Hi Bob! Are you there?', 'read');
 
   await bob.page.getByLabel('Message', { exact: true }).pressSequentially('Yes, just', { delay: 20 });
   await alice.expectSubtitle(/typing/);
+  await checkA11y(a, 'typing indicator');
   await bob.send('Yes, just got here. Hello Alice!');
   await alice.bubbles('Yes, just got here').waitFor({ timeout: WAIT });
   await alice.expectSubtitle(/^online$/);
   await shot(a, '05-read-blue-ticks');
+  await checkA11y(a, '1:1 chat, read');
 
   // Every control on the chat screen has a name a screen reader can say.
   const unnamed = await a.evaluate(() => [...document.querySelectorAll('button, input, textarea, a[href]')]
@@ -390,6 +470,7 @@ async function group(alice, bob, carol) {
   expectEqual(await a.locator('.lookup').textContent(), named, 'lookup of three IDs, one unknown');
   await a.getByRole('button', { name: 'Create group' }).click();
   await a.locator('dialog .form-error', { hasText: named }).waitFor({ timeout: WAIT });
+  await checkA11y(a, 'new group dialog with an error');
   await members.fill(`${bob.id}\n${carol.id}`);
   await a.locator('.lookup', { hasText: 'Carol King' }).waitFor({ timeout: WAIT });
   await a.getByRole('button', { name: 'Create group' }).click();
@@ -412,6 +493,7 @@ async function group(alice, bob, carol) {
   await pop.locator('.receipt', { hasText: 'Bob Marley' }).filter({ hasText: 'Read' }).waitFor({ timeout: WAIT });
   await pop.locator('.receipt', { hasText: 'Carol King' }).filter({ hasText: 'Read' }).waitFor({ timeout: WAIT });
   await shot(a, '07-group-receipts');
+  await checkA11y(a, 'group chat with message info');
   await a.keyboard.press('Escape');
   await pop.waitFor({ state: 'detached', timeout: WAIT });
 
@@ -423,6 +505,7 @@ async function group(alice, bob, carol) {
   await dlg.getByRole('button', { name: 'Add', exact: true }).click();
   await dlg.locator('.member', { hasText: 'Carol King' }).waitFor({ timeout: WAIT });
   await shot(a, '08-group-members');
+  await checkA11y(a, 'group members dialog');
   await a.keyboard.press('Escape');
   await dlg.waitFor({ state: 'detached', timeout: WAIT });
   await bob.page.locator('#messages li.system', { hasText: 'Alice Liddell added Carol King' }).waitFor({ timeout: WAIT });
@@ -431,10 +514,13 @@ async function group(alice, bob, carol) {
   await alice.send('Welcome back, Carol');
   await carol.bubbles('Welcome back, Carol').waitFor({ timeout: WAIT });
   await shot(carol.page, '09-phone-group');
+  await checkA11y(carol.page, 'group chat on a phone');
   await carol.page.getByRole('button', { name: 'Back to chats' }).click();
   await carol.page.locator('#conv-list').waitFor({ timeout: WAIT });
+  await checkA11y(carol.page, 'conversation list on a phone');
   await bob.bubbles('Welcome back, Carol').waitFor({ timeout: WAIT });
   await shot(bob.page, '09-group-system-messages');
+  await checkA11y(bob.page, 'group chat with system messages');
 }
 
 async function paging(bob, carol) {
@@ -483,6 +569,7 @@ async function paging(bob, carol) {
   await nth(1).waitFor({ timeout: WAIT });
   expectEqual(await bob.bubbles('Paging message').count(), N, 'messages after the button');
   await older.waitFor({ state: 'hidden', timeout: WAIT }); // nothing older
+  await checkA11y(b, '1:1 chat, 110 messages paged in');
   log('Bob paged back to message 1');
 }
 
@@ -547,7 +634,7 @@ async function listAfterReconnect(alice, carol) {
   await p.locator('#conv-list:not([aria-busy="true"])').waitFor({ timeout: WAIT });
   expectEqual(await preview('After the list was read').count(), 1, "Carol's preview after the list's answer");
   // Three unread: two the server counted, one that came after it read the list.
-  await p.getByRole('link', { name: 'Weekend trip, 3 unread' }).waitFor({ timeout: WAIT });
+  await p.getByRole('link', { name: /^Weekend trip ?, 3 unread/ }).waitFor({ timeout: WAIT });
   await shot(p, '09-phone-list-after-reconnect');
   log("Carol's list is current after the reconnect");
 }
@@ -564,6 +651,7 @@ async function tooLong(alice) {
   await note.waitFor({ timeout: WAIT });
   expectEqual((await box.inputValue()).length, 70_000, 'characters in the composer');
   await shot(a, '16-too-long');
+  await checkA11y(a, 'message too long');
   await box.press('Enter'); // refused here: nothing sent, nothing cleared
   expectEqual((await box.inputValue()).length, 70_000, 'characters in the composer after Enter');
   expectEqual(await note.isVisible(), true, 'the note after Enter');
@@ -606,6 +694,13 @@ async function image(alice, bob) {
   if (w > 320) throw new Error(`Bob's thumbnail is ${w} px wide: want at most 320`);
   log(`Bob sees the thumbnail (${w} px wide)`);
   await shot(bob.page, '10-image-thumbnail');
+  await checkA11y(bob.page, 'chat with a photo');
+  await bob.page.locator('#messages li.msg.theirs button.media-open').last().press('Enter'); // the full-size view
+  const viewer = bob.page.getByRole('dialog', { name: 'Photo' });
+  await viewer.locator('img').waitFor({ timeout: WAIT });
+  await checkA11y(bob.page, 'photo viewer');
+  await bob.page.keyboard.press('Escape');
+  await viewer.waitFor({ state: 'detached', timeout: WAIT });
 }
 
 /** Waits for an own attachment to be sent, or for the client's note that it was not. */
@@ -737,6 +832,7 @@ async function restart(alice, bob, server) {
   const queued = await a.evaluate((me) => JSON.parse(localStorage.getItem(`parley.outbox.${me}`) || '[]'), alice.id);
   expectEqual(queued.length, 1, 'outbox items while offline');
   await shot(a, '11-server-down');
+  await checkA11y(a, 'server down, message waiting');
 
   await server.start();
   log('server restarted');
@@ -863,6 +959,7 @@ async function withoutFFmpeg(alice, server, tmp) {
   expectEqual(await a.locator('#attach-input').getAttribute('accept'), 'image/*', 'attachments offered');
   await a.getByRole('button', { name: 'Attach a photo', exact: true }).waitFor({ timeout: WAIT });
   await shot(a, '17-no-ffmpeg');
+  await checkA11y(a, 'server without ffmpeg');
   await mic.click({ force: true }); // aria-disabled, not disabled: pressed, it says why instead of recording
   await a.locator('.toast', { hasText: 'Voice messages are not available' }).waitFor({ timeout: WAIT });
   expectEqual(await a.locator('.rec-strip').count(), 0, 'recordings started');
@@ -912,16 +1009,96 @@ async function signOutIn(carol) {
     .map((sel) => getComputedStyle(document.querySelector(sel)).color));
   if (noticeColor === errorColor) throw new Error(`the signed-out notice has the error colour ${errorColor}`);
   await shot(p, '16-signed-out');
+  await checkA11y(p, 'signed out on a phone');
   await p.getByLabel('Username').fill('carol');
   await p.getByLabel('Password').fill('wrong password');
   await p.getByRole('button', { name: 'Sign in' }).click();
   await p.locator('#auth-error', { hasText: 'Wrong username or password' }).waitFor({ timeout: WAIT });
   expectEqual(await p.locator('#auth-notice').isVisible(), false, 'signed-out notice visible after a failed attempt');
+  await checkA11y(p, 'wrong password');
   await p.getByLabel('Password').fill('correct horse battery');
   await p.getByRole('button', { name: 'Sign in' }).click();
   await p.getByRole('link', { name: /^Weekend trip/ }).waitFor({ timeout: WAIT });
   expectEqual((await p.getByTestId('my-id').textContent()).trim(), carol.id, "Carol's ID after signing in again");
   await shot(p, '15-phone-list');
+  await checkA11y(p, 'conversation list on a phone, signed in again');
+}
+
+async function keyboardOnly(dave, alice) {
+  log('== by keyboard alone, on a phone: register, start a chat, send, create a group, go back');
+  const p = dave.page;
+  const k = p.keyboard;
+  await p.goto(dave.base);
+  await focusIn(p, '#auth-username', 'the sign-in form on arrival');
+  await tabTo(p, /^Create an account$/); // a button after the form: no arrow keys needed
+  await k.press('Enter');
+  await p.locator('#auth-display-row:not([hidden])').waitFor({ timeout: WAIT });
+  await focusIn(p, '#auth-username', 'after switching to "Create account"');
+  await k.type(dave.name);
+  await k.press('Tab');
+  await k.type(dave.display);
+  await k.press('Tab');
+  await k.type('correct horse battery');
+  await k.press('Enter');
+  await p.getByTestId('my-id').filter({ hasText: /\S/ }).waitFor({ timeout: WAIT });
+  // The form went with the focus in it: no chats yet, so to "New chat".
+  let f = await focusIn(p, '#app-view', 'after signing in');
+  expectEqual(f.name, 'New chat', 'the focus after signing in');
+  await checkA11y(p, 'keyboard: signed in, no chats, on a phone');
+
+  await k.press('Enter');
+  await p.getByRole('dialog', { name: 'New chat' }).waitFor({ timeout: WAIT });
+  await focusIn(p, '#new-chat-id', 'the new chat dialog');
+  await k.type(alice.id);
+  await p.locator('.lookup', { hasText: 'Alice Liddell' }).waitFor({ timeout: WAIT });
+  await k.press('Enter');
+  await p.locator('#chat-title', { hasText: 'Alice Liddell' }).waitFor({ timeout: WAIT });
+  await focusIn(p, '#composer-input', 'a chat just started');
+  const hello = 'Hello Alice, typed without a mouse';
+  await k.type(hello);
+  await k.press('Enter');
+  await p.locator('#messages li.msg.mine[data-status]:not([data-status="pending"])', { hasText: hello }).waitFor({ timeout: WAIT });
+  await alice.page.getByRole('link', { name: /^Dave Brubeck/ }).waitFor({ timeout: WAIT });
+  await checkA11y(p, 'keyboard: 1:1 chat on a phone');
+
+  // Back, at the top: behind the message, its ticks and the history.
+  await tabTo(p, /^Back to chats$/, { back: true });
+  await k.press('Enter');
+  f = await focusIn(p, '#conv-list', 'after Back');
+  if (!f.name.startsWith('Alice Liddell')) throw new Error(`after Back the focus is on ${JSON.stringify(f)}, not the chat just left`);
+
+  await tabTo(p, /^New group$/, { back: true });
+  await k.press('Enter');
+  await p.getByRole('dialog', { name: 'New group' }).waitFor({ timeout: WAIT });
+  await focusIn(p, '#new-group-name', 'the new group dialog');
+  await k.type('Keyboard club');
+  await k.press('Tab');
+  await k.type(alice.id);
+  await p.locator('.lookup', { hasText: 'Alice Liddell' }).waitFor({ timeout: WAIT });
+  await tabTo(p, /^Create group$/);
+  await k.press('Enter');
+  await p.locator('#chat-title', { hasText: 'Keyboard club' }).waitFor({ timeout: WAIT });
+  await focusIn(p, '#composer-input', 'a group just created');
+  const welcome = 'Welcome to the keyboard club';
+  await k.type(welcome);
+  await k.press('Enter');
+  await alice.page.getByRole('link', { name: /^Keyboard club/ }).waitFor({ timeout: WAIT });
+  await checkA11y(p, 'keyboard: group chat on a phone');
+
+  await tabTo(p, /^Back to chats$/, { back: true });
+  await k.press('Enter');
+  f = await focusIn(p, '#conv-list', 'after Back from the group');
+  if (!f.name.startsWith('Keyboard club')) throw new Error(`after Back the focus is on ${JSON.stringify(f)}, not the group just left`);
+  // The skip link is the first Tab stop, shown when it has the focus.
+  await tabTo(p, /^Skip to conversations$/, { back: true });
+  const box = await p.locator('.skip-link:focus').boundingBox();
+  if (!box || box.y < 0) throw new Error(`the focused skip link is off screen: ${JSON.stringify(box)}`);
+  await shot(p, '18-keyboard-skip-link');
+  await checkA11y(p, 'keyboard: skip link, on a phone');
+  await k.press('Enter');
+  f = await focusIn(p, '#conv-list', 'the skip link');
+  await shot(p, '19-keyboard-list');
+  log(`Dave did it all by keyboard; the focus is on "${f.name}"`);
 }
 
 main().then(() => {

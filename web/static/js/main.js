@@ -76,6 +76,8 @@ function setMode(reg) {
   $('#auth-display-row').hidden = !reg;
   $('#auth-password').autocomplete = reg ? 'new-password' : 'current-password';
   $('#auth-submit').textContent = reg ? 'Create account' : 'Sign in';
+  $('#auth-switch-text').textContent = reg ? 'Have an account?' : 'New to Parley?';
+  $('#auth-switch').textContent = reg ? 'Sign in instead' : 'Create an account';
   $('#auth-error').textContent = '';
 }
 
@@ -103,6 +105,10 @@ function wireAuth() {
     setMode(!registering);
     (registering ? $('#tab-register') : $('#tab-login')).focus();
   });
+  $('#auth-switch').addEventListener('click', () => {
+    setMode(!registering);
+    $('#auth-username').focus();
+  });
   $('#auth-form').addEventListener('submit', async (e) => {
     e.preventDefault();
     const username = $('#auth-username').value.trim();
@@ -129,6 +135,9 @@ function wireAuth() {
       const s = await api.login(username, password);
       saveSession({ token: s.token, user_id: s.user_id, expires_at: s.expires_at, username });
       await startApp();
+      // The form is gone with the focus in it: to the list, unless a
+      // chat opened and put it in its message box.
+      if (!$('#app-view').contains(document.activeElement)) views.sidebar.focusList();
     } catch (ex) {
       err.textContent = ex.code === 'conflict' ? 'That username is taken. Try another one.'
         : ex.code === 'unauthorized' ? 'Wrong username or password.'
@@ -163,7 +172,7 @@ async function startApp() {
   $('#app-view').hidden = false;
   document.title = 'Parley';
   client = new Client(session, api);
-  const nav = { navigate, signOut: signOutHere };
+  const nav = { navigate, signOut: signOutHere, focusList: (id) => views.sidebar.focusList(id) };
   views = { sidebar: new Sidebar(client, nav), chat: new ChatView(client, nav) };
   client.addEventListener('signedout', (e) => signOut(revokedMessage(e.detail.why)));
   client.addEventListener('notice', (e) => toast(e.detail.text));
@@ -180,6 +189,17 @@ async function startApp() {
 }
 
 window.addEventListener('popstate', route);
+
+// The skip links move the focus themselves: following their #fragment
+// would change the address, which is the route.
+for (const link of document.querySelectorAll('.skip-link')) {
+  link.addEventListener('click', (e) => {
+    e.preventDefault();
+    if (!views) return;
+    if (link.dataset.skip === 'composer') $('#composer-input').focus();
+    else views.sidebar.focusList();
+  });
+}
 
 hydrateIcons();
 wireAuth();

@@ -71,6 +71,8 @@ export class ChatView {
   async open(id) {
     if (id === this.id) return;
     if (this.recorder) this.stopRecording(true);
+    const left = this.id;
+    const focusWasHere = this.pane.contains(document.activeElement);
     this.id = id;
     this.nodes.clear();
     this.list.replaceChildren();
@@ -78,10 +80,14 @@ export class ChatView {
     $('#app-view').classList.toggle('chat-open', !!id);
     $('#chat-empty').hidden = !!id;
     this.pane.hidden = !id;
+    $('.skip-link[data-skip="composer"]').hidden = !id;
     this.input.value = '';
     this.autosize();
     this.checkLength();
     if (!id) {
+      // Back (or removed from the group): the focus, in the pane now
+      // hidden, goes to the chat just left in the list.
+      if (focusWasHere) this.nav.focusList(left);
       await this.client.open(null);
       document.title = 'Parley';
       this.client.emit('conversations');
@@ -209,7 +215,8 @@ export class ChatView {
     const key = `day:${new Date(at).toDateString()}`;
     let n = this.nodes.get(key);
     if (!n) {
-      n = { li: h('li', { class: 'day', role: 'separator' }, h('span', null, dayLabel(at))) };
+      // A plain item: a role on it would leave the <ol> holding a non-item.
+      n = { li: h('li', { class: 'day' }, h('span', null, dayLabel(at))) };
       this.nodes.set(key, n);
     }
     return n.li;
@@ -245,7 +252,8 @@ export class ChatView {
     const media = m.message_type === 'image' || m.message_type === 'video' || m.message_type === 'audio';
     const body = [];
     body.push(h('span', { class: 'visually-hidden' }, mine ? 'You: ' : `${name}: `));
-    if (group && !mine) body.push(h('div', { class: 'sender', style: { color: `hsl(${hue(m.sender_id)} 55% 38%)` }, 'aria-hidden': 'true' }, name));
+    // 30% lightness: 4.5:1 on the white bubble whatever the hue.
+    if (group && !mine) body.push(h('div', { class: 'sender', style: { color: `hsl(${hue(m.sender_id)} 55% 30%)` }, 'aria-hidden': 'true' }, name));
     if (media) body.push(attachment(c, m));
     if (m.content && m.message_type !== 'location') body.push(h('div', { class: 'text' }, linkify(m.content)));
     else if (!media) body.push(h('div', { class: 'text muted' }, `[${m.message_type}]`));

@@ -118,13 +118,11 @@ export class Sidebar {
       line = h('span', { class: 'preview-text muted' }, conv.type === 'group' ? 'New group' : 'No messages yet');
     }
     const unread = conv.unread_count || 0;
-    const label = `${title}${unread ? `, ${unread} unread` : ''}`;
     const peer = c.peer(conv);
     const online = peer && c.presence.get(peer)?.status === 'online';
     return h('li', { class: `conv${active ? ' active' : ''}${unread ? ' unread' : ''}`, 'data-id': conv.conversation_id },
       h('a', {
         href: `/c/${encodeURIComponent(conv.conversation_id)}`,
-        'aria-label': label,
         'aria-current': active ? 'page' : null,
         onclick: (e) => {
           if (e.metaKey || e.ctrlKey || e.shiftKey || e.button !== 0) return;
@@ -134,14 +132,31 @@ export class Sidebar {
       },
       h('span', { class: 'avatar-wrap' },
         avatar(conv.type === 'group' ? conv.conversation_id : peer, title, hue, initials, conv.type === 'group' ? 'group' : ''),
-        online ? h('span', { class: 'online-dot', title: 'online' }) : null),
+        online ? h('span', { class: 'online-dot', title: 'online', 'aria-hidden': 'true' }) : null),
       h('span', { class: 'conv-main' },
         h('span', { class: 'conv-top' },
-          h('span', { class: 'conv-title' }, title),
+          // The link's name is its text (an aria-label would hide the
+          // preview from screen readers); the dot and the badge are said here.
+          h('span', { class: 'conv-title' }, title,
+            online || unread ? h('span', { class: 'visually-hidden' }, `${online ? ', online' : ''}${unread ? `, ${unread} unread` : ''}`) : null),
           h('span', { class: 'conv-time' }, shortTime(last ? last.created_at : conv.last_activity_at))),
         h('span', { class: 'conv-bottom' },
           h('span', { class: 'conv-preview' }, line),
           unread ? h('span', { class: 'badge', 'aria-hidden': 'true', 'data-testid': 'unread' }, unread > 99 ? '99+' : String(unread)) : null))));
+  }
+
+  /**
+   * Moves the focus into the list: to conversation id's link, else the
+   * open one's or the first, else to "New chat" while the list is empty.
+   */
+  focusList(id) {
+    if (this.frame) {
+      cancelAnimationFrame(this.frame);
+      this.frame = 0;
+    }
+    this.render();
+    const at = (cid) => cid && this.list.querySelector(`[data-id="${CSS.escape(cid)}"] a`);
+    (at(id) || at(this.client.active) || this.list.querySelector('a') || $('#new-chat')).focus();
   }
 
   /** The tick of the conversation's last message when it is mine. */
