@@ -90,6 +90,41 @@ func TestSpecDocuments(t *testing.T) {
 			}
 		}
 	}
+	// Each operation: a unique operationId, its path parameters declared,
+	// and a 401 unless it is public (security: []).
+	ids := map[string]string{}
+	for path, item := range o["paths"].(jsonDoc) {
+		for method, v := range item.(jsonDoc) {
+			op := v.(jsonDoc)
+			at := strings.ToUpper(method) + " " + path
+			id, _ := op["operationId"].(string)
+			if prev, dup := ids[id]; dup || id == "" {
+				t.Errorf("%s: operationId %q is empty or also %s's", at, id, prev)
+			}
+			ids[id] = at
+			var declared []string
+			params, _ := op["parameters"].([]any)
+			for _, p := range params {
+				if p := p.(jsonDoc); p["in"] == "path" && p["required"] == true {
+					declared = append(declared, "{"+p["name"].(string)+"}")
+				}
+			}
+			var inPath []string
+			for _, seg := range strings.Split(path, "/") {
+				if strings.HasPrefix(seg, "{") {
+					inPath = append(inPath, seg)
+				}
+			}
+			if !slices.Equal(slices.Sorted(slices.Values(declared)), slices.Sorted(slices.Values(inPath))) {
+				t.Errorf("%s: path parameters %q declared, %q in the path", at, declared, inPath)
+			}
+			if sec, ok := op["security"].([]any); !ok || len(sec) > 0 {
+				if _, err := resolve(op, "#/responses/401"); err != nil {
+					t.Errorf("%s needs a token but documents no 401", at)
+				}
+			}
+		}
+	}
 }
 
 // TestSpecCoversWireTypes: every exported struct type of the package is
