@@ -162,6 +162,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	a.api = apiv1
 	apiv1.RegisterMedia(mux, med, blobHandler != nil && cfg.Media.PublicURL == "")
 	apiv1.RegisterServerInfo(mux, a.serverInfo)
+	api.RegisterSpec(mux) // GET /api/openapi.json and /api/asyncapi.json, public
 	if blobHandler != nil {
 		mux.Handle(local.Prefix, blobHandler) // signed upload and download URLs of local blobs
 	}
