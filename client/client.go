@@ -115,6 +115,21 @@ func (c *Client) Presence(ctx context.Context, id string) (Presence, error) {
 	return p, err
 }
 
+// Settings returns the caller's presence privacy settings.
+func (c *Client) Settings(ctx context.Context) (Settings, error) {
+	var s Settings
+	err := c.do(ctx, http.MethodGet, "/api/v1/users/me/settings", nil, &s)
+	return s, err
+}
+
+// UpdateSettings changes the caller's presence privacy settings; a field
+// left empty stays as it is.
+func (c *Client) UpdateSettings(ctx context.Context, u wire.SettingsUpdate) (Settings, error) {
+	var s Settings
+	err := c.do(ctx, http.MethodPatch, "/api/v1/users/me/settings", u, &s)
+	return s, err
+}
+
 // CreateDirect returns the 1:1 conversation with another user, creating it
 // if needed.
 func (c *Client) CreateDirect(ctx context.Context, otherUserID string) (Conversation, error) {

@@ -256,10 +256,7 @@ func (c *Conn) SendMessage(ctx context.Context, m OutgoingMessage) (Ack, error) 
 	if m.MessageType == "" {
 		m.MessageType = "text"
 	}
-	frame := wire.Encode(wire.Inbound{
-		Type: wire.TypeMessage, ClientMessageID: m.ClientMessageID, ConversationID: m.ConversationID,
-		MessageType: m.MessageType, Content: &m.Content, MediaID: m.MediaID,
-	})
+	frame := wire.Encode(wire.NewMessage(m.ClientMessageID, m.ConversationID, m.MessageType, m.Content, m.MediaID))
 	for attempt := 0; ; attempt++ {
 		f, err := c.sendAndWait(ctx, m.ClientMessageID, frame)
 		if err != nil {
@@ -322,27 +319,27 @@ func (c *Conn) sendAndWait(ctx context.Context, clientMessageID string, frame []
 
 // Ack tells the server the device has received these messages.
 func (c *Conn) Ack(ctx context.Context, messageIDs ...string) error {
-	return c.Send(ctx, map[string]any{"type": "delivery_ack", "message_ids": messageIDs})
+	return c.Send(ctx, wire.NewDeliveryAck(messageIDs))
 }
 
 // Read tells the server the user has read these messages.
 func (c *Conn) Read(ctx context.Context, conversationID string, messageIDs ...string) error {
-	return c.Send(ctx, map[string]any{"type": "read_receipt", "conversation_id": conversationID, "message_ids": messageIDs})
+	return c.Send(ctx, wire.NewReadReceipt(conversationID, messageIDs))
 }
 
 // Heartbeat sends a heartbeat; the server answers heartbeat_ack.
 func (c *Conn) Heartbeat(ctx context.Context) error {
-	return c.Send(ctx, map[string]any{"type": "heartbeat", "timestamp": time.Now().UnixMilli()})
+	return c.Send(ctx, wire.NewHeartbeat(time.Now().UnixMilli()))
 }
 
 // Typing sends a typing state ("composing" or "paused").
 func (c *Conn) Typing(ctx context.Context, conversationID, state string) error {
-	return c.Send(ctx, map[string]any{"type": "typing", "conversation_id": conversationID, "state": state})
+	return c.Send(ctx, wire.NewTyping(conversationID, state))
 }
 
 // SubscribePresence asks for presence frames about these users.
 func (c *Conn) SubscribePresence(ctx context.Context, userIDs ...string) error {
-	return c.Send(ctx, map[string]any{"type": "presence_subscribe", "user_ids": userIDs})
+	return c.Send(ctx, wire.NewPresenceSubscribe(userIDs))
 }
 
 // Next returns the next frame from Frames whose type is one of types

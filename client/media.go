@@ -98,14 +98,9 @@ func (c *Client) resolve(u string) string {
 // errorFrom turns an error answer into *Error. Object storage answers in
 // XML, not Parley's JSON: its status still says what happened.
 func errorFrom(status int, body []byte) error {
-	var eb struct {
-		Error struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
-		} `json:"error"`
-	}
+	var eb wire.ErrorBody
 	if json.Unmarshal(body, &eb) == nil && eb.Error.Code != "" {
-		return &Error{Status: status, Code: eb.Error.Code, Message: eb.Error.Message}
+		return &Error{Status: status, Code: string(eb.Error.Code), Message: eb.Error.Message}
 	}
 	return &Error{Status: status, Code: codeForStatus(status), Message: http.StatusText(status)}
 }

@@ -4,11 +4,12 @@ package wire
 // Times are Unix milliseconds. The server answers with these types and the
 // Go SDK decodes into them, so a field added here reaches both at once.
 
-// RegisterRequest is the body of POST /api/v1/users.
+// RegisterRequest is the body of POST /api/v1/users. An empty display
+// name is the username.
 type RegisterRequest struct {
 	Username    string `json:"username"`
 	Password    string `json:"password"`
-	DisplayName string `json:"display_name"`
+	DisplayName string `json:"display_name,omitempty"`
 }
 
 // LoginRequest is the body of POST /api/v1/sessions.
@@ -47,11 +48,17 @@ const (
 	VisibilityNobody   = "nobody"
 )
 
-// Settings are a user's presence privacy settings. In a PATCH an empty
-// field is left as it is.
+// Settings are a user's presence privacy settings.
 type Settings struct {
 	LastSeenVisibility string `json:"last_seen_visibility"`
 	OnlineVisibility   string `json:"online_visibility"`
+}
+
+// SettingsUpdate is the body of PATCH /api/v1/users/me/settings: a field
+// left out (empty) is left as it is.
+type SettingsUpdate struct {
+	LastSeenVisibility string `json:"last_seen_visibility,omitempty"`
+	OnlineVisibility   string `json:"online_visibility,omitempty"`
 }
 
 // Conversation types and member roles.

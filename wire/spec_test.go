@@ -22,7 +22,7 @@ import (
 // restBodies are the REST request and response bodies: each has an
 // OpenAPI schema of the same name.
 var restBodies = []any{
-	RegisterRequest{}, LoginRequest{}, User{}, Session{}, UserPresence{}, Settings{},
+	RegisterRequest{}, LoginRequest{}, User{}, Session{}, UserPresence{}, Settings{}, SettingsUpdate{},
 	CreateConversationRequest{}, RenameRequest{}, AddParticipantRequest{}, SetRoleRequest{},
 	Participant{}, Conversation{}, LastMessage{}, ConversationList{}, ParticipantList{},
 	Message{}, MessageList{}, RecipientStatus{}, MessageStatus{},
@@ -37,11 +37,18 @@ var serverFrames = map[string]any{
 	TypeTyping: Typing{}, TypeHeartbeatAck: HeartbeatAck{}, TypeError: ErrorFrame{},
 }
 
+// clientFrames are the client frames by type: each has an AsyncAPI schema
+// named as its Go type, received by the server.
+var clientFrames = map[string]any{
+	TypeMessage: ClientMessage{}, TypeDeliveryAck: ClientDeliveryAck{}, TypeReadReceipt: ClientReadReceipt{},
+	TypeHeartbeat: ClientHeartbeat{}, TypeTyping: ClientTyping{}, TypePresenceSubscribe: ClientPresenceSubscribe{},
+}
+
 // undocumented are the exported struct types that are neither a REST body
 // nor a server frame, and why. A new exported struct must be added to one
 // of the three lists.
 var undocumented = map[string]string{
-	"Inbound":     "the client frames: one AsyncAPI schema per type, Client<Type>, checked by TestAsyncAPIClientFrames",
+	"Inbound":     "the server's decoding union of the client frames (clientFrames), checked by TestAsyncAPIClientFrames",
 	"ServerFrame": "a client's decoding union of the server frames, not a frame of its own",
 	"Error":       "the Go error; on the wire it is ErrorBody or ErrorFrame",
 	"Limits":      "configuration, not on the wire",
@@ -135,6 +142,9 @@ func TestSpecCoversWireTypes(t *testing.T) {
 		listed[reflect.TypeOf(v).Name()] = true
 	}
 	for _, v := range serverFrames {
+		listed[reflect.TypeOf(v).Name()] = true
+	}
+	for _, v := range clientFrames {
 		listed[reflect.TypeOf(v).Name()] = true
 	}
 	structs := exportedStructs(t)
@@ -242,6 +252,16 @@ func TestAsyncAPISchemasMatchGo(t *testing.T) {
 			}
 			if got := sent[frameType]; got != typ.Name() {
 				t.Errorf("the server's %q message has payload %q, want %s", frameType, got, typ.Name())
+			}
+		})
+	}
+	received := asyncMessages(t, a, "receive")
+	for frameType, v := range clientFrames {
+		typ := reflect.TypeOf(v)
+		t.Run(typ.Name(), func(t *testing.T) {
+			checkSchema(t, a, typ)
+			if got := received[frameType]; got != typ.Name() {
+				t.Errorf("the server's received %q message has payload %q, want %s", frameType, got, typ.Name())
 			}
 		})
 	}

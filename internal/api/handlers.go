@@ -98,7 +98,7 @@ func (a *API) getSettings(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) patchSettings(w http.ResponseWriter, r *http.Request) {
-	var req wire.Settings
+	var req wire.SettingsUpdate
 	if err := decode(w, r, &req); err != nil {
 		a.fail(w, r, err)
 		return

@@ -1,0 +1,191 @@
+package wire
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"reflect"
+	"testing"
+)
+
+// contract is wire/testdata/contract.json, the example table that this
+// package, the server (internal/app/contract_test.go) and the TypeScript
+// SDK (sdk/js/test/contract.test.js) all round-trip.
+type contract struct {
+	ClientFrames []struct {
+		Name  string          `json:"name"`
+		Frame json.RawMessage `json:"frame"`
+	} `json:"client_frames"`
+	RefusedClientFrames []struct {
+		Name            string          `json:"name"`
+		Frame           json.RawMessage `json:"frame"`
+		Raw             string          `json:"raw"`
+		Code            Code            `json:"code"`
+		ClientMessageID string          `json:"client_message_id"`
+	} `json:"refused_client_frames"`
+	ServerFrames []struct {
+		Name  string          `json:"name"`
+		Frame json.RawMessage `json:"frame"`
+	} `json:"server_frames"`
+	REST []struct {
+		Name     string          `json:"name"`
+		Method   string          `json:"method"`
+		Path     string          `json:"path"`
+		Request  json.RawMessage `json:"request"`
+		Status   int             `json:"status"`
+		Response json.RawMessage `json:"response"`
+	} `json:"rest"`
+}
+
+// restTypes are the request and response bodies of each route; an error
+// status answers an ErrorBody.
+var restTypes = map[string]struct{ req, resp any }{
+	"POST /api/v1/users":                                      {RegisterRequest{}, User{}},
+	"POST /api/v1/sessions":                                   {LoginRequest{}, Session{}},
+	"DELETE /api/v1/sessions/current":                         {nil, nil},
+	"GET /api/v1/users/{id}":                                  {nil, User{}},
+	"GET /api/v1/users/{id}/presence":                         {nil, UserPresence{}},
+	"GET /api/v1/users/me/settings":                           {nil, Settings{}},
+	"PATCH /api/v1/users/me/settings":                         {SettingsUpdate{}, Settings{}},
+	"POST /api/v1/conversations":                              {CreateConversationRequest{}, Conversation{}},
+	"GET /api/v1/conversations":                               {nil, ConversationList{}},
+	"GET /api/v1/conversations/{id}":                          {nil, Conversation{}},
+	"PATCH /api/v1/conversations/{id}":                        {RenameRequest{}, Conversation{}},
+	"GET /api/v1/conversations/{id}/participants":             {nil, ParticipantList{}},
+	"POST /api/v1/conversations/{id}/participants":            {AddParticipantRequest{}, Conversation{}},
+	"PATCH /api/v1/conversations/{id}/participants/{user_id}": {SetRoleRequest{}, Conversation{}},
+	"GET /api/v1/conversations/{id}/messages":                 {nil, MessageList{}},
+	"GET /api/v1/messages/{id}/status":                        {nil, MessageStatus{}},
+	"POST /api/v1/media":                                      {CreateMediaRequest{}, Upload{}},
+	"POST /api/v1/media/{id}/complete":                        {nil, Media{}},
+	"GET /api/v1/media/{id}":                                  {nil, Media{}},
+	"GET /api/v1/server":                                      {nil, ServerInfo{}},
+}
+
+func loadContract(t *testing.T) contract {
+	t.Helper()
+	var c contract
+	readContract(t, &c)
+	if len(c.ClientFrames) == 0 || len(c.RefusedClientFrames) == 0 || len(c.ServerFrames) == 0 || len(c.REST) == 0 {
+		t.Fatal("contract.json has an empty section")
+	}
+	return c
+}
+
+// roundTrip decodes data into a new value of proto's type, refusing
+// fields the type does not have, and checks that it encodes back to the
+// same JSON.
+func roundTrip(t *testing.T, name string, proto any, data []byte) {
+	t.Helper()
+	v := reflect.New(reflect.TypeOf(proto))
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v.Interface()); err != nil {
+		t.Errorf("%s: decode into %T: %v", name, proto, err)
+		return
+	}
+	sameJSON(t, name, data, Encode(v.Interface()))
+}
+
+func sameJSON(t *testing.T, name string, want, got []byte) {
+	t.Helper()
+	var w, g any
+	if err := json.Unmarshal(want, &w); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	if err := json.Unmarshal(got, &g); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	if !reflect.DeepEqual(w, g) {
+		t.Errorf("%s: re-encoded as\n  %s\nwant\n  %s", name, got, want)
+	}
+}
+
+// TestContractClientFrames: every example client frame is accepted by the
+// server's decoder and, as its own type, encodes back to itself; every
+// refused one is refused with its code, keeping its client_message_id.
+func TestContractClientFrames(t *testing.T) {
+	c := loadContract(t)
+	for _, row := range c.ClientFrames {
+		f, err := Decode(row.Frame, DefaultLimits())
+		if err != nil {
+			t.Errorf("%s: refused: %v", row.Name, err)
+			continue
+		}
+		typed := f.Typed()
+		if reflect.TypeOf(typed) != reflect.TypeOf(clientFrames[f.Type]) {
+			t.Errorf("%s: Typed is %T, want %T", row.Name, typed, clientFrames[f.Type])
+			continue
+		}
+		sameJSON(t, row.Name, row.Frame, Encode(typed))
+		roundTrip(t, row.Name, typed, row.Frame)
+	}
+	for _, row := range c.RefusedClientFrames {
+		data := []byte(row.Raw)
+		if row.Raw == "" {
+			data = row.Frame
+		}
+		f, err := Decode(data, DefaultLimits())
+		var pe *Error
+		if !errors.As(err, &pe) || pe.Code != row.Code {
+			t.Errorf("%s: Decode = %v, want %s", row.Name, err, row.Code)
+			continue
+		}
+		if row.ClientMessageID != "" && (f == nil || f.ClientMessageID != row.ClientMessageID) {
+			t.Errorf("%s: the refusal lost client_message_id %q", row.Name, row.ClientMessageID)
+		}
+	}
+}
+
+// TestContractServerFrames: every example server frame decodes into its
+// type with no field left over and encodes back to itself, and a client's
+// DecodeServer reads its type.
+func TestContractServerFrames(t *testing.T) {
+	c := loadContract(t)
+	seen := map[string]bool{}
+	for _, row := range c.ServerFrames {
+		f, err := DecodeServer(row.Frame)
+		if err != nil {
+			t.Errorf("%s: %v", row.Name, err)
+			continue
+		}
+		proto, ok := serverFrames[f.Type]
+		if !ok {
+			t.Errorf("%s: unknown type %q", row.Name, f.Type)
+			continue
+		}
+		seen[f.Type] = true
+		roundTrip(t, row.Name, proto, row.Frame)
+	}
+	for typ := range serverFrames {
+		if !seen[typ] {
+			t.Errorf("no contract row shows a %q frame", typ)
+		}
+	}
+}
+
+// TestContractREST: every example request and response decodes into its
+// route's type with no field left over and encodes back to itself.
+func TestContractREST(t *testing.T) {
+	c := loadContract(t)
+	for _, row := range c.REST {
+		types, ok := restTypes[row.Method+" "+row.Path]
+		if !ok {
+			t.Errorf("%s: no types for %s %s", row.Name, row.Method, row.Path)
+			continue
+		}
+		if len(row.Request) > 0 {
+			roundTrip(t, row.Name+" (request)", types.req, row.Request)
+		}
+		switch {
+		case len(row.Response) == 0:
+			if row.Status != 204 {
+				t.Errorf("%s: no response body with status %d", row.Name, row.Status)
+			}
+		case row.Status >= 400:
+			roundTrip(t, row.Name+" (error)", ErrorBody{}, row.Response)
+		default:
+			roundTrip(t, row.Name+" (response)", types.resp, row.Response)
+		}
+	}
+}
