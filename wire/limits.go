@@ -34,3 +34,28 @@ func DefaultLimits() Limits {
 		MaxIDsPerFrame:  DefaultMaxIDsPerFrame,
 	}
 }
+
+// The contract's other bounds (docs/PROTOCOL.md §1, §2, §5). The server's
+// packages take their values from here, so a client can check what the
+// server will refuse before it asks.
+const (
+	MinUsernameLen    = 3   // characters of A–Z a–z 0–9 _ . -
+	MaxUsernameLen    = 32  // characters
+	MinPasswordLen    = 8   // bytes
+	MaxPasswordLen    = 256 // bytes
+	MaxDisplayNameLen = 64  // printable characters
+	MaxGroupNameLen   = 100 // printable characters
+
+	// DefaultMaxGroupSize counts the creator (--max-group-size).
+	DefaultMaxGroupSize = 100
+	// DefaultMaxDevices is how many sessions a user keeps signed in
+	// (--max-devices); a login past it signs the oldest out.
+	DefaultMaxDevices = 5
+
+	// DefaultPageSize and MaxPageSize bound a page of history (?limit=).
+	DefaultPageSize = 50
+	MaxPageSize     = 500
+
+	// MaxBodyBytes bounds an HTTP request body.
+	MaxBodyBytes = 1 << 20
+)

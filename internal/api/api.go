@@ -23,7 +23,7 @@ import (
 )
 
 // MaxBodyBytes bounds a request body.
-const MaxBodyBytes = 1 << 20
+const MaxBodyBytes = wire.MaxBodyBytes
 
 // Identity is the identity service as the API uses it.
 type Identity interface {

@@ -14,8 +14,8 @@ import (
 
 // History page sizes (contract: default 50, at most 500).
 const (
-	DefaultPageSize = 50
-	MaxPageSize     = 500
+	DefaultPageSize = wire.DefaultPageSize
+	MaxPageSize     = wire.MaxPageSize
 )
 
 func toUser(u identity.User) wire.User {

@@ -102,13 +102,13 @@ func Default() Config {
 		RateBurst:        2000,
 		SessionTTL:       30 * 24 * time.Hour,
 		SessionCheck:     time.Minute,
-		MaxDevices:       5,
+		MaxDevices:       wire.DefaultMaxDevices,
 		// About 300 bytes a session and 100 a user's settings: 30 MB and
 		// 10 MB when full.
 		SessionCacheEntries:  100_000,
 		PresenceCacheEntries: 100_000,
 		CacheMaxAge:          time.Minute,
-		MaxGroupSize:         100,
+		MaxGroupSize:         wire.DefaultMaxGroupSize,
 		Hash:                 identity.DefaultHashParams,
 		Abuse:                DefaultAbuse(),
 		MaxBatch:             512,

@@ -13,13 +13,14 @@ import (
 	"github.com/parleychat/parley/internal/bus"
 	"github.com/parleychat/parley/internal/names"
 	"github.com/parleychat/parley/internal/store"
+	"github.com/parleychat/parley/wire"
 )
 
 // Group limits.
 const (
 	// DefaultMaxGroupSize is the contract's limit, the creator counted.
-	DefaultMaxGroupSize = 100
-	MaxGroupNameLen     = 100
+	DefaultMaxGroupSize = wire.DefaultMaxGroupSize
+	MaxGroupNameLen     = wire.MaxGroupNameLen
 )
 
 // MessageTypeSystem marks the messages the server writes for membership

@@ -19,15 +19,16 @@ import (
 	"github.com/parleychat/parley/internal/clock"
 	"github.com/parleychat/parley/internal/names"
 	"github.com/parleychat/parley/internal/store"
+	"github.com/parleychat/parley/wire"
 )
 
 // Limits on account fields.
 const (
-	MinUsernameLen    = 3
-	MaxUsernameLen    = 32
-	MinPasswordLen    = 8
-	MaxPasswordLen    = 256
-	MaxDisplayNameLen = 64
+	MinUsernameLen    = wire.MinUsernameLen
+	MaxUsernameLen    = wire.MaxUsernameLen
+	MinPasswordLen    = wire.MinPasswordLen
+	MaxPasswordLen    = wire.MaxPasswordLen
+	MaxDisplayNameLen = wire.MaxDisplayNameLen
 )
 
 var usernamePattern = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
