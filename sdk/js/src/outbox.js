@@ -91,16 +91,23 @@ export class Outbox {
     const now = this.clock.now();
     /** @type {Set<string>} */
     const held = new Set();
+    let wake = Infinity;
     for (const e of this.entries.values()) {
       const conv = e.item.conversation_id;
       if (e.inflight) continue;
-      if (held.has(conv) || e.notBefore > now) {
+      if (held.has(conv)) continue; // behind a waiting one, whose timer flushes again
+      if (e.notBefore > now) {
         held.add(conv);
+        wake = Math.min(wake, e.notBefore);
         continue;
       }
-      if (!this.send(frameOf(e.item))) return;
+      if (!this.send(frameOf(e.item))) return; // no socket: the next open flushes
       e.inflight = true;
     }
+    // Set from the same reading of the clock as the checks above: a
+    // second reading could pass a wait the loop saw as unexpired, and no
+    // timer would be left to send it.
+    if (wake !== Infinity) this.wakeAt(wake);
   }
 
   /**
@@ -132,7 +139,7 @@ export class Outbox {
       const wait = typeof f.retry_after_ms === 'number' && f.retry_after_ms > 0 ? f.retry_after_ms : DEFAULT_RESEND_MS;
       e.inflight = false;
       e.notBefore = this.clock.now() + wait;
-      this.wakeAt(e.notBefore);
+      this.flush(); // sets the timer, and sends what no longer waits
       return e.item.conversation_id;
     }
     this.entries.delete(cmid);
@@ -164,7 +171,7 @@ export class Outbox {
 
   /**
    * One timer serves every refused message: it fires at the earliest time
-   * one may go again, and flush() sends whichever may.
+   * one may go again, and flush() sends whichever may and sets it again.
    * @param {number} due
    */
   wakeAt(due) {
@@ -174,15 +181,7 @@ export class Outbox {
     this.timer = this.clock.setTimeout(() => {
       this.timer = null;
       this.flush();
-      this.rearm();
     }, Math.max(0, due - this.clock.now()));
-  }
-
-  /** After a wake-up, sets the timer for any message whose wait is not over. */
-  rearm() {
-    let next = Infinity;
-    for (const e of this.entries.values()) if (!e.inflight && e.notBefore > this.clock.now()) next = Math.min(next, e.notBefore);
-    if (next !== Infinity) this.wakeAt(next);
   }
 }
 

@@ -195,13 +195,22 @@ export async function until(what, cond, ms = 15_000) {
 
 /** A clock the test moves by hand. */
 export class FakeClock {
-  constructor(start = 1_790_000_000_000) {
+  /**
+   * @param {number} [start]
+   * @param {number} [tick] how far each reading moves the clock: code that reads it twice sees time pass, as on a real host
+   */
+  constructor(start = 1_790_000_000_000, tick = 0) {
     this.t = start;
+    this.tick = tick;
     this.timers = new Map();
     this.nextId = 1;
   }
 
-  now() { return this.t; }
+  now() {
+    const t = this.t;
+    this.t += this.tick;
+    return t;
+  }
 
   setTimeout(fn, ms) {
     const id = this.nextId++;
@@ -219,10 +228,10 @@ export class FakeClock {
       for (const [id, tm] of this.timers) if (tm.at <= end && (!first || tm.at < first[1].at)) first = [id, tm];
       if (!first) break;
       this.timers.delete(first[0]);
-      this.t = first[1].at;
+      this.t = Math.max(this.t, first[1].at);
       first[1].fn();
     }
-    this.t = end;
+    this.t = Math.max(this.t, end);
   }
 }
 

@@ -10,12 +10,19 @@ import { Server, collect, next, user } from './helpers.js';
 
 /** @type {Server} */
 let server;
-after(async () => { if (server) await server.close(); });
+/** @type {import('../src/index.js').Parley[]} */
+const clients = [];
+// Disconnected even when the test fails, or their reconnect loops keep the process alive.
+after(async () => {
+  for (const c of clients) c.disconnect();
+  if (server) await server.close();
+});
 
 test('the server stops and comes back: unacked messages resent, each delivered once', { timeout: 120_000 }, async () => {
   server = await new Server().start();
   const alice = await user(server, 'alice');
   const bob = await user(server, 'bob');
+  clients.push(alice, bob);
   const conv = (await alice.createDirect(bob.userId)).conversation_id;
   await alice.connect();
   await bob.connect();
@@ -45,6 +52,4 @@ test('the server stops and comes back: unacked messages resent, each delivered o
   const history = await alice.history(conv);
   assert.deepEqual(history.map((m) => m.content), contents, 'stored once each');
   assert.ok(aliceStates.items.filter((s) => s === 'open').length >= 2, 'alice reconnected by herself');
-  alice.disconnect();
-  bob.disconnect();
 });

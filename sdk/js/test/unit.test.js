@@ -30,8 +30,8 @@ function fakeSockets() {
   return { FakeWS, made };
 }
 
-function setup(opts = {}) {
-  const clock = new FakeClock();
+function setup(opts = {}, tick = 0) {
+  const clock = new FakeClock(undefined, tick);
   const { FakeWS, made } = fakeSockets();
   const states = [];
   const c = new Parley({
@@ -134,6 +134,24 @@ test('outbox: resend with the same key after rate_limited, not before retry_afte
   made[0].recv(ack);
   assert.deepEqual(await p, ack);
   assert.deepEqual(c.pending(), []);
+});
+
+test('outbox: every refused message is resent even when time passes during the wake-up', () => {
+  // The bug this guards: the wake-up read the clock twice, so a wait that
+  // ended between the readings was neither sent nor given a timer.
+  const { c, clock, made } = setup({}, 1);
+  c.connect();
+  made[0].open();
+  c.send('conv', 'a', { clientMessageId: 'a' });
+  c.send('conv', 'b', { clientMessageId: 'b' });
+  made[0].recv({ type: 'error', code: 'rate_limited', message: '', client_message_id: 'a', retry_after_ms: 250 });
+  clock.advance(2);
+  // b's wait ends 2 ms after a's: within one wake-up's readings of the clock.
+  const aDue = c.outbox.entries.get('a').notBefore;
+  made[0].recv({ type: 'error', code: 'rate_limited', message: '', client_message_id: 'b', retry_after_ms: aDue + 2 - clock.t });
+  assert.equal(c.outbox.entries.get('b').notBefore, aDue + 2);
+  clock.advance(300);
+  assert.deepEqual(made[0].sent.filter((f) => f.type === 'message').map((f) => f.client_message_id), ['a', 'b', 'a', 'b']);
 });
 
 test('outbox: unacked messages go again on the next connection; a final refusal rejects', async () => {
