@@ -139,6 +139,15 @@ test('session ended: sign-out elsewhere closes with 4001 and onSessionEnded runs
   assert.equal(c.token, null);
 });
 
+test('a token the server does not know: connect() rejects and the session ends', T, async () => {
+  let reason = null;
+  const c = client(server, { token: 'not-a-token', userId: 'nobody', onSessionEnded: (r) => { reason = r; } });
+  clients.push(c);
+  await assert.rejects(c.connect(), { code: 'session_ended' });
+  assert.equal(reason, 'unauthorized');
+  assert.equal(c.state, 'closed');
+});
+
 test('groups: create, add, remove, rename, roles', T, async () => {
   const alice = await online('alice');
   const bob = await online('bob');
