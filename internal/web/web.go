@@ -2,7 +2,8 @@
 // repository's web/static directory, exactly as committed (there is no build
 // step), with their content types and caching headers, and index.html for
 // the client's own routes (/c/{conversation_id}) when a browser navigates to
-// them.
+// them. The JavaScript SDK's modules (sdk/js/src) are served the same way
+// under /sdk/.
 package web
 
 import (
@@ -19,12 +20,17 @@ import (
 	"sync"
 	"time"
 
+	sdkjs "github.com/parleychat/parley/sdk/js"
 	webfiles "github.com/parleychat/parley/web"
 )
 
 // reserved are the server's own path prefixes: an unknown path under one of
 // them is a 404, never the client's page.
-var reserved = []string{"/api", "/ws", "/blob", "/healthz", "/readyz", "/metrics", "/debug"}
+var reserved = []string{"/api", "/ws", "/blob", "/healthz", "/readyz", "/metrics", "/debug", sdkPrefix}
+
+// sdkPrefix is where the JavaScript SDK's modules are served: a page
+// imports /sdk/index.js.
+const sdkPrefix = "/sdk"
 
 // contentTypes pins the types of the files the client is made of, so they do
 // not depend on the host's mime tables; other extensions fall back to
@@ -81,6 +87,13 @@ var embedded = sync.OnceValue(func() *handler {
 	if err != nil {
 		panic(fmt.Sprintf("web: %v", err)) // only an index.html removed from web/static
 	}
+	sdk, err := fs.Sub(sdkjs.Source, "src")
+	if err != nil {
+		panic(fmt.Sprintf("web: %v", err)) // the embed pattern guarantees the directory
+	}
+	if err := h.add(sdk, sdkPrefix); err != nil {
+		panic(fmt.Sprintf("web: %v", err))
+	}
 	return h
 })
 
@@ -88,6 +101,19 @@ var embedded = sync.OnceValue(func() *handler {
 // the process runs, so validators are computed here and not per request.
 func newHandler(fsys fs.FS) (*handler, error) {
 	h := &handler{assets: map[string]*asset{}}
+	if err := h.add(fsys, ""); err != nil {
+		return nil, err
+	}
+	h.index = h.assets["/index.html"]
+	if h.index == nil {
+		return nil, fmt.Errorf("client files have no index.html")
+	}
+	h.assets["/"] = h.index
+	return h, nil
+}
+
+// add serves every file of fsys under the URL path prefix ("" for the root).
+func (h *handler) add(fsys fs.FS, prefix string) error {
 	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -96,19 +122,13 @@ func newHandler(fsys fs.FS) (*handler, error) {
 		if err != nil {
 			return err
 		}
-		a := newAsset(p, body)
-		h.assets["/"+p] = a
+		h.assets[prefix+"/"+p] = newAsset(p, body)
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read client files: %w", err)
+		return fmt.Errorf("read client files under %q: %w", prefix+"/", err)
 	}
-	h.index = h.assets["/index.html"]
-	if h.index == nil {
-		return nil, fmt.Errorf("client files have no index.html")
-	}
-	h.assets["/"] = h.index
-	return h, nil
+	return nil
 }
 
 func newAsset(name string, body []byte) *asset {

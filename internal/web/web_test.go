@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	sdkjs "github.com/parleychat/parley/sdk/js"
 	webfiles "github.com/parleychat/parley/web"
 )
 
@@ -211,5 +212,67 @@ func TestReferencesResolve(t *testing.T) {
 	}
 	if n < 5 {
 		t.Fatalf("found only %d modules", n)
+	}
+}
+
+// TestSDKServed: the JavaScript SDK's modules are served under /sdk/ as
+// committed, as JavaScript, with the static files' caching and gzip, every
+// relative import among them resolves, and /sdk is the server's own prefix
+// (an unknown module is a 404, never the page).
+func TestSDKServed(t *testing.T) {
+	src, err := fs.Sub(sdkjs.Source, "src")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := fs.ReadFile(src, "index.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := serve(t, "GET", "/sdk/index.js", nil)
+	if rec.Code != http.StatusOK || rec.Header().Get("Content-Type") != "text/javascript; charset=utf-8" {
+		t.Fatalf("GET /sdk/index.js: status %d, Content-Type %q", rec.Code, rec.Header().Get("Content-Type"))
+	}
+	if !bytes.Equal(rec.Body.Bytes(), want) {
+		t.Fatal("/sdk/index.js is not sdk/js/src/index.js")
+	}
+	if rec.Header().Get("Cache-Control") != "no-cache" || rec.Header().Get("ETag") == "" || rec.Header().Get("X-Content-Type-Options") != "nosniff" {
+		t.Fatalf("headers %v", rec.Header())
+	}
+	if z := serve(t, "GET", "/sdk/index.js", map[string]string{"Accept-Encoding": "gzip"}); z.Header().Get("Content-Encoding") != "gzip" {
+		t.Fatalf("no gzip: %v", z.Header())
+	}
+	if nf := serve(t, "GET", "/sdk/nope.js", navigate); nf.Code != http.StatusNotFound {
+		t.Fatalf("GET /sdk/nope.js: status %d, want 404", nf.Code)
+	}
+	n := 0
+	err = fs.WalkDir(src, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || path.Ext(p) != ".js" {
+			return err
+		}
+		n++
+		if r := serve(t, "GET", "/sdk/"+p, nil); r.Code != http.StatusOK {
+			t.Errorf("GET /sdk/%s: status %d", p, r.Code)
+		}
+		body, err := fs.ReadFile(src, p)
+		if err != nil {
+			return err
+		}
+		for _, m := range importRe.FindAllStringSubmatch(string(body), -1) {
+			spec := m[1] + m[2]
+			if !strings.HasPrefix(spec, "./") {
+				t.Errorf("%s imports %q: the SDK has no dependencies and no build step", p, spec)
+				continue
+			}
+			if _, err := fs.Stat(src, path.Join(path.Dir(p), spec)); err != nil {
+				t.Errorf("%s imports %q, which is not embedded", p, spec)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n < 5 {
+		t.Fatalf("only %d SDK modules embedded", n)
 	}
 }

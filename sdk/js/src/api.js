@@ -1,0 +1,358 @@
+// The HTTP side of the protocol (PROTOCOL.md §1, §2, §7): JSON calls under
+// /api/v1 with the bearer token, and the PUT of media bytes to a presigned
+// URL. Every non-2xx answer becomes a ParleyError with the wire code.
+
+import { ParleyError } from './errors.js';
+
+/** @typedef {import('./wire.js').Message} Message */
+/** @typedef {import('./wire.js').PresenceStatus} PresenceStatus */
+
+/**
+ * @typedef {object} User
+ * @property {string} user_id
+ * @property {string} username
+ * @property {string} display_name
+ */
+/**
+ * A login: one device's token.
+ * @typedef {object} Session
+ * @property {string} token
+ * @property {string} user_id
+ * @property {string} device_id
+ * @property {number} expires_at
+ */
+/**
+ * @typedef {object} Presence
+ * @property {string} user_id
+ * @property {PresenceStatus} status
+ * @property {number} [last_seen] absent when unknown or hidden
+ */
+/** @typedef {'everyone'|'contacts'|'nobody'} Visibility */
+/**
+ * @typedef {object} Settings
+ * @property {Visibility} last_seen_visibility
+ * @property {Visibility} online_visibility
+ */
+/**
+ * @typedef {object} Participant
+ * @property {string} user_id
+ * @property {'admin'|'member'} role
+ */
+/**
+ * @typedef {object} Conversation
+ * @property {string} conversation_id
+ * @property {'1:1'|'group'} type
+ * @property {string} name
+ * @property {Participant[]} participants
+ * @property {number} last_sequence_number
+ * @property {string} created_by
+ * @property {number} created_at
+ * @property {number} last_activity_at
+ * @property {number} [unread_count] in the list only
+ * @property {Message} [last_message] in the list only, absent when empty
+ */
+/**
+ * @typedef {object} RecipientStatus
+ * @property {string} user_id
+ * @property {'sent'|'delivered'|'read'} status
+ * @property {number} updated_at
+ */
+/**
+ * @typedef {object} MessageStatus
+ * @property {string} message_id
+ * @property {string} conversation_id
+ * @property {'sent'|'delivered'|'read'} [status] the aggregate over recipients
+ * @property {RecipientStatus[]} recipients
+ */
+/**
+ * A page of history: after_seq or before_seq (neither: the newest page).
+ * @typedef {object} HistoryQuery
+ * @property {number} [after_seq]
+ * @property {number} [before_seq]
+ * @property {number} [limit] 1 to 500; the server's default is 50
+ */
+/**
+ * @typedef {object} MediaUpload
+ * @property {string} media_id
+ * @property {string} upload_url
+ * @property {'PUT'} upload_method
+ * @property {number} expires_in seconds
+ */
+/** @typedef {'image'|'video'|'audio'|'document'} MediaKind */
+/**
+ * @typedef {object} Media
+ * @property {string} media_id
+ * @property {'pending'|'processing'|'ready'|'failed'} status
+ * @property {MediaKind} kind
+ * @property {string} content_type
+ * @property {number} size
+ * @property {string} uploader_id
+ * @property {number} created_at
+ * @property {string} [url]
+ * @property {string} [thumbnail_url]
+ * @property {string} [compressed_url]
+ * @property {number} [width]
+ * @property {number} [height]
+ * @property {number} [duration_ms]
+ * @property {string} [codec]
+ * @property {number[]} [waveform]
+ * @property {string} [reason]
+ */
+/**
+ * @typedef {object} ServerInfo
+ * @property {Record<MediaKind, boolean>} media
+ * @property {{max_content_bytes: number, max_group_size: number, max_image_bytes: number,
+ *   max_video_bytes: number, max_audio_bytes: number, max_document_bytes: number,
+ *   max_image_pixels: number}} limits
+ */
+/** @typedef {Blob|ArrayBuffer|Uint8Array} UploadBody */
+/** @typedef {(input: string, init?: RequestInit) => Promise<Response>} FetchFn */
+
+/** The HTTP API of one server, for one session at a time. */
+export class Api {
+  /**
+   * @param {object} opts
+   * @param {string} opts.baseUrl e.g. http://127.0.0.1:8080
+   * @param {() => string|null} opts.token the current session's token
+   * @param {FetchFn} [opts.fetch] defaults to globalThis.fetch
+   * @param {() => void} [opts.onUnauthorized] an authenticated call answered 401: the session is gone
+   */
+  constructor({ baseUrl, token, fetch: fetchFn, onUnauthorized }) {
+    this.baseUrl = baseUrl.replace(/\/+$/, '');
+    this.token = token;
+    // Bound: a bare window.fetch called as a method of another object throws.
+    this.fetch = fetchFn || globalThis.fetch.bind(globalThis);
+    this.onUnauthorized = onUnauthorized || (() => {});
+  }
+
+  /**
+   * Makes one call. A 204 answers null.
+   * @param {string} method
+   * @param {string} path under /api/v1
+   * @param {unknown} [body] sent as JSON
+   * @returns {Promise<any>}
+   */
+  async request(method, path, body) {
+    /** @type {Record<string, string>} */
+    const headers = { Accept: 'application/json' };
+    const tok = this.token();
+    if (tok) headers.Authorization = `Bearer ${tok}`;
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    /** @type {Response} */
+    let res;
+    try {
+      res = await this.fetch(`${this.baseUrl}/api/v1${path}`, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (err) {
+      throw new ParleyError(0, 'network', `the server cannot be reached: ${err instanceof Error ? err.message : err}`);
+    }
+    if (res.status === 204) return null;
+    const text = await res.text();
+    /** @type {any} */
+    let data = null;
+    if (text) {
+      try { data = JSON.parse(text); } catch { /* not JSON: a proxy's page */ }
+    }
+    if (!res.ok) {
+      const err = errorFromBody(res.status, data, res.headers.get('Retry-After'));
+      if (res.status === 401 && tok) this.onUnauthorized();
+      throw err;
+    }
+    return data;
+  }
+
+  // ---- accounts and sessions ----
+
+  /**
+   * @param {string} username
+   * @param {string} password
+   * @param {string} [displayName]
+   * @returns {Promise<User>}
+   */
+  register(username, password, displayName = '') {
+    return this.request('POST', '/users', { username, password, display_name: displayName });
+  }
+
+  /**
+   * @param {string} username
+   * @param {string} password
+   * @returns {Promise<Session>}
+   */
+  login(username, password) { return this.request('POST', '/sessions', { username, password }); }
+
+  /** @returns {Promise<void>} */
+  async logout() { await this.request('DELETE', '/sessions/current'); }
+
+  /** @param {string} id @returns {Promise<User>} */
+  user(id) { return this.request('GET', `/users/${enc(id)}`); }
+
+  /** @param {string} id @returns {Promise<Presence>} */
+  presence(id) { return this.request('GET', `/users/${enc(id)}/presence`); }
+
+  /** @returns {Promise<Settings>} */
+  settings() { return this.request('GET', '/users/me/settings'); }
+
+  /** @param {Partial<Settings>} change @returns {Promise<Settings>} */
+  updateSettings(change) { return this.request('PATCH', '/users/me/settings', change); }
+
+  /** @returns {Promise<ServerInfo>} */
+  server() { return this.request('GET', '/server'); }
+
+  // ---- conversations ----
+
+  /** @returns {Promise<Conversation[]>} */
+  async conversations() {
+    const res = await this.request('GET', '/conversations');
+    return (res && res.conversations) || [];
+  }
+
+  /** @param {string} id @returns {Promise<Conversation>} */
+  conversation(id) { return this.request('GET', `/conversations/${enc(id)}`); }
+
+  /**
+   * The 1:1 conversation with another user, created if needed.
+   * @param {string} otherUserId
+   * @returns {Promise<Conversation>}
+   */
+  createDirect(otherUserId) {
+    return this.request('POST', '/conversations', { type: '1:1', participants: [otherUserId] });
+  }
+
+  /**
+   * A group; the caller becomes its admin.
+   * @param {string} name
+   * @param {string[]} participants
+   * @returns {Promise<Conversation>}
+   */
+  createGroup(name, participants) {
+    return this.request('POST', '/conversations', { type: 'group', name, participants });
+  }
+
+  /** @param {string} id @param {string} name @returns {Promise<Conversation>} */
+  rename(id, name) { return this.request('PATCH', `/conversations/${enc(id)}`, { name }); }
+
+  /** @param {string} id @returns {Promise<Participant[]>} */
+  async participants(id) {
+    const res = await this.request('GET', `/conversations/${enc(id)}/participants`);
+    return (res && res.participants) || [];
+  }
+
+  /** @param {string} id @param {string} userId @returns {Promise<Conversation>} */
+  addParticipant(id, userId) {
+    return this.request('POST', `/conversations/${enc(id)}/participants`, { user_id: userId });
+  }
+
+  /**
+   * Removes a member (admins), or leaves (one's own id).
+   * @param {string} id
+   * @param {string} userId
+   * @returns {Promise<void>}
+   */
+  async removeParticipant(id, userId) {
+    await this.request('DELETE', `/conversations/${enc(id)}/participants/${enc(userId)}`);
+  }
+
+  /**
+   * @param {string} id
+   * @param {string} userId
+   * @param {'admin'|'member'} role
+   * @returns {Promise<Conversation>}
+   */
+  setRole(id, userId, role) {
+    return this.request('PATCH', `/conversations/${enc(id)}/participants/${enc(userId)}`, { role });
+  }
+
+  /**
+   * A page of history, ascending by sequence_number.
+   * @param {string} id
+   * @param {HistoryQuery} [q]
+   * @returns {Promise<Message[]>}
+   */
+  async history(id, q = {}) {
+    const qs = new URLSearchParams();
+    if (q.after_seq != null) qs.set('after_seq', String(q.after_seq));
+    if (q.before_seq != null) qs.set('before_seq', String(q.before_seq));
+    if (q.limit != null) qs.set('limit', String(q.limit));
+    const s = qs.toString();
+    const res = await this.request('GET', `/conversations/${enc(id)}/messages${s ? `?${s}` : ''}`);
+    return (res && res.messages) || [];
+  }
+
+  /** @param {string} messageId @returns {Promise<MessageStatus>} */
+  messageStatus(messageId) { return this.request('GET', `/messages/${enc(messageId)}/status`); }
+
+  // ---- media ----
+
+  /**
+   * @param {string} contentType
+   * @param {number} size bytes
+   * @returns {Promise<MediaUpload>}
+   */
+  createUpload(contentType, size) { return this.request('POST', '/media', { content_type: contentType, size }); }
+
+  /**
+   * PUTs the bytes to a presigned URL. No token goes with them: the URL is
+   * the permission, and it may point at another origin (an object store).
+   * @param {MediaUpload} upload
+   * @param {UploadBody} body
+   * @param {string} contentType
+   * @returns {Promise<void>}
+   */
+  async putUpload(upload, body, contentType) {
+    /** @type {Response} */
+    let res;
+    try {
+      res = await this.fetch(upload.upload_url, {
+        method: upload.upload_method || 'PUT',
+        headers: { 'Content-Type': contentType },
+        body: /** @type {BodyInit} */ (body),
+      });
+    } catch (err) {
+      throw new ParleyError(0, 'network', `the upload was interrupted: ${err instanceof Error ? err.message : err}`);
+    }
+    const text = await res.text();
+    if (res.ok) return;
+    /** @type {any} */
+    let data = null;
+    try { data = JSON.parse(text); } catch { /* an object store's XML */ }
+    throw errorFromBody(res.status, data, res.headers.get('Retry-After'));
+  }
+
+  /** @param {string} mediaId @returns {Promise<Media>} */
+  completeUpload(mediaId) { return this.request('POST', `/media/${enc(mediaId)}/complete`, {}); }
+
+  /** @param {string} mediaId @returns {Promise<Media>} */
+  media(mediaId) { return this.request('GET', `/media/${enc(mediaId)}`); }
+}
+
+/**
+ * The error of a non-2xx answer.
+ * @param {number} status
+ * @param {any} data the parsed body, or null
+ * @param {string|null} retryAfter the Retry-After header (seconds)
+ * @returns {ParleyError}
+ */
+export function errorFromBody(status, data, retryAfter) {
+  const e = data && typeof data === 'object' && data.error && typeof data.error === 'object' ? data.error : {};
+  const secs = retryAfter == null ? NaN : Number(retryAfter);
+  const code = typeof e.code === 'string' && e.code ? e.code : fallbackCode(status);
+  return new ParleyError(status, code, typeof e.message === 'string' ? e.message : '', Number.isFinite(secs) && secs >= 0 ? secs * 1000 : undefined);
+}
+
+/**
+ * A code for an answer without the API's error body (a proxy's page, an
+ * object store's XML), from its status alone.
+ * @param {number} status
+ * @returns {string}
+ */
+function fallbackCode(status) {
+  /** @type {Record<number, string>} */
+  const byStatus = { 400: 'invalid', 401: 'unauthorized', 403: 'forbidden', 404: 'not_found', 409: 'conflict', 413: 'too_large', 422: 'invalid', 429: 'rate_limited' };
+  return byStatus[status] || (status >= 500 ? 'internal' : 'invalid');
+}
+
+/** @param {string} s */
+const enc = (s) => encodeURIComponent(s);

@@ -1,0 +1,652 @@
+// Parley's JavaScript SDK: the HTTP API and the WebSocket protocol of
+// docs/PROTOCOL.md behind one client object. Plain ES modules with no
+// dependencies, run as they are in a browser and in Node 20 or newer.
+
+import { Api } from './api.js';
+import { systemClock } from './clock.js';
+import { Connection } from './connection.js';
+import { Cursors } from './cursors.js';
+import { ParleyError } from './errors.js';
+import { Emitter } from './events.js';
+import { Outbox } from './outbox.js';
+import { decodeServerFrame, encodeClientFrame, MAX_IDS } from './wire.js';
+
+export { Api, errorFromBody } from './api.js';
+export { systemClock } from './clock.js';
+export { Connection, CLOSE_SESSION_ENDED, CLOSE_TOO_SLOW, CLOSE_GOING_AWAY, CLOSE_INTERNAL } from './connection.js';
+export { Cursors } from './cursors.js';
+export { ParleyError, WIRE_CODES, isRetryableSendError } from './errors.js';
+export { Emitter } from './events.js';
+export { Outbox, DEFAULT_RESEND_MS } from './outbox.js';
+export { encodeClientFrame, decodeServerFrame, CLIENT_MESSAGE_TYPES, MAX_IDS, MAX_ID_BYTES } from './wire.js';
+
+/** @typedef {import('./api.js').User} User */
+/** @typedef {import('./api.js').Session} Session */
+/** @typedef {import('./api.js').Presence} Presence */
+/** @typedef {import('./api.js').Settings} Settings */
+/** @typedef {import('./api.js').Participant} Participant */
+/** @typedef {import('./api.js').Conversation} Conversation */
+/** @typedef {import('./api.js').MessageStatus} MessageStatus */
+/** @typedef {import('./api.js').HistoryQuery} HistoryQuery */
+/** @typedef {import('./api.js').MediaUpload} MediaUpload */
+/** @typedef {import('./api.js').Media} Media */
+/** @typedef {import('./api.js').ServerInfo} ServerInfo */
+/** @typedef {import('./api.js').UploadBody} UploadBody */
+/** @typedef {import('./api.js').FetchFn} FetchFn */
+/** @typedef {import('./clock.js').Clock} Clock */
+/** @typedef {import('./connection.js').ConnectionState} ConnectionState */
+/** @typedef {import('./connection.js').ConnectionOptions} ConnectionOptions */
+/** @typedef {import('./connection.js').WebSocketConstructor} WebSocketConstructor */
+/** @typedef {import('./outbox.js').PendingMessage} PendingMessage */
+/** @typedef {import('./wire.js').Message} Message */
+/** @typedef {import('./wire.js').ClientMessageType} ClientMessageType */
+/** @typedef {import('./wire.js').MessageAckFrame} MessageAckFrame */
+/** @typedef {import('./wire.js').StatusFrame} StatusFrame */
+/** @typedef {import('./wire.js').PresenceFrame} PresenceFrame */
+/** @typedef {import('./wire.js').IncomingTypingFrame} IncomingTypingFrame */
+/** @typedef {import('./wire.js').ServerFrame} ServerFrame */
+/** @typedef {import('./wire.js').UnknownFrame} UnknownFrame */
+/** @typedef {import('./wire.js').ClientFrame} ClientFrame */
+
+/**
+ * The events of a Parley client and what their listeners receive.
+ * @typedef {object} ParleyEvents
+ * @property {Message} message a message from someone else (or from another of one's devices), once, in sequence order per conversation: live, or fetched from history to fill a gap
+ * @property {MessageAckFrame} ack one of this client's messages is stored (its send() promise resolves with the same)
+ * @property {StatusFrame} status a recipient received, read, or will never get (expired) one of one's messages
+ * @property {PresenceFrame} presence
+ * @property {IncomingTypingFrame} typing
+ * @property {ParleyError} error an error frame not tied to a send, a frame that could not be decoded, or a failed gap fill
+ * @property {ConnectionState} state
+ * @property {{reason: string}} sessionEnded the session is over (close 4001, a 401, or logout()): log in again
+ * @property {ServerFrame|UnknownFrame} frame every decoded server frame, before the SDK acts on it
+ */
+
+/**
+ * @typedef {object} ParleyOptionsOwn
+ * @property {string} [baseUrl] the server, e.g. http://127.0.0.1:8080; in a browser, the page's origin by default
+ * @property {string} [token] a session token from an earlier login
+ * @property {string} [userId] the token's user
+ * @property {WebSocketConstructor} [WebSocket] default globalThis.WebSocket (Node 20 has none: pass the `ws` package's)
+ * @property {FetchFn} [fetch] default globalThis.fetch
+ * @property {Clock} [clock] default the system clock; tests pass their own
+ * @property {Record<string, number>} [cursors] cursors saved from cursors() in an earlier run
+ * @property {(reason: string) => void} [onSessionEnded] the same as on('sessionEnded')
+ * @property {number} [ackDelayMs] default 50: delivery acks of messages arriving together go in one frame
+ * @property {number} [typingRefreshMs] default 3 000: a repeated setTyping(id, true) is sent again at most this often (the server ends a composing state not refreshed within 6 s)
+ * @property {number} [historyPage] default 500: messages per history request while filling a gap
+ */
+/** @typedef {ParleyOptionsOwn & ConnectionOptions} ParleyOptions */
+
+/**
+ * @typedef {object} SendOptions
+ * @property {ClientMessageType} [messageType] default 'text'
+ * @property {string} [mediaId] a media_id from uploadMedia()
+ * @property {string} [clientMessageId] the idempotency key; give the one of a message sent before (saved from pending()) to send it again, else a new one is made
+ */
+
+export class Parley {
+  /** @param {ParleyOptions} [opts] */
+  constructor(opts = {}) {
+    const loc = /** @type {any} */ (globalThis).location;
+    const baseUrl = opts.baseUrl ?? (loc && loc.origin);
+    if (!baseUrl) throw new TypeError('Parley: baseUrl is required outside a browser page');
+    this.baseUrl = String(baseUrl).replace(/\/+$/, '');
+    /** @type {string|null} */
+    this.token = opts.token ?? null;
+    /** @type {string|null} */
+    this.userId = opts.userId ?? null;
+    /** @type {string|null} */
+    this.deviceId = null;
+    this.clock = opts.clock ?? systemClock;
+    this.ackDelayMs = opts.ackDelayMs ?? 50;
+    this.typingRefreshMs = opts.typingRefreshMs ?? 3_000;
+    this.historyPage = opts.historyPage ?? 500;
+    this.onSessionEnded = opts.onSessionEnded;
+    /** @type {Emitter<ParleyEvents>} */
+    this.events = new Emitter();
+    this.api = new Api({
+      baseUrl: this.baseUrl,
+      token: () => this.token,
+      fetch: opts.fetch,
+      onUnauthorized: () => this.endSession('unauthorized'),
+    });
+    const WS = opts.WebSocket ?? /** @type {any} */ (globalThis).WebSocket;
+    this.connection = new Connection({
+      url: () => this.socketUrl(),
+      WebSocket: WS,
+      clock: this.clock,
+      options: opts,
+      onText: (t) => this.onText(t),
+      onState: (s) => this.onState(s),
+      onSessionEnded: (reason) => this.endSession(reason || 'session ended'),
+      onDisconnect: ({ opened }) => this.onDisconnect(opened),
+    });
+    this.hasWebSocket = typeof WS === 'function';
+    this.outbox = new Outbox({
+      clock: this.clock,
+      send: (frame) => this.connection.send(encodeClientFrame(frame)),
+    });
+    /** @type {Cursors<Message>} */
+    this.cursorSet = new Cursors(opts.cursors);
+    /** @type {string[]} */
+    this.ackQueue = [];
+    /** @type {unknown} */
+    this.ackTimer = null;
+    /** @type {Array<{conversation_id: string, message_ids: string[]}>} read receipts waiting for a connection */
+    this.readQueue = [];
+    /** @type {Set<string>} */
+    this.presenceSubs = new Set();
+    /** @type {Map<string, number>} conversation → when composing was last sent */
+    this.composing = new Map();
+    /** @type {Map<string, Promise<void>>} gap fills running */
+    this.filling = new Map();
+    /** @type {Set<string>} conversations to fill again once the running fill ends */
+    this.fillAgain = new Set();
+    /** @type {Set<string>} fills waiting for this client's own sends in the conversation to be acked */
+    this.fillDeferred = new Set();
+    this.ended = false;
+  }
+
+  // ---- events ----
+
+  /**
+   * @template {keyof ParleyEvents} K
+   * @param {K} type
+   * @param {(arg: ParleyEvents[K]) => void} fn
+   * @returns {() => void} removes the listener
+   */
+  on(type, fn) { return this.events.on(type, fn); }
+
+  /**
+   * @template {keyof ParleyEvents} K
+   * @param {K} type
+   * @param {(arg: ParleyEvents[K]) => void} fn
+   * @returns {() => void} removes the listener
+   */
+  once(type, fn) { return this.events.once(type, fn); }
+
+  /**
+   * @template {keyof ParleyEvents} K
+   * @param {K} type
+   * @param {(arg: ParleyEvents[K]) => void} fn
+   */
+  off(type, fn) { this.events.off(type, fn); }
+
+  // ---- accounts and sessions ----
+
+  /**
+   * Creates an account (it does not log in).
+   * @param {string} username
+   * @param {string} password
+   * @param {string} [displayName]
+   * @returns {Promise<User>}
+   */
+  register(username, password, displayName) { return this.api.register(username, password, displayName); }
+
+  /**
+   * Logs in: a new session (device) whose token this client keeps, in memory only.
+   * @param {string} username
+   * @param {string} password
+   * @returns {Promise<Session>}
+   */
+  async login(username, password) {
+    const s = await this.api.login(username, password);
+    this.token = s.token;
+    this.userId = s.user_id;
+    this.deviceId = s.device_id;
+    this.ended = false;
+    return s;
+  }
+
+  /**
+   * Signs this session out on the server (its token stops working and its
+   * connections close with 4001), then ends it here.
+   * @returns {Promise<void>}
+   */
+  async logout() {
+    if (this.token) await this.api.logout();
+    this.endSession('signed out');
+  }
+
+  // ---- the HTTP API ----
+
+  /** @param {string} id @returns {Promise<User>} */
+  user(id) { return this.api.user(id); }
+  /** @param {string} id @returns {Promise<Presence>} */
+  presence(id) { return this.api.presence(id); }
+  /** @returns {Promise<Settings>} */
+  settings() { return this.api.settings(); }
+  /** @param {Partial<Settings>} change @returns {Promise<Settings>} */
+  updateSettings(change) { return this.api.updateSettings(change); }
+  /** What the server can process now, and its limits. @returns {Promise<ServerInfo>} */
+  serverInfo() { return this.api.server(); }
+  /** @returns {Promise<Conversation[]>} newest activity first */
+  conversations() { return this.api.conversations(); }
+  /** @param {string} id @returns {Promise<Conversation>} */
+  conversation(id) { return this.api.conversation(id); }
+  /** @param {string} otherUserId @returns {Promise<Conversation>} */
+  createDirect(otherUserId) { return this.api.createDirect(otherUserId); }
+  /** @param {string} name @param {string[]} participants @returns {Promise<Conversation>} */
+  createGroup(name, participants) { return this.api.createGroup(name, participants); }
+  /** @param {string} id @param {string} name @returns {Promise<Conversation>} */
+  rename(id, name) { return this.api.rename(id, name); }
+  /** @param {string} id @returns {Promise<Participant[]>} */
+  participants(id) { return this.api.participants(id); }
+  /** @param {string} id @param {string} userId @returns {Promise<Conversation>} */
+  addParticipant(id, userId) { return this.api.addParticipant(id, userId); }
+  /** @param {string} id @param {string} userId @returns {Promise<void>} */
+  removeParticipant(id, userId) { return this.api.removeParticipant(id, userId); }
+  /** @param {string} id @param {string} userId @param {'admin'|'member'} role @returns {Promise<Conversation>} */
+  setRole(id, userId, role) { return this.api.setRole(id, userId, role); }
+  /** @param {string} id @param {HistoryQuery} [q] @returns {Promise<Message[]>} ascending */
+  history(id, q) { return this.api.history(id, q); }
+  /** @param {string} messageId @returns {Promise<MessageStatus>} */
+  messageStatus(messageId) { return this.api.messageStatus(messageId); }
+  /** @param {string} contentType @param {number} size @returns {Promise<MediaUpload>} */
+  createUpload(contentType, size) { return this.api.createUpload(contentType, size); }
+  /** @param {MediaUpload} upload @param {UploadBody} body @param {string} contentType @returns {Promise<void>} */
+  putUpload(upload, body, contentType) { return this.api.putUpload(upload, body, contentType); }
+  /** @param {string} mediaId @returns {Promise<Media>} */
+  completeUpload(mediaId) { return this.api.completeUpload(mediaId); }
+  /** @param {string} mediaId @returns {Promise<Media>} fresh URLs */
+  media(mediaId) { return this.api.media(mediaId); }
+
+  /**
+   * Uploads an attachment the whole way: creates the upload, PUTs the bytes
+   * to the presigned URL, completes it. Send a message with its media_id next.
+   * @param {UploadBody} body
+   * @param {string} contentType e.g. image/png
+   * @returns {Promise<Media>} the processed media, status "ready"
+   */
+  async uploadMedia(body, contentType) {
+    const size = body instanceof ArrayBuffer || ArrayBuffer.isView(body) ? body.byteLength : /** @type {Blob} */ (body).size;
+    const up = await this.api.createUpload(contentType, size);
+    await this.api.putUpload(up, body, contentType);
+    return this.api.completeUpload(up.media_id);
+  }
+
+  // ---- the connection ----
+
+  /** @returns {ConnectionState} */
+  get state() { return this.connection.state; }
+
+  /**
+   * Opens the WebSocket and keeps it open (reconnecting with backoff) until
+   * disconnect() or the end of the session.
+   * @returns {Promise<void>} resolves once the connection first opens; rejects if the session ends first
+   */
+  connect() {
+    if (!this.token) return Promise.reject(new ParleyError(0, 'session_ended', 'log in first'));
+    if (!this.hasWebSocket) {
+      return Promise.reject(new TypeError('Parley: no WebSocket; pass the WebSocket option (Node 20: the ws package)'));
+    }
+    return new Promise((resolve, reject) => {
+      if (this.connection.state === 'open') {
+        resolve();
+        return;
+      }
+      const offs = [
+        this.on('state', (s) => {
+          if (s !== 'open') return;
+          offs.forEach((f) => f());
+          resolve();
+        }),
+        this.on('sessionEnded', ({ reason }) => {
+          offs.forEach((f) => f());
+          reject(new ParleyError(0, 'session_ended', reason));
+        }),
+      ];
+      this.connection.start();
+    });
+  }
+
+  /** Closes the WebSocket; unacked messages wait in the outbox for the next connect(). */
+  disconnect() {
+    this.flushAcks();
+    this.connection.stop(1000, 'client disconnected');
+  }
+
+  /** Skips the rest of a reconnect backoff (the app knows the network is back). */
+  reconnectNow() { this.connection.reconnectNow(); }
+
+  // ---- sending ----
+
+  /**
+   * Sends a message. It waits in the outbox while there is no connection,
+   * is sent again with the same client_message_id after a reconnect or a
+   * rate_limited refusal, and settles once: resolved with the server's ack,
+   * or rejected with the ParleyError of a refusal that cannot succeed
+   * later (invalid, forbidden, not_found, too_large), or session_ended.
+   * @param {string} conversationId
+   * @param {string} content opaque to the server (encrypt it end to end)
+   * @param {SendOptions} [opts]
+   * @returns {Promise<MessageAckFrame>}
+   */
+  send(conversationId, content, opts = {}) {
+    /** @type {PendingMessage} */
+    const item = {
+      client_message_id: opts.clientMessageId ?? newId(),
+      conversation_id: conversationId,
+      message_type: opts.messageType ?? 'text',
+      content,
+      created_at: this.clock.now(),
+    };
+    if (opts.mediaId) item.media_id = opts.mediaId;
+    try {
+      // Checked here, so a bad message fails its own call and never sits in the outbox.
+      encodeClientFrame({
+        type: 'message',
+        client_message_id: item.client_message_id,
+        conversation_id: item.conversation_id,
+        message_type: item.message_type,
+        content: item.content,
+        media_id: item.media_id,
+      });
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (this.ended) return Promise.reject(new ParleyError(0, 'session_ended', 'log in again'));
+    // The server ends a composing state when a message is sent.
+    this.composing.delete(conversationId);
+    return this.outbox.add(item);
+  }
+
+  /** @returns {PendingMessage[]} messages waiting for their ack, oldest first */
+  pending() { return this.outbox.pending(); }
+
+  /**
+   * Gives up on a waiting message: its send() rejects with code `cancelled`.
+   * A frame already sent may still be stored.
+   * @param {string} clientMessageId
+   * @returns {boolean} whether it was waiting
+   */
+  cancel(clientMessageId) {
+    const done = this.outbox.cancel(clientMessageId, new ParleyError(0, 'cancelled', 'the send was cancelled'));
+    this.runDeferredFill(null);
+    return done;
+  }
+
+  // ---- receipts, typing, presence ----
+
+  /**
+   * Marks messages read (read implies delivered). Sent now if connected,
+   * else on the next connection.
+   * @param {string} conversationId
+   * @param {string[]} messageIds
+   */
+  markRead(conversationId, messageIds) {
+    // Delivery first: this device's offline queue empties only on its own
+    // delivery_ack, which the read receipt does not replace.
+    this.flushAcks();
+    for (let i = 0; i < messageIds.length; i += MAX_IDS) {
+      const r = { conversation_id: conversationId, message_ids: messageIds.slice(i, i + MAX_IDS) };
+      if (!this.sendFrame({ type: 'read_receipt', ...r })) this.readQueue.push(r);
+    }
+  }
+
+  /**
+   * Says whether this user is typing in a conversation. Repeated
+   * composing calls (one per keystroke) are sent at most every
+   * typingRefreshMs; paused is sent only after a composing.
+   * @param {string} conversationId
+   * @param {boolean} composing
+   */
+  setTyping(conversationId, composing) {
+    const now = this.clock.now();
+    const last = this.composing.get(conversationId);
+    if (composing) {
+      if (last !== undefined && now - last < this.typingRefreshMs) return;
+      if (this.sendFrame({ type: 'typing', conversation_id: conversationId, state: 'composing' })) {
+        this.composing.set(conversationId, now);
+      }
+      return;
+    }
+    if (last === undefined) return;
+    this.composing.delete(conversationId);
+    this.sendFrame({ type: 'typing', conversation_id: conversationId, state: 'paused' });
+  }
+
+  /**
+   * Follows users' presence: a presence event for each at once, then on
+   * every change. Kept across reconnects. (1:1 partners are followed
+   * without asking.)
+   * @param {string[]} userIds
+   */
+  subscribePresence(userIds) {
+    const fresh = userIds.filter((id) => !this.presenceSubs.has(id));
+    for (const id of fresh) this.presenceSubs.add(id);
+    this.sendSubscribe(fresh);
+  }
+
+  // ---- cursors ----
+
+  /**
+   * @param {string} conversationId
+   * @returns {number|undefined} the sequence number up to which every message was seen
+   */
+  cursor(conversationId) { return this.cursorSet.get(conversationId); }
+
+  /** @returns {Record<string, number>} every cursor, to pass as the cursors option next time */
+  cursors() { return this.cursorSet.snapshot(); }
+
+  /**
+   * Fetches from history what a conversation is missing after its cursor
+   * and emits it as message events. Runs by itself on a gap and on each
+   * reconnect.
+   * @param {string} conversationId
+   * @returns {Promise<void>}
+   */
+  fillGap(conversationId) {
+    if (this.cursorSet.get(conversationId) === undefined) return Promise.resolve();
+    // An own message sent and not yet acked would come back from history
+    // as if someone else's: wait for its ack, which closes the gap itself.
+    if (this.outbox.pending().some((p) => p.conversation_id === conversationId)) {
+      this.fillDeferred.add(conversationId);
+      return Promise.resolve();
+    }
+    const running = this.filling.get(conversationId);
+    if (running) {
+      this.fillAgain.add(conversationId);
+      return running;
+    }
+    const run = this.runFill(conversationId).finally(() => this.filling.delete(conversationId));
+    this.filling.set(conversationId, run);
+    return run;
+  }
+
+  /** @param {string} conv */
+  async runFill(conv) {
+    try {
+      do {
+        this.fillAgain.delete(conv);
+        for (;;) {
+          const after = this.cursorSet.get(conv) ?? 0;
+          const page = await this.api.history(conv, { after_seq: after, limit: this.historyPage });
+          for (const m of page) {
+            this.queueAck(m.message_id);
+            this.release(this.cursorSet.offer(conv, m.sequence_number, m).released);
+          }
+          if (page.length < this.historyPage) break;
+        }
+        // History has everything up to now; what it lacks below a held
+        // message is gone for this user (expired, or before it joined).
+        if (this.cursorSet.hasGap(conv)) this.release(this.cursorSet.skipGap(conv));
+      } while (this.fillAgain.has(conv));
+    } catch (err) {
+      // Tried again on the next gap or reconnect.
+      this.events.emit('error', err instanceof ParleyError ? err : new ParleyError(0, 'network', String(err)));
+    }
+  }
+
+  // ---- inside ----
+
+  /** @returns {string|null} */
+  socketUrl() {
+    if (!this.token) return null;
+    return `${this.baseUrl.replace(/^http/, 'ws')}/ws?token=${encodeURIComponent(this.token)}`;
+  }
+
+  /**
+   * @param {ClientFrame} frame
+   * @returns {boolean} whether it left
+   */
+  sendFrame(frame) { return this.connection.send(encodeClientFrame(frame)); }
+
+  /** @param {ConnectionState} s */
+  onState(s) {
+    if (s === 'open') this.onOpen();
+    this.events.emit('state', s);
+  }
+
+  onOpen() {
+    // A new connection: everything unacked goes again, refused ones after their wait.
+    this.outbox.reset();
+    this.outbox.flush();
+    this.composing.clear();
+    this.sendSubscribe([...this.presenceSubs]);
+    const reads = this.readQueue.splice(0);
+    for (const r of reads) this.markRead(r.conversation_id, r.message_ids);
+    this.catchUp();
+  }
+
+  /**
+   * What happened while this client was away and the offline queue will
+   * not bring: other devices' reads don't matter here, but messages this
+   * device is not sent (system messages it caused) do.
+   */
+  async catchUp() {
+    /** @type {Conversation[]} */
+    let list;
+    try {
+      list = await this.api.conversations();
+    } catch {
+      return; // the next reconnect tries again
+    }
+    for (const c of list) {
+      const cur = this.cursorSet.get(c.conversation_id);
+      if (cur !== undefined && c.last_sequence_number > cur) this.fillGap(c.conversation_id);
+    }
+  }
+
+  /** @param {boolean} opened */
+  onDisconnect(opened) {
+    this.ackQueue.length = 0; // unsent acks are not kept: the server redelivers, and they are acked then
+    if (opened || !this.token) return;
+    // A refused upgrade says nothing about why. A bad token shows as a 401
+    // on an ordinary call, which ends the session; anything else is the
+    // network and the connection keeps trying.
+    this.api.settings().catch(() => {});
+  }
+
+  /** @param {string} reason */
+  endSession(reason) {
+    if (this.ended) return;
+    this.ended = true;
+    this.token = null;
+    this.connection.stop(1000, 'session ended');
+    this.clock.clearTimeout(this.ackTimer);
+    this.ackQueue.length = 0;
+    this.readQueue.length = 0;
+    this.outbox.cancelAll(new ParleyError(0, 'session_ended', reason));
+    this.events.emit('sessionEnded', { reason });
+    if (this.onSessionEnded) this.onSessionEnded(reason);
+  }
+
+  /** @param {string} text */
+  onText(text) {
+    /** @type {ServerFrame|UnknownFrame} */
+    let f;
+    try {
+      f = decodeServerFrame(text);
+    } catch (err) {
+      this.events.emit('error', /** @type {ParleyError} */ (err));
+      return;
+    }
+    this.events.emit('frame', f);
+    switch (f.type) {
+      case 'message_ack': {
+        const mine = this.outbox.ack(f);
+        this.events.emit('ack', f);
+        // An own message is seen without a message event, and may close a gap.
+        this.release(this.cursorSet.offer(f.conversation_id, f.sequence_number, null).released);
+        if (mine) this.runDeferredFill(f.conversation_id);
+        return;
+      }
+      case 'message': {
+        this.queueAck(f.message_id);
+        const { type: _type, ...m } = f;
+        this.release(this.cursorSet.offer(m.conversation_id, m.sequence_number, m).released);
+        if (this.cursorSet.hasGap(m.conversation_id)) this.fillGap(m.conversation_id);
+        return;
+      }
+      case 'status': this.events.emit('status', f); return;
+      case 'presence': this.events.emit('presence', f); return;
+      case 'typing': this.events.emit('typing', f); return;
+      case 'heartbeat_ack': return;
+      case 'error': {
+        const conv = this.outbox.refuse(f);
+        if (conv !== null) {
+          // A message refused for good leaves the outbox: a fill may have waited for it.
+          this.runDeferredFill(conv);
+          return;
+        }
+        this.events.emit('error', new ParleyError(0, f.code, f.message, f.retry_after_ms));
+        return;
+      }
+      default:
+        return; // an unknown type: only the frame event tells of it
+    }
+  }
+
+  /** @param {string|null} conv */
+  runDeferredFill(conv) {
+    for (const c of [...this.fillDeferred]) {
+      if (conv !== null && c !== conv) continue;
+      if (this.outbox.pending().some((p) => p.conversation_id === c)) continue;
+      this.fillDeferred.delete(c);
+      this.fillGap(c);
+    }
+  }
+
+  /** @param {Message[]} msgs */
+  release(msgs) {
+    for (const m of msgs) this.events.emit('message', m);
+  }
+
+  /** @param {string[]} ids */
+  sendSubscribe(ids) {
+    for (let i = 0; i < ids.length; i += MAX_IDS) {
+      this.sendFrame({ type: 'presence_subscribe', user_ids: ids.slice(i, i + MAX_IDS) });
+    }
+  }
+
+  /** @param {string} id */
+  queueAck(id) {
+    this.ackQueue.push(id);
+    if (this.ackTimer == null) this.ackTimer = this.clock.setTimeout(() => this.flushAcks(), this.ackDelayMs);
+  }
+
+  flushAcks() {
+    this.clock.clearTimeout(this.ackTimer);
+    this.ackTimer = null;
+    while (this.ackQueue.length) {
+      const ids = this.ackQueue.splice(0, MAX_IDS);
+      // Unsent acks are dropped: the server redelivers the messages on the
+      // next connection, and they are acked then.
+      this.sendFrame({ type: 'delivery_ack', message_ids: ids });
+    }
+  }
+}
+
+/**
+ * A new client_message_id: 128 random bits in hex. getRandomValues rather
+ * than randomUUID, which a page served over plain http from a LAN address
+ * does not have.
+ * @returns {string}
+ */
+function newId() {
+  const b = new Uint8Array(16);
+  globalThis.crypto.getRandomValues(b);
+  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+}

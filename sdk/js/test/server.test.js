@@ -1,0 +1,259 @@
+// The SDK against a real `parley serve` (one server for this file): the
+// REST calls and their errors, sending and receiving with receipts,
+// idempotent resends, the offline queue, session end, groups, history and
+// gap filling, presence, typing and media.
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { Parley, ParleyError } from '../src/index.js';
+import { PASSWORD, Server, client, collect, next, png, uname, user } from './helpers.js';
+
+const T = { timeout: 60_000 };
+/** @type {Server} */
+let server;
+/** @type {Parley[]} */
+const clients = [];
+
+before(async () => {
+  server = await new Server().start();
+});
+after(async () => {
+  for (const c of clients) c.disconnect();
+  if (server) await server.close();
+});
+
+/** A logged-in, connected user. */
+async function online(prefix) {
+  const c = await user(server, prefix);
+  clients.push(c);
+  await c.connect();
+  return c;
+}
+
+test('register, login and their errors', T, async () => {
+  const c = client(server);
+  const name = uname('reg');
+  const u = await c.register(name, PASSWORD, 'Reg');
+  assert.equal(u.username, name);
+  assert.equal(u.display_name, 'Reg');
+  await assert.rejects(c.register(name.toUpperCase(), PASSWORD), (e) => e instanceof ParleyError && e.status === 409 && e.code === 'conflict');
+  await assert.rejects(c.register('a!', PASSWORD), (e) => e instanceof ParleyError && e.status === 400 && e.code === 'invalid');
+  await assert.rejects(c.login(name, 'wrong password'), (e) => e instanceof ParleyError && e.status === 401 && e.code === 'unauthorized');
+  assert.equal(c.token, null);
+  const s = await c.login(name, PASSWORD);
+  assert.equal(c.token, s.token);
+  assert.equal(c.userId, u.user_id);
+  assert.ok(s.device_id);
+  assert.deepEqual(await c.user(u.user_id), u);
+  assert.deepEqual(await c.updateSettings({ last_seen_visibility: 'contacts' }), { last_seen_visibility: 'contacts', online_visibility: 'everyone' });
+  await assert.rejects(c.updateSettings({ online_visibility: /** @type {any} */ ('friends') }), { status: 400, code: 'invalid' });
+  const info = await c.serverInfo();
+  assert.equal(info.media.image, true);
+  assert.equal(info.limits.max_content_bytes, 65536);
+  await assert.rejects(c.user('01JD3Y2B4D6F8H0K2M4P6R8T0V'), { status: 404, code: 'not_found' });
+  await assert.rejects(c.createDirect(u.user_id), { status: 422, code: 'invalid' });
+});
+
+test('1:1: send, ack, the other receives, delivered and read come back', T, async () => {
+  const alice = await online('alice');
+  const bob = await online('bob');
+  const conv = await alice.createDirect(bob.userId);
+  const bobGets = next(bob, 'message');
+  const delivered = next(alice, 'status', (s) => s.status === 'delivered');
+  const ack = await alice.send(conv.conversation_id, 'aGVsbG8=');
+  assert.equal(ack.status, 'sent');
+  assert.equal(ack.sequence_number, 1);
+  const m = await bobGets;
+  assert.equal(m.message_id, ack.message_id);
+  assert.equal(m.sender_id, alice.userId);
+  assert.equal(m.content, 'aGVsbG8=');
+  assert.equal(bob.cursor(conv.conversation_id), 1);
+  const d = await delivered; // bob's SDK acked delivery by itself
+  assert.equal(d.user_id, bob.userId);
+  assert.equal(d.message_id, ack.message_id);
+  const read = next(alice, 'status', (s) => s.status === 'read');
+  bob.markRead(conv.conversation_id, [m.message_id]);
+  assert.equal((await read).message_id, ack.message_id);
+  const st = await alice.messageStatus(ack.message_id);
+  assert.equal(st.status, 'read');
+  await assert.rejects(bob.messageStatus(ack.message_id), { status: 403, code: 'forbidden' });
+});
+
+test('the same client_message_id is stored once', T, async () => {
+  const alice = await online('alice');
+  const bob = await online('bob');
+  const conv = await alice.createDirect(bob.userId);
+  const got = collect(bob, 'message');
+  const first = await alice.send(conv.conversation_id, 'once', { clientMessageId: 'idem-1' });
+  const again = await alice.send(conv.conversation_id, 'once', { clientMessageId: 'idem-1' });
+  assert.equal(again.message_id, first.message_id);
+  assert.equal(again.sequence_number, first.sequence_number);
+  // A later message, then nothing but the two arrived.
+  const marker = await alice.send(conv.conversation_id, 'marker');
+  await got.wait(2);
+  assert.deepEqual(got.items.map((m) => m.message_id), [first.message_id, marker.message_id]);
+  assert.equal((await alice.history(conv.conversation_id)).length, 2);
+  // Refused for good: the promise rejects with the wire code.
+  await assert.rejects(alice.send('01JD3Y5N9C8Q4W7R2T6V0XKZ1A', 'nowhere'), (e) => e instanceof ParleyError && e.code === 'not_found');
+  await assert.rejects(alice.send(conv.conversation_id, 'x', { messageType: /** @type {any} */ ('system') }), { code: 'invalid' });
+});
+
+test('sent while offline: the outbox waits, the server queues; both deliver on connect', T, async () => {
+  const alice = await user(server, 'alice');
+  const bob = await user(server, 'bob');
+  clients.push(alice, bob);
+  const conv = await alice.createDirect(bob.userId);
+  // Alice is not connected yet: her sends wait in the outbox.
+  const sends = ['one', 'two', 'three'].map((t) => alice.send(conv.conversation_id, t));
+  assert.equal(alice.pending().length, 3);
+  await alice.connect();
+  const acks = await Promise.all(sends);
+  assert.deepEqual(acks.map((a) => a.sequence_number), [1, 2, 3]);
+  // Bob was offline all along: the server's queue for his device delivers on connect.
+  const got = collect(bob, 'message');
+  const delivered = collect(alice, 'status');
+  await bob.connect();
+  await got.wait(3);
+  assert.deepEqual(got.items.map((m) => m.content), ['one', 'two', 'three']);
+  // His SDK acked them: Alice hears of each.
+  await delivered.wait(3);
+  assert.deepEqual(delivered.items.map((s) => [s.message_id, s.status]), acks.map((a) => [a.message_id, 'delivered']));
+});
+
+test('session ended: sign-out elsewhere closes with 4001 and onSessionEnded runs', T, async () => {
+  const name = uname('sess');
+  const c = client(server);
+  await c.register(name, PASSWORD);
+  await c.login(name, PASSWORD);
+  let reason = null;
+  const ended = new Promise((resolve) => {
+    const d = client(server, { token: c.token, userId: c.userId, onSessionEnded: (r) => { reason = r; resolve(r); } });
+    clients.push(d);
+    d.connect().then(() => c.logout());
+  });
+  await ended;
+  assert.match(reason, /sign/i);
+  // The one that called logout ended too, and refuses to send.
+  await assert.rejects(c.send('x', 'y'), { code: 'session_ended' });
+  assert.equal(c.token, null);
+});
+
+test('a token the server does not know: connect() rejects and the session ends', T, async () => {
+  let reason = null;
+  const c = client(server, { token: 'not-a-token', userId: 'nobody', onSessionEnded: (r) => { reason = r; } });
+  clients.push(c);
+  await assert.rejects(c.connect(), { code: 'session_ended' });
+  assert.equal(reason, 'unauthorized');
+  assert.equal(c.state, 'closed');
+});
+
+test('groups: create, add, remove, rename, roles', T, async () => {
+  const alice = await online('alice');
+  const bob = await online('bob');
+  const carol = await online('carol');
+  const g = await alice.createGroup('Climbing', [bob.userId]);
+  assert.equal(g.type, 'group');
+  assert.deepEqual(g.participants.map((p) => [p.user_id, p.role]).sort(), [[alice.userId, 'admin'], [bob.userId, 'member']].sort());
+  const sys = next(bob, 'message', (m) => m.message_type === 'system');
+  const added = await alice.addParticipant(g.conversation_id, carol.userId);
+  assert.ok(added.participants.some((p) => p.user_id === carol.userId));
+  assert.deepEqual(JSON.parse((await sys).content), { event: 'member_added', actor_id: alice.userId, user_id: carol.userId });
+  await assert.rejects(bob.addParticipant(g.conversation_id, carol.userId), { status: 403, code: 'forbidden' });
+  const renamed = await alice.rename(g.conversation_id, 'Bouldering');
+  assert.equal(renamed.name, 'Bouldering');
+  const promoted = await alice.setRole(g.conversation_id, bob.userId, 'admin');
+  assert.equal(promoted.participants.find((p) => p.user_id === bob.userId)?.role, 'admin');
+  await alice.removeParticipant(g.conversation_id, carol.userId);
+  assert.deepEqual((await alice.participants(g.conversation_id)).map((p) => p.user_id).sort(), [alice.userId, bob.userId].sort());
+  await assert.rejects(carol.history(g.conversation_id), { status: 403, code: 'forbidden' });
+  await assert.rejects(alice.removeParticipant(g.conversation_id, carol.userId), { status: 404, code: 'not_found' });
+  const list = await bob.conversations();
+  assert.ok(list.some((c) => c.conversation_id === g.conversation_id && c.name === 'Bouldering'));
+});
+
+test('history pages by sequence number', T, async () => {
+  const alice = await online('alice');
+  const bob = await user(server, 'bob');
+  const conv = await alice.createDirect(bob.userId);
+  for (let i = 1; i <= 7; i++) await alice.send(conv.conversation_id, `m${i}`);
+  const seqs = (ms) => ms.map((m) => m.sequence_number);
+  assert.deepEqual(seqs(await alice.history(conv.conversation_id, { limit: 3 })), [5, 6, 7]);
+  assert.deepEqual(seqs(await alice.history(conv.conversation_id, { before_seq: 5, limit: 3 })), [2, 3, 4]);
+  assert.deepEqual(seqs(await alice.history(conv.conversation_id, { after_seq: 2, limit: 2 })), [3, 4]);
+  assert.deepEqual(seqs(await alice.history(conv.conversation_id, { after_seq: 7 })), []);
+  await assert.rejects(alice.history(conv.conversation_id, { after_seq: 1, before_seq: 5 }), { status: 400, code: 'invalid' });
+});
+
+test('a gap is filled from history, in order, each message once', T, async () => {
+  // An admin's device is not sent the system message of its own change:
+  // the next message shows a gap, which the SDK fills from history.
+  const alice = await online('alice');
+  const bob = await online('bob');
+  const carol = await user(server, 'carol');
+  const g = await alice.createGroup('Gap', [bob.userId]);
+  const got = collect(alice, 'message');
+  await bob.send(g.conversation_id, 'first'); // seq 1
+  await got.wait(1);
+  await alice.addParticipant(g.conversation_id, carol.userId); // seq 2, not sent to alice's device
+  await bob.send(g.conversation_id, 'third'); // seq 3: a gap at 2
+  await got.wait(3);
+  assert.deepEqual(got.items.map((m) => m.sequence_number), [1, 2, 3]);
+  assert.equal(got.items[1].message_type, 'system');
+  assert.equal(alice.cursor(g.conversation_id), 3);
+  // Own messages move the cursor without a message event.
+  await alice.send(g.conversation_id, 'mine'); // seq 4
+  await bob.send(g.conversation_id, 'fifth'); // seq 5
+  await got.wait(4);
+  assert.deepEqual(got.items.map((m) => m.sequence_number), [1, 2, 3, 5]);
+});
+
+test('presence and typing', T, async () => {
+  const alice = await online('alice');
+  const dave = await user(server, 'dave');
+  clients.push(dave);
+  // No conversation between them: Alice asks to follow Dave.
+  const first = next(alice, 'presence', (p) => p.user_id === dave.userId);
+  alice.subscribePresence([dave.userId]);
+  assert.equal((await first).status, 'offline');
+  const up = next(alice, 'presence', (p) => p.user_id === dave.userId && p.status === 'online');
+  await dave.connect();
+  await up;
+  assert.equal((await alice.presence(dave.userId)).status, 'online');
+
+  const conv = await alice.createDirect(dave.userId);
+  const composing = next(dave, 'typing', (t) => t.state === 'composing');
+  alice.setTyping(conv.conversation_id, true);
+  const t = await composing;
+  assert.equal(t.user_id, alice.userId);
+  assert.equal(t.conversation_id, conv.conversation_id);
+  const paused = next(dave, 'typing', (x) => x.state === 'paused');
+  alice.setTyping(conv.conversation_id, false);
+  await paused;
+});
+
+test('media: upload a PNG, complete, send it, the other fetches it', T, async () => {
+  const alice = await online('alice');
+  const bob = await online('bob');
+  const conv = await alice.createDirect(bob.userId);
+  const bytes = png(64, 48);
+  const media = await alice.uploadMedia(bytes, 'image/png');
+  assert.equal(media.status, 'ready');
+  assert.equal(media.kind, 'image');
+  assert.equal(media.width, 64);
+  assert.equal(media.height, 48);
+  assert.ok(media.url && media.thumbnail_url);
+  const got = next(bob, 'message');
+  await alice.send(conv.conversation_id, '', { messageType: 'image', mediaId: media.media_id });
+  assert.equal((await got).media_id, media.media_id);
+  const seen = await bob.media(media.media_id);
+  assert.equal(seen.status, 'ready');
+  const file = await fetch(/** @type {string} */ (seen.url));
+  assert.equal(file.status, 200);
+  assert.equal(file.headers.get('content-type'), 'image/png');
+  // Step by step, with an error: bytes that are not what was declared.
+  const up = await alice.createUpload('image/png', 4);
+  await alice.putUpload(up, new Uint8Array([1, 2, 3, 4]), 'image/png');
+  await assert.rejects(alice.completeUpload(up.media_id), { status: 422, code: 'invalid' });
+  await assert.rejects(alice.createUpload('application/x-evil', 10), { status: 400, code: 'invalid' });
+});
