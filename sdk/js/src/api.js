@@ -169,11 +169,14 @@ export class Api {
   /**
    * @param {string} username
    * @param {string} password
-   * @param {string} [displayName]
+   * @param {string} [displayName] left out: the username
    * @returns {Promise<User>}
    */
-  register(username, password, displayName = '') {
-    return this.request('POST', '/users', { username, password, display_name: displayName });
+  register(username, password, displayName) {
+    /** @type {{username: string, password: string, display_name?: string}} */
+    const body = { username, password };
+    if (displayName) body.display_name = displayName;
+    return this.request('POST', '/users', body);
   }
 
   /**
