@@ -5,36 +5,9 @@ import (
 	"errors"
 	"reflect"
 	"testing"
-)
 
-// contract is wire/testdata/contract.json, the example table that this
-// package, the server (internal/app/contract_test.go) and the TypeScript
-// SDK (sdk/js/test/contract.test.js) all round-trip.
-type contract struct {
-	ClientFrames []struct {
-		Name  string          `json:"name"`
-		Frame json.RawMessage `json:"frame"`
-	} `json:"client_frames"`
-	RefusedClientFrames []struct {
-		Name            string          `json:"name"`
-		Frame           json.RawMessage `json:"frame"`
-		Raw             string          `json:"raw"`
-		Code            Code            `json:"code"`
-		ClientMessageID string          `json:"client_message_id"`
-	} `json:"refused_client_frames"`
-	ServerFrames []struct {
-		Name  string          `json:"name"`
-		Frame json.RawMessage `json:"frame"`
-	} `json:"server_frames"`
-	REST []struct {
-		Name     string          `json:"name"`
-		Method   string          `json:"method"`
-		Path     string          `json:"path"`
-		Request  json.RawMessage `json:"request"`
-		Status   int             `json:"status"`
-		Response json.RawMessage `json:"response"`
-	} `json:"rest"`
-}
+	"github.com/parleychat/parley/wire/wiretest"
+)
 
 // restTypes are the request and response bodies of each route; an error
 // status answers an ErrorBody.
@@ -59,16 +32,6 @@ var restTypes = map[string]struct{ req, resp any }{
 	"POST /api/v1/media/{id}/complete":                        {nil, Media{}},
 	"GET /api/v1/media/{id}":                                  {nil, Media{}},
 	"GET /api/v1/server":                                      {nil, ServerInfo{}},
-}
-
-func loadContract(t *testing.T) contract {
-	t.Helper()
-	var c contract
-	readContract(t, &c)
-	if len(c.ClientFrames) == 0 || len(c.RefusedClientFrames) == 0 || len(c.ServerFrames) == 0 || len(c.REST) == 0 {
-		t.Fatal("contract.json has an empty section")
-	}
-	return c
 }
 
 // roundTrip checks data against a new value of proto's type.
@@ -97,7 +60,7 @@ func sameJSON(t *testing.T, name string, want, got []byte) {
 // server's decoder and, as its own type, encodes back to itself; every
 // refused one is refused with its code, keeping its client_message_id.
 func TestContractClientFrames(t *testing.T) {
-	c := loadContract(t)
+	c := wiretest.Load(t)
 	for _, row := range c.ClientFrames {
 		f, err := Decode(row.Frame, DefaultLimits())
 		if err != nil {
@@ -113,13 +76,9 @@ func TestContractClientFrames(t *testing.T) {
 		roundTrip(t, row.Name, typed, row.Frame)
 	}
 	for _, row := range c.RefusedClientFrames {
-		data := []byte(row.Raw)
-		if row.Raw == "" {
-			data = row.Frame
-		}
-		f, err := Decode(data, DefaultLimits())
+		f, err := Decode(row.Bytes(), DefaultLimits())
 		var pe *Error
-		if !errors.As(err, &pe) || pe.Code != row.Code {
+		if !errors.As(err, &pe) || string(pe.Code) != row.Code {
 			t.Errorf("%s: Decode = %v, want %s", row.Name, err, row.Code)
 			continue
 		}
@@ -133,7 +92,7 @@ func TestContractClientFrames(t *testing.T) {
 // type with no field left over and encodes back to itself, and a client's
 // DecodeServer reads its type.
 func TestContractServerFrames(t *testing.T) {
-	c := loadContract(t)
+	c := wiretest.Load(t)
 	seen := map[string]bool{}
 	for _, row := range c.ServerFrames {
 		f, err := DecodeServer(row.Frame)
@@ -161,7 +120,7 @@ func TestContractServerFrames(t *testing.T) {
 // TestContractREST: every example request and response decodes into its
 // route's type with no field left over and encodes back to itself.
 func TestContractREST(t *testing.T) {
-	c := loadContract(t)
+	c := wiretest.Load(t)
 	for _, row := range c.REST {
 		types, ok := restTypes[row.Method+" "+row.Path]
 		if !ok {

@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -14,23 +12,8 @@ import (
 	"github.com/parleychat/parley/internal/apptest"
 	"github.com/parleychat/parley/internal/media/mediatest"
 	"github.com/parleychat/parley/wire"
+	"github.com/parleychat/parley/wire/wiretest"
 )
-
-// contractRows is the part of wire/testdata/contract.json that a server
-// is held to directly.
-type contractRows struct {
-	ClientFrames []struct {
-		Name  string          `json:"name"`
-		Frame json.RawMessage `json:"frame"`
-	} `json:"client_frames"`
-	RefusedClientFrames []struct {
-		Name            string          `json:"name"`
-		Frame           json.RawMessage `json:"frame"`
-		Raw             string          `json:"raw"`
-		Code            string          `json:"code"`
-		ClientMessageID string          `json:"client_message_id"`
-	} `json:"refused_client_frames"`
-}
 
 // untilServed collects what c receives until the answer to a heartbeat
 // sent now: the connection's one writer answers in order, so every answer
@@ -59,14 +42,7 @@ func untilServed(t *testing.T, ctx context.Context, c *client.Conn) []client.Fra
 // every refused one with its code and client_message_id, the connection
 // staying open.
 func TestContractServerDecodes(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join("..", "..", "wire", "testdata", "contract.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rows contractRows
-	if err := json.Unmarshal(data, &rows); err != nil {
-		t.Fatal(err)
-	}
+	rows := wiretest.Load(t)
 	ctx := testCtx(t)
 	srv, alice, bob, conv := pair(t)
 	bc := served(t, bob.Dial(ctx))
@@ -127,11 +103,7 @@ func TestContractServerDecodes(t *testing.T) {
 
 	c := srv.NewUser(ctx, "carol").Dial(ctx)
 	for _, row := range rows.RefusedClientFrames {
-		frame := []byte(row.Raw)
-		if row.Raw == "" {
-			frame = row.Frame
-		}
-		if err := c.SendRaw(ctx, frame); err != nil {
+		if err := c.SendRaw(ctx, row.Bytes()); err != nil {
 			t.Fatal(err)
 		}
 		// Refusals are the decoder's, answered in order before the
