@@ -556,6 +556,12 @@ func (w *frameWriter) WriteFrame(frame []byte) error {
 	return w.append(ws.OpText, frame)
 }
 
+// WriteMessage queues a stored message read for this device alone.
+func (w *frameWriter) WriteMessage(m wire.Message) error { return w.WriteFrame(wire.Encode(&m)) }
+
+// WriteStatus queues a receipt change read for this device alone.
+func (w *frameWriter) WriteStatus(s wire.Status) error { return w.WriteFrame(wire.Encode(&s)) }
+
 // append queues a frame of any kind; only WriteFrame's count as frames
 // sent (the protocol's, not pongs or the close).
 func (w *frameWriter) append(op ws.OpCode, payload []byte) error {

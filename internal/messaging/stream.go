@@ -14,10 +14,14 @@ import (
 // query.
 const SyncPage = 500
 
-// FrameWriter takes one device's frames in order. The gateway's writer
-// buffers them and puts many frames in one socket write.
+// FrameWriter takes one device's frames in order: an event's frames as
+// they were encoded for every connection it reaches, and rows read for
+// this device alone as wire values, which the writer encodes. The
+// gateway's writer buffers them and puts many frames in one socket write.
 type FrameWriter interface {
 	WriteFrame(frame []byte) error
+	WriteMessage(m wire.Message) error
+	WriteStatus(s wire.Status) error
 }
 
 // Stream is the delivery state of one connected device: what it has been
@@ -95,7 +99,7 @@ func (st *Stream) syncQueue(ctx context.Context, w FrameWriter) error {
 			return fmt.Errorf("sync queue: %w", err)
 		}
 		for _, m := range msgs {
-			if err := w.WriteFrame(wire.Encode(ToFrame(m))); err != nil {
+			if err := w.WriteMessage(ToFrame(m)); err != nil {
 				return err
 			}
 			st.advance(m.ConversationID, m.Seq)
@@ -119,7 +123,7 @@ func (st *Stream) syncStatuses(ctx context.Context, w FrameWriter, head int64) e
 			return fmt.Errorf("sync statuses: %w", err)
 		}
 		for _, ch := range changes {
-			if err := w.WriteFrame(wire.Encode(StatusFrame(ch))); err != nil {
+			if err := w.WriteStatus(StatusFrame(ch)); err != nil {
 				return err
 			}
 			st.receiptMax = ch.EventID
@@ -182,7 +186,7 @@ func (st *Stream) deliverMessage(ctx context.Context, ev *bus.Event, w FrameWrit
 			if m.SenderDevice == st.deviceID {
 				continue
 			}
-			if err := w.WriteFrame(wire.Encode(ToFrame(m))); err != nil {
+			if err := w.WriteMessage(ToFrame(m)); err != nil {
 				return err
 			}
 		}
@@ -216,7 +220,7 @@ func (st *Stream) deliverStatus(ctx context.Context, ev *bus.Event, w FrameWrite
 			if ch.EventID >= ev.ReceiptID {
 				break
 			}
-			if err := w.WriteFrame(wire.Encode(StatusFrame(ch))); err != nil {
+			if err := w.WriteStatus(StatusFrame(ch)); err != nil {
 				return err
 			}
 		}

@@ -150,6 +150,9 @@ func (f *frames) WriteFrame(b []byte) error {
 	return nil
 }
 
+func (f *frames) WriteMessage(m wire.Message) error { return f.WriteFrame(wire.Encode(m)) }
+func (f *frames) WriteStatus(s wire.Status) error   { return f.WriteFrame(wire.Encode(s)) }
+
 type frame struct {
 	Type      string `json:"type"`
 	MessageID string `json:"message_id"`
