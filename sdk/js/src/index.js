@@ -128,7 +128,14 @@ export class Parley {
       fetch: opts.fetch,
       onUnauthorized: () => this.endSession('unauthorized'),
     });
-    const WS = opts.WebSocket ?? /** @type {any} */ (globalThis).WebSocket;
+    // Without the option, the global is looked up at each connection, not
+    // kept from now: a page whose WebSocket is replaced later (a test's
+    // routing — Playwright's routeWebSocket patches it on a loaded page —
+    // or an extension's shim) must open its sockets through the
+    // replacement. Kept from construction, the web client's sockets
+    // bypassed the e2e test's route after a server restart.
+    const WS = opts.WebSocket ?? /** @type {WebSocketConstructor} */ (/** @type {unknown} */ (
+      function GlobalWebSocket(/** @type {string} */ url) { return new (/** @type {any} */ (globalThis).WebSocket)(url); }));
     this.connection = new Connection({
       url: () => this.socketUrl(),
       WebSocket: WS,
@@ -139,7 +146,7 @@ export class Parley {
       onSessionEnded: (reason) => this.endSession(reason || 'session ended'),
       onDisconnect: ({ opened }) => this.onDisconnect(opened),
     });
-    this.hasWebSocket = typeof WS === 'function';
+    this.hasWebSocket = () => typeof (opts.WebSocket ?? /** @type {any} */ (globalThis).WebSocket) === 'function';
     this.outbox = new Outbox({
       clock: this.clock,
       send: (frame) => this.connection.send(encodeClientFrame(frame)),
@@ -298,7 +305,7 @@ export class Parley {
    */
   connect() {
     if (!this.token) return Promise.reject(new ParleyError(0, 'session_ended', 'log in first'));
-    if (!this.hasWebSocket) {
+    if (!this.hasWebSocket()) {
       return Promise.reject(new TypeError('Parley: no WebSocket; pass the WebSocket option (Node 20: the ws package)'));
     }
     return new Promise((resolve, reject) => {
@@ -774,9 +781,13 @@ function writeJSON(st, key, value) {
 /**
  * A new client_message_id: 128 random bits in hex. getRandomValues rather
  * than randomUUID, which a page served over plain http from a LAN address
- * does not have.
+ * does not have. send() makes one when given none; an app that must know
+ * the key before sending (to show the message as pending) makes it here.
  * @returns {string}
  */
+export function newClientMessageId() { return newId(); }
+
+/** @returns {string} */
 function newId() {
   const b = new Uint8Array(16);
   globalThis.crypto.getRandomValues(b);

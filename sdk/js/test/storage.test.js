@@ -158,3 +158,19 @@ test('startCursor: a conversation known from history is filled from there; an ex
   await c.fillGap('conv'); // the system message of a member this device added
   assert.deepEqual(seen, [11]);
 });
+
+test('without the WebSocket option, the global is looked up at each connection', () => {
+  const saved = globalThis.WebSocket;
+  const { FakeWS, made } = fakeSockets();
+  try {
+    globalThis.WebSocket = undefined;
+    const c = new Parley({ baseUrl: 'http://parley.test', token: 'tok', userId: 'me', clock: new FakeClock() });
+    globalThis.WebSocket = FakeWS; // replaced after the client was made, as a page's test route does
+    c.connect().catch(() => {});
+    assert.equal(made.length, 1);
+    assert.match(made[0].url, /^ws:\/\/parley\.test\/ws\?token=tok$/);
+    c.disconnect();
+  } finally {
+    globalThis.WebSocket = saved;
+  }
+});
