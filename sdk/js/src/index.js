@@ -150,7 +150,7 @@ export class Parley {
     this.outbox = new Outbox({
       clock: this.clock,
       send: (frame) => this.connection.send(encodeClientFrame(frame)),
-      onChange: () => this.savePending(),
+      onChange: (gone) => this.savePending(gone),
     });
     /** @type {Cursors<Message>} */
     this.cursorSet = new Cursors(opts.cursors);
@@ -704,11 +704,26 @@ export class Parley {
     }
   }
 
-  /** Writes the outbox to storage: on every message added or gone. */
-  savePending() {
+  /**
+   * Writes the outbox to storage: on every message added or gone. Another
+   * client of the same user on the same storage (a second tab) writes the
+   * same key: its messages found there are kept, not overwritten, until
+   * that client sees them acked — one written offline in a tab that is
+   * then reloaded is not lost to the other tab's writes.
+   * @param {string} [gone] the client_message_id that just left this outbox
+   */
+  savePending(gone) {
     if (!this.storage || !this.userId || this.restoredFor !== this.userId) return;
-    const items = this.outbox.pending();
-    writeJSON(this.storage, this.storageKey + 'outbox.' + this.userId, items.length ? items : null);
+    const key = this.storageKey + 'outbox.' + this.userId;
+    const mine = this.outbox.pending();
+    const ids = new Set(mine.map((p) => p.client_message_id));
+    const stored = readJSON(this.storage, key);
+    /** @type {PendingMessage[]} */
+    const others = Array.isArray(stored) ? stored.filter((p) => p && typeof p === 'object'
+      && typeof p.client_message_id === 'string' && typeof p.conversation_id === 'string'
+      && !ids.has(p.client_message_id) && p.client_message_id !== gone) : [];
+    const items = mine.concat(others).sort((a, b) => (a.created_at ?? 0) - (b.created_at ?? 0));
+    writeJSON(this.storage, key, items.length ? items : null);
   }
 
   /** The cursors moved: written with the next batch of delivery acks, not on every message. */

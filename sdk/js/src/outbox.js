@@ -43,7 +43,7 @@ export class Outbox {
    * @param {object} p
    * @param {Clock} p.clock
    * @param {(frame: MessageFrame) => boolean} p.send false when the socket is not open
-   * @param {() => void} [p.onChange] a message was added or left (acked, refused for good, cancelled)
+   * @param {(gone?: string) => void} [p.onChange] a message was added, or left (acked, refused for good, cancelled: its client_message_id)
    */
   constructor({ clock, send, onChange }) {
     this.clock = clock;
@@ -122,7 +122,7 @@ export class Outbox {
     const e = this.entries.get(ack.client_message_id);
     if (!e) return false;
     this.entries.delete(ack.client_message_id);
-    this.onChange();
+    this.onChange(ack.client_message_id);
     e.resolve(ack);
     return true;
   }
@@ -147,7 +147,7 @@ export class Outbox {
       return e.item.conversation_id;
     }
     this.entries.delete(cmid);
-    this.onChange();
+    this.onChange(cmid);
     e.reject(new ParleyError(0, f.code, f.message));
     return e.item.conversation_id;
   }
@@ -163,7 +163,7 @@ export class Outbox {
     const e = this.entries.get(clientMessageId);
     if (!e) return false;
     this.entries.delete(clientMessageId);
-    this.onChange();
+    this.onChange(clientMessageId);
     e.reject(err);
     return true;
   }

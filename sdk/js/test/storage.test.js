@@ -174,3 +174,24 @@ test('without the WebSocket option, the global is looked up at each connection',
     globalThis.WebSocket = saved;
   }
 });
+
+test('storage: two clients of one user (two tabs) keep each other\'s waiting messages', async () => {
+  const storage = new MemoryStorage();
+  const clock = new FakeClock();
+  const a = client({ storage, clock });
+  const b = client({ storage, clock });
+  a.c.send('conv', 'from tab A', { clientMessageId: 'ka' }).catch(() => {});
+  clock.advance(1);
+  b.c.send('conv', 'from tab B', { clientMessageId: 'kb' }).catch(() => {});
+  const keys = () => (JSON.parse(storage.getItem('parley.outbox.me') || '[]')).map((p) => p.client_message_id);
+  assert.deepEqual(keys(), ['ka', 'kb'], "B's write keeps A's message");
+  a.c.connect();
+  a.made[0].open();
+  a.made[0].recv({ type: 'message_ack', client_message_id: 'ka', message_id: 'm1', conversation_id: 'conv', sequence_number: 1, status: 'sent', timestamp: 2 });
+  assert.deepEqual(keys(), ['kb'], "A's acked message leaves; B's stays");
+  // Tab A reloads: it takes B's waiting message too (sending it twice is harmless: same key).
+  const a2 = client({ storage, clock });
+  assert.deepEqual(a2.c.pending().map((p) => p.client_message_id), ['kb']);
+  b.c.cancel('kb');
+  assert.deepEqual(keys(), [], 'gone from the store once its tab settles it');
+});
