@@ -173,7 +173,12 @@ export class Api {
    * @returns {Promise<User>}
    */
   register(username, password, displayName = '') {
-    return this.request('POST', '/users', { username, password, display_name: displayName });
+    // display_name only when there is one, as wire.Register encodes it
+    // (omitempty): the server takes a missing one and an empty one alike.
+    /** @type {Record<string, string>} */
+    const body = { username, password };
+    if (displayName) body.display_name = displayName;
+    return this.request('POST', '/users', body);
   }
 
   /**
