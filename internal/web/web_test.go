@@ -123,7 +123,7 @@ func TestETagRevalidation(t *testing.T) {
 	if again.Code != http.StatusNotModified || again.Body.Len() != 0 {
 		t.Fatalf("revalidation: status %d, %d bytes", again.Code, again.Body.Len())
 	}
-	other := serve(t, "GET", "/js/api.js", nil).Header().Get("ETag")
+	other := serve(t, "GET", "/js/main.js", nil).Header().Get("ETag")
 	if other == etag {
 		t.Fatalf("two files share the ETag %s", etag)
 	}
@@ -168,10 +168,14 @@ var (
 )
 
 // TestReferencesResolve catches a broken module import or a missing asset
-// without a browser: every file index.html names, and every relative
-// import of every module, is embedded.
+// without a browser: every file index.html names, every relative import of
+// every module, and every import of the SDK (/sdk/…) is embedded.
 func TestReferencesResolve(t *testing.T) {
 	static, err := fs.Sub(webfiles.Static, "static")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sdk, err := fs.Sub(sdkjs.Source, "src")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,8 +201,14 @@ func TestReferencesResolve(t *testing.T) {
 		}
 		for _, m := range importRe.FindAllStringSubmatch(string(src), -1) {
 			spec := m[1] + m[2]
+			if sdkFile, ok := strings.CutPrefix(spec, sdkPrefix+"/"); ok {
+				if _, err := fs.Stat(sdk, sdkFile); err != nil {
+					t.Errorf("%s imports %q, which is not in sdk/js/src", p, spec)
+				}
+				continue
+			}
 			if !strings.HasPrefix(spec, ".") {
-				t.Errorf("%s imports %q: only relative imports exist without a build step", p, spec)
+				t.Errorf("%s imports %q: only relative imports and the SDK's exist without a build step", p, spec)
 				continue
 			}
 			if !exists(path.Join(path.Dir(p), spec)) {
@@ -212,6 +222,39 @@ func TestReferencesResolve(t *testing.T) {
 	}
 	if n < 5 {
 		t.Fatalf("found only %d modules", n)
+	}
+}
+
+// TestClientSpeaksThroughSDK keeps the protocol in one place: the web
+// client's modules open no WebSocket and make no fetch of their own, and
+// name no API path; every call and frame goes through the SDK (/sdk/). The
+// one XMLHttpRequest is upload.js's PUT to a presigned URL.
+func TestClientSpeaksThroughSDK(t *testing.T) {
+	static, err := fs.Sub(webfiles.Static, "static")
+	if err != nil {
+		t.Fatal(err)
+	}
+	forbidden := regexp.MustCompile(`\bnew\s+WebSocket\b|\bfetch\s*\(|['"\x60]/api/|['"\x60]/ws\b|XMLHttpRequest`)
+	err = fs.WalkDir(static, "js", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || path.Ext(p) != ".js" {
+			return err
+		}
+		src, err := fs.ReadFile(static, p)
+		if err != nil {
+			return err
+		}
+		for i, line := range strings.Split(string(src), "\n") {
+			if strings.HasPrefix(strings.TrimSpace(line), "//") || strings.HasPrefix(strings.TrimSpace(line), "*") {
+				continue
+			}
+			if m := forbidden.FindString(line); m != "" && !(p == "js/upload.js" && m == "XMLHttpRequest") {
+				t.Errorf("%s:%d: %q: the web client talks to the server through the SDK only", p, i+1, m)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -904,7 +904,7 @@ async function restart(alice, bob, server) {
 async function pushBack(bob, alice) {
   log('== push-back: a message refused with rate_limited and retry_after_ms goes again, with its key, after the hint');
   const text = 'Refused once: server busy';
-  // Longer than the 1.5 s the page waits when the server gives no hint,
+  // Longer than the 1 s the SDK waits when the server gives no hint,
   // so a page that ignored the hint would resend too early.
   const HINT = 2_000; // ms
   // Bob's socket goes through this route from the reload below on: the

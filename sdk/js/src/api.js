@@ -173,6 +173,8 @@ export class Api {
    * @returns {Promise<User>}
    */
   register(username, password, displayName) {
+    // display_name only when there is one, as wire.RegisterRequest encodes
+    // it (omitempty): the server takes a missing one and an empty one alike.
     /** @type {{username: string, password: string, display_name?: string}} */
     const body = { username, password };
     if (displayName) body.display_name = displayName;

@@ -62,6 +62,20 @@ export class Cursors {
   }
 
   /**
+   * Starts the cursor of a conversation that has none at seq: the caller
+   * has every message up to it (from history). A conversation with a
+   * cursor keeps it, so nothing held or released changes.
+   * @param {string} conv
+   * @param {number} seq
+   * @returns {boolean} whether a cursor was started
+   */
+  start(conv, seq) {
+    if (this.byConv.has(conv)) return false;
+    this.byConv.set(conv, { seq, ahead: new Map() });
+    return true;
+  }
+
+  /**
    * Gives up on the sequence numbers below the first one held (history
    * does not have them: expired, or outside this user's membership) and
    * releases what follows.

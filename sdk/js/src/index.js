@@ -75,6 +75,17 @@ export { encodeClientFrame, decodeServerFrame, CLIENT_MESSAGE_TYPES, MAX_IDS, MA
  * @property {number} [ackDelayMs] default 50: delivery acks of messages arriving together go in one frame
  * @property {number} [typingRefreshMs] default 3 000: a repeated setTyping(id, true) is sent again at most this often (the server ends a composing state not refreshed within 6 s)
  * @property {number} [historyPage] default 500: messages per history request while filling a gap
+ * @property {boolean} [catchUpOnConnect] default true: on every connection, fetch the conversation list and fill the conversations ahead of their cursors; an app that fetches the list itself on connecting sets false and passes it to catchUp(list)
+ * @property {StorageLike} [storage] where the outbox and the cursors are kept across reloads (a browser's localStorage fits); default none: in memory only
+ * @property {string} [storageKey] default 'parley.': the prefix of the storage keys, `${storageKey}outbox.${userId}` and `${storageKey}cursors.${userId}`
+ */
+/**
+ * What the SDK needs of a storage: the Web Storage API's getItem and
+ * setItem (removeItem when there is one).
+ * @typedef {object} StorageLike
+ * @property {(key: string) => string|null} getItem
+ * @property {(key: string, value: string) => void} setItem
+ * @property {(key: string) => void} [removeItem]
  */
 /** @typedef {ParleyOptionsOwn & ConnectionOptions} ParleyOptions */
 
@@ -102,6 +113,12 @@ export class Parley {
     this.ackDelayMs = opts.ackDelayMs ?? 50;
     this.typingRefreshMs = opts.typingRefreshMs ?? 3_000;
     this.historyPage = opts.historyPage ?? 500;
+    this.catchUpOnConnect = opts.catchUpOnConnect ?? true;
+    this.storage = opts.storage ?? null;
+    this.storageKey = opts.storageKey ?? 'parley.';
+    /** @type {string|null} the user whose outbox and cursors were read from storage */
+    this.restoredFor = null;
+    this.cursorsDirty = false;
     this.onSessionEnded = opts.onSessionEnded;
     /** @type {Emitter<ParleyEvents>} */
     this.events = new Emitter();
@@ -111,7 +128,14 @@ export class Parley {
       fetch: opts.fetch,
       onUnauthorized: () => this.endSession('unauthorized'),
     });
-    const WS = opts.WebSocket ?? /** @type {any} */ (globalThis).WebSocket;
+    // Without the option, the global is looked up at each connection, not
+    // kept from now: a page whose WebSocket is replaced later (a test's
+    // routing — Playwright's routeWebSocket patches it on a loaded page —
+    // or an extension's shim) must open its sockets through the
+    // replacement. Kept from construction, the web client's sockets
+    // bypassed the e2e test's route after a server restart.
+    const WS = opts.WebSocket ?? /** @type {WebSocketConstructor} */ (/** @type {unknown} */ (
+      function GlobalWebSocket(/** @type {string} */ url) { return new (/** @type {any} */ (globalThis).WebSocket)(url); }));
     this.connection = new Connection({
       url: () => this.socketUrl(),
       WebSocket: WS,
@@ -122,10 +146,11 @@ export class Parley {
       onSessionEnded: (reason) => this.endSession(reason || 'session ended'),
       onDisconnect: ({ opened }) => this.onDisconnect(opened),
     });
-    this.hasWebSocket = typeof WS === 'function';
+    this.hasWebSocket = () => typeof (opts.WebSocket ?? /** @type {any} */ (globalThis).WebSocket) === 'function';
     this.outbox = new Outbox({
       clock: this.clock,
       send: (frame) => this.connection.send(encodeClientFrame(frame)),
+      onChange: (gone) => this.savePending(gone),
     });
     /** @type {Cursors<Message>} */
     this.cursorSet = new Cursors(opts.cursors);
@@ -146,6 +171,7 @@ export class Parley {
     /** @type {Set<string>} fills waiting for this client's own sends in the conversation to be acked */
     this.fillDeferred = new Set();
     this.ended = false;
+    if (this.token && this.userId) this.restore();
   }
 
   // ---- events ----
@@ -196,6 +222,7 @@ export class Parley {
     this.userId = s.user_id;
     this.deviceId = s.device_id;
     this.ended = false;
+    this.restore();
     return s;
   }
 
@@ -278,7 +305,7 @@ export class Parley {
    */
   connect() {
     if (!this.token) return Promise.reject(new ParleyError(0, 'session_ended', 'log in first'));
-    if (!this.hasWebSocket) {
+    if (!this.hasWebSocket()) {
       return Promise.reject(new TypeError('Parley: no WebSocket; pass the WebSocket option (Node 20: the ws package)'));
     }
     return new Promise((resolve, reject) => {
@@ -431,6 +458,24 @@ export class Parley {
   cursors() { return this.cursorSet.snapshot(); }
 
   /**
+   * Starts the cursor of a conversation that has none: the app has every
+   * message up to seq (it loaded the newest page of history). From then
+   * on the conversation is caught up like the others — messages this
+   * device is not sent, such as the system message of a member it added,
+   * come as message events after fillGap() or the next connection.
+   * Messages up to seq that arrive later are taken as seen (acked, not
+   * emitted). A conversation that has a cursor keeps it.
+   * @param {string} conversationId
+   * @param {number} seq
+   * @returns {boolean} whether a cursor was started
+   */
+  startCursor(conversationId, seq) {
+    if (!this.cursorSet.start(conversationId, seq)) return false;
+    this.cursorsChanged();
+    return true;
+  }
+
+  /**
    * Fetches from history what a conversation is missing after its cursor
    * and emits it as message events. Runs by itself on a gap and on each
    * reconnect.
@@ -507,21 +552,25 @@ export class Parley {
     this.sendSubscribe([...this.presenceSubs]);
     const reads = this.readQueue.splice(0);
     for (const r of reads) this.markRead(r.conversation_id, r.message_ids);
-    this.catchUp();
+    if (this.catchUpOnConnect) this.catchUp();
   }
 
   /**
-   * What happened while this client was away and the offline queue will
-   * not bring: other devices' reads don't matter here, but messages this
-   * device is not sent (system messages it caused) do.
+   * Fills what happened while this client was away and the offline queue
+   * will not bring: other devices' reads don't matter here, but messages
+   * this device is not sent (system messages it caused) do. Runs on every
+   * connection unless catchUpOnConnect is false; then the app calls it
+   * with the conversation list it fetched itself.
+   * @param {Conversation[]} [list] the conversation list; fetched when not given
+   * @returns {Promise<void>}
    */
-  async catchUp() {
-    /** @type {Conversation[]} */
-    let list;
-    try {
-      list = await this.api.conversations();
-    } catch {
-      return; // the next reconnect tries again
+  async catchUp(list) {
+    if (!list) {
+      try {
+        list = await this.api.conversations();
+      } catch {
+        return; // the next reconnect tries again
+      }
     }
     for (const c of list) {
       const cur = this.cursorSet.get(c.conversation_id);
@@ -611,7 +660,83 @@ export class Parley {
 
   /** @param {Message[]} msgs */
   release(msgs) {
+    this.cursorsChanged();
     for (const m of msgs) this.events.emit('message', m);
+  }
+
+  // ---- storage ----
+
+  /**
+   * Reads the user's outbox and cursors from storage, once per user: the
+   * messages go back in the outbox (sent on the next connection with their
+   * own client_message_id; send() with that id returns their promise), the
+   * cursors join those given as the cursors option.
+   */
+  restore() {
+    const st = this.storage;
+    const user = this.userId;
+    if (!st || !user || this.restoredFor === user) return;
+    this.restoredFor = user;
+    /** @type {any} */
+    const cursors = readJSON(st, this.storageKey + 'cursors.' + user);
+    if (cursors && typeof cursors === 'object' && !Array.isArray(cursors)) {
+      for (const [conv, seq] of Object.entries(cursors)) {
+        if (Number.isInteger(seq)) this.cursorSet.start(conv, /** @type {number} */ (seq));
+      }
+    }
+    /** @type {any} */
+    const pending = readJSON(st, this.storageKey + 'outbox.' + user);
+    if (!Array.isArray(pending)) return;
+    for (const p of pending) {
+      if (!p || typeof p !== 'object' || typeof p.client_message_id !== 'string' || typeof p.conversation_id !== 'string') continue;
+      /** @type {PendingMessage} */
+      const item = {
+        client_message_id: p.client_message_id,
+        conversation_id: p.conversation_id,
+        message_type: p.message_type ?? 'text',
+        content: typeof p.content === 'string' ? p.content : '',
+        created_at: typeof p.created_at === 'number' ? p.created_at : this.clock.now(),
+      };
+      if (typeof p.media_id === 'string' && p.media_id) item.media_id = p.media_id;
+      // Its outcome reaches whoever asks for it with send(); unasked, a
+      // refusal must not surface as an unhandled rejection.
+      this.outbox.add(item).catch(() => {});
+    }
+  }
+
+  /**
+   * Writes the outbox to storage: on every message added or gone. Another
+   * client of the same user on the same storage (a second tab) writes the
+   * same key: its messages found there are kept, not overwritten, until
+   * that client sees them acked — one written offline in a tab that is
+   * then reloaded is not lost to the other tab's writes.
+   * @param {string} [gone] the client_message_id that just left this outbox
+   */
+  savePending(gone) {
+    if (!this.storage || !this.userId || this.restoredFor !== this.userId) return;
+    const key = this.storageKey + 'outbox.' + this.userId;
+    const mine = this.outbox.pending();
+    const ids = new Set(mine.map((p) => p.client_message_id));
+    const stored = readJSON(this.storage, key);
+    /** @type {PendingMessage[]} */
+    const others = Array.isArray(stored) ? stored.filter((p) => p && typeof p === 'object'
+      && typeof p.client_message_id === 'string' && typeof p.conversation_id === 'string'
+      && !ids.has(p.client_message_id) && p.client_message_id !== gone) : [];
+    const items = mine.concat(others).sort((a, b) => (a.created_at ?? 0) - (b.created_at ?? 0));
+    writeJSON(this.storage, key, items.length ? items : null);
+  }
+
+  /** The cursors moved: written with the next batch of delivery acks, not on every message. */
+  cursorsChanged() {
+    if (!this.storage) return;
+    this.cursorsDirty = true;
+    if (this.ackTimer == null) this.ackTimer = this.clock.setTimeout(() => this.flushAcks(), this.ackDelayMs);
+  }
+
+  saveCursors() {
+    this.cursorsDirty = false;
+    if (!this.storage || !this.userId || this.restoredFor !== this.userId) return;
+    writeJSON(this.storage, this.storageKey + 'cursors.' + this.userId, this.cursorSet.snapshot());
   }
 
   /** @param {string[]} ids */
@@ -636,15 +761,48 @@ export class Parley {
       // next connection, and they are acked then.
       this.sendFrame({ type: 'delivery_ack', message_ids: ids });
     }
+    if (this.cursorsDirty) this.saveCursors();
+  }
+}
+
+/**
+ * @param {StorageLike} st
+ * @param {string} key
+ * @returns {unknown} the parsed value; null when absent, unreadable or not JSON
+ */
+function readJSON(st, key) {
+  try {
+    const v = st.getItem(key);
+    return v == null ? null : JSON.parse(v);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * @param {StorageLike} st
+ * @param {string} key
+ * @param {unknown} value null removes the key
+ */
+function writeJSON(st, key, value) {
+  try {
+    if (value === null && st.removeItem) st.removeItem(key);
+    else st.setItem(key, JSON.stringify(value ?? []));
+  } catch {
+    // Full or disabled: the outbox and cursors still work for this run.
   }
 }
 
 /**
  * A new client_message_id: 128 random bits in hex. getRandomValues rather
  * than randomUUID, which a page served over plain http from a LAN address
- * does not have.
+ * does not have. send() makes one when given none; an app that must know
+ * the key before sending (to show the message as pending) makes it here.
  * @returns {string}
  */
+export function newClientMessageId() { return newId(); }
+
+/** @returns {string} */
 function newId() {
   const b = new Uint8Array(16);
   globalThis.crypto.getRandomValues(b);

@@ -4,8 +4,8 @@
 // sent again with the SAME client_message_id, so the server's idempotency
 // (PROTOCOL.md §4.2) makes it arrive exactly once.
 //
-// The outbox lives in memory. An application that must survive a reload
-// saves pending() and sends each item again with its clientMessageId.
+// The outbox lives in memory; the Parley client saves it to its storage
+// option (when given) on every change, so that it survives a reload.
 
 import { ParleyError, isRetryableSendError } from './errors.js';
 
@@ -43,10 +43,12 @@ export class Outbox {
    * @param {object} p
    * @param {Clock} p.clock
    * @param {(frame: MessageFrame) => boolean} p.send false when the socket is not open
+   * @param {(gone?: string) => void} [p.onChange] a message was added, or left (acked, refused for good, cancelled: its client_message_id)
    */
-  constructor({ clock, send }) {
+  constructor({ clock, send, onChange }) {
     this.clock = clock;
     this.send = send;
+    this.onChange = onChange || (() => {});
     /** @type {Map<string, Entry>} in the order they were added */
     this.entries = new Map();
     /** @type {unknown} */
@@ -70,6 +72,7 @@ export class Outbox {
     /** @type {Promise<MessageAckFrame>} */
     const promise = new Promise((res, rej) => { resolve = res; reject = rej; });
     this.entries.set(item.client_message_id, { item, promise, resolve, reject, inflight: false, notBefore: 0 });
+    this.onChange();
     this.flush();
     return promise;
   }
@@ -119,6 +122,7 @@ export class Outbox {
     const e = this.entries.get(ack.client_message_id);
     if (!e) return false;
     this.entries.delete(ack.client_message_id);
+    this.onChange(ack.client_message_id);
     e.resolve(ack);
     return true;
   }
@@ -143,6 +147,7 @@ export class Outbox {
       return e.item.conversation_id;
     }
     this.entries.delete(cmid);
+    this.onChange(cmid);
     e.reject(new ParleyError(0, f.code, f.message));
     return e.item.conversation_id;
   }
@@ -158,6 +163,7 @@ export class Outbox {
     const e = this.entries.get(clientMessageId);
     if (!e) return false;
     this.entries.delete(clientMessageId);
+    this.onChange(clientMessageId);
     e.reject(err);
     return true;
   }

@@ -1,6 +1,11 @@
 // The client's model: conversations, messages, receipts, presence and typing,
-// kept in step with the server over HTTP and the WebSocket. Views read it
-// and listen to its events; they never talk to the server themselves.
+// as the app shows them. Every HTTP call and WebSocket frame goes through
+// the JavaScript SDK (/sdk/index.js, from sdk/js/src): its connection
+// reconnects, its outbox resends with the same client_message_id, its
+// cursors fill gaps, and it acks deliveries. This file keeps what the
+// screens need on top: the list with unread counts and last messages, the
+// loaded pages of each conversation, ticks, who is typing and presence.
+// Views read it and listen to its events; they never talk to the server.
 //
 // Events (CustomEvent, detail in parentheses):
 //   conversations                 the list, its order, unread counts or last messages changed
@@ -13,33 +18,23 @@
 //   connection ({state})          'connecting' | 'open' | 'closed'
 //   incoming   ({message})        a live message from someone else (for the screen-reader announcement)
 //   notice     ({text})           something the user should be told
-//   signedout  ({reason, why})    'revoked' | 'expired'; why: the server's close reason
+//   signedout  ({why})            the session ended (the SDK's reason: a close reason, 'unauthorized')
 //   server                         what the server can process, or its limits, changed
 
-import { Socket } from './socket.js';
-import { Outbox } from './outbox.js';
-import { upload } from './api.js';
+import { newClientMessageId } from '/sdk/index.js';
+import { putWithProgress } from './upload.js';
 import { Chat, fromServer } from './chatlog.js';
 
 const PAGE = 50;
-const CATCH_UP_PAGE = 500;
-const MAX_IDS = 1000;
 const TYPING_TTL_MS = 6_000;
 const MEDIA_TTL_MS = 4 * 60_000;
 const STATUS_FETCHES = 20;
 const PRESENCE_GRACE_MAX_MS = 10_000; // the server's --presence-grace is at most 10 s
 const PRESENCE_RECHECK_MS = [3_500, 11_000]; // past the default grace (3 s), then past the longest
-const COMPOSING_REFRESH_MS = 4_000;
 
 export const RANK = { failed: -1, pending: 0, sent: 1, delivered: 2, read: 3 };
 const byRank = (a, b) => (RANK[a] >= RANK[b] ? a : b);
 const minRank = (a, b) => (RANK[a] <= RANK[b] ? a : b);
-
-// Error codes after which resending the same frame cannot succeed.
-const PERMANENT = new Set(['invalid', 'too_large', 'forbidden', 'not_found']);
-// The wait before resending a refused message when the server gave no
-// retry_after_ms.
-const RESEND_MS = 1_500;
 
 /**
  * What a default server with ffmpeg answers to GET /api/v1/server: assumed
@@ -53,65 +48,76 @@ const LIST_RETRY_MS = [1_000, 2_000, 4_000, 8_000];
 
 export class Client extends EventTarget {
   /**
-   * @param {{token: string, user_id: string}} session
-   * @param {import('./api.js').Api} api
+   * @param {{token: string, user_id: string, username?: string}} session
+   * @param {import('/sdk/index.js').Parley} parley signed in as session's user, made with catchUpOnConnect: false (the list fetched here on connecting feeds its catch-up)
    */
-  constructor(session, api) {
+  constructor(session, parley) {
     super();
     this.session = session;
     this.me = session.user_id;
-    this.api = api;
-    this.socket = new Socket(() => this.session.token);
-    this.outbox = new Outbox(this.me);
+    this.parley = parley;
     this.users = new Map();
     this.userFetches = new Map();
     this.convs = new Map();
     this.chats = new Map();
     this.presence = new Map();
     this.typing = new Map(); // conversation id → Map(user id → expiry timer)
-    this.subscribed = new Set();
     this.mediaCache = new Map(); // media id → {at, promise}
     this.pendingStatus = new Map(); // message id → status frames that came before the message
     this.orphans = []; // live messages of conversations not in the list yet
     this.refreshTimer = 0;
     this.active = null;
-    this.ackQueue = [];
-    this.ackTimer = 0;
-    this.composing = null; // conversation id we last said we are typing in
-    this.composingAt = 0;
     this.presenceTimers = new Map(); // user id → timers of presence checks after the grace
-    this.retryTimer = 0;
-    this.retryDue = 0;
-    this.resends = new Set(); // refused messages waiting for retryTimer
     this.listTimer = 0;
     this.listingNow = new Set(); // one entry per GET /conversations in flight (see refreshConversations)
     this.server = DEFAULT_SERVER;
     this.stopped = false;
+    this.offs = [];
   }
 
   emit(type, detail = {}) { this.dispatchEvent(new CustomEvent(type, { detail })); }
 
-  get connection() { return this.socket.state; }
+  /** 'connecting', 'open' or 'closed' (the SDK's 'disconnected', waiting to reconnect, shows as closed). */
+  get connection() {
+    const s = this.parley.state;
+    return s === 'disconnected' ? 'closed' : s;
+  }
+
+  /** How many messages wait in the SDK's outbox for the server's ack. */
+  get waiting() { return this.parley.pending().length; }
 
   async start() {
-    for (const item of this.outbox.items) this.addPending(item);
-    this.socket.addEventListener('state', (e) => this.onSocketState(e.detail));
-    this.socket.addEventListener('frame', (e) => this.onFrame(e.detail));
-    this.socket.addEventListener('signedout', (e) => this.emit('signedout', { reason: 'revoked', why: e.detail && e.detail.reason }));
-    this.socket.addEventListener('rejected', () => this.checkSession());
-    this.visibility = () => this.markRead();
+    const p = this.parley;
+    this.offs = [
+      p.on('state', (s) => this.onState(s)),
+      p.on('message', (m) => this.onMessage(m)),
+      p.on('ack', (f) => this.onAck(f)),
+      p.on('status', (f) => this.onStatus(f)),
+      p.on('presence', (f) => this.onPresence(f)),
+      p.on('typing', (f) => this.onTyping(f)),
+      p.on('error', (e) => this.onError(e)),
+      p.on('sessionEnded', ({ reason }) => this.emit('signedout', { why: reason })),
+    ];
+    // Messages left in the outbox by an earlier page (the SDK keeps it in
+    // localStorage): shown as pending again, their outcome followed.
+    for (const item of p.pending()) this.track(item);
+    this.visibility = () => {
+      if (!this.visible()) return;
+      p.reconnectNow(); // a tab brought back should not sit out a long backoff
+      this.markRead();
+    };
     document.addEventListener('visibilitychange', this.visibility);
     this.ensureUser(this.me);
-    this.socket.start();
+    p.connect().catch(() => {}); // a session that ends first is reported by sessionEnded
     this.refreshServer();
     await this.refreshConversations().catch(() => {});
   }
 
   stop() {
     this.stopped = true;
-    this.socket.stop();
-    clearTimeout(this.ackTimer);
-    clearTimeout(this.retryTimer);
+    for (const off of this.offs) off();
+    this.offs = [];
+    this.parley.disconnect();
     clearTimeout(this.refreshTimer);
     clearTimeout(this.listTimer);
     document.removeEventListener('visibilitychange', this.visibility);
@@ -129,7 +135,7 @@ export class Client extends EventTarget {
   async refreshServer() {
     let s;
     try {
-      s = await this.api.server();
+      s = await this.parley.serverInfo();
     } catch {
       return; // an older server (404) or none at all: what we had stands
     }
@@ -163,7 +169,7 @@ export class Client extends EventTarget {
 
   ensureUser(id) {
     if (!id || this.users.has(id) || this.userFetches.has(id)) return this.userFetches.get(id);
-    const p = this.api.user(id).then((u) => {
+    const p = this.parley.user(id).then((u) => {
       this.users.set(id, u);
       this.emit('users');
       return u;
@@ -216,9 +222,9 @@ export class Client extends EventTarget {
     const counted = new Map(); // conversation id → sequence numbers counted unread while waiting
     this.listingNow.add(counted);
     if (this.listingNow.size === 1) this.emit('conversations');
-    let res;
+    let list;
     try {
-      res = await this.api.conversations();
+      list = await this.parley.conversations();
     } catch (e) {
       this.listingNow.delete(counted);
       this.emit('conversations');
@@ -226,7 +232,7 @@ export class Client extends EventTarget {
     }
     this.listingNow.delete(counted);
     const seen = new Set();
-    for (const c of res.conversations || []) {
+    for (const c of list) {
       seen.add(c.conversation_id);
       const old = this.convs.get(c.conversation_id);
       // While a conversation is on screen its messages are read as they come.
@@ -245,15 +251,16 @@ export class Client extends EventTarget {
     }
     if (this.orphans.length) this.scheduleRefresh();
     // Messages still in the outbox are newer than anything the server has.
-    for (const item of this.outbox.items) this.touch(item.conversation_id, { ...item, sender_id: this.me }, item.created_at);
+    for (const item of this.parley.pending()) this.touch(item.conversation_id, { ...item, sender_id: this.me }, item.created_at);
     this.subscribePresence();
     this.emit('conversations');
+    return list;
   }
 
   /** Fetches one conversation (new to us, or its members changed). */
   async loadConversation(id) {
     try {
-      const c = await this.api.conversation(id);
+      const c = await this.parley.conversation(id);
       const old = this.convs.get(id);
       this.convs.set(id, old ? Object.assign(old, c) : { unread_count: 0, ...c });
       for (const p of c.participants) this.ensureUser(p.user_id);
@@ -280,7 +287,7 @@ export class Client extends EventTarget {
   }
 
   async createDirect(otherId) {
-    const c = await this.api.createDirect(otherId);
+    const c = await this.parley.createDirect(otherId);
     this.convs.set(c.conversation_id, { unread_count: 0, ...this.convs.get(c.conversation_id), ...c });
     for (const p of c.participants) this.ensureUser(p.user_id);
     this.subscribePresence();
@@ -289,7 +296,7 @@ export class Client extends EventTarget {
   }
 
   async createGroup(name, ids) {
-    const c = await this.api.createGroup(name, ids);
+    const c = await this.parley.createGroup(name, ids);
     this.convs.set(c.conversation_id, { unread_count: 0, last_activity_at: Date.now(), ...c });
     for (const p of c.participants) this.ensureUser(p.user_id);
     this.subscribePresence();
@@ -298,21 +305,22 @@ export class Client extends EventTarget {
   }
 
   // A membership change writes a system message, which the device that
-  // made the change does not receive: it is fetched like history.
+  // made the change is not sent: the SDK fetches it from history (the
+  // loaded conversation has a cursor: see loadNewest) as a message event.
   async addMember(convId, userId) {
-    await this.api.addMember(convId, userId);
+    await this.parley.addParticipant(convId, userId);
     await this.loadConversation(convId);
-    await this.catchUp(convId).catch(() => {});
+    await this.parley.fillGap(convId);
   }
 
   async removeMember(convId, userId) {
-    await this.api.removeMember(convId, userId);
+    await this.parley.removeParticipant(convId, userId);
     if (userId === this.me) {
       this.dropConversation(convId);
       return;
     }
     await this.loadConversation(convId);
-    await this.catchUp(convId).catch(() => {});
+    await this.parley.fillGap(convId);
   }
 
   // ---- the open conversation ----
@@ -342,7 +350,7 @@ export class Client extends EventTarget {
 
   /** Asks for a user's presence now (GET is never delayed by the server). */
   fetchPresence(userId) {
-    return this.api.presence(userId).then((p) => {
+    return this.parley.presence(userId).then((p) => {
       this.setPresence(p);
       if (p.status === 'offline') this.recheckPresence(userId, p.last_seen);
     }).catch(() => {});
@@ -361,7 +369,7 @@ export class Client extends EventTarget {
     const timers = PRESENCE_RECHECK_MS.map((ms, i) => setTimeout(() => {
       if (i === PRESENCE_RECHECK_MS.length - 1) this.presenceTimers.delete(userId);
       if (this.stopped || this.presence.get(userId)?.status === 'online') return;
-      this.api.presence(userId).then((p) => this.setPresence(p)).catch(() => {});
+      this.parley.presence(userId).then((p) => this.setPresence(p)).catch(() => {});
     }, ms));
     this.presenceTimers.set(userId, timers);
   }
@@ -371,17 +379,22 @@ export class Client extends EventTarget {
     this.emit('presence', { user_id: p.user_id });
   }
 
+  /**
+   * Loads the newest page of a conversation, once: from then on the SDK's
+   * message events keep it current (in order, gaps filled), so its cursor
+   * starts at the page's last message.
+   */
   async loadNewest(id) {
     const chat = this.chat(id);
-    if (chat.loaded) return this.catchUp(id);
+    if (chat.loaded) return undefined;
     if (chat.loading) return chat.loading;
     chat.loading = (async () => {
       try {
-        const res = await this.api.messages(id, { limit: PAGE });
-        const msgs = res.messages || [];
+        const msgs = await this.parley.history(id, { limit: PAGE });
         for (const m of msgs) chat.put(fromServer(m));
         chat.loaded = true;
         chat.hasMore = msgs.length === PAGE && msgs[0].sequence_number > 1;
+        this.parley.startCursor(id, msgs.length ? msgs[msgs.length - 1].sequence_number : 0);
         this.emit('messages', { conversation_id: id });
         this.fetchStatuses(id, msgs);
       } finally {
@@ -398,8 +411,7 @@ export class Client extends EventTarget {
     const before = chat.oldestSeq;
     chat.loading = (async () => {
       try {
-        const res = await this.api.messages(id, { before_seq: before, limit: PAGE });
-        const msgs = res.messages || [];
+        const msgs = await this.parley.history(id, { before_seq: before, limit: PAGE });
         for (const m of msgs) chat.put(fromServer(m));
         chat.hasMore = msgs.length === PAGE && msgs[0].sequence_number > 1;
         this.emit('messages', { conversation_id: id, older: true });
@@ -410,24 +422,6 @@ export class Client extends EventTarget {
     })();
     await chat.loading;
     return true;
-  }
-
-  /** Fetches what a loaded conversation missed (a gap, or time offline). */
-  async catchUp(id) {
-    const chat = this.chats.get(id);
-    if (!chat || !chat.loaded) return;
-    for (;;) {
-      const after = chat.newestSeq;
-      const res = await this.api.messages(id, { after_seq: after, limit: CATCH_UP_PAGE });
-      const msgs = res.messages || [];
-      for (const m of msgs) chat.put(fromServer(m));
-      if (msgs.length) {
-        this.emit('messages', { conversation_id: id });
-        this.fetchStatuses(id, msgs);
-      }
-      if (msgs.length < CATCH_UP_PAGE) break;
-    }
-    this.markRead();
   }
 
   /**
@@ -459,7 +453,7 @@ export class Client extends EventTarget {
 
   /** Per-recipient detail of an own message, from GET /messages/{id}/status. */
   async statusDetail(m) {
-    const res = await this.api.messageStatus(m.message_id);
+    const res = await this.parley.messageStatus(m.message_id);
     this.applyStatus(m, res);
     return res;
   }
@@ -496,7 +490,7 @@ export class Client extends EventTarget {
       if (this.statusOf(m) === 'read') continue;
       asked++;
       try {
-        this.applyStatus(m, await this.api.messageStatus(m.message_id));
+        this.applyStatus(m, await this.parley.messageStatus(m.message_id));
       } catch {
         break;
       }
@@ -505,7 +499,8 @@ export class Client extends EventTarget {
 
   // ---- sending ----
 
-  addPending(item) {
+  /** Shows a message of the outbox as pending, and follows its send to the end. */
+  track(item) {
     const chat = this.chat(item.conversation_id);
     chat.put({
       client_message_id: item.client_message_id,
@@ -517,12 +512,19 @@ export class Client extends EventTarget {
       created_at: item.created_at,
       pending: true,
     });
+    // The ack arrives as an ack event (onAck); a refusal for good only here.
+    // The same key again returns the waiting message's own promise.
+    this.parley.send(item.conversation_id, item.content, {
+      clientMessageId: item.client_message_id,
+      messageType: item.message_type,
+      mediaId: item.media_id,
+    }).then(() => this.emit('connection', { state: this.connection }), (err) => this.onSendFailed(item, err));
   }
 
   sendText(convId, text) {
     this.setComposing(convId, false);
     this.enqueue({
-      client_message_id: crypto.randomUUID(),
+      client_message_id: newClientMessageId(),
       conversation_id: convId,
       message_type: 'text',
       content: text,
@@ -531,14 +533,24 @@ export class Client extends EventTarget {
   }
 
   enqueue(item) {
-    this.outbox.add(item);
-    this.addPending(item);
+    this.track(item);
     this.touch(item.conversation_id, { ...item, sender_id: this.me }, item.created_at);
     this.emit('messages', { conversation_id: item.conversation_id });
-    this.flush();
   }
 
-  flush() { this.outbox.flush((f) => this.socket.send(f)); }
+  /** A send the server refused for good (or the user gave up on). */
+  onSendFailed(item, err) {
+    this.emit('connection', { state: this.connection }); // the banner's count of waiting messages
+    if (err.code === 'cancelled' || err.code === 'session_ended') return;
+    const chat = this.chats.get(item.conversation_id);
+    const m = chat && chat.byCmid.get(item.client_message_id);
+    if (!m) return;
+    m.failed = err.code === 'too_large' ? 'Not sent: the message is too long.'
+      : err.code === 'forbidden' ? 'Not sent: you are not a member of this conversation.'
+        : `Not sent: ${err.message || err.code}`;
+    this.emit('messages', { conversation_id: item.conversation_id });
+    this.emit('notice', { text: m.failed });
+  }
 
   /**
    * Uploads file through the presigned flow, then sends the message that
@@ -548,7 +560,7 @@ export class Client extends EventTarget {
    * @param {{duration_ms?: number}} [extra] what the client already knows (a voice note's length)
    */
   async sendMedia(convId, file, kind, caption = '', extra = {}) {
-    const cmid = crypto.randomUUID();
+    const cmid = newClientMessageId();
     const contentType = (file.type || 'application/octet-stream').split(';')[0].trim();
     const chat = this.chat(convId);
     const m = chat.put({
@@ -563,18 +575,18 @@ export class Client extends EventTarget {
     });
     this.emit('messages', { conversation_id: convId });
     try {
-      const created = await this.api.createMedia(contentType, file.size);
-      const up = upload(created.upload_url, created.upload_method, file, contentType, (p) => {
+      const created = await this.parley.createUpload(contentType, file.size);
+      const up = putWithProgress(created, file, contentType, (p) => {
         m.upload.progress = p;
         this.emit('progress', { message: m });
       });
       m.upload.abort = up.abort;
       await up.promise;
-      const meta = await this.api.completeMedia(created.media_id);
+      const meta = await this.parley.completeUpload(created.media_id);
       this.mediaCache.set(created.media_id, { at: Date.now(), promise: Promise.resolve(meta) });
       m.media_id = created.media_id;
       m.upload.done = true;
-      this.outbox.add({
+      this.track({
         client_message_id: cmid,
         conversation_id: convId,
         message_type: kind,
@@ -584,8 +596,8 @@ export class Client extends EventTarget {
       });
       this.touch(convId, m, m.created_at);
       this.emit('messages', { conversation_id: convId });
-      this.flush();
     } catch (e) {
+      if (m.upload.aborted) return; // dismissed while uploading
       // 404 from POST /media: a server without the media endpoints.
       m.failed = e.status === 404 ? 'Attachments are not available on this server.' : `Not sent: ${e.message}`;
       this.emit('messages', { conversation_id: convId });
@@ -593,10 +605,13 @@ export class Client extends EventTarget {
     }
   }
 
-  /** Drops a message that failed for good (the user dismissed it). */
+  /** Drops a message that failed for good, or one the user gave up on. */
   discard(m) {
-    if (m.upload && m.upload.abort && !m.upload.done) m.upload.abort();
-    if (m.client_message_id) this.outbox.remove(m.client_message_id);
+    if (m.upload && m.upload.abort && !m.upload.done) {
+      m.upload.aborted = true;
+      m.upload.abort();
+    }
+    if (m.client_message_id) this.parley.cancel(m.client_message_id);
     this.chat(m.conversation_id).remove(m);
     this.emit('messages', { conversation_id: m.conversation_id });
   }
@@ -605,25 +620,19 @@ export class Client extends EventTarget {
   media(id, { fresh = false } = {}) {
     const c = this.mediaCache.get(id);
     if (c && !fresh && Date.now() - c.at < MEDIA_TTL_MS) return c.promise;
-    const promise = this.api.media(id);
+    const promise = this.parley.media(id);
     this.mediaCache.set(id, { at: Date.now(), promise });
     promise.catch(() => this.mediaCache.delete(id));
     return promise;
   }
 
   /**
-   * Tells the conversation's members whether we are typing. The server
-   * ends a composing state not refreshed within its typing timeout (6 s),
-   * so while typing goes on it is said again every few seconds.
+   * Tells the conversation's members whether we are typing: on every
+   * keystroke; the SDK refreshes a composing state at most every 3 s (the
+   * server ends one not refreshed within 6 s) and says paused only after
+   * a composing.
    */
-  setComposing(convId, on) {
-    const now = Date.now();
-    if (on && this.composing === convId && now - this.composingAt < COMPOSING_REFRESH_MS) return;
-    if (!on && this.composing !== convId) return;
-    this.composing = on ? convId : null;
-    this.composingAt = now;
-    this.socket.send({ type: 'typing', conversation_id: convId, state: on ? 'composing' : 'paused' });
-  }
+  setComposing(convId, on) { this.parley.setTyping(convId, on); }
 
   /** Who is typing in a conversation, others only. */
   typists(convId) {
@@ -631,92 +640,61 @@ export class Client extends EventTarget {
     return t ? [...t.keys()] : [];
   }
 
-  // ---- the socket ----
+  // ---- the SDK's events ----
 
-  onSocketState(state) {
+  onState(state) {
     if (state === 'open') this.onOpen();
-    if (state === 'closed' && this.presence.size) {
+    if (state !== 'open' && state !== 'connecting' && this.presence.size) {
       // Without a connection nobody's presence is known; the next one
       // brings every online contact again.
       this.presence.clear();
       this.emit('presence', {});
     }
-    this.emit('connection', { state });
+    this.emit('connection', { state: this.connection });
   }
 
   onOpen() {
-    // A new connection sends everything unacknowledged, the refused too.
-    clearTimeout(this.retryTimer);
-    this.retryTimer = 0;
-    this.resends.clear();
-    this.outbox.reset();
-    this.subscribed.clear();
-    this.composing = null;
-    this.subscribePresence();
-    this.flush();
+    // The SDK resends the outbox, subscribes presence again and flushes
+    // read receipts by itself; what changed while we were away — messages
+    // read on another device, members added, a conversation we were added
+    // to, what the server can process — is asked for here.
     this.refreshServer();
-    // What happened while we were away — messages read on another device,
-    // members added, a conversation we were added to — is in the list.
     this.relist(0);
     if (this.active) {
-      this.catchUp(this.active).catch(() => {});
       const peer = this.peer(this.convs.get(this.active));
       if (peer) this.fetchPresence(peer);
     }
     this.markRead();
   }
 
-  /** Refreshes the list after a (re)connection, trying again while the connection lasts. */
+  /**
+   * Refreshes the list after a (re)connection, trying again while the
+   * connection lasts, and hands it to the SDK's catch-up: conversations
+   * ahead of their cursors are filled from history.
+   */
   relist(attempt) {
     clearTimeout(this.listTimer);
-    this.refreshConversations().catch(() => {
-      if (this.stopped || !this.socket.open || attempt >= LIST_RETRY_MS.length) return;
+    this.refreshConversations().then((list) => this.parley.catchUp(list), () => {
+      if (this.stopped || this.connection !== 'open' || attempt >= LIST_RETRY_MS.length) return;
       this.listTimer = setTimeout(() => this.relist(attempt + 1), LIST_RETRY_MS[attempt]);
     });
   }
 
-  async checkSession() {
-    // A refused upgrade says nothing about why: a bad token shows as a 401
-    // on an ordinary call (which signs the user out), anything else is the
-    // network and the socket keeps retrying.
-    try { await this.api.user(this.me); } catch { /* handled by the API's 401 hook */ }
-  }
-
+  /** Follows the presence of everyone in the list (the SDK keeps it across reconnects). */
   subscribePresence() {
     const ids = new Set();
     for (const c of this.convs.values()) {
-      for (const p of c.participants) if (p.user_id !== this.me && !this.subscribed.has(p.user_id)) ids.add(p.user_id);
+      for (const p of c.participants) if (p.user_id !== this.me) ids.add(p.user_id);
     }
-    if (!ids.size || !this.socket.open) return;
-    const list = [...ids].slice(0, MAX_IDS);
-    if (this.socket.send({ type: 'presence_subscribe', user_ids: list })) {
-      for (const id of list) this.subscribed.add(id);
-    }
-  }
-
-  onFrame(f) {
-    switch (f.type) {
-      case 'message_ack': return this.onAck(f);
-      case 'message': return this.onMessage(f);
-      case 'status': return this.onStatus(f);
-      case 'presence': return this.onPresence(f);
-      case 'typing': return this.onTyping(f);
-      case 'error': return this.onError(f);
-      default: return undefined; // heartbeat_ack, and frames a newer server adds
-    }
+    if (ids.size) this.parley.subscribePresence([...ids]);
   }
 
   onAck(f) {
-    this.outbox.remove(f.client_message_id);
     const chat = this.chat(f.conversation_id);
     const pending = chat.byCmid.get(f.client_message_id);
     const dup = chat.byId.get(f.message_id);
     if (pending && dup && dup !== pending) chat.remove(dup); // history fetched it first
-    if (!pending) {
-      // Another tab's outbox item, or a page that reloaded: fetch it.
-      if (chat.loaded) this.catchUp(f.conversation_id).catch(() => {});
-      return;
-    }
+    if (!pending) return; // dismissed, or another tab's
     const m = chat.put({
       client_message_id: f.client_message_id,
       message_id: f.message_id,
@@ -730,10 +708,10 @@ export class Client extends EventTarget {
     this.emit('messages', { conversation_id: f.conversation_id });
   }
 
-  onMessage(f) {
-    const id = f.conversation_id;
-    this.queueAck(f.message_id);
-    const m = fromServer(f);
+  /** A message from someone else (or another device of ours), each once and in order: the SDK's cursors see to it. */
+  onMessage(msg) {
+    const id = msg.conversation_id;
+    const m = fromServer(msg);
     const conv = this.convs.get(id);
     if (!conv) {
       // A conversation new to us (someone wrote first, or added us): the
@@ -745,11 +723,11 @@ export class Client extends EventTarget {
       return;
     }
     const chat = this.chats.get(id);
-    if (chat && chat.loaded) {
-      if (chat.byId.has(m.message_id)) return; // redelivered after a reconnect: already shown
-      const gap = chat.newestSeq && m.sequence_number > chat.newestSeq + 1;
+    // While the newest page is on its way too: the page may have been read
+    // before this message was stored.
+    if (chat && (chat.loaded || chat.loading)) {
+      if (chat.byId.has(m.message_id)) return; // the page brought it already
       chat.put(m);
-      if (gap) this.catchUp(id).catch(() => {});
       this.emit('messages', { conversation_id: id });
     }
     const fresh = this.count(m);
@@ -860,67 +838,17 @@ export class Client extends EventTarget {
     this.emit('typing', { conversation_id: convId });
   }
 
-  onError(f) {
-    if (!f.client_message_id) {
-      if (f.code === 'forbidden' && this.active) this.loadConversation(this.active).catch(() => {});
-      return;
-    }
-    const cmid = f.client_message_id;
-    if (!PERMANENT.has(f.code)) {
-      // rate_limited or internal: nothing was stored; the same frame goes
-      // again after the server's retry_after_ms, or shortly.
-      this.resendLater(cmid, f.retry_after_ms > 0 ? f.retry_after_ms : RESEND_MS);
-      return;
-    }
-    this.outbox.remove(cmid);
-    for (const chat of this.chats.values()) {
-      const m = chat.byCmid.get(cmid);
-      if (!m) continue;
-      m.failed = f.code === 'too_large' ? 'Not sent: the message is too long.'
-        : f.code === 'forbidden' ? 'Not sent: you are not a member of this conversation.'
-          : `Not sent: ${f.message || f.code}`;
-      this.emit('messages', { conversation_id: chat.id });
-      this.emit('notice', { text: m.failed });
-    }
-  }
-
-  /**
-   * Sends a refused message again after ms. Until then it stays in flight,
-   * so a flush for another message does not send it early; one timer
-   * serves every refused message, at the latest time any was told.
-   */
-  resendLater(cmid, ms) {
-    this.resends.add(cmid);
-    const due = Date.now() + ms;
-    if (this.retryTimer && due <= this.retryDue) return;
-    clearTimeout(this.retryTimer);
-    this.retryDue = due;
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = 0;
-      for (const id of this.resends) this.outbox.retry(id);
-      this.resends.clear();
-      this.flush();
-    }, ms);
+  /** An error frame not tied to a send: a forbidden one may mean we were removed from the open chat. */
+  onError(err) {
+    if (err.code === 'forbidden' && this.active) this.loadConversation(this.active).catch(() => {});
   }
 
   // ---- receipts ----
 
-  queueAck(id) {
-    this.ackQueue.push(id);
-    if (!this.ackTimer) this.ackTimer = setTimeout(() => this.flushAcks(), 25);
-  }
-
-  flushAcks() {
-    this.ackTimer = 0;
-    while (this.ackQueue.length) {
-      const ids = this.ackQueue.splice(0, MAX_IDS);
-      // Unsent acks are not kept: the server redelivers unacknowledged
-      // messages on the next connection, and they are acked then.
-      this.socket.send({ type: 'delivery_ack', message_ids: ids });
-    }
-  }
-
-  /** Sends a read receipt for what the open, visible conversation shows. */
+  /**
+   * Sends a read receipt for what the open, visible conversation shows
+   * (the SDK keeps it for the next connection when there is none).
+   */
   markRead() {
     const id = this.active;
     if (!id || !this.visible()) return;
@@ -933,13 +861,8 @@ export class Client extends EventTarget {
       this.emit('conversations');
     }
     if (!unread.length) return;
-    const ids = unread.slice(-MAX_IDS).map((m) => m.message_id);
-    // Delivery first: a read receipt implies it, but this device's queue
-    // empties only on its own delivery_ack.
-    this.flushAcks();
-    if (this.socket.send({ type: 'read_receipt', conversation_id: id, message_ids: ids })) {
-      chat.readSent = unread[unread.length - 1].sequence_number;
-    }
+    this.parley.markRead(id, unread.map((m) => m.message_id));
+    chat.readSent = unread[unread.length - 1].sequence_number;
   }
 }
 

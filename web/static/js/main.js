@@ -1,7 +1,9 @@
 // Entry point: the session (token in localStorage), the sign-in form, and
 // the signed-in app with its routes: / (the list) and /c/{conversation_id}.
+// The server is reached through the JavaScript SDK alone: one Parley
+// object per page, which keeps its outbox and cursors in localStorage.
 
-import { Api } from './api.js';
+import { Parley } from '/sdk/index.js';
 import { Client } from './client.js';
 import { $, toast, announce } from './dom.js';
 import { hydrateIcons } from './icons.js';
@@ -19,10 +21,27 @@ function loadSession() {
   return null;
 }
 
+/** localStorage, or nothing where the browser refuses it (the outbox then lasts as long as the page). */
+function storage() {
+  try {
+    return window.localStorage;
+  } catch {
+    return undefined;
+  }
+}
+
 let session = loadSession();
 let client = null;
 let views = null;
-const api = new Api(() => (session ? session.token : null), () => signOut('Your session has expired. Please sign in again.'));
+// catchUpOnConnect: false, because the client fetches the conversation
+// list on every connection anyway and hands it to the SDK's catchUp().
+const parley = new Parley({
+  token: session ? session.token : undefined,
+  userId: session ? session.user_id : undefined,
+  storage: storage(),
+  catchUpOnConnect: false,
+});
+let leaving = false; // this page is signing out: the session's end is ours
 
 function saveSession(s) {
   session = s;
@@ -48,13 +67,16 @@ function signOut(message) {
 // not mistaken for someone else's doing; a server that cannot be reached
 // does not keep the user in.
 async function signOutHere() {
+  leaving = true;
   if (client) client.stop();
-  try { await api.logout(); } catch { /* the token is forgotten here anyway */ }
+  try { await parley.logout(); } catch { /* the token is forgotten here anyway */ }
   signOut('You signed out.');
 }
 
-// revokedMessage says why the server ended this session (close 4001).
-function revokedMessage(why) {
+// endedMessage says why the session ended: a 401 on a call, or the
+// server's close 4001 with its reason.
+function endedMessage(why) {
+  if (why === 'unauthorized') return 'Your session has expired. Please sign in again.';
   if (why && why.includes('too many devices')) return 'You were signed out: this account signed in on too many devices.';
   if (why && why.includes('expired')) return 'Your session has expired. Please sign in again.';
   return 'You were signed out from another device.';
@@ -131,8 +153,8 @@ function wireAuth() {
     button.disabled = true;
     button.setAttribute('aria-busy', 'true');
     try {
-      if (registering) await api.register(username, password, display);
-      const s = await api.login(username, password);
+      if (registering) await parley.register(username, password, display);
+      const s = await parley.login(username, password);
       saveSession({ token: s.token, user_id: s.user_id, expires_at: s.expires_at, username });
       await startApp();
       // The form is gone with the focus in it: to the list, unless a
@@ -171,10 +193,10 @@ async function startApp() {
   $('#auth-view').hidden = true;
   $('#app-view').hidden = false;
   document.title = 'Parley';
-  client = new Client(session, api);
+  client = new Client(session, parley);
   const nav = { navigate, signOut: signOutHere, focusList: (id) => views.sidebar.focusList(id) };
   views = { sidebar: new Sidebar(client, nav), chat: new ChatView(client, nav) };
-  client.addEventListener('signedout', (e) => signOut(revokedMessage(e.detail.why)));
+  client.addEventListener('signedout', (e) => { if (!leaving) signOut(endedMessage(e.detail.why)); });
   client.addEventListener('notice', (e) => toast(e.detail.text));
   client.addEventListener('incoming', (e) => {
     const m = e.detail.message;

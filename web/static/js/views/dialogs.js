@@ -85,7 +85,7 @@ async function unknownIds(client, list) {
   const found = await Promise.all(list.map(async (id) => {
     if (id === client.me || client.users.has(id)) return true;
     try {
-      client.users.set(id, await client.api.user(id));
+      client.users.set(id, await client.parley.user(id));
       return true;
     } catch (e) {
       return e.status !== 404;
@@ -104,7 +104,7 @@ function lookup(client, input, out) {
     const names = await Promise.all(list.map(async (id) => {
       if (id === client.me) return 'you';
       try {
-        const u = await client.api.user(id);
+        const u = await client.parley.user(id);
         client.users.set(u.user_id, u);
         return `${u.display_name} (@${u.username})`;
       } catch {

@@ -66,7 +66,7 @@ export class Sidebar {
     }
     clearTimeout(this.hideTimer);
     const show = () => {
-      const waiting = this.client.outbox.items.length;
+      const waiting = this.client.waiting;
       const queued = waiting ? ` ${waiting} message${waiting === 1 ? '' : 's'} will be sent when it is back.` : '';
       banner.hidden = false;
       banner.dataset.state = this.client.connection;
@@ -74,7 +74,7 @@ export class Sidebar {
     };
     // A connection made within a moment (every page load) shows nothing;
     // a message waiting in the outbox is worth saying at once.
-    if (!banner.hidden || this.client.outbox.items.length) show();
+    if (!banner.hidden || this.client.waiting) show();
     else if (!this.showTimer) {
       this.showTimer = setTimeout(() => {
         this.showTimer = 0;
