@@ -17,7 +17,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { deflateSync } from 'node:zlib';
+import { encodePNG } from '../../internal/devtools/nodetest/png.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const BIN = process.env.PARLEY_BIN;
@@ -101,50 +101,16 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // ---- a PNG made here, so the test needs no fixture ----
 
-const CRC = new Int32Array(256).map((_, n) => {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  return c;
-});
-function crc32(buf) {
-  let c = -1;
-  for (const b of buf) c = CRC[(c ^ b) & 0xff] ^ (c >>> 8);
-  return (c ^ -1) >>> 0;
-}
-function chunk(type, data) {
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(data.length);
-  const td = Buffer.concat([Buffer.from(type, 'ascii'), data]);
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(td));
-  return Buffer.concat([len, td, crc]);
-}
 /** A w×h RGB sunset: a sky gradient, a sun and the sea. */
 function png(w, h) {
-  const raw = Buffer.alloc((w * 3 + 1) * h);
-  for (let y = 0; y < h; y++) {
-    raw[y * (w * 3 + 1)] = 0;
-    for (let x = 0; x < w; x++) {
-      const o = y * (w * 3 + 1) + 1 + x * 3;
-      const sea = y > h * 0.62;
-      const sun = (x - w * 0.5) ** 2 + (y - h * 0.6) ** 2 < (h * 0.16) ** 2;
-      const t = y / h;
-      raw[o] = sun ? 255 : sea ? 20 + 40 * t : 255 - 60 * t;
-      raw[o + 1] = sun ? 200 : sea ? 60 + 50 * t : 120 + 60 * t;
-      raw[o + 2] = sun ? 60 : sea ? 120 + 60 * t : 80 + 120 * t;
-    }
-  }
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(w, 0);
-  ihdr.writeUInt32BE(h, 4);
-  ihdr[8] = 8; // bit depth
-  ihdr[9] = 2; // RGB
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', ihdr),
-    chunk('IDAT', deflateSync(raw)),
-    chunk('IEND', Buffer.alloc(0)),
-  ]);
+  return encodePNG(w, h, (x, y) => {
+    const sea = y > h * 0.62;
+    const sun = (x - w * 0.5) ** 2 + (y - h * 0.6) ** 2 < (h * 0.16) ** 2;
+    const t = y / h;
+    if (sun) return [255, 200, 60];
+    if (sea) return [20 + 40 * t, 60 + 50 * t, 120 + 60 * t];
+    return [255 - 60 * t, 120 + 60 * t, 80 + 120 * t];
+  });
 }
 
 // ---- the users ----

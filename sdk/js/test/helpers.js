@@ -9,9 +9,9 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { deflateSync } from 'node:zlib';
 import WebSocket from 'ws';
 
+import { encodePNG } from '../../../internal/devtools/nodetest/png.mjs';
 import { Parley } from '../src/index.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -235,46 +235,31 @@ export class FakeClock {
   }
 }
 
+/** A WebSocket double: records what is sent; the test opens, answers and closes it. */
+export function fakeSockets() {
+  const made = [];
+  class FakeWS {
+    constructor(url) {
+      this.url = url;
+      this.readyState = 0;
+      this.sent = [];
+      this.handlers = {};
+      made.push(this);
+    }
+    addEventListener(type, fn) { (this.handlers[type] ||= []).push(fn); }
+    fire(type, ev = {}) { for (const fn of this.handlers[type] || []) fn(ev); }
+    send(data) { this.sent.push(JSON.parse(data)); }
+    close(code = 1000, reason = '') { this.closedWith = { code, reason }; this.readyState = 3; }
+    open() { this.readyState = 1; this.fire('open'); }
+    recv(frame) { this.fire('message', { data: JSON.stringify(frame) }); }
+    drop(code, reason = '') { this.readyState = 3; this.fire('close', { code, reason }); }
+  }
+  return { FakeWS, made };
+}
+
 // ---- a PNG made here, so the tests need no fixture ----
 
-const CRC = new Int32Array(256).map((_, n) => {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  return c;
-});
-function crc32(buf) {
-  let c = -1;
-  for (const b of buf) c = CRC[(c ^ b) & 0xff] ^ (c >>> 8);
-  return (c ^ -1) >>> 0;
-}
-function chunk(type, data) {
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(data.length);
-  const td = Buffer.concat([Buffer.from(type, 'ascii'), data]);
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(td));
-  return Buffer.concat([len, td, crc]);
-}
 /** A w×h RGB PNG of a gradient. */
 export function png(w, h) {
-  const raw = Buffer.alloc((w * 3 + 1) * h);
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      const o = y * (w * 3 + 1) + 1 + x * 3;
-      raw[o] = (x * 255) / w;
-      raw[o + 1] = (y * 255) / h;
-      raw[o + 2] = 128;
-    }
-  }
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(w, 0);
-  ihdr.writeUInt32BE(h, 4);
-  ihdr[8] = 8;
-  ihdr[9] = 2;
-  return new Uint8Array(Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', ihdr),
-    chunk('IDAT', deflateSync(raw)),
-    chunk('IEND', Buffer.alloc(0)),
-  ]));
+  return new Uint8Array(encodePNG(w, h, (x, y) => [(x * 255) / w, (y * 255) / h, 128]));
 }

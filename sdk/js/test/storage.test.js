@@ -7,28 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { Parley } from '../src/index.js';
-import { FakeClock } from './helpers.js';
-
-/** A WebSocket double: records what is sent; the test opens, answers and closes it. */
-function fakeSockets() {
-  const made = [];
-  class FakeWS {
-    constructor(url) {
-      this.url = url;
-      this.readyState = 0;
-      this.sent = [];
-      this.handlers = {};
-      made.push(this);
-    }
-    addEventListener(type, fn) { (this.handlers[type] ||= []).push(fn); }
-    fire(type, ev = {}) { for (const fn of this.handlers[type] || []) fn(ev); }
-    send(data) { this.sent.push(JSON.parse(data)); }
-    close(code = 1000, reason = '') { this.closedWith = { code, reason }; this.readyState = 3; }
-    open() { this.readyState = 1; this.fire('open'); }
-    recv(frame) { this.fire('message', { data: JSON.stringify(frame) }); }
-  }
-  return { FakeWS, made };
-}
+import { FakeClock, fakeSockets } from './helpers.js';
 
 /** localStorage's shape over a Map. */
 class MemoryStorage {
