@@ -45,6 +45,7 @@ const (
 	MaxPasswordLen    = 256 // bytes
 	MaxDisplayNameLen = 64  // printable characters
 	MaxGroupNameLen   = 100 // printable characters
+	MaxDeviceNameLen  = 64  // printable characters
 
 	// DefaultMaxGroupSize counts the creator (--max-group-size).
 	DefaultMaxGroupSize = 100

@@ -40,6 +40,8 @@ var table = []entry{
 	{err: identity.ErrBadUsername, code: wire.CodeInvalid},
 	{err: identity.ErrBadPassword, code: wire.CodeInvalid},
 	{err: identity.ErrBadDisplayName, code: wire.CodeInvalid},
+	{err: identity.ErrBadDeviceName, code: wire.CodeInvalid},
+	{err: identity.ErrSessionNotFound, code: wire.CodeNotFound},
 
 	{err: conversations.ErrNotFound, code: wire.CodeNotFound},
 	{err: conversations.ErrForbidden, code: wire.CodeForbidden},

@@ -20,11 +20,16 @@ type User struct {
 
 // Device is one logged-in session of a user.
 type Device struct {
-	ID         string
-	UserID     string
-	CreatedAt  time.Time
-	ExpiresAt  time.Time
+	ID        string
+	UserID    string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	// LastUsedAt is the last authenticated use, to within a minute
+	// (Service.Authenticate writes it at most once a minute).
 	LastUsedAt time.Time
+	// Name is what the user sees the session as: the name the client gave
+	// at login, or its User-Agent.
+	Name string
 }
 
 // Store is what identity needs from durable storage.
@@ -45,6 +50,23 @@ type Store interface {
 	ExistingDevices(ctx context.Context, ids []string) (map[string]bool, error)
 	// DeviceByToken finds the session whose token hashes to tokenHash.
 	DeviceByToken(ctx context.Context, tokenHash []byte) (Device, error)
+
+	// Devices lists a user's sessions, expired ones too, most recently
+	// used first.
+	Devices(ctx context.Context, userID string) ([]Device, error)
+	// TouchDevice records a session's use at at; an earlier time than the
+	// stored one changes nothing, and a session that is gone is no error.
+	TouchDevice(ctx context.Context, id string, at time.Time) error
+	// DeleteOtherDevices ends every session of userID but keep and returns
+	// the ids it ended.
+	DeleteOtherDevices(ctx context.Context, userID, keep string) (ended []string, err error)
+	// PasswordHash returns a user's password hash; store.ErrNotFound if
+	// there is no such user.
+	PasswordHash(ctx context.Context, userID string) (string, error)
+	// SetPassword replaces a user's password hash and, in the same
+	// transaction, ends every session of the user but keep; it returns the
+	// ids it ended.
+	SetPassword(ctx context.Context, userID, passwordHash, keep string) (ended []string, err error)
 }
 
 // Errors of this domain. internal/errmap gives each its wire code.
@@ -59,4 +81,8 @@ var (
 	ErrBadUsername    = fmt.Errorf("username must be %d to %d letters, digits, '_', '.' or '-'", MinUsernameLen, MaxUsernameLen)
 	ErrBadPassword    = fmt.Errorf("password must be %d to %d bytes", MinPasswordLen, MaxPasswordLen)
 	ErrBadDisplayName = fmt.Errorf("display_name must be at most %d printable characters", MaxDisplayNameLen)
+	ErrBadDeviceName  = fmt.Errorf("device_name must be at most %d printable characters", MaxDeviceNameLen)
+	// ErrSessionNotFound: no session of the caller's has that id (another
+	// user's is not found either: nobody learns of others' sessions).
+	ErrSessionNotFound = errors.New("no such session")
 )

@@ -29,6 +29,7 @@ const (
 	MinPasswordLen    = wire.MinPasswordLen
 	MaxPasswordLen    = wire.MaxPasswordLen
 	MaxDisplayNameLen = wire.MaxDisplayNameLen
+	MaxDeviceNameLen  = wire.MaxDeviceNameLen
 )
 
 var usernamePattern = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
@@ -135,6 +136,15 @@ func (s *Service) Register(ctx context.Context, username, password, displayName 
 
 // Login checks a password and opens a new session (a new device).
 func (s *Service) Login(ctx context.Context, username, password string) (Session, error) {
+	return s.LoginDevice(ctx, username, password, "")
+}
+
+// LoginDevice is Login with a name for the new session, checked by the
+// caller (DeviceName).
+func (s *Service) LoginDevice(ctx context.Context, username, password, deviceName string) (Session, error) {
+	if _, ok := names.Clean(deviceName, MaxDeviceNameLen); !ok {
+		return Session{}, ErrBadDeviceName
+	}
 	if username == "" || password == "" || len(username) > MaxUsernameLen || len(password) > MaxPasswordLen {
 		return Session{}, ErrBadCredentials
 	}
@@ -163,7 +173,7 @@ func (s *Service) Login(ctx context.Context, username, password string) (Session
 	}
 	token := base64.RawURLEncoding.EncodeToString(raw)
 	now := s.clock.Now()
-	d := Device{ID: ulid.Make().String(), UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(s.cfg.SessionTTL), LastUsedAt: now}
+	d := Device{ID: ulid.Make().String(), UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(s.cfg.SessionTTL), LastUsedAt: now, Name: deviceName}
 	h := hashToken(token)
 	// Taken before the insert: a newer login evicting this session while
 	// it is stored makes the fill below a no-op.
@@ -202,7 +212,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Device, error
 	if !s.clock.Now().Before(d.ExpiresAt) {
 		return Device{}, ErrBadToken
 	}
-	return d, nil
+	return s.touch(ctx, h, d), nil
 }
 
 // deviceByToken reads a session from the store and caches it. It takes

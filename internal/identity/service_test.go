@@ -113,3 +113,19 @@ func TestHashQueueShedsLoad(t *testing.T) {
 		t.Fatalf("%d still waiting", s.HashesWaiting())
 	}
 }
+
+func (m *memStore) Devices(context.Context, string) ([]Device, error) { return nil, nil }
+
+func (m *memStore) TouchDevice(context.Context, string, time.Time) error { return nil }
+
+func (m *memStore) DeleteOtherDevices(context.Context, string, string) ([]string, error) {
+	return nil, nil
+}
+
+func (m *memStore) PasswordHash(context.Context, string) (string, error) {
+	return "", store.ErrNotFound
+}
+
+func (m *memStore) SetPassword(context.Context, string, string, string) ([]string, error) {
+	return nil, store.ErrNotFound
+}

@@ -89,9 +89,9 @@ func (s *Store) CreateDevice(ctx context.Context, d identity.Device, tokenHash [
 		// Like its delivery cursors, a new device's receipt cursor starts
 		// where its user stands: it is not told the whole past again.
 		if _, err := tx.ExecContext(ctx,
-			`INSERT INTO devices (id, user_id, token_hash, created_at, expires_at, last_used_at, receipt_cursor)
-			 VALUES (?, ?, ?, ?, ?, ?, coalesce((SELECT seq FROM receipt_seqs WHERE user_id = ?), 0))`,
-			d.ID, d.UserID, tokenHash, ms(d.CreatedAt), ms(d.ExpiresAt), ms(d.LastUsedAt), d.UserID); err != nil {
+			`INSERT INTO devices (id, user_id, token_hash, created_at, expires_at, last_used_at, name, receipt_cursor)
+			 VALUES (?, ?, ?, ?, ?, ?, ?, coalesce((SELECT seq FROM receipt_seqs WHERE user_id = ?), 0))`,
+			d.ID, d.UserID, tokenHash, ms(d.CreatedAt), ms(d.ExpiresAt), ms(d.LastUsedAt), d.Name, d.UserID); err != nil {
 			return fmt.Errorf("insert device: %w", err)
 		}
 		// A new device starts where its user stands: it receives what no
@@ -153,8 +153,8 @@ func (s *Store) DeviceByToken(ctx context.Context, tokenHash []byte) (identity.D
 	var d identity.Device
 	var created, expires, used int64
 	err := s.r.QueryRowContext(ctx,
-		`SELECT id, user_id, created_at, expires_at, last_used_at FROM devices WHERE token_hash = ?`, tokenHash).
-		Scan(&d.ID, &d.UserID, &created, &expires, &used)
+		`SELECT id, user_id, created_at, expires_at, last_used_at, name FROM devices WHERE token_hash = ?`, tokenHash).
+		Scan(&d.ID, &d.UserID, &created, &expires, &used, &d.Name)
 	if err != nil {
 		return identity.Device{}, notFound(err)
 	}

@@ -45,6 +45,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 	}{
 		{"Users", testUsers},
 		{"Devices", testDevices},
+		{"DeviceManagement", testDeviceManagement},
 		{"DirectConversations", testDirect},
 		{"AppendSequencesAndIdempotency", testAppend},
 		{"AppendRefusals", testAppendRefusals},
