@@ -12,10 +12,13 @@ type RegisterRequest struct {
 	DisplayName string `json:"display_name,omitempty"`
 }
 
-// LoginRequest is the body of POST /api/v1/sessions.
+// LoginRequest is the body of POST /api/v1/sessions. DeviceName names the
+// new session in its user's devices list (at most MaxDeviceNameLen
+// printable characters); empty, the server uses the User-Agent.
 type LoginRequest struct {
-	Username string `json:"username"`
-	Password string `json:"password"`
+	Username   string `json:"username"`
+	Password   string `json:"password"`
+	DeviceName string `json:"device_name,omitempty"`
 }
 
 // User is a registered account's public profile.
@@ -31,6 +34,29 @@ type Session struct {
 	UserID    string `json:"user_id"`
 	DeviceID  string `json:"device_id"`
 	ExpiresAt int64  `json:"expires_at"`
+}
+
+// SessionInfo is one signed-in device of the caller, in a SessionList.
+// SessionID is the device_id its login returned; LastActiveAt is its last
+// authenticated use, to within a minute; Current marks the caller's own.
+type SessionInfo struct {
+	SessionID    string `json:"session_id"`
+	DeviceName   string `json:"device_name"`
+	CreatedAt    int64  `json:"created_at"`
+	LastActiveAt int64  `json:"last_active_at"`
+	Current      bool   `json:"current"`
+}
+
+// SessionList answers GET /api/v1/sessions: the caller's sessions, most
+// recently active first.
+type SessionList struct {
+	Sessions []SessionInfo `json:"sessions"`
+}
+
+// ChangePasswordRequest is the body of PUT /api/v1/users/me/password.
+type ChangePasswordRequest struct {
+	CurrentPassword string `json:"current_password"`
+	NewPassword     string `json:"new_password"`
 }
 
 // UserPresence answers GET /api/v1/users/{id}/presence. LastSeen is null

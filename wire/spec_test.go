@@ -23,6 +23,7 @@ import (
 // OpenAPI schema of the same name.
 var restBodies = []any{
 	RegisterRequest{}, LoginRequest{}, User{}, Session{}, UserPresence{}, Settings{}, SettingsUpdate{},
+	SessionInfo{}, SessionList{}, ChangePasswordRequest{},
 	CreateConversationRequest{}, RenameRequest{}, AddParticipantRequest{}, SetRoleRequest{},
 	Participant{}, Conversation{}, LastMessage{}, ConversationList{}, ParticipantList{},
 	Message{}, MessageList{}, RecipientStatus{}, MessageStatus{},

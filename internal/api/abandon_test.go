@@ -20,7 +20,7 @@ type blockingIdentity struct {
 	entered chan struct{}
 }
 
-func (b blockingIdentity) Login(ctx context.Context, _, _ string) (identity.Session, error) {
+func (b blockingIdentity) LoginDevice(ctx context.Context, _, _, _ string) (identity.Session, error) {
 	b.entered <- struct{}{}
 	<-ctx.Done()
 	return identity.Session{}, fmt.Errorf("wait for a password hash: %w", ctx.Err())

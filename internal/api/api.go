@@ -27,8 +27,8 @@ const MaxBodyBytes = wire.MaxBodyBytes
 
 // Identity is the identity service as the API uses it.
 type Identity interface {
+	Devices
 	Register(ctx context.Context, username, password, displayName string) (identity.User, error)
-	Login(ctx context.Context, username, password string) (identity.Session, error)
 	Authenticate(ctx context.Context, token string) (identity.Device, error)
 	Logout(ctx context.Context, d identity.Device) error
 	User(ctx context.Context, id string) (identity.User, error)
@@ -82,6 +82,10 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/v1/users", a.createUser)
 	mux.HandleFunc("POST /api/v1/sessions", a.createSession)
 	mux.Handle("DELETE /api/v1/sessions/current", a.auth(a.deleteSession))
+	mux.Handle("GET /api/v1/sessions", a.auth(a.listSessions))
+	mux.Handle("DELETE /api/v1/sessions/{session_id}", a.auth(a.endSession))
+	mux.Handle("DELETE /api/v1/sessions", a.auth(a.endOtherSessions))
+	mux.Handle("PUT /api/v1/users/me/password", a.auth(a.changePassword))
 	mux.Handle("GET /api/v1/users/{id}", a.auth(a.getUser))
 	mux.Handle("GET /api/v1/users/{id}/presence", a.auth(a.getPresence))
 	mux.Handle("GET /api/v1/users/me/settings", a.auth(a.getSettings))

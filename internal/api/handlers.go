@@ -54,7 +54,12 @@ func (a *API) createSession(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	s, err := a.ids.Login(r.Context(), req.Username, req.Password)
+	name, err := identity.DeviceName(req.DeviceName, r.UserAgent())
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	s, err := a.ids.LoginDevice(r.Context(), req.Username, req.Password, name)
 	a.loginDone(r, req.Username, err)
 	if err != nil {
 		a.fail(w, r, err)

@@ -16,7 +16,7 @@ import (
 // wrongPassword is an identity service that refuses every password.
 type wrongPassword struct{ Identity }
 
-func (wrongPassword) Login(context.Context, string, string) (identity.Session, error) {
+func (wrongPassword) LoginDevice(context.Context, string, string, string) (identity.Session, error) {
 	return identity.Session{}, identity.ErrBadCredentials
 }
 

@@ -174,6 +174,10 @@ func TestContractServerSpeaksWire(t *testing.T) {
 	refused(alice.API, "GET", "/api/v1/users/nobody", nil, 404)
 	call(alice.API, "GET", "/api/v1/users/"+bob.UserID+"/presence", nil, new(wire.UserPresence))
 	call(alice.API, "GET", "/api/v1/users/me/settings", nil, new(wire.Settings))
+	call(alice.API, "GET", "/api/v1/sessions", nil, new(wire.SessionList))
+	refused(alice.API, "DELETE", "/api/v1/sessions/nobody", nil, 404)
+	refused(alice.API, "PUT", "/api/v1/users/me/password", wire.ChangePasswordRequest{CurrentPassword: "wrong horse", NewPassword: "battery staple"}, 401)
+	refused(srv.Client(), "POST", "/api/v1/sessions", wire.LoginRequest{Username: "dave", Password: "correct horse", DeviceName: strings.Repeat("x", 65)}, 400)
 	call(alice.API, "PATCH", "/api/v1/users/me/settings", wire.SettingsUpdate{OnlineVisibility: wire.VisibilityContacts}, new(wire.Settings))
 	conv, err := alice.API.CreateDirect(ctx, bob.UserID)
 	if err != nil {

@@ -142,6 +142,9 @@ func (s *Server) NewUser(ctx context.Context, prefix string) *User {
 	return &User{User: u, Session: sess, API: c.WithToken(sess.Token), pass: pass, srv: s}
 }
 
+// Password is the user's password.
+func (u *User) Password() string { return u.pass }
+
 // NewDevice logs the user in again: a second device with its own token.
 func (u *User) NewDevice(ctx context.Context) *client.Client {
 	u.srv.t.Helper()

@@ -9,6 +9,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/parleychat/parley/internal/fault"
 	"github.com/parleychat/parley/internal/names"
 	"github.com/parleychat/parley/internal/store"
 )
@@ -138,7 +139,7 @@ func (s *Service) ChangePassword(ctx context.Context, caller Device, current, ne
 		return err
 	}
 	if !ok {
-		return ErrBadCredentials
+		return fault.New(ErrBadCredentials, "wrong current password")
 	}
 	newHash, err := s.hash(ctx, next)
 	if err != nil {
