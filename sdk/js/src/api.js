@@ -22,6 +22,20 @@ import { ParleyError } from './errors.js';
  * @property {number} expires_at
  */
 /**
+ * @typedef {object} LoginOptions
+ * @property {string} [deviceName] what the session is called in the devices
+ *   list: at most 64 printable characters; left out, the server uses the User-Agent
+ */
+/**
+ * One signed-in device of the caller.
+ * @typedef {object} SessionInfo
+ * @property {string} session_id the device_id its login returned
+ * @property {string} device_name
+ * @property {number} created_at
+ * @property {number} last_active_at its last use, to within a minute
+ * @property {boolean} current true for the calling session
+ */
+/**
  * @typedef {object} Presence
  * @property {string} user_id
  * @property {PresenceStatus} status
@@ -184,9 +198,33 @@ export class Api {
   /**
    * @param {string} username
    * @param {string} password
+   * @param {LoginOptions} [options]
    * @returns {Promise<Session>}
    */
-  login(username, password) { return this.request('POST', '/sessions', { username, password }); }
+  login(username, password, options) {
+    // device_name only when there is one, as wire.LoginRequest encodes it.
+    /** @type {{username: string, password: string, device_name?: string}} */
+    const body = { username, password };
+    if (options && options.deviceName) body.device_name = options.deviceName;
+    return this.request('POST', '/sessions', body);
+  }
+
+  /** @returns {Promise<SessionInfo[]>} most recently active first */
+  async sessions() {
+    const res = await this.request('GET', '/sessions');
+    return (res && res.sessions) || [];
+  }
+
+  /** @param {string} sessionId @returns {Promise<void>} */
+  async endSession(sessionId) { await this.request('DELETE', `/sessions/${enc(sessionId)}`); }
+
+  /** @returns {Promise<void>} */
+  async endOtherSessions() { await this.request('DELETE', '/sessions'); }
+
+  /** @param {string} current @param {string} next @returns {Promise<void>} */
+  async changePassword(current, next) {
+    await this.request('PUT', '/users/me/password', { current_password: current, new_password: next });
+  }
 
   /** @returns {Promise<void>} */
   async logout() { await this.request('DELETE', '/sessions/current'); }

@@ -33,6 +33,8 @@ export { encodeClientFrame, decodeServerFrame, CLIENT_MESSAGE_TYPES, MAX_IDS, MA
 /** @typedef {import('./api.js').ServerInfo} ServerInfo */
 /** @typedef {import('./api.js').UploadBody} UploadBody */
 /** @typedef {import('./api.js').FetchFn} FetchFn */
+/** @typedef {import('./api.js').SessionInfo} SessionInfo */
+/** @typedef {import('./api.js').LoginOptions} LoginOptions */
 /** @typedef {import('./clock.js').Clock} Clock */
 /** @typedef {import('./connection.js').ConnectionState} ConnectionState */
 /** @typedef {import('./connection.js').ConnectionOptions} ConnectionOptions */
@@ -126,7 +128,7 @@ export class Parley {
       baseUrl: this.baseUrl,
       token: () => this.token,
       fetch: opts.fetch,
-      onUnauthorized: () => this.endSession('unauthorized'),
+      onUnauthorized: () => this.sessionOver('unauthorized'),
     });
     // Without the option, the global is looked up at each connection, not
     // kept from now: a page whose WebSocket is replaced later (a test's
@@ -143,7 +145,7 @@ export class Parley {
       options: opts,
       onText: (t) => this.onText(t),
       onState: (s) => this.onState(s),
-      onSessionEnded: (reason) => this.endSession(reason || 'session ended'),
+      onSessionEnded: (reason) => this.sessionOver(reason || 'session ended'),
       onDisconnect: ({ opened }) => this.onDisconnect(opened),
     });
     this.hasWebSocket = () => typeof (opts.WebSocket ?? /** @type {any} */ (globalThis).WebSocket) === 'function';
@@ -214,10 +216,11 @@ export class Parley {
    * Logs in: a new session (device) whose token this client keeps, in memory only.
    * @param {string} username
    * @param {string} password
+   * @param {LoginOptions} [options]
    * @returns {Promise<Session>}
    */
-  async login(username, password) {
-    const s = await this.api.login(username, password);
+  async login(username, password, options) {
+    const s = await this.api.login(username, password, options);
     this.token = s.token;
     this.userId = s.user_id;
     this.deviceId = s.device_id;
@@ -233,8 +236,39 @@ export class Parley {
    */
   async logout() {
     if (this.token) await this.api.logout();
-    this.endSession('signed out');
+    this.sessionOver('signed out');
   }
+
+  /**
+   * This user's signed-in devices, most recently active first; `current`
+   * marks this one.
+   * @returns {Promise<SessionInfo[]>}
+   */
+  sessions() { return this.api.sessions(); }
+
+  /**
+   * Signs out one of this user's devices: its token stops working and its
+   * connections close with 4001. Another user's session is `not_found`.
+   * @param {string} sessionId a `session_id` of sessions()
+   * @returns {Promise<void>}
+   */
+  endSession(sessionId) { return this.api.endSession(sessionId); }
+
+  /**
+   * Signs out every device of this user but this one.
+   * @returns {Promise<void>}
+   */
+  endOtherSessions() { return this.api.endOtherSessions(); }
+
+  /**
+   * Changes this user's password, given the current one; every other
+   * device is signed out, this one stays. A wrong current password is
+   * `unauthorized` (and counts as a failed login).
+   * @param {string} current
+   * @param {string} next 8 to 256 bytes
+   * @returns {Promise<void>}
+   */
+  changePassword(current, next) { return this.api.changePassword(current, next); }
 
   // ---- the HTTP API ----
 
@@ -588,8 +622,11 @@ export class Parley {
     this.api.settings().catch(() => {});
   }
 
-  /** @param {string} reason */
-  endSession(reason) {
+  /**
+   * Ends this session here (the server ended it, or logout() did).
+   * @param {string} reason
+   */
+  sessionOver(reason) {
     if (this.ended) return;
     this.ended = true;
     this.token = null;

@@ -64,8 +64,12 @@ test('a server frame of an unknown type is surfaced, a broken one refused', () =
 /** The Api method that makes a row's call, with placeholder arguments. */
 const calls = {
   'POST /api/v1/users': (api, r) => api.register(r.username, r.password, r.display_name),
-  'POST /api/v1/sessions': (api, r) => api.login(r.username, r.password),
+  'POST /api/v1/sessions': (api, r) => api.login(r.username, r.password, r.device_name ? { deviceName: r.device_name } : undefined),
   'DELETE /api/v1/sessions/current': (api) => api.logout(),
+  'GET /api/v1/sessions': (api) => api.sessions().then((sessions) => ({ sessions })),
+  'DELETE /api/v1/sessions/{session_id}': (api) => api.endSession('x'),
+  'DELETE /api/v1/sessions': (api) => api.endOtherSessions(),
+  'PUT /api/v1/users/me/password': (api, r) => api.changePassword(r.current_password, r.new_password),
   'GET /api/v1/users/{id}': (api) => api.user('x'),
   'GET /api/v1/users/{id}/presence': (api) => api.presence('x'),
   'GET /api/v1/users/me/settings': (api) => api.settings(),

@@ -139,6 +139,52 @@ test('session ended: sign-out elsewhere closes with 4001 and onSessionEnded runs
   assert.equal(c.token, null);
 });
 
+test('devices: list, end one (4001 there), end the others, change the password', T, async () => {
+  const name = uname('dev');
+  const laptop = client(server);
+  clients.push(laptop);
+  await laptop.register(name, PASSWORD);
+  await laptop.login(name, PASSWORD, { deviceName: 'Laptop' });
+  const phone = client(server, { onSessionEnded: () => {} });
+  clients.push(phone);
+  const ps = await phone.login(name, PASSWORD, { deviceName: 'Phone' });
+  await phone.connect();
+
+  const list = await laptop.sessions();
+  assert.equal(list.length, 2);
+  const mine = list.find((s) => s.current);
+  const theirs = list.find((s) => !s.current);
+  assert.equal(mine?.device_name, 'Laptop');
+  assert.equal(theirs?.device_name, 'Phone');
+  assert.equal(theirs?.session_id, ps.device_id);
+  assert.ok(typeof theirs?.last_active_at === 'number' && typeof theirs?.created_at === 'number');
+  await assert.rejects(laptop.login(name, PASSWORD, { deviceName: 'x'.repeat(65) }), { status: 400, code: 'invalid' });
+
+  // A stranger cannot end it; its owner can, and the phone's session ends.
+  const stranger = await user(server, 'strange');
+  clients.push(stranger);
+  await assert.rejects(stranger.endSession(ps.device_id), { status: 404, code: 'not_found' });
+  const ended = next(phone, 'sessionEnded');
+  await laptop.endSession(ps.device_id);
+  assert.match((await ended).reason, /sign/i);
+  assert.equal(phone.token, null);
+
+  // End the others: a third device goes, this one stays.
+  const tablet = client(server);
+  clients.push(tablet);
+  await tablet.login(name, PASSWORD);
+  await laptop.endOtherSessions();
+  await assert.rejects(tablet.conversations(), { status: 401, code: 'unauthorized' });
+  assert.deepEqual((await laptop.sessions()).map((s) => s.current), [true]);
+
+  // Change the password: a wrong current one is refused, then the new one works.
+  await assert.rejects(laptop.changePassword('wrong horse', 'battery staple horse'), { status: 401, code: 'unauthorized' });
+  await laptop.changePassword(PASSWORD, 'battery staple horse');
+  await assert.rejects(client(server).login(name, PASSWORD), { status: 401, code: 'unauthorized' });
+  await client(server).login(name, 'battery staple horse');
+  assert.equal((await laptop.sessions()).length, 2);
+});
+
 test('a token the server does not know: connect() rejects and the session ends', T, async () => {
   let reason = null;
   const c = client(server, { token: 'not-a-token', userId: 'nobody', onSessionEnded: (r) => { reason = r; } });
