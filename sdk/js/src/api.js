@@ -144,9 +144,11 @@ export class Api {
    * @param {string} method
    * @param {string} path under /api/v1
    * @param {unknown} [body] sent as JSON
+   * @param {{passwordCheck?: boolean}} [how] passwordCheck: a 401 answers the
+   *   password in the body, not the token, so it does not end the session
    * @returns {Promise<any>}
    */
-  async request(method, path, body) {
+  async request(method, path, body, how) {
     /** @type {Record<string, string>} */
     const headers = { Accept: 'application/json' };
     const tok = this.token();
@@ -172,7 +174,7 @@ export class Api {
     }
     if (!res.ok) {
       const err = errorFromBody(res.status, data, res.headers.get('Retry-After'));
-      if (res.status === 401 && tok) this.onUnauthorized();
+      if (res.status === 401 && tok && !(how && how.passwordCheck)) this.onUnauthorized();
       throw err;
     }
     return data;
@@ -221,9 +223,12 @@ export class Api {
   /** @returns {Promise<void>} */
   async endOtherSessions() { await this.request('DELETE', '/sessions'); }
 
-  /** @param {string} current @param {string} next @returns {Promise<void>} */
+  /**
+   * A 401 here is a wrong current password: the session goes on.
+   * @param {string} current @param {string} next @returns {Promise<void>}
+   */
   async changePassword(current, next) {
-    await this.request('PUT', '/users/me/password', { current_password: current, new_password: next });
+    await this.request('PUT', '/users/me/password', { current_password: current, new_password: next }, { passwordCheck: true });
   }
 
   /** @returns {Promise<void>} */

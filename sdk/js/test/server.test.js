@@ -179,6 +179,7 @@ test('devices: list, end one (4001 there), end the others, change the password',
 
   // Change the password: a wrong current one is refused, then the new one works.
   await assert.rejects(laptop.changePassword('wrong horse', 'battery staple horse'), { status: 401, code: 'unauthorized' });
+  assert.ok(laptop.token, 'a wrong current password does not end the session');
   await laptop.changePassword(PASSWORD, 'battery staple horse');
   await assert.rejects(client(server).login(name, PASSWORD), { status: 401, code: 'unauthorized' });
   await client(server).login(name, 'battery staple horse');
