@@ -353,6 +353,7 @@ async function main() {
     await pushBack(bob, alice);
     await withoutFFmpeg(alice, server, tmp);
     await signOutIn(carol);
+    await devices(alice, await newUser('alice-laptop', 'Alice Liddell'));
     await keyboardOnly(await newUser('dave', 'Dave Brubeck'), alice);
 
     for (const u of users) {
@@ -988,6 +989,51 @@ async function signOutIn(carol) {
   expectEqual((await p.getByTestId('my-id').textContent()).trim(), carol.id, "Carol's ID after signing in again");
   await shot(p, '15-phone-list');
   await checkA11y(p, 'conversation list on a phone, signed in again');
+}
+
+async function devices(alice, laptop) {
+  log('== devices: a second sign-in is listed, and signing it out from the first ends it there');
+  const q = laptop.page;
+  await q.goto(laptop.base);
+  await q.getByLabel('Username').fill('alice');
+  await q.getByLabel('Password').fill('correct horse battery');
+  await q.getByRole('button', { name: 'Sign in' }).click();
+  await q.getByTestId('my-id').filter({ hasText: /\S/ }).waitFor({ timeout: WAIT });
+  expectEqual((await q.getByTestId('my-id').textContent()).trim(), alice.id, "Alice's ID on her second browser");
+
+  const p = alice.page;
+  await p.getByRole('button', { name: 'Devices', exact: true }).click();
+  const dlg = p.getByRole('dialog', { name: 'Devices' });
+  await dlg.waitFor({ timeout: WAIT });
+  const rows = dlg.getByTestId('device');
+  await until('both of Alice\'s devices listed', async () => (await rows.count()) === 2);
+  const mine = dlg.locator('[data-testid="device"][data-current="true"]');
+  expectEqual(await mine.count(), 1, 'devices marked as this one');
+  await mine.getByText('This device').waitFor({ timeout: WAIT });
+  await dlg.getByText(/^Last active /).waitFor({ timeout: WAIT });
+  await focusIn(p, '.devices', 'the Devices screen on opening');
+  await shot(p, '17-devices');
+  await checkA11y(p, 'devices');
+
+  const other = dlg.locator('[data-testid="device"][data-current="false"]');
+  await other.getByRole('button', { name: /^Sign out / }).click();
+  await until('the other device gone from the list', async () => (await rows.count()) === 1);
+  await dlg.getByRole('status').filter({ hasText: /signed out/ }).waitFor({ timeout: WAIT });
+  // The other browser is back at the sign-in form, told why.
+  await q.locator('#auth-notice', { hasText: 'signed out from another device' }).waitFor({ timeout: WAIT });
+  await q.getByLabel('Username').waitFor({ timeout: WAIT });
+  await checkA11y(p, 'devices, the other signed out');
+
+  // The change-password form: a wrong current password is refused, said, and changes nothing.
+  await dlg.getByLabel('Current password').fill('wrong horse');
+  await dlg.getByLabel('New password').fill('battery staple horse');
+  await dlg.getByRole('button', { name: 'Change password' }).click();
+  await dlg.getByRole('alert').filter({ hasText: 'not your current password' }).waitFor({ timeout: WAIT });
+  await checkA11y(p, 'devices, wrong current password');
+  await p.keyboard.press('Escape');
+  await dlg.waitFor({ state: 'detached', timeout: WAIT });
+  const back = await focused(p);
+  expectEqual(back && back.name, 'Devices', 'focus after closing the Devices screen');
 }
 
 async function keyboardOnly(dave, alice) {

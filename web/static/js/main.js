@@ -9,6 +9,7 @@ import { $, toast, announce } from './dom.js';
 import { hydrateIcons } from './icons.js';
 import { Sidebar } from './views/sidebar.js';
 import { ChatView } from './views/chat.js';
+import { webDeviceName } from './views/devices.js';
 
 const SESSION_KEY = 'parley.session';
 const NOTICE_KEY = 'parley.notice';
@@ -79,6 +80,7 @@ function endedMessage(why) {
   if (why === 'unauthorized') return 'Your session has expired. Please sign in again.';
   if (why && why.includes('too many devices')) return 'You were signed out: this account signed in on too many devices.';
   if (why && why.includes('expired')) return 'Your session has expired. Please sign in again.';
+  if (why && why.includes('password changed')) return 'You were signed out: the password was changed on another device.';
   return 'You were signed out from another device.';
 }
 
@@ -154,7 +156,7 @@ function wireAuth() {
     button.setAttribute('aria-busy', 'true');
     try {
       if (registering) await parley.register(username, password, display);
-      const s = await parley.login(username, password);
+      const s = await parley.login(username, password, { deviceName: webDeviceName() });
       saveSession({ token: s.token, user_id: s.user_id, expires_at: s.expires_at, username });
       await startApp();
       // The form is gone with the focus in it: to the list, unless a
