@@ -40,6 +40,8 @@ var table = []entry{
 	{err: identity.ErrBadUsername, code: wire.CodeInvalid},
 	{err: identity.ErrBadPassword, code: wire.CodeInvalid},
 	{err: identity.ErrBadDisplayName, code: wire.CodeInvalid},
+	{err: identity.ErrDiscoverability, code: wire.CodeInvalid},
+	{err: identity.ErrNoUsername, code: wire.CodeInvalid},
 
 	{err: conversations.ErrNotFound, code: wire.CodeNotFound},
 	{err: conversations.ErrForbidden, code: wire.CodeForbidden},

@@ -45,6 +45,16 @@ type Store interface {
 	ExistingDevices(ctx context.Context, ids []string) (map[string]bool, error)
 	// DeviceByToken finds the session whose token hashes to tokenHash.
 	DeviceByToken(ctx context.Context, tokenHash []byte) (Device, error)
+
+	// UserForLookup returns the user whose username is username (compared
+	// case-insensitively) and its discoverability; store.ErrNotFound if
+	// there is none.
+	UserForLookup(ctx context.Context, username string) (User, Discoverability, error)
+	// Discoverability returns who may find a user by its username;
+	// store.ErrNotFound if there is no such user.
+	Discoverability(ctx context.Context, userID string) (Discoverability, error)
+	// SetDiscoverability saves it.
+	SetDiscoverability(ctx context.Context, userID string, d Discoverability) error
 }
 
 // Errors of this domain. internal/errmap gives each its wire code.
@@ -59,4 +69,7 @@ var (
 	ErrBadUsername    = fmt.Errorf("username must be %d to %d letters, digits, '_', '.' or '-'", MinUsernameLen, MaxUsernameLen)
 	ErrBadPassword    = fmt.Errorf("password must be %d to %d bytes", MinPasswordLen, MaxPasswordLen)
 	ErrBadDisplayName = fmt.Errorf("display_name must be at most %d printable characters", MaxDisplayNameLen)
+
+	ErrDiscoverability = errors.New(`discoverable must be "everyone" or "nobody"`)
+	ErrNoUsername      = errors.New("username is required")
 )

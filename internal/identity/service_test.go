@@ -113,3 +113,13 @@ func TestHashQueueShedsLoad(t *testing.T) {
 		t.Fatalf("%d still waiting", s.HashesWaiting())
 	}
 }
+
+func (m *memStore) UserForLookup(context.Context, string) (User, Discoverability, error) {
+	return User{}, "", store.ErrNotFound
+}
+
+func (m *memStore) Discoverability(context.Context, string) (Discoverability, error) {
+	return "", store.ErrNotFound
+}
+
+func (m *memStore) SetDiscoverability(context.Context, string, Discoverability) error { return nil }
