@@ -15,6 +15,7 @@ var restTypes = map[string]struct{ req, resp any }{
 	"POST /api/v1/users":                                      {RegisterRequest{}, User{}},
 	"POST /api/v1/sessions":                                   {LoginRequest{}, Session{}},
 	"DELETE /api/v1/sessions/current":                         {nil, nil},
+	"GET /api/v1/users":                                       {nil, User{}},
 	"GET /api/v1/users/{id}":                                  {nil, User{}},
 	"GET /api/v1/users/{id}/presence":                         {nil, UserPresence{}},
 	"GET /api/v1/users/me/settings":                           {nil, Settings{}},

@@ -174,6 +174,10 @@ func TestContractServerSpeaksWire(t *testing.T) {
 	refused(alice.API, "GET", "/api/v1/users/nobody", nil, 404)
 	call(alice.API, "GET", "/api/v1/users/"+bob.UserID+"/presence", nil, new(wire.UserPresence))
 	call(alice.API, "GET", "/api/v1/users/me/settings", nil, new(wire.Settings))
+	call(alice.API, "GET", "/api/v1/users?username="+bob.Username, nil, new(wire.User))
+	refused(alice.API, "GET", "/api/v1/users?username=no-one-by-this-name", nil, 404)
+	refused(alice.API, "GET", "/api/v1/users", nil, 400)
+	call(alice.API, "PATCH", "/api/v1/users/me/settings", wire.SettingsUpdate{Discoverable: wire.DiscoverableNobody}, new(wire.Settings))
 	call(alice.API, "PATCH", "/api/v1/users/me/settings", wire.SettingsUpdate{OnlineVisibility: wire.VisibilityContacts}, new(wire.Settings))
 	conv, err := alice.API.CreateDirect(ctx, bob.UserID)
 	if err != nil {

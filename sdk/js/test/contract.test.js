@@ -66,6 +66,7 @@ const calls = {
   'POST /api/v1/users': (api, r) => api.register(r.username, r.password, r.display_name),
   'POST /api/v1/sessions': (api, r) => api.login(r.username, r.password),
   'DELETE /api/v1/sessions/current': (api) => api.logout(),
+  'GET /api/v1/users': (api) => api.findUser('bob'),
   'GET /api/v1/users/{id}': (api) => api.user('x'),
   'GET /api/v1/users/{id}/presence': (api) => api.presence('x'),
   'GET /api/v1/users/me/settings': (api) => api.settings(),
