@@ -108,6 +108,15 @@ func (c *Client) User(ctx context.Context, id string) (User, error) {
 	return u, err
 }
 
+// FindUser returns the user whose username is username, compared
+// case-insensitively; a 404 not_found when there is none or it does not
+// let itself be found by name. Lookups are rate-limited per user (429).
+func (c *Client) FindUser(ctx context.Context, username string) (User, error) {
+	var u User
+	err := c.do(ctx, http.MethodGet, "/api/v1/users?"+url.Values{"username": {username}}.Encode(), nil, &u)
+	return u, err
+}
+
 // Presence returns a user's presence.
 func (c *Client) Presence(ctx context.Context, id string) (Presence, error) {
 	var p Presence
@@ -115,14 +124,14 @@ func (c *Client) Presence(ctx context.Context, id string) (Presence, error) {
 	return p, err
 }
 
-// Settings returns the caller's presence privacy settings.
+// Settings returns the caller's privacy settings.
 func (c *Client) Settings(ctx context.Context) (Settings, error) {
 	var s Settings
 	err := c.do(ctx, http.MethodGet, "/api/v1/users/me/settings", nil, &s)
 	return s, err
 }
 
-// UpdateSettings changes the caller's presence privacy settings; a field
+// UpdateSettings changes the caller's privacy settings; a field
 // left empty stays as it is.
 func (c *Client) UpdateSettings(ctx context.Context, u wire.SettingsUpdate) (Settings, error) {
 	var s Settings

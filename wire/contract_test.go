@@ -19,6 +19,7 @@ var restTypes = map[string]struct{ req, resp any }{
 	"DELETE /api/v1/sessions/{session_id}":                    {nil, nil},
 	"DELETE /api/v1/sessions":                                 {nil, nil},
 	"PUT /api/v1/users/me/password":                           {ChangePasswordRequest{}, nil},
+	"GET /api/v1/users":                                       {nil, User{}},
 	"GET /api/v1/users/{id}":                                  {nil, User{}},
 	"GET /api/v1/users/{id}/presence":                         {nil, UserPresence{}},
 	"GET /api/v1/users/me/settings":                           {nil, Settings{}},

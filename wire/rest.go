@@ -74,10 +74,20 @@ const (
 	VisibilityNobody   = "nobody"
 )
 
-// Settings are a user's presence privacy settings.
+// Discoverable values: who may find a user by its username
+// (GET /api/v1/users?username=). VisibilityEveryone and VisibilityNobody
+// spell the same words.
+const (
+	DiscoverableEveryone = "everyone"
+	DiscoverableNobody   = "nobody"
+)
+
+// Settings are a user's privacy settings: who sees its presence, and who
+// finds it by its username (Discoverable).
 type Settings struct {
 	LastSeenVisibility string `json:"last_seen_visibility"`
 	OnlineVisibility   string `json:"online_visibility"`
+	Discoverable       string `json:"discoverable"`
 }
 
 // SettingsUpdate is the body of PATCH /api/v1/users/me/settings: a field
@@ -85,6 +95,7 @@ type Settings struct {
 type SettingsUpdate struct {
 	LastSeenVisibility string `json:"last_seen_visibility,omitempty"`
 	OnlineVisibility   string `json:"online_visibility,omitempty"`
+	Discoverable       string `json:"discoverable,omitempty"`
 }
 
 // Conversation types and member roles.

@@ -32,6 +32,9 @@ type Identity interface {
 	Authenticate(ctx context.Context, token string) (identity.Device, error)
 	Logout(ctx context.Context, d identity.Device) error
 	User(ctx context.Context, id string) (identity.User, error)
+	FindUser(ctx context.Context, viewer, username string) (identity.User, error)
+	Discoverability(ctx context.Context, userID string) (identity.Discoverability, error)
+	SetDiscoverability(ctx context.Context, userID string, d identity.Discoverability) (identity.Discoverability, error)
 }
 
 // Conversations is the conversations service as the API uses it.
@@ -69,7 +72,8 @@ type API struct {
 	// listen is the address the server is served on (SetListenAddr).
 	listen atomic.Pointer[netip.AddrPort]
 
-	authLimits AuthLimits
+	authLimits   AuthLimits
+	lookupLimits LookupLimits
 }
 
 // New returns the API.
@@ -86,6 +90,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle("DELETE /api/v1/sessions/{session_id}", a.auth(a.endSession))
 	mux.Handle("DELETE /api/v1/sessions", a.auth(a.endOtherSessions))
 	mux.Handle("PUT /api/v1/users/me/password", a.auth(a.changePassword))
+	mux.Handle("GET /api/v1/users", a.auth(a.findUser))
 	mux.Handle("GET /api/v1/users/{id}", a.auth(a.getUser))
 	mux.Handle("GET /api/v1/users/{id}/presence", a.auth(a.getPresence))
 	mux.Handle("GET /api/v1/users/me/settings", a.auth(a.getSettings))

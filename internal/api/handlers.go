@@ -89,32 +89,64 @@ func (a *API) getPresence(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, wire.UserPresence{UserID: p.UserID, Status: p.Status, LastSeen: p.LastSeen})
 }
 
-func toSettings(s presence.Settings) wire.Settings {
-	return wire.Settings{LastSeenVisibility: string(s.LastSeen), OnlineVisibility: string(s.Online)}
+func toSettings(s presence.Settings, d identity.Discoverability) wire.Settings {
+	return wire.Settings{LastSeenVisibility: string(s.LastSeen), OnlineVisibility: string(s.Online), Discoverable: string(d)}
 }
 
 func (a *API) getSettings(w http.ResponseWriter, r *http.Request) {
-	s, err := a.pres.Settings(r.Context(), session(r.Context()).UserID)
+	me := session(r.Context()).UserID
+	s, err := a.pres.Settings(r.Context(), me)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toSettings(s))
+	d, err := a.ids.Discoverability(r.Context(), me)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toSettings(s, d))
 }
 
+// patchSettings saves the presence settings (presence) and the
+// discoverability (identity). Every value is checked before either is
+// saved, so that a bad one changes nothing.
 func (a *API) patchSettings(w http.ResponseWriter, r *http.Request) {
 	var req wire.SettingsUpdate
 	if err := decode(w, r, &req); err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	s, err := a.pres.UpdateSettings(r.Context(), session(r.Context()).UserID,
-		presence.Visibility(req.LastSeenVisibility), presence.Visibility(req.OnlineVisibility))
+	ctx, me := r.Context(), session(r.Context()).UserID
+	d := identity.Discoverability(req.Discoverable)
+	if d != "" && !d.Valid() {
+		a.fail(w, r, identity.ErrDiscoverability)
+		return
+	}
+	var (
+		s   presence.Settings
+		err error
+	)
+	if req.LastSeenVisibility != "" || req.OnlineVisibility != "" {
+		s, err = a.pres.UpdateSettings(ctx, me,
+			presence.Visibility(req.LastSeenVisibility), presence.Visibility(req.OnlineVisibility))
+	} else {
+		s, err = a.pres.Settings(ctx, me)
+	}
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toSettings(s))
+	if d != "" {
+		d, err = a.ids.SetDiscoverability(ctx, me, d)
+	} else {
+		d, err = a.ids.Discoverability(ctx, me)
+	}
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toSettings(s, d))
 }
 
 func toConversation(c conversations.Conversation) wire.Conversation {

@@ -158,6 +158,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	mux := http.NewServeMux()
 	apiv1 := api.New(ids, convs, msgs, pres, log)
 	apiv1.LimitAuth(authLimits(cfg.Abuse, clk, m))
+	apiv1.LimitLookups(lookupLimits(cfg.Abuse, clk))
 	apiv1.Register(mux)
 	a.api = apiv1
 	apiv1.RegisterMedia(mux, med, blobHandler != nil && cfg.Media.PublicURL == "")

@@ -178,6 +178,10 @@ func TestContractServerSpeaksWire(t *testing.T) {
 	refused(alice.API, "DELETE", "/api/v1/sessions/nobody", nil, 404)
 	refused(alice.API, "PUT", "/api/v1/users/me/password", wire.ChangePasswordRequest{CurrentPassword: "wrong horse", NewPassword: "battery staple"}, 401)
 	refused(srv.Client(), "POST", "/api/v1/sessions", wire.LoginRequest{Username: "dave", Password: "correct horse", DeviceName: strings.Repeat("x", 65)}, 400)
+	call(alice.API, "GET", "/api/v1/users?username="+bob.Username, nil, new(wire.User))
+	refused(alice.API, "GET", "/api/v1/users?username=no-one-by-this-name", nil, 404)
+	refused(alice.API, "GET", "/api/v1/users", nil, 400)
+	call(alice.API, "PATCH", "/api/v1/users/me/settings", wire.SettingsUpdate{Discoverable: wire.DiscoverableNobody}, new(wire.Settings))
 	call(alice.API, "PATCH", "/api/v1/users/me/settings", wire.SettingsUpdate{OnlineVisibility: wire.VisibilityContacts}, new(wire.Settings))
 	conv, err := alice.API.CreateDirect(ctx, bob.UserID)
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 const (
 	maxAuthAddrs    = 1 << 16
 	maxAuthAccounts = 1 << 16
+	maxLookupUsers  = 1 << 16
 )
 
 // Login failure backoff: the first wait and the longest, which is also the
@@ -68,6 +69,13 @@ func authLimits(a config.AbuseConfig, clk clock.Clock, m *metrics.Metrics) api.A
 		Accounts: limits.NewFailures(a.LoginFailureLimit, loginBackoff, loginBackoffWindow, maxAuthAccounts),
 		Now:      clk.Now,
 		Observer: m,
+	}
+}
+
+func lookupLimits(a config.AbuseConfig, clk clock.Clock) api.LookupLimits {
+	return api.LookupLimits{
+		PerUser: limits.NewRates(float64(a.LookupRate)/60, a.LookupBurst, maxLookupUsers),
+		Now:     clk.Now,
 	}
 }
 

@@ -23,6 +23,11 @@ type AbuseConfig struct {
 	// PasswordHashQueue bounds attempts waiting for a password hash slot;
 	// past it they are refused with 429 instead of queueing.
 	PasswordHashQueue int
+	// LookupRate is lookups by username (GET /api/v1/users?username=) per
+	// user per minute, found or not, with a burst of LookupBurst: the
+	// directory of names must not be scraped by trying names.
+	LookupRate  int
+	LookupBurst int
 
 	// MaxConns bounds TCP connections to the node; AutoMaxConns derives it
 	// from the open-file limit.
@@ -71,7 +76,12 @@ func DefaultAbuse() AbuseConfig {
 		// 4 hashes run at once: 16 waiting is at most ~4 hash times of
 		// queueing (0.1–1 s), past which waiting is worse than a retry.
 		PasswordHashQueue: 16,
-		MaxConns:          AutoMaxConns,
+		// Starting a chat or a group takes a few lookups; 30 a minute is
+		// a person adding a whole group by hand, and a scraper trying
+		// names gets 43,200 a day instead of thousands a second.
+		LookupRate:  30,
+		LookupBurst: 30,
+		MaxConns:    AutoMaxConns,
 		// A NAT of a few hundred users still connects; one address cannot
 		// hold the node.
 		MaxConnsPerIP: 500,
@@ -105,6 +115,8 @@ func registerAbuseFlags(fs *flag.FlagSet, a *AbuseConfig) {
 	fs.IntVar(&a.AuthRateLimit, "auth-rate-limit", a.AuthRateLimit, "password logins and registrations per client address per minute (0: off)")
 	fs.IntVar(&a.LoginFailureLimit, "login-failure-limit", a.LoginFailureLimit, "failed logins to one account before its logins back off, 1 min doubling to 15 min (0: off)")
 	fs.IntVar(&a.PasswordHashQueue, "password-hash-queue", a.PasswordHashQueue, "logins and registrations waiting for a password hash before more are refused (0: unbounded)")
+	fs.IntVar(&a.LookupRate, "lookup-rate", a.LookupRate, "lookups of users by username per user per minute, found or not (0: off)")
+	fs.IntVar(&a.LookupBurst, "lookup-burst", a.LookupBurst, "burst of lookups by username above the lookup rate")
 	fs.Var((*connsFlag)(&a.MaxConns), "max-conns", `TCP connections to this node: "auto" (the open-file limit less a reserve) or a number (0: off)`)
 	fs.IntVar(&a.MaxConnsPerIP, "max-conns-per-ip", a.MaxConnsPerIP, "WebSocket connections per client address on this node; TCP connections get a quarter more (0: off)")
 	fs.IntVar(&a.MaxConnsPerUser, "max-conns-per-user", a.MaxConnsPerUser, "WebSocket connections per user on this node (0: off)")
@@ -133,6 +145,8 @@ func (a AbuseConfig) validate() []error {
 	check(a.AuthRateLimit >= 0, "auth-rate-limit must not be negative (0 turns it off)")
 	check(a.LoginFailureLimit >= 0, "login-failure-limit must not be negative (0 turns it off)")
 	check(a.PasswordHashQueue >= 0, "password-hash-queue must not be negative (0: unbounded)")
+	check(a.LookupRate >= 0, "lookup-rate must not be negative (0 turns it off)")
+	check(a.LookupRate == 0 || a.LookupBurst >= 1, "lookup-burst must be at least 1 while lookup-rate is on")
 	check(a.MaxConns >= AutoMaxConns, `max-conns must be "auto", 0 (off) or positive`)
 	check(a.MaxConnsPerIP >= 0, "max-conns-per-ip must not be negative (0 turns it off)")
 	check(a.MaxConnsPerUser >= 0, "max-conns-per-user must not be negative (0 turns it off)")

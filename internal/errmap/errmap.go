@@ -42,6 +42,8 @@ var table = []entry{
 	{err: identity.ErrBadDisplayName, code: wire.CodeInvalid},
 	{err: identity.ErrBadDeviceName, code: wire.CodeInvalid},
 	{err: identity.ErrSessionNotFound, code: wire.CodeNotFound},
+	{err: identity.ErrDiscoverability, code: wire.CodeInvalid},
+	{err: identity.ErrNoUsername, code: wire.CodeInvalid},
 
 	{err: conversations.ErrNotFound, code: wire.CodeNotFound},
 	{err: conversations.ErrForbidden, code: wire.CodeForbidden},

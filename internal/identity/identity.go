@@ -67,6 +67,15 @@ type Store interface {
 	// transaction, ends every session of the user but keep; it returns the
 	// ids it ended.
 	SetPassword(ctx context.Context, userID, passwordHash, keep string) (ended []string, err error)
+	// UserForLookup returns the user whose username is username (compared
+	// case-insensitively) and its discoverability; store.ErrNotFound if
+	// there is none.
+	UserForLookup(ctx context.Context, username string) (User, Discoverability, error)
+	// Discoverability returns who may find a user by its username;
+	// store.ErrNotFound if there is no such user.
+	Discoverability(ctx context.Context, userID string) (Discoverability, error)
+	// SetDiscoverability saves it.
+	SetDiscoverability(ctx context.Context, userID string, d Discoverability) error
 }
 
 // Errors of this domain. internal/errmap gives each its wire code.
@@ -85,4 +94,7 @@ var (
 	// ErrSessionNotFound: no session of the caller's has that id (another
 	// user's is not found either: nobody learns of others' sessions).
 	ErrSessionNotFound = errors.New("no such session")
+
+	ErrDiscoverability = errors.New(`discoverable must be "everyone" or "nobody"`)
+	ErrNoUsername      = errors.New("username is required")
 )

@@ -129,3 +129,12 @@ func (m *memStore) PasswordHash(context.Context, string) (string, error) {
 func (m *memStore) SetPassword(context.Context, string, string, string) ([]string, error) {
 	return nil, store.ErrNotFound
 }
+func (m *memStore) UserForLookup(context.Context, string) (User, Discoverability, error) {
+	return User{}, "", store.ErrNotFound
+}
+
+func (m *memStore) Discoverability(context.Context, string) (Discoverability, error) {
+	return "", store.ErrNotFound
+}
+
+func (m *memStore) SetDiscoverability(context.Context, string, Discoverability) error { return nil }

@@ -136,7 +136,7 @@ class User {
     const first = this.name === 'alice'; // one user's screens are checked: the others' are the same
     if (first) await checkA11y(p, 'sign in');
     await p.getByRole('tab', { name: 'Create account' }).click();
-    await p.getByLabel('Username').fill(this.name);
+    await p.getByLabel('Username', { exact: true }).fill(this.name);
     await p.getByLabel('Display name').fill(this.display);
     await p.getByLabel('Password').fill('correct horse battery');
     if (first) {
@@ -344,6 +344,7 @@ async function main() {
 
     await oneToOne(alice, bob);
     await group(alice, bob, carol);
+    await findable(alice, carol);
     await listAfterReconnect(alice, carol);
     await paging(bob, carol);
     await image(alice, bob);
@@ -376,7 +377,8 @@ async function oneToOne(alice, bob) {
   await bob.leave(); // Bob is offline, so Alice's first message stays at one tick
   const a = alice.page;
   await a.getByRole('button', { name: 'New chat' }).click();
-  await a.getByLabel('Their user ID').fill(bob.id);
+  // By username, as people say it: with an @ and in any case.
+  await a.getByLabel('Their username or user ID').fill(`@${bob.name.toUpperCase()}`);
   await a.locator('.lookup', { hasText: 'Bob Marley' }).waitFor({ timeout: WAIT });
   await shot(a, '02-new-chat-dialog');
   await checkA11y(a, 'new chat dialog');
@@ -428,17 +430,24 @@ async function group(alice, bob, carol) {
   const a = alice.page;
   await a.getByRole('button', { name: 'New group' }).click();
   await a.getByLabel('Group name').fill('Weekend trip');
-  // Of several IDs, the one that belongs to no one is named, as they are
-  // typed and when the server refuses the group.
-  const members = a.getByLabel('Members’ user IDs');
-  await members.fill(`${bob.id}\nnobody-at-all\n${carol.id}`);
-  const named = 'No user with the ID nobody-at-all.';
+  // Contacts are suggested as a name is typed: Bob (a 1:1 peer) for "Bo".
+  const members = a.getByLabel('Members’ usernames or user IDs');
+  await members.fill('Bo');
+  const suggested = a.getByRole('group', { name: 'Suggested contacts' }).getByRole('button', { name: 'Add Bob Marley (@bob)' });
+  await suggested.waitFor({ timeout: WAIT });
+  await checkA11y(a, 'new group dialog with a suggested contact');
+  await suggested.click();
+  expectEqual(await members.inputValue(), '@bob\n', 'the members after choosing a suggestion');
+  // Of several names, the one that belongs to no one is named, as they
+  // are typed and when the group is refused.
+  await members.fill('@bob\nnobody-at-all\ncarol');
+  const named = 'No user called nobody-at-all.';
   await a.locator('.lookup.bad', { hasText: named }).waitFor({ timeout: WAIT });
-  expectEqual(await a.locator('.lookup').textContent(), named, 'lookup of three IDs, one unknown');
+  expectEqual(await a.locator('.lookup').textContent(), named, 'lookup of three names, one unknown');
   await a.getByRole('button', { name: 'Create group' }).click();
   await a.locator('dialog .form-error', { hasText: named }).waitFor({ timeout: WAIT });
   await checkA11y(a, 'new group dialog with an error');
-  await members.fill(`${bob.id}\n${carol.id}`);
+  await members.fill('@bob\nCarol');
   await a.locator('.lookup', { hasText: 'Carol King' }).waitFor({ timeout: WAIT });
   await a.getByRole('button', { name: 'Create group' }).click();
   await a.locator('#chat-title', { hasText: 'Weekend trip' }).waitFor({ timeout: WAIT });
@@ -468,7 +477,7 @@ async function group(alice, bob, carol) {
   const dlg = a.getByRole('dialog', { name: /members/ });
   await dlg.getByRole('button', { name: 'Remove Carol King' }).click();
   await bob.page.locator('#messages li.system', { hasText: 'Alice Liddell removed Carol King' }).waitFor({ timeout: WAIT });
-  await dlg.getByLabel('Add a member by user ID').fill(carol.id);
+  await dlg.getByLabel('Add a member by username or user ID').fill(carol.id);
   await dlg.getByRole('button', { name: 'Add', exact: true }).click();
   await dlg.locator('.member', { hasText: 'Carol King' }).waitFor({ timeout: WAIT });
   await shot(a, '08-group-members');
@@ -488,6 +497,28 @@ async function group(alice, bob, carol) {
   await bob.bubbles('Welcome back, Carol').waitFor({ timeout: WAIT });
   await shot(bob.page, '09-group-system-messages');
   await checkA11y(bob.page, 'group chat with system messages');
+}
+
+async function findable(alice, carol) {
+  log('== who can find me by username: nobody, then everyone again');
+  const c = carol.page;
+  const choice = c.getByLabel('Who can find me by username');
+  await choice.selectOption('nobody');
+  await c.locator('.toast', { hasText: 'No one can find you by username' }).waitFor({ timeout: WAIT });
+  await checkA11y(c, 'settings: hidden from lookups by name, on a phone');
+  const a = alice.page;
+  await a.getByRole('button', { name: 'New chat' }).click();
+  const dlg = a.getByRole('dialog', { name: 'New chat' });
+  await dlg.getByLabel('Their username or user ID').fill('carol');
+  await dlg.locator('.lookup.bad', { hasText: 'No user called carol.' }).waitFor({ timeout: WAIT });
+  await dlg.getByRole('button', { name: 'Start chat' }).click();
+  await dlg.locator('.form-error', { hasText: 'No user called carol.' }).waitFor({ timeout: WAIT });
+  await checkA11y(a, 'new chat dialog, no user by that name');
+  await a.keyboard.press('Escape');
+  await dlg.waitFor({ state: 'detached', timeout: WAIT });
+  await choice.selectOption('everyone');
+  await c.locator('.toast', { hasText: 'Everyone can find you' }).waitFor({ timeout: WAIT });
+  expectEqual(await choice.inputValue(), 'everyone', "Carol's choice after changing it back");
 }
 
 async function paging(bob, carol) {
@@ -977,7 +1008,7 @@ async function signOutIn(carol) {
   if (noticeColor === errorColor) throw new Error(`the signed-out notice has the error colour ${errorColor}`);
   await shot(p, '16-signed-out');
   await checkA11y(p, 'signed out on a phone');
-  await p.getByLabel('Username').fill('carol');
+  await p.getByLabel('Username', { exact: true }).fill('carol');
   await p.getByLabel('Password').fill('wrong password');
   await p.getByRole('button', { name: 'Sign in' }).click();
   await p.locator('#auth-error', { hasText: 'Wrong username or password' }).waitFor({ timeout: WAIT });

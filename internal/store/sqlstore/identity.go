@@ -164,3 +164,32 @@ func (s *Store) DeviceByToken(ctx context.Context, tokenHash []byte) (identity.D
 
 // usernameKey is the form usernames are unique in: case does not count.
 func usernameKey(u string) string { return strings.ToLower(u) }
+
+// UserForLookup implements identity.Store.
+func (s *Store) UserForLookup(ctx context.Context, username string) (identity.User, identity.Discoverability, error) {
+	var u identity.User
+	var created int64
+	var d identity.Discoverability
+	err := s.r.QueryRowContext(ctx, `SELECT id, username, display_name, created_at, discoverable FROM users WHERE username_key = ?`, usernameKey(username)).
+		Scan(&u.ID, &u.Username, &u.DisplayName, &created, &d)
+	if err != nil {
+		return identity.User{}, "", notFound(err)
+	}
+	u.CreatedAt = fromMS(created)
+	return u, d, nil
+}
+
+// Discoverability implements identity.Store.
+func (s *Store) Discoverability(ctx context.Context, userID string) (identity.Discoverability, error) {
+	var d identity.Discoverability
+	err := s.r.QueryRowContext(ctx, `SELECT discoverable FROM users WHERE id = ?`, userID).Scan(&d)
+	return d, notFound(err)
+}
+
+// SetDiscoverability implements identity.Store.
+func (s *Store) SetDiscoverability(ctx context.Context, userID string, d identity.Discoverability) error {
+	if _, err := s.w.ExecContext(ctx, `UPDATE users SET discoverable = ? WHERE id = ?`, string(d), userID); err != nil {
+		return fmt.Errorf("set discoverability: %w", err)
+	}
+	return nil
+}

@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		fn   func(t *testing.T, s Store)
 	}{
 		{"Users", testUsers},
+		{"Discoverability", testDiscoverability},
 		{"Devices", testDevices},
 		{"DeviceManagement", testDeviceManagement},
 		{"DirectConversations", testDirect},
@@ -151,6 +152,29 @@ func testUsers(t *testing.T, s Store) {
 	missing, err := s.MissingUsers(ctx(t), []string{"u1", "nope"})
 	if err != nil || len(missing) != 1 || missing[0] != "nope" {
 		t.Fatalf("MissingUsers = %v, %v", missing, err)
+	}
+}
+
+func testDiscoverability(t *testing.T, s Store) {
+	mustUser(t, s, "u1")
+	u, d, err := s.UserForLookup(ctx(t), "USER-U1")
+	if err != nil || u.ID != "u1" || u.Username != "user-u1" || d != identity.DiscoverableEveryone || !u.CreatedAt.Equal(t0) {
+		t.Fatalf("UserForLookup(other case) = %+v %q %v, want u1 everyone", u, d, err)
+	}
+	if _, _, err := s.UserForLookup(ctx(t), "user-nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("UserForLookup(nope) = %v, want ErrNotFound", err)
+	}
+	if err := s.SetDiscoverability(ctx(t), "u1", identity.DiscoverableNobody); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := s.Discoverability(ctx(t), "u1"); err != nil || d != identity.DiscoverableNobody {
+		t.Fatalf("Discoverability = %q %v, want nobody", d, err)
+	}
+	if _, d, err := s.UserForLookup(ctx(t), "user-u1"); err != nil || d != identity.DiscoverableNobody {
+		t.Fatalf("UserForLookup after hiding = %q %v, want nobody", d, err)
+	}
+	if _, err := s.Discoverability(ctx(t), "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Discoverability(nope) = %v, want ErrNotFound", err)
 	}
 }
 

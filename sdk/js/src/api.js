@@ -42,10 +42,12 @@ import { ParleyError } from './errors.js';
  * @property {number} [last_seen] absent when unknown or hidden
  */
 /** @typedef {'everyone'|'contacts'|'nobody'} Visibility */
+/** @typedef {'everyone'|'nobody'} Discoverability who may find a user by its username */
 /**
  * @typedef {object} Settings
  * @property {Visibility} last_seen_visibility
  * @property {Visibility} online_visibility
+ * @property {Discoverability} discoverable
  */
 /**
  * @typedef {object} Participant
@@ -236,6 +238,15 @@ export class Api {
 
   /** @param {string} id @returns {Promise<User>} */
   user(id) { return this.request('GET', `/users/${enc(id)}`); }
+
+  /**
+   * The user whose username is `username`, compared case-insensitively. A
+   * name no one has and a user who hides from lookups are the same 404
+   * `not_found`; lookups are rate-limited per user (429 `rate_limited`).
+   * @param {string} username
+   * @returns {Promise<User>}
+   */
+  findUser(username) { return this.request('GET', `/users?username=${enc(username)}`); }
 
   /** @param {string} id @returns {Promise<Presence>} */
   presence(id) { return this.request('GET', `/users/${enc(id)}/presence`); }

@@ -274,6 +274,13 @@ export class Parley {
 
   /** @param {string} id @returns {Promise<User>} */
   user(id) { return this.api.user(id); }
+  /**
+   * Finds a user by its exact username (any case); 404 `not_found` when no
+   * one has it or its owner hides from lookups by name.
+   * @param {string} username
+   * @returns {Promise<User>}
+   */
+  findUser(username) { return this.api.findUser(username); }
   /** @param {string} id @returns {Promise<Presence>} */
   presence(id) { return this.api.presence(id); }
   /** @returns {Promise<Settings>} */

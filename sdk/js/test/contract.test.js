@@ -70,6 +70,7 @@ const calls = {
   'DELETE /api/v1/sessions/{session_id}': (api) => api.endSession('x'),
   'DELETE /api/v1/sessions': (api) => api.endOtherSessions(),
   'PUT /api/v1/users/me/password': (api, r) => api.changePassword(r.current_password, r.new_password),
+  'GET /api/v1/users': (api) => api.findUser('bob'),
   'GET /api/v1/users/{id}': (api) => api.user('x'),
   'GET /api/v1/users/{id}/presence': (api) => api.presence('x'),
   'GET /api/v1/users/me/settings': (api) => api.settings(),

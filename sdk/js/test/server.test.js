@@ -46,13 +46,31 @@ test('register, login and their errors', T, async () => {
   assert.equal(c.userId, u.user_id);
   assert.ok(s.device_id);
   assert.deepEqual(await c.user(u.user_id), u);
-  assert.deepEqual(await c.updateSettings({ last_seen_visibility: 'contacts' }), { last_seen_visibility: 'contacts', online_visibility: 'everyone' });
+  assert.deepEqual(await c.updateSettings({ last_seen_visibility: 'contacts' }), { last_seen_visibility: 'contacts', online_visibility: 'everyone', discoverable: 'everyone' });
   await assert.rejects(c.updateSettings({ online_visibility: /** @type {any} */ ('friends') }), { status: 400, code: 'invalid' });
   const info = await c.serverInfo();
   assert.equal(info.media.image, true);
   assert.equal(info.limits.max_content_bytes, 65536);
   await assert.rejects(c.user('01JD3Y2B4D6F8H0K2M4P6R8T0V'), { status: 404, code: 'not_found' });
   await assert.rejects(c.createDirect(u.user_id), { status: 422, code: 'invalid' });
+});
+
+test('find people by username: any case, hidden ones only by id, bad values refused', T, async () => {
+  const a = await user(server, 'finder');
+  const b = await user(server, 'found');
+  const bob = await a.findUser(b.username.toUpperCase());
+  assert.equal(bob.user_id, b.userId);
+  assert.equal(bob.username, b.username);
+  await assert.rejects(a.findUser(uname('nobody')), { status: 404, code: 'not_found' });
+  await assert.rejects(a.findUser(''), { status: 400, code: 'invalid' });
+  assert.equal((await b.updateSettings({ discoverable: 'nobody' })).discoverable, 'nobody');
+  await assert.rejects(a.findUser(b.username), { status: 404, code: 'not_found' });
+  assert.equal((await a.user(b.userId)).username, b.username);
+  assert.equal((await b.findUser(b.username)).user_id, b.userId);
+  await assert.rejects(b.updateSettings({ discoverable: /** @type {any} */ ('contacts') }), { status: 400, code: 'invalid' });
+  assert.equal((await b.settings()).discoverable, 'nobody');
+  await b.updateSettings({ discoverable: 'everyone' });
+  assert.equal((await a.findUser(b.username)).user_id, b.userId);
 });
 
 test('1:1: send, ack, the other receives, delivered and read come back', T, async () => {

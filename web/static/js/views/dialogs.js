@@ -66,56 +66,120 @@ function field(id, label, attrs = {}, hint = null) {
     hint);
 }
 
-/** Splits pasted user IDs on commas, spaces and new lines. */
-function ids(text) {
+/** Splits what was typed into entries (usernames or IDs) on commas, spaces and new lines. */
+function entries(text) {
   return [...new Set(text.split(/[\s,;]+/).map((s) => s.trim()).filter(Boolean))];
 }
 
+/** A user ID as the server makes them (a ULID); a leading @ always means a username. */
+const ID_SHAPE = /^[0-9A-HJKMNP-TV-Z]{26}$/;
+const isId = (entry) => ID_SHAPE.test(entry);
+const bare = (entry) => entry.replace(/^@/, '');
+
+/** What to say about entries that name no one, each by what it looked like. */
+function unknownText(bad) {
+  return bad.map((b) => (isId(b) ? `No user with the ID ${b}.` : `No user called ${bare(b)}.`)).join(' ');
+}
+
 /**
- * What to say about IDs that belong to no one, naming them when the user
- * entered several: "No user with that ID." says nothing about which.
+ * The user's contacts: the peers of their 1:1 conversations, newest chat
+ * first, those whose profile is known here.
  */
-function unknownText(bad, entered) {
-  if (entered === 1) return 'No user with that ID.';
-  return bad.length === 1 ? `No user with the ID ${bad[0]}.` : `No users with the IDs ${bad.join(', ')}.`;
+function contacts(client) {
+  const out = [];
+  for (const conv of client.ordered()) {
+    const u = client.user(client.peer(conv));
+    if (u && !out.includes(u)) out.push(u);
+  }
+  return out;
 }
 
-/** The IDs in list that belong to no user (404 from GET /users/{id}). */
-async function unknownIds(client, list) {
-  const found = await Promise.all(list.map(async (id) => {
-    if (id === client.me || client.users.has(id)) return true;
-    try {
-      client.users.set(id, await client.parley.user(id));
-      return true;
-    } catch (e) {
-      return e.status !== 404;
-    }
-  }));
-  return list.filter((_, i) => !found[i]);
-}
-
-/** Shows who an entered ID belongs to, as the user types it. */
-function lookup(client, input, out) {
-  let seq = 0;
-  input.addEventListener('input', async () => {
-    const mine = ++seq;
-    const list = ids(input.value);
-    if (!list.length) { out.textContent = ''; return; }
-    const names = await Promise.all(list.map(async (id) => {
-      if (id === client.me) return 'you';
+/**
+ * Resolves entries to users for one dialog: an ID through GET /users/{id},
+ * a username (with or without @) among the contacts first, then through
+ * the SDK's findUser. Answers are remembered while the dialog is open:
+ * each lookup by name counts against the server's per-user limit.
+ * @returns {(entry: string) => Promise<object|null>} null: no such user
+ */
+function resolver(client) {
+  const known = new Map();
+  const one = async (entry) => {
+    const name = bare(entry).toLowerCase();
+    const me = client.user(client.me);
+    if (entry === client.me || (me && me.username.toLowerCase() === name)) return me || { user_id: client.me };
+    const c = contacts(client).find((u) => u.user_id === entry || u.username.toLowerCase() === name);
+    if (c) return c;
+    if (!entry.startsWith('@') && isId(entry)) {
       try {
-        const u = await client.parley.user(id);
+        const u = await client.parley.user(entry);
         client.users.set(u.user_id, u);
-        return `${u.display_name} (@${u.username})`;
-      } catch {
-        return null;
+        return u;
+      } catch (e) {
+        if (e.status !== 404) throw e;
       }
-    }));
+    }
+    try {
+      const u = await client.parley.findUser(bare(entry));
+      client.users.set(u.user_id, u);
+      return u;
+    } catch (e) {
+      if (e.code === 'not_found' || e.code === 'invalid') return null;
+      throw e;
+    }
+  };
+  return (entry) => {
+    const key = entry.startsWith('@') || !isId(entry) ? `@${bare(entry).toLowerCase()}` : entry;
+    if (!known.has(key)) known.set(key, one(entry).catch((e) => { known.delete(key); throw e; }));
+    return known.get(key);
+  };
+}
+
+/** Resolves every entry: the users found, and the entries that name no one. */
+async function resolveAll(resolve, list) {
+  const users = await Promise.all(list.map((e) => resolve(e)));
+  return { users: users.filter(Boolean), bad: list.filter((_, i) => !users[i]) };
+}
+
+/** A lookup refused or failed, said for people. */
+function lookupError(e) {
+  if (e.code === 'rate_limited') {
+    const s = Math.max(1, Math.ceil((e.retryAfterMs || 1000) / 1000));
+    return new Error(`Too many lookups by username: try again in ${s} s.`);
+  }
+  return e;
+}
+
+/**
+ * Shows who the entries belong to once typing pauses, or which name no
+ * one: a username is looked up on the server only after a pause, and
+ * once, to spare the lookup limit.
+ */
+function lookup(client, resolve, input, out) {
+  let seq = 0;
+  let timer = 0;
+  const show = async () => {
+    const mine = ++seq;
+    const list = entries(input.value);
+    if (!list.length) { out.textContent = ''; out.classList.remove('bad'); return; }
+    let text;
+    let bad = false;
+    try {
+      const r = await resolveAll(resolve, list);
+      bad = r.bad.length > 0;
+      text = bad ? unknownText(r.bad) : `✓ ${r.users.map((u) => (u.user_id === client.me ? 'you' : `${u.display_name} (@${u.username})`)).join(', ')}`;
+    } catch (e) {
+      bad = true;
+      text = lookupError(e).message;
+    }
     if (mine !== seq) return;
-    const bad = list.filter((_, i) => !names[i]);
-    out.textContent = bad.length ? unknownText(bad, list.length) : `✓ ${names.join(', ')}`;
-    out.classList.toggle('bad', bad.length > 0);
+    out.textContent = text;
+    out.classList.toggle('bad', bad);
+  };
+  input.addEventListener('input', () => {
+    clearTimeout(timer);
+    timer = setTimeout(show, 500);
   });
+  return show;
 }
 
 function explain(e) {
@@ -124,27 +188,80 @@ function explain(e) {
     case 'group_full': return new Error('A group holds at most 100 members.');
     case 'forbidden': return new Error('Only a group admin can do that.');
     case 'not_found': return new Error('That user is not a member.');
+    case 'rate_limited': return lookupError(e);
     default: return e;
   }
 }
 
-/** Starts (or reopens) a 1:1 chat from the other user's ID. */
+/** The contacts as a <datalist> an input suggests as its user types. */
+function contactList(client, id) {
+  return h('datalist', { id }, contacts(client).map((u) => h('option', { value: `@${u.username}` }, u.display_name)));
+}
+
+/**
+ * Suggestion buttons under a textarea of several entries: the contacts
+ * whose name or username starts with the entry at the caret, not entered
+ * yet. Choosing one puts its @username in place of that entry.
+ */
+function suggestions(client, area, onPick) {
+  const box = h('div', { class: 'suggestions', role: 'group', 'aria-label': 'Suggested contacts' });
+  box.hidden = true;
+  const current = () => {
+    const before = area.value.slice(0, area.selectionStart ?? area.value.length);
+    const m = before.match(/[^\s,;]*$/);
+    return { start: before.length - m[0].length, word: m[0] };
+  };
+  const render = () => {
+    const { word } = current();
+    const q = bare(word).toLowerCase();
+    const entered = new Set(entries(area.value).map((e) => bare(e).toLowerCase()));
+    const hits = q ? contacts(client).filter((u) => !entered.has(u.username.toLowerCase())
+      && (u.username.toLowerCase().startsWith(q) || (u.display_name || '').toLowerCase().split(/\s+/).some((w) => w.startsWith(q)))).slice(0, 5) : [];
+    fill(box, hits.map((u) => h('button', {
+      type: 'button',
+      class: 'secondary small suggestion',
+      onclick: () => {
+        const { start, word: w } = current();
+        area.value = `${area.value.slice(0, start)}@${u.username}\n${area.value.slice(start + w.length).replace(/^[^\s,;]*/, '')}`;
+        area.focus();
+        render();
+        onPick();
+      },
+    }, `Add ${u.display_name} (@${u.username})`)));
+    box.hidden = hits.length === 0;
+  };
+  area.addEventListener('input', render);
+  return box;
+}
+
+/** Starts (or reopens) a 1:1 chat from the other user's username or ID. */
 export function newChatDialog(client) {
+  const resolve = resolver(client);
   const out = h('p', { class: 'lookup', 'aria-live': 'polite' });
-  const f = field('new-chat-id', 'Their user ID', { required: true, spellcheck: 'false', autocomplete: 'off' }, out);
+  const f = field('new-chat-id', 'Their username or user ID', {
+    required: true, spellcheck: 'false', autocomplete: 'off', autocapitalize: 'off', list: 'new-chat-contacts', placeholder: '@username',
+  }, out);
+  f.append(contactList(client, 'new-chat-contacts'));
   const input = f.querySelector('input');
-  lookup(client, input, out);
+  lookup(client, resolve, input, out);
   return modal({
     title: 'New chat',
-    description: 'Ask your friend for the user ID shown at the top left of their Parley, and paste it here.',
+    description: 'Type your friend’s username (or paste the user ID shown at the top left of their Parley).',
     fields: f,
     submitLabel: 'Start chat',
     onSubmit: async () => {
-      const id = input.value.trim();
-      if (!id) throw new Error('Enter a user ID.');
-      if (id === client.me) throw new Error('That is your own ID.');
+      const entry = input.value.trim();
+      if (!entry) throw new Error('Enter a username or a user ID.');
+      let u;
       try {
-        return await client.createDirect(id);
+        u = await resolve(entry);
+      } catch (e) {
+        throw lookupError(e);
+      }
+      if (!u) throw new Error(unknownText([entry]));
+      if (u.user_id === client.me) throw new Error('That is you.');
+      try {
+        return await client.createDirect(u.user_id);
       } catch (e) {
         throw explain(e);
       }
@@ -152,14 +269,17 @@ export function newChatDialog(client) {
   });
 }
 
-/** Creates a group from a name and member IDs. */
+/** Creates a group from a name and members' usernames or IDs. */
 export function newGroupDialog(client) {
+  const resolve = resolver(client);
   const name = field('new-group-name', 'Group name', { required: true, maxlength: '100' });
   const out = h('p', { class: 'lookup', 'aria-live': 'polite' });
-  const members = field('new-group-members', 'Members’ user IDs', {
-    multiline: true, rows: '3', spellcheck: 'false', placeholder: 'One ID per line, or separated by commas',
+  const members = field('new-group-members', 'Members’ usernames or user IDs', {
+    multiline: true, rows: '3', spellcheck: 'false', autocapitalize: 'off', placeholder: 'One @username or ID per line, or separated by commas',
   }, out);
-  lookup(client, members.querySelector('textarea'), out);
+  const area = members.querySelector('textarea');
+  const show = lookup(client, resolve, area, out);
+  members.insertBefore(suggestions(client, area, show), out);
   return modal({
     title: 'New group',
     description: 'You will be the group’s admin. You can add and remove members later.',
@@ -168,15 +288,18 @@ export function newGroupDialog(client) {
     onSubmit: async () => {
       const n = name.querySelector('input').value.trim();
       if (!n) throw new Error('Give the group a name.');
-      const list = ids(members.querySelector('textarea').value).filter((id) => id !== client.me);
+      let r;
+      try {
+        r = await resolveAll(resolve, entries(area.value));
+      } catch (e) {
+        throw lookupError(e);
+      }
+      if (r.bad.length) throw new Error(unknownText(r.bad));
+      const list = [...new Set(r.users.map((u) => u.user_id))].filter((id) => id !== client.me);
       try {
         return await client.createGroup(n, list);
       } catch (e) {
-        if (e.code !== 'invalid') throw explain(e);
-        // Which of the IDs is wrong, asked one by one: the server's
-        // message is for developers (and an older one names only the first).
-        const bad = await unknownIds(client, list);
-        throw new Error(bad.length ? unknownText(bad, list.length) : e.message || 'The group could not be created.');
+        throw explain(e);
       }
     },
   });
@@ -224,16 +347,21 @@ export function membersDialog(client, convId) {
   };
 
   const out = h('p', { class: 'lookup', 'aria-live': 'polite' });
-  const addInput = h('input', { id: 'add-member-id', spellcheck: 'false', autocomplete: 'off' });
-  lookup(client, addInput, out);
+  const addInput = h('input', {
+    id: 'add-member-id', spellcheck: 'false', autocomplete: 'off', autocapitalize: 'off', list: 'add-member-contacts',
+  });
+  const resolve = resolver(client);
+  lookup(client, resolve, addInput, out);
   const addButton = h('button', { type: 'button', class: 'primary small' }, 'Add');
   const add = async () => {
-    const id = addInput.value.trim();
-    if (!id) return;
+    const entry = addInput.value.trim();
+    if (!entry) return;
     addButton.disabled = true;
     error.textContent = '';
     try {
-      await client.addMember(convId, id);
+      const u = await resolve(entry);
+      if (!u) throw new Error(unknownText([entry]));
+      await client.addMember(convId, u.user_id);
       addInput.value = '';
       out.textContent = '';
     } catch (ex) {
@@ -248,8 +376,9 @@ export function membersDialog(client, convId) {
     if (e.key === 'Enter') { e.preventDefault(); add(); }
   });
   const addRow = h('div', { class: 'field add-member' },
-    h('label', { for: 'add-member-id' }, 'Add a member by user ID'),
+    h('label', { for: 'add-member-id' }, 'Add a member by username or user ID'),
     h('div', { class: 'inline' }, addInput, addButton),
+    contactList(client, 'add-member-contacts'),
     out);
   const leave = h('button', {
     type: 'button',

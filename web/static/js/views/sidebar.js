@@ -27,6 +27,8 @@ export class Sidebar {
     $('#sign-out').addEventListener('click', () => nav.signOut());
     $('#devices').addEventListener('click', () => devicesDialog(client));
     $('#copy-id').addEventListener('click', () => this.copyId());
+    $('#discoverable').addEventListener('change', (e) => this.setDiscoverable(e.target));
+    this.loadSettings();
     this.list.addEventListener('keydown', (e) => this.onKey(e));
     this.renderMe();
     this.renderConnection();
@@ -192,6 +194,34 @@ export class Sidebar {
       sel.removeAllRanges();
       sel.addRange(range);
       toast('Your ID is selected: copy it with Ctrl+C.');
+    }
+  }
+
+  /** Shows who can find this user by username (its settings). */
+  async loadSettings() {
+    const select = $('#discoverable');
+    try {
+      select.value = (await this.client.parley.settings()).discoverable || 'everyone';
+      select.disabled = false;
+    } catch {
+      // Left disabled: the choice cannot be shown truthfully.
+    }
+  }
+
+  async setDiscoverable(select) {
+    const want = select.value;
+    select.disabled = true;
+    try {
+      const s = await this.client.parley.updateSettings({ discoverable: want });
+      select.value = s.discoverable;
+      toast(s.discoverable === 'nobody'
+        ? 'No one can find you by username now: share your ID to start a chat.'
+        : 'Everyone can find you by your username now.');
+    } catch (e) {
+      select.value = want === 'nobody' ? 'everyone' : 'nobody';
+      toast(`Could not change who can find you: ${e.message || 'try again'}`);
+    } finally {
+      select.disabled = false;
     }
   }
 
