@@ -1026,7 +1026,7 @@ async function devices(alice, laptop) {
   log('== devices: a second sign-in is listed, and signing it out from the first ends it there');
   const q = laptop.page;
   await q.goto(laptop.base);
-  await q.getByLabel('Username').fill('alice');
+  await q.getByLabel('Username', { exact: true }).fill('alice');
   await q.getByLabel('Password').fill('correct horse battery');
   await q.getByRole('button', { name: 'Sign in' }).click();
   await q.getByTestId('my-id').filter({ hasText: /\S/ }).waitFor({ timeout: WAIT });
@@ -1052,7 +1052,7 @@ async function devices(alice, laptop) {
   await dlg.getByRole('status').filter({ hasText: /signed out/ }).waitFor({ timeout: WAIT });
   // The other browser is back at the sign-in form, told why.
   await q.locator('#auth-notice', { hasText: 'signed out from another device' }).waitFor({ timeout: WAIT });
-  await q.getByLabel('Username').waitFor({ timeout: WAIT });
+  await q.getByLabel('Username', { exact: true }).waitFor({ timeout: WAIT });
   await checkA11y(p, 'devices, the other signed out');
 
   // The change-password form: a wrong current password is refused, said, and changes nothing.
