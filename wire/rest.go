@@ -53,6 +53,23 @@ type SessionList struct {
 	Sessions []SessionInfo `json:"sessions"`
 }
 
+// Contact is one of the caller's contacts, in a ContactList. AddedAt is
+// when the caller added it by hand (PUT /api/v1/users/me/contacts/{id});
+// left out for a contact by the default rule only (a 1:1 it created or
+// wrote in).
+type Contact struct {
+	UserID      string `json:"user_id"`
+	Username    string `json:"username"`
+	DisplayName string `json:"display_name"`
+	AddedAt     *int64 `json:"added_at,omitempty"`
+}
+
+// ContactList answers GET /api/v1/users/me/contacts: the caller's
+// contacts, by display name.
+type ContactList struct {
+	Contacts []Contact `json:"contacts"`
+}
+
 // ChangePasswordRequest is the body of PUT /api/v1/users/me/password.
 type ChangePasswordRequest struct {
 	CurrentPassword string `json:"current_password"`

@@ -22,6 +22,7 @@ import (
 	"github.com/parleychat/parley/internal/cache"
 	"github.com/parleychat/parley/internal/clock"
 	"github.com/parleychat/parley/internal/config"
+	"github.com/parleychat/parley/internal/contacts"
 	"github.com/parleychat/parley/internal/conversations"
 	"github.com/parleychat/parley/internal/gateway"
 	"github.com/parleychat/parley/internal/identity"
@@ -162,6 +163,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	apiv1.Register(mux)
 	a.api = apiv1
 	apiv1.RegisterMedia(mux, med, blobHandler != nil && cfg.Media.PublicURL == "")
+	// Through contactsPub: an add or a removal drops both users' cached
+	// contacts on every node, then re-evaluates their open connections.
+	apiv1.RegisterContacts(mux, contacts.NewService(st, contactsPub, clk))
 	apiv1.RegisterServerInfo(mux, a.serverInfo)
 	api.RegisterSpec(mux) // GET /api/openapi.json and /api/asyncapi.json, public
 	if blobHandler != nil {

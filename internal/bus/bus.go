@@ -27,9 +27,10 @@ const (
 	// KindRevoke tells the connections of SenderDevice that its session
 	// ended, and why (Reason).
 	KindRevoke
-	// KindContact tells the connections of both users that Chooser chose
-	// Chosen as a contact (created a 1:1 with it, or wrote in one), so
-	// presence visibility changes live, not at the next connect.
+	// KindContact tells the connections of both users that the contacts
+	// between Chooser and Chosen changed (Chooser created a 1:1 with
+	// Chosen, wrote in one, added or removed it), so presence visibility
+	// changes live, not at the next connect.
 	KindContact
 )
 
@@ -99,8 +100,8 @@ func (e *Event) WithFrames(frames [][]byte) *Event {
 // Lossy reports whether the event may be dropped under backpressure.
 func (e *Event) Lossy() bool { return e.Kind == KindPresence || e.Kind == KindTyping }
 
-// Contact is the event of chooser choosing chosen as a contact; publish it
-// to both.
+// Contact is the event of chooser choosing chosen as a contact, or
+// adding or removing it; publish it to both.
 func Contact(chooser, chosen string) *Event {
 	return &Event{Kind: KindContact, Chooser: chooser, Chosen: chosen}
 }

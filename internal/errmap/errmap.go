@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/parleychat/parley/internal/contacts"
 	"github.com/parleychat/parley/internal/conversations"
 	"github.com/parleychat/parley/internal/fault"
 	"github.com/parleychat/parley/internal/identity"
@@ -71,6 +72,9 @@ var table = []entry{
 	{err: presence.ErrUnknownUser, code: wire.CodeNotFound},
 	{err: presence.ErrVisibility, code: wire.CodeInvalid},
 	{err: presence.ErrNotMember, code: wire.CodeForbidden},
+
+	{err: contacts.ErrUnknownUser, code: wire.CodeNotFound},
+	{err: contacts.ErrSelf, code: wire.CodeInvalid, status: unprocessable},
 
 	{err: media.ErrNotFound, code: wire.CodeNotFound},
 	{err: media.ErrBadSize, code: wire.CodeInvalid},

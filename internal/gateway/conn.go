@@ -611,8 +611,8 @@ func (c *Conn) writeItem(w *frameWriter, it item) error {
 	case bus.KindMessage, bus.KindStatus:
 		return c.stream.Deliver(c.ctx, ev, w)
 	case bus.KindContact:
-		if err := c.g.Presence.ContactAdded(c.ctx, c, ev.Chooser, ev.Chosen); err != nil {
-			c.g.Log.Warn("contact added", "user", c.userID, "err", err)
+		if err := c.g.Presence.ContactChanged(c.ctx, c, ev.Chooser, ev.Chosen); err != nil {
+			c.g.Log.Warn("contact changed", "user", c.userID, "err", err)
 		}
 		return nil
 	}

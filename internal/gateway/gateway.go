@@ -40,7 +40,8 @@ type Presence interface {
 	Disconnected(ctx context.Context, userID string, timedOut bool)
 	Subscribe(ctx context.Context, sub presence.Subscriber, userIDs []string) error
 	Unsubscribe(sub presence.Subscriber)
-	ContactAdded(ctx context.Context, sub presence.Subscriber, chooser, chosen string) error
+	// ContactChanged re-reads, for sub, the contacts between a and b.
+	ContactChanged(ctx context.Context, sub presence.Subscriber, a, b string) error
 	// Typing relays a member's typing state to the others; an error
 	// (not a member) is answered to the client.
 	Typing(ctx context.Context, conversationID, userID, state string) error

@@ -55,8 +55,8 @@ type Store interface {
 }
 
 // ContactSet is the users a user chose (the other member of a 1:1 it
-// created or wrote in; an explicit contact list would add to it), and the
-// users who chose it. "contacts" visibility shows a user to those it
+// created or wrote in, plus those it added, minus those it removed), and
+// the users who chose it. "contacts" visibility shows a user to those it
 // chose, never to someone merely because they wrote to it.
 type ContactSet struct {
 	Chosen   []string
@@ -507,29 +507,43 @@ func (t *Tracker) subscribeLocked(sub Subscriber, userIDs []string) []string {
 	return added
 }
 
-// ContactAdded applies, for a connection of one of the two users, that
-// chooser chose chosen as a contact (it is already stored): the chooser
-// now shows itself to the chosen where its visibility is "contacts", and
-// each follows the other's presence from now on, without reconnecting.
-// Both users' entries change at once, whichever connection comes first,
-// so that the state sent next is the same for both.
-func (t *Tracker) ContactAdded(ctx context.Context, sub Subscriber, chooser, chosen string) error {
+// ContactChanged applies, for a connection of one of the two users, that
+// the contacts between a and b changed (a 1:1 created, a first reply, an
+// explicit add or removal: stored, and the cached contacts dropped). It
+// reads again who chose whom: each shows itself to the other where its
+// visibility is "contacts" only while it chooses the other, which
+// receive checks on every change, so a viewer removed gets no frame
+// about that user from then on. The connection follows the other's
+// presence and is sent it as it may see it now (for a viewer removed:
+// offline, without last seen, when hidden), without reconnecting. Both
+// users' entries change at once, whichever connection comes first, so
+// that the state sent next is the same for both.
+func (t *Tracker) ContactChanged(ctx context.Context, sub Subscriber, a, b string) error {
 	me := sub.UserID()
-	if me != chooser && me != chosen {
+	if me != a && me != b {
 		return nil
 	}
-	t.mu.Lock()
-	if u := t.users[chooser]; u != nil {
-		u.contacts[chosen] = true
+	peer := b
+	if me == b {
+		peer = a
 	}
-	if u := t.users[chosen]; u != nil {
-		u.chosenBy[chooser] = true
+	// From the store, and not put in the cache: each connection of the
+	// two reads it once per change (changes are rare), and the cache
+	// stays as the change's invalidation left it, for the next connect
+	// to fill with its one round trip (internal/app/connectcost_test.go).
+	c, err := t.store.Contacts(ctx, me)
+	if err != nil {
+		return fmt.Errorf("contacts: %w", err)
+	}
+	chose, chosenBy := slices.Contains(c.Chosen, peer), slices.Contains(c.ChosenBy, peer)
+	t.mu.Lock()
+	if u := t.users[me]; u != nil {
+		u.contacts[peer], u.chosenBy[peer] = chose, chosenBy
+	}
+	if u := t.users[peer]; u != nil {
+		u.contacts[me], u.chosenBy[me] = chosenBy, chose
 	}
 	t.mu.Unlock()
-	peer := chosen
-	if me == chosen {
-		peer = chooser
-	}
 	return t.Subscribe(ctx, sub, []string{peer})
 }
 
@@ -648,7 +662,7 @@ func (t *Tracker) Warm(ctx context.Context, userID string) {
 }
 
 // ContactsChanged drops the cached contacts of users whose contacts
-// changed (a 1:1 created, a first reply), here and, through the
+// changed (a 1:1 created, a first reply, an add or a removal), here and, through the
 // Invalidator, on every node. Call it before the change's event is
 // published: a node hears of the invalidation first.
 func (t *Tracker) ContactsChanged(ctx context.Context, userIDs ...string) {

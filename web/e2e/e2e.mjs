@@ -355,6 +355,7 @@ async function main() {
     await withoutFFmpeg(alice, server, tmp);
     await signOutIn(carol);
     await devices(alice, await newUser('alice-laptop', 'Alice Liddell'));
+    await contactsScreen(alice, bob, carol);
     await keyboardOnly(await newUser('dave', 'Dave Brubeck'), alice);
 
     for (const u of users) {
@@ -1065,6 +1066,40 @@ async function devices(alice, laptop) {
   await dlg.waitFor({ state: 'detached', timeout: WAIT });
   const back = await focused(p);
   expectEqual(back && back.name, 'Devices', 'focus after closing the Devices screen');
+}
+
+async function contactsScreen(alice, bob, carol) {
+  log('== contacts: Bob by their chat, Carol added by ID and removed, a wrong ID refused');
+  const p = alice.page;
+  await p.getByRole('button', { name: 'Contacts', exact: true }).click();
+  const dlg = p.getByRole('dialog', { name: 'Contacts' });
+  await dlg.waitFor({ timeout: WAIT });
+  const rows = dlg.getByTestId('contact');
+  await until('Bob listed, by their chat', async () => (await rows.count()) === 1);
+  expectEqual(await rows.first().getAttribute('data-id'), bob.id, 'the contact by the default rule');
+  await focusIn(p, '#contact-id', 'the Contacts screen on opening');
+  await checkA11y(p, 'contacts');
+
+  await dlg.getByLabel('User ID').fill(carol.id);
+  await dlg.getByRole('button', { name: 'Add contact' }).click();
+  await until('Carol added', async () => (await rows.count()) === 2);
+  expectEqual(await rows.nth(1).getAttribute('data-id'), carol.id, 'contacts by display name');
+  await dlg.getByRole('status').filter({ hasText: 'Contact added' }).waitFor({ timeout: WAIT });
+  await shot(p, '17b-contacts');
+  await checkA11y(p, 'contacts, one added');
+
+  await dlg.getByLabel('User ID').fill(alice.id);
+  await dlg.getByRole('button', { name: 'Add contact' }).click();
+  await dlg.getByRole('alert').filter({ hasText: 'your own ID' }).waitFor({ timeout: WAIT });
+  await checkA11y(p, 'contacts, own ID refused');
+
+  await dlg.getByRole('button', { name: /^Remove Carol/ }).click();
+  await until('Carol removed', async () => (await rows.count()) === 1);
+  await dlg.getByRole('status').filter({ hasText: 'no longer a contact' }).waitFor({ timeout: WAIT });
+  await p.keyboard.press('Escape');
+  await dlg.waitFor({ state: 'detached', timeout: WAIT });
+  const back = await focused(p);
+  expectEqual(back && back.name, 'Contacts', 'focus after closing the Contacts screen');
 }
 
 async function keyboardOnly(dave, alice) {

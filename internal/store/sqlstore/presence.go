@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/parleychat/parley/internal/presence"
@@ -49,42 +50,100 @@ func (s *Store) SetPresenceSettings(ctx context.Context, userID string, st prese
 	return nil
 }
 
-// contactsOf is the query of a user's 1:1 peers. The other member of a
-// 1:1 is chosen by its creator always, and by the other one once it has
-// written (migrations/0006_contacts.sql).
-const contactsOf = `
-		SELECT other.user_id, c.created_by, c.answered FROM members me
+// contactRows are the rows a user's contact set is made of, in one query
+// (its one parameter, the user id, given three times): kind 1, a 1:1
+// peer, with the 1:1's creator and whether the other member has written
+// (migrations/0006_contacts.sql); kind 2, the user's own explicit choice
+// about a peer; kind 3, a peer's explicit choice about the user
+// (migrations/0011_contacts.sql). A third column of kinds 2 and 3 is
+// empty and the fourth the choice's state.
+const contactRows = `
+		SELECT 1, other.user_id, c.created_by, c.answered FROM members me
 		  JOIN conversations c ON c.id = me.conversation_id AND c.type = '1:1'
 		  JOIN members other ON other.conversation_id = me.conversation_id AND other.user_id != me.user_id
-		 WHERE me.user_id = ?`
+		 WHERE me.user_id = ?
+		UNION ALL
+		SELECT 2, contact_id, '', state FROM contacts WHERE user_id = ?
+		UNION ALL
+		SELECT 3, user_id, '', state FROM contacts WHERE contact_id = ?`
 
-// addContact adds one row of contactsOf to a user's set.
-func addContact(out *presence.ContactSet, userID, other, creator string, answered int) {
-	if creator == userID || answered != 0 {
-		out.Chosen = append(out.Chosen, other)
+// Explicit contact states (migrations/0011_contacts.sql).
+const (
+	contactRemoved = 0
+	contactAdded   = 1
+)
+
+// contactsBuilder makes a user's contact set from contactRows: the
+// default rule (the other member of a 1:1 is chosen by its creator
+// always, and by the other one once it has written), then the explicit
+// choices over it, whichever way they go.
+type contactsBuilder struct {
+	user                  string
+	chosen, chosenBy      map[string]bool // by the default rule
+	myChoice, theirChoice map[string]bool // explicit: added (true) or removed
+}
+
+func newContactsBuilder(userID string) *contactsBuilder {
+	return &contactsBuilder{user: userID, chosen: map[string]bool{}, chosenBy: map[string]bool{},
+		myChoice: map[string]bool{}, theirChoice: map[string]bool{}}
+}
+
+// row adds one row of contactRows.
+func (b *contactsBuilder) row(kind int, other, creator string, n int) {
+	switch kind {
+	case 1:
+		if creator == b.user || n != 0 {
+			b.chosen[other] = true
+		}
+		if creator == other || n != 0 {
+			b.chosenBy[other] = true
+		}
+	case 2:
+		b.myChoice[other] = n == contactAdded
+	case 3:
+		b.theirChoice[other] = n == contactAdded
 	}
-	if creator == other || answered != 0 {
-		out.ChosenBy = append(out.ChosenBy, other)
+}
+
+// set is the contact set, each list sorted: explicit choices over the
+// default rule.
+func (b *contactsBuilder) set() presence.ContactSet {
+	return presence.ContactSet{Chosen: effective(b.chosen, b.myChoice), ChosenBy: effective(b.chosenBy, b.theirChoice)}
+}
+
+func effective(byDefault, explicit map[string]bool) []string {
+	var out []string
+	for id := range byDefault {
+		if _, ok := explicit[id]; !ok {
+			out = append(out, id)
+		}
 	}
+	for id, added := range explicit {
+		if added {
+			out = append(out, id)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // Contacts implements presence.Store.
 func (s *Store) Contacts(ctx context.Context, userID string) (presence.ContactSet, error) {
-	rows, err := s.r.QueryContext(ctx, contactsOf, userID)
+	rows, err := s.r.QueryContext(ctx, contactRows, userID, userID, userID)
 	if err != nil {
 		return presence.ContactSet{}, fmt.Errorf("contacts: %w", err)
 	}
 	defer rows.Close()
-	var out presence.ContactSet
+	b := newContactsBuilder(userID)
 	for rows.Next() {
+		var kind, n int
 		var other, creator string
-		var answered int
-		if err := rows.Scan(&other, &creator, &answered); err != nil {
+		if err := rows.Scan(&kind, &other, &creator, &n); err != nil {
 			return presence.ContactSet{}, err
 		}
-		addContact(&out, userID, other, creator, answered)
+		b.row(kind, other, creator, n)
 	}
-	return out, rows.Err()
+	return b.set(), rows.Err()
 }
 
 // PresenceView implements presence.Store: the settings and the contacts
@@ -92,32 +151,28 @@ func (s *Store) Contacts(ctx context.Context, userID string) (presence.ContactSe
 func (s *Store) PresenceView(ctx context.Context, userID string) (presence.Settings, presence.ContactSet, error) {
 	rows, err := s.r.QueryContext(ctx, `
 		SELECT 0, last_seen_visibility, online_visibility, 0 FROM users WHERE id = ?
-		UNION ALL
-		SELECT 1, other.user_id, c.created_by, c.answered FROM members me
-		  JOIN conversations c ON c.id = me.conversation_id AND c.type = '1:1'
-		  JOIN members other ON other.conversation_id = me.conversation_id AND other.user_id != me.user_id
-		 WHERE me.user_id = ?
-		ORDER BY 1`, userID, userID)
+		UNION ALL`+contactRows+`
+		ORDER BY 1`, userID, userID, userID, userID)
 	if err != nil {
 		return presence.Settings{}, presence.ContactSet{}, fmt.Errorf("presence view: %w", err)
 	}
 	defer rows.Close()
 	var (
 		st    presence.Settings
-		out   presence.ContactSet
 		found bool
 	)
+	b := newContactsBuilder(userID)
 	for rows.Next() {
-		var kind, answered int
-		var a, b string
-		if err := rows.Scan(&kind, &a, &b, &answered); err != nil {
+		var kind, n int
+		var a, c string
+		if err := rows.Scan(&kind, &a, &c, &n); err != nil {
 			return presence.Settings{}, presence.ContactSet{}, err
 		}
 		if kind == 0 {
-			st, found = presence.Settings{LastSeen: presence.Visibility(a), Online: presence.Visibility(b)}, true
+			st, found = presence.Settings{LastSeen: presence.Visibility(a), Online: presence.Visibility(c)}, true
 			continue
 		}
-		addContact(&out, userID, a, b, answered)
+		b.row(kind, a, c, n)
 	}
 	if err := rows.Err(); err != nil {
 		return presence.Settings{}, presence.ContactSet{}, err
@@ -125,7 +180,7 @@ func (s *Store) PresenceView(ctx context.Context, userID string) (presence.Setti
 	if !found {
 		return presence.Settings{}, presence.ContactSet{}, store.ErrNotFound
 	}
-	return st, out, nil
+	return st, b.set(), nil
 }
 
 // PresenceSettingsMany implements presence.Store.

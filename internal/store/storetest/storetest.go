@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parleychat/parley/internal/contacts"
 	"github.com/parleychat/parley/internal/conversations"
 	"github.com/parleychat/parley/internal/identity"
 	"github.com/parleychat/parley/internal/media"
@@ -33,6 +34,7 @@ type Store interface {
 	ApplyReceipts(ctx context.Context, batch []messaging.ReceiptRequest) ([]messaging.StatusChange, []error, error)
 	ExpireMessages(ctx context.Context, cutoff, now time.Time, limit int) (int, int64, []messaging.StatusChange, error)
 	presence.Store
+	contacts.Store
 	retention.Store
 	media.Store
 }
@@ -63,6 +65,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"Expiry", testExpiry},
 		{"CommitSendsAndReceiptsTogether", testCommitBoth},
 		{"PresenceSettingsAndContacts", testPresenceSettings},
+		{"ExplicitContacts", testExplicitContacts},
 		{"MediaLifecycle", testMediaLifecycle},
 		{"MediaVisibility", testMediaVisibility},
 		{"MediaSweepAndExpiry", testMediaSweepAndExpiry},

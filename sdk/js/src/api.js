@@ -41,6 +41,14 @@ import { ParleyError } from './errors.js';
  * @property {PresenceStatus} status
  * @property {number} [last_seen] absent when unknown or hidden
  */
+/**
+ * @typedef {object} Contact
+ * @property {string} user_id
+ * @property {string} username
+ * @property {string} display_name
+ * @property {number} [added_at] when added by hand; absent for a contact
+ *   by the default rule only (a 1:1 the user created or wrote in)
+ */
 /** @typedef {'everyone'|'contacts'|'nobody'} Visibility */
 /** @typedef {'everyone'|'nobody'} Discoverability who may find a user by its username */
 /**
@@ -256,6 +264,18 @@ export class Api {
 
   /** @param {Partial<Settings>} change @returns {Promise<Settings>} */
   updateSettings(change) { return this.request('PATCH', '/users/me/settings', change); }
+
+  /** @returns {Promise<Contact[]>} by display name */
+  async contacts() {
+    const res = await this.request('GET', '/users/me/contacts');
+    return (res && res.contacts) || [];
+  }
+
+  /** @param {string} userId @returns {Promise<void>} */
+  async addContact(userId) { await this.request('PUT', `/users/me/contacts/${enc(userId)}`); }
+
+  /** @param {string} userId @returns {Promise<void>} */
+  async removeContact(userId) { await this.request('DELETE', `/users/me/contacts/${enc(userId)}`); }
 
   /** @returns {Promise<ServerInfo>} */
   server() { return this.request('GET', '/server'); }

@@ -35,6 +35,7 @@ export { encodeClientFrame, decodeServerFrame, CLIENT_MESSAGE_TYPES, MAX_IDS, MA
 /** @typedef {import('./api.js').FetchFn} FetchFn */
 /** @typedef {import('./api.js').SessionInfo} SessionInfo */
 /** @typedef {import('./api.js').LoginOptions} LoginOptions */
+/** @typedef {import('./api.js').Contact} Contact */
 /** @typedef {import('./clock.js').Clock} Clock */
 /** @typedef {import('./connection.js').ConnectionState} ConnectionState */
 /** @typedef {import('./connection.js').ConnectionOptions} ConnectionOptions */
@@ -269,6 +270,30 @@ export class Parley {
    * @returns {Promise<void>}
    */
   changePassword(current, next) { return this.api.changePassword(current, next); }
+
+  /**
+   * This user's contacts, by display name: those it chose by starting or
+   * writing in a 1:1, plus those it added, minus those it removed. Who may
+   * see a presence kept for "contacts".
+   * @returns {Promise<Contact[]>}
+   */
+  contacts() { return this.api.contacts(); }
+
+  /**
+   * Adds a user to this user's contacts, at once (open connections too).
+   * Idempotent; an unknown user is `not_found`, oneself `invalid`.
+   * @param {string} userId
+   * @returns {Promise<void>}
+   */
+  addContact(userId) { return this.api.addContact(userId); }
+
+  /**
+   * Removes a user from this user's contacts, one from a 1:1 included,
+   * until it is added again; idempotent.
+   * @param {string} userId
+   * @returns {Promise<void>}
+   */
+  removeContact(userId) { return this.api.removeContact(userId); }
 
   // ---- the HTTP API ----
 

@@ -297,6 +297,34 @@ test('presence and typing', T, async () => {
   await paused;
 });
 
+test('contacts: add shows a presence kept for contacts, live; list; remove hides it; errors', T, async () => {
+  const bob = await online('bob');
+  await bob.updateSettings({ online_visibility: 'contacts', last_seen_visibility: 'contacts' });
+  const dave = await online('dave');
+  const hidden = next(dave, 'presence', (p) => p.user_id === bob.userId);
+  dave.subscribePresence([bob.userId]);
+  assert.equal((await hidden).status, 'offline');
+
+  const shown = next(dave, 'presence', (p) => p.user_id === bob.userId && p.status === 'online');
+  await bob.addContact(dave.userId);
+  await shown;
+  await bob.addContact(dave.userId); // idempotent
+  const list = await bob.contacts();
+  assert.deepEqual(list.map((c) => [c.user_id, c.display_name]), [[dave.userId, 'dave']]);
+  assert.equal(typeof list[0].added_at, 'number');
+  assert.deepEqual(await dave.contacts(), []);
+
+  const gone = next(dave, 'presence', (p) => p.user_id === bob.userId && p.status === 'offline');
+  await bob.removeContact(dave.userId);
+  assert.equal((await gone).last_seen, undefined);
+  await bob.removeContact(dave.userId); // idempotent
+  assert.deepEqual(await bob.contacts(), []);
+  assert.equal((await dave.presence(bob.userId)).status, 'offline');
+
+  await assert.rejects(bob.addContact(bob.userId), { status: 422, code: 'invalid' });
+  await assert.rejects(bob.addContact('01JD3Y2B4D6F8H0K2M4P6R8T0V'), { status: 404, code: 'not_found' });
+});
+
 test('media: upload a PNG, complete, send it, the other fetches it', T, async () => {
   const alice = await online('alice');
   const bob = await online('bob');

@@ -5,6 +5,7 @@ import { $, h, fill, avatar, toast } from '../dom.js';
 import { hue, initials, shortTime, preview } from '../format.js';
 import { newChatDialog, newGroupDialog } from './dialogs.js';
 import { devicesDialog } from './devices.js';
+import { contactsDialog } from './contacts.js';
 import { tickMark } from './ticks.js';
 import { icon, mediaIcon } from '../icons.js';
 
@@ -26,6 +27,7 @@ export class Sidebar {
     $('#new-group').addEventListener('click', () => this.newGroup());
     $('#sign-out').addEventListener('click', () => nav.signOut());
     $('#devices').addEventListener('click', () => devicesDialog(client));
+    $('#contacts').addEventListener('click', () => contactsDialog(client));
     $('#copy-id').addEventListener('click', () => this.copyId());
     $('#discoverable').addEventListener('change', (e) => this.setDiscoverable(e.target));
     this.loadSettings();
