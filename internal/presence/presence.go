@@ -585,15 +585,21 @@ func (t *Tracker) Get(ctx context.Context, viewer, userID string) (State, error)
 	if err != nil {
 		return State{}, err
 	}
-	contact := target.contacts[viewer]
-	if !visibleTo(target.settings.Online, contact) {
-		st.Online = false
-	}
 	me, err := t.view(ctx, viewer)
 	if err != nil {
 		return State{}, err
 	}
-	if !visibleTo(target.settings.LastSeen, contact) || !visibleTo(me.settings.LastSeen, me.contacts[userID]) {
+	// A connected user's entry is shared and changed under t.mu (a contact
+	// changing, settings saved): read it under the lock too.
+	t.mu.Lock()
+	contact := target.contacts[viewer]
+	online := visibleTo(target.settings.Online, contact)
+	lastSeen := visibleTo(target.settings.LastSeen, contact) && visibleTo(me.settings.LastSeen, me.contacts[userID])
+	t.mu.Unlock()
+	if !online {
+		st.Online = false
+	}
+	if !lastSeen {
 		st.LastSeen = time.Time{}
 	}
 	return st, nil
