@@ -1,19 +1,18 @@
 // The Contacts screen: who sees what this account keeps for its contacts
 // (the people it chatted with, plus those it added, minus those it
-// removed), adding one by user ID and removing one. A native <dialog>, as
-// the other dialogs: focus is trapped inside, Escape closes, focus returns
-// to the button that opened it.
+// removed), adding one by user ID and removing one.
 
 import { h, fill } from '../dom.js';
+import { listScreen } from './screen.js';
 
 /** Opens the Contacts screen; resolves when it closes. */
 export function contactsDialog(client) {
   const parley = client.parley;
-  const opener = document.activeElement;
-  const status = h('p', { class: 'form-note', role: 'status' });
-  const listError = h('p', { class: 'form-error', role: 'alert' });
+  const { listError, list, say, show } = listScreen({
+    name: 'contacts', title: 'Contacts',
+    desc: 'The people who see your presence when you keep it for your contacts.',
+  });
   const empty = h('p', { class: 'form-note', hidden: true }, 'No contacts yet.');
-  const list = h('ul', { class: 'device-list', 'aria-labelledby': 'contacts-title' });
 
   const idInput = h('input', { id: 'contact-id', type: 'text', autocomplete: 'off', spellcheck: 'false', required: true, 'aria-describedby': 'contact-hint' });
   const addError = h('p', { class: 'form-error', role: 'alert' });
@@ -25,20 +24,6 @@ export function contactsDialog(client) {
     addError,
     h('div', { class: 'dialog-actions' }, addSubmit));
 
-  const close = h('button', { type: 'button', class: 'secondary' }, 'Close');
-  const dlg = h('dialog', { class: 'dialog contacts', 'aria-labelledby': 'contacts-title' },
-    h('div', { class: 'dialog-form' },
-      h('h2', { id: 'contacts-title', class: 'dialog-title' }, 'Contacts'),
-      h('p', { class: 'dialog-desc' }, 'The people who see your presence when you keep it for your contacts.'),
-      status,
-      listError,
-      empty,
-      list,
-      addForm,
-      h('div', { class: 'dialog-actions' }, close)));
-  document.body.append(dlg);
-
-  const say = (text) => { status.textContent = text; };
 
   async function refresh() {
     listError.textContent = '';
@@ -101,15 +86,5 @@ export function contactsDialog(client) {
     }
   });
 
-  return new Promise((resolve) => {
-    close.addEventListener('click', () => dlg.close());
-    dlg.addEventListener('close', () => {
-      dlg.remove();
-      if (opener && opener.isConnected) opener.focus();
-      resolve();
-    });
-    dlg.showModal();
-    idInput.focus();
-    refresh();
-  });
+  return show([empty, list, addForm], { focus: idInput, refresh });
 }

@@ -1,11 +1,10 @@
 // The Devices screen: where this account is signed in (name, since when,
 // last active, "this device"), signing out one device or every other
 // one, and changing the password (which signs the others out too).
-// A native <dialog>, as the other dialogs: focus is trapped inside,
-// Escape closes, focus returns to the button that opened it.
 
 import { h, fill, toast } from '../dom.js';
 import { fullTime } from '../format.js';
+import { listScreen } from './screen.js';
 
 /**
  * What this browser calls itself in the devices list: "Chrome on Linux"
@@ -22,10 +21,9 @@ export function webDeviceName(ua = navigator.userAgent) {
 /** Opens the Devices screen; resolves when it closes. */
 export function devicesDialog(client) {
   const parley = client.parley;
-  const opener = document.activeElement;
-  const status = h('p', { class: 'form-note', role: 'status' });
-  const listError = h('p', { class: 'form-error', role: 'alert' });
-  const list = h('ul', { class: 'device-list', 'aria-labelledby': 'devices-title' });
+  const { listError, list, close, say, show } = listScreen({
+    name: 'devices', title: 'Devices', desc: 'Where your account is signed in.',
+  });
   const endOthers = h('button', { type: 'button', class: 'danger', hidden: true }, 'Sign out all other devices');
 
   const current = h('input', { id: 'pw-current', type: 'password', autocomplete: 'current-password', required: true });
@@ -40,21 +38,6 @@ export function devicesDialog(client) {
     pwError,
     h('div', { class: 'dialog-actions' }, pwSubmit));
 
-  const close = h('button', { type: 'button', class: 'secondary' }, 'Close');
-  const dlg = h('dialog', { class: 'dialog devices', 'aria-labelledby': 'devices-title' },
-    h('div', { class: 'dialog-form' },
-      h('h2', { id: 'devices-title', class: 'dialog-title' }, 'Devices'),
-      h('p', { class: 'dialog-desc' }, 'Where your account is signed in.'),
-      status,
-      listError,
-      list,
-      h('div', { class: 'leave-row' }, endOthers),
-      pwForm,
-      h('div', { class: 'dialog-actions' }, close)));
-  document.body.append(dlg);
-
-  // The status region says it; a second announcement would repeat it.
-  const say = (text) => { status.textContent = text; };
 
   async function refresh() {
     listError.textContent = '';
@@ -143,19 +126,13 @@ export function devicesDialog(client) {
     }
   });
 
-  return new Promise((resolve) => {
-    close.addEventListener('click', () => dlg.close());
-    dlg.addEventListener('close', () => {
-      dlg.remove();
-      if (opener && opener.isConnected) opener.focus();
-      resolve();
-    });
-    dlg.showModal();
-    close.focus();
-    refresh().then(() => {
+  return show([list, h('div', { class: 'leave-row' }, endOthers), pwForm], {
+    focus: close,
+    refresh,
+    then(dlg) {
       // The list is the screen: start there, on its first control.
       const first = list.querySelector('button') || endOthers;
       if (!first.hidden && dlg.open && document.activeElement === close) first.focus();
-    });
+    },
   });
 }
