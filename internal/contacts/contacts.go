@@ -30,10 +30,11 @@ type Contact struct {
 
 // Store keeps the explicit choices.
 type Store interface {
-	// SetContact records that userID added (added) or removed contactID;
-	// an add of a contact already added keeps its time. It returns
-	// store.ErrNotFound when contactID is no user.
-	SetContact(ctx context.Context, userID, contactID string, added bool, at time.Time) error
+	// SetContact records that userID added (added) or removed contactID,
+	// and says whether that changed anything (the same choice again keeps
+	// its time and changes nothing). It returns store.ErrNotFound when
+	// contactID is no user.
+	SetContact(ctx context.Context, userID, contactID string, added bool, at time.Time) (changed bool, err error)
 	// ContactList returns userID's contacts, in no particular order.
 	ContactList(ctx context.Context, userID string) ([]Contact, error)
 }
@@ -79,7 +80,7 @@ func (s *Service) set(ctx context.Context, userID, contactID string, added bool)
 	if contactID == userID {
 		return ErrSelf
 	}
-	err := s.store.SetContact(ctx, userID, contactID, added, s.clock.Now())
+	changed, err := s.store.SetContact(ctx, userID, contactID, added, s.clock.Now())
 	if errors.Is(err, store.ErrNotFound) {
 		return ErrUnknownUser
 	}
@@ -87,8 +88,11 @@ func (s *Service) set(ctx context.Context, userID, contactID string, added bool)
 		return fmt.Errorf("set contact: %w", err)
 	}
 	// The same event as a contact chosen by writing: each connection of
-	// the two reads again who chose whom and what it may see now.
-	s.pub.Publish(ctx, []string{userID, contactID}, bus.Contact(userID, contactID))
+	// the two reads again who chose whom and what it may see now. The
+	// same choice again tells no one anything.
+	if changed {
+		s.pub.Publish(ctx, []string{userID, contactID}, bus.Contact(userID, contactID))
+	}
 	return nil
 }
 

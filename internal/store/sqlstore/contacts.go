@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -12,10 +13,12 @@ import (
 
 var _ contacts.Store = (*Store)(nil)
 
-// SetContact implements contacts.Store. One statement: the insert selects
-// the contact from users, so an unknown one inserts nothing. The casts
-// give PostgreSQL the parameters' types.
-func (s *Store) SetContact(ctx context.Context, userID, contactID string, added bool, at time.Time) error {
+// SetContact implements contacts.Store. One statement when it changes
+// something: the insert selects the contact from users, so an unknown one
+// inserts nothing, and the same state again updates nothing; only then a
+// second one tells the two apart. The casts give PostgreSQL the
+// parameters' types.
+func (s *Store) SetContact(ctx context.Context, userID, contactID string, added bool, at time.Time) (bool, error) {
 	state := contactRemoved
 	if added {
 		state = contactAdded
@@ -24,19 +27,27 @@ func (s *Store) SetContact(ctx context.Context, userID, contactID string, added 
 		INSERT INTO contacts (user_id, contact_id, state, changed_at)
 		SELECT ?, id, CAST(? AS INTEGER), CAST(? AS BIGINT) FROM users WHERE id = ?
 		ON CONFLICT (user_id, contact_id) DO UPDATE SET
-		  changed_at = CASE WHEN contacts.state = excluded.state THEN contacts.changed_at ELSE excluded.changed_at END,
-		  state = excluded.state`, userID, state, ms(at), contactID)
+		  changed_at = excluded.changed_at, state = excluded.state
+		WHERE contacts.state <> excluded.state`, userID, state, ms(at), contactID)
 	if err != nil {
-		return fmt.Errorf("set contact: %w", err)
+		return false, fmt.Errorf("set contact: %w", err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return fmt.Errorf("set contact: %w", err)
+		return false, fmt.Errorf("set contact: %w", err)
 	}
-	if n == 0 {
-		return store.ErrNotFound
+	if n > 0 {
+		return true, nil
 	}
-	return nil
+	var one int
+	err = s.r.QueryRowContext(ctx, `SELECT 1 FROM users WHERE id = ?`, contactID).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, store.ErrNotFound
+	}
+	if err != nil {
+		return false, fmt.Errorf("set contact: %w", err)
+	}
+	return false, nil
 }
 
 // ContactList implements contacts.Store: the effective set (Contacts),

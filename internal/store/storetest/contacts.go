@@ -17,7 +17,7 @@ func testExplicitContacts(t *testing.T, s Store) {
 	mustUser(t, s, "c")
 	set := func(user, other string, added bool, at time.Time) {
 		t.Helper()
-		if err := s.SetContact(ctx(t), user, other, added, at); err != nil {
+		if _, err := s.SetContact(ctx(t), user, other, added, at); err != nil {
 			t.Fatalf("SetContact(%s, %s, %v): %v", user, other, added, err)
 		}
 	}
@@ -83,7 +83,16 @@ func testExplicitContacts(t *testing.T, s Store) {
 	want("c", "chose [], chosen by [a]")
 	list("b", "[]")
 
-	if err := s.SetContact(ctx(t), "a", "nope", true, t0); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.SetContact(ctx(t), "a", "nope", true, t0); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("SetContact of an unknown user: %v, want ErrNotFound", err)
+	}
+	// The same choice again changes nothing, and says so; a new one does.
+	for _, tc := range []struct {
+		added, changed bool
+	}{{false, false}, {true, true}, {true, false}} {
+		changed, err := s.SetContact(ctx(t), "b", "c", tc.added, t0.Add(6*time.Millisecond))
+		if err != nil || changed != tc.changed {
+			t.Fatalf("SetContact(b, c, %v) = %v, %v; want changed %v", tc.added, changed, err, tc.changed)
+		}
 	}
 }
