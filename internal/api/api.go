@@ -189,6 +189,15 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	WriteError(w, err)
 }
 
+// noContent answers 204, or err.
+func (a *API) noContent(w http.ResponseWriter, r *http.Request, err error) {
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
 // abandoned says whether err only reports that the client went away: its
 // request's context ended. That is no server fault, and no one reads the
 // answer.

@@ -41,12 +41,3 @@ func (a *API) RegisterContacts(mux *http.ServeMux, c Contacts) {
 		a.noContent(w, r, c.Remove(r.Context(), session(r.Context()).UserID, r.PathValue("user_id")))
 	}))
 }
-
-// noContent answers 204, or err.
-func (a *API) noContent(w http.ResponseWriter, r *http.Request, err error) {
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
-}

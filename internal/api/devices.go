@@ -42,20 +42,12 @@ func (a *API) listSessions(w http.ResponseWriter, r *http.Request) {
 // endSession signs out one of the caller's devices; another user's is
 // not found, as one that does not exist.
 func (a *API) endSession(w http.ResponseWriter, r *http.Request) {
-	if err := a.ids.EndSession(r.Context(), session(r.Context()), r.PathValue("session_id")); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	a.noContent(w, r, a.ids.EndSession(r.Context(), session(r.Context()), r.PathValue("session_id")))
 }
 
 // endOtherSessions signs out every device of the caller but this one.
 func (a *API) endOtherSessions(w http.ResponseWriter, r *http.Request) {
-	if err := a.ids.EndOtherSessions(r.Context(), session(r.Context())); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	a.noContent(w, r, a.ids.EndOtherSessions(r.Context(), session(r.Context())))
 }
 
 // changePassword is a password attempt like a login: it is limited per
@@ -84,9 +76,5 @@ func (a *API) changePassword(w http.ResponseWriter, r *http.Request) {
 	}
 	err = a.ids.ChangePassword(r.Context(), caller, req.CurrentPassword, req.NewPassword)
 	a.loginDone(r, u.Username, err)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	a.noContent(w, r, err)
 }

@@ -346,19 +346,11 @@ func (a *API) setRole(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) removeParticipant(w http.ResponseWriter, r *http.Request) {
-	if err := a.convs.RemoveMember(r.Context(), actor(r.Context()), r.PathValue("id"), r.PathValue("user_id")); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	a.noContent(w, r, a.convs.RemoveMember(r.Context(), actor(r.Context()), r.PathValue("id"), r.PathValue("user_id")))
 }
 
 // deleteSession signs the calling device out: its token stops working and
 // its open connections close with 4001, on whichever node holds them.
 func (a *API) deleteSession(w http.ResponseWriter, r *http.Request) {
-	if err := a.ids.Logout(r.Context(), session(r.Context())); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	a.noContent(w, r, a.ids.Logout(r.Context(), session(r.Context())))
 }
