@@ -70,6 +70,20 @@ type ContactList struct {
 	Contacts []Contact `json:"contacts"`
 }
 
+// Block is a user the caller blocks, in a BlockList.
+type Block struct {
+	UserID      string `json:"user_id"`
+	Username    string `json:"username"`
+	DisplayName string `json:"display_name"`
+	BlockedAt   int64  `json:"blocked_at"`
+}
+
+// BlockList answers GET /api/v1/users/me/blocks: whom the caller blocks,
+// most recent first.
+type BlockList struct {
+	Blocks []Block `json:"blocks"`
+}
+
 // ChangePasswordRequest is the body of PUT /api/v1/users/me/password.
 type ChangePasswordRequest struct {
 	CurrentPassword string `json:"current_password"`

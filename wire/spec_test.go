@@ -24,7 +24,7 @@ import (
 var restBodies = []any{
 	RegisterRequest{}, LoginRequest{}, User{}, Session{}, UserPresence{}, Settings{}, SettingsUpdate{},
 	SessionInfo{}, SessionList{}, ChangePasswordRequest{},
-	Contact{}, ContactList{},
+	Contact{}, ContactList{}, Block{}, BlockList{},
 	CreateConversationRequest{}, RenameRequest{}, AddParticipantRequest{}, SetRoleRequest{},
 	Participant{}, Conversation{}, LastMessage{}, ConversationList{}, ParticipantList{},
 	Message{}, MessageList{}, RecipientStatus{}, MessageStatus{},

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/parleychat/parley/internal/blocks"
 	"github.com/parleychat/parley/internal/contacts"
 	"github.com/parleychat/parley/internal/conversations"
 	"github.com/parleychat/parley/internal/fault"
@@ -60,6 +61,7 @@ var table = []entry{
 	{err: conversations.ErrNoUserID, code: wire.CodeInvalid},
 	{err: conversations.ErrBadRole, code: wire.CodeInvalid},
 	{err: conversations.ErrBadName, code: wire.CodeInvalid},
+	{err: conversations.ErrCannotAdd, code: wire.CodeForbidden},
 
 	{err: messaging.ErrForbidden, code: wire.CodeForbidden},
 	{err: messaging.ErrConversationNotFound, code: wire.CodeNotFound},
@@ -75,6 +77,9 @@ var table = []entry{
 
 	{err: contacts.ErrUnknownUser, code: wire.CodeNotFound},
 	{err: contacts.ErrSelf, code: wire.CodeInvalid, status: unprocessable},
+
+	{err: blocks.ErrUnknownUser, code: wire.CodeNotFound},
+	{err: blocks.ErrSelf, code: wire.CodeInvalid, status: unprocessable},
 
 	{err: media.ErrNotFound, code: wire.CodeNotFound},
 	{err: media.ErrBadSize, code: wire.CodeInvalid},

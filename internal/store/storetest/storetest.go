@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parleychat/parley/internal/blocks"
 	"github.com/parleychat/parley/internal/contacts"
 	"github.com/parleychat/parley/internal/conversations"
 	"github.com/parleychat/parley/internal/identity"
@@ -35,6 +36,7 @@ type Store interface {
 	ExpireMessages(ctx context.Context, cutoff, now time.Time, limit int) (int, int64, []messaging.StatusChange, error)
 	presence.Store
 	contacts.Store
+	blocks.Store
 	retention.Store
 	media.Store
 }
@@ -66,6 +68,8 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"CommitSendsAndReceiptsTogether", testCommitBoth},
 		{"PresenceSettingsAndContacts", testPresenceSettings},
 		{"ExplicitContacts", testExplicitContacts},
+		{"Blocks", testBlocks},
+		{"WithheldMessages", testWithheld},
 		{"MediaLifecycle", testMediaLifecycle},
 		{"MediaVisibility", testMediaVisibility},
 		{"MediaSweepAndExpiry", testMediaSweepAndExpiry},
