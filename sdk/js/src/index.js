@@ -36,6 +36,7 @@ export { encodeClientFrame, decodeServerFrame, CLIENT_MESSAGE_TYPES, MAX_IDS, MA
 /** @typedef {import('./api.js').SessionInfo} SessionInfo */
 /** @typedef {import('./api.js').LoginOptions} LoginOptions */
 /** @typedef {import('./api.js').Contact} Contact */
+/** @typedef {import('./api.js').Block} Block */
 /** @typedef {import('./clock.js').Clock} Clock */
 /** @typedef {import('./connection.js').ConnectionState} ConnectionState */
 /** @typedef {import('./connection.js').ConnectionOptions} ConnectionOptions */
@@ -294,6 +295,28 @@ export class Parley {
    * @returns {Promise<void>}
    */
   removeContact(userId) { return this.api.removeContact(userId); }
+
+  /**
+   * The users this user blocks, most recent first.
+   * @returns {Promise<Block[]>}
+   */
+  blocks() { return this.api.blocks(); }
+
+  /**
+   * Blocks a user, privately: its 1:1 messages to this user are acked to
+   * it but never delivered, and neither sees the other's presence or
+   * typing. Idempotent; an unknown user is `not_found`, oneself `invalid`.
+   * @param {string} userId
+   * @returns {Promise<void>}
+   */
+  block(userId) { return this.api.block(userId); }
+
+  /**
+   * Ends a block; what the user sent meanwhile stays withheld.
+   * @param {string} userId
+   * @returns {Promise<void>}
+   */
+  unblock(userId) { return this.api.unblock(userId); }
 
   // ---- the HTTP API ----
 
