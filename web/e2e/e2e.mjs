@@ -356,6 +356,7 @@ async function main() {
     await signOutIn(carol);
     await devices(alice, await newUser('alice-laptop', 'Alice Liddell'));
     await contactsScreen(alice, bob, carol);
+    await blocking(alice, bob);
     await keyboardOnly(await newUser('dave', 'Dave Brubeck'), alice);
 
     for (const u of users) {
@@ -1100,6 +1101,43 @@ async function contactsScreen(alice, bob, carol) {
   await dlg.waitFor({ state: 'detached', timeout: WAIT });
   const back = await focused(p);
   expectEqual(back && back.name, 'Contacts', 'focus after closing the Contacts screen');
+}
+
+async function blocking(alice, bob) {
+  log('== block from contact info: nothing reaches Alice while she blocks Bob, nothing of it after; mute');
+  const a = alice.page;
+  await alice.openChat('Bob Marley');
+  await bob.openChat('Alice Liddell');
+  await a.getByRole('button', { name: 'Contact info' }).click();
+  const dlg = a.getByRole('dialog', { name: 'Bob Marley' });
+  await dlg.waitFor({ timeout: WAIT });
+  await dlg.getByTestId('contact-username').filter({ hasText: `@${bob.name}` }).waitFor({ timeout: WAIT });
+  await checkA11y(a, 'contact info');
+  await dlg.getByRole('button', { name: 'Mute notifications' }).click();
+  await dlg.getByRole('button', { name: 'Unmute notifications', pressed: true }).waitFor({ timeout: WAIT });
+  await dlg.getByRole('button', { name: 'Unmute notifications' }).click();
+  await dlg.getByRole('button', { name: 'Block Bob Marley' }).click();
+  await dlg.getByRole('status').filter({ hasText: 'is blocked' }).waitFor({ timeout: WAIT });
+  await shot(a, '17c-contact-info-blocked');
+  await checkA11y(a, 'contact info, blocked');
+  await a.keyboard.press('Escape');
+  await dlg.waitFor({ state: 'detached', timeout: WAIT });
+  // The composer gives way to the bar that says why and offers the unblock.
+  await a.locator('#blocked-bar:not([hidden])', { hasText: 'You blocked Bob Marley' }).waitFor({ timeout: WAIT });
+  expectEqual(await a.locator('#composer').isHidden(), true, 'composer hidden while Bob is blocked');
+  await checkA11y(a, 'chat with a blocked contact');
+
+  // Bob is told nothing: his message is sent, and stays at one tick.
+  await bob.send('Are you ignoring me?');
+  await bob.expectStatus('Are you ignoring me?', 'sent');
+  await a.getByRole('button', { name: 'Unblock' }).click();
+  await a.locator('#composer:not([hidden])').waitFor({ timeout: WAIT });
+  await bob.send('Hello again');
+  // In order: once the later one is on Alice's screen, the withheld one
+  // would be there before it, had it come.
+  await alice.bubbles('Hello again').waitFor({ timeout: WAIT });
+  expectEqual(await alice.bubbles('Are you ignoring me?').count(), 0, 'the message sent while blocked, on Alice\'s screen');
+  await bob.expectStatus('Hello again', 'read');
 }
 
 async function keyboardOnly(dave, alice) {

@@ -202,7 +202,7 @@ async function startApp() {
   client.addEventListener('notice', (e) => toast(e.detail.text));
   client.addEventListener('incoming', (e) => {
     const m = e.detail.message;
-    if (m.message_type === 'system') return;
+    if (m.message_type === 'system' || client.isMuted(m.conversation_id)) return;
     const conv = client.conversation(m.conversation_id);
     const where = conv && conv.type === 'group' ? ` in ${client.title(conv)}` : '';
     const what = m.message_type === 'text' ? m.content : `a ${m.message_type === 'audio' ? 'voice message' : m.message_type}`;
