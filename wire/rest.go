@@ -26,6 +26,14 @@ type User struct {
 	UserID      string `json:"user_id"`
 	Username    string `json:"username"`
 	DisplayName string `json:"display_name"`
+	// Deleted (added) marks an account its owner deleted: username and
+	// display_name are empty; clients show "Deleted account".
+	Deleted bool `json:"deleted,omitempty"`
+}
+
+// DeleteAccountRequest is the body of DELETE /api/v1/users/me.
+type DeleteAccountRequest struct {
+	Password string `json:"password"`
 }
 
 // Session is a login: a token for one device.

@@ -23,7 +23,7 @@ import (
 // OpenAPI schema of the same name.
 var restBodies = []any{
 	RegisterRequest{}, LoginRequest{}, User{}, Session{}, UserPresence{}, Settings{}, SettingsUpdate{},
-	SessionInfo{}, SessionList{}, ChangePasswordRequest{},
+	SessionInfo{}, SessionList{}, ChangePasswordRequest{}, DeleteAccountRequest{},
 	Contact{}, ContactList{}, Block{}, BlockList{},
 	CreateConversationRequest{}, RenameRequest{}, AddParticipantRequest{}, SetRoleRequest{},
 	Participant{}, Conversation{}, LastMessage{}, ConversationList{}, ParticipantList{},

@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/parleychat/parley/internal/accounts"
 	"github.com/parleychat/parley/internal/api"
 	"github.com/parleychat/parley/internal/blob/local"
 	"github.com/parleychat/parley/internal/blocks"
@@ -170,6 +171,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	// A block or an unblock goes the same way: presence and typing of the
 	// two read the relation again on every node.
 	apiv1.RegisterBlocks(mux, blocks.NewService(st, contactsPub, clk))
+	accts := accounts.NewService(ids, convs, med, st, log)
+	apiv1.RegisterAccounts(mux, accts)
+	a.cleanup.Deletions = accts
 	apiv1.RegisterServerInfo(mux, a.serverInfo)
 	api.RegisterSpec(mux) // GET /api/openapi.json and /api/asyncapi.json, public
 	if blobHandler != nil {

@@ -79,6 +79,8 @@ type Store interface {
 	ConversationsOf(ctx context.Context, userID string, notBefore time.Time) ([]Summary, error)
 	// MissingUsers returns those of ids that name no user.
 	MissingUsers(ctx context.Context, ids []string) ([]string, error)
+	// Memberships returns the conversations userID is a current member of.
+	Memberships(ctx context.Context, userID string) ([]string, error)
 	// BlockersOf returns those of ids who block userID.
 	BlockersOf(ctx context.Context, userID string, ids []string) ([]string, error)
 }

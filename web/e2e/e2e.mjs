@@ -357,7 +357,9 @@ async function main() {
     await devices(alice, await newUser('alice-laptop', 'Alice Liddell'));
     await contactsScreen(alice, bob, carol);
     await blocking(alice, bob);
-    await keyboardOnly(await newUser('dave', 'Dave Brubeck'), alice);
+    const dave = await newUser('dave', 'Dave Brubeck');
+    await keyboardOnly(dave, alice);
+    await deleteAccount(dave, alice);
 
     for (const u of users) {
       if (u.errors.length) throw new Error(`${u.display}'s page threw: ${u.errors.join('; ')}`);
@@ -1138,6 +1140,26 @@ async function blocking(alice, bob) {
   await alice.bubbles('Hello again').waitFor({ timeout: WAIT });
   expectEqual(await alice.bubbles('Are you ignoring me?').count(), 0, 'the message sent while blocked, on Alice\'s screen');
   await bob.expectStatus('Hello again', 'read');
+}
+
+async function deleteAccount(dave, alice) {
+  log('== delete an account: the password and a confirmation; the others see it leave');
+  const p = dave.page;
+  await p.getByRole('button', { name: 'Devices', exact: true }).click();
+  const dlg = p.getByRole('dialog', { name: 'Devices' });
+  await dlg.waitFor({ timeout: WAIT });
+  await dlg.getByLabel('Password', { exact: true }).fill('not my password');
+  await dlg.getByLabel('I understand that this cannot be undone').check();
+  await dlg.getByRole('button', { name: 'Delete my account' }).click();
+  await dlg.getByRole('alert').filter({ hasText: 'not your password' }).waitFor({ timeout: WAIT });
+  await checkA11y(p, 'delete account, wrong password');
+  await dlg.getByLabel('Password', { exact: true }).fill('correct horse battery');
+  await dlg.getByRole('button', { name: 'Delete my account' }).click();
+  await p.locator('#auth-notice', { hasText: 'Your account is deleted.' }).waitFor({ timeout: WAIT });
+  // Alice's group with Dave says so, live.
+  await alice.openChat('Keyboard club');
+  await alice.page.locator('#messages li', { hasText: /deleted their account|An account was deleted/ }).waitFor({ timeout: WAIT });
+  await shot(alice.page, '19-account-deleted');
 }
 
 async function keyboardOnly(dave, alice) {

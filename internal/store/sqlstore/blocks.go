@@ -23,7 +23,7 @@ func (s *Store) SetBlock(ctx context.Context, userID, blockedID string, blocked 
 	if blocked {
 		res, err = s.w.ExecContext(ctx, `
 			INSERT INTO blocks (user_id, blocked_id, created_at)
-			SELECT ?, id, CAST(? AS BIGINT) FROM users WHERE id = ?
+			SELECT ?, id, CAST(? AS BIGINT) FROM users WHERE id = ? AND deleted_at IS NULL
 			ON CONFLICT (user_id, blocked_id) DO NOTHING`, userID, ms(at), blockedID)
 	} else {
 		res, err = s.w.ExecContext(ctx, `DELETE FROM blocks WHERE user_id = ? AND blocked_id = ?`, userID, blockedID)
@@ -39,7 +39,7 @@ func (s *Store) SetBlock(ctx context.Context, userID, blockedID string, blocked 
 		return true, nil
 	}
 	var one int
-	err = s.r.QueryRowContext(ctx, `SELECT 1 FROM users WHERE id = ?`, blockedID).Scan(&one)
+	err = s.r.QueryRowContext(ctx, `SELECT 1 FROM users WHERE id = ? AND deleted_at IS NULL`, blockedID).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, store.ErrNotFound
 	}

@@ -191,7 +191,7 @@ func (s *Store) queryInAfter(ctx context.Context, query string, first []any, ids
 // MissingUsers implements conversations.Store.
 func (s *Store) MissingUsers(ctx context.Context, ids []string) ([]string, error) {
 	found := make(map[string]bool, len(ids))
-	err := s.queryIn(ctx, `SELECT id FROM users WHERE id IN (%s)`, ids, func(rows *sql.Rows) error {
+	err := s.queryIn(ctx, `SELECT id FROM users WHERE id IN (%s) AND deleted_at IS NULL`, ids, func(rows *sql.Rows) error {
 		var id string
 		if err := rows.Scan(&id); err != nil {
 			return err
@@ -213,4 +213,10 @@ func (s *Store) MissingUsers(ctx context.Context, ids []string) ([]string, error
 
 func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
+}
+
+// Memberships implements conversations.Store.
+func (s *Store) Memberships(ctx context.Context, userID string) ([]string, error) {
+	return scanStrings(s.r.QueryContext(ctx,
+		`SELECT conversation_id FROM members WHERE user_id = ? AND left_seq IS NULL ORDER BY conversation_id`, userID))
 }

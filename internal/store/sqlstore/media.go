@@ -96,6 +96,12 @@ func (s *Store) MediaCreatedBefore(ctx context.Context, before time.Time, limit 
 		WHERE created_at < ? ORDER BY created_at, id LIMIT ?`, ms(before), limit))
 }
 
+// MediaUploadedBy implements media.Store.
+func (s *Store) MediaUploadedBy(ctx context.Context, userID string, limit int) ([]media.Media, error) {
+	return scanMediaRows(s.r.QueryContext(ctx, `SELECT `+mediaColumns+` FROM media
+		WHERE uploader_id = ? ORDER BY created_at, id LIMIT ?`, userID, limit))
+}
+
 // DeleteMedia implements media.Store.
 func (s *Store) DeleteMedia(ctx context.Context, ids []string) error {
 	if len(ids) == 0 {

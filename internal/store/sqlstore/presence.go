@@ -62,6 +62,7 @@ const contactRows = `
 		SELECT 1, other.user_id, c.created_by, c.answered FROM members me
 		  JOIN conversations c ON c.id = me.conversation_id AND c.type = '1:1'
 		  JOIN members other ON other.conversation_id = me.conversation_id AND other.user_id != me.user_id
+		       AND other.left_seq IS NULL
 		 WHERE me.user_id = ?
 		UNION ALL
 		SELECT 2, contact_id, '', state FROM contacts WHERE user_id = ?

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parleychat/parley/internal/contacts"
+	"github.com/parleychat/parley/internal/identity"
 	"github.com/parleychat/parley/internal/messaging"
 	"github.com/parleychat/parley/internal/store"
 	"github.com/parleychat/parley/wire"
@@ -157,4 +159,62 @@ func testWithheld(t *testing.T, s Store) {
 			t.Fatalf("expiry told a about the withheld message: %+v", c)
 		}
 	}
+}
+
+// testDeleteAccount: the account is emptied and marked, its sessions,
+// contacts and blocks go, it is no longer found by name, its deletion is
+// unfinished while it is a member, and its username frees after the
+// given time only.
+func testDeleteAccount(t *testing.T, s Store) {
+	setup(t, s) // a and b, devices a1, b1, b2, the 1:1 ab
+	mustUser(t, s, "c")
+	if _, err := s.SetContact(ctx(t), "b", "a", true, t0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SetBlock(ctx(t), "a", "c", true, t0); err != nil {
+		t.Fatal(err)
+	}
+	ended, err := s.DeleteAccount(ctx(t), "a", t0)
+	if err != nil || !slices.Equal(ended, []string{"a1"}) {
+		t.Fatalf("DeleteAccount = %v, %v; want a1 ended", ended, err)
+	}
+	if _, err := s.DeleteAccount(ctx(t), "a", t0); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("deleting again = %v, want ErrNotFound", err)
+	}
+	u, err := s.UserByID(ctx(t), "a")
+	if err != nil || !u.Deleted || u.DisplayName != "" {
+		t.Fatalf("UserByID(a) = %+v, %v; want it deleted and emptied", u, err)
+	}
+	if _, _, err := s.UserByUsername(ctx(t), "user-a"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("UserByUsername of a deleted account = %v, want ErrNotFound", err)
+	}
+	if missing, err := s.MissingUsers(ctx(t), []string{"a", "b"}); err != nil || !slices.Equal(missing, []string{"a"}) {
+		t.Fatalf("MissingUsers = %v, %v; want the deleted one", missing, err)
+	}
+	if c, err := s.ContactList(ctx(t), "b"); err != nil || slices.ContainsFunc(c, func(x contacts.Contact) bool { return x.UserID == "a" && !x.AddedAt.IsZero() }) {
+		t.Fatalf("b's contacts = %+v, %v; want the explicit add gone", c, err)
+	}
+	if l, err := s.BlockList(ctx(t), "a"); err != nil || len(l) != 0 {
+		t.Fatalf("a's blocks = %+v, %v", l, err)
+	}
+	if ids, err := s.UnfinishedDeletions(ctx(t), 10); err != nil || !slices.Equal(ids, []string{"a"}) {
+		t.Fatalf("UnfinishedDeletions = %v, %v; want a (still in ab)", ids, err)
+	}
+	if n, err := s.FreeUsernames(ctx(t), t0, 10); err != nil || n != 0 {
+		t.Fatalf("FreeUsernames before the time = %d, %v", n, err)
+	}
+	if n, err := s.FreeUsernames(ctx(t), t0.Add(time.Millisecond), 10); err != nil || n != 1 {
+		t.Fatalf("FreeUsernames = %d, %v; want 1", n, err)
+	}
+	if n, err := s.FreeUsernames(ctx(t), t0.Add(time.Millisecond), 10); err != nil || n != 0 {
+		t.Fatalf("FreeUsernames again = %d, %v; want 0", n, err)
+	}
+	mustUser(t, s, "a2") // its name differs; the freed one is taken by a new account below
+	if err := s.CreateUser(ctx(t), identityUser("a3", "user-a"), "h"); err != nil {
+		t.Fatalf("taking the freed username: %v", err)
+	}
+}
+
+func identityUser(id, username string) identity.User {
+	return identity.User{ID: id, Username: username, DisplayName: id, CreatedAt: t0}
 }

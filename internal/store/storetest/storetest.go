@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parleychat/parley/internal/accounts"
 	"github.com/parleychat/parley/internal/blocks"
 	"github.com/parleychat/parley/internal/contacts"
 	"github.com/parleychat/parley/internal/conversations"
@@ -37,6 +38,7 @@ type Store interface {
 	presence.Store
 	contacts.Store
 	blocks.Store
+	accounts.Store
 	retention.Store
 	media.Store
 }
@@ -70,6 +72,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"ExplicitContacts", testExplicitContacts},
 		{"Blocks", testBlocks},
 		{"WithheldMessages", testWithheld},
+		{"DeleteAccount", testDeleteAccount},
 		{"MediaLifecycle", testMediaLifecycle},
 		{"MediaVisibility", testMediaVisibility},
 		{"MediaSweepAndExpiry", testMediaSweepAndExpiry},

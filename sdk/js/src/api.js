@@ -248,6 +248,14 @@ export class Api {
     await this.request('PUT', '/users/me/password', { current_password: current, new_password: next }, { passwordCheck: true });
   }
 
+  /**
+   * A 401 here is a wrong password: the session goes on.
+   * @param {string} password @returns {Promise<void>}
+   */
+  async deleteAccount(password) {
+    await this.request('DELETE', '/users/me', { password }, { passwordCheck: true });
+  }
+
   /** @returns {Promise<void>} */
   async logout() { await this.request('DELETE', '/sessions/current'); }
 

@@ -273,6 +273,16 @@ export class Parley {
   changePassword(current, next) { return this.api.changePassword(current, next); }
 
   /**
+   * Deletes this user's account, given its password: irreversible. Every
+   * session ends (this one's connection closes with 4001, reported as
+   * `sessionEnded`); the messages it sent stay in others' histories. A
+   * wrong password is `unauthorized` and changes nothing.
+   * @param {string} password
+   * @returns {Promise<void>}
+   */
+  deleteAccount(password) { return this.api.deleteAccount(password); }
+
+  /**
    * This user's contacts, by display name: those it chose by starting or
    * writing in a 1:1, plus those it added, minus those it removed. Who may
    * see a presence kept for "contacts".

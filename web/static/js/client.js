@@ -210,6 +210,7 @@ export class Client extends EventTarget {
     if (you && id === this.me) return 'You';
     const u = this.users.get(id);
     if (!u) { this.ensureUser(id); return 'Someone'; }
+    if (u.deleted) return 'Deleted account';
     return u.display_name || u.username;
   }
 

@@ -125,6 +125,7 @@ export function systemText(content, name) {
     case 'role_changed':
       return e.role === 'admin' ? `${actor} made ${user} an admin` : `${actor} made ${user} a member`;
     case 'group_created': return `${actor} created the group`;
+    case 'account_deleted': return user === 'Deleted account' ? 'An account was deleted' : `${user} deleted their account`;
     default: return 'Group updated';
   }
 }

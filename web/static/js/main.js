@@ -80,6 +80,7 @@ function endedMessage(why) {
   if (why === 'unauthorized') return 'Your session has expired. Please sign in again.';
   if (why && why.includes('too many devices')) return 'You were signed out: this account signed in on too many devices.';
   if (why && why.includes('expired')) return 'Your session has expired. Please sign in again.';
+  if (why && why.includes('account deleted')) return 'Your account is deleted.';
   if (why && why.includes('password changed')) return 'You were signed out: the password was changed on another device.';
   return 'You were signed out from another device.';
 }

@@ -30,3 +30,11 @@ func (c *Client) Blocks(ctx context.Context) ([]Block, error) {
 	err := c.do(ctx, http.MethodGet, "/api/v1/users/me/blocks", nil, &l)
 	return l.Blocks, err
 }
+
+// DeleteAccount deletes the caller's account, given its password:
+// irreversible. Every session ends; the messages it sent stay in others'
+// histories, their sender shown as a deleted account. A wrong password is
+// unauthorized and changes nothing.
+func (c *Client) DeleteAccount(ctx context.Context, password string) error {
+	return c.do(ctx, http.MethodDelete, "/api/v1/users/me", wire.DeleteAccountRequest{Password: password}, nil)
+}
