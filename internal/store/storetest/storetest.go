@@ -18,6 +18,7 @@ import (
 	"github.com/parleychat/parley/internal/media"
 	"github.com/parleychat/parley/internal/messaging"
 	"github.com/parleychat/parley/internal/presence"
+	"github.com/parleychat/parley/internal/profiles"
 	"github.com/parleychat/parley/internal/retention"
 	"github.com/parleychat/parley/internal/store"
 	"github.com/parleychat/parley/wire"
@@ -35,6 +36,7 @@ type Store interface {
 	ExpireMessages(ctx context.Context, cutoff, now time.Time, limit int) (int, int64, []messaging.StatusChange, error)
 	presence.Store
 	contacts.Store
+	profiles.Store
 	retention.Store
 	media.Store
 }
@@ -69,6 +71,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"MediaLifecycle", testMediaLifecycle},
 		{"MediaVisibility", testMediaVisibility},
 		{"MediaSweepAndExpiry", testMediaSweepAndExpiry},
+		{"Profiles", testProfiles},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
