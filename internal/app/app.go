@@ -31,6 +31,7 @@ import (
 	"github.com/parleychat/parley/internal/messaging"
 	"github.com/parleychat/parley/internal/metrics"
 	"github.com/parleychat/parley/internal/presence"
+	"github.com/parleychat/parley/internal/profiles"
 	"github.com/parleychat/parley/internal/retention"
 	"github.com/parleychat/parley/internal/store/sqlstore"
 	"github.com/parleychat/parley/internal/web"
@@ -166,6 +167,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	// Through contactsPub: an add or a removal drops both users' cached
 	// contacts on every node, then re-evaluates their open connections.
 	apiv1.RegisterContacts(mux, contacts.NewService(st, contactsPub, clk))
+	apiv1.RegisterProfiles(mux, profiles.NewService(st, med, convs, pub))
 	apiv1.RegisterServerInfo(mux, a.serverInfo)
 	api.RegisterSpec(mux) // GET /api/openapi.json and /api/asyncapi.json, public
 	if blobHandler != nil {
