@@ -332,3 +332,25 @@ func TestGroupAvatar(t *testing.T) {
 		}
 	})
 }
+
+// TestClusterProfileAcrossNodes: a change made on node A reaches a
+// contact connected to node B, through Redis, and B answers the new
+// profile.
+func TestClusterProfileAcrossNodes(t *testing.T) {
+	ctx := testCtx(t)
+	na, nb := twoNodes(t)
+	alice, bob := na.NewUser(ctx, "alice"), na.NewUser(ctx, "bob")
+	if _, err := alice.API.CreateDirect(ctx, bob.UserID); err != nil {
+		t.Fatal(err)
+	}
+	bc := served(t, apptest.Dial(ctx, t, on(nb, bob))) // node B
+	if _, err := alice.API.UpdateProfile(ctx, client.ProfileUpdate{DisplayName: str("Alice on A"), About: str("hello from A")}); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := bc.Next(ctx, "profile"); err != nil || f.UserID != alice.UserID || f.DisplayName != "Alice on A" {
+		t.Fatalf("bob on node B got %+v, %v", f, err)
+	}
+	if u, err := on(nb, bob).User(ctx, alice.UserID); err != nil || u.About != "hello from A" {
+		t.Fatalf("node B answers %+v, %v", u, err)
+	}
+}
