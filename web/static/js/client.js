@@ -95,6 +95,7 @@ export class Client extends EventTarget {
       p.on('status', (f) => this.onStatus(f)),
       p.on('presence', (f) => this.onPresence(f)),
       p.on('typing', (f) => this.onTyping(f)),
+      p.on('profile', (f) => this.refreshUser(f.user_id)),
       p.on('error', (e) => this.onError(e)),
       p.on('sessionEnded', ({ reason }) => this.emit('signedout', { why: reason })),
     ];
@@ -165,6 +166,36 @@ export class Client extends EventTarget {
     const u = this.users.get(id);
     if (!u) { this.ensureUser(id); return 'Someone'; }
     return u.display_name || u.username;
+  }
+
+  /**
+   * The 96-pixel picture of a user, or of a group (a conversation id):
+   * "" when it has none or its owner keeps it from this user.
+   */
+  avatarUrl(id) {
+    const conv = this.convs.get(id);
+    const a = conv ? conv.avatar : this.users.get(id)?.avatar;
+    return (a && a.url_96) || '';
+  }
+
+  /**
+   * Fetches a user again: its profile changed (a profile frame), and what
+   * it shows this user is what the server answers.
+   */
+  refreshUser(id) {
+    if (!id) return;
+    this.parley.user(id).then((u) => {
+      this.users.set(id, u);
+      this.emit('users');
+    }, () => {});
+  }
+
+  /** Saves this user's profile; the answer is its new profile. */
+  async saveProfile(change) {
+    const u = await this.parley.updateProfile(change);
+    this.users.set(this.me, u);
+    this.emit('users');
+    return u;
   }
 
   ensureUser(id) {
