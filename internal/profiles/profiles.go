@@ -219,6 +219,10 @@ func CleanAbout(s string) (string, error) {
 // avatar replaced is deleted once nothing names it, and the user's
 // contacts and other devices are told.
 func (s *Service) Update(ctx context.Context, userID string, c Change) (View, error) {
+	if c.DisplayName == nil && c.About == nil && c.AvatarMediaID == nil {
+		// Nothing to change: nothing to tell anyone either.
+		return s.Get(ctx, userID, userID)
+	}
 	var err error
 	if c.DisplayName != nil {
 		dn, ok := names.Clean(*c.DisplayName, identity.MaxDisplayNameLen)
