@@ -58,6 +58,8 @@ export class Client extends EventTarget {
     this.parley = parley;
     this.users = new Map();
     this.userFetches = new Map();
+    this.userFetchedAt = new Map(); // user id → when its object (and avatar URLs) was fetched
+    this.userRefreshes = new Set(); // user ids being fetched again
     this.convs = new Map();
     this.chats = new Map();
     this.presence = new Map();
@@ -175,6 +177,9 @@ export class Client extends EventTarget {
   avatarUrl(id) {
     const conv = this.convs.get(id);
     const a = conv ? conv.avatar : this.users.get(id)?.avatar;
+    // Avatar URLs are short-lived like media URLs: a user fetched long ago
+    // is fetched again (the picture shown meanwhile is the browser's copy).
+    if (!conv && a && Date.now() - (this.userFetchedAt.get(id) || 0) > MEDIA_TTL_MS) this.refreshUser(id);
     return (a && a.url_96) || '';
   }
 
@@ -183,17 +188,20 @@ export class Client extends EventTarget {
    * it shows this user is what the server answers.
    */
   refreshUser(id) {
-    if (!id) return;
+    if (!id || this.userRefreshes.has(id)) return;
+    this.userRefreshes.add(id);
     this.parley.user(id).then((u) => {
       this.users.set(id, u);
+      this.userFetchedAt.set(id, Date.now());
       this.emit('users');
-    }, () => {});
+    }, () => {}).finally(() => this.userRefreshes.delete(id));
   }
 
   /** Saves this user's profile; the answer is its new profile. */
   async saveProfile(change) {
     const u = await this.parley.updateProfile(change);
     this.users.set(this.me, u);
+    this.userFetchedAt.set(this.me, Date.now());
     this.emit('users');
     return u;
   }
@@ -202,6 +210,7 @@ export class Client extends EventTarget {
     if (!id || this.users.has(id) || this.userFetches.has(id)) return this.userFetches.get(id);
     const p = this.parley.user(id).then((u) => {
       this.users.set(id, u);
+      this.userFetchedAt.set(id, Date.now());
       this.emit('users');
       return u;
     }).catch(() => {
