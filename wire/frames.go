@@ -26,6 +26,8 @@ const (
 	TypePresence     = "presence"
 	TypeHeartbeatAck = "heartbeat_ack"
 	TypeError        = "error"
+	// TypeProfile (added): a user's profile changed; fetch it again.
+	TypeProfile = "profile"
 )
 
 // Message types a client may send. "system" is written only by the server.
@@ -235,6 +237,16 @@ type Typing struct {
 	State          string `json:"state"`
 }
 
+// Profile (added) tells a user's contacts and its own devices that its
+// profile changed: display name, about or avatar. It carries only what
+// everyone may see; the client fetches GET /api/v1/users/{user_id} for
+// the rest, which answers with what the viewer may see.
+type Profile struct {
+	Type        string `json:"type"`
+	UserID      string `json:"user_id"`
+	DisplayName string `json:"display_name"`
+}
+
 // HeartbeatAck answers a heartbeat with the server's clock.
 type HeartbeatAck struct {
 	Type       string `json:"type"`
@@ -288,6 +300,7 @@ type ServerFrame struct {
 	Message         string   `json:"message,omitempty"`
 	MessageIDs      []string `json:"message_ids,omitempty"`
 	RetryAfterMS    int64    `json:"retry_after_ms,omitempty"`
+	DisplayName     string   `json:"display_name,omitempty"`
 
 	Raw []byte `json:"-"`
 }

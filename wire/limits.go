@@ -46,6 +46,9 @@ const (
 	MaxDisplayNameLen = 64  // printable characters
 	MaxGroupNameLen   = 100 // printable characters
 	MaxDeviceNameLen  = 64  // printable characters
+	// MaxAboutLen bounds a profile's about text (added): characters after
+	// Unicode NFC normalisation, line breaks and other controls refused.
+	MaxAboutLen = 140
 
 	// DefaultMaxGroupSize counts the creator (--max-group-size).
 	DefaultMaxGroupSize = 100

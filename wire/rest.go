@@ -21,11 +21,15 @@ type LoginRequest struct {
 	DeviceName string `json:"device_name,omitempty"`
 }
 
-// User is a registered account's public profile.
+// User is a registered account's public profile. About and Avatar
+// (added) appear only where the user's privacy settings let the caller
+// see them, and when set; the user itself always sees its own.
 type User struct {
-	UserID      string `json:"user_id"`
-	Username    string `json:"username"`
-	DisplayName string `json:"display_name"`
+	UserID      string  `json:"user_id"`
+	Username    string  `json:"username"`
+	DisplayName string  `json:"display_name"`
+	About       string  `json:"about,omitempty"`
+	Avatar      *Avatar `json:"avatar,omitempty"`
 	// Deleted (added) marks an account its owner deleted: username and
 	// display_name are empty; clients show "Deleted account".
 	Deleted bool `json:"deleted,omitempty"`
@@ -34,6 +38,31 @@ type User struct {
 // DeleteAccountRequest is the body of DELETE /api/v1/users/me.
 type DeleteAccountRequest struct {
 	Password string `json:"password"`
+}
+
+// Avatar is a user's or a group's picture: a square JPEG at 640 x 640
+// (URL640) and a 96 x 96 thumbnail (URL96). The URLs are short-lived like
+// media downloads; AvatarID changes whenever the picture does, so a
+// client may cache the images by it.
+type Avatar struct {
+	AvatarID string `json:"avatar_id"`
+	URL640   string `json:"url_640"`
+	URL96    string `json:"url_96"`
+}
+
+// ProfileUpdate is the body of PATCH /api/v1/users/me/profile: a field
+// left out is left as it is. AvatarMediaID names a ready image the caller
+// uploaded, made into its avatar; "" (or null) removes the avatar.
+type ProfileUpdate struct {
+	DisplayName   *string `json:"display_name,omitempty"`
+	About         *string `json:"about,omitempty"`
+	AvatarMediaID *string `json:"avatar_media_id,omitempty"`
+}
+
+// AvatarRequest is the body of PUT /api/v1/conversations/{id}/avatar: a
+// ready image the caller uploaded.
+type AvatarRequest struct {
+	MediaID string `json:"media_id"`
 }
 
 // Session is a login: a token for one device.
@@ -123,10 +152,14 @@ const (
 
 // Settings are a user's privacy settings: who sees its presence, and who
 // finds it by its username (Discoverable).
+// AvatarVisibility and AboutVisibility (added) say who sees its avatar
+// and its about text.
 type Settings struct {
 	LastSeenVisibility string `json:"last_seen_visibility"`
 	OnlineVisibility   string `json:"online_visibility"`
 	Discoverable       string `json:"discoverable"`
+	AvatarVisibility   string `json:"avatar_visibility"`
+	AboutVisibility    string `json:"about_visibility"`
 }
 
 // SettingsUpdate is the body of PATCH /api/v1/users/me/settings: a field
@@ -135,6 +168,8 @@ type SettingsUpdate struct {
 	LastSeenVisibility string `json:"last_seen_visibility,omitempty"`
 	OnlineVisibility   string `json:"online_visibility,omitempty"`
 	Discoverable       string `json:"discoverable,omitempty"`
+	AvatarVisibility   string `json:"avatar_visibility,omitempty"`
+	AboutVisibility    string `json:"about_visibility,omitempty"`
 }
 
 // Conversation types and member roles.
@@ -190,6 +225,8 @@ type Conversation struct {
 	LastActivityAt     int64         `json:"last_activity_at"`
 	UnreadCount        *int64        `json:"unread_count,omitempty"`
 	LastMessage        *LastMessage  `json:"last_message,omitempty"`
+	// Avatar (added) is a group's picture, when it has one.
+	Avatar *Avatar `json:"avatar,omitempty"`
 }
 
 // LastMessage is a conversation's newest message, as its list entry shows it.

@@ -49,6 +49,8 @@ func NewServerFrame(typ string) any {
 		return new(HeartbeatAck)
 	case TypeError:
 		return new(ErrorFrame)
+	case TypeProfile:
+		return new(Profile)
 	}
 	return nil
 }

@@ -25,6 +25,7 @@ var restBodies = []any{
 	RegisterRequest{}, LoginRequest{}, User{}, Session{}, UserPresence{}, Settings{}, SettingsUpdate{},
 	SessionInfo{}, SessionList{}, ChangePasswordRequest{}, DeleteAccountRequest{},
 	Contact{}, ContactList{}, Block{}, BlockList{},
+	Avatar{}, ProfileUpdate{}, AvatarRequest{},
 	CreateConversationRequest{}, RenameRequest{}, AddParticipantRequest{}, SetRoleRequest{},
 	Participant{}, Conversation{}, LastMessage{}, ConversationList{}, ParticipantList{},
 	Message{}, MessageList{}, RecipientStatus{}, MessageStatus{},
@@ -37,6 +38,7 @@ var restBodies = []any{
 var serverFrames = map[string]any{
 	TypeMessageAck: MessageAck{}, TypeMessage: Message{}, TypeStatus: Status{}, TypePresence: Presence{},
 	TypeTyping: Typing{}, TypeHeartbeatAck: HeartbeatAck{}, TypeError: ErrorFrame{},
+	TypeProfile: Profile{},
 }
 
 // clientFrames are the client frames by type: each has an AsyncAPI schema

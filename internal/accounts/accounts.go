@@ -1,7 +1,8 @@
 // Package accounts deletes accounts. A deletion touches several domains;
 // the one step that decides it is identity's (the account emptied and
 // marked deleted, its sessions ended, in one transaction); the rest —
-// its memberships ended with system messages, its uploads deleted — is
+// its memberships ended with system messages, its uploads and avatar
+// deleted — is
 // cleanup, done at once and finished by the retention job if a crash cut
 // it short (FinishDeletions), so a deletion that was answered is always
 // completed.
@@ -30,10 +31,15 @@ type Uploads interface {
 	DeleteUploads(ctx context.Context, userID string) (int, error)
 }
 
+// Avatars removes a deleted account's avatar.
+type Avatars interface {
+	RemoveAvatar(ctx context.Context, userID string) error
+}
+
 // Store finds deletions not finished.
 type Store interface {
 	// UnfinishedDeletions returns up to limit deleted accounts that are
-	// still members of a conversation or still have uploads.
+	// still members of a conversation, or still have uploads or an avatar.
 	UnfinishedDeletions(ctx context.Context, limit int) ([]string, error)
 }
 
@@ -42,13 +48,14 @@ type Service struct {
 	ids     Identity
 	members Memberships
 	uploads Uploads
+	avatars Avatars
 	store   Store
 	log     *slog.Logger
 }
 
 // NewService returns the service.
-func NewService(ids Identity, members Memberships, uploads Uploads, st Store, log *slog.Logger) *Service {
-	return &Service{ids: ids, members: members, uploads: uploads, store: st, log: log}
+func NewService(ids Identity, members Memberships, uploads Uploads, avatars Avatars, st Store, log *slog.Logger) *Service {
+	return &Service{ids: ids, members: members, uploads: uploads, avatars: avatars, store: st, log: log}
 }
 
 // Delete deletes caller's account, given its password. Once the account
@@ -87,5 +94,5 @@ func (s *Service) finish(ctx context.Context, userID string) error {
 	if _, err := s.uploads.DeleteUploads(ctx, userID); err != nil {
 		return fmt.Errorf("delete uploads: %w", err)
 	}
-	return nil
+	return s.avatars.RemoveAvatar(ctx, userID)
 }

@@ -74,6 +74,9 @@ type API struct {
 
 	authLimits   AuthLimits
 	lookupLimits LookupLimits
+	// profiles, once registered (RegisterProfiles), adds about and
+	// avatars to users and avatars to groups.
+	profiles Profiles
 }
 
 // New returns the API.

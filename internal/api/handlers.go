@@ -9,6 +9,7 @@ import (
 	"github.com/parleychat/parley/internal/identity"
 	"github.com/parleychat/parley/internal/messaging"
 	"github.com/parleychat/parley/internal/presence"
+	"github.com/parleychat/parley/internal/profiles"
 	"github.com/parleychat/parley/wire"
 )
 
@@ -76,7 +77,12 @@ func (a *API) getUser(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toUser(u))
+	out, err := a.userFor(r, u)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (a *API) getPresence(w http.ResponseWriter, r *http.Request) {
@@ -105,7 +111,12 @@ func (a *API) getSettings(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toSettings(s, d))
+	out := toSettings(s, d)
+	if err := a.profileSettings(r.Context(), me, &out); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 // patchSettings saves the presence settings (presence) and the
@@ -121,6 +132,11 @@ func (a *API) patchSettings(w http.ResponseWriter, r *http.Request) {
 	d := identity.Discoverability(req.Discoverable)
 	if d != "" && !d.Valid() {
 		a.fail(w, r, identity.ErrDiscoverability)
+		return
+	}
+	av, ab := profiles.Visibility(req.AvatarVisibility), profiles.Visibility(req.AboutVisibility)
+	if err := profiles.CheckSettings(av, ab); err != nil {
+		a.fail(w, r, err)
 		return
 	}
 	var (
@@ -146,7 +162,18 @@ func (a *API) patchSettings(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toSettings(s, d))
+	out := toSettings(s, d)
+	if a.profiles != nil && (av != "" || ab != "") {
+		if _, err := a.profiles.UpdateSettings(ctx, me, av, ab); err != nil {
+			a.fail(w, r, err)
+			return
+		}
+	}
+	if err := a.profileSettings(ctx, me, &out); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func toConversation(c conversations.Conversation) wire.Conversation {
@@ -213,6 +240,10 @@ func (a *API) listConversations(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+	if err := a.withGroupAvatars(r, out); err != nil {
+		a.fail(w, r, err)
+		return
+	}
 	writeJSON(w, http.StatusOK, wire.ConversationList{Conversations: out})
 }
 
@@ -222,7 +253,12 @@ func (a *API) getConversation(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toConversation(c))
+	out := []wire.Conversation{toConversation(c)}
+	if err := a.withGroupAvatars(r, out); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out[0])
 }
 
 func (a *API) getParticipants(w http.ResponseWriter, r *http.Request) {

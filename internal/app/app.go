@@ -33,6 +33,7 @@ import (
 	"github.com/parleychat/parley/internal/messaging"
 	"github.com/parleychat/parley/internal/metrics"
 	"github.com/parleychat/parley/internal/presence"
+	"github.com/parleychat/parley/internal/profiles"
 	"github.com/parleychat/parley/internal/retention"
 	"github.com/parleychat/parley/internal/store/sqlstore"
 	"github.com/parleychat/parley/internal/web"
@@ -171,7 +172,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	// A block or an unblock goes the same way: presence and typing of the
 	// two read the relation again on every node.
 	apiv1.RegisterBlocks(mux, blocks.NewService(st, contactsPub, clk))
-	accts := accounts.NewService(ids, convs, med, st, log)
+	profs := profiles.NewService(st, med, convs, pub)
+	apiv1.RegisterProfiles(mux, profs)
+	// Deleting an account: identity's one transaction, then its
+	// memberships, uploads and avatar (finished by the cleanup if cut short).
+	accts := accounts.NewService(ids, convs, med, profs, st, log)
 	apiv1.RegisterAccounts(mux, accts)
 	a.cleanup.Deletions = accts
 	apiv1.RegisterServerInfo(mux, a.serverInfo)

@@ -211,6 +211,13 @@ func TestContractServerSpeaksWire(t *testing.T) {
 	}
 	call(alice.API, "POST", "/api/v1/media/"+up.MediaID+"/complete", nil, new(wire.Media)) // ready
 	refused(alice.API, "POST", "/api/v1/media", wire.CreateMediaRequest{ContentType: "text/x-nope", Size: ptr(int64(1))}, 400)
+	about := "at the gym"
+	call(alice.API, "PATCH", "/api/v1/users/me/profile", wire.ProfileUpdate{About: &about, AvatarMediaID: &up.MediaID}, new(wire.User))
+	call(bob.API, "GET", "/api/v1/users/"+alice.UserID, nil, new(wire.User))
+	refused(alice.API, "PATCH", "/api/v1/users/me/profile", wire.ProfileUpdate{About: ptr("two\nlines")}, 400)
+	call(alice.API, "PUT", gpath+"/avatar", wire.AvatarRequest{MediaID: up.MediaID}, new(wire.Conversation))
+	call(bob.API, "GET", gpath, nil, new(wire.Conversation))
+	refused(carol.API, "PUT", "/api/v1/conversations/"+conv.ConversationID+"/avatar", wire.AvatarRequest{MediaID: up.MediaID}, 403)
 
 	// WebSocket: every frame the server sends in a flow with each kind.
 	ac, bc := alice.Dial(ctx), bob.Dial(ctx)
@@ -269,6 +276,11 @@ func TestContractServerSpeaksWire(t *testing.T) {
 		t.Fatal(err)
 	}
 	read(ac, 1, is(wire.TypeHeartbeatAck))
+	name = "Alice L."
+	if _, err := alice.API.UpdateProfile(ctx, wire.ProfileUpdate{DisplayName: &name}); err != nil {
+		t.Fatal(err)
+	}
+	read(bc, 1, is(wire.TypeProfile)) // bob is alice's contact: she opened their chat
 	call(alice.API, "GET", "/api/v1/messages/"+msg.MessageID+"/status", nil, new(wire.MessageStatus))
 	call(bob.API, "GET", "/api/v1/conversations/"+conv.ConversationID+"/messages", nil, new(wire.MessageList))
 	call(bob.API, "GET", "/api/v1/conversations", nil, new(wire.ConversationList))
@@ -288,7 +300,7 @@ func TestContractServerSpeaksWire(t *testing.T) {
 		seen[f.Type] = true
 		check("frame "+f.Type, f.Raw, v)
 	}
-	for _, typ := range []string{wire.TypeMessageAck, wire.TypeMessage, wire.TypeStatus, wire.TypePresence, wire.TypeTyping, wire.TypeHeartbeatAck, wire.TypeError} {
+	for _, typ := range []string{wire.TypeMessageAck, wire.TypeMessage, wire.TypeStatus, wire.TypePresence, wire.TypeTyping, wire.TypeHeartbeatAck, wire.TypeError, wire.TypeProfile} {
 		if !seen[typ] {
 			t.Errorf("the flow showed no %q frame: %q", typ, raws(frames))
 		}

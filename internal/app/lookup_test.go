@@ -85,22 +85,25 @@ func TestDiscoverableSettingRefusals(t *testing.T) {
 		{"discoverable": "EVERYONE"},
 		{"discoverable": "nobody", "last_seen_visibility": "friends"},
 		{"discoverable": "maybe", "online_visibility": "nobody", "last_seen_visibility": "nobody"},
+		{"discoverable": "nobody", "avatar_visibility": "friends"},
+		{"about_visibility": "Nobody", "online_visibility": "nobody"},
 	} {
 		if err := bob.API.Do(ctx, http.MethodPatch, "/api/v1/users/me/settings", bad, nil); client.ErrorCode(err) != "invalid" {
 			t.Fatalf("settings %v: %v, want invalid", bad, err)
 		}
 	}
-	want := client.Settings{LastSeenVisibility: "everyone", OnlineVisibility: "everyone", Discoverable: "everyone"}
+	want := client.Settings{LastSeenVisibility: "everyone", OnlineVisibility: "everyone", Discoverable: "everyone",
+		AvatarVisibility: "everyone", AboutVisibility: "everyone"}
 	if s, err := bob.API.Settings(ctx); err != nil || s != want {
 		t.Fatalf("after refusals = %+v, %v, want nothing changed", s, err)
 	}
 	// The fields are saved together and each alone leaves the others.
 	s, err := bob.API.UpdateSettings(ctx, wire.SettingsUpdate{Discoverable: "nobody", OnlineVisibility: "contacts"})
-	if err != nil || s != (client.Settings{LastSeenVisibility: "everyone", OnlineVisibility: "contacts", Discoverable: "nobody"}) {
+	if err != nil || s != (client.Settings{LastSeenVisibility: "everyone", OnlineVisibility: "contacts", Discoverable: "nobody", AvatarVisibility: "everyone", AboutVisibility: "everyone"}) {
 		t.Fatalf("both = %+v, %v", s, err)
 	}
 	s, err = bob.API.UpdateSettings(ctx, wire.SettingsUpdate{LastSeenVisibility: "nobody"})
-	if err != nil || s != (client.Settings{LastSeenVisibility: "nobody", OnlineVisibility: "contacts", Discoverable: "nobody"}) {
+	if err != nil || s != (client.Settings{LastSeenVisibility: "nobody", OnlineVisibility: "contacts", Discoverable: "nobody", AvatarVisibility: "everyone", AboutVisibility: "everyone"}) {
 		t.Fatalf("last seen alone = %+v, %v", s, err)
 	}
 }

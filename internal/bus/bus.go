@@ -32,6 +32,10 @@ const (
 	// Chosen, wrote in one, added or removed it), so presence visibility
 	// changes live, not at the next connect.
 	KindContact
+	// KindProfile (added) tells a user's contacts and its own devices that
+	// its profile changed (Profile); not lossy, but nothing is queued for
+	// it either: a client that was offline fetches profiles on connect.
+	KindProfile
 )
 
 // Event is one thing to tell a user's connections. The domain fills in
@@ -63,6 +67,8 @@ type Event struct {
 	Presence *wire.Presence
 	// Typing, for KindTyping.
 	Typing *wire.Typing
+	// Profile, for KindProfile.
+	Profile *wire.Profile
 
 	encode sync.Once
 	frames [][]byte
@@ -80,6 +86,8 @@ func (e *Event) Frames() [][]byte {
 			e.frames = [][]byte{wire.Encode(e.Presence)}
 		case e.Typing != nil:
 			e.frames = [][]byte{wire.Encode(e.Typing)}
+		case e.Profile != nil:
+			e.frames = [][]byte{wire.Encode(e.Profile)}
 		default:
 			e.frames = make([][]byte, len(e.Statuses))
 			for i := range e.Statuses {
@@ -104,6 +112,13 @@ func (e *Event) Lossy() bool { return e.Kind == KindPresence || e.Kind == KindTy
 // adding or removing it; publish it to both.
 func Contact(chooser, chosen string) *Event {
 	return &Event{Kind: KindContact, Chooser: chooser, Chosen: chosen}
+}
+
+// Profile is the event of userID's profile changing: the same frame for
+// every viewer (see internal/profiles), so it crosses nodes as bytes like
+// the others.
+func Profile(userID, displayName string) *Event {
+	return &Event{Kind: KindProfile, Profile: &wire.Profile{Type: wire.TypeProfile, UserID: userID, DisplayName: displayName}}
 }
 
 // Cache names a cache of stored rows that every node keeps, so that the

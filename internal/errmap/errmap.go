@@ -17,6 +17,7 @@ import (
 	"github.com/parleychat/parley/internal/media"
 	"github.com/parleychat/parley/internal/messaging"
 	"github.com/parleychat/parley/internal/presence"
+	"github.com/parleychat/parley/internal/profiles"
 	"github.com/parleychat/parley/wire"
 )
 
@@ -89,6 +90,13 @@ var table = []entry{
 	{err: media.ErrBusy, code: wire.CodeConflict},
 	{err: media.ErrUploadClosed, code: wire.CodeConflict},
 	{err: media.ErrRefused, code: wire.CodeInvalid, status: unprocessable},
+	{err: media.ErrNotImage, code: wire.CodeInvalid, status: unprocessable},
+	{err: media.ErrNotReady, code: wire.CodeInvalid, status: unprocessable},
+
+	{err: profiles.ErrBadAbout, code: wire.CodeInvalid},
+	{err: profiles.ErrVisibility, code: wire.CodeInvalid},
+	{err: profiles.ErrNoMedia, code: wire.CodeInvalid},
+	{err: profiles.ErrNotGroup, code: wire.CodeInvalid, status: unprocessable},
 }
 
 // Wire returns the wire error that answers err: the edge's own *wire.Error

@@ -69,7 +69,7 @@ func TestEveryDomainErrorIsMapped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, pkg := range []string{"identity", "conversations", "messaging", "presence", "media"} {
+	for _, pkg := range []string{"identity", "conversations", "messaging", "presence", "media", "profiles"} {
 		files, _ := filepath.Glob(filepath.Join("..", pkg, "*.go"))
 		for _, file := range files {
 			if strings.HasSuffix(file, "_test.go") {

@@ -357,6 +357,7 @@ async function main() {
     await devices(alice, await newUser('alice-laptop', 'Alice Liddell'));
     await contactsScreen(alice, bob, carol);
     await blocking(alice, bob);
+    await profileAndAvatar(alice, bob);
     const dave = await newUser('dave', 'Dave Brubeck');
     await keyboardOnly(dave, alice);
     await deleteAccount(dave, alice);
@@ -1160,6 +1161,47 @@ async function deleteAccount(dave, alice) {
   await alice.openChat('Keyboard club');
   await alice.page.locator('#messages li', { hasText: /deleted their account|An account was deleted/ }).waitFor({ timeout: WAIT });
   await shot(alice.page, '19-account-deleted');
+}
+
+async function profileAndAvatar(alice, bob) {
+  log('== profile: Alice writes her about and sets a photo; Bob sees the photo live');
+  const p = alice.page;
+  await p.getByRole('button', { name: 'Profile', exact: true }).click();
+  const dlg = p.getByRole('dialog', { name: 'Profile' });
+  await dlg.waitFor({ timeout: WAIT });
+  await focusIn(p, '#profile-name', 'the Profile screen on opening');
+  await checkA11y(p, 'profile');
+  await dlg.getByLabel('About', { exact: true }).fill('Down the rabbit hole');
+  await p.locator('#profile-photo').setInputFiles({ name: 'me.png', mimeType: 'image/png', buffer: png(300, 200) });
+  await dlg.locator('#profile-preview-pic img').waitFor({ timeout: WAIT });
+  await dlg.getByRole('status').filter({ hasText: 'New photo chosen' }).waitFor({ timeout: WAIT });
+  await dlg.getByRole('button', { name: 'Save' }).click();
+  await dlg.getByRole('status').filter({ hasText: 'Profile saved' }).waitFor({ timeout: WAIT });
+  await shot(p, '18-profile');
+  await checkA11y(p, 'profile, saved');
+  // Too long an about is refused before it is sent, and said.
+  await dlg.getByLabel('About', { exact: true }).fill('x'.repeat(141));
+  await dlg.getByRole('button', { name: 'Save' }).click();
+  await dlg.getByRole('alert').filter({ hasText: 'at most 140' }).waitFor({ timeout: WAIT });
+  await dlg.getByLabel('About', { exact: true }).fill('Down the rabbit hole');
+  await p.keyboard.press('Escape');
+  await dlg.waitFor({ state: 'detached', timeout: WAIT });
+  expectEqual((await focused(p))?.name, 'Profile', 'focus after closing the Profile screen');
+  // Her own photo in the bar at the top.
+  await p.locator('#me-avatar img.avatar-img').waitFor({ timeout: WAIT });
+
+  // Bob, her contact, gets the profile frame and shows the 96-pixel picture
+  // in his list and in the chat's header, without reloading.
+  const b = bob.page;
+  const item = b.locator('#conv-list li').filter({ has: b.locator('.conv-title', { hasText: /^Alice Liddell/ }) });
+  const pic = item.locator('img.avatar-img');
+  await pic.waitFor({ timeout: WAIT });
+  await b.waitForFunction((el) => el.complete && el.naturalWidth > 0, await pic.elementHandle(), { timeout: WAIT });
+  expectEqual(await pic.evaluate((i) => `${i.naturalWidth}x${i.naturalHeight}`), '96x96', "Bob's picture of Alice");
+  await bob.openChat('Alice Liddell');
+  await b.locator('#chat-avatar img.avatar-img').waitFor({ timeout: WAIT });
+  await shot(b, '18b-avatar-seen');
+  await checkA11y(b, 'chat with an avatar');
 }
 
 async function keyboardOnly(dave, alice) {

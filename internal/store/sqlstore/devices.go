@@ -115,7 +115,7 @@ func (s *Store) DeleteAccount(ctx context.Context, userID string, at time.Time) 
 	var ended []string
 	err := s.tx(ctx, func(tx *Tx) error {
 		res, err := tx.ExecContext(ctx, `
-			UPDATE users SET deleted_at = ?, password_hash = '', display_name = '', last_seen = NULL,
+			UPDATE users SET deleted_at = ?, password_hash = '', display_name = '', about = '', last_seen = NULL,
 			       last_seen_visibility = 'nobody', online_visibility = 'nobody', discoverable = 'nobody'
 			 WHERE id = ? AND deleted_at IS NULL`, ms(at), userID)
 		if err != nil {
@@ -161,6 +161,7 @@ func (s *Store) UnfinishedDeletions(ctx context.Context, limit int) ([]string, e
 		SELECT u.id FROM users u
 		 WHERE u.deleted_at IS NOT NULL
 		   AND (EXISTS (SELECT 1 FROM members mb WHERE mb.user_id = u.id AND mb.left_seq IS NULL)
-		        OR EXISTS (SELECT 1 FROM media m WHERE m.uploader_id = u.id))
+		        OR EXISTS (SELECT 1 FROM media m WHERE m.uploader_id = u.id)
+		        OR u.avatar_id <> '')
 		 ORDER BY u.deleted_at LIMIT ?`, limit))
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/parleychat/parley/internal/media"
 	"github.com/parleychat/parley/internal/messaging"
 	"github.com/parleychat/parley/internal/presence"
+	"github.com/parleychat/parley/internal/profiles"
 	"github.com/parleychat/parley/internal/retention"
 	"github.com/parleychat/parley/internal/store"
 	"github.com/parleychat/parley/wire"
@@ -39,6 +40,7 @@ type Store interface {
 	contacts.Store
 	blocks.Store
 	accounts.Store
+	profiles.Store
 	retention.Store
 	media.Store
 }
@@ -76,6 +78,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"MediaLifecycle", testMediaLifecycle},
 		{"MediaVisibility", testMediaVisibility},
 		{"MediaSweepAndExpiry", testMediaSweepAndExpiry},
+		{"Profiles", testProfiles},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })

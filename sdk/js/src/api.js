@@ -8,10 +8,27 @@ import { ParleyError } from './errors.js';
 /** @typedef {import('./wire.js').PresenceStatus} PresenceStatus */
 
 /**
+ * A user's or a group's picture: square JPEGs at short-lived URLs. The
+ * avatar_id changes whenever the picture does: cache the images by it.
+ * @typedef {object} Avatar
+ * @property {string} avatar_id
+ * @property {string} url_640 640 x 640
+ * @property {string} url_96 96 x 96
+ */
+/**
  * @typedef {object} User
  * @property {string} user_id
  * @property {string} username
  * @property {string} display_name
+ * @property {string} [about] absent when empty or hidden from the caller
+ * @property {Avatar} [avatar] absent when none or hidden from the caller
+ */
+/**
+ * A change of one's own profile; a field left out stays as it is.
+ * @typedef {object} ProfileUpdate
+ * @property {string} [display_name] at most 64 printable characters; empty: the username
+ * @property {string} [about] at most 140 characters, no line breaks
+ * @property {string|null} [avatar_media_id] a ready image one uploaded; "" or null removes the avatar
  */
 /**
  * A login: one device's token.
@@ -63,6 +80,8 @@ import { ParleyError } from './errors.js';
  * @property {Visibility} last_seen_visibility
  * @property {Visibility} online_visibility
  * @property {Discoverability} discoverable
+ * @property {Visibility} avatar_visibility
+ * @property {Visibility} about_visibility
  */
 /**
  * @typedef {object} Participant
@@ -81,6 +100,7 @@ import { ParleyError } from './errors.js';
  * @property {number} last_activity_at
  * @property {number} [unread_count] in the list only
  * @property {Message} [last_message] in the list only, absent when empty
+ * @property {Avatar} [avatar] a group's picture, when it has one
  */
 /**
  * @typedef {object} RecipientStatus
@@ -303,6 +323,23 @@ export class Api {
 
   /** @param {string} userId @returns {Promise<void>} */
   async unblock(userId) { await this.request('DELETE', `/users/me/blocks/${enc(userId)}`); }
+  /**
+   * Changes one's own profile and answers it whole. A bad field is 400
+   * `invalid` and changes nothing; an avatar_media_id that is not a ready
+   * image one uploaded is refused (`invalid` or `not_found`).
+   * @param {ProfileUpdate} change
+   * @returns {Promise<User>}
+   */
+  updateProfile(change) { return this.request('PATCH', '/users/me/profile', change); }
+
+  /**
+   * Makes a ready image one uploaded the avatar of a group one is a member of.
+   * @param {string} id @param {string} mediaId @returns {Promise<Conversation>}
+   */
+  setGroupAvatar(id, mediaId) { return this.request('PUT', `/conversations/${enc(id)}/avatar`, { media_id: mediaId }); }
+
+  /** @param {string} id @returns {Promise<void>} */
+  async removeGroupAvatar(id) { await this.request('DELETE', `/conversations/${enc(id)}/avatar`); }
 
   /** @returns {Promise<ServerInfo>} */
   server() { return this.request('GET', '/server'); }

@@ -37,6 +37,9 @@ export { encodeClientFrame, decodeServerFrame, CLIENT_MESSAGE_TYPES, MAX_IDS, MA
 /** @typedef {import('./api.js').LoginOptions} LoginOptions */
 /** @typedef {import('./api.js').Contact} Contact */
 /** @typedef {import('./api.js').Block} Block */
+/** @typedef {import('./api.js').Avatar} Avatar */
+/** @typedef {import('./api.js').ProfileUpdate} ProfileUpdate */
+/** @typedef {import('./wire.js').ProfileFrame} ProfileFrame */
 /** @typedef {import('./clock.js').Clock} Clock */
 /** @typedef {import('./connection.js').ConnectionState} ConnectionState */
 /** @typedef {import('./connection.js').ConnectionOptions} ConnectionOptions */
@@ -60,6 +63,7 @@ export { encodeClientFrame, decodeServerFrame, CLIENT_MESSAGE_TYPES, MAX_IDS, MA
  * @property {StatusFrame} status a recipient received, read, or will never get (expired) one of one's messages
  * @property {PresenceFrame} presence
  * @property {IncomingTypingFrame} typing
+ * @property {ProfileFrame} profile a user's profile changed (one's own or a contact's): fetch it again with user()
  * @property {ParleyError} error an error frame not tied to a send, a frame that could not be decoded, or a failed gap fill
  * @property {ConnectionState} state
  * @property {{reason: string}} sessionEnded the session is over (close 4001, a 401, or logout()): log in again
@@ -327,6 +331,44 @@ export class Parley {
    * @returns {Promise<void>}
    */
   unblock(userId) { return this.api.unblock(userId); }
+
+  /**
+   * Changes this user's profile (display name, about, avatar) and answers
+   * it whole; contacts and one's other devices get a `profile` event.
+   * @param {ProfileUpdate} change
+   * @returns {Promise<User>}
+   */
+  updateProfile(change) { return this.api.updateProfile(change); }
+
+  /**
+   * Uploads an image and makes it this user's avatar (a square centre
+   * crop, 640 and 96 pixels, metadata stripped).
+   * @param {import('./api.js').UploadBody} body
+   * @param {string} contentType image/jpeg, image/png, image/gif or image/webp
+   * @returns {Promise<User>}
+   */
+  async setAvatar(body, contentType) {
+    const m = await this.uploadMedia(body, contentType);
+    return this.api.updateProfile({ avatar_media_id: m.media_id });
+  }
+
+  /** @returns {Promise<User>} */
+  removeAvatar() { return this.api.updateProfile({ avatar_media_id: '' }); }
+
+  /**
+   * Uploads an image and makes it the avatar of a group one is a member of.
+   * @param {string} conversationId
+   * @param {import('./api.js').UploadBody} body
+   * @param {string} contentType
+   * @returns {Promise<Conversation>}
+   */
+  async setGroupAvatar(conversationId, body, contentType) {
+    const m = await this.uploadMedia(body, contentType);
+    return this.api.setGroupAvatar(conversationId, m.media_id);
+  }
+
+  /** @param {string} conversationId @returns {Promise<void>} */
+  removeGroupAvatar(conversationId) { return this.api.removeGroupAvatar(conversationId); }
 
   // ---- the HTTP API ----
 
@@ -734,6 +776,7 @@ export class Parley {
       case 'status': this.events.emit('status', f); return;
       case 'presence': this.events.emit('presence', f); return;
       case 'typing': this.events.emit('typing', f); return;
+      case 'profile': this.events.emit('profile', f); return;
       case 'heartbeat_ack': return;
       case 'error': {
         const conv = this.outbox.refuse(f);

@@ -94,6 +94,15 @@ import { ParleyError } from './errors.js';
  * @property {number} [last_seen] absent when unknown or hidden
  */
 /**
+ * A user's profile changed (one's own, from another device, or a
+ * contact's): fetch it again with user(user_id), which answers what its
+ * privacy settings let one see.
+ * @typedef {object} ProfileFrame
+ * @property {'profile'} type
+ * @property {string} user_id
+ * @property {string} display_name
+ */
+/**
  * @typedef {object} IncomingTypingFrame
  * @property {'typing'} type
  * @property {string} conversation_id
@@ -121,7 +130,7 @@ import { ParleyError } from './errors.js';
  * @property {string} wire_type the frame's own `type`
  * @property {Record<string, unknown>} frame
  */
-/** @typedef {MessageAckFrame|IncomingMessageFrame|StatusFrame|PresenceFrame|IncomingTypingFrame|HeartbeatAckFrame|ErrorFrame} ServerFrame */
+/** @typedef {MessageAckFrame|IncomingMessageFrame|StatusFrame|PresenceFrame|IncomingTypingFrame|HeartbeatAckFrame|ErrorFrame|ProfileFrame} ServerFrame */
 
 /** The message types a client may send (`system` is the server's own). */
 export const CLIENT_MESSAGE_TYPES = Object.freeze(['text', 'image', 'video', 'audio', 'document', 'location']);
@@ -220,6 +229,7 @@ const REQUIRED = {
   typing: { conversation_id: 'string', user_id: 'string', state: 'string' },
   heartbeat_ack: { server_time: 'number' },
   error: { code: 'string', message: 'string' },
+  profile: { user_id: 'string', display_name: 'string' },
 };
 /** @type {Record<string, Record<string, 'string'|'number'>>} */
 const OPTIONAL = {

@@ -46,7 +46,7 @@ test('register, login and their errors', T, async () => {
   assert.equal(c.userId, u.user_id);
   assert.ok(s.device_id);
   assert.deepEqual(await c.user(u.user_id), u);
-  assert.deepEqual(await c.updateSettings({ last_seen_visibility: 'contacts' }), { last_seen_visibility: 'contacts', online_visibility: 'everyone', discoverable: 'everyone' });
+  assert.deepEqual(await c.updateSettings({ last_seen_visibility: 'contacts' }), { last_seen_visibility: 'contacts', online_visibility: 'everyone', discoverable: 'everyone', avatar_visibility: 'everyone', about_visibility: 'everyone' });
   await assert.rejects(c.updateSettings({ online_visibility: /** @type {any} */ ('friends') }), { status: 400, code: 'invalid' });
   const info = await c.serverInfo();
   assert.equal(info.media.image, true);
@@ -353,6 +353,42 @@ test('blocking: the blocked one is acked and told nothing, the blocker gets noth
 
   await assert.rejects(bob.block(bob.userId), { status: 422, code: 'invalid' });
   await assert.rejects(bob.block('01JD3Y2B4D6F8H0K2M4P6R8T0V'), { status: 404, code: 'not_found' });
+});
+
+test('profiles: about and avatar, their visibility, the profile event, a group avatar', T, async () => {
+  const alice = await online('alice');
+  const bob = await online('bob');
+  const carol = await online('carol');
+  await alice.createDirect(bob.userId); // alice chose bob
+  const heard = next(bob, 'profile', (f) => f.user_id === alice.userId);
+  const me = await alice.updateProfile({ display_name: 'Alice L.', about: 'at the gym' });
+  assert.equal(me.about, 'at the gym');
+  assert.equal((await heard).display_name, 'Alice L.');
+  await assert.rejects(alice.updateProfile({ about: 'x'.repeat(141) }), { status: 400, code: 'invalid' });
+  await assert.rejects(alice.updateProfile({ about: 'two\nlines' }), { status: 400, code: 'invalid' });
+
+  const withAvatar = await alice.setAvatar(png(200, 100), 'image/png');
+  assert.ok(withAvatar.avatar && withAvatar.avatar.url_640 && withAvatar.avatar.url_96);
+  const seen = await bob.user(alice.userId);
+  assert.equal(seen.avatar && seen.avatar.avatar_id, withAvatar.avatar.avatar_id);
+  const res = await fetch(seen.avatar.url_96);
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get('content-type'), 'image/jpeg');
+
+  await alice.updateSettings({ avatar_visibility: 'contacts', about_visibility: 'nobody' });
+  assert.equal((await bob.user(alice.userId)).about, undefined);
+  assert.ok((await bob.user(alice.userId)).avatar);
+  assert.equal((await carol.user(alice.userId)).avatar, undefined);
+  assert.equal((await alice.user(alice.userId)).about, 'at the gym');
+  assert.equal((await alice.removeAvatar()).avatar, undefined);
+
+  const g = await alice.createGroup('club', [bob.userId]);
+  const withGroupAvatar = await bob.setGroupAvatar(g.conversation_id, png(64, 64), 'image/png');
+  assert.ok(withGroupAvatar.avatar);
+  assert.ok((await alice.conversation(g.conversation_id)).avatar);
+  await assert.rejects(carol.api.setGroupAvatar(g.conversation_id, 'x'), { status: 403, code: 'forbidden' });
+  await bob.removeGroupAvatar(g.conversation_id);
+  assert.equal((await alice.conversation(g.conversation_id)).avatar, undefined);
 });
 
 test('media: upload a PNG, complete, send it, the other fetches it', T, async () => {

@@ -59,6 +59,8 @@ export class Client extends EventTarget {
     this.parley = parley;
     this.users = new Map();
     this.userFetches = new Map();
+    this.userFetchedAt = new Map(); // user id → when its object (and avatar URLs) was fetched
+    this.userRefreshes = new Set(); // user ids being fetched again
     this.convs = new Map();
     this.chats = new Map();
     this.presence = new Map();
@@ -101,6 +103,7 @@ export class Client extends EventTarget {
       p.on('status', (f) => this.onStatus(f)),
       p.on('presence', (f) => this.onPresence(f)),
       p.on('typing', (f) => this.onTyping(f)),
+      p.on('profile', (f) => this.refreshUser(f.user_id)),
       p.on('error', (e) => this.onError(e)),
       p.on('sessionEnded', ({ reason }) => this.emit('signedout', { why: reason })),
     ];
@@ -214,10 +217,47 @@ export class Client extends EventTarget {
     return u.display_name || u.username;
   }
 
+  /**
+   * The 96-pixel picture of a user, or of a group (a conversation id):
+   * "" when it has none or its owner keeps it from this user.
+   */
+  avatarUrl(id) {
+    const conv = this.convs.get(id);
+    const a = conv ? conv.avatar : this.users.get(id)?.avatar;
+    // Avatar URLs are short-lived like media URLs: a user fetched long ago
+    // is fetched again (the picture shown meanwhile is the browser's copy).
+    if (!conv && a && Date.now() - (this.userFetchedAt.get(id) || 0) > MEDIA_TTL_MS) this.refreshUser(id);
+    return (a && a.url_96) || '';
+  }
+
+  /**
+   * Fetches a user again: its profile changed (a profile frame), and what
+   * it shows this user is what the server answers.
+   */
+  refreshUser(id) {
+    if (!id || this.userRefreshes.has(id)) return;
+    this.userRefreshes.add(id);
+    this.parley.user(id).then((u) => {
+      this.users.set(id, u);
+      this.userFetchedAt.set(id, Date.now());
+      this.emit('users');
+    }, () => {}).finally(() => this.userRefreshes.delete(id));
+  }
+
+  /** Saves this user's profile; the answer is its new profile. */
+  async saveProfile(change) {
+    const u = await this.parley.updateProfile(change);
+    this.users.set(this.me, u);
+    this.userFetchedAt.set(this.me, Date.now());
+    this.emit('users');
+    return u;
+  }
+
   ensureUser(id) {
     if (!id || this.users.has(id) || this.userFetches.has(id)) return this.userFetches.get(id);
     const p = this.parley.user(id).then((u) => {
       this.users.set(id, u);
+      this.userFetchedAt.set(id, Date.now());
       this.emit('users');
       return u;
     }).catch(() => {

@@ -55,13 +55,21 @@ export function toast(text) {
 }
 
 /**
- * An avatar: initials on a colour chosen from the id. At 32% lightness
- * white holds 4.5:1 on every hue (yellow is the worst: 4.8:1).
+ * An avatar: the picture at url when there is one, else (and while it
+ * fails to load: its URL expired, say) initials on a colour chosen from
+ * the id. At 32% lightness white holds 4.5:1 on every hue (yellow is the
+ * worst: 4.8:1). Decorative: the name is always said beside it.
  */
-export function avatar(id, name, hueOf, initialsOf, extra = '') {
-  return h('span', {
+export function avatar(id, name, hueOf, initialsOf, extra = '', url = '') {
+  const el = h('span', {
     class: `avatar ${extra}`.trim(),
     'aria-hidden': 'true',
     style: { background: `hsl(${hueOf(id)} 45% 32%)` },
   }, initialsOf(name));
+  if (url) {
+    const img = h('img', { class: 'avatar-img', src: url, alt: '', 'data-testid': 'avatar-img', decoding: 'async' });
+    img.addEventListener('error', () => img.remove());
+    el.append(img);
+  }
+  return el;
 }

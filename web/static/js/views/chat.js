@@ -150,7 +150,8 @@ export class ChatView {
     document.title = `${title} — Parley`;
     $('#chat-title').textContent = title;
     const peer = c.peer(conv);
-    fill($('#chat-avatar'), avatar(conv.type === 'group' ? conv.conversation_id : peer, title, hue, initials, conv.type === 'group' ? 'group' : ''));
+    const who = conv.type === 'group' ? conv.conversation_id : peer;
+    fill($('#chat-avatar'), avatar(who, title, hue, initials, conv.type === 'group' ? 'group' : '', c.avatarUrl(who)));
     $('#chat-members').hidden = conv.type !== 'group';
     $('#chat-info').hidden = conv.type !== '1:1';
     // A chat with someone this user blocks takes no messages: the bar

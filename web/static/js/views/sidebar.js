@@ -6,6 +6,7 @@ import { hue, initials, shortTime, preview } from '../format.js';
 import { newChatDialog, newGroupDialog } from './dialogs.js';
 import { devicesDialog } from './devices.js';
 import { contactsDialog } from './contacts.js';
+import { profileDialog } from './profile.js';
 import { tickMark } from './ticks.js';
 import { icon, mediaIcon } from '../icons.js';
 
@@ -28,6 +29,7 @@ export class Sidebar {
     $('#sign-out').addEventListener('click', () => nav.signOut());
     $('#devices').addEventListener('click', () => devicesDialog(client));
     $('#contacts').addEventListener('click', () => contactsDialog(client));
+    $('#profile').addEventListener('click', () => profileDialog(client));
     $('#copy-id').addEventListener('click', () => this.copyId());
     $('#discoverable').addEventListener('change', (e) => this.setDiscoverable(e.target));
     this.loadSettings();
@@ -52,7 +54,7 @@ export class Sidebar {
     $('#me-name').textContent = name;
     document.querySelector('.me-sub').textContent = u ? `@${u.username}` : '';
     $('#me-id').textContent = c.me;
-    fill($('#me-avatar'), avatar(c.me, name, hue, initials));
+    fill($('#me-avatar'), avatar(c.me, name, hue, initials, '', c.avatarUrl(c.me)));
   }
 
   /** The banner over the list while the socket is down (called often: it acts on changes only). */
@@ -137,7 +139,8 @@ export class Sidebar {
         },
       },
       h('span', { class: 'avatar-wrap' },
-        avatar(conv.type === 'group' ? conv.conversation_id : peer, title, hue, initials, conv.type === 'group' ? 'group' : ''),
+        avatar(conv.type === 'group' ? conv.conversation_id : peer, title, hue, initials, conv.type === 'group' ? 'group' : '',
+          c.avatarUrl(conv.type === 'group' ? conv.conversation_id : peer)),
         online ? h('span', { class: 'online-dot', title: 'online', 'aria-hidden': 'true' }) : null),
       h('span', { class: 'conv-main' },
         h('span', { class: 'conv-top' },

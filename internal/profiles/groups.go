@@ -1,0 +1,89 @@
+package profiles
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/parleychat/parley/internal/conversations"
+	"github.com/parleychat/parley/internal/store"
+)
+
+// mayEditGroupInfo is the one check of who may change a group's info
+// (its avatar, for now): the caller must be a current member of a group.
+// It answers the group as the caller sees it. The "only admins edit
+// info" group setting goes here, as a role check on the member found.
+func (s *Service) mayEditGroupInfo(ctx context.Context, caller, conversationID string) (conversations.Conversation, error) {
+	// Get refuses a non-member (conversations.ErrForbidden) and an
+	// unknown id (ErrNotFound).
+	c, err := s.groups.Get(ctx, caller, conversationID)
+	if err != nil {
+		return conversations.Conversation{}, err
+	}
+	if c.Type != conversations.TypeGroup {
+		return conversations.Conversation{}, ErrNotGroup
+	}
+	for _, m := range c.Members {
+		if m.UserID == caller {
+			return c, nil
+		}
+	}
+	return conversations.Conversation{}, conversations.ErrForbidden
+}
+
+// SetGroupAvatar makes mediaID, a ready image the caller uploaded, the
+// avatar of a group it may edit, and deletes the one it replaces.
+func (s *Service) SetGroupAvatar(ctx context.Context, caller, conversationID, mediaID string) (conversations.Conversation, error) {
+	if mediaID == "" {
+		return conversations.Conversation{}, ErrNoMedia
+	}
+	c, err := s.mayEditGroupInfo(ctx, caller, conversationID)
+	if err != nil {
+		return conversations.Conversation{}, err
+	}
+	a, err := s.avatars.MakeAvatar(ctx, caller, mediaID)
+	if err != nil {
+		return conversations.Conversation{}, err
+	}
+	if err := s.swapGroupAvatar(ctx, conversationID, a.ID); err != nil {
+		_ = s.avatars.DeleteAvatar(context.WithoutCancel(ctx), a.ID)
+		return conversations.Conversation{}, err
+	}
+	return c, nil
+}
+
+// RemoveGroupAvatar removes a group's avatar; a group without one is no
+// error.
+func (s *Service) RemoveGroupAvatar(ctx context.Context, caller, conversationID string) error {
+	if _, err := s.mayEditGroupInfo(ctx, caller, conversationID); err != nil {
+		return err
+	}
+	return s.swapGroupAvatar(ctx, conversationID, "")
+}
+
+func (s *Service) swapGroupAvatar(ctx context.Context, conversationID, avatarID string) error {
+	old, err := s.store.SetGroupAvatar(ctx, conversationID, avatarID)
+	if errors.Is(err, store.ErrNotFound) {
+		return conversations.ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("set group avatar: %w", err)
+	}
+	if old != "" && old != avatarID {
+		_ = s.avatars.DeleteAvatar(context.WithoutCancel(ctx), old)
+	}
+	return nil
+}
+
+// GroupAvatars returns the avatar ids of those of conversationIDs that
+// have one: for the conversation objects a caller already may see.
+func (s *Service) GroupAvatars(ctx context.Context, conversationIDs []string) (map[string]string, error) {
+	if len(conversationIDs) == 0 {
+		return map[string]string{}, nil
+	}
+	m, err := s.store.GroupAvatars(ctx, conversationIDs)
+	if err != nil {
+		return nil, fmt.Errorf("group avatars: %w", err)
+	}
+	return m, nil
+}
