@@ -55,6 +55,22 @@ func TestDeleteAccount(t *testing.T) {
 	if _, err := alice.API.CompleteMedia(ctx, up.MediaID); err != nil {
 		t.Fatal(err)
 	}
+	pic := mediatest.PNG(t, 16, 16)
+	avUp, err := alice.API.CreateMedia(ctx, "image/png", int64(len(pic)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := alice.API.Upload(ctx, avUp, bytes.NewReader(pic), int64(len(pic))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.API.CompleteMedia(ctx, avUp.MediaID); err != nil {
+		t.Fatal(err)
+	}
+	about := "back soon"
+	withAvatar, err := alice.API.UpdateProfile(ctx, client.ProfileUpdate{About: &about, AvatarMediaID: &avUp.MediaID})
+	if err != nil || withAvatar.Avatar == nil {
+		t.Fatalf("alice's avatar = %+v, %v", withAvatar, err)
+	}
 	said, err := ac.SendMessage(ctx, text("a1", direct.ConversationID, "goodbye"))
 	if err != nil {
 		t.Fatal(err)
@@ -105,8 +121,11 @@ func TestDeleteAccount(t *testing.T) {
 		t.Fatalf("bob's 1:1 history = %+v, %v; want alice's message, then the system message", h, err)
 	}
 	u, err := bob.API.User(ctx, alice.UserID)
-	if err != nil || !u.Deleted || u.DisplayName != "" || u.Username != "" && u.Username != alice.Username {
-		t.Fatalf("alice as bob sees her = %+v, %v; want a deleted account", u, err)
+	if err != nil || !u.Deleted || u.DisplayName != "" || u.About != "" || u.Avatar != nil || u.Username != "" && u.Username != alice.Username {
+		t.Fatalf("alice as bob sees her = %+v, %v; want a deleted account, no about, no avatar", u, err)
+	}
+	if resp, err := http.Get(withAvatar.Avatar.URL96); err != nil || resp.Body.Close() != nil || resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("her avatar's picture after deletion: %v, %v; want 404", resp, err)
 	}
 	if _, err := bob.API.GetMedia(ctx, up.MediaID); client.ErrorCode(err) != "not_found" {
 		t.Fatalf("alice's photo after deletion: %v, want not_found", err)

@@ -1,12 +1,14 @@
 package app_test
 
 import (
+	"bytes"
 	"context"
 	"net/http"
 	"testing"
 
 	"github.com/parleychat/parley/client"
 	"github.com/parleychat/parley/internal/apptest"
+	"github.com/parleychat/parley/internal/media/mediatest"
 )
 
 // blockNodes returns the node the blocked user (alice) uses and the one
@@ -298,6 +300,68 @@ func TestBlockedUserStartingAChatIsNotShown(t *testing.T) {
 	l, err := dave.API.Conversations(ctx)
 	if err != nil || len(l) != 1 || l[0].UnreadCount == nil || *l[0].UnreadCount != 1 {
 		t.Fatalf("dave's list after erin's next message = %+v, %v; want one unread", l, err)
+	}
+}
+
+// TestBlockHidesProfile: the blocked user sees no about and no avatar of
+// the blocker (nor the blocker its), by id and by username, where a
+// stranger sees both; an unblock shows them again.
+func TestBlockHidesProfile(t *testing.T) {
+	ctx := testCtx(t)
+	srv := apptest.Start(t, apptest.Config(t), nil)
+	alice, bob, carol := srv.NewUser(ctx, "alice"), srv.NewUser(ctx, "bob"), srv.NewUser(ctx, "carol")
+	img := mediatest.PNG(t, 32, 32)
+	for _, u := range []*apptest.User{alice, bob} {
+		up, err := u.API.CreateMedia(ctx, "image/png", int64(len(img)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := u.API.Upload(ctx, up, bytes.NewReader(img), int64(len(img))); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := u.API.CompleteMedia(ctx, up.MediaID); err != nil {
+			t.Fatal(err)
+		}
+		about := "about " + u.Username
+		if _, err := u.API.UpdateProfile(ctx, client.ProfileUpdate{About: &about, AvatarMediaID: &up.MediaID}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := bob.API.BlockUser(ctx, alice.UserID); err != nil {
+		t.Fatal(err)
+	}
+	shows := func(viewer *apptest.User, target *apptest.User) bool {
+		t.Helper()
+		byID, err := viewer.API.User(ctx, target.UserID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		byName, err := viewer.API.FindUser(ctx, target.Username)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (byID.About != "") != (byName.About != "") || (byID.Avatar != nil) != (byName.Avatar != nil) {
+			t.Fatalf("%s sees %s differently by id (%+v) and by name (%+v)", viewer.Username, target.Username, byID, byName)
+		}
+		if (byID.About != "") != (byID.Avatar != nil) {
+			t.Fatalf("%s sees half of %s's profile: %+v", viewer.Username, target.Username, byID)
+		}
+		return byID.About != ""
+	}
+	if !shows(carol, bob) {
+		t.Fatal("a stranger does not see bob's profile kept for everyone")
+	}
+	if shows(alice, bob) {
+		t.Fatal("the blocked alice sees bob's about and avatar")
+	}
+	if shows(bob, alice) {
+		t.Fatal("bob sees the about and avatar of alice, whom he blocks")
+	}
+	if err := bob.API.UnblockUser(ctx, alice.UserID); err != nil {
+		t.Fatal(err)
+	}
+	if !shows(alice, bob) || !shows(bob, alice) {
+		t.Fatal("profiles still hidden after the unblock")
 	}
 }
 

@@ -41,6 +41,8 @@ type Profile struct {
 	About       string
 	AvatarID    string // "": none
 	Settings    Settings
+	// Deleted marks a deleted account (internal/accounts): kept, emptied.
+	Deleted bool
 }
 
 // Settings say who sees the avatar and the about text.
