@@ -46,6 +46,8 @@ const (
 	MaxDisplayNameLen = 64  // printable characters
 	MaxGroupNameLen   = 100 // printable characters
 	MaxDeviceNameLen  = 64  // printable characters
+	// MaxGroupDescriptionLen counts characters after NFC normalisation.
+	MaxGroupDescriptionLen = 512
 
 	// DefaultMaxGroupSize counts the creator (--max-group-size).
 	DefaultMaxGroupSize = 100

@@ -166,6 +166,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	// Through contactsPub: an add or a removal drops both users' cached
 	// contacts on every node, then re-evaluates their open connections.
 	apiv1.RegisterContacts(mux, contacts.NewService(st, contactsPub, clk))
+	apiv1.RegisterInvites(mux, convs)
 	apiv1.RegisterServerInfo(mux, a.serverInfo)
 	api.RegisterSpec(mux) // GET /api/openapi.json and /api/asyncapi.json, public
 	if blobHandler != nil {

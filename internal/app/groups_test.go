@@ -314,6 +314,11 @@ func TestGroupBadInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Renaming is open to members unless the group says otherwise.
+	adminsEdit := true
+	if _, err := alice.API.UpdateGroup(ctx, g.ConversationID, client.GroupUpdate{OnlyAdminsEditInfo: &adminsEdit}); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name string
 		call func() error
