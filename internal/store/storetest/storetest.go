@@ -69,6 +69,8 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"MediaLifecycle", testMediaLifecycle},
 		{"MediaVisibility", testMediaVisibility},
 		{"MediaSweepAndExpiry", testMediaSweepAndExpiry},
+		{"GroupInfo", testGroupInfo},
+		{"Invites", testInvites},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
