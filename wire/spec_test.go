@@ -26,6 +26,7 @@ var restBodies = []any{
 	SessionInfo{}, SessionList{}, ChangePasswordRequest{},
 	Contact{}, ContactList{},
 	CreateConversationRequest{}, RenameRequest{}, AddParticipantRequest{}, SetRoleRequest{},
+	Invite{}, InviteList{}, InvitePreview{},
 	Participant{}, Conversation{}, LastMessage{}, ConversationList{}, ParticipantList{},
 	Message{}, MessageList{}, RecipientStatus{}, MessageStatus{},
 	CreateMediaRequest{}, Upload{}, Media{}, ServerInfo{}, MediaSupport{}, ServerLimits{},
