@@ -6,6 +6,7 @@ import { $, h, fill, avatar, toast, announce } from '../dom.js';
 import { hue, initials, clockTime, fullTime, lastSeen, dayLabel, sameDay, systemText, utf8Length, count } from '../format.js';
 import { tickMark } from './ticks.js';
 import { membersDialog, receiptPopover } from './dialogs.js';
+import { groupInfoDialog } from './groupinfo.js';
 import { attachment, updateProgress, kindOf, Recorder } from './media.js';
 
 const PAUSE_AFTER_MS = 3000;
@@ -50,6 +51,7 @@ export class ChatView {
     $('#record').addEventListener('click', () => this.toggleRecording());
     $('#load-older').addEventListener('click', () => this.loadOlder());
     $('#chat-members').addEventListener('click', () => membersDialog(client, this.id));
+    $('#chat-info').addEventListener('click', () => groupInfoDialog(client, this.id));
     $('#chat-back').addEventListener('click', () => nav.navigate(null));
     // Stuck to the bottom while the user is there: media that load and
     // grow their bubbles keep the newest message in view.
@@ -133,6 +135,13 @@ export class ChatView {
     const peer = c.peer(conv);
     fill($('#chat-avatar'), avatar(conv.type === 'group' ? conv.conversation_id : peer, title, hue, initials, conv.type === 'group' ? 'group' : ''));
     $('#chat-members').hidden = conv.type !== 'group';
+    $('#chat-info').hidden = conv.type !== 'group';
+    // A group where only admins send: a member's box says so instead of
+    // taking a message the server would refuse.
+    const locked = conv.type === 'group' && !!conv.only_admins_send && !c.isAdmin(conv);
+    this.input.disabled = locked;
+    this.input.placeholder = locked ? 'Only admins can send messages' : 'Type a message';
+    $('#send').disabled = locked;
     const sub = $('#chat-subtitle');
     const typists = c.typists(conv.conversation_id);
     let text;
