@@ -3,12 +3,14 @@ package app_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/parleychat/parley/client"
 	"github.com/parleychat/parley/internal/apptest"
+	"github.com/parleychat/parley/internal/config"
 )
 
 // groupEvent is a system message's content, the fields group info adds
@@ -474,4 +476,123 @@ func TestGroupInfoAuthz(t *testing.T) {
 	if _, err := admin.API.CreateInvite(ctx, "nope"); client.ErrorCode(err) != "not_found" {
 		t.Fatalf("link to no group: %v", err)
 	}
+}
+
+// TestClusterInviteJoinRacedFromBothNodes: joins by link from two nodes
+// on PostgreSQL, for the last two seats: exactly two win.
+func TestClusterInviteJoinRacedFromBothNodes(t *testing.T) {
+	ctx := testCtx(t)
+	na, nb := twoNodesWith(t, func(c *config.Config) { c.MaxGroupSize = 6 })
+	alice := na.NewUser(ctx, "alice")
+	g, err := alice.API.CreateGroup(ctx, "two seats left", ids(users(ctx, na, "m", 3)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv, err := alice.API.CreateInvite(ctx, g.ConversationID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	joiners := users(ctx, na, "j", 12)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	ok, full := 0, 0
+	for i, u := range joiners {
+		wg.Go(func() {
+			_, err := on([]*apptest.Server{na, nb}[i%2], u).JoinByInvite(ctx, inv.Code)
+			mu.Lock()
+			defer mu.Unlock()
+			switch client.ErrorCode(err) {
+			case "":
+				ok++
+			case "group_full":
+				full++
+			default:
+				t.Errorf("join: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	c, err := on(nb, alice).Conversation(ctx, g.ConversationID)
+	if err != nil || ok != 2 || full != 10 || len(c.Participants) != 6 || c.LastSequenceNumber != 2 {
+		t.Fatalf("%d joined, %d group_full, %+v (%v); want 2, 10, 6 members at seq 2", ok, full, c, err)
+	}
+}
+
+// TestClusterDemotionRacesSends: with only_admins_send on, bob sends from
+// one node while alice demotes him from the other. Whatever the order,
+// every message of bob's that was stored precedes his demotion, and every
+// one that followed it was refused.
+func TestClusterDemotionRacesSends(t *testing.T) {
+	ctx := testCtx(t)
+	na, nb := twoNodes(t)
+	alice, bob := na.NewUser(ctx, "alice"), na.NewUser(ctx, "bob")
+	g, err := alice.API.CreateGroup(ctx, "announcements", []string{bob.UserID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.API.SetRole(ctx, g.ConversationID, bob.UserID, "admin"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.API.UpdateGroup(ctx, g.ConversationID, client.GroupUpdate{OnlyAdminsSend: ptr(true)}); err != nil {
+		t.Fatal(err)
+	}
+	bc := apptest.Dial(ctx, t, on(nb, bob))
+	const n = 40
+	stored := map[string]bool{}
+	first := make(chan struct{}) // the demotion starts once sends are flowing
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		defer func() {
+			select {
+			case <-first:
+			default:
+				close(first)
+			}
+		}()
+		for i := range n {
+			a, err := bc.SendMessage(ctx, text(fmt.Sprint("b", i), g.ConversationID, "news"))
+			if i == 0 {
+				close(first)
+			}
+			switch client.ErrorCode(err) {
+			case "":
+				stored[a.MessageID] = true
+			case "forbidden":
+			default:
+				t.Errorf("send %d: %v", i, err)
+			}
+		}
+	})
+	wg.Go(func() {
+		<-first
+		if _, err := on(na, alice).SetRole(ctx, g.ConversationID, bob.UserID, "member"); err != nil {
+			t.Errorf("demote: %v", err)
+		}
+	})
+	wg.Wait()
+	hist, err := alice.API.Messages(ctx, g.ConversationID, client.HistoryOptions{Limit: 500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var demotedAt int64
+	seen := 0
+	for _, m := range hist {
+		if m.MessageType == "system" && strings.Contains(m.Content, `"role":"member"`) {
+			demotedAt = m.SequenceNumber
+		}
+		if stored[m.MessageID] {
+			seen++
+			if demotedAt != 0 {
+				t.Errorf("bob's message %d was stored after his demotion at %d", m.SequenceNumber, demotedAt)
+			}
+		}
+	}
+	if demotedAt == 0 || seen != len(stored) {
+		t.Fatalf("demotion at %d; %d of %d acked messages in history", demotedAt, seen, len(stored))
+	}
+	// After the demotion, refused.
+	if _, err := bc.SendMessage(ctx, text("after", g.ConversationID, "late")); client.ErrorCode(err) != "forbidden" {
+		t.Fatalf("send after the demotion: %v", err)
+	}
+	t.Logf("%d of %d sends went through before the demotion", len(stored), n)
 }
