@@ -78,7 +78,9 @@ const calls = {
   'PUT /api/v1/users/me/contacts/{user_id}': (api) => api.addContact('x'),
   'DELETE /api/v1/users/me/contacts/{user_id}': (api) => api.removeContact('x'),
   'PATCH /api/v1/users/me/settings': (api, r) => api.updateSettings(r),
-  'POST /api/v1/conversations': (api, r) => (r.type === 'group' ? api.createGroup(r.name, r.participants) : api.createDirect(r.participants[0])),
+  'POST /api/v1/conversations': (api, r) => (r.type === 'group'
+    ? api.createGroup(r.name, r.participants, r.description ? { description: r.description } : undefined)
+    : api.createDirect(r.participants[0])),
   'POST /api/v1/conversations/{id}/participants': (api, r) => api.addParticipant('x', r.user_id),
   'PATCH /api/v1/conversations/{id}': (api, r) => api.updateGroup('x', r),
   'POST /api/v1/conversations/{id}/invites': (api) => api.createInvite('x'),
