@@ -51,7 +51,7 @@ export class ChatView {
     $('#record').addEventListener('click', () => this.toggleRecording());
     $('#load-older').addEventListener('click', () => this.loadOlder());
     $('#chat-members').addEventListener('click', () => membersDialog(client, this.id));
-    $('#chat-info').addEventListener('click', () => groupInfoDialog(client, this.id));
+    $('#chat-group-info').addEventListener('click', () => groupInfoDialog(client, this.id));
     $('#chat-back').addEventListener('click', () => nav.navigate(null));
     // Stuck to the bottom while the user is there: media that load and
     // grow their bubbles keep the newest message in view.
@@ -135,7 +135,7 @@ export class ChatView {
     const peer = c.peer(conv);
     fill($('#chat-avatar'), avatar(conv.type === 'group' ? conv.conversation_id : peer, title, hue, initials, conv.type === 'group' ? 'group' : ''));
     $('#chat-members').hidden = conv.type !== 'group';
-    $('#chat-info').hidden = conv.type !== 'group';
+    $('#chat-group-info').hidden = conv.type !== 'group';
     // A group where only admins send: a member's box says so instead of
     // taking a message the server would refuse.
     const locked = conv.type === 'group' && !!conv.only_admins_send && !c.isAdmin(conv);
