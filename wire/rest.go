@@ -26,6 +26,14 @@ type User struct {
 	UserID      string `json:"user_id"`
 	Username    string `json:"username"`
 	DisplayName string `json:"display_name"`
+	// Deleted (added) marks an account its owner deleted: username and
+	// display_name are empty; clients show "Deleted account".
+	Deleted bool `json:"deleted,omitempty"`
+}
+
+// DeleteAccountRequest is the body of DELETE /api/v1/users/me.
+type DeleteAccountRequest struct {
+	Password string `json:"password"`
 }
 
 // Session is a login: a token for one device.
@@ -68,6 +76,20 @@ type Contact struct {
 // contacts, by display name.
 type ContactList struct {
 	Contacts []Contact `json:"contacts"`
+}
+
+// Block is a user the caller blocks, in a BlockList.
+type Block struct {
+	UserID      string `json:"user_id"`
+	Username    string `json:"username"`
+	DisplayName string `json:"display_name"`
+	BlockedAt   int64  `json:"blocked_at"`
+}
+
+// BlockList answers GET /api/v1/users/me/blocks: whom the caller blocks,
+// most recent first.
+type BlockList struct {
+	Blocks []Block `json:"blocks"`
 }
 
 // ChangePasswordRequest is the body of PUT /api/v1/users/me/password.

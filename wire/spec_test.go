@@ -23,8 +23,8 @@ import (
 // OpenAPI schema of the same name.
 var restBodies = []any{
 	RegisterRequest{}, LoginRequest{}, User{}, Session{}, UserPresence{}, Settings{}, SettingsUpdate{},
-	SessionInfo{}, SessionList{}, ChangePasswordRequest{},
-	Contact{}, ContactList{},
+	SessionInfo{}, SessionList{}, ChangePasswordRequest{}, DeleteAccountRequest{},
+	Contact{}, ContactList{}, Block{}, BlockList{},
 	CreateConversationRequest{}, RenameRequest{}, AddParticipantRequest{}, SetRoleRequest{},
 	Invite{}, InviteList{}, InvitePreview{},
 	Participant{}, Conversation{}, LastMessage{}, ConversationList{}, ParticipantList{},

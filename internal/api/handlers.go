@@ -19,7 +19,7 @@ const (
 )
 
 func toUser(u identity.User) wire.User {
-	return wire.User{UserID: u.ID, Username: u.Username, DisplayName: u.DisplayName}
+	return wire.User{UserID: u.ID, Username: u.Username, DisplayName: u.DisplayName, Deleted: u.Deleted}
 }
 
 func (a *API) createUser(w http.ResponseWriter, r *http.Request) {

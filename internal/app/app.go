@@ -16,8 +16,10 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/parleychat/parley/internal/accounts"
 	"github.com/parleychat/parley/internal/api"
 	"github.com/parleychat/parley/internal/blob/local"
+	"github.com/parleychat/parley/internal/blocks"
 	"github.com/parleychat/parley/internal/bus"
 	"github.com/parleychat/parley/internal/cache"
 	"github.com/parleychat/parley/internal/clock"
@@ -166,6 +168,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	// Through contactsPub: an add or a removal drops both users' cached
 	// contacts on every node, then re-evaluates their open connections.
 	apiv1.RegisterContacts(mux, contacts.NewService(st, contactsPub, clk))
+	// A block or an unblock goes the same way: presence and typing of the
+	// two read the relation again on every node.
+	apiv1.RegisterBlocks(mux, blocks.NewService(st, contactsPub, clk))
+	accts := accounts.NewService(ids, convs, med, st, log)
+	apiv1.RegisterAccounts(mux, accts)
+	a.cleanup.Deletions = accts
 	apiv1.RegisterInvites(mux, convs)
 	apiv1.RegisterServerInfo(mux, a.serverInfo)
 	api.RegisterSpec(mux) // GET /api/openapi.json and /api/asyncapi.json, public

@@ -5,6 +5,7 @@ package conversations
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -88,6 +89,10 @@ type Store interface {
 	Invite(ctx context.Context, code string) (Invite, error)
 	// Invites lists a conversation's valid invite links, oldest first.
 	Invites(ctx context.Context, conversationID string) ([]Invite, error)
+	// Memberships returns the conversations userID is a current member of.
+	Memberships(ctx context.Context, userID string) ([]string, error)
+	// BlockersOf returns those of ids who block userID.
+	BlockersOf(ctx context.Context, userID string, ids []string) ([]string, error)
 }
 
 // Errors of this domain. internal/errmap gives each its wire code.
@@ -99,7 +104,32 @@ var (
 	ErrUnknownUser = errors.New("unknown user")
 	ErrNoOtherUser = errors.New("participants must name exactly one other user")
 	ErrSelfChat    = errors.New("a 1:1 conversation needs another user")
+	// ErrCannotAdd: a user named blocks the one adding it to a group; the
+	// error's text names every one (cannotAdd).
+	ErrCannotAdd = errors.New("cannot add user")
 )
+
+// cannotAdd is ErrCannotAdd naming ids. It says no more than WhatsApp's
+// "couldn't add": the adder learns that these users cannot be added by
+// it, which a block must refuse.
+func cannotAdd(ids []string) error {
+	return fault.New(ErrCannotAdd, "cannot add "+strings.Join(ids, ", ")+" to a group")
+}
+
+// checkAddable refuses to let actor add any of ids that blocks it.
+func (s *Service) checkAddable(ctx context.Context, actor string, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	blockers, err := s.store.BlockersOf(ctx, actor, ids)
+	if err != nil {
+		return fmt.Errorf("check blocks: %w", err)
+	}
+	if len(blockers) > 0 {
+		return cannotAdd(blockers)
+	}
+	return nil
+}
 
 // unknownUsers is ErrUnknownUser naming ids: whoever pasted several IDs
 // needs to know which to fix.

@@ -145,6 +145,9 @@ func (s *Service) CreateGroup(ctx context.Context, creator Actor, name, descript
 	if len(missing) > 0 {
 		return Conversation{}, unknownUsers(missing)
 	}
+	if err := s.checkAddable(ctx, creator.UserID, others); err != nil {
+		return Conversation{}, err
+	}
 	now := s.clock.Now()
 	c := Conversation{ID: ulid.Make().String(), Type: TypeGroup, Name: name, Description: description, CreatedBy: creator.UserID, CreatedAt: now, LastActivityAt: now}
 	err = s.tx.Update(ctx, func(tx Tx) error {
@@ -183,6 +186,9 @@ func (s *Service) AddMember(ctx context.Context, actor Actor, conversationID, us
 	}
 	if len(missing) > 0 {
 		return Conversation{}, false, unknownUsers(missing)
+	}
+	if err := s.checkAddable(ctx, actor.UserID, []string{userID}); err != nil {
+		return Conversation{}, false, err
 	}
 	var note *SystemMessage
 	err = s.tx.Update(ctx, func(tx Tx) error {

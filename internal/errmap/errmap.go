@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/parleychat/parley/internal/blocks"
 	"github.com/parleychat/parley/internal/contacts"
 	"github.com/parleychat/parley/internal/conversations"
 	"github.com/parleychat/parley/internal/fault"
@@ -63,6 +64,7 @@ var table = []entry{
 	{err: conversations.ErrBadDescription, code: wire.CodeInvalid},
 	{err: conversations.ErrNoChange, code: wire.CodeInvalid},
 	{err: conversations.ErrInviteNotFound, code: wire.CodeNotFound},
+	{err: conversations.ErrCannotAdd, code: wire.CodeForbidden},
 
 	{err: messaging.ErrForbidden, code: wire.CodeForbidden},
 	{err: messaging.ErrConversationNotFound, code: wire.CodeNotFound},
@@ -79,6 +81,9 @@ var table = []entry{
 
 	{err: contacts.ErrUnknownUser, code: wire.CodeNotFound},
 	{err: contacts.ErrSelf, code: wire.CodeInvalid, status: unprocessable},
+
+	{err: blocks.ErrUnknownUser, code: wire.CodeNotFound},
+	{err: blocks.ErrSelf, code: wire.CodeInvalid, status: unprocessable},
 
 	{err: media.ErrNotFound, code: wire.CodeNotFound},
 	{err: media.ErrBadSize, code: wire.CodeInvalid},

@@ -154,3 +154,41 @@ func (s *Service) ChangePassword(ctx context.Context, caller Device, current, ne
 	}
 	return nil
 }
+
+// DeleteAccount deletes caller's account, given its password: the account
+// is emptied and marked deleted, its sessions end (every connection
+// closes with 4001, on every node), its settings, contacts and blocks go.
+// Irreversible. A wrong password is ErrBadCredentials and changes
+// nothing. The rest — memberships, media — is the caller's to finish
+// (internal/accounts).
+func (s *Service) DeleteAccount(ctx context.Context, caller Device, password string) error {
+	if password == "" || len(password) > MaxPasswordLen {
+		return ErrBadCredentials
+	}
+	hash, err := s.store.PasswordHash(ctx, caller.UserID)
+	if errors.Is(err, store.ErrNotFound) {
+		return ErrBadToken
+	}
+	if err != nil {
+		return fmt.Errorf("find user: %w", err)
+	}
+	if hash == "" {
+		return ErrBadToken // deleted meanwhile, by another of its sessions
+	}
+	ok, err := s.verify(ctx, password, hash)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fault.New(ErrBadCredentials, "wrong password")
+	}
+	ended, err := s.store.DeleteAccount(ctx, caller.UserID, s.clock.Now())
+	if errors.Is(err, store.ErrNotFound) {
+		return ErrBadToken // deleted meanwhile, by another of its sessions
+	}
+	if err != nil {
+		return fmt.Errorf("delete account: %w", err)
+	}
+	s.revoke(ctx, caller.UserID, ended, "session ended: account deleted")
+	return nil
+}

@@ -16,6 +16,9 @@ type User struct {
 	Username    string
 	DisplayName string
 	CreatedAt   time.Time
+	// Deleted marks an account its owner deleted: kept, emptied, as the
+	// sender of the messages it left in others' histories.
+	Deleted bool
 }
 
 // Device is one logged-in session of a user.
@@ -67,6 +70,11 @@ type Store interface {
 	// transaction, ends every session of the user but keep; it returns the
 	// ids it ended.
 	SetPassword(ctx context.Context, userID, passwordHash, keep string) (ended []string, err error)
+	// DeleteAccount empties and marks userID deleted at at, with its
+	// sessions, settings, contacts and blocks, in one transaction, and
+	// returns the sessions it ended. store.ErrNotFound if there is no
+	// such live account.
+	DeleteAccount(ctx context.Context, userID string, at time.Time) (ended []string, err error)
 	// UserForLookup returns the user whose username is username (compared
 	// case-insensitively) and its discoverability; store.ErrNotFound if
 	// there is none.

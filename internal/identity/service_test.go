@@ -129,6 +129,9 @@ func (m *memStore) PasswordHash(context.Context, string) (string, error) {
 func (m *memStore) SetPassword(context.Context, string, string, string) ([]string, error) {
 	return nil, store.ErrNotFound
 }
+func (m *memStore) DeleteAccount(context.Context, string, time.Time) ([]string, error) {
+	return nil, store.ErrNotFound
+}
 func (m *memStore) UserForLookup(context.Context, string) (User, Discoverability, error) {
 	return User{}, "", store.ErrNotFound
 }

@@ -84,6 +84,8 @@ type Store interface {
 	MediaCreatedBefore(ctx context.Context, before time.Time, limit int) ([]Media, error)
 	// DeleteMedia deletes the rows; unknown ids are ignored.
 	DeleteMedia(ctx context.Context, ids []string) error
+	// MediaUploadedBy returns up to limit media items uploaded by userID.
+	MediaUploadedBy(ctx context.Context, userID string, limit int) ([]Media, error)
 }
 
 // Upload is the answer to a new upload: where to PUT the bytes.

@@ -501,6 +501,23 @@ func (s *Service) ExpireBefore(ctx context.Context, t time.Time, limit int) (n i
 	return n, freed, nil
 }
 
+// DeleteUploads deletes every media item userID uploaded, whatever its
+// status: an account deleted takes its media with it, from others'
+// conversations too (they answer not_found from then on).
+func (s *Service) DeleteUploads(ctx context.Context, userID string) (n int, err error) {
+	for {
+		batch, err := s.st.MediaUploadedBy(ctx, userID, batchSize)
+		if err != nil {
+			return n, fmt.Errorf("list uploads: %w", err)
+		}
+		k, _, err := s.remove(ctx, batch)
+		n += k
+		if err != nil || len(batch) < batchSize {
+			return n, err
+		}
+	}
+}
+
 // remove deletes the objects then the rows of batch. An item whose
 // objects could not all be deleted keeps its row, to be retried.
 func (s *Service) remove(ctx context.Context, batch []Media) (int, int64, error) {

@@ -25,6 +25,9 @@ type Message struct {
 	Content         string
 	MediaID         string
 	CreatedAt       time.Time
+	// Withheld marks a 1:1 message whose recipient blocks its sender: it
+	// exists for the sender alone (docs/PROTOCOL.md, "Blocking").
+	Withheld bool
 }
 
 // AppendResult is the outcome of appending one message.
@@ -162,6 +165,8 @@ type HistoryQuery struct {
 	MinSeq int64
 	// NotBefore hides expired messages.
 	NotBefore time.Time
+	// Viewer is the user reading: messages withheld from it are left out.
+	Viewer string
 }
 
 // Store is what messaging needs from durable storage.

@@ -53,6 +53,7 @@ func (s *Service) History(ctx context.Context, userID, conversationID string, q 
 	}
 	q.MinSeq = m.JoinedSeq
 	q.NotBefore = s.notBefore()
+	q.Viewer = userID
 	msgs, err := s.store.History(ctx, conversationID, q)
 	if err != nil {
 		return nil, fmt.Errorf("history: %w", err)
@@ -70,9 +71,9 @@ func (s *Service) MessageStatus(ctx context.Context, userID, messageID string) (
 		return Message{}, nil, fmt.Errorf("load message: %w", err)
 	}
 	if m.SenderID != userID {
-		// Members learn that it exists but not its receipts; others learn
-		// nothing at all.
-		if _, err := s.members.CheckMember(ctx, m.ConversationID, userID); err != nil {
+		// Members learn that it exists but not its receipts; others, and
+		// a recipient it is withheld from, learn nothing at all.
+		if _, err := s.members.CheckMember(ctx, m.ConversationID, userID); err != nil || m.Withheld {
 			return Message{}, nil, ErrMessageNotFound
 		}
 		return Message{}, nil, ErrNotSender

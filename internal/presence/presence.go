@@ -61,6 +61,9 @@ type Store interface {
 type ContactSet struct {
 	Chosen   []string
 	ChosenBy []string
+	// Blocked are the users with a block between them and this user,
+	// whichever blocks whom: neither sees the other's presence or typing.
+	Blocked []string
 }
 
 // Change is a user's presence change, as nodes tell each other. It carries
@@ -136,10 +139,12 @@ type local struct {
 	settings Settings
 	contacts map[string]bool // users it chose
 	chosenBy map[string]bool // users who chose it
+	blocked  map[string]bool // a block either way: sees nothing, shows nothing
 }
 
 func newLocal(settings Settings, c ContactSet) *local {
-	u := &local{settings: settings, contacts: make(map[string]bool, len(c.Chosen)), chosenBy: make(map[string]bool, len(c.ChosenBy))}
+	u := &local{settings: settings, contacts: make(map[string]bool, len(c.Chosen)), chosenBy: make(map[string]bool, len(c.ChosenBy)),
+		blocked: make(map[string]bool, len(c.Blocked))}
 	u.add(c)
 	return u
 }
@@ -151,14 +156,23 @@ func (u *local) add(c ContactSet) {
 	for _, id := range c.ChosenBy {
 		u.chosenBy[id] = true
 	}
+	for _, id := range c.Blocked {
+		u.blocked[id] = true
+	}
 }
 
 // peers are the users whose presence a user follows: those it chose and
-// those who chose it (what each may see is filtered per change).
+// those who chose it (what each may see is filtered per change), less
+// those with a block between them.
 func (c ContactSet) peers() []string {
-	out := slices.Clone(c.Chosen)
+	out := make([]string, 0, len(c.Chosen)+len(c.ChosenBy))
+	for _, id := range c.Chosen {
+		if !slices.Contains(c.Blocked, id) {
+			out = append(out, id)
+		}
+	}
 	for _, id := range c.ChosenBy {
-		if !slices.Contains(c.Chosen, id) {
+		if !slices.Contains(c.Chosen, id) && !slices.Contains(c.Blocked, id) {
 			out = append(out, id)
 		}
 	}
@@ -435,7 +449,7 @@ func (t *Tracker) receive(c Change) {
 	for s := range t.subs[c.UserID] {
 		viewer := s.UserID()
 		vu := t.users[viewer]
-		if viewer == c.UserID || vu == nil {
+		if viewer == c.UserID || vu == nil || vu.blocked[c.UserID] {
 			continue
 		}
 		contact := vu.chosenBy[c.UserID] // the changed user chose the viewer
@@ -536,12 +550,13 @@ func (t *Tracker) ContactChanged(ctx context.Context, sub Subscriber, a, b strin
 		return fmt.Errorf("contacts: %w", err)
 	}
 	chose, chosenBy := slices.Contains(c.Chosen, peer), slices.Contains(c.ChosenBy, peer)
+	blocked := slices.Contains(c.Blocked, peer)
 	t.mu.Lock()
 	if u := t.users[me]; u != nil {
-		u.contacts[peer], u.chosenBy[peer] = chose, chosenBy
+		u.contacts[peer], u.chosenBy[peer], u.blocked[peer] = chose, chosenBy, blocked
 	}
 	if u := t.users[peer]; u != nil {
-		u.contacts[me], u.chosenBy[me] = chosenBy, chose
+		u.contacts[me], u.chosenBy[me], u.blocked[me] = chosenBy, chose, blocked
 	}
 	t.mu.Unlock()
 	return t.Subscribe(ctx, sub, []string{peer})
@@ -593,8 +608,9 @@ func (t *Tracker) Get(ctx context.Context, viewer, userID string) (State, error)
 	// changing, settings saved): read it under the lock too.
 	t.mu.Lock()
 	contact := target.contacts[viewer]
-	online := visibleTo(target.settings.Online, contact)
-	lastSeen := visibleTo(target.settings.LastSeen, contact) && visibleTo(me.settings.LastSeen, me.contacts[userID])
+	blocked := target.blocked[viewer] || me.blocked[userID]
+	online := visibleTo(target.settings.Online, contact) && !blocked
+	lastSeen := visibleTo(target.settings.LastSeen, contact) && visibleTo(me.settings.LastSeen, me.contacts[userID]) && !blocked
 	t.mu.Unlock()
 	if !online {
 		st.Online = false

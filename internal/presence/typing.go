@@ -202,6 +202,16 @@ func (t *Tracker) relayTyping(ctx context.Context, conversationID, userID, state
 	if t.pub == nil || len(others) == 0 {
 		return
 	}
+	// A block either way hides typing as it hides presence; the typer is
+	// connected here, so its entry knows its blocks.
+	t.mu.Lock()
+	if u := t.users[userID]; u != nil && len(u.blocked) > 0 {
+		others = slices.DeleteFunc(slices.Clone(others), func(id string) bool { return u.blocked[id] })
+	}
+	t.mu.Unlock()
+	if len(others) == 0 {
+		return
+	}
 	t.pub.Publish(ctx, others, &bus.Event{
 		Kind: bus.KindTyping,
 		Typing: &wire.Typing{

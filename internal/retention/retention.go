@@ -27,6 +27,15 @@ type Store interface {
 	OldestPending(ctx context.Context) (t time.Time, ok bool, err error)
 	// Reclaim returns freed pages to the file system, a bounded amount.
 	Reclaim(ctx context.Context) error
+	// FreeUsernames frees the usernames of up to limit accounts deleted
+	// before before.
+	FreeUsernames(ctx context.Context, before time.Time, limit int) (int, error)
+}
+
+// Deletions finishes account deletions a crash cut short
+// (accounts.Service).
+type Deletions interface {
+	FinishDeletions(ctx context.Context, limit int) (int, error)
 }
 
 // Media expires media objects (bytes, thumbnails and metadata).
@@ -70,8 +79,12 @@ type Summary struct {
 	Media            int
 	MediaBytes       int64
 	AbandonedUploads int
-	OldestPending    time.Duration // 0 when nothing is pending
-	Duration         time.Duration
+	// FinishedDeletions are deleted accounts whose cleanup this pass
+	// finished; FreedUsernames those whose username it freed.
+	FinishedDeletions int
+	FreedUsernames    int
+	OldestPending     time.Duration // 0 when nothing is pending
+	Duration          time.Duration
 }
 
 // Service runs cleanup passes.
@@ -83,6 +96,10 @@ type Service struct {
 	cfg   Config
 	slog  *slog.Logger
 	obs   Observer
+
+	// Deletions, if set, has each pass finish account deletions left
+	// unfinished. Set it before Run.
+	Deletions Deletions
 }
 
 // New returns the cleanup service; media and obs may be nil.
@@ -134,7 +151,8 @@ func (s *Service) RunOnce(ctx context.Context) (Summary, error) {
 		"expired_messages", sum.ExpiredMessages, "expired_bytes", sum.ExpiredBytes,
 		"expired_statuses", sum.ExpiredStatuses, "receipt_events", sum.ReceiptEvents,
 		"devices", sum.Devices, "media", sum.Media, "media_bytes", sum.MediaBytes,
-		"abandoned_uploads", sum.AbandonedUploads, "oldest_pending", sum.OldestPending,
+		"abandoned_uploads", sum.AbandonedUploads, "finished_deletions", sum.FinishedDeletions,
+		"freed_usernames", sum.FreedUsernames, "oldest_pending", sum.OldestPending,
 		"duration", sum.Duration, "ok", err == nil)
 	return sum, err
 }
@@ -192,6 +210,25 @@ func (s *Service) pass(ctx context.Context, now, cutoff time.Time, sum *Summary)
 			return fmt.Errorf("sweep uploads: %w", err)
 		}
 		sum.AbandonedUploads = n
+	}
+	if s.Deletions != nil {
+		n, err := s.Deletions.FinishDeletions(ctx, s.cfg.Batch)
+		sum.FinishedDeletions = n
+		if err != nil {
+			return fmt.Errorf("finish account deletions: %w", err)
+		}
+	}
+	// A deleted account's username stays taken for the retention period,
+	// so that nobody takes it over while its messages are still shown.
+	for {
+		n, err := s.store.FreeUsernames(ctx, cutoff, s.cfg.Batch)
+		if err != nil {
+			return fmt.Errorf("free usernames: %w", err)
+		}
+		sum.FreedUsernames += n
+		if n < s.cfg.Batch {
+			break
+		}
 	}
 	return s.store.Reclaim(ctx)
 }

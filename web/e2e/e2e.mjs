@@ -356,9 +356,11 @@ async function main() {
     await signOutIn(carol);
     await devices(alice, await newUser('alice-laptop', 'Alice Liddell'));
     await contactsScreen(alice, bob, carol);
+    await blocking(alice, bob);
     const dave = await newUser('dave', 'Dave Brubeck');
     await keyboardOnly(dave, alice);
     await inviteLink(alice, bob, dave);
+    await deleteAccount(dave, alice);
 
     for (const u of users) {
       if (u.errors.length) throw new Error(`${u.display}'s page threw: ${u.errors.join('; ')}`);
@@ -1104,65 +1106,61 @@ async function contactsScreen(alice, bob, carol) {
   expectEqual(back && back.name, 'Contacts', 'focus after closing the Contacts screen');
 }
 
-async function inviteLink(alice, bob, dave) {
-  log('== group info: a description, only admins send, an invite link Dave joins by, then revoked');
+async function blocking(alice, bob) {
+  log('== block from contact info: nothing reaches Alice while she blocks Bob, nothing of it after; mute');
   const a = alice.page;
-  await bob.openChat('Weekend trip');
-  await alice.openChat('Weekend trip');
-  await a.getByRole('button', { name: 'Group info' }).click();
-  const dlg = a.getByRole('dialog', { name: 'Weekend trip — group info' });
+  await alice.openChat('Bob Marley');
+  await bob.openChat('Alice Liddell');
+  await a.getByRole('button', { name: 'Contact info' }).click();
+  const dlg = a.getByRole('dialog', { name: 'Bob Marley' });
   await dlg.waitFor({ timeout: WAIT });
-  await focusIn(a, '#group-description', 'the group info screen on opening');
-  await dlg.getByLabel('Group description').fill('Saturday hike,\nboots required');
-  await dlg.getByRole('button', { name: 'Save description' }).click();
-  await dlg.getByRole('status').filter({ hasText: 'Description saved' }).waitFor({ timeout: WAIT });
-  await bob.page.locator('#messages li.system', { hasText: 'Alice Liddell changed the group description' }).waitFor({ timeout: WAIT });
-
-  // Only admins send: Bob's message box says so.
-  await dlg.getByLabel('Only admins can send messages').check();
-  await dlg.getByRole('status').filter({ hasText: 'Setting saved' }).waitFor({ timeout: WAIT });
-  await bob.page.locator('#composer-input[disabled][placeholder="Only admins can send messages"]').waitFor({ timeout: WAIT });
-  await bob.page.locator('#messages li.system', { hasText: 'allowed only admins to send messages' }).waitFor({ timeout: WAIT });
-  await dlg.getByLabel('Only admins can send messages').uncheck();
-  await bob.page.locator('#composer-input:not([disabled])').waitFor({ timeout: WAIT });
-
-  await dlg.getByRole('button', { name: 'Create invite link' }).click();
-  const link = dlg.getByTestId('invite-url');
-  await link.first().waitFor({ timeout: WAIT });
-  const url = (await link.first().textContent()).trim();
-  if (!url.startsWith(`${alice.base}/#/join/`)) throw new Error(`invite link ${url}`);
-  await shot(a, '20-group-info');
-  await checkA11y(a, 'group info with an invite link');
+  await dlg.getByTestId('contact-username').filter({ hasText: `@${bob.name}` }).waitFor({ timeout: WAIT });
+  await checkA11y(a, 'contact info');
+  await dlg.getByRole('button', { name: 'Mute notifications' }).click();
+  await dlg.getByRole('button', { name: 'Unmute notifications', pressed: true }).waitFor({ timeout: WAIT });
+  await dlg.getByRole('button', { name: 'Unmute notifications' }).click();
+  await dlg.getByRole('button', { name: 'Block Bob Marley' }).click();
+  await dlg.getByRole('status').filter({ hasText: 'is blocked' }).waitFor({ timeout: WAIT });
+  await shot(a, '17c-contact-info-blocked');
+  await checkA11y(a, 'contact info, blocked');
   await a.keyboard.press('Escape');
   await dlg.waitFor({ state: 'detached', timeout: WAIT });
+  // The composer gives way to the bar that says why and offers the unblock.
+  await a.locator('#blocked-bar:not([hidden])', { hasText: 'You blocked Bob Marley' }).waitFor({ timeout: WAIT });
+  expectEqual(await a.locator('#composer').isHidden(), true, 'composer hidden while Bob is blocked');
+  await checkA11y(a, 'chat with a blocked contact');
 
-  // Dave opens the link: the group's name, description and size, and Join.
-  const d = dave.page;
-  await d.goto(url);
-  const join = d.getByRole('dialog', { name: 'Join a group' });
-  await join.getByTestId('join-name').filter({ hasText: 'Weekend trip' }).waitFor({ timeout: WAIT });
-  expectEqual((await join.getByTestId('join-count').textContent()).trim(), '3 members', 'the join page\'s member count');
-  expectEqual((await join.getByTestId('join-description').textContent()).trim(), 'Saturday hike,\nboots required', 'the join page\'s description');
-  await shot(d, '21-join-page');
-  await checkA11y(d, 'join page, on a phone');
-  await join.getByRole('button', { name: 'Join group' }).click();
-  await d.locator('#chat-title', { hasText: 'Weekend trip' }).waitFor({ timeout: WAIT });
-  await a.locator('#messages li.system', { hasText: 'Dave Brubeck joined using an invite link' }).waitFor({ timeout: WAIT });
-  await alice.send('Welcome, Dave');
-  await dave.bubbles('Welcome, Dave').waitFor({ timeout: WAIT });
+  // Bob is told nothing: his message is sent, and stays at one tick.
+  await bob.send('Are you ignoring me?');
+  await bob.expectStatus('Are you ignoring me?', 'sent');
+  await a.getByRole('button', { name: 'Unblock' }).click();
+  await a.locator('#composer:not([hidden])').waitFor({ timeout: WAIT });
+  await bob.send('Hello again');
+  // In order: once the later one is on Alice's screen, the withheld one
+  // would be there before it, had it come.
+  await alice.bubbles('Hello again').waitFor({ timeout: WAIT });
+  expectEqual(await alice.bubbles('Are you ignoring me?').count(), 0, 'the message sent while blocked, on Alice\'s screen');
+  await bob.expectStatus('Hello again', 'read');
+}
 
-  // Revoked, the link leads nowhere.
-  await a.getByRole('button', { name: 'Group info' }).click();
-  await dlg.getByRole('button', { name: 'Revoke Invite link 1' }).click();
-  await dlg.getByRole('status').filter({ hasText: 'revoked' }).waitFor({ timeout: WAIT });
-  await a.keyboard.press('Escape');
-  await dlg.waitFor({ state: 'detached', timeout: WAIT });
-  await bob.page.goto(url);
-  const gone = bob.page.getByRole('dialog', { name: 'Join a group' });
-  await gone.getByRole('alert').filter({ hasText: 'not valid' }).waitFor({ timeout: WAIT });
-  await checkA11y(bob.page, 'join page of a revoked link');
-  await gone.getByRole('button', { name: 'Not now' }).click();
-  await gone.waitFor({ state: 'detached', timeout: WAIT });
+async function deleteAccount(dave, alice) {
+  log('== delete an account: the password and a confirmation; the others see it leave');
+  const p = dave.page;
+  await p.getByRole('button', { name: 'Devices', exact: true }).click();
+  const dlg = p.getByRole('dialog', { name: 'Devices' });
+  await dlg.waitFor({ timeout: WAIT });
+  await dlg.getByLabel('Password', { exact: true }).fill('not my password');
+  await dlg.getByLabel('I understand that this cannot be undone').check();
+  await dlg.getByRole('button', { name: 'Delete my account' }).click();
+  await dlg.getByRole('alert').filter({ hasText: 'not your password' }).waitFor({ timeout: WAIT });
+  await checkA11y(p, 'delete account, wrong password');
+  await dlg.getByLabel('Password', { exact: true }).fill('correct horse battery');
+  await dlg.getByRole('button', { name: 'Delete my account' }).click();
+  await p.locator('#auth-notice', { hasText: 'Your account is deleted.' }).waitFor({ timeout: WAIT });
+  // Alice's group with Dave says so, live.
+  await alice.openChat('Keyboard club');
+  await alice.page.locator('#messages li', { hasText: /deleted their account|An account was deleted/ }).waitFor({ timeout: WAIT });
+  await shot(alice.page, '19-account-deleted');
 }
 
 async function keyboardOnly(dave, alice) {

@@ -14,7 +14,7 @@ import (
 
 var _ messaging.Store = (*Store)(nil)
 
-const messageColumns = `id, conversation_id, seq, sender_id, sender_device_id, client_message_id, message_type, content, media_id, created_at`
+const messageColumns = `id, conversation_id, seq, sender_id, sender_device_id, client_message_id, message_type, content, media_id, created_at, withheld`
 
 // Commit implements messaging.Store: the group commit, the one writer of
 // conversation logs and receipt state.
@@ -119,10 +119,16 @@ type logBatch struct {
 	own map[string]*ownRun
 	// system collects the system messages of the change being applied.
 	system []messaging.AppendResult
+	// blocks are the blocks between the members of the batch's 1:1s.
+	blocks map[blockKey]bool
 }
 
+// blockKey is a block: user blocks blocked.
+type blockKey struct{ user, blocked string }
+
 func newLogBatch(tx *Tx) *logBatch {
-	return &logBatch{tx: tx, members: map[string][]string{}, seqs: map[string]*convSeq{}, own: map[string]*ownRun{}}
+	return &logBatch{tx: tx, members: map[string][]string{}, seqs: map[string]*convSeq{}, own: map[string]*ownRun{},
+		blocks: map[blockKey]bool{}}
 }
 
 type ownRun struct {
@@ -166,6 +172,7 @@ func (b *logBatch) change(ctx context.Context, fn func(conversations.Tx) error) 
 	clear(b.seqs)
 	clear(b.members)
 	clear(b.own)
+	clear(b.blocks)
 	if err != nil {
 		if retryable(err) {
 			return messaging.ChangeResult{}, err // the whole transaction runs again
@@ -215,7 +222,7 @@ func (b *logBatch) appendSystem(ctx context.Context, sm conversations.SystemMess
 		SenderDevice: sm.SenderDevice, ClientMessageID: "system:" + sm.ID, Type: conversations.MessageTypeSystem,
 		Content: sm.Content, CreatedAt: sm.CreatedAt,
 	}
-	if _, err := b.tx.ExecContext(ctx, `INSERT INTO messages (`+messageColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)`,
+	if _, err := b.tx.ExecContext(ctx, `INSERT INTO messages (`+messageColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, 0)`,
 		m.ID, m.ConversationID, m.Seq, m.SenderID, m.SenderDevice, m.ClientMessageID, m.Type, m.Content, ms(m.CreatedAt)); err != nil {
 		return 0, fmt.Errorf("insert system message: %w", err)
 	}
@@ -287,8 +294,10 @@ func (b *logBatch) flushSeq(ctx context.Context, id string, cs *convSeq) error {
 	if cs == nil || !cs.dirty {
 		return nil
 	}
+	// A batch of withheld messages alone moves no activity (activity is
+	// zero then): the recipient's list must not show that anything came.
 	if _, err := b.tx.ExecContext(ctx,
-		`UPDATE conversations SET last_seq = ?, last_activity_at = ?, answered = greatest(answered, ?) WHERE id = ?`,
+		`UPDATE conversations SET last_seq = ?, last_activity_at = greatest(last_activity_at, ?), answered = greatest(answered, ?) WHERE id = ?`,
 		cs.last, ms(cs.activity), boolInt(cs.answer), id); err != nil {
 		return fmt.Errorf("write sequence number: %w", err)
 	}

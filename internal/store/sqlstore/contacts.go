@@ -25,7 +25,7 @@ func (s *Store) SetContact(ctx context.Context, userID, contactID string, added 
 	}
 	res, err := s.w.ExecContext(ctx, `
 		INSERT INTO contacts (user_id, contact_id, state, changed_at)
-		SELECT ?, id, CAST(? AS INTEGER), CAST(? AS BIGINT) FROM users WHERE id = ?
+		SELECT ?, id, CAST(? AS INTEGER), CAST(? AS BIGINT) FROM users WHERE id = ? AND deleted_at IS NULL
 		ON CONFLICT (user_id, contact_id) DO UPDATE SET
 		  changed_at = excluded.changed_at, state = excluded.state
 		WHERE contacts.state <> excluded.state`, userID, state, ms(at), contactID)
@@ -40,7 +40,7 @@ func (s *Store) SetContact(ctx context.Context, userID, contactID string, added 
 		return true, nil
 	}
 	var one int
-	err = s.r.QueryRowContext(ctx, `SELECT 1 FROM users WHERE id = ?`, contactID).Scan(&one)
+	err = s.r.QueryRowContext(ctx, `SELECT 1 FROM users WHERE id = ? AND deleted_at IS NULL`, contactID).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, store.ErrNotFound
 	}

@@ -80,14 +80,21 @@ func (s *Store) ConversationsOf(ctx context.Context, userID string, notBefore ti
 		       c.description, c.only_admins_send, c.only_admins_edit_info,
 		       (SELECT count(*) FROM messages m
 		         WHERE m.conversation_id = c.id AND m.seq > greatest(me.read_seq, me.joined_seq)
-		           AND m.sender_id != me.user_id AND m.created_at >= ?),
+		           AND m.sender_id != me.user_id AND m.created_at >= ? AND m.withheld = 0),
 		       lm.id, lm.sender_id, lm.seq, lm.message_type, lm.content, lm.created_at
 		  FROM members me
 		  JOIN conversations c ON c.id = me.conversation_id
-		  LEFT JOIN messages lm ON lm.conversation_id = c.id AND lm.seq = c.last_seq
+		  LEFT JOIN messages lm ON lm.conversation_id = c.id AND lm.seq = (
+		         SELECT v.seq FROM messages v
+		          WHERE v.conversation_id = c.id AND (v.withheld = 0 OR v.sender_id = me.user_id)
+		          ORDER BY v.seq DESC LIMIT 1)
 		       AND lm.seq > me.joined_seq AND lm.created_at >= ?
 		 WHERE me.user_id = ? AND me.left_seq IS NULL
-		 ORDER BY c.last_activity_at DESC, c.id DESC`, ms(notBefore), ms(notBefore), userID)
+		   AND NOT (c.type = '1:1' AND c.created_by != me.user_id
+		            AND EXISTS (SELECT 1 FROM blocks bl WHERE bl.user_id = me.user_id AND bl.blocked_id = c.created_by)
+		            AND NOT EXISTS (SELECT 1 FROM messages v
+		                             WHERE v.conversation_id = c.id AND v.withheld = 0 AND v.created_at >= ?))
+		 ORDER BY c.last_activity_at DESC, c.id DESC`, ms(notBefore), ms(notBefore), userID, ms(notBefore))
 	if err != nil {
 		return nil, fmt.Errorf("list conversations: %w", err)
 	}
@@ -154,12 +161,18 @@ func (s *Store) membersOf(ctx context.Context, ids []string) (map[string][]conve
 // no statement passes the engines' parameter limits), calling row for
 // each row.
 func (s *Store) queryIn(ctx context.Context, query string, ids []string, row func(*sql.Rows) error) error {
+	return s.queryInAfter(ctx, query, nil, ids, row)
+}
+
+// queryInAfter is queryIn for a query whose other parameters, first come
+// before its IN list.
+func (s *Store) queryInAfter(ctx context.Context, query string, first []any, ids []string, row func(*sql.Rows) error) error {
 	const chunk = 500
 	for start := 0; start < len(ids); start += chunk {
 		part := ids[start:min(start+chunk, len(ids))]
-		args := make([]any, len(part))
-		for i, id := range part {
-			args[i] = id
+		args := append(make([]any, 0, len(first)+len(part)), first...)
+		for _, id := range part {
+			args = append(args, id)
 		}
 		rows, err := s.r.QueryContext(ctx, fmt.Sprintf(query, placeholders(len(part))), args...)
 		if err != nil {
@@ -182,7 +195,7 @@ func (s *Store) queryIn(ctx context.Context, query string, ids []string, row fun
 // MissingUsers implements conversations.Store.
 func (s *Store) MissingUsers(ctx context.Context, ids []string) ([]string, error) {
 	found := make(map[string]bool, len(ids))
-	err := s.queryIn(ctx, `SELECT id FROM users WHERE id IN (%s)`, ids, func(rows *sql.Rows) error {
+	err := s.queryIn(ctx, `SELECT id FROM users WHERE id IN (%s) AND deleted_at IS NULL`, ids, func(rows *sql.Rows) error {
 		var id string
 		if err := rows.Scan(&id); err != nil {
 			return err
@@ -204,4 +217,10 @@ func (s *Store) MissingUsers(ctx context.Context, ids []string) ([]string, error
 
 func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
+}
+
+// Memberships implements conversations.Store.
+func (s *Store) Memberships(ctx context.Context, userID string) ([]string, error) {
+	return scanStrings(s.r.QueryContext(ctx,
+		`SELECT conversation_id FROM members WHERE user_id = ? AND left_seq IS NULL ORDER BY conversation_id`, userID))
 }

@@ -105,3 +105,62 @@ func deleteOtherDevices(ctx context.Context, tx *Tx, userID, keep string) ([]str
 	}
 	return ids, nil
 }
+
+// DeleteAccount implements identity.Store. What the account chose and
+// what others chose about it go with it (contacts, blocks); what it wrote
+// in conversations stays, and its memberships end through the committer
+// (conversations.Service.EndMemberships), which writes their system
+// messages.
+func (s *Store) DeleteAccount(ctx context.Context, userID string, at time.Time) ([]string, error) {
+	var ended []string
+	err := s.tx(ctx, func(tx *Tx) error {
+		res, err := tx.ExecContext(ctx, `
+			UPDATE users SET deleted_at = ?, password_hash = '', display_name = '', last_seen = NULL,
+			       last_seen_visibility = 'nobody', online_visibility = 'nobody', discoverable = 'nobody'
+			 WHERE id = ? AND deleted_at IS NULL`, ms(at), userID)
+		if err != nil {
+			return fmt.Errorf("delete account: %w", err)
+		}
+		if n, err := res.RowsAffected(); err == nil && n == 0 {
+			return store.ErrNotFound
+		}
+		if ended, err = deleteOtherDevices(ctx, tx, userID, ""); err != nil {
+			return err
+		}
+		for _, q := range []string{
+			`DELETE FROM contacts WHERE user_id = ? OR contact_id = ?`,
+			`DELETE FROM blocks WHERE user_id = ? OR blocked_id = ?`,
+		} {
+			if _, err := tx.ExecContext(ctx, q, userID, userID); err != nil {
+				return fmt.Errorf("delete account: %w", err)
+			}
+		}
+		return nil
+	})
+	return ended, err
+}
+
+// FreeUsernames implements retention.Store: the usernames of accounts
+// deleted before before become free, up to limit of them.
+func (s *Store) FreeUsernames(ctx context.Context, before time.Time, limit int) (int, error) {
+	res, err := s.w.ExecContext(ctx, `
+		UPDATE users SET username = '', username_key = 'deleted:' || id
+		 WHERE id IN (SELECT id FROM users
+		               WHERE deleted_at < ? AND username_key NOT LIKE 'deleted:%'
+		               LIMIT ?)`, ms(before), limit)
+	if err != nil {
+		return 0, fmt.Errorf("free usernames: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
+// UnfinishedDeletions implements accounts.Store.
+func (s *Store) UnfinishedDeletions(ctx context.Context, limit int) ([]string, error) {
+	return scanStrings(s.r.QueryContext(ctx, `
+		SELECT u.id FROM users u
+		 WHERE u.deleted_at IS NOT NULL
+		   AND (EXISTS (SELECT 1 FROM members mb WHERE mb.user_id = u.id AND mb.left_seq IS NULL)
+		        OR EXISTS (SELECT 1 FROM media m WHERE m.uploader_id = u.id))
+		 ORDER BY u.deleted_at LIMIT ?`, limit))
+}

@@ -30,12 +30,13 @@ func (s *Store) CreateUser(ctx context.Context, u identity.User, passwordHash st
 func (s *Store) UserByID(ctx context.Context, id string) (identity.User, error) {
 	var u identity.User
 	var created int64
-	err := s.r.QueryRowContext(ctx, `SELECT id, username, display_name, created_at FROM users WHERE id = ?`, id).
-		Scan(&u.ID, &u.Username, &u.DisplayName, &created)
+	var deleted sql.NullInt64
+	err := s.r.QueryRowContext(ctx, `SELECT id, username, display_name, created_at, deleted_at FROM users WHERE id = ?`, id).
+		Scan(&u.ID, &u.Username, &u.DisplayName, &created, &deleted)
 	if err != nil {
 		return identity.User{}, notFound(err)
 	}
-	u.CreatedAt = fromMS(created)
+	u.CreatedAt, u.Deleted = fromMS(created), deleted.Valid
 	return u, nil
 }
 
@@ -44,7 +45,7 @@ func (s *Store) UserByUsername(ctx context.Context, username string) (identity.U
 	var u identity.User
 	var created int64
 	var hash string
-	err := s.r.QueryRowContext(ctx, `SELECT id, username, display_name, created_at, password_hash FROM users WHERE username_key = ?`, usernameKey(username)).
+	err := s.r.QueryRowContext(ctx, `SELECT id, username, display_name, created_at, password_hash FROM users WHERE username_key = ? AND deleted_at IS NULL`, usernameKey(username)).
 		Scan(&u.ID, &u.Username, &u.DisplayName, &created, &hash)
 	if err != nil {
 		return identity.User{}, "", notFound(err)
@@ -170,7 +171,7 @@ func (s *Store) UserForLookup(ctx context.Context, username string) (identity.Us
 	var u identity.User
 	var created int64
 	var d identity.Discoverability
-	err := s.r.QueryRowContext(ctx, `SELECT id, username, display_name, created_at, discoverable FROM users WHERE username_key = ?`, usernameKey(username)).
+	err := s.r.QueryRowContext(ctx, `SELECT id, username, display_name, created_at, discoverable FROM users WHERE username_key = ? AND deleted_at IS NULL`, usernameKey(username)).
 		Scan(&u.ID, &u.Username, &u.DisplayName, &created, &d)
 	if err != nil {
 		return identity.User{}, "", notFound(err)

@@ -64,7 +64,8 @@ func (s *Store) UpdateMedia(ctx context.Context, m media.Media, from media.Statu
 
 // MediaVisible implements media.Store. The membership window is the one
 // the message log uses: a member sees the messages after the one that
-// added it and, once removed, before the one that removed it.
+// added it and, once removed, before the one that removed it; a message
+// withheld from it (a block) shows it nothing.
 func (s *Store) MediaVisible(ctx context.Context, mediaID, userID string) (bool, error) {
 	var one int
 	err := s.r.QueryRowContext(ctx, `
@@ -72,6 +73,7 @@ func (s *Store) MediaVisible(ctx context.Context, mediaID, userID string) (bool,
 		  JOIN members mb ON mb.conversation_id = m.conversation_id AND mb.user_id = ?
 		 WHERE m.media_id = ? AND m.seq > mb.joined_seq
 		   AND (mb.left_seq IS NULL OR m.seq < mb.left_seq)
+		   AND (m.withheld = 0 OR m.sender_id = mb.user_id)
 		 LIMIT 1`, userID, mediaID).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
@@ -92,6 +94,12 @@ func (s *Store) AbandonedMedia(ctx context.Context, before time.Time, limit int)
 func (s *Store) MediaCreatedBefore(ctx context.Context, before time.Time, limit int) ([]media.Media, error) {
 	return scanMediaRows(s.r.QueryContext(ctx, `SELECT `+mediaColumns+` FROM media
 		WHERE created_at < ? ORDER BY created_at, id LIMIT ?`, ms(before), limit))
+}
+
+// MediaUploadedBy implements media.Store.
+func (s *Store) MediaUploadedBy(ctx context.Context, userID string, limit int) ([]media.Media, error) {
+	return scanMediaRows(s.r.QueryContext(ctx, `SELECT `+mediaColumns+` FROM media
+		WHERE uploader_id = ? ORDER BY created_at, id LIMIT ?`, userID, limit))
 }
 
 // DeleteMedia implements media.Store.

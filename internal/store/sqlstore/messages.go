@@ -25,11 +25,12 @@ type rowScanner interface{ Scan(dest ...any) error }
 func scanMessage(row rowScanner) (messaging.Message, error) {
 	var m messaging.Message
 	var media sql.NullString
-	var created int64
+	var created, withheld int64
 	err := row.Scan(&m.ID, &m.ConversationID, &m.Seq, &m.SenderID, &m.SenderDevice, &m.ClientMessageID,
-		&m.Type, &m.Content, &media, &created)
+		&m.Type, &m.Content, &media, &created, &withheld)
 	m.MediaID = media.String
 	m.CreatedAt = fromMS(created)
+	m.Withheld = withheld != 0
 	return m, err
 }
 
@@ -62,19 +63,20 @@ func (s *Store) MessageByID(ctx context.Context, id string) (messaging.Message, 
 
 // History implements messaging.Store.
 func (s *Store) History(ctx context.Context, conversationID string, q messaging.HistoryQuery) ([]messaging.Message, error) {
-	base := `SELECT ` + messageColumns + ` FROM messages WHERE conversation_id = ? AND created_at >= ? `
+	base := `SELECT ` + messageColumns + ` FROM messages
+		WHERE conversation_id = ? AND created_at >= ? AND (withheld = 0 OR sender_id = ?) `
 	var msgs []messaging.Message
 	var err error
 	switch q.Page {
 	case messaging.After:
 		return scanMessages(s.r.QueryContext(ctx, base+`AND seq > ? ORDER BY seq LIMIT ?`,
-			conversationID, ms(q.NotBefore), max(q.Seq, q.MinSeq), q.Limit))
+			conversationID, ms(q.NotBefore), q.Viewer, max(q.Seq, q.MinSeq), q.Limit))
 	case messaging.Before:
 		msgs, err = scanMessages(s.r.QueryContext(ctx, base+`AND seq < ? AND seq > ? ORDER BY seq DESC LIMIT ?`,
-			conversationID, ms(q.NotBefore), q.Seq, q.MinSeq, q.Limit))
+			conversationID, ms(q.NotBefore), q.Viewer, q.Seq, q.MinSeq, q.Limit))
 	default:
 		msgs, err = scanMessages(s.r.QueryContext(ctx, base+`AND seq > ? ORDER BY seq DESC LIMIT ?`,
-			conversationID, ms(q.NotBefore), q.MinSeq, q.Limit))
+			conversationID, ms(q.NotBefore), q.Viewer, q.MinSeq, q.Limit))
 	}
 	slices.Reverse(msgs)
 	return msgs, err
@@ -83,14 +85,14 @@ func (s *Store) History(ctx context.Context, conversationID string, q messaging.
 // Pending implements messaging.Store.
 func (s *Store) Pending(ctx context.Context, deviceID string, cur messaging.PendingCursor, limit int, notBefore time.Time) ([]messaging.Message, error) {
 	return scanMessages(s.r.QueryContext(ctx, `
-		SELECT m.id, m.conversation_id, m.seq, m.sender_id, m.sender_device_id, m.client_message_id,
-		       m.message_type, m.content, m.media_id, m.created_at
+		SELECT `+prefixed("m.", messageColumns)+`
 		  FROM device_cursors dc
 		  JOIN devices d ON d.id = dc.device_id
 		  JOIN members mb ON mb.conversation_id = dc.conversation_id AND mb.user_id = d.user_id
 		  JOIN messages m ON m.conversation_id = dc.conversation_id AND m.seq > dc.delivered_seq
 		       AND (mb.left_seq IS NULL OR m.seq < mb.left_seq)
 		 WHERE dc.device_id = ? AND m.sender_device_id != ? AND m.created_at >= ?
+		   AND (m.withheld = 0 OR m.sender_id = d.user_id)
 		   AND (m.created_at, m.conversation_id, m.seq) > (?, ?, ?)
 		 ORDER BY m.created_at, m.conversation_id, m.seq
 		 LIMIT ?`,
@@ -100,11 +102,11 @@ func (s *Store) Pending(ctx context.Context, deviceID string, cur messaging.Pend
 // Range implements messaging.Store.
 func (s *Store) Range(ctx context.Context, userID, conversationID string, afterSeq, beforeSeq int64, notBefore time.Time) ([]messaging.Message, error) {
 	return scanMessages(s.r.QueryContext(ctx, `
-		SELECT m.id, m.conversation_id, m.seq, m.sender_id, m.sender_device_id, m.client_message_id,
-		       m.message_type, m.content, m.media_id, m.created_at
+		SELECT `+prefixed("m.", messageColumns)+`
 		  FROM messages m
 		  JOIN members mb ON mb.conversation_id = m.conversation_id AND mb.user_id = ?
 		 WHERE m.conversation_id = ? AND m.seq > ? AND m.seq < ? AND m.created_at >= ?
+		   AND (m.withheld = 0 OR m.sender_id = mb.user_id)
 		   AND m.seq > mb.joined_seq AND (mb.left_seq IS NULL OR m.seq < mb.left_seq)
 		 ORDER BY m.seq`,
 		userID, conversationID, afterSeq, beforeSeq, ms(notBefore)))
@@ -137,7 +139,8 @@ func (s *Store) StreamStart(ctx context.Context, userID, deviceID string, notBef
 		                 JOIN members mb ON mb.conversation_id = dc.conversation_id AND mb.user_id = d.user_id
 		                 JOIN messages m ON m.conversation_id = dc.conversation_id AND m.seq > dc.delivered_seq
 		                      AND (mb.left_seq IS NULL OR m.seq < mb.left_seq)
-		                WHERE dc.device_id = d.id AND m.sender_device_id != d.id AND m.created_at >= ?)
+		                WHERE dc.device_id = d.id AND m.sender_device_id != d.id AND m.created_at >= ?
+		                  AND (m.withheld = 0 OR m.sender_id = d.user_id))
 		  FROM devices d
 		 WHERE d.id = ? AND d.user_id = ?`,
 		ms(notBefore), deviceID, userID).Scan(&st.ReceiptCursor, &st.ReceiptHead, &st.Pending)
@@ -166,7 +169,7 @@ func (s *Store) StatusesSince(ctx context.Context, userID string, afterEventID i
 		SELECT e.seq, e.conversation_id, e.recipient_id, e.status, e.at, m.id, m.seq, e.also_delivered
 		  FROM page e
 		  JOIN messages m ON m.conversation_id = e.conversation_id AND m.seq > e.from_seq AND m.seq <= e.to_seq
-		       AND m.sender_id = e.sender_id
+		       AND m.sender_id = e.sender_id AND m.withheld = 0
 		 WHERE e.message_id IS NULL
 		UNION ALL
 		SELECT e.seq, e.conversation_id, e.recipient_id, e.status, e.at, e.message_id, e.to_seq, e.also_delivered
@@ -219,6 +222,8 @@ func (s *Store) Statuses(ctx context.Context, m messaging.Message) ([]messaging.
 	for _, c := range curs {
 		st := messaging.RecipientStatus{UserID: c.user, Status: wire.StatusSent, UpdatedAt: m.CreatedAt}
 		switch {
+		case m.Withheld:
+			// Never delivered, whatever the recipient's cursors pass.
 		case m.Seq <= c.read:
 			st.Status = wire.StatusRead
 		case m.Seq <= c.delivered:

@@ -51,21 +51,27 @@ func (s *Store) SetPresenceSettings(ctx context.Context, userID string, st prese
 }
 
 // contactRows are the rows a user's contact set is made of, in one query
-// (its one parameter, the user id, given three times): kind 1, a 1:1
+// (its one parameter, the user id, given five times): kind 1, a 1:1
 // peer, with the 1:1's creator and whether the other member has written
 // (migrations/0006_contacts.sql); kind 2, the user's own explicit choice
 // about a peer; kind 3, a peer's explicit choice about the user
-// (migrations/0011_contacts.sql). A third column of kinds 2 and 3 is
-// empty and the fourth the choice's state.
+// (migrations/0011_contacts.sql); kind 4, a user it blocks or who blocks
+// it (migrations/0012_blocks.sql). A third column of kinds 2 to 4 is
+// empty and the fourth the choice's state (0 for a block).
 const contactRows = `
 		SELECT 1, other.user_id, c.created_by, c.answered FROM members me
 		  JOIN conversations c ON c.id = me.conversation_id AND c.type = '1:1'
 		  JOIN members other ON other.conversation_id = me.conversation_id AND other.user_id != me.user_id
+		       AND other.left_seq IS NULL
 		 WHERE me.user_id = ?
 		UNION ALL
 		SELECT 2, contact_id, '', state FROM contacts WHERE user_id = ?
 		UNION ALL
-		SELECT 3, user_id, '', state FROM contacts WHERE contact_id = ?`
+		SELECT 3, user_id, '', state FROM contacts WHERE contact_id = ?
+		UNION ALL
+		SELECT 4, blocked_id, '', 0 FROM blocks WHERE user_id = ?
+		UNION ALL
+		SELECT 4, user_id, '', 0 FROM blocks WHERE blocked_id = ?`
 
 // Explicit contact states (migrations/0011_contacts.sql).
 const (
@@ -81,6 +87,7 @@ type contactsBuilder struct {
 	user                  string
 	chosen, chosenBy      map[string]bool // by the default rule
 	myChoice, theirChoice map[string]bool // explicit: added (true) or removed
+	blocked               []string
 }
 
 func newContactsBuilder(userID string) *contactsBuilder {
@@ -102,13 +109,19 @@ func (b *contactsBuilder) row(kind int, other, creator string, n int) {
 		b.myChoice[other] = n == contactAdded
 	case 3:
 		b.theirChoice[other] = n == contactAdded
+	case 4:
+		if !slices.Contains(b.blocked, other) {
+			b.blocked = append(b.blocked, other)
+		}
 	}
 }
 
 // set is the contact set, each list sorted: explicit choices over the
 // default rule.
 func (b *contactsBuilder) set() presence.ContactSet {
-	return presence.ContactSet{Chosen: effective(b.chosen, b.myChoice), ChosenBy: effective(b.chosenBy, b.theirChoice)}
+	slices.Sort(b.blocked)
+	return presence.ContactSet{Chosen: effective(b.chosen, b.myChoice), ChosenBy: effective(b.chosenBy, b.theirChoice),
+		Blocked: b.blocked}
 }
 
 func effective(byDefault, explicit map[string]bool) []string {
@@ -129,7 +142,7 @@ func effective(byDefault, explicit map[string]bool) []string {
 
 // Contacts implements presence.Store.
 func (s *Store) Contacts(ctx context.Context, userID string) (presence.ContactSet, error) {
-	rows, err := s.r.QueryContext(ctx, contactRows, userID, userID, userID)
+	rows, err := s.r.QueryContext(ctx, contactRows, userID, userID, userID, userID, userID)
 	if err != nil {
 		return presence.ContactSet{}, fmt.Errorf("contacts: %w", err)
 	}
@@ -152,7 +165,7 @@ func (s *Store) PresenceView(ctx context.Context, userID string) (presence.Setti
 	rows, err := s.r.QueryContext(ctx, `
 		SELECT 0, last_seen_visibility, online_visibility, 0 FROM users WHERE id = ?
 		UNION ALL`+contactRows+`
-		ORDER BY 1`, userID, userID, userID, userID)
+		ORDER BY 1`, userID, userID, userID, userID, userID, userID)
 	if err != nil {
 		return presence.Settings{}, presence.ContactSet{}, fmt.Errorf("presence view: %w", err)
 	}

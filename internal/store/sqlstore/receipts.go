@@ -315,6 +315,7 @@ func recordRanges(ctx context.Context, tx *Tx, touched []memberKey, members map[
 	rows, err := tx.QueryContext(ctx, `
 		SELECT m.conversation_id, m.seq, m.id, m.sender_id
 		  FROM `+table+` JOIN messages m ON m.conversation_id = v.c AND m.seq > v.lo AND m.seq <= v.hi
+		       AND m.withheld = 0
 		 ORDER BY m.conversation_id, m.seq`, args...)
 	if err != nil {
 		return fmt.Errorf("find acknowledged messages: %w", err)
@@ -515,7 +516,7 @@ func expire(ctx context.Context, tx *Tx, x messaging.Expiry, ev *eventBatch) (me
 		SELECT m.sender_id, m.conversation_id, mb.user_id, m.id, m.seq
 		  FROM `+set+` JOIN messages m ON m.id = i.id
 		  JOIN members mb ON mb.conversation_id = m.conversation_id
-		 WHERE m.message_type != 'system'
+		 WHERE m.message_type != 'system' AND m.withheld = 0
 		   AND mb.user_id != m.sender_id AND mb.delivered_seq < m.seq
 		   AND mb.joined_seq < m.seq AND (mb.left_seq IS NULL OR m.seq < mb.left_seq)
 		 ORDER BY m.sender_id, m.conversation_id, m.seq, mb.user_id`, args...)

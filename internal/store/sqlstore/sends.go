@@ -28,16 +28,18 @@ func (b *logBatch) appendAll(ctx context.Context, sends []messaging.Message) ([]
 	type key struct{ sender, cmid string }
 	fresh := map[key]int{} // key → index of the send that stores it
 	ins := newRowSet("v", textCol("id"), textCol("c"), intCol("q"), textCol("s"), textCol("d"), textCol("k"),
-		textCol("ty"), textCol("co"), textCol("me"), intCol("at"))
+		textCol("ty"), textCol("co"), textCol("me"), intCol("at"), intCol("w"))
 	for i, m := range sends {
 		k := key{m.SenderID, m.ClientMessageID}
 		if orig, ok := seen[k]; ok {
 			// A resend of a message stored before (even before a removal,
 			// or in a conversation since deleted) is answered with the
 			// original, published again to its conversation's members.
-			members, err := b.membersOf(ctx, orig.ConversationID)
-			if err != nil {
-				return nil, err
+			members := []string{orig.SenderID}
+			if !orig.Withheld {
+				if members, err = b.membersOf(ctx, orig.ConversationID); err != nil {
+					return nil, err
+				}
 			}
 			out[i] = messaging.AppendResult{Message: orig, Duplicate: true, Members: members}
 			continue
@@ -61,11 +63,20 @@ func (b *logBatch) appendAll(ctx context.Context, sends []messaging.Message) ([]
 			continue
 		}
 		m.Seq = cs.last + 1
-		cs.last, cs.dirty, cs.activity = m.Seq, true, m.CreatedAt
+		cs.last, cs.dirty = m.Seq, true
 		r := messaging.AppendResult{Message: m, Members: members}
-		if cs.direct && !cs.answered && m.SenderID != cs.createdBy {
+		switch {
+		case cs.direct && b.blocks[blockKey{otherMember(members, m.SenderID), m.SenderID}]:
+			// The recipient blocks the sender: stored for the sender's
+			// devices alone, as if it were waiting for a recipient who
+			// never comes. It moves no activity and makes no contact.
+			r.Message.Withheld, r.Members = true, []string{m.SenderID}
+		case cs.direct && !cs.answered && m.SenderID != cs.createdBy:
 			cs.answered, cs.answer = true, true
 			r.NewContact = cs.createdBy
+			cs.activity = m.CreatedAt
+		default:
+			cs.activity = m.CreatedAt
 		}
 		if r := b.own[m.ConversationID]; r != nil && r.device == m.SenderDevice && r.last == m.Seq-1 {
 			r.last = m.Seq
@@ -75,7 +86,7 @@ func (b *logBatch) appendAll(ctx context.Context, sends []messaging.Message) ([]
 		out[i] = r
 		fresh[k] = i
 		ins.add(m.ID, m.ConversationID, m.Seq, m.SenderID, m.SenderDevice, m.ClientMessageID, m.Type, m.Content,
-			m.MediaID, ms(m.CreatedAt))
+			m.MediaID, ms(m.CreatedAt), int64(boolInt(r.Message.Withheld)))
 	}
 	if ins.len() == 0 {
 		return out, nil
@@ -87,7 +98,7 @@ func (b *logBatch) appendAll(ctx context.Context, sends []messaging.Message) ([]
 		table, args := ins.table(b.tx.d)
 		if _, err := b.tx.ExecContext(ctx, `
 			INSERT INTO messages (`+messageColumns+`)
-			SELECT v.id, v.c, v.q, v.s, v.d, v.k, v.ty, v.co, nullif(v.me, ''), v.at FROM `+table+` WHERE true`, args...); err != nil {
+			SELECT v.id, v.c, v.q, v.s, v.d, v.k, v.ty, v.co, nullif(v.me, ''), v.at, v.w FROM `+table+` WHERE true`, args...); err != nil {
 			return nil, fmt.Errorf("insert messages: %w", err)
 		}
 	}
@@ -145,10 +156,10 @@ func (b *logBatch) load(ctx context.Context, sends []messaging.Message) error {
 	if err != nil {
 		return fmt.Errorf("list members: %w", err)
 	}
-	defer rows.Close()
 	for rows.Next() {
 		var conv, user, role string
 		if err := rows.Scan(&conv, &user, &role); err != nil {
+			rows.Close()
 			return err
 		}
 		b.members[conv] = append(b.members[conv], user)
@@ -158,7 +169,54 @@ func (b *logBatch) load(ctx context.Context, sends []messaging.Message) error {
 			cs.admins = append(cs.admins, user)
 		}
 	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	return b.loadBlocks(ctx, ids)
+}
+
+// loadBlocks reads the blocks between the two members of each 1:1 among
+// ids, in the batch's transaction: a send committed after a block sees it.
+func (b *logBatch) loadBlocks(ctx context.Context, ids []string) error {
+	set := newRowSet("v", textCol("id"))
+	for _, id := range ids {
+		if cs := b.seqs[id]; cs != nil && cs.direct {
+			set.add(id)
+		}
+	}
+	if set.len() == 0 {
+		return nil
+	}
+	table, args := set.table(b.tx.d)
+	rows, err := b.tx.QueryContext(ctx, `
+		SELECT bl.user_id, bl.blocked_id
+		  FROM `+table+` JOIN members mb ON mb.conversation_id = v.id AND mb.left_seq IS NULL
+		  JOIN blocks bl ON bl.user_id = mb.user_id
+		  JOIN members other ON other.conversation_id = v.id AND other.user_id = bl.blocked_id
+		       AND other.left_seq IS NULL`, args...)
+	if err != nil {
+		return fmt.Errorf("read blocks: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k blockKey
+		if err := rows.Scan(&k.user, &k.blocked); err != nil {
+			return err
+		}
+		b.blocks[k] = true
+	}
 	return rows.Err()
+}
+
+// otherMember is the member of a 1:1 who is not userID.
+func otherMember(members []string, userID string) string {
+	for _, id := range members {
+		if id != userID {
+			return id
+		}
+	}
+	return ""
 }
 
 // seenKeys returns the messages stored before under the sends' keys.

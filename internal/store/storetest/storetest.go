@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parleychat/parley/internal/accounts"
+	"github.com/parleychat/parley/internal/blocks"
 	"github.com/parleychat/parley/internal/contacts"
 	"github.com/parleychat/parley/internal/conversations"
 	"github.com/parleychat/parley/internal/identity"
@@ -35,6 +37,8 @@ type Store interface {
 	ExpireMessages(ctx context.Context, cutoff, now time.Time, limit int) (int, int64, []messaging.StatusChange, error)
 	presence.Store
 	contacts.Store
+	blocks.Store
+	accounts.Store
 	retention.Store
 	media.Store
 }
@@ -66,6 +70,9 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"CommitSendsAndReceiptsTogether", testCommitBoth},
 		{"PresenceSettingsAndContacts", testPresenceSettings},
 		{"ExplicitContacts", testExplicitContacts},
+		{"Blocks", testBlocks},
+		{"WithheldMessages", testWithheld},
+		{"DeleteAccount", testDeleteAccount},
 		{"MediaLifecycle", testMediaLifecycle},
 		{"MediaVisibility", testMediaVisibility},
 		{"MediaSweepAndExpiry", testMediaSweepAndExpiry},

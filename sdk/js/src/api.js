@@ -49,6 +49,13 @@ import { ParleyError } from './errors.js';
  * @property {number} [added_at] when added by hand; absent for a contact
  *   by the default rule only (a 1:1 the user created or wrote in)
  */
+/**
+ * @typedef {object} Block
+ * @property {string} user_id
+ * @property {string} username
+ * @property {string} display_name
+ * @property {number} blocked_at
+ */
 /** @typedef {'everyone'|'contacts'|'nobody'} Visibility */
 /** @typedef {'everyone'|'nobody'} Discoverability who may find a user by its username */
 /**
@@ -267,6 +274,14 @@ export class Api {
     await this.request('PUT', '/users/me/password', { current_password: current, new_password: next }, { passwordCheck: true });
   }
 
+  /**
+   * A 401 here is a wrong password: the session goes on.
+   * @param {string} password @returns {Promise<void>}
+   */
+  async deleteAccount(password) {
+    await this.request('DELETE', '/users/me', { password }, { passwordCheck: true });
+  }
+
   /** @returns {Promise<void>} */
   async logout() { await this.request('DELETE', '/sessions/current'); }
 
@@ -302,6 +317,18 @@ export class Api {
 
   /** @param {string} userId @returns {Promise<void>} */
   async removeContact(userId) { await this.request('DELETE', `/users/me/contacts/${enc(userId)}`); }
+
+  /** @returns {Promise<Block[]>} most recent first */
+  async blocks() {
+    const res = await this.request('GET', '/users/me/blocks');
+    return (res && res.blocks) || [];
+  }
+
+  /** @param {string} userId @returns {Promise<void>} */
+  async block(userId) { await this.request('PUT', `/users/me/blocks/${enc(userId)}`); }
+
+  /** @param {string} userId @returns {Promise<void>} */
+  async unblock(userId) { await this.request('DELETE', `/users/me/blocks/${enc(userId)}`); }
 
   /** @returns {Promise<ServerInfo>} */
   server() { return this.request('GET', '/server'); }

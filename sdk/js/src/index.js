@@ -39,6 +39,7 @@ export { encodeClientFrame, decodeServerFrame, CLIENT_MESSAGE_TYPES, MAX_IDS, MA
 /** @typedef {import('./api.js').GroupUpdate} GroupUpdate */
 /** @typedef {import('./api.js').Invite} Invite */
 /** @typedef {import('./api.js').InvitePreview} InvitePreview */
+/** @typedef {import('./api.js').Block} Block */
 /** @typedef {import('./clock.js').Clock} Clock */
 /** @typedef {import('./connection.js').ConnectionState} ConnectionState */
 /** @typedef {import('./connection.js').ConnectionOptions} ConnectionOptions */
@@ -275,6 +276,16 @@ export class Parley {
   changePassword(current, next) { return this.api.changePassword(current, next); }
 
   /**
+   * Deletes this user's account, given its password: irreversible. Every
+   * session ends (this one's connection closes with 4001, reported as
+   * `sessionEnded`); the messages it sent stay in others' histories. A
+   * wrong password is `unauthorized` and changes nothing.
+   * @param {string} password
+   * @returns {Promise<void>}
+   */
+  deleteAccount(password) { return this.api.deleteAccount(password); }
+
+  /**
    * This user's contacts, by display name: those it chose by starting or
    * writing in a 1:1, plus those it added, minus those it removed. Who may
    * see a presence kept for "contacts".
@@ -297,6 +308,28 @@ export class Parley {
    * @returns {Promise<void>}
    */
   removeContact(userId) { return this.api.removeContact(userId); }
+
+  /**
+   * The users this user blocks, most recent first.
+   * @returns {Promise<Block[]>}
+   */
+  blocks() { return this.api.blocks(); }
+
+  /**
+   * Blocks a user, privately: its 1:1 messages to this user are acked to
+   * it but never delivered, and neither sees the other's presence or
+   * typing. Idempotent; an unknown user is `not_found`, oneself `invalid`.
+   * @param {string} userId
+   * @returns {Promise<void>}
+   */
+  block(userId) { return this.api.block(userId); }
+
+  /**
+   * Ends a block; what the user sent meanwhile stays withheld.
+   * @param {string} userId
+   * @returns {Promise<void>}
+   */
+  unblock(userId) { return this.api.unblock(userId); }
 
   // ---- the HTTP API ----
 

@@ -77,6 +77,9 @@ const calls = {
   'GET /api/v1/users/me/contacts': (api) => api.contacts().then((contacts) => ({ contacts })),
   'PUT /api/v1/users/me/contacts/{user_id}': (api) => api.addContact('x'),
   'DELETE /api/v1/users/me/contacts/{user_id}': (api) => api.removeContact('x'),
+  'GET /api/v1/users/me/blocks': (api) => api.blocks().then((blocks) => ({ blocks })),
+  'PUT /api/v1/users/me/blocks/{user_id}': (api) => api.block('x'),
+  'DELETE /api/v1/users/me/blocks/{user_id}': (api) => api.unblock('x'),
   'PATCH /api/v1/users/me/settings': (api, r) => api.updateSettings(r),
   'POST /api/v1/conversations': (api, r) => (r.type === 'group'
     ? api.createGroup(r.name, r.participants, r.description ? { description: r.description } : undefined)

@@ -349,6 +349,36 @@ test('groups: description, settings, only admins send, invite links', T, async (
   await assert.rejects(bob.createInvite(g.conversation_id), { status: 403, code: 'forbidden' });
 });
 
+test('blocking: the blocked one is acked and told nothing, the blocker gets nothing; unblock brings what follows, past the hole', T, async () => {
+  const alice = await online('blocked');
+  const bob = await online('blocker');
+  const conv = await alice.createDirect(bob.userId);
+  const first = next(bob, 'message');
+  await alice.send(conv.conversation_id, 'before');
+  assert.equal((await first).content, 'before');
+
+  await bob.block(alice.userId);
+  await bob.block(alice.userId); // idempotent
+  assert.deepEqual((await bob.blocks()).map((b) => b.user_id), [alice.userId]);
+  const held = await alice.send(conv.conversation_id, 'while blocked');
+  assert.equal(held.sequence_number, 2);
+  assert.deepEqual((await bob.history(conv.conversation_id)).map((m) => m.content), ['before']);
+  assert.deepEqual(await alice.blocks(), []);
+
+  await bob.unblock(alice.userId);
+  // Bob's client sees 3 after 1: it looks for 2 in history, does not find
+  // it, and moves on.
+  const third = next(bob, 'message');
+  await alice.send(conv.conversation_id, 'after');
+  const m = await third;
+  assert.equal(m.content, 'after');
+  assert.equal(m.sequence_number, 3);
+  assert.deepEqual(await bob.blocks(), []);
+
+  await assert.rejects(bob.block(bob.userId), { status: 422, code: 'invalid' });
+  await assert.rejects(bob.block('01JD3Y2B4D6F8H0K2M4P6R8T0V'), { status: 404, code: 'not_found' });
+});
+
 test('media: upload a PNG, complete, send it, the other fetches it', T, async () => {
   const alice = await online('alice');
   const bob = await online('bob');

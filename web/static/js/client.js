@@ -20,6 +20,7 @@
 //   notice     ({text})           something the user should be told
 //   signedout  ({why})            the session ended (the SDK's reason: a close reason, 'unauthorized')
 //   server                         what the server can process, or its limits, changed
+//   blocks                         the users this one blocks, or the chats it muted, changed
 
 import { newClientMessageId } from '/sdk/index.js';
 import { putWithProgress } from './upload.js';
@@ -73,6 +74,11 @@ export class Client extends EventTarget {
     this.server = DEFAULT_SERVER;
     this.stopped = false;
     this.offs = [];
+    this.blocked = new Set(); // user ids this user blocks
+    // Muting is this browser's choice alone: no announcement of a muted
+    // chat's messages (the server knows nothing of it).
+    this.mutedKey = `parley.muted.${this.me}`;
+    this.muted = new Set(readJSON(this.mutedKey, []));
   }
 
   emit(type, detail = {}) { this.dispatchEvent(new CustomEvent(type, { detail })); }
@@ -110,7 +116,47 @@ export class Client extends EventTarget {
     this.ensureUser(this.me);
     p.connect().catch(() => {}); // a session that ends first is reported by sessionEnded
     this.refreshServer();
+    this.refreshBlocks();
     await this.refreshConversations().catch(() => {});
+  }
+
+  async refreshBlocks() {
+    try {
+      const list = await this.parley.blocks();
+      this.blocked = new Set(list.map((b) => b.user_id));
+      this.emit('blocks');
+    } catch {
+      // Shown as not blocked until the next try; the server enforces it anyway.
+    }
+  }
+
+  isBlocked(userId) { return this.blocked.has(userId); }
+
+  /** Blocks a user: nothing tells them; their 1:1 messages never arrive. */
+  async block(userId) {
+    await this.parley.block(userId);
+    this.blocked.add(userId);
+    this.emit('blocks');
+  }
+
+  /** Ends a block: what they sent meanwhile never arrives, what follows does. */
+  async unblock(userId) {
+    await this.parley.unblock(userId);
+    this.blocked.delete(userId);
+    this.emit('blocks');
+  }
+
+  isMuted(convId) { return this.muted.has(convId); }
+
+  setMuted(convId, on) {
+    if (on) this.muted.add(convId);
+    else this.muted.delete(convId);
+    try {
+      localStorage.setItem(this.mutedKey, JSON.stringify([...this.muted]));
+    } catch {
+      // A full or disabled storage keeps the choice for this page only.
+    }
+    this.emit('blocks');
   }
 
   stop() {
@@ -164,6 +210,7 @@ export class Client extends EventTarget {
     if (you && id === this.me) return 'You';
     const u = this.users.get(id);
     if (!u) { this.ensureUser(id); return 'Someone'; }
+    if (u.deleted) return 'Deleted account';
     return u.display_name || u.username;
   }
 
@@ -895,4 +942,14 @@ function merge(old, c, counted = []) {
   }
   old.unread_count = (c.unread_count || 0) + counted.filter((n) => n > snapshot).length;
   return old;
+}
+
+/** The JSON stored under key, or fallback when there is none or it is unreadable. */
+function readJSON(key, fallback) {
+  try {
+    const v = localStorage.getItem(key);
+    return v ? JSON.parse(v) : fallback;
+  } catch {
+    return fallback;
+  }
 }

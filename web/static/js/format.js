@@ -135,6 +135,7 @@ export function systemText(content, name) {
       }
       return `${actor} changed the group settings`;
     case 'member_joined': return `${user || actor} joined using an invite link`;
+    case 'account_deleted': return user === 'Deleted account' ? 'An account was deleted' : `${user} deleted their account`;
     default: return 'Group updated';
   }
 }

@@ -83,6 +83,7 @@ function endedMessage(why) {
   if (why === 'unauthorized') return 'Your session has expired. Please sign in again.';
   if (why && why.includes('too many devices')) return 'You were signed out: this account signed in on too many devices.';
   if (why && why.includes('expired')) return 'Your session has expired. Please sign in again.';
+  if (why && why.includes('account deleted')) return 'Your account is deleted.';
   if (why && why.includes('password changed')) return 'You were signed out: the password was changed on another device.';
   return 'You were signed out from another device.';
 }
@@ -222,7 +223,7 @@ async function startApp() {
   client.addEventListener('notice', (e) => toast(e.detail.text));
   client.addEventListener('incoming', (e) => {
     const m = e.detail.message;
-    if (m.message_type === 'system') return;
+    if (m.message_type === 'system' || client.isMuted(m.conversation_id)) return;
     const conv = client.conversation(m.conversation_id);
     const where = conv && conv.type === 'group' ? ` in ${client.title(conv)}` : '';
     const what = m.message_type === 'text' ? m.content : `a ${m.message_type === 'audio' ? 'voice message' : m.message_type}`;

@@ -7,6 +7,7 @@ import { hue, initials, clockTime, fullTime, lastSeen, dayLabel, sameDay, system
 import { tickMark } from './ticks.js';
 import { membersDialog, receiptPopover } from './dialogs.js';
 import { groupInfoDialog } from './groupinfo.js';
+import { contactInfoDialog } from './contactinfo.js';
 import { attachment, updateProgress, kindOf, Recorder } from './media.js';
 
 const PAUSE_AFTER_MS = 3000;
@@ -52,6 +53,24 @@ export class ChatView {
     $('#load-older').addEventListener('click', () => this.loadOlder());
     $('#chat-members').addEventListener('click', () => membersDialog(client, this.id));
     $('#chat-group-info').addEventListener('click', () => groupInfoDialog(client, this.id));
+    $('#chat-info').addEventListener('click', () => {
+      const peer = client.peer(client.conversation(this.id));
+      if (peer) contactInfoDialog(client, peer, this.id);
+    });
+    $('#blocked-unblock').addEventListener('click', async (e) => {
+      const peer = client.peer(client.conversation(this.id));
+      if (!peer) return;
+      e.currentTarget.disabled = true;
+      try {
+        await client.unblock(peer);
+        this.input.focus();
+      } catch (ex) {
+        toast(ex.message || 'Could not unblock. Try again.');
+      } finally {
+        $('#blocked-unblock').disabled = false;
+      }
+    });
+    client.addEventListener('blocks', () => this.renderHeader());
     $('#chat-back').addEventListener('click', () => nav.navigate(null));
     // Stuck to the bottom while the user is there: media that load and
     // grow their bubbles keep the newest message in view.
@@ -142,6 +161,15 @@ export class ChatView {
     this.input.disabled = locked;
     this.input.placeholder = locked ? 'Only admins can send messages' : 'Type a message';
     $('#send').disabled = locked;
+    $('#chat-info').hidden = conv.type !== '1:1';
+    // A chat with someone this user blocks takes no messages: the bar
+    // says why and offers the unblock (as WhatsApp does).
+    const blocked = !!peer && c.isBlocked(peer);
+    if ($('#composer').hidden !== blocked) {
+      $('#composer').hidden = blocked;
+      $('#blocked-bar').hidden = !blocked;
+      $('#blocked-text').textContent = `You blocked ${title}.`;
+    }
     const sub = $('#chat-subtitle');
     const typists = c.typists(conv.conversation_id);
     let text;
@@ -153,6 +181,8 @@ export class ChatView {
         : 'typing…';
     } else if (peer && c.connection !== 'open') {
       text = 'connecting…';
+    } else if (blocked) {
+      text = '';
     } else if (peer) {
       const p = c.presence.get(peer);
       text = !p ? '' : p.status === 'online' ? 'online' : lastSeen(p.last_seen);

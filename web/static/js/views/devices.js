@@ -126,7 +126,46 @@ export function devicesDialog(client) {
     }
   });
 
-  return show([list, h('div', { class: 'leave-row' }, endOthers), pwForm], {
+  // Deleting the account: the password again, and a box that says what
+  // it means, so that no single slip of a click destroys it.
+  const delPassword = h('input', { id: 'del-password', type: 'password', autocomplete: 'current-password', required: true });
+  const delSure = h('input', { id: 'del-sure', type: 'checkbox', required: true });
+  const delError = h('p', { class: 'form-error', role: 'alert' });
+  const delSubmit = h('button', { type: 'submit', class: 'danger' }, 'Delete my account');
+  const delForm = h('form', { class: 'password-form', novalidate: true, 'aria-labelledby': 'del-title' },
+    h('h3', { id: 'del-title', class: 'dialog-subtitle' }, 'Delete account'),
+    h('p', { class: 'hint', id: 'del-hint' }, 'Your chats, contacts and photos go, and every device is signed out. What you sent stays with the people you sent it to, shown as from a deleted account. This cannot be undone.'),
+    h('div', { class: 'field' }, h('label', { for: 'del-password' }, 'Password'), delPassword),
+    h('div', { class: 'field check' }, delSure, h('label', { for: 'del-sure' }, 'I understand that this cannot be undone')),
+    delError,
+    h('div', { class: 'dialog-actions' }, delSubmit));
+  delForm.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    delError.textContent = '';
+    if (!delPassword.value) {
+      delError.textContent = 'Enter your password.';
+      delPassword.focus();
+      return;
+    }
+    if (!delSure.checked) {
+      delError.textContent = 'Tick the box to confirm.';
+      delSure.focus();
+      return;
+    }
+    delSubmit.disabled = true;
+    try {
+      await parley.deleteAccount(delPassword.value);
+      // The socket closes with 4001 and the page signs out by itself.
+    } catch (ex) {
+      delError.textContent = ex.code === 'unauthorized' ? 'That is not your password.'
+        : ex.code === 'rate_limited' ? 'Too many attempts. Try again later.'
+          : ex.message || 'Something went wrong.';
+      delPassword.focus();
+      delSubmit.disabled = false;
+    }
+  });
+
+  return show([list, h('div', { class: 'leave-row' }, endOthers), pwForm, delForm], {
     focus: close,
     refresh,
     then(dlg) {
