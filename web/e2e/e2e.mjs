@@ -1150,6 +1150,9 @@ async function inviteLink(alice, bob, dave) {
   await a.locator('#messages li.system', { hasText: 'Dave Brubeck joined using an invite link' }).waitFor({ timeout: WAIT });
   await alice.send('Welcome, Dave');
   await dave.bubbles('Welcome, Dave').waitFor({ timeout: WAIT });
+  // On a phone the chat covers the list: back to it, where Dave started.
+  await d.getByRole('button', { name: 'Back to chats' }).click();
+  await d.locator('#conv-list').waitFor({ timeout: WAIT });
 
   // Revoked, the link leads nowhere.
   await a.getByRole('button', { name: 'Group info' }).click();
