@@ -49,6 +49,8 @@ const (
 	// MaxAboutLen bounds a profile's about text (added): characters after
 	// Unicode NFC normalisation, line breaks and other controls refused.
 	MaxAboutLen = 140
+	// MaxGroupDescriptionLen counts characters after NFC normalisation.
+	MaxGroupDescriptionLen = 512
 
 	// DefaultMaxGroupSize counts the creator (--max-group-size).
 	DefaultMaxGroupSize = 100

@@ -187,11 +187,18 @@ type CreateConversationRequest struct {
 	Type         string   `json:"type"`
 	Name         string   `json:"name,omitempty"`
 	Participants []string `json:"participants"`
+	// Description is a group's (added with group info).
+	Description string `json:"description,omitempty"`
 }
 
-// RenameRequest is the body of PATCH /api/v1/conversations/{id}.
+// RenameRequest is the body of PATCH /api/v1/conversations/{id}: a
+// group's name, description and settings, each left as it is when absent;
+// at least one is given.
 type RenameRequest struct {
-	Name *string `json:"name"`
+	Name               *string `json:"name,omitempty"`
+	Description        *string `json:"description,omitempty"`
+	OnlyAdminsSend     *bool   `json:"only_admins_send,omitempty"`
+	OnlyAdminsEditInfo *bool   `json:"only_admins_edit_info,omitempty"`
 }
 
 // AddParticipantRequest is the body of POST
@@ -223,8 +230,12 @@ type Conversation struct {
 	CreatedBy          string        `json:"created_by"`
 	CreatedAt          int64         `json:"created_at"`
 	LastActivityAt     int64         `json:"last_activity_at"`
-	UnreadCount        *int64        `json:"unread_count,omitempty"`
-	LastMessage        *LastMessage  `json:"last_message,omitempty"`
+	// A group's description and settings; absent when empty or false.
+	Description        string       `json:"description,omitempty"`
+	OnlyAdminsSend     bool         `json:"only_admins_send,omitempty"`
+	OnlyAdminsEditInfo bool         `json:"only_admins_edit_info,omitempty"`
+	UnreadCount        *int64       `json:"unread_count,omitempty"`
+	LastMessage        *LastMessage `json:"last_message,omitempty"`
 	// Avatar (added) is a group's picture, when it has one.
 	Avatar *Avatar `json:"avatar,omitempty"`
 }
@@ -359,4 +370,29 @@ type ErrorBody struct {
 type ErrorDetail struct {
 	Code    Code   `json:"code"`
 	Message string `json:"message"`
+}
+
+// Invite is a group's invite link, as its admins see it: the answer of
+// POST /api/v1/conversations/{id}/invites and an entry of InviteList.
+// Code is the secret a joiner needs; the web client's link is
+// <origin>/#/join/<code>.
+type Invite struct {
+	Code           string `json:"code"`
+	ConversationID string `json:"conversation_id"`
+	CreatedBy      string `json:"created_by"`
+	CreatedAt      int64  `json:"created_at"`
+}
+
+// InviteList answers GET /api/v1/conversations/{id}/invites.
+type InviteList struct {
+	Invites []Invite `json:"invites"`
+}
+
+// InvitePreview answers GET /api/v1/invites/{code}: what a would-be
+// joiner sees of the group, and nothing more.
+type InvitePreview struct {
+	Name        string  `json:"name"`
+	Description string  `json:"description,omitempty"`
+	MemberCount int     `json:"member_count"`
+	Avatar      *Avatar `json:"avatar,omitempty"`
 }

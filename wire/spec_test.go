@@ -27,6 +27,7 @@ var restBodies = []any{
 	Contact{}, ContactList{}, Block{}, BlockList{},
 	Avatar{}, ProfileUpdate{}, AvatarRequest{},
 	CreateConversationRequest{}, RenameRequest{}, AddParticipantRequest{}, SetRoleRequest{},
+	Invite{}, InviteList{}, InvitePreview{},
 	Participant{}, Conversation{}, LastMessage{}, ConversationList{}, ParticipantList{},
 	Message{}, MessageList{}, RecipientStatus{}, MessageStatus{},
 	CreateMediaRequest{}, Upload{}, Media{}, ServerInfo{}, MediaSupport{}, ServerLimits{},

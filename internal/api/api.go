@@ -42,11 +42,11 @@ type Conversations interface {
 	CreateDirect(ctx context.Context, caller, other string) (conversations.Conversation, bool, error)
 	Get(ctx context.Context, caller, id string) (conversations.Conversation, error)
 	List(ctx context.Context, caller string) ([]conversations.Summary, error)
-	CreateGroup(ctx context.Context, creator conversations.Actor, name string, participants []string) (conversations.Conversation, error)
+	CreateGroup(ctx context.Context, creator conversations.Actor, name, description string, participants []string) (conversations.Conversation, error)
 	AddMember(ctx context.Context, actor conversations.Actor, conversationID, userID string) (conversations.Conversation, bool, error)
 	RemoveMember(ctx context.Context, actor conversations.Actor, conversationID, userID string) error
 	SetRole(ctx context.Context, actor conversations.Actor, conversationID, userID, role string) (conversations.Conversation, error)
-	Rename(ctx context.Context, actor conversations.Actor, conversationID, name string) (conversations.Conversation, error)
+	UpdateGroup(ctx context.Context, actor conversations.Actor, conversationID string, u conversations.GroupUpdate) (conversations.Conversation, error)
 }
 
 // Messages is the messaging service as the API uses it.
@@ -101,7 +101,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle("POST /api/v1/conversations", a.auth(a.createConversation))
 	mux.Handle("GET /api/v1/conversations", a.auth(a.listConversations))
 	mux.Handle("GET /api/v1/conversations/{id}", a.auth(a.getConversation))
-	mux.Handle("PATCH /api/v1/conversations/{id}", a.auth(a.renameConversation))
+	mux.Handle("PATCH /api/v1/conversations/{id}", a.auth(a.updateConversation))
 	mux.Handle("GET /api/v1/conversations/{id}/participants", a.auth(a.getParticipants))
 	mux.Handle("POST /api/v1/conversations/{id}/participants", a.auth(a.addParticipant))
 	mux.Handle("PATCH /api/v1/conversations/{id}/participants/{user_id}", a.auth(a.setRole))

@@ -185,6 +185,7 @@ func toConversation(c conversations.Conversation) wire.Conversation {
 		ConversationID: c.ID, Type: c.Type, Name: c.Name, Participants: ps,
 		LastSequenceNumber: c.LastSeq, CreatedBy: c.CreatedBy,
 		CreatedAt: clock.Millis(c.CreatedAt), LastActivityAt: clock.Millis(c.LastActivityAt),
+		Description: c.Description, OnlyAdminsSend: c.OnlyAdminsSend, OnlyAdminsEditInfo: c.OnlyAdminsEditInfo,
 	}
 }
 
@@ -212,7 +213,7 @@ func (a *API) createConversation(w http.ResponseWriter, r *http.Request) {
 		}
 		writeJSON(w, status, toConversation(c))
 	case conversations.TypeGroup:
-		c, err := a.convs.CreateGroup(r.Context(), actor(r.Context()), req.Name, req.Participants)
+		c, err := a.convs.CreateGroup(r.Context(), actor(r.Context()), req.Name, req.Description, req.Participants)
 		if err != nil {
 			a.fail(w, r, err)
 			return
@@ -331,17 +332,17 @@ func (a *API) getMessageStatus(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func (a *API) renameConversation(w http.ResponseWriter, r *http.Request) {
+// updateConversation changes a group's name, description and settings.
+func (a *API) updateConversation(w http.ResponseWriter, r *http.Request) {
 	var req wire.RenameRequest
 	if err := decode(w, r, &req); err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	if req.Name == nil {
-		a.fail(w, r, wire.Invalid("name is required"))
-		return
-	}
-	c, err := a.convs.Rename(r.Context(), actor(r.Context()), r.PathValue("id"), *req.Name)
+	c, err := a.convs.UpdateGroup(r.Context(), actor(r.Context()), r.PathValue("id"), conversations.GroupUpdate{
+		Name: req.Name, Description: req.Description,
+		OnlyAdminsSend: req.OnlyAdminsSend, OnlyAdminsEditInfo: req.OnlyAdminsEditInfo,
+	})
 	if err != nil {
 		a.fail(w, r, err)
 		return

@@ -179,6 +179,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	accts := accounts.NewService(ids, convs, med, profs, st, log)
 	apiv1.RegisterAccounts(mux, accts)
 	a.cleanup.Deletions = accts
+	apiv1.RegisterInvites(mux, convs)
 	apiv1.RegisterServerInfo(mux, a.serverInfo)
 	api.RegisterSpec(mux) // GET /api/openapi.json and /api/asyncapi.json, public
 	if blobHandler != nil {

@@ -199,7 +199,15 @@ func TestContractServerSpeaksWire(t *testing.T) {
 	name := "bouldering"
 	call(alice.API, "PATCH", gpath, wire.RenameRequest{Name: &name}, new(wire.Conversation))
 	call(alice.API, "GET", gpath+"/participants", nil, new(wire.ParticipantList))
-	refused(bob.API, "PATCH", gpath, wire.RenameRequest{Name: &name}, 403)
+	refused(bob.API, "PATCH", gpath, wire.RenameRequest{OnlyAdminsSend: ptr(true)}, 403)
+	call(alice.API, "PATCH", gpath, wire.RenameRequest{Description: ptr("Sundays"), OnlyAdminsEditInfo: ptr(true)}, new(wire.Conversation))
+	var inv wire.Invite
+	call(alice.API, "POST", gpath+"/invites", nil, &inv)
+	call(alice.API, "GET", gpath+"/invites", nil, new(wire.InviteList))
+	call(srv.NewUser(ctx, "erin").API, "GET", "/api/v1/invites/"+inv.Code, nil, new(wire.InvitePreview))
+	call(srv.NewUser(ctx, "frank").API, "POST", "/api/v1/invites/"+inv.Code+"/join", nil, new(wire.Conversation))
+	refused(alice.API, "DELETE", gpath+"/invites/nope", nil, 404)
+	refused(bob.API, "POST", "/api/v1/invites/nope/join", nil, 404)
 	call(alice.API, "GET", "/api/v1/server", nil, new(wire.ServerInfo))
 
 	png := mediatest.PNG(t, 64, 48)

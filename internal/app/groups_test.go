@@ -314,6 +314,12 @@ func TestGroupBadInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Renaming is open to members unless the group says otherwise (its
+	// system message is sequence number 1).
+	adminsEdit := true
+	if _, err := alice.API.UpdateGroup(ctx, g.ConversationID, client.GroupUpdate{OnlyAdminsEditInfo: &adminsEdit}); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name string
 		call func() error
@@ -348,7 +354,7 @@ func TestGroupBadInput(t *testing.T) {
 	}
 	// Nothing changed.
 	c, _ := alice.API.Conversation(ctx, g.ConversationID)
-	if r := roles(c); c.Name != "g" || len(r) != 3 || r[bob.UserID] != "member" || c.LastSequenceNumber != 0 {
+	if r := roles(c); c.Name != "g" || len(r) != 3 || r[bob.UserID] != "member" || c.LastSequenceNumber != 1 {
 		t.Fatalf("group after refusals = %+v", c)
 	}
 	// A non-member cannot send or type into the group.

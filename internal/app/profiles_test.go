@@ -330,6 +330,26 @@ func TestGroupAvatar(t *testing.T) {
 		if got, err := alice.API.Conversation(ctx, g.ConversationID); err != nil || got.Avatar != nil {
 			t.Fatalf("after the removal: %+v, %v", got, err)
 		}
+
+		// "Only admins edit info": member bob may no longer, admin alice may;
+		// the invite preview shows the picture.
+		on := true
+		if _, err := alice.API.UpdateGroup(ctx, g.ConversationID, client.GroupUpdate{OnlyAdminsEditInfo: &on}); err != nil {
+			t.Fatal(err)
+		}
+		_, err = bob.API.SetGroupAvatar(ctx, g.ConversationID, pic.MediaID)
+		wantStatus(t, err, http.StatusForbidden, "forbidden", "a member sets the avatar of an only-admins group")
+		alicePic := mustUpload(t, alice, "image/png", mediatest.PNG(t, 40, 40))
+		if _, err := alice.API.SetGroupAvatar(ctx, g.ConversationID, alicePic.MediaID); err != nil {
+			t.Fatalf("the admin sets it: %v", err)
+		}
+		inv, err := alice.API.CreateInvite(ctx, g.ConversationID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p, err := carol.API.PreviewInvite(ctx, inv.Code); err != nil || p.Avatar == nil || p.MemberCount != 2 {
+			t.Fatalf("the invite preview = %+v, %v; want the group's picture and its size", p, err)
+		}
 	})
 }
 

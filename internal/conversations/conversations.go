@@ -26,14 +26,19 @@ const (
 
 // Conversation is a 1:1 chat or a group.
 type Conversation struct {
-	ID             string
-	Type           string
-	Name           string
-	CreatedBy      string
-	CreatedAt      time.Time
-	LastSeq        int64
-	LastActivityAt time.Time
-	Members        []Member
+	ID   string
+	Type string
+	Name string
+	// Description, OnlyAdminsSend and OnlyAdminsEditInfo are a group's
+	// info and settings (see info.go); a 1:1 has none.
+	Description        string
+	OnlyAdminsSend     bool
+	OnlyAdminsEditInfo bool
+	CreatedBy          string
+	CreatedAt          time.Time
+	LastSeq            int64
+	LastActivityAt     time.Time
+	Members            []Member
 }
 
 // Member is a user's membership in a conversation.
@@ -79,6 +84,11 @@ type Store interface {
 	ConversationsOf(ctx context.Context, userID string, notBefore time.Time) ([]Summary, error)
 	// MissingUsers returns those of ids that name no user.
 	MissingUsers(ctx context.Context, ids []string) ([]string, error)
+	// Invite returns a valid invite link; store.ErrNotFound for an
+	// unknown or revoked code.
+	Invite(ctx context.Context, code string) (Invite, error)
+	// Invites lists a conversation's valid invite links, oldest first.
+	Invites(ctx context.Context, conversationID string) ([]Invite, error)
 	// Memberships returns the conversations userID is a current member of.
 	Memberships(ctx context.Context, userID string) ([]string, error)
 	// BlockersOf returns those of ids who block userID.

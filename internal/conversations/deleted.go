@@ -38,7 +38,7 @@ func (s *Service) EndMemberships(ctx context.Context, userID string) error {
 			if !ok {
 				return nil // ended meanwhile
 			}
-			note = s.systemMessage(actor, id, map[string]string{"event": EventAccountDeleted, "user_id": userID})
+			note = s.systemMessage(actor, id, map[string]any{"event": EventAccountDeleted, "user_id": userID})
 			seq, err := tx.AppendSystem(ctx, *note)
 			if err != nil {
 				return err

@@ -35,6 +35,10 @@ const (
 	EventMemberLeft    = "member_left"
 	EventRenamed       = "renamed"
 	EventRoleChanged   = "role_changed"
+	// Added with group info and invite links (info.go, invites.go).
+	EventDescriptionChanged = "description_changed"
+	EventSettingsChanged    = "settings_changed"
+	EventMemberJoined       = "member_joined"
 )
 
 // Errors of group management.
@@ -78,6 +82,16 @@ type Tx interface {
 	RemoveMember(ctx context.Context, conversationID, userID string, leftSeq int64) error
 	SetRole(ctx context.Context, conversationID, userID, role string) error
 	Rename(ctx context.Context, conversationID, name string) error
+	// SetInfo writes a group's description and settings.
+	SetInfo(ctx context.Context, conversationID string, info Info) error
+	// Invite returns a valid invite link; store.ErrNotFound for an
+	// unknown or revoked code. It holds nothing: read it again after
+	// Conversation holds the link's group (revokes run under that hold).
+	Invite(ctx context.Context, code string) (Invite, error)
+	CreateInvite(ctx context.Context, inv Invite) error
+	// RevokeInvite deletes a conversation's link; store.ErrNotFound if it
+	// has no such valid link.
+	RevokeInvite(ctx context.Context, conversationID, code string) error
 	// AppendSystem stores m with the conversation's next sequence number.
 	AppendSystem(ctx context.Context, m SystemMessage) (seq int64, err error)
 }
@@ -101,9 +115,12 @@ type Actor struct {
 }
 
 // CreateGroup creates a group of the creator (its admin) and participants.
-func (s *Service) CreateGroup(ctx context.Context, creator Actor, name string, participants []string) (Conversation, error) {
+func (s *Service) CreateGroup(ctx context.Context, creator Actor, name, description string, participants []string) (Conversation, error) {
 	name, err := groupName(name)
 	if err != nil {
+		return Conversation{}, err
+	}
+	if description, err = groupDescription(description); err != nil {
 		return Conversation{}, err
 	}
 	seen := map[string]bool{creator.UserID: true}
@@ -132,7 +149,7 @@ func (s *Service) CreateGroup(ctx context.Context, creator Actor, name string, p
 		return Conversation{}, err
 	}
 	now := s.clock.Now()
-	c := Conversation{ID: ulid.Make().String(), Type: TypeGroup, Name: name, CreatedBy: creator.UserID, CreatedAt: now, LastActivityAt: now}
+	c := Conversation{ID: ulid.Make().String(), Type: TypeGroup, Name: name, Description: description, CreatedBy: creator.UserID, CreatedAt: now, LastActivityAt: now}
 	err = s.tx.Update(ctx, func(tx Tx) error {
 		if err := tx.CreateGroup(ctx, c); err != nil {
 			return err
@@ -182,7 +199,7 @@ func (s *Service) AddMember(ctx context.Context, actor Actor, conversationID, us
 		if _, ok := memberIndex(c, userID); ok {
 			return nil
 		}
-		note = s.systemMessage(actor, conversationID, map[string]string{"event": EventMemberAdded, "actor_id": actor.UserID, "user_id": userID})
+		note = s.systemMessage(actor, conversationID, map[string]any{"event": EventMemberAdded, "actor_id": actor.UserID, "user_id": userID})
 		seq, err := tx.AppendSystem(ctx, *note)
 		if err != nil {
 			return err
@@ -221,7 +238,7 @@ func (s *Service) RemoveMember(ctx context.Context, actor Actor, conversationID,
 		if leaving {
 			event = EventMemberLeft
 		}
-		note = s.systemMessage(actor, conversationID, map[string]string{"event": event, "actor_id": actor.UserID, "user_id": userID})
+		note = s.systemMessage(actor, conversationID, map[string]any{"event": event, "actor_id": actor.UserID, "user_id": userID})
 		seq, err := tx.AppendSystem(ctx, *note)
 		if err != nil {
 			return err
@@ -251,7 +268,7 @@ func (s *Service) SetRole(ctx context.Context, actor Actor, conversationID, user
 	if role != RoleAdmin && role != RoleMember {
 		return Conversation{}, ErrBadRole
 	}
-	return s.change(ctx, actor, conversationID, func(tx Tx, c Conversation) (map[string]string, error) {
+	return s.change(ctx, actor, conversationID, func(tx Tx, c Conversation) (map[string]any, error) {
 		i, ok := memberIndex(c, userID)
 		if !ok {
 			return nil, ErrNoSuchMember
@@ -265,31 +282,14 @@ func (s *Service) SetRole(ctx context.Context, actor Actor, conversationID, user
 		if err := tx.SetRole(ctx, conversationID, userID, role); err != nil {
 			return nil, err
 		}
-		return map[string]string{"event": EventRoleChanged, "actor_id": actor.UserID, "user_id": userID, "role": role}, nil
-	})
-}
-
-// Rename renames a group (admins only).
-func (s *Service) Rename(ctx context.Context, actor Actor, conversationID, name string) (Conversation, error) {
-	name, err := groupName(name)
-	if err != nil {
-		return Conversation{}, err
-	}
-	return s.change(ctx, actor, conversationID, func(tx Tx, c Conversation) (map[string]string, error) {
-		if c.Name == name {
-			return nil, nil
-		}
-		if err := tx.Rename(ctx, conversationID, name); err != nil {
-			return nil, err
-		}
-		return map[string]string{"event": EventRenamed, "actor_id": actor.UserID, "name": name}, nil
+		return map[string]any{"event": EventRoleChanged, "actor_id": actor.UserID, "user_id": userID, "role": role}, nil
 	})
 }
 
 // change runs an admin-only change that records a system message, unless
 // apply reports no change (nil event).
 func (s *Service) change(ctx context.Context, actor Actor, conversationID string,
-	apply func(Tx, Conversation) (map[string]string, error)) (Conversation, error) {
+	apply func(Tx, Conversation) (map[string]any, error)) (Conversation, error) {
 	var c Conversation
 	var note *SystemMessage
 	err := s.tx.Update(ctx, func(tx Tx) error {
@@ -338,8 +338,8 @@ func (s *Service) lockGroup(ctx context.Context, tx Tx, id, actor string, admin 
 	return c, nil
 }
 
-func (s *Service) systemMessage(actor Actor, conversationID string, event map[string]string) *SystemMessage {
-	content, _ := json.Marshal(event) // a map of strings always marshals
+func (s *Service) systemMessage(actor Actor, conversationID string, event map[string]any) *SystemMessage {
+	content, _ := json.Marshal(event) // strings and bools always marshal
 	return &SystemMessage{
 		ID: ulid.Make().String(), ConversationID: conversationID, SenderID: actor.UserID,
 		SenderDevice: actor.DeviceID, Content: string(content), CreatedAt: s.clock.Now(),

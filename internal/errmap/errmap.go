@@ -62,6 +62,9 @@ var table = []entry{
 	{err: conversations.ErrNoUserID, code: wire.CodeInvalid},
 	{err: conversations.ErrBadRole, code: wire.CodeInvalid},
 	{err: conversations.ErrBadName, code: wire.CodeInvalid},
+	{err: conversations.ErrBadDescription, code: wire.CodeInvalid},
+	{err: conversations.ErrNoChange, code: wire.CodeInvalid},
+	{err: conversations.ErrInviteNotFound, code: wire.CodeNotFound},
 	{err: conversations.ErrCannotAdd, code: wire.CodeForbidden},
 
 	{err: messaging.ErrForbidden, code: wire.CodeForbidden},
@@ -69,6 +72,7 @@ var table = []entry{
 	{err: messaging.ErrMessageNotFound, code: wire.CodeNotFound},
 	{err: messaging.ErrNotSender, code: wire.CodeForbidden},
 	{err: messaging.ErrNotInConversation, code: wire.CodeInvalid, status: unprocessable},
+	{err: messaging.ErrAdminsOnly, code: wire.CodeForbidden},
 	// Said as it is: a client that sees it reconnects to another node.
 	{err: messaging.ErrShuttingDown, code: wire.CodeInternal},
 

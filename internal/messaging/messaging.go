@@ -232,4 +232,7 @@ var (
 	// ErrNotInConversation: a read receipt names a message of another
 	// conversation than its own.
 	ErrNotInConversation = errors.New("message is not in this conversation")
+	// ErrAdminsOnly: a member who is not an admin sends to a group whose
+	// only_admins_send is on. Decided in the commit, beside membership.
+	ErrAdminsOnly = errors.New("only admins may send messages to this group")
 )

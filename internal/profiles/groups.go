@@ -9,10 +9,10 @@ import (
 	"github.com/parleychat/parley/internal/store"
 )
 
-// mayEditGroupInfo is the one check of who may change a group's info
-// (its avatar, for now): the caller must be a current member of a group.
-// It answers the group as the caller sees it. The "only admins edit
-// info" group setting goes here, as a role check on the member found.
+// mayEditGroupInfo is the one check of who may change a group's avatar:
+// a current member of a group, an admin while the group's "only admins
+// edit info" is on (conversations.Service.CheckEditInfo, the rule name
+// and description follow too). It answers the group as the caller sees it.
 func (s *Service) mayEditGroupInfo(ctx context.Context, caller, conversationID string) (conversations.Conversation, error) {
 	// Get refuses a non-member (conversations.ErrForbidden) and an
 	// unknown id (ErrNotFound).
@@ -23,12 +23,10 @@ func (s *Service) mayEditGroupInfo(ctx context.Context, caller, conversationID s
 	if c.Type != conversations.TypeGroup {
 		return conversations.Conversation{}, ErrNotGroup
 	}
-	for _, m := range c.Members {
-		if m.UserID == caller {
-			return c, nil
-		}
+	if err := s.groups.CheckEditInfo(ctx, conversationID, caller); err != nil {
+		return conversations.Conversation{}, err
 	}
-	return conversations.Conversation{}, conversations.ErrForbidden
+	return c, nil
 }
 
 // SetGroupAvatar makes mediaID, a ready image the caller uploaded, the

@@ -103,6 +103,9 @@ type Avatars interface {
 // Groups is what a group avatar needs of the conversations service.
 type Groups interface {
 	Get(ctx context.Context, caller, id string) (conversations.Conversation, error)
+	// CheckEditInfo refuses a caller who may not change the group's info
+	// (a non-member; a member while "only admins edit info" is on).
+	CheckEditInfo(ctx context.Context, conversationID, userID string) error
 }
 
 // Publisher delivers the profile event (bus.KindProfile).

@@ -360,6 +360,7 @@ async function main() {
     await profileAndAvatar(alice, bob);
     const dave = await newUser('dave', 'Dave Brubeck');
     await keyboardOnly(dave, alice);
+    await inviteLink(alice, bob, dave);
     await deleteAccount(dave, alice);
 
     for (const u of users) {
@@ -1104,6 +1105,70 @@ async function contactsScreen(alice, bob, carol) {
   await dlg.waitFor({ state: 'detached', timeout: WAIT });
   const back = await focused(p);
   expectEqual(back && back.name, 'Contacts', 'focus after closing the Contacts screen');
+}
+
+async function inviteLink(alice, bob, dave) {
+  log('== group info: a description, only admins send, an invite link Dave joins by, then revoked');
+  const a = alice.page;
+  await bob.openChat('Weekend trip');
+  await alice.openChat('Weekend trip');
+  await a.getByRole('button', { name: 'Group info' }).click();
+  const dlg = a.getByRole('dialog', { name: 'Weekend trip — group info' });
+  await dlg.waitFor({ timeout: WAIT });
+  await focusIn(a, '#group-description', 'the group info screen on opening');
+  await dlg.getByLabel('Group description').fill('Saturday hike,\nboots required');
+  await dlg.getByRole('button', { name: 'Save description' }).click();
+  await dlg.getByRole('status').filter({ hasText: 'Description saved' }).waitFor({ timeout: WAIT });
+  await bob.page.locator('#messages li.system', { hasText: 'Alice Liddell changed the group description' }).waitFor({ timeout: WAIT });
+
+  // Only admins send: Bob's message box says so.
+  await dlg.getByLabel('Only admins can send messages').check();
+  await dlg.getByRole('status').filter({ hasText: 'Setting saved' }).waitFor({ timeout: WAIT });
+  await bob.page.locator('#composer-input[disabled][placeholder="Only admins can send messages"]').waitFor({ timeout: WAIT });
+  await bob.page.locator('#messages li.system', { hasText: 'allowed only admins to send messages' }).waitFor({ timeout: WAIT });
+  await dlg.getByLabel('Only admins can send messages').uncheck();
+  await bob.page.locator('#composer-input:not([disabled])').waitFor({ timeout: WAIT });
+
+  await dlg.getByRole('button', { name: 'Create invite link' }).click();
+  const link = dlg.getByTestId('invite-url');
+  await link.first().waitFor({ timeout: WAIT });
+  const url = (await link.first().textContent()).trim();
+  if (!url.startsWith(`${alice.base}/#/join/`)) throw new Error(`invite link ${url}`);
+  await shot(a, '20-group-info');
+  await checkA11y(a, 'group info with an invite link');
+  await a.keyboard.press('Escape');
+  await dlg.waitFor({ state: 'detached', timeout: WAIT });
+
+  // Dave opens the link: the group's name, description and size, and Join.
+  const d = dave.page;
+  await d.goto(url);
+  const join = d.getByRole('dialog', { name: 'Join a group' });
+  await join.getByTestId('join-name').filter({ hasText: 'Weekend trip' }).waitFor({ timeout: WAIT });
+  expectEqual((await join.getByTestId('join-count').textContent()).trim(), '3 members', 'the join page\'s member count');
+  expectEqual((await join.getByTestId('join-description').textContent()).trim(), 'Saturday hike,\nboots required', 'the join page\'s description');
+  await shot(d, '21-join-page');
+  await checkA11y(d, 'join page, on a phone');
+  await join.getByRole('button', { name: 'Join group' }).click();
+  await d.locator('#chat-title', { hasText: 'Weekend trip' }).waitFor({ timeout: WAIT });
+  await a.locator('#messages li.system', { hasText: 'Dave Brubeck joined using an invite link' }).waitFor({ timeout: WAIT });
+  await alice.send('Welcome, Dave');
+  await dave.bubbles('Welcome, Dave').waitFor({ timeout: WAIT });
+  // On a phone the chat covers the list: back to it, where Dave started.
+  await d.getByRole('button', { name: 'Back to chats' }).click();
+  await d.locator('#conv-list').waitFor({ timeout: WAIT });
+
+  // Revoked, the link leads nowhere.
+  await a.getByRole('button', { name: 'Group info' }).click();
+  await dlg.getByRole('button', { name: 'Revoke Invite link 1' }).click();
+  await dlg.getByRole('status').filter({ hasText: 'revoked' }).waitFor({ timeout: WAIT });
+  await a.keyboard.press('Escape');
+  await dlg.waitFor({ state: 'detached', timeout: WAIT });
+  await bob.page.goto(url);
+  const gone = bob.page.getByRole('dialog', { name: 'Join a group' });
+  await gone.getByRole('alert').filter({ hasText: 'not valid' }).waitFor({ timeout: WAIT });
+  await checkA11y(bob.page, 'join page of a revoked link');
+  await gone.getByRole('button', { name: 'Not now' }).click();
+  await gone.waitFor({ state: 'detached', timeout: WAIT });
 }
 
 async function blocking(alice, bob) {

@@ -145,6 +145,10 @@ type convSeq struct {
 	direct           bool
 	createdBy        string
 	answered, answer bool
+	// adminsOnly is the group's only_admins_send, admins its admins, both
+	// read under the lock of load (sends.go): only for sends.
+	adminsOnly bool
+	admins     []string
 }
 
 // change applies one change of another domain inside a savepoint: a

@@ -77,6 +77,7 @@ func (s *Store) Member(ctx context.Context, conversationID, userID string) (conv
 func (s *Store) ConversationsOf(ctx context.Context, userID string, notBefore time.Time) ([]conversations.Summary, error) {
 	rows, err := s.r.QueryContext(ctx, `
 		SELECT c.id, c.type, c.name, c.created_by, c.created_at, c.last_seq, c.last_activity_at,
+		       c.description, c.only_admins_send, c.only_admins_edit_info,
 		       (SELECT count(*) FROM messages m
 		         WHERE m.conversation_id = c.id AND m.seq > greatest(me.read_seq, me.joined_seq)
 		           AND m.sender_id != me.user_id AND m.created_at >= ? AND m.withheld = 0),
@@ -104,12 +105,15 @@ func (s *Store) ConversationsOf(ctx context.Context, userID string, notBefore ti
 		var created, activity int64
 		var lmID, lmSender, lmType, lmContent sql.NullString
 		var lmSeq, lmCreated sql.NullInt64
-		if err := rows.Scan(&sm.ID, &sm.Type, &sm.Name, &sm.CreatedBy, &created, &sm.LastSeq, &activity, &sm.Unread,
+		var adminsSend, adminsEdit int
+		if err := rows.Scan(&sm.ID, &sm.Type, &sm.Name, &sm.CreatedBy, &created, &sm.LastSeq, &activity,
+			&sm.Description, &adminsSend, &adminsEdit, &sm.Unread,
 			&lmID, &lmSender, &lmSeq, &lmType, &lmContent, &lmCreated); err != nil {
 			rows.Close()
 			return nil, err
 		}
 		sm.CreatedAt, sm.LastActivityAt = fromMS(created), fromMS(activity)
+		sm.OnlyAdminsSend, sm.OnlyAdminsEditInfo = adminsSend != 0, adminsEdit != 0
 		if lmID.Valid {
 			sm.LastMessage = &conversations.LastMessage{
 				ID: lmID.String, SenderID: lmSender.String, Seq: lmSeq.Int64, MessageType: lmType.String,

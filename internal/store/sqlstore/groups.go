@@ -36,13 +36,16 @@ type querier interface {
 func loadConversation(ctx context.Context, q querier, id, lock string) (conversations.Conversation, error) {
 	var c conversations.Conversation
 	var created, activity int64
+	var adminsSend, adminsEdit int
 	err := q.QueryRowContext(ctx,
-		`SELECT id, type, name, created_by, created_at, last_seq, last_activity_at FROM conversations WHERE id = ?`+lock, id).
-		Scan(&c.ID, &c.Type, &c.Name, &c.CreatedBy, &created, &c.LastSeq, &activity)
+		`SELECT id, type, name, created_by, created_at, last_seq, last_activity_at,
+		        description, only_admins_send, only_admins_edit_info FROM conversations WHERE id = ?`+lock, id).
+		Scan(&c.ID, &c.Type, &c.Name, &c.CreatedBy, &created, &c.LastSeq, &activity, &c.Description, &adminsSend, &adminsEdit)
 	if err != nil {
 		return conversations.Conversation{}, notFound(err)
 	}
 	c.CreatedAt, c.LastActivityAt = fromMS(created), fromMS(activity)
+	c.OnlyAdminsSend, c.OnlyAdminsEditInfo = adminsSend != 0, adminsEdit != 0
 	c.Members, err = scanMembers(q.QueryContext(ctx,
 		`SELECT user_id, role, joined_at, joined_seq FROM members
 		  WHERE conversation_id = ? AND left_seq IS NULL ORDER BY joined_at, user_id`, id))
@@ -69,9 +72,11 @@ func scanMembers(rows *sql.Rows, err error) ([]conversations.Member, error) {
 
 func (t convTx) CreateGroup(_ context.Context, c conversations.Conversation) error {
 	if _, err := t.tx.ExecContext(t.ctx,
-		`INSERT INTO conversations (id, type, name, created_by, created_at, last_seq, last_activity_at, member_count)
-		 VALUES (?, ?, ?, ?, ?, 0, ?, 0)`,
-		c.ID, c.Type, c.Name, c.CreatedBy, ms(c.CreatedAt), ms(c.LastActivityAt)); err != nil {
+		`INSERT INTO conversations (id, type, name, created_by, created_at, last_seq, last_activity_at, member_count,
+		   description, only_admins_send, only_admins_edit_info)
+		 VALUES (?, ?, ?, ?, ?, 0, ?, 0, ?, ?, ?)`,
+		c.ID, c.Type, c.Name, c.CreatedBy, ms(c.CreatedAt), ms(c.LastActivityAt),
+		c.Description, boolInt(c.OnlyAdminsSend), boolInt(c.OnlyAdminsEditInfo)); err != nil {
 		return fmt.Errorf("insert group: %w", err)
 	}
 	return nil

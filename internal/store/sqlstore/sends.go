@@ -58,6 +58,9 @@ func (b *logBatch) appendAll(ctx context.Context, sends []messaging.Message) ([]
 		case !slices.Contains(members, m.SenderID):
 			out[i] = messaging.AppendResult{Err: messaging.ErrForbidden}
 			continue
+		case cs.adminsOnly && !slices.Contains(cs.admins, m.SenderID):
+			out[i] = messaging.AppendResult{Err: messaging.ErrAdminsOnly}
+			continue
 		}
 		m.Seq = cs.last + 1
 		cs.last, cs.dirty = m.Seq, true
@@ -126,20 +129,20 @@ func (b *logBatch) load(ctx context.Context, sends []messaging.Message) error {
 	}
 	table, args := set.table(b.tx.d)
 	rows, err := b.tx.QueryContext(ctx, `
-		SELECT c.id, c.last_seq, c.type, c.created_by, c.answered
+		SELECT c.id, c.last_seq, c.type, c.created_by, c.answered, c.only_admins_send
 		  FROM `+table+` JOIN conversations c ON c.id = v.id ORDER BY c.id`+b.tx.d.forUpdateOf("c"), args...)
 	if err != nil {
 		return fmt.Errorf("read sequence numbers: %w", err)
 	}
 	for rows.Next() {
 		var id, typ string
-		var answered int
+		var answered, adminsOnly int
 		cs := &convSeq{}
-		if err := rows.Scan(&id, &cs.last, &typ, &cs.createdBy, &answered); err != nil {
+		if err := rows.Scan(&id, &cs.last, &typ, &cs.createdBy, &answered, &adminsOnly); err != nil {
 			rows.Close()
 			return err
 		}
-		cs.direct, cs.answered = typ == conversations.TypeDirect, answered != 0
+		cs.direct, cs.answered, cs.adminsOnly = typ == conversations.TypeDirect, answered != 0, adminsOnly != 0
 		b.seqs[id] = cs
 	}
 	rows.Close()
@@ -147,19 +150,24 @@ func (b *logBatch) load(ctx context.Context, sends []messaging.Message) error {
 		return err
 	}
 	rows, err = b.tx.QueryContext(ctx, `
-		SELECT mb.conversation_id, mb.user_id
+		SELECT mb.conversation_id, mb.user_id, mb.role
 		  FROM `+table+` JOIN members mb ON mb.conversation_id = v.id
 		 WHERE mb.left_seq IS NULL`, args...)
 	if err != nil {
 		return fmt.Errorf("list members: %w", err)
 	}
 	for rows.Next() {
-		var conv, user string
-		if err := rows.Scan(&conv, &user); err != nil {
+		var conv, user, role string
+		if err := rows.Scan(&conv, &user, &role); err != nil {
 			rows.Close()
 			return err
 		}
 		b.members[conv] = append(b.members[conv], user)
+		// Roles change under the conversation's lock too (groups.go), so
+		// a demotion and a send are decided in one order.
+		if cs := b.seqs[conv]; cs != nil && role == conversations.RoleAdmin {
+			cs.admins = append(cs.admins, user)
+		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {

@@ -79,6 +79,8 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"MediaVisibility", testMediaVisibility},
 		{"MediaSweepAndExpiry", testMediaSweepAndExpiry},
 		{"Profiles", testProfiles},
+		{"GroupInfo", testGroupInfo},
+		{"Invites", testInvites},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })

@@ -98,9 +98,36 @@ import { ParleyError } from './errors.js';
  * @property {string} created_by
  * @property {number} created_at
  * @property {number} last_activity_at
+ * @property {string} [description] a group's; absent when empty
+ * @property {boolean} [only_admins_send] absent when false
+ * @property {boolean} [only_admins_edit_info] absent when false
  * @property {number} [unread_count] in the list only
  * @property {Message} [last_message] in the list only, absent when empty
  * @property {Avatar} [avatar] a group's picture, when it has one
+ */
+/**
+ * A change of a group: absent fields stay as they are.
+ * @typedef {object} GroupUpdate
+ * @property {string} [name]
+ * @property {string} [description] at most 512 characters
+ * @property {boolean} [only_admins_send] admins only
+ * @property {boolean} [only_admins_edit_info] admins only
+ */
+/**
+ * A group's invite link, as its admins see it.
+ * @typedef {object} Invite
+ * @property {string} code the link's secret (the web client's link is <origin>/#/join/<code>)
+ * @property {string} conversation_id
+ * @property {string} created_by
+ * @property {number} created_at
+ */
+/**
+ * What an invite link shows anyone signed in.
+ * @typedef {object} InvitePreview
+ * @property {string} name
+ * @property {string} [description] absent when empty
+ * @property {number} member_count
+ * @property {Avatar} [avatar] the group's picture, when it has one
  */
 /**
  * @typedef {object} RecipientStatus
@@ -368,14 +395,45 @@ export class Api {
    * A group; the caller becomes its admin.
    * @param {string} name
    * @param {string[]} participants
+   * @param {{description?: string}} [options]
    * @returns {Promise<Conversation>}
    */
-  createGroup(name, participants) {
-    return this.request('POST', '/conversations', { type: 'group', name, participants });
+  createGroup(name, participants, options) {
+    /** @type {{type: 'group', name: string, participants: string[], description?: string}} */
+    const body = { type: 'group', name, participants };
+    if (options && options.description) body.description = options.description;
+    return this.request('POST', '/conversations', body);
   }
 
   /** @param {string} id @param {string} name @returns {Promise<Conversation>} */
   rename(id, name) { return this.request('PATCH', `/conversations/${enc(id)}`, { name }); }
+
+  /**
+   * Changes a group's name, description or settings. The settings are
+   * admins'; name and description any member's unless only_admins_edit_info.
+   * @param {string} id
+   * @param {GroupUpdate} change
+   * @returns {Promise<Conversation>}
+   */
+  updateGroup(id, change) { return this.request('PATCH', `/conversations/${enc(id)}`, change); }
+
+  /** A new invite link of a group (admins only). @param {string} id @returns {Promise<Invite>} */
+  createInvite(id) { return this.request('POST', `/conversations/${enc(id)}/invites`); }
+
+  /** A group's valid invite links (admins only). @param {string} id @returns {Promise<Invite[]>} */
+  async invites(id) {
+    const res = await this.request('GET', `/conversations/${enc(id)}/invites`);
+    return (res && res.invites) || [];
+  }
+
+  /** Revokes an invite link (admins only). @param {string} id @param {string} code @returns {Promise<void>} */
+  async revokeInvite(id, code) { await this.request('DELETE', `/conversations/${enc(id)}/invites/${enc(code)}`); }
+
+  /** What a link leads to; 404 not_found when unknown or revoked. @param {string} code @returns {Promise<InvitePreview>} */
+  previewInvite(code) { return this.request('GET', `/invites/${enc(code)}`); }
+
+  /** Joins a link's group (a member again: unchanged). @param {string} code @returns {Promise<Conversation>} */
+  joinByInvite(code) { return this.request('POST', `/invites/${enc(code)}/join`); }
 
   /** @param {string} id @returns {Promise<Participant[]>} */
   async participants(id) {

@@ -36,6 +36,9 @@ export { encodeClientFrame, decodeServerFrame, CLIENT_MESSAGE_TYPES, MAX_IDS, MA
 /** @typedef {import('./api.js').SessionInfo} SessionInfo */
 /** @typedef {import('./api.js').LoginOptions} LoginOptions */
 /** @typedef {import('./api.js').Contact} Contact */
+/** @typedef {import('./api.js').GroupUpdate} GroupUpdate */
+/** @typedef {import('./api.js').Invite} Invite */
+/** @typedef {import('./api.js').InvitePreview} InvitePreview */
 /** @typedef {import('./api.js').Block} Block */
 /** @typedef {import('./api.js').Avatar} Avatar */
 /** @typedef {import('./api.js').ProfileUpdate} ProfileUpdate */
@@ -395,10 +398,26 @@ export class Parley {
   conversation(id) { return this.api.conversation(id); }
   /** @param {string} otherUserId @returns {Promise<Conversation>} */
   createDirect(otherUserId) { return this.api.createDirect(otherUserId); }
-  /** @param {string} name @param {string[]} participants @returns {Promise<Conversation>} */
-  createGroup(name, participants) { return this.api.createGroup(name, participants); }
+  /** @param {string} name @param {string[]} participants @param {{description?: string}} [options] @returns {Promise<Conversation>} */
+  createGroup(name, participants, options) { return this.api.createGroup(name, participants, options); }
   /** @param {string} id @param {string} name @returns {Promise<Conversation>} */
   rename(id, name) { return this.api.rename(id, name); }
+  /**
+   * Changes a group's name, description or settings (only_admins_send,
+   * only_admins_edit_info: admins only).
+   * @param {string} id @param {GroupUpdate} change @returns {Promise<Conversation>}
+   */
+  updateGroup(id, change) { return this.api.updateGroup(id, change); }
+  /** A new invite link (admins only). @param {string} id @returns {Promise<Invite>} */
+  createInvite(id) { return this.api.createInvite(id); }
+  /** A group's valid invite links (admins only). @param {string} id @returns {Promise<Invite[]>} */
+  invites(id) { return this.api.invites(id); }
+  /** @param {string} id @param {string} code @returns {Promise<void>} */
+  revokeInvite(id, code) { return this.api.revokeInvite(id, code); }
+  /** Name, description and member count of a link's group. @param {string} code @returns {Promise<InvitePreview>} */
+  previewInvite(code) { return this.api.previewInvite(code); }
+  /** Joins a link's group. @param {string} code @returns {Promise<Conversation>} */
+  joinByInvite(code) { return this.api.joinByInvite(code); }
   /** @param {string} id @returns {Promise<Participant[]>} */
   participants(id) { return this.api.participants(id); }
   /** @param {string} id @param {string} userId @returns {Promise<Conversation>} */

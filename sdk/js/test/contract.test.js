@@ -84,8 +84,16 @@ const calls = {
   'PATCH /api/v1/users/me/profile': (api, r) => api.updateProfile(r),
   'PUT /api/v1/conversations/{id}/avatar': (api, r) => api.setGroupAvatar('x', r.media_id),
   'DELETE /api/v1/conversations/{id}/avatar': (api) => api.removeGroupAvatar('x'),
-  'POST /api/v1/conversations': (api, r) => (r.type === 'group' ? api.createGroup(r.name, r.participants) : api.createDirect(r.participants[0])),
+  'POST /api/v1/conversations': (api, r) => (r.type === 'group'
+    ? api.createGroup(r.name, r.participants, r.description ? { description: r.description } : undefined)
+    : api.createDirect(r.participants[0])),
   'POST /api/v1/conversations/{id}/participants': (api, r) => api.addParticipant('x', r.user_id),
+  'PATCH /api/v1/conversations/{id}': (api, r) => api.updateGroup('x', r),
+  'POST /api/v1/conversations/{id}/invites': (api) => api.createInvite('x'),
+  'GET /api/v1/conversations/{id}/invites': (api) => api.invites('x').then((invites) => ({ invites })),
+  'DELETE /api/v1/conversations/{id}/invites/{code}': (api) => api.revokeInvite('x', 'c'),
+  'GET /api/v1/invites/{code}': (api) => api.previewInvite('c'),
+  'POST /api/v1/invites/{code}/join': (api) => api.joinByInvite('c'),
   'GET /api/v1/conversations': (api) => api.conversations().then((conversations) => ({ conversations })),
   'GET /api/v1/conversations/{id}/participants': (api) => api.participants('x').then((participants) => ({ participants })),
   'GET /api/v1/conversations/{id}/messages': (api) => api.history('x').then((messages) => ({ messages })),

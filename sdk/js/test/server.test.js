@@ -325,6 +325,30 @@ test('contacts: add shows a presence kept for contacts, live; list; remove hides
   await assert.rejects(bob.addContact('01JD3Y2B4D6F8H0K2M4P6R8T0V'), { status: 404, code: 'not_found' });
 });
 
+test('groups: description, settings, only admins send, invite links', T, async () => {
+  const alice = await online('alice');
+  const bob = await online('bob');
+  const carol = await online('carol');
+  const g = await alice.createGroup('Book club', [bob.userId], { description: 'one a month' });
+  assert.equal(g.description, 'one a month');
+  const changed = next(bob, 'message', (m) => m.message_type === 'system' && JSON.parse(m.content).event === 'settings_changed');
+  const u = await alice.updateGroup(g.conversation_id, { only_admins_send: true });
+  assert.equal(u.only_admins_send, true);
+  assert.equal(JSON.parse((await changed).content).only_admins_send, true);
+  await assert.rejects(bob.updateGroup(g.conversation_id, { only_admins_send: false }), { status: 403, code: 'forbidden' });
+  await assert.rejects(bob.send(g.conversation_id, 'may I?'), (e) => e instanceof ParleyError && e.code === 'forbidden');
+
+  const inv = await alice.createInvite(g.conversation_id);
+  assert.ok(inv.code.length >= 22);
+  assert.deepEqual((await alice.invites(g.conversation_id)).map((i) => i.code), [inv.code]);
+  assert.deepEqual(await carol.previewInvite(inv.code), { name: 'Book club', description: 'one a month', member_count: 2 });
+  const joined = await carol.joinByInvite(inv.code);
+  assert.equal(joined.participants.length, 3);
+  await alice.revokeInvite(g.conversation_id, inv.code);
+  await assert.rejects(carol.previewInvite(inv.code), { status: 404, code: 'not_found' });
+  await assert.rejects(bob.createInvite(g.conversation_id), { status: 403, code: 'forbidden' });
+});
+
 test('blocking: the blocked one is acked and told nothing, the blocker gets nothing; unblock brings what follows, past the hole', T, async () => {
   const alice = await online('blocked');
   const bob = await online('blocker');

@@ -349,7 +349,7 @@ export class Client extends EventTarget {
     try {
       const c = await this.parley.conversation(id);
       const old = this.convs.get(id);
-      this.convs.set(id, old ? Object.assign(old, c) : { unread_count: 0, ...c });
+      this.convs.set(id, old ? Object.assign(forgetGroupInfo(old, c), c) : { unread_count: 0, ...c });
       for (const p of c.participants) this.ensureUser(p.user_id);
       this.subscribePresence();
       this.emit('conversations');
@@ -958,13 +958,22 @@ export class Client extends EventTarget {
  * counted: sequence numbers of messages counted unread here while the
  * request was on its way.
  */
+/**
+ * A group's description and settings are left out of a conversation when
+ * empty or false: one the server's answer lacks is gone, not unchanged.
+ */
+function forgetGroupInfo(old, c) {
+  for (const k of ['description', 'only_admins_send', 'only_admins_edit_info']) if (!(k in c)) delete old[k];
+  return old;
+}
+
 function merge(old, c, counted = []) {
   const seq = (m) => (m && m.sequence_number != null ? m.sequence_number : 0);
   const snapshot = Math.max(c.last_sequence_number || 0, seq(c.last_message));
   const ours = old.last_message;
   const newer = seq(ours) > snapshot;
   if (!c.last_message && !newer) delete old.last_message; // expired on the server
-  Object.assign(old, c);
+  Object.assign(forgetGroupInfo(old, c), c);
   if (newer) {
     // A live message came after the server read the list: it stays.
     old.last_message = ours;

@@ -125,6 +125,16 @@ export function systemText(content, name) {
     case 'role_changed':
       return e.role === 'admin' ? `${actor} made ${user} an admin` : `${actor} made ${user} a member`;
     case 'group_created': return `${actor} created the group`;
+    case 'description_changed': return e.description ? `${actor} changed the group description` : `${actor} removed the group description`;
+    case 'settings_changed':
+      if (e.only_admins_send !== undefined) {
+        return e.only_admins_send ? `${actor} allowed only admins to send messages` : `${actor} allowed all members to send messages`;
+      }
+      if (e.only_admins_edit_info !== undefined) {
+        return e.only_admins_edit_info ? `${actor} allowed only admins to edit the group info` : `${actor} allowed all members to edit the group info`;
+      }
+      return `${actor} changed the group settings`;
+    case 'member_joined': return `${user || actor} joined using an invite link`;
     case 'account_deleted': return user === 'Deleted account' ? 'An account was deleted' : `${user} deleted their account`;
     default: return 'Group updated';
   }

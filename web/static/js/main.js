@@ -1,5 +1,7 @@
 // Entry point: the session (token in localStorage), the sign-in form, and
-// the signed-in app with its routes: / (the list) and /c/{conversation_id}.
+// the signed-in app with its routes: / (the list) and /c/{conversation_id},
+// and an invite link's /#/join/{code} over either (a hash, so that a
+// signed-out visitor keeps it through signing in).
 // The server is reached through the JavaScript SDK alone: one Parley
 // object per page, which keeps its outbox and cursors in localStorage.
 
@@ -10,6 +12,7 @@ import { hydrateIcons } from './icons.js';
 import { Sidebar } from './views/sidebar.js';
 import { ChatView } from './views/chat.js';
 import { webDeviceName } from './views/devices.js';
+import { joinCode, joinDialog } from './views/groupinfo.js';
 
 const SESSION_KEY = 'parley.session';
 const NOTICE_KEY = 'parley.notice';
@@ -192,6 +195,23 @@ function navigate(id, { replace = false } = {}) {
   route();
 }
 
+let joining = false;
+
+/** Opens the join page of an invite link in the address, once. */
+async function openJoin() {
+  const code = joinCode();
+  if (!views || !code || joining) return;
+  joining = true;
+  try {
+    const id = await joinDialog(client, code);
+    // The link is done with: the address becomes the chat or the page under it.
+    history.replaceState(null, '', location.pathname);
+    if (id) navigate(id);
+  } finally {
+    joining = false;
+  }
+}
+
 async function startApp() {
   $('#auth-view').hidden = true;
   $('#app-view').hidden = false;
@@ -211,9 +231,11 @@ async function startApp() {
   });
   await client.start();
   route();
+  openJoin();
 }
 
 window.addEventListener('popstate', route);
+window.addEventListener('hashchange', openJoin);
 
 // The skip links move the focus themselves: following their #fragment
 // would change the address, which is the route.

@@ -6,6 +6,7 @@ import { $, h, fill, avatar, toast, announce } from '../dom.js';
 import { hue, initials, clockTime, fullTime, lastSeen, dayLabel, sameDay, systemText, utf8Length, count } from '../format.js';
 import { tickMark } from './ticks.js';
 import { membersDialog, receiptPopover } from './dialogs.js';
+import { groupInfoDialog } from './groupinfo.js';
 import { contactInfoDialog } from './contactinfo.js';
 import { attachment, updateProgress, kindOf, Recorder } from './media.js';
 
@@ -51,6 +52,7 @@ export class ChatView {
     $('#record').addEventListener('click', () => this.toggleRecording());
     $('#load-older').addEventListener('click', () => this.loadOlder());
     $('#chat-members').addEventListener('click', () => membersDialog(client, this.id));
+    $('#chat-group-info').addEventListener('click', () => groupInfoDialog(client, this.id));
     $('#chat-info').addEventListener('click', () => {
       const peer = client.peer(client.conversation(this.id));
       if (peer) contactInfoDialog(client, peer, this.id);
@@ -153,6 +155,13 @@ export class ChatView {
     const who = conv.type === 'group' ? conv.conversation_id : peer;
     fill($('#chat-avatar'), avatar(who, title, hue, initials, conv.type === 'group' ? 'group' : '', c.avatarUrl(who)));
     $('#chat-members').hidden = conv.type !== 'group';
+    $('#chat-group-info').hidden = conv.type !== 'group';
+    // A group where only admins send: a member's box says so instead of
+    // taking a message the server would refuse.
+    const locked = conv.type === 'group' && !!conv.only_admins_send && !c.isAdmin(conv);
+    this.input.disabled = locked;
+    this.input.placeholder = locked ? 'Only admins can send messages' : 'Type a message';
+    $('#send').disabled = locked;
     $('#chat-info').hidden = conv.type !== '1:1';
     // A chat with someone this user blocks takes no messages: the bar
     // says why and offers the unblock (as WhatsApp does).
