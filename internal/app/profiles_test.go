@@ -291,10 +291,16 @@ func TestGroupAvatar(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		ac := served(t, alice.Dial(ctx))
 		pic := mustUpload(t, bob, "image/png", mediatest.PNG(t, 200, 100))
 		c, err := bob.API.SetGroupAvatar(ctx, g.ConversationID, pic.MediaID)
 		if err != nil || c.Avatar == nil || c.ConversationID != g.ConversationID {
 			t.Fatalf("member bob sets the avatar: %+v, %v", c, err)
+		}
+		// The members hear of it live, in order with the group.
+		if f, err := ac.Next(ctx, "message"); err != nil || f.MessageType != "system" || f.SenderID != bob.UserID ||
+			!strings.Contains(f.Content, `"avatar_changed"`) || !strings.Contains(f.Content, `"set"`) {
+			t.Fatalf("alice got %+v, %v; want bob's avatar_changed", f, err)
 		}
 		got, err := alice.API.Conversation(ctx, g.ConversationID)
 		if err != nil || got.Avatar == nil || got.Avatar.AvatarID != c.Avatar.AvatarID {

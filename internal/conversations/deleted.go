@@ -59,3 +59,30 @@ func (s *Service) EndMemberships(ctx context.Context, userID string) error {
 	}
 	return nil
 }
+
+// NoteAvatarChanged records, as a system message every member gets live
+// and in order, that actor set (or removed) the group's picture. The
+// picture itself is kept by internal/profiles, which has checked that the
+// actor may change it; the note follows that change's commit, so a crash
+// in between leaves the picture changed and unannounced (members see it
+// at their next fetch), never announced and unchanged.
+func (s *Service) NoteAvatarChanged(ctx context.Context, actor Actor, conversationID string, removed bool) error {
+	what := "set"
+	if removed {
+		what = "removed"
+	}
+	var note *SystemMessage
+	err := s.tx.Update(ctx, func(tx Tx) error {
+		if _, err := s.lockGroup(ctx, tx, conversationID, actor.UserID, false); err != nil {
+			return err
+		}
+		note = s.systemMessage(actor, conversationID, map[string]any{"event": EventAvatarChanged, "actor_id": actor.UserID, "avatar": what})
+		_, err := tx.AppendSystem(ctx, *note)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	s.announce(note)
+	return nil
+}

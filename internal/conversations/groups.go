@@ -39,6 +39,9 @@ const (
 	EventDescriptionChanged = "description_changed"
 	EventSettingsChanged    = "settings_changed"
 	EventMemberJoined       = "member_joined"
+	// EventAvatarChanged: the group's picture was set ("avatar": "set")
+	// or removed ("removed") by actor (internal/profiles keeps it).
+	EventAvatarChanged = "avatar_changed"
 )
 
 // Errors of group management.

@@ -43,10 +43,12 @@ func (s *Service) SetGroupAvatar(ctx context.Context, caller, conversationID, me
 	if err != nil {
 		return conversations.Conversation{}, err
 	}
-	if err := s.swapGroupAvatar(ctx, conversationID, a.ID); err != nil {
+	if _, err := s.swapGroupAvatar(ctx, conversationID, a.ID); err != nil {
 		_ = s.avatars.DeleteAvatar(context.WithoutCancel(ctx), a.ID)
 		return conversations.Conversation{}, err
 	}
+	// Changed whatever the note does: a failed note is not a failed change.
+	_ = s.groups.NoteAvatarChanged(context.WithoutCancel(ctx), conversations.Actor{UserID: caller}, conversationID, false)
 	return c, nil
 }
 
@@ -56,21 +58,28 @@ func (s *Service) RemoveGroupAvatar(ctx context.Context, caller, conversationID 
 	if _, err := s.mayEditGroupInfo(ctx, caller, conversationID); err != nil {
 		return err
 	}
-	return s.swapGroupAvatar(ctx, conversationID, "")
+	old, err := s.swapGroupAvatar(ctx, conversationID, "")
+	if err != nil || old == "" {
+		return err // none to remove: nothing to tell
+	}
+	_ = s.groups.NoteAvatarChanged(context.WithoutCancel(ctx), conversations.Actor{UserID: caller}, conversationID, true)
+	return nil
 }
 
-func (s *Service) swapGroupAvatar(ctx context.Context, conversationID, avatarID string) error {
+// swapGroupAvatar sets a group's avatar and deletes the pictures of the
+// one it replaces, which it returns ("": none).
+func (s *Service) swapGroupAvatar(ctx context.Context, conversationID, avatarID string) (string, error) {
 	old, err := s.store.SetGroupAvatar(ctx, conversationID, avatarID)
 	if errors.Is(err, store.ErrNotFound) {
-		return conversations.ErrNotFound
+		return "", conversations.ErrNotFound
 	}
 	if err != nil {
-		return fmt.Errorf("set group avatar: %w", err)
+		return "", fmt.Errorf("set group avatar: %w", err)
 	}
 	if old != "" && old != avatarID {
 		_ = s.avatars.DeleteAvatar(context.WithoutCancel(ctx), old)
 	}
-	return nil
+	return old, nil
 }
 
 // GroupAvatars returns the avatar ids of those of conversationIDs that

@@ -106,6 +106,8 @@ type Groups interface {
 	// CheckEditInfo refuses a caller who may not change the group's info
 	// (a non-member; a member while "only admins edit info" is on).
 	CheckEditInfo(ctx context.Context, conversationID, userID string) error
+	// NoteAvatarChanged tells the members, with a system message.
+	NoteAvatarChanged(ctx context.Context, actor conversations.Actor, conversationID string, removed bool) error
 }
 
 // Publisher delivers the profile event (bus.KindProfile).

@@ -1120,6 +1120,11 @@ async function inviteLink(alice, bob, dave) {
   await dlg.getByRole('button', { name: 'Save description' }).click();
   await dlg.getByRole('status').filter({ hasText: 'Description saved' }).waitFor({ timeout: WAIT });
   await bob.page.locator('#messages li.system', { hasText: 'Alice Liddell changed the group description' }).waitFor({ timeout: WAIT });
+  // A group photo: Bob hears of it as it happens and sees it in the header.
+  await a.locator('#group-photo').setInputFiles({ name: 'trip.png', mimeType: 'image/png', buffer: png(120, 80) });
+  await dlg.getByRole('status').filter({ hasText: 'Group photo saved' }).waitFor({ timeout: WAIT });
+  await bob.page.locator('#messages li.system', { hasText: 'Alice Liddell changed the group photo' }).waitFor({ timeout: WAIT });
+  await bob.page.locator('#chat-avatar img.avatar-img').waitFor({ timeout: WAIT });
 
   // Only admins send: Bob's message box says so.
   await dlg.getByLabel('Only admins can send messages').check();

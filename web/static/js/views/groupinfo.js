@@ -37,6 +37,15 @@ export function groupInfoDialog(client, convId) {
     descError,
     h('div', { class: 'dialog-actions' }, descSave));
 
+  // The group's photo: uploaded through the SDK, cropped square by the server.
+  const photoInput = h('input', { id: 'group-photo', type: 'file', accept: 'image/jpeg,image/png,image/gif,image/webp', class: 'visually-hidden', tabindex: -1, 'aria-label': 'Group photo file' });
+  const photoChoose = h('button', { type: 'button', class: 'secondary small', onclick: () => photoInput.click() }, 'Change group photo…');
+  const photoRemove = h('button', { type: 'button', class: 'danger small' }, 'Remove group photo');
+  const photoError = h('p', { class: 'form-error', role: 'alert' });
+  const photoSection = h('section', { 'aria-labelledby': 'group-photo-title' },
+    h('h3', { id: 'group-photo-title', class: 'dialog-subtitle' }, 'Group photo'),
+    photoInput, photoError, h('div', { class: 'dialog-actions' }, photoChoose, photoRemove));
+
   const sendBox = h('input', { id: 'only-admins-send', type: 'checkbox' });
   const editBox = h('input', { id: 'only-admins-edit', type: 'checkbox' });
   const settingsError = h('p', { class: 'form-error', role: 'alert' });
@@ -67,7 +76,32 @@ export function groupInfoDialog(client, convId) {
     sendBox.disabled = !admin;
     editBox.disabled = !admin;
     invites.hidden = !admin;
+    photoChoose.hidden = !mayEdit;
+    photoRemove.hidden = !mayEdit || !conv.avatar;
   }
+
+  async function changePhoto(set) {
+    photoError.textContent = '';
+    photoChoose.disabled = photoRemove.disabled = true;
+    try {
+      await set();
+      await client.loadConversation(convId);
+      say('Group photo saved.');
+    } catch (ex) {
+      photoError.textContent = ex.code === 'forbidden' ? 'Only admins can edit this group’s info.'
+        : ex.code === 'invalid' ? 'That file is not a photo this server can use.'
+          : ex.message || 'The photo could not be saved.';
+    } finally {
+      photoChoose.disabled = photoRemove.disabled = false;
+      render();
+    }
+  }
+  photoInput.addEventListener('change', () => {
+    const f = photoInput.files && photoInput.files[0];
+    photoInput.value = '';
+    if (f) changePhoto(() => parley.setGroupAvatar(convId, f, f.type));
+  });
+  photoRemove.addEventListener('click', () => changePhoto(() => parley.removeGroupAvatar(convId)));
 
   async function refresh() {
     render();
@@ -171,7 +205,7 @@ export function groupInfoDialog(client, convId) {
 
   const onChange = () => render();
   client.addEventListener('conversations', onChange);
-  return show([descForm, settings, invites], { focus: descInput, refresh })
+  return show([photoSection, descForm, settings, invites], { focus: descInput, refresh })
     .finally(() => client.removeEventListener('conversations', onChange));
 }
 
