@@ -50,17 +50,24 @@ func (a *API) endOtherSessions(w http.ResponseWriter, r *http.Request) {
 	a.noContent(w, r, a.ids.EndOtherSessions(r.Context(), session(r.Context())))
 }
 
-// changePassword is a password attempt like a login: it is limited per
-// address and, by the account's username, counts toward the failed-login
-// backoff; guessing through a stolen session is no cheaper than through
-// the login.
+// changePassword replaces the caller's password, given the current one.
 func (a *API) changePassword(w http.ResponseWriter, r *http.Request) {
+	var req wire.ChangePasswordRequest
+	a.passwordAttempt(w, r, &req, func(caller identity.Device) error {
+		return a.ids.ChangePassword(r.Context(), caller, req.CurrentPassword, req.NewPassword)
+	})
+}
+
+// passwordAttempt decodes req and runs do, a change its body's password
+// must allow, as a login attempt: limited per address and, by the
+// account's username, counted toward the failed-login backoff. Guessing
+// through a stolen session is no cheaper than through the login.
+func (a *API) passwordAttempt(w http.ResponseWriter, r *http.Request, req any, do func(caller identity.Device) error) {
 	if err := a.allowAttempt(r); err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	var req wire.ChangePasswordRequest
-	if err := decode(w, r, &req); err != nil {
+	if err := decode(w, r, req); err != nil {
 		a.fail(w, r, err)
 		return
 	}
@@ -74,7 +81,7 @@ func (a *API) changePassword(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	err = a.ids.ChangePassword(r.Context(), caller, req.CurrentPassword, req.NewPassword)
+	err = do(caller)
 	a.loginDone(r, u.Username, err)
 	a.noContent(w, r, err)
 }

@@ -4,12 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
-	"unicode"
-	"unicode/utf8"
 
-	"golang.org/x/text/unicode/norm"
-
+	"github.com/parleychat/parley/internal/names"
 	"github.com/parleychat/parley/wire"
 )
 
@@ -153,22 +149,13 @@ func (s *Service) CheckEditInfo(ctx context.Context, conversationID, userID stri
 	return nil
 }
 
-// groupDescription normalises a description to NFC and checks it: at
-// most MaxDescriptionLen characters, line breaks (\n) allowed, other
-// control characters and the direction overrides that disguise text
-// (U+202A–U+202E, U+2066–U+2069) refused. Joiners stay: emoji need them.
+// groupDescription normalises a description and checks it
+// (names.CleanText): at most MaxDescriptionLen characters, line breaks
+// allowed.
 func groupDescription(d string) (string, error) {
-	if !utf8.ValidString(d) {
+	d, ok := names.CleanText(d, MaxDescriptionLen, true)
+	if !ok {
 		return "", ErrBadDescription
-	}
-	d = strings.TrimSpace(norm.NFC.String(d))
-	if utf8.RuneCountInString(d) > MaxDescriptionLen {
-		return "", ErrBadDescription
-	}
-	for _, r := range d {
-		if (unicode.IsControl(r) && r != '\n') || (r >= 0x202A && r <= 0x202E) || (r >= 0x2066 && r <= 0x2069) {
-			return "", ErrBadDescription
-		}
 	}
 	return d, nil
 }

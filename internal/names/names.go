@@ -1,12 +1,15 @@
-// Package names checks the names people give to things others see:
-// display names and group names. One rule for all, so a character refused
-// in one place cannot be smuggled in through another.
+// Package names checks the names and short texts people give to things
+// others see: display names and group names (Clean), an about line and a
+// group description (CleanText). One rule for each kind, so a character
+// refused in one place cannot be smuggled in through another.
 package names
 
 import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // Clean trims surrounding white space and reports whether what is left is
@@ -21,6 +24,28 @@ func Clean(s string, max int) (string, bool) {
 	}
 	for _, r := range s {
 		if !unicode.IsPrint(r) {
+			return s, false
+		}
+	}
+	return s, true
+}
+
+// CleanText normalises a free text to NFC and trims it, and reports
+// whether what is left is at most max characters with no control
+// characters (line breaks allowed only with newlines) and no
+// bidirectional overrides or isolates (U+202A–U+202E, U+2066–U+2069),
+// which make a text display as something else. Unlike a name, a text
+// keeps its zero-width joiners: emoji sequences need them.
+func CleanText(s string, max int, newlines bool) (string, bool) {
+	if !utf8.ValidString(s) {
+		return s, false
+	}
+	s = strings.TrimSpace(norm.NFC.String(s))
+	if utf8.RuneCountInString(s) > max {
+		return s, false
+	}
+	for _, r := range s {
+		if (unicode.IsControl(r) && !(newlines && r == '\n')) || (r >= 0x202A && r <= 0x202E) || (r >= 0x2066 && r <= 0x2069) {
 			return s, false
 		}
 	}

@@ -10,11 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
-	"unicode"
-	"unicode/utf8"
-
-	"golang.org/x/text/unicode/norm"
 
 	"github.com/parleychat/parley/internal/bus"
 	"github.com/parleychat/parley/internal/conversations"
@@ -200,23 +195,12 @@ func (s *Service) load(ctx context.Context, userID string) (Profile, error) {
 	return p, nil
 }
 
-// CleanAbout normalises an about text (NFC, surrounding space trimmed)
-// and checks it: at most MaxAboutLen characters, no control characters
-// (line breaks included) and no bidirectional overrides, which make a
-// text display as something else. Zero-width joiners stay: emoji need
-// them.
+// CleanAbout normalises an about text and checks it (names.CleanText):
+// at most MaxAboutLen characters, on one line.
 func CleanAbout(s string) (string, error) {
-	if !utf8.ValidString(s) {
+	s, ok := names.CleanText(s, MaxAboutLen, false)
+	if !ok {
 		return "", ErrBadAbout
-	}
-	s = strings.TrimSpace(norm.NFC.String(s))
-	if utf8.RuneCountInString(s) > MaxAboutLen {
-		return "", ErrBadAbout
-	}
-	for _, r := range s {
-		if unicode.IsControl(r) || (r >= '\u202A' && r <= '\u202E') || (r >= '\u2066' && r <= '\u2069') {
-			return "", ErrBadAbout
-		}
 	}
 	return s, nil
 }
