@@ -382,26 +382,10 @@ func TestInviteJoinRaceForLastSeat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	joiners := users(ctx, srv, "j", 10)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	ok, full := 0, 0
-	for _, u := range joiners {
-		wg.Go(func() {
-			_, err := u.API.JoinByInvite(ctx, inv.Code)
-			mu.Lock()
-			defer mu.Unlock()
-			switch client.ErrorCode(err) {
-			case "":
-				ok++
-			case "group_full":
-				full++
-			default:
-				t.Errorf("join: %v", err)
-			}
-		})
-	}
-	wg.Wait()
+	ok, full := raceJoins(t, users(ctx, srv, "j", 10), func(_ int, u *apptest.User) error {
+		_, err := u.API.JoinByInvite(ctx, inv.Code)
+		return err
+	})
 	c, err := alice.API.Conversation(ctx, g.ConversationID)
 	if err != nil || ok != 1 || full != 9 || len(c.Participants) != 5 || c.LastSequenceNumber != 1 {
 		t.Fatalf("%d joined, %d group_full, %d members, seq %d (%v); want 1, 9, 5, 1", ok, full, len(c.Participants), c.LastSequenceNumber, err)
@@ -492,26 +476,10 @@ func TestClusterInviteJoinRacedFromBothNodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	joiners := users(ctx, na, "j", 12)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	ok, full := 0, 0
-	for i, u := range joiners {
-		wg.Go(func() {
-			_, err := on([]*apptest.Server{na, nb}[i%2], u).JoinByInvite(ctx, inv.Code)
-			mu.Lock()
-			defer mu.Unlock()
-			switch client.ErrorCode(err) {
-			case "":
-				ok++
-			case "group_full":
-				full++
-			default:
-				t.Errorf("join: %v", err)
-			}
-		})
-	}
-	wg.Wait()
+	ok, full := raceJoins(t, users(ctx, na, "j", 12), func(i int, u *apptest.User) error {
+		_, err := on([]*apptest.Server{na, nb}[i%2], u).JoinByInvite(ctx, inv.Code)
+		return err
+	})
 	c, err := on(nb, alice).Conversation(ctx, g.ConversationID)
 	if err != nil || ok != 2 || full != 10 || len(c.Participants) != 6 || c.LastSequenceNumber != 2 {
 		t.Fatalf("%d joined, %d group_full, %+v (%v); want 2, 10, 6 members at seq 2", ok, full, c, err)
@@ -595,4 +563,29 @@ func TestClusterDemotionRacesSends(t *testing.T) {
 		t.Fatalf("send after the demotion: %v", err)
 	}
 	t.Logf("%d of %d sends went through before the demotion", len(stored), n)
+}
+
+// raceJoins runs join for every joiner at once and counts who joined and
+// who was told group_full; any other answer fails the test.
+func raceJoins(t *testing.T, joiners []*apptest.User, join func(i int, u *apptest.User) error) (ok, full int) {
+	t.Helper()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for i, u := range joiners {
+		wg.Go(func() {
+			err := join(i, u)
+			mu.Lock()
+			defer mu.Unlock()
+			switch client.ErrorCode(err) {
+			case "":
+				ok++
+			case "group_full":
+				full++
+			default:
+				t.Errorf("join: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	return ok, full
 }
