@@ -42,6 +42,8 @@ type OutgoingMessage struct {
 	// ReplyTo, if set, names the message of the conversation this one
 	// answers; delivered with a quote of it.
 	ReplyTo string `json:"reply_to,omitempty"`
+	// Mentions name members of the conversation.
+	Mentions []string `json:"mentions,omitempty"`
 }
 
 // DialOptions tune a connection.
@@ -262,7 +264,7 @@ func (c *Conn) SendMessage(ctx context.Context, m OutgoingMessage) (Ack, error) 
 	if m.MessageType == "" {
 		m.MessageType = "text"
 	}
-	frame := wire.Encode(wire.NewMessage(m.ClientMessageID, m.ConversationID, m.MessageType, m.Content, m.MediaID).Reply(m.ReplyTo))
+	frame := wire.Encode(wire.NewMessage(m.ClientMessageID, m.ConversationID, m.MessageType, m.Content, m.MediaID).Reply(m.ReplyTo).Mention(m.Mentions...))
 	for attempt := 0; ; attempt++ {
 		f, err := c.sendAndWait(ctx, m.ClientMessageID, frame)
 		if err != nil {

@@ -15,6 +15,14 @@ type ClientMessage struct {
 	MediaID         string `json:"media_id,omitempty"`
 	// ReplyTo (added): the message of the conversation this one answers.
 	ReplyTo string `json:"reply_to,omitempty"`
+	// Mentions (added): members of the conversation this one names.
+	Mentions []string `json:"mentions,omitempty"`
+}
+
+// Mention returns m naming userIDs.
+func (m ClientMessage) Mention(userIDs ...string) ClientMessage {
+	m.Mentions = userIDs
+	return m
 }
 
 // Reply returns m as a reply to messageID.
@@ -104,7 +112,7 @@ func (f *Inbound) Typed() any {
 		if f.Content != nil {
 			content = *f.Content
 		}
-		return NewMessage(f.ClientMessageID, f.ConversationID, f.MessageType, content, f.MediaID).Reply(f.ReplyTo)
+		return NewMessage(f.ClientMessageID, f.ConversationID, f.MessageType, content, f.MediaID).Reply(f.ReplyTo).Mention(f.Mentions...)
 	case TypeDeliveryAck:
 		return NewDeliveryAck(f.MessageIDs)
 	case TypeReadReceipt:

@@ -67,6 +67,8 @@ type Inbound struct {
 	// ReplyTo (added) names the message of the conversation a message
 	// answers.
 	ReplyTo string `json:"reply_to,omitempty"`
+	// Mentions (added) are members of the conversation a message names.
+	Mentions []string `json:"mentions,omitempty"`
 }
 
 // Decode parses one client frame and validates it against lim. The returned
@@ -128,6 +130,14 @@ func (f *Inbound) Validate(lim Limits) error {
 		}
 		if f.ReplyTo != "" {
 			if err := checkID("reply_to", f.ReplyTo); err != nil {
+				return err
+			}
+		}
+		if len(f.Mentions) > DefaultMaxGroupSize {
+			return Invalid(fmt.Sprintf("mentions names at most %d users", DefaultMaxGroupSize))
+		}
+		for _, id := range f.Mentions {
+			if err := checkID("mentions", id); err != nil {
 				return err
 			}
 		}
@@ -221,6 +231,8 @@ type Message struct {
 	// answers and what of it to show.
 	ReplyTo string `json:"reply_to,omitempty"`
 	Quote   *Quote `json:"quote,omitempty"`
+	// Mentions (added) are the members the message names.
+	Mentions []string `json:"mentions,omitempty"`
 }
 
 // Quote is what a reply shows of the message it answers: its sender, its
@@ -324,6 +336,7 @@ type ServerFrame struct {
 	DisplayName     string   `json:"display_name,omitempty"`
 	ReplyTo         string   `json:"reply_to,omitempty"`
 	Quote           *Quote   `json:"quote,omitempty"`
+	Mentions        []string `json:"mentions,omitempty"`
 
 	Raw []byte `json:"-"`
 }

@@ -235,6 +235,7 @@ type Conversation struct {
 	OnlyAdminsSend     bool         `json:"only_admins_send,omitempty"`
 	OnlyAdminsEditInfo bool         `json:"only_admins_edit_info,omitempty"`
 	UnreadCount        *int64       `json:"unread_count,omitempty"`
+	UnreadMentions     *int64       `json:"unread_mentions,omitempty"`
 	LastMessage        *LastMessage `json:"last_message,omitempty"`
 	// Avatar (added) is a group's picture, when it has one.
 	Avatar *Avatar `json:"avatar,omitempty"`

@@ -234,6 +234,7 @@ func (a *API) listConversations(w http.ResponseWriter, r *http.Request) {
 	for i, s := range list {
 		out[i] = toConversation(s.Conversation)
 		out[i].UnreadCount = &s.Unread
+		out[i].UnreadMentions = &s.UnreadMentions
 		if lm := s.LastMessage; lm != nil {
 			out[i].LastMessage = &wire.LastMessage{
 				MessageID: lm.ID, SenderID: lm.SenderID, SequenceNumber: lm.Seq,

@@ -123,3 +123,72 @@ func TestReplies(t *testing.T) {
 		}
 	})
 }
+
+// TestMentions: a message may name members; each is delivered with it,
+// live and in history, once, and counts in the mentioned member's
+// unread_mentions until it reads past it. Naming a non-member is refused
+// with invalid and stores nothing.
+func TestMentions(t *testing.T) {
+	bothEngines(t, func(t *testing.T, cfg config.Config) {
+		ctx := testCtx(t)
+		srv := apptest.Start(t, cfg, nil)
+		alice, bob, carol, dave := srv.NewUser(ctx, "alice"), srv.NewUser(ctx, "bob"), srv.NewUser(ctx, "carol"), srv.NewUser(ctx, "dave")
+		g, err := alice.API.CreateGroup(ctx, "g", []string{bob.UserID, carol.UserID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ac := served(t, alice.Dial(ctx))
+		bc := served(t, bob.Dial(ctx))
+		m := client.OutgoingMessage{ClientMessageID: "m1", ConversationID: g.ConversationID, MessageType: "text",
+			Content: "@bob look", Mentions: []string{bob.UserID, bob.UserID}}
+		ack, err := ac.SendMessage(ctx, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := bc.Next(ctx, "message")
+		if err != nil || f.MessageID != ack.MessageID || len(f.Mentions) != 1 || f.Mentions[0] != bob.UserID {
+			t.Fatalf("bob got %+v, %v; want the message mentioning him once", f, err)
+		}
+		if _, err := ac.SendMessage(ctx, text("m2", g.ConversationID, "no mention")); err != nil {
+			t.Fatal(err)
+		}
+		unread := func(u *apptest.User) (int64, int64) {
+			t.Helper()
+			l, err := u.API.Conversations(ctx)
+			if err != nil || len(l) != 1 || l[0].UnreadCount == nil || l[0].UnreadMentions == nil {
+				t.Fatalf("%s's list = %+v, %v", u.Username, l, err)
+			}
+			return *l[0].UnreadCount, *l[0].UnreadMentions
+		}
+		if n, mentions := unread(bob); n != 2 || mentions != 1 {
+			t.Fatalf("bob: %d unread, %d mentions; want 2 and 1", n, mentions)
+		}
+		if n, mentions := unread(carol); n != 2 || mentions != 0 {
+			t.Fatalf("carol: %d unread, %d mentions; want 2 and 0", n, mentions)
+		}
+		h, err := carol.API.Messages(ctx, g.ConversationID, client.HistoryOptions{})
+		if err != nil || len(h) != 2 || len(h[0].Mentions) != 1 || len(h[1].Mentions) != 0 {
+			t.Fatalf("history = %+v, %v", h, err)
+		}
+		if err := bc.Read(ctx, g.ConversationID, ack.MessageID); err != nil {
+			t.Fatal(err)
+		}
+		// Committed once alice hears it was read.
+		for f.Status != "read" || f.MessageID != ack.MessageID || f.UserID != bob.UserID {
+			if f, err = ac.Next(ctx, "status"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n, mentions := unread(bob); n != 1 || mentions != 0 {
+			t.Fatalf("bob after reading the mention: %d unread, %d mentions; want 1 and 0", n, mentions)
+		}
+		_, err = ac.SendMessage(ctx, client.OutgoingMessage{ClientMessageID: "m3", ConversationID: g.ConversationID,
+			MessageType: "text", Content: "@dave", Mentions: []string{dave.UserID}})
+		if client.ErrorCode(err) != "invalid" {
+			t.Fatalf("mentioning a non-member: %v, want invalid", err)
+		}
+		if next, err := ac.SendMessage(ctx, text("m4", g.ConversationID, "next")); err != nil || next.SequenceNumber != 3 {
+			t.Fatalf("the next message = %+v, %v; want number 3 (nothing stored by the refusal)", next, err)
+		}
+	})
+}

@@ -64,9 +64,11 @@ type LastMessage struct {
 // Summary is one row of a user's conversation list.
 type Summary struct {
 	Conversation
-	// Unread counts messages from others after the user's read pointer.
-	Unread      int64
-	LastMessage *LastMessage
+	// Unread counts messages from others after the user's read pointer;
+	// UnreadMentions those of them that mention the user.
+	Unread         int64
+	UnreadMentions int64
+	LastMessage    *LastMessage
 }
 
 // Store is what conversations need from durable storage.

@@ -32,6 +32,8 @@ type Message struct {
 	// reply shows, taken when the reply was committed.
 	ReplyTo string
 	Quote   *Quote
+	// Mentions are the members the message names, each once.
+	Mentions []string
 }
 
 // Quote is a reply's view of the message it answers.
@@ -250,4 +252,6 @@ var (
 	// the sender can see (another conversation's, one from before it
 	// joined, one withheld from it, a system message, an unknown id).
 	ErrBadReply = errors.New("reply_to must name a message of this conversation that you can see")
+	// ErrBadMention: mentions names someone who is not a member.
+	ErrBadMention = errors.New("mentions must name members of this conversation")
 )

@@ -33,7 +33,7 @@ func ToFrame(m Message) wire.Message {
 	return wire.Message{
 		Type: wire.TypeMessage, MessageID: m.ID, ConversationID: m.ConversationID, SenderID: m.SenderID,
 		SequenceNumber: m.Seq, MessageType: m.Type, Content: m.Content, MediaID: m.MediaID,
-		CreatedAt: clock.Millis(m.CreatedAt), ReplyTo: m.ReplyTo, Quote: quoteFrame(m.Quote),
+		CreatedAt: clock.Millis(m.CreatedAt), ReplyTo: m.ReplyTo, Quote: quoteFrame(m.Quote), Mentions: m.Mentions,
 	}
 }
 

@@ -81,6 +81,10 @@ func (s *Store) ConversationsOf(ctx context.Context, userID string, notBefore ti
 		       (SELECT count(*) FROM messages m
 		         WHERE m.conversation_id = c.id AND m.seq > greatest(me.read_seq, me.joined_seq)
 		           AND m.sender_id != me.user_id AND m.created_at >= ? AND m.withheld = 0),
+		       (SELECT count(*) FROM messages m
+		         WHERE m.conversation_id = c.id AND m.seq > greatest(me.read_seq, me.joined_seq)
+		           AND m.sender_id != me.user_id AND m.created_at >= ? AND m.withheld = 0
+		           AND m.mentions LIKE '%' || me.user_id || '%'),
 		       lm.id, lm.sender_id, lm.seq, lm.message_type, lm.content, lm.created_at
 		  FROM members me
 		  JOIN conversations c ON c.id = me.conversation_id
@@ -94,7 +98,7 @@ func (s *Store) ConversationsOf(ctx context.Context, userID string, notBefore ti
 		            AND EXISTS (SELECT 1 FROM blocks bl WHERE bl.user_id = me.user_id AND bl.blocked_id = c.created_by)
 		            AND NOT EXISTS (SELECT 1 FROM messages v
 		                             WHERE v.conversation_id = c.id AND v.withheld = 0 AND v.created_at >= ?))
-		 ORDER BY c.last_activity_at DESC, c.id DESC`, ms(notBefore), ms(notBefore), userID, ms(notBefore))
+		 ORDER BY c.last_activity_at DESC, c.id DESC`, ms(notBefore), ms(notBefore), ms(notBefore), userID, ms(notBefore))
 	if err != nil {
 		return nil, fmt.Errorf("list conversations: %w", err)
 	}
@@ -107,7 +111,7 @@ func (s *Store) ConversationsOf(ctx context.Context, userID string, notBefore ti
 		var lmSeq, lmCreated sql.NullInt64
 		var adminsSend, adminsEdit int
 		if err := rows.Scan(&sm.ID, &sm.Type, &sm.Name, &sm.CreatedBy, &created, &sm.LastSeq, &activity,
-			&sm.Description, &adminsSend, &adminsEdit, &sm.Unread,
+			&sm.Description, &adminsSend, &adminsEdit, &sm.Unread, &sm.UnreadMentions,
 			&lmID, &lmSender, &lmSeq, &lmType, &lmContent, &lmCreated); err != nil {
 			rows.Close()
 			return nil, err

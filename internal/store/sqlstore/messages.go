@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/parleychat/parley/internal/messaging"
@@ -26,9 +27,10 @@ func scanMessage(row rowScanner) (messaging.Message, error) {
 	var m messaging.Message
 	var media sql.NullString
 	var created, withheld int64
-	var replyTo, quoteSender, quoteType, quoteContent sql.NullString
+	var replyTo, quoteSender, quoteType, quoteContent, mentions sql.NullString
 	err := row.Scan(&m.ID, &m.ConversationID, &m.Seq, &m.SenderID, &m.SenderDevice, &m.ClientMessageID,
-		&m.Type, &m.Content, &media, &created, &withheld, &replyTo, &quoteSender, &quoteType, &quoteContent)
+		&m.Type, &m.Content, &media, &created, &withheld, &replyTo, &quoteSender, &quoteType, &quoteContent, &mentions)
+	m.Mentions = strings.Fields(mentions.String)
 	m.MediaID = media.String
 	m.CreatedAt = fromMS(created)
 	m.Withheld = withheld != 0

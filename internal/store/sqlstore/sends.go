@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/parleychat/parley/internal/conversations"
 	"github.com/parleychat/parley/internal/messaging"
@@ -33,7 +34,7 @@ func (b *logBatch) appendAll(ctx context.Context, sends []messaging.Message) ([]
 	fresh := map[key]int{} // key → index of the send that stores it
 	ins := newRowSet("v", textCol("id"), textCol("c"), intCol("q"), textCol("s"), textCol("d"), textCol("k"),
 		textCol("ty"), textCol("co"), textCol("me"), intCol("at"), intCol("w"),
-		textCol("rt"), textCol("qs"), textCol("qt"), textCol("qc"))
+		textCol("rt"), textCol("qs"), textCol("qt"), textCol("qc"), textCol("mn"))
 	for i, m := range sends {
 		k := key{m.SenderID, m.ClientMessageID}
 		if orig, ok := seen[k]; ok {
@@ -75,6 +76,13 @@ func (b *logBatch) appendAll(ctx context.Context, sends []messaging.Message) ([]
 			}
 			m.Quote = q
 		}
+		if len(m.Mentions) > 0 {
+			m.Mentions = slices.Compact(slices.Sorted(slices.Values(m.Mentions)))
+			if slices.ContainsFunc(m.Mentions, func(id string) bool { return !slices.Contains(members, id) }) {
+				out[i] = messaging.AppendResult{Err: messaging.ErrBadMention}
+				continue
+			}
+		}
 		m.Seq = cs.last + 1
 		cs.last, cs.dirty = m.Seq, true
 		r := messaging.AppendResult{Message: m, Members: members}
@@ -103,7 +111,8 @@ func (b *logBatch) appendAll(ctx context.Context, sends []messaging.Message) ([]
 			q = *m.Quote
 		}
 		ins.add(m.ID, m.ConversationID, m.Seq, m.SenderID, m.SenderDevice, m.ClientMessageID, m.Type, m.Content,
-			m.MediaID, ms(m.CreatedAt), int64(boolInt(r.Message.Withheld)), m.ReplyTo, q.SenderID, q.Type, q.Content)
+			m.MediaID, ms(m.CreatedAt), int64(boolInt(r.Message.Withheld)), m.ReplyTo, q.SenderID, q.Type, q.Content,
+			strings.Join(m.Mentions, " "))
 	}
 	if ins.len() == 0 {
 		return out, nil
@@ -116,7 +125,7 @@ func (b *logBatch) appendAll(ctx context.Context, sends []messaging.Message) ([]
 		if _, err := b.tx.ExecContext(ctx, `
 			INSERT INTO messages (`+messageColumns+`)
 			SELECT v.id, v.c, v.q, v.s, v.d, v.k, v.ty, v.co, nullif(v.me, ''), v.at, v.w,
-			       nullif(v.rt, ''), nullif(v.qs, ''), nullif(v.qt, ''), v.qc FROM `+table+` WHERE true`, args...); err != nil {
+			       nullif(v.rt, ''), nullif(v.qs, ''), nullif(v.qt, ''), v.qc, nullif(v.mn, '') FROM `+table+` WHERE true`, args...); err != nil {
 			return nil, fmt.Errorf("insert messages: %w", err)
 		}
 	}
