@@ -395,7 +395,9 @@ export class ChatView {
     $('#reply-bar-name').style.color = `hsl(${hue(m.sender_id)} 55% 25%)`;
     $('#reply-bar-text').textContent = quoteText(this.replyTo);
     $('#reply-bar .quote-box').style.borderLeftColor = `hsl(${hue(m.sender_id)} 55% 40%)`;
+    const stick = this.stick || this.nearBottom();
     $('#reply-bar').hidden = false;
+    if (stick) this.scrollToBottom(); // the preview took its height from the messages
     this.input.focus();
     announce(`Replying to ${name}. Escape cancels.`);
   }
