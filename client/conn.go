@@ -20,6 +20,9 @@ import (
 // the raw JSON.
 type Frame = wire.ServerFrame
 
+// Quote is what a reply shows of the message it answers.
+type Quote = wire.Quote
+
 // Ack is a message_ack: the message is durably stored.
 type Ack struct {
 	ClientMessageID string
@@ -36,6 +39,9 @@ type OutgoingMessage struct {
 	MessageType     string `json:"message_type"`
 	Content         string `json:"content"`
 	MediaID         string `json:"media_id,omitempty"`
+	// ReplyTo, if set, names the message of the conversation this one
+	// answers; delivered with a quote of it.
+	ReplyTo string `json:"reply_to,omitempty"`
 }
 
 // DialOptions tune a connection.
@@ -256,7 +262,7 @@ func (c *Conn) SendMessage(ctx context.Context, m OutgoingMessage) (Ack, error) 
 	if m.MessageType == "" {
 		m.MessageType = "text"
 	}
-	frame := wire.Encode(wire.NewMessage(m.ClientMessageID, m.ConversationID, m.MessageType, m.Content, m.MediaID))
+	frame := wire.Encode(wire.NewMessage(m.ClientMessageID, m.ConversationID, m.MessageType, m.Content, m.MediaID).Reply(m.ReplyTo))
 	for attempt := 0; ; attempt++ {
 		f, err := c.sendAndWait(ctx, m.ClientMessageID, frame)
 		if err != nil {

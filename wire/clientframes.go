@@ -13,6 +13,14 @@ type ClientMessage struct {
 	MessageType     string `json:"message_type"`
 	Content         string `json:"content"`
 	MediaID         string `json:"media_id,omitempty"`
+	// ReplyTo (added): the message of the conversation this one answers.
+	ReplyTo string `json:"reply_to,omitempty"`
+}
+
+// Reply returns m as a reply to messageID.
+func (m ClientMessage) Reply(messageID string) ClientMessage {
+	m.ReplyTo = messageID
+	return m
 }
 
 // ClientDeliveryAck says the device has stored these messages.
@@ -96,7 +104,7 @@ func (f *Inbound) Typed() any {
 		if f.Content != nil {
 			content = *f.Content
 		}
-		return NewMessage(f.ClientMessageID, f.ConversationID, f.MessageType, content, f.MediaID)
+		return NewMessage(f.ClientMessageID, f.ConversationID, f.MessageType, content, f.MediaID).Reply(f.ReplyTo)
 	case TypeDeliveryAck:
 		return NewDeliveryAck(f.MessageIDs)
 	case TypeReadReceipt:

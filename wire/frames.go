@@ -64,6 +64,9 @@ type Inbound struct {
 	Timestamp       int64    `json:"timestamp,omitempty"`
 	State           string   `json:"state,omitempty"`
 	UserIDs         []string `json:"user_ids,omitempty"`
+	// ReplyTo (added) names the message of the conversation a message
+	// answers.
+	ReplyTo string `json:"reply_to,omitempty"`
 }
 
 // Decode parses one client frame and validates it against lim. The returned
@@ -120,6 +123,11 @@ func (f *Inbound) Validate(lim Limits) error {
 		}
 		if f.MediaID != "" {
 			if err := checkID("media_id", f.MediaID); err != nil {
+				return err
+			}
+		}
+		if f.ReplyTo != "" {
+			if err := checkID("reply_to", f.ReplyTo); err != nil {
 				return err
 			}
 		}
@@ -209,6 +217,19 @@ type Message struct {
 	Content        string `json:"content"`
 	MediaID        string `json:"media_id,omitempty"`
 	CreatedAt      int64  `json:"created_at"`
+	// ReplyTo and Quote (added) are set on a reply: the message it
+	// answers and what of it to show.
+	ReplyTo string `json:"reply_to,omitempty"`
+	Quote   *Quote `json:"quote,omitempty"`
+}
+
+// Quote is what a reply shows of the message it answers: its sender, its
+// type and the first MaxQuoteBytes bytes of its content (cut on a UTF-8
+// boundary), as the message was when the reply was sent.
+type Quote struct {
+	SenderID    string `json:"sender_id"`
+	MessageType string `json:"message_type"`
+	Content     string `json:"content"`
 }
 
 // Status tells a sender that a recipient's receipt state changed.
@@ -301,6 +322,8 @@ type ServerFrame struct {
 	MessageIDs      []string `json:"message_ids,omitempty"`
 	RetryAfterMS    int64    `json:"retry_after_ms,omitempty"`
 	DisplayName     string   `json:"display_name,omitempty"`
+	ReplyTo         string   `json:"reply_to,omitempty"`
+	Quote           *Quote   `json:"quote,omitempty"`
 
 	Raw []byte `json:"-"`
 }

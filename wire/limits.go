@@ -51,6 +51,8 @@ const (
 	MaxAboutLen = 140
 	// MaxGroupDescriptionLen counts characters after NFC normalisation.
 	MaxGroupDescriptionLen = 512
+	// MaxQuoteBytes bounds the content a reply's quote carries (added).
+	MaxQuoteBytes = 200
 
 	// DefaultMaxGroupSize counts the creator (--max-group-size).
 	DefaultMaxGroupSize = 100

@@ -29,7 +29,7 @@ var restBodies = []any{
 	CreateConversationRequest{}, RenameRequest{}, AddParticipantRequest{}, SetRoleRequest{},
 	Invite{}, InviteList{}, InvitePreview{},
 	Participant{}, Conversation{}, LastMessage{}, ConversationList{}, ParticipantList{},
-	Message{}, MessageList{}, RecipientStatus{}, MessageStatus{},
+	Message{}, Quote{}, MessageList{}, RecipientStatus{}, MessageStatus{},
 	CreateMediaRequest{}, Upload{}, Media{}, ServerInfo{}, MediaSupport{}, ServerLimits{},
 	ErrorBody{}, ErrorDetail{},
 }

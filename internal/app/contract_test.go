@@ -82,13 +82,13 @@ func TestContractServerDecodes(t *testing.T) {
 	// statuses they cause reach bob. Nothing else may come back but
 	// heartbeat answers and bob's presence.
 	acked, statuses := 0, 0
-	for acked < 2 || statuses < 3 {
+	for acked < 3 || statuses < 3 {
 		var f client.Frame
 		select {
 		case f = <-ac.Frames():
 		case f = <-bc.Frames():
 		case <-ctx.Done():
-			t.Fatalf("acked %d of 2 messages, bob saw %d of 3 statuses", acked, statuses)
+			t.Fatalf("acked %d of 3 messages, bob saw %d of 3 statuses", acked, statuses)
 		}
 		switch f.Type {
 		case wire.TypeMessageAck:

@@ -71,6 +71,7 @@ var table = []entry{
 	{err: messaging.ErrConversationNotFound, code: wire.CodeNotFound},
 	{err: messaging.ErrMessageNotFound, code: wire.CodeNotFound},
 	{err: messaging.ErrNotSender, code: wire.CodeForbidden},
+	{err: messaging.ErrBadReply, code: wire.CodeInvalid, status: unprocessable},
 	{err: messaging.ErrNotInConversation, code: wire.CodeInvalid, status: unprocessable},
 	{err: messaging.ErrAdminsOnly, code: wire.CodeForbidden},
 	// Said as it is: a client that sees it reconnects to another node.

@@ -28,6 +28,17 @@ type Message struct {
 	// Withheld marks a 1:1 message whose recipient blocks its sender: it
 	// exists for the sender alone (docs/PROTOCOL.md, "Blocking").
 	Withheld bool
+	// ReplyTo names the message this one answers; Quote is what of it the
+	// reply shows, taken when the reply was committed.
+	ReplyTo string
+	Quote   *Quote
+}
+
+// Quote is a reply's view of the message it answers.
+type Quote struct {
+	SenderID string
+	Type     string
+	Content  string // at most wire.MaxQuoteBytes, cut on a UTF-8 boundary
 }
 
 // AppendResult is the outcome of appending one message.
@@ -235,4 +246,8 @@ var (
 	// ErrAdminsOnly: a member who is not an admin sends to a group whose
 	// only_admins_send is on. Decided in the commit, beside membership.
 	ErrAdminsOnly = errors.New("only admins may send messages to this group")
+	// ErrBadReply: reply_to names no message of the conversation that
+	// the sender can see (another conversation's, one from before it
+	// joined, one withheld from it, a system message, an unknown id).
+	ErrBadReply = errors.New("reply_to must name a message of this conversation that you can see")
 )

@@ -33,8 +33,15 @@ func ToFrame(m Message) wire.Message {
 	return wire.Message{
 		Type: wire.TypeMessage, MessageID: m.ID, ConversationID: m.ConversationID, SenderID: m.SenderID,
 		SequenceNumber: m.Seq, MessageType: m.Type, Content: m.Content, MediaID: m.MediaID,
-		CreatedAt: clock.Millis(m.CreatedAt),
+		CreatedAt: clock.Millis(m.CreatedAt), ReplyTo: m.ReplyTo, Quote: quoteFrame(m.Quote),
 	}
+}
+
+func quoteFrame(q *Quote) *wire.Quote {
+	if q == nil {
+		return nil
+	}
+	return &wire.Quote{SenderID: q.SenderID, MessageType: q.Type, Content: q.Content}
 }
 
 // StatusFrame renders a status change as a wire frame.

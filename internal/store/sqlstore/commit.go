@@ -14,7 +14,7 @@ import (
 
 var _ messaging.Store = (*Store)(nil)
 
-const messageColumns = `id, conversation_id, seq, sender_id, sender_device_id, client_message_id, message_type, content, media_id, created_at, withheld`
+const messageColumns = `id, conversation_id, seq, sender_id, sender_device_id, client_message_id, message_type, content, media_id, created_at, withheld, reply_to, quote_sender, quote_type, quote_content`
 
 // Commit implements messaging.Store: the group commit, the one writer of
 // conversation logs and receipt state.
@@ -121,6 +121,9 @@ type logBatch struct {
 	system []messaging.AppendResult
 	// blocks are the blocks between the members of the batch's 1:1s.
 	blocks map[blockKey]bool
+	// joined is each loaded member's joined_seq: a reply may only answer
+	// a message after it (replies.go).
+	joined map[memberKey]int64
 }
 
 // blockKey is a block: user blocks blocked.
@@ -128,7 +131,7 @@ type blockKey struct{ user, blocked string }
 
 func newLogBatch(tx *Tx) *logBatch {
 	return &logBatch{tx: tx, members: map[string][]string{}, seqs: map[string]*convSeq{}, own: map[string]*ownRun{},
-		blocks: map[blockKey]bool{}}
+		blocks: map[blockKey]bool{}, joined: map[memberKey]int64{}}
 }
 
 type ownRun struct {
@@ -173,6 +176,7 @@ func (b *logBatch) change(ctx context.Context, fn func(conversations.Tx) error) 
 	clear(b.members)
 	clear(b.own)
 	clear(b.blocks)
+	clear(b.joined)
 	if err != nil {
 		if retryable(err) {
 			return messaging.ChangeResult{}, err // the whole transaction runs again
@@ -222,7 +226,7 @@ func (b *logBatch) appendSystem(ctx context.Context, sm conversations.SystemMess
 		SenderDevice: sm.SenderDevice, ClientMessageID: "system:" + sm.ID, Type: conversations.MessageTypeSystem,
 		Content: sm.Content, CreatedAt: sm.CreatedAt,
 	}
-	if _, err := b.tx.ExecContext(ctx, `INSERT INTO messages (`+messageColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, 0)`,
+	if _, err := b.tx.ExecContext(ctx, `INSERT INTO messages (`+messageColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, 0, NULL, NULL, NULL, NULL)`,
 		m.ID, m.ConversationID, m.Seq, m.SenderID, m.SenderDevice, m.ClientMessageID, m.Type, m.Content, ms(m.CreatedAt)); err != nil {
 		return 0, fmt.Errorf("insert system message: %w", err)
 	}

@@ -26,11 +26,16 @@ func scanMessage(row rowScanner) (messaging.Message, error) {
 	var m messaging.Message
 	var media sql.NullString
 	var created, withheld int64
+	var replyTo, quoteSender, quoteType, quoteContent sql.NullString
 	err := row.Scan(&m.ID, &m.ConversationID, &m.Seq, &m.SenderID, &m.SenderDevice, &m.ClientMessageID,
-		&m.Type, &m.Content, &media, &created, &withheld)
+		&m.Type, &m.Content, &media, &created, &withheld, &replyTo, &quoteSender, &quoteType, &quoteContent)
 	m.MediaID = media.String
 	m.CreatedAt = fromMS(created)
 	m.Withheld = withheld != 0
+	m.ReplyTo = replyTo.String
+	if quoteSender.Valid {
+		m.Quote = &messaging.Quote{SenderID: quoteSender.String, Type: quoteType.String, Content: quoteContent.String}
+	}
 	return m, err
 }
 

@@ -24,11 +24,16 @@ func (b *logBatch) appendAll(ctx context.Context, sends []messaging.Message) ([]
 	if err != nil {
 		return nil, err
 	}
+	replied, err := b.replied(ctx, sends)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]messaging.AppendResult, len(sends))
 	type key struct{ sender, cmid string }
 	fresh := map[key]int{} // key → index of the send that stores it
 	ins := newRowSet("v", textCol("id"), textCol("c"), intCol("q"), textCol("s"), textCol("d"), textCol("k"),
-		textCol("ty"), textCol("co"), textCol("me"), intCol("at"), intCol("w"))
+		textCol("ty"), textCol("co"), textCol("me"), intCol("at"), intCol("w"),
+		textCol("rt"), textCol("qs"), textCol("qt"), textCol("qc"))
 	for i, m := range sends {
 		k := key{m.SenderID, m.ClientMessageID}
 		if orig, ok := seen[k]; ok {
@@ -62,6 +67,14 @@ func (b *logBatch) appendAll(ctx context.Context, sends []messaging.Message) ([]
 			out[i] = messaging.AppendResult{Err: messaging.ErrAdminsOnly}
 			continue
 		}
+		if m.ReplyTo != "" {
+			q, ok := b.quote(m, replied[m.ReplyTo])
+			if !ok {
+				out[i] = messaging.AppendResult{Err: messaging.ErrBadReply}
+				continue
+			}
+			m.Quote = q
+		}
 		m.Seq = cs.last + 1
 		cs.last, cs.dirty = m.Seq, true
 		r := messaging.AppendResult{Message: m, Members: members}
@@ -85,8 +98,12 @@ func (b *logBatch) appendAll(ctx context.Context, sends []messaging.Message) ([]
 		}
 		out[i] = r
 		fresh[k] = i
+		var q messaging.Quote
+		if m.Quote != nil {
+			q = *m.Quote
+		}
 		ins.add(m.ID, m.ConversationID, m.Seq, m.SenderID, m.SenderDevice, m.ClientMessageID, m.Type, m.Content,
-			m.MediaID, ms(m.CreatedAt), int64(boolInt(r.Message.Withheld)))
+			m.MediaID, ms(m.CreatedAt), int64(boolInt(r.Message.Withheld)), m.ReplyTo, q.SenderID, q.Type, q.Content)
 	}
 	if ins.len() == 0 {
 		return out, nil
@@ -98,7 +115,8 @@ func (b *logBatch) appendAll(ctx context.Context, sends []messaging.Message) ([]
 		table, args := ins.table(b.tx.d)
 		if _, err := b.tx.ExecContext(ctx, `
 			INSERT INTO messages (`+messageColumns+`)
-			SELECT v.id, v.c, v.q, v.s, v.d, v.k, v.ty, v.co, nullif(v.me, ''), v.at, v.w FROM `+table+` WHERE true`, args...); err != nil {
+			SELECT v.id, v.c, v.q, v.s, v.d, v.k, v.ty, v.co, nullif(v.me, ''), v.at, v.w,
+			       nullif(v.rt, ''), nullif(v.qs, ''), nullif(v.qt, ''), v.qc FROM `+table+` WHERE true`, args...); err != nil {
 			return nil, fmt.Errorf("insert messages: %w", err)
 		}
 	}
@@ -150,7 +168,7 @@ func (b *logBatch) load(ctx context.Context, sends []messaging.Message) error {
 		return err
 	}
 	rows, err = b.tx.QueryContext(ctx, `
-		SELECT mb.conversation_id, mb.user_id, mb.role
+		SELECT mb.conversation_id, mb.user_id, mb.role, mb.joined_seq
 		  FROM `+table+` JOIN members mb ON mb.conversation_id = v.id
 		 WHERE mb.left_seq IS NULL`, args...)
 	if err != nil {
@@ -158,11 +176,13 @@ func (b *logBatch) load(ctx context.Context, sends []messaging.Message) error {
 	}
 	for rows.Next() {
 		var conv, user, role string
-		if err := rows.Scan(&conv, &user, &role); err != nil {
+		var joined int64
+		if err := rows.Scan(&conv, &user, &role, &joined); err != nil {
 			rows.Close()
 			return err
 		}
 		b.members[conv] = append(b.members[conv], user)
+		b.joined[memberKey{conv, user}] = joined
 		// Roles change under the conversation's lock too (groups.go), so
 		// a demotion and a send are decided in one order.
 		if cs := b.seqs[conv]; cs != nil && role == conversations.RoleAdmin {
