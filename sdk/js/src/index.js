@@ -105,7 +105,7 @@ export { encodeClientFrame, decodeServerFrame, CLIENT_MESSAGE_TYPES, MAX_IDS, MA
  * @typedef {object} SendOptions
  * @property {ClientMessageType} [messageType] default 'text'
  * @property {string} [mediaId] a media_id from uploadMedia()
- * @property {string} [replyTo] the message_id of a message of the same conversation this one answers; the delivered message carries it as reply_to with a quote. One the server cannot take (unknown, of another conversation, from before one joined) rejects the send with code `invalid`
+ * @property {string} [replyTo] the message_id of a message of the same conversation this one answers; the delivered message carries it as reply_to with a quote. One the server cannot take (unknown, of another conversation, from before one joined, a system message) rejects the send with code `invalid`
  * @property {string} [clientMessageId] the idempotency key; give the one of a message sent before (saved from pending()) to send it again, else a new one is made
  */
 
