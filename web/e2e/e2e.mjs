@@ -357,6 +357,7 @@ async function main() {
     await devices(alice, await newUser('alice-laptop', 'Alice Liddell'));
     await contactsScreen(alice, bob, carol);
     await blocking(alice, bob);
+    await replies(alice, bob);
     await profileAndAvatar(alice, bob);
     const dave = await newUser('dave', 'Dave Brubeck');
     await keyboardOnly(dave, alice);
@@ -1211,6 +1212,69 @@ async function blocking(alice, bob) {
   await alice.bubbles('Hello again').waitFor({ timeout: WAIT });
   expectEqual(await alice.bubbles('Are you ignoring me?').count(), 0, 'the message sent while blocked, on Alice\'s screen');
   await bob.expectStatus('Hello again', 'read');
+}
+
+async function replies(alice, bob) {
+  log('== replies: Bob answers one of Alice\'s messages; both see the quote, which leads to the original');
+  const a = alice.page;
+  const b = bob.page;
+  await alice.openChat('Bob Marley');
+  await bob.openChat('Alice Liddell');
+  const asked = 'Shall we meet at noon?\nBy the fountain.';
+  await alice.send('Lunch tomorrow?');
+  await alice.send(asked);
+  await alice.expectStatus('By the fountain', 'read');
+  const original = bob.bubbles('Shall we meet at noon?').filter({ hasNot: b.getByTestId('quote') });
+  await original.waitFor({ timeout: WAIT });
+
+  // The Reply button shows on hover and is a button with a name; Escape cancels.
+  await original.hover();
+  await original.getByRole('button', { name: 'Reply to Alice Liddell' }).click();
+  const preview = b.getByTestId('reply-preview');
+  await preview.filter({ hasText: 'Alice Liddell' }).filter({ hasText: 'Shall we meet at noon?' }).waitFor({ timeout: WAIT });
+  expectEqual((await preview.locator('.quote-text').textContent()).trim(), 'Shall we meet at noon?', 'the preview: the first line');
+  await focusIn(b, '#composer-input', 'after choosing Reply');
+  await shot(b, '17d-reply-preview');
+  await checkA11y(b, 'reply preview');
+  await b.keyboard.press('Escape');
+  await preview.waitFor({ state: 'hidden', timeout: WAIT });
+  // Chosen again, by keyboard this time; the Cancel button is there too.
+  await original.getByRole('button', { name: 'Reply to Alice Liddell' }).focus();
+  await b.keyboard.press('Enter');
+  await preview.waitFor({ timeout: WAIT });
+  await preview.getByRole('button', { name: 'Cancel reply' }).waitFor({ timeout: WAIT });
+  await bob.send('Noon works, see you there');
+  await preview.waitFor({ state: 'hidden', timeout: WAIT });
+
+  // Bob's own bubble quotes it (from the local message while pending, then stored).
+  const mine = bob.bubbles('Noon works');
+  await mine.getByTestId('quote').filter({ hasText: 'Alice Liddell' }).filter({ hasText: 'Shall we meet at noon?' }).waitFor({ timeout: WAIT });
+  await bob.expectStatus('Noon works', 'read');
+  // Alice sees the quote in Bob's bubble: her own message, as "You".
+  const theirs = alice.bubbles('Noon works');
+  await theirs.getByTestId('quote').filter({ hasText: 'You' }).filter({ hasText: 'Shall we meet at noon?' }).waitFor({ timeout: WAIT });
+  await shot(a, '17e-reply-received');
+  await checkA11y(a, 'chat with a reply');
+
+  // The server stored the reply with its quote (history, as any client reads it).
+  const got = await a.evaluate(async () => {
+    const { token } = JSON.parse(localStorage.getItem('parley.session'));
+    const auth = { headers: { Authorization: `Bearer ${token}` } };
+    const { conversations } = await (await fetch('/api/v1/conversations', auth)).json();
+    const c = conversations.find((x) => x.type === '1:1' && x.last_message && x.last_message.content.startsWith('Noon works'));
+    const res = await (await fetch(`/api/v1/conversations/${c.conversation_id}/messages`, auth)).json();
+    const list = res.messages;
+    const reply = list.find((m) => m.content.startsWith('Noon works'));
+    const orig = list.find((m) => m.content.startsWith('Shall we meet'));
+    return { replyTo: reply.reply_to, quote: reply.quote, origId: orig.message_id, origSender: orig.sender_id, plain: 'quote' in orig };
+  });
+  expectEqual(got.replyTo, got.origId, 'the stored reply_to');
+  expectEqual(JSON.stringify(got.quote), JSON.stringify({ sender_id: got.origSender, message_type: 'text', content: asked }), 'the stored quote');
+  expectEqual(got.plain, false, 'a quote on a message that is no reply');
+
+  // The quote leads to the original: scrolled into view and highlighted.
+  await theirs.getByTestId('quote').click();
+  await a.locator('#messages li.msg.flash', { hasText: 'By the fountain' }).filter({ hasNot: a.getByTestId('quote') }).waitFor({ timeout: WAIT });
 }
 
 async function deleteAccount(dave, alice) {

@@ -49,6 +49,7 @@ export { encodeClientFrame, decodeServerFrame, CLIENT_MESSAGE_TYPES, MAX_IDS, MA
 /** @typedef {import('./connection.js').WebSocketConstructor} WebSocketConstructor */
 /** @typedef {import('./outbox.js').PendingMessage} PendingMessage */
 /** @typedef {import('./wire.js').Message} Message */
+/** @typedef {import('./wire.js').Quote} Quote */
 /** @typedef {import('./wire.js').ClientMessageType} ClientMessageType */
 /** @typedef {import('./wire.js').MessageAckFrame} MessageAckFrame */
 /** @typedef {import('./wire.js').StatusFrame} StatusFrame */
@@ -104,6 +105,7 @@ export { encodeClientFrame, decodeServerFrame, CLIENT_MESSAGE_TYPES, MAX_IDS, MA
  * @typedef {object} SendOptions
  * @property {ClientMessageType} [messageType] default 'text'
  * @property {string} [mediaId] a media_id from uploadMedia()
+ * @property {string} [replyTo] the message_id of a message of the same conversation this one answers; the delivered message carries it as reply_to with a quote. One the server cannot take (unknown, of another conversation, from before one joined, a system message) rejects the send with code `invalid`
  * @property {string} [clientMessageId] the idempotency key; give the one of a message sent before (saved from pending()) to send it again, else a new one is made
  */
 
@@ -520,6 +522,7 @@ export class Parley {
       created_at: this.clock.now(),
     };
     if (opts.mediaId) item.media_id = opts.mediaId;
+    if (opts.replyTo) item.reply_to = opts.replyTo;
     try {
       // Checked here, so a bad message fails its own call and never sits in the outbox.
       encodeClientFrame({
@@ -529,6 +532,7 @@ export class Parley {
         message_type: item.message_type,
         content: item.content,
         media_id: item.media_id,
+        reply_to: item.reply_to,
       });
     } catch (err) {
       return Promise.reject(err);
@@ -862,6 +866,7 @@ export class Parley {
         created_at: typeof p.created_at === 'number' ? p.created_at : this.clock.now(),
       };
       if (typeof p.media_id === 'string' && p.media_id) item.media_id = p.media_id;
+      if (typeof p.reply_to === 'string' && p.reply_to) item.reply_to = p.reply_to;
       // Its outcome reaches whoever asks for it with send(); unasked, a
       // refusal must not surface as an unhandled rejection.
       this.outbox.add(item).catch(() => {});

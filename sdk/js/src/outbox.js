@@ -22,6 +22,7 @@ import { ParleyError, isRetryableSendError } from './errors.js';
  * @property {import('./wire.js').ClientMessageType} message_type
  * @property {string} content
  * @property {string} [media_id]
+ * @property {string} [reply_to] the message_id it answers
  * @property {number} created_at when it was handed to the SDK
  */
 
@@ -205,5 +206,6 @@ function frameOf(item) {
     content: item.content,
   };
   if (item.media_id) f.media_id = item.media_id;
+  if (item.reply_to) f.reply_to = item.reply_to;
   return f;
 }

@@ -22,6 +22,7 @@ import { ParleyError } from './errors.js';
  * @property {ClientMessageType} message_type
  * @property {string} content opaque to the server
  * @property {string} [media_id]
+ * @property {string} [reply_to] the message_id of a message of the same conversation this one answers
  */
 /**
  * @typedef {object} DeliveryAckFrame
@@ -75,6 +76,15 @@ import { ParleyError } from './errors.js';
  * @property {string} content
  * @property {string} [media_id]
  * @property {number} created_at
+ * @property {string} [reply_to] a reply's: the message_id it answers
+ * @property {Quote} [quote] a reply's: what it answers, as it was when the reply was sent
+ */
+/**
+ * The start of the message a reply answers, as the server copied it.
+ * @typedef {object} Quote
+ * @property {string} sender_id
+ * @property {MessageType} message_type
+ * @property {string} content its first 200 bytes at most (cut on a UTF-8 boundary); "" for media without caption
  */
 /** @typedef {{type: 'message'} & Message} IncomingMessageFrame */
 /**
@@ -190,6 +200,7 @@ export function encodeClientFrame(frame) {
       }
       if (typeof f.content !== 'string') throw invalid('content is required and is a string');
       if (f.media_id !== undefined) checkId(f, 'media_id');
+      if (f.reply_to !== undefined) checkId(f, 'reply_to');
       break;
     case 'read_receipt':
       checkId(f, 'conversation_id');
@@ -233,10 +244,22 @@ const REQUIRED = {
 };
 /** @type {Record<string, Record<string, 'string'|'number'>>} */
 const OPTIONAL = {
-  message: { media_id: 'string' },
+  message: { media_id: 'string', reply_to: 'string' },
   presence: { last_seen: 'number' },
   error: { client_message_id: 'string', retry_after_ms: 'number' },
 };
+
+/**
+ * A reply's quote: an object with the three fields of a Quote.
+ * @param {unknown} q
+ */
+function checkQuote(q) {
+  if (q === null || typeof q !== 'object' || Array.isArray(q)) throw invalid('message frame: quote is not an object');
+  const o = /** @type {Record<string, unknown>} */ (q);
+  for (const field of ['sender_id', 'message_type', 'content']) {
+    if (typeof o[field] !== 'string') throw invalid(`message frame: quote.${field} is missing or not a string`);
+  }
+}
 
 /**
  * Parses and checks one server frame. Unknown fields are kept (the frame
@@ -266,5 +289,6 @@ export function decodeServerFrame(text) {
   for (const [field, t] of Object.entries(OPTIONAL[f.type] || {})) {
     if (f[field] !== undefined && typeof f[field] !== t) throw invalid(`${f.type} frame: ${field} is not a ${t}`);
   }
+  if (f.type === 'message' && f.quote !== undefined) checkQuote(f.quote);
   return /** @type {ServerFrame} */ (/** @type {unknown} */ (f));
 }

@@ -191,3 +191,32 @@ test('cursors: in order, duplicates dropped, held past a gap, gap skipped', () =
   assert.deepEqual(cur.skipGap('b'), ['y13']);
   assert.deepEqual(cur.snapshot(), { a: 6, b: 13 });
 });
+
+test('replies: the frame carries reply_to, and a resend after a reconnect keeps it', async () => {
+  const { c, clock, made } = setup();
+  c.connect();
+  made[0].open();
+  const p = c.send('conv', 'yes', { clientMessageId: 'r1', replyTo: 'm7' });
+  assert.deepEqual(made[0].sent.at(-1), { type: 'message', client_message_id: 'r1', conversation_id: 'conv', message_type: 'text', content: 'yes', reply_to: 'm7' });
+  assert.equal(c.pending()[0].reply_to, 'm7');
+  made[0].drop(1006);
+  clock.advance(100);
+  made[1].open();
+  assert.deepEqual(made[1].sent.filter((f) => f.type === 'message'), [{ type: 'message', client_message_id: 'r1', conversation_id: 'conv', message_type: 'text', content: 'yes', reply_to: 'm7' }]);
+  // A reply_to the server cannot take is refused: the send rejects.
+  made[1].recv({ type: 'error', code: 'invalid', message: 'reply_to is not a message of this conversation', client_message_id: 'r1' });
+  await assert.rejects(p, { code: 'invalid' });
+  assert.deepEqual(c.pending(), []);
+  // A message without replyTo has no reply_to field at all.
+  c.send('conv', 'plain', { clientMessageId: 'r2' });
+  assert.equal('reply_to' in made[1].sent.at(-1), false);
+});
+
+test('replies: a server message keeps reply_to and quote; a bad quote is refused', async () => {
+  const { decodeServerFrame } = await import('../src/wire.js');
+  const base = { type: 'message', message_id: 'm8', conversation_id: 'conv', sender_id: 'bob', sequence_number: 8, message_type: 'text', content: 'yes', created_at: 1 };
+  const quote = { sender_id: 'alice', message_type: 'text', content: 'lunch?' };
+  assert.deepEqual(decodeServerFrame(JSON.stringify({ ...base, reply_to: 'm7', quote })), { ...base, reply_to: 'm7', quote });
+  assert.throws(() => decodeServerFrame(JSON.stringify({ ...base, reply_to: 7 })), { code: 'invalid' });
+  assert.throws(() => decodeServerFrame(JSON.stringify({ ...base, reply_to: 'm7', quote: { sender_id: 'alice' } })), { code: 'invalid' });
+});

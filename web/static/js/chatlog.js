@@ -91,5 +91,21 @@ export function fromServer(m) {
     pending: false,
   };
   if (m.media_id) out.media_id = m.media_id;
+  if (m.reply_to) {
+    out.reply_to = m.reply_to;
+    if (m.quote) out.quote = m.quote;
+  }
   return out;
+}
+
+/**
+ * The quote of a message of the chat as the server would give it to a
+ * reply (sender, type, content): shown on an own reply while it is
+ * pending, and on a reply whose quote did not come. Null when the
+ * message is not loaded.
+ */
+export function quoteOf(chat, messageId) {
+  const m = chat && messageId && chat.byId.get(messageId);
+  if (!m) return null;
+  return { sender_id: m.sender_id, message_type: m.message_type, content: m.content || '' };
 }

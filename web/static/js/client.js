@@ -24,7 +24,7 @@
 
 import { newClientMessageId } from '/sdk/index.js';
 import { putWithProgress } from './upload.js';
-import { Chat, fromServer } from './chatlog.js';
+import { Chat, fromServer, quoteOf } from './chatlog.js';
 
 const PAGE = 50;
 const TYPING_TTL_MS = 6_000;
@@ -599,24 +599,33 @@ export class Client extends EventTarget {
       created_at: item.created_at,
       pending: true,
     });
+    if (item.reply_to) {
+      // A reply shows its quote while pending, from the message it answers.
+      const quote = item.quote || quoteOf(chat, item.reply_to);
+      chat.put({ client_message_id: item.client_message_id, reply_to: item.reply_to, ...(quote ? { quote } : {}) });
+    }
     // The ack arrives as an ack event (onAck); a refusal for good only here.
     // The same key again returns the waiting message's own promise.
     this.parley.send(item.conversation_id, item.content, {
       clientMessageId: item.client_message_id,
       messageType: item.message_type,
       mediaId: item.media_id,
+      replyTo: item.reply_to,
     }).then(() => this.emit('connection', { state: this.connection }), (err) => this.onSendFailed(item, err));
   }
 
-  sendText(convId, text) {
+  /** @param {{replyTo?: string}} [opts] replyTo: the message_id this one answers */
+  sendText(convId, text, { replyTo } = {}) {
     this.setComposing(convId, false);
-    this.enqueue({
+    const item = {
       client_message_id: newClientMessageId(),
       conversation_id: convId,
       message_type: 'text',
       content: text,
       created_at: Date.now(),
-    });
+    };
+    if (replyTo) item.reply_to = replyTo;
+    this.enqueue(item);
   }
 
   enqueue(item) {
@@ -633,6 +642,7 @@ export class Client extends EventTarget {
     const m = chat && chat.byCmid.get(item.client_message_id);
     if (!m) return;
     m.failed = err.code === 'too_large' ? 'Not sent: the message is too long.'
+      : err.code === 'invalid' && item.reply_to ? 'Not sent: the message it replies to is not available.'
       : err.code === 'forbidden' ? 'Not sent: you are not a member of this conversation.'
         : `Not sent: ${err.message || err.code}`;
     this.emit('messages', { conversation_id: item.conversation_id });
@@ -645,8 +655,9 @@ export class Client extends EventTarget {
    * without the media endpoints (404) gets a clear note instead.
    * @param {'image'|'video'|'audio'} kind
    * @param {{duration_ms?: number}} [extra] what the client already knows (a voice note's length)
+   * @param {{replyTo?: string}} [opts] replyTo: the message_id this one answers
    */
-  async sendMedia(convId, file, kind, caption = '', extra = {}) {
+  async sendMedia(convId, file, kind, caption = '', extra = {}, { replyTo } = {}) {
     const cmid = newClientMessageId();
     const contentType = (file.type || 'application/octet-stream').split(';')[0].trim();
     const chat = this.chat(convId);
@@ -660,6 +671,8 @@ export class Client extends EventTarget {
       pending: true,
       upload: { progress: 0, localUrl: URL.createObjectURL(file), size: file.size, contentType, ...extra },
     });
+    const quote = replyTo && quoteOf(chat, replyTo);
+    if (replyTo) chat.put({ client_message_id: cmid, reply_to: replyTo, ...(quote ? { quote } : {}) });
     this.emit('messages', { conversation_id: convId });
     try {
       const created = await this.parley.createUpload(contentType, file.size);
@@ -680,6 +693,7 @@ export class Client extends EventTarget {
         content: caption,
         media_id: created.media_id,
         created_at: m.created_at,
+        ...(replyTo ? { reply_to: replyTo, ...(quote ? { quote } : {}) } : {}),
       });
       this.touch(convId, m, m.created_at);
       this.emit('messages', { conversation_id: convId });

@@ -9,6 +9,8 @@ import { membersDialog, receiptPopover } from './dialogs.js';
 import { groupInfoDialog } from './groupinfo.js';
 import { contactInfoDialog } from './contactinfo.js';
 import { attachment, updateProgress, kindOf, Recorder } from './media.js';
+import { icon } from '../icons.js';
+import { quoteOf } from '../chatlog.js';
 
 const PAUSE_AFTER_MS = 3000;
 // Why an attachment kind is not offered: the server says it cannot process it.
@@ -43,6 +45,17 @@ export class ChatView {
     client.addEventListener('server', () => this.applyServer());
 
     $('#composer').addEventListener('submit', (e) => { e.preventDefault(); this.send(); });
+    // Replying: the preview above the composer; Escape or its button cancels.
+    this.replyTo = null;
+    $('#reply-cancel').addEventListener('click', () => this.cancelReply());
+    for (const el of [$('#composer'), $('#reply-bar')]) {
+      el.addEventListener('keydown', (e) => {
+        if (e.key === 'Escape' && this.replyTo && !this.recorder) {
+          e.preventDefault();
+          this.cancelReply();
+        }
+      });
+    }
     this.input.addEventListener('keydown', (e) => this.onKey(e));
     this.input.addEventListener('input', () => this.onInput());
     this.input.addEventListener('blur', () => { if (this.id) client.setComposing(this.id, false); });
@@ -105,6 +118,7 @@ export class ChatView {
     this.input.value = '';
     this.autosize();
     this.checkLength();
+    this.cancelReply({ focus: false });
     if (!id) {
       // Back (or removed from the group): the focus, in the pane now
       // hidden, goes to the chat just left in the list.
@@ -169,6 +183,7 @@ export class ChatView {
     if ($('#composer').hidden !== blocked) {
       $('#composer').hidden = blocked;
       $('#blocked-bar').hidden = !blocked;
+      if (blocked) this.cancelReply({ focus: false });
       $('#blocked-text').textContent = `You blocked ${title}.`;
     }
     const sub = $('#chat-subtitle');
@@ -265,7 +280,9 @@ export class ChatView {
   messageNode(m, conv) {
     const c = this.client;
     const group = conv && conv.type === 'group';
-    const sig = [m.message_type, m.content, m.failed || '', m.sender_id, group ? c.name(m.sender_id) : '', m.upload ? 'local' : m.media_id || ''].join('\u0000');
+    const quote = this.quoteFor(m);
+    const sig = [m.message_type, m.content, m.failed || '', m.sender_id, group ? c.name(m.sender_id) : '', m.upload ? 'local' : m.media_id || '',
+      m.reply_to || '', quote ? `${c.name(quote.sender_id)}\u0001${quote.message_type}\u0001${quote.content}` : ''].join('\u0000');
     let n = this.nodes.get(m.key);
     if (!n || n.sig !== sig) {
       const li = m.message_type === 'system' ? this.systemBubble(m) : this.bubble(m, group);
@@ -276,6 +293,9 @@ export class ChatView {
     n.li.dataset.id = m.message_id || '';
     n.li.dataset.seq = m.sequence_number ?? '';
     this.updateTicks(n, m);
+    // Only a stored message can be replied to.
+    const reply = n.li.querySelector('.reply-btn');
+    if (reply) reply.hidden = !m.message_id;
     if (m.upload && (m.upload.done || m.failed)) n.li.querySelector('.upload')?.remove();
     return n.li;
   }
@@ -294,6 +314,7 @@ export class ChatView {
     body.push(h('span', { class: 'visually-hidden' }, mine ? 'You: ' : `${name}: `));
     // 30% lightness: 4.5:1 on the white bubble whatever the hue.
     if (group && !mine) body.push(h('div', { class: 'sender', style: { color: `hsl(${hue(m.sender_id)} 55% 30%)` }, 'aria-hidden': 'true' }, name));
+    if (m.reply_to) body.push(this.quoteNode(m.reply_to, this.quoteFor(m)));
     if (media) body.push(attachment(c, m));
     if (m.content && m.message_type !== 'location') body.push(h('div', { class: 'text' }, linkify(m.content)));
     else if (!media) body.push(h('div', { class: 'text muted' }, `[${m.message_type}]`));
@@ -306,10 +327,93 @@ export class ChatView {
         h('span', { role: 'alert' }, m.failed), ' ',
         h('button', { type: 'button', class: 'link', onclick: () => c.discard(m) }, 'Dismiss')));
     }
+    const bubble = h('div', { class: 'bubble' }, body);
+    const reply = h('button', {
+      type: 'button',
+      class: 'reply-btn',
+      'aria-label': mine ? 'Reply to your message' : `Reply to ${name}`,
+      title: 'Reply',
+      hidden: !m.message_id,
+      onclick: () => this.startReply(m),
+    }, icon('reply'));
     return h('li', {
       class: `msg ${mine ? 'mine' : 'theirs'}${media ? ' has-media' : ''}`,
       'data-testid': 'message',
-    }, h('div', { class: 'bubble' }, body));
+    }, mine ? [reply, bubble] : [bubble, reply]);
+  }
+
+  /** A reply's quote: the server's, else (pending, or none came) the loaded original's. */
+  quoteFor(m) {
+    if (!m.reply_to) return null;
+    return m.quote || quoteOf(this.client.chats.get(m.conversation_id || this.id), m.reply_to);
+  }
+
+  /** The quote above a reply's text: a button that shows the original. */
+  quoteNode(id, q) {
+    const c = this.client;
+    const name = q ? c.name(q.sender_id) : '';
+    return h('button', {
+      type: 'button',
+      class: 'quote quote-box',
+      style: q ? { borderLeftColor: `hsl(${hue(q.sender_id)} 55% 40%)` } : null,
+      title: 'Show the original message',
+      'data-testid': 'quote',
+      onclick: () => this.jumpTo(id),
+    },
+    h('span', { class: 'visually-hidden' }, 'Reply to: '),
+    q ? h('span', { class: 'quote-name', style: { color: `hsl(${hue(q.sender_id)} 55% 25%)` } }, name) : null,
+    q ? h('span', { class: 'visually-hidden' }, ': ') : null,
+    h('span', { class: 'quote-text' }, q ? quoteText(q) : 'A message not loaded'));
+  }
+
+  /** Scrolls to the message a quote names and highlights it briefly, when it is loaded. */
+  jumpTo(id) {
+    const li = [...this.list.children].find((x) => x.dataset.id === id);
+    if (!li) {
+      toast('The original message is not loaded: load older messages to find it.');
+      return;
+    }
+    const smooth = !matchMedia('(prefers-reduced-motion: reduce)').matches;
+    li.scrollIntoView({ block: 'center', behavior: smooth ? 'smooth' : 'auto' });
+    this.stick = false;
+    li.tabIndex = -1;
+    li.focus({ preventScroll: true });
+    li.classList.remove('flash');
+    void li.offsetWidth; // restart the animation
+    li.classList.add('flash');
+    clearTimeout(li.flashTimer);
+    li.flashTimer = setTimeout(() => li.classList.remove('flash'), 1600);
+  }
+
+  // ---- replying ----
+
+  startReply(m) {
+    if (!m.message_id || this.input.disabled || $('#composer').hidden) return;
+    this.replyTo = { message_id: m.message_id, sender_id: m.sender_id, message_type: m.message_type, content: m.content || '' };
+    const name = this.client.name(m.sender_id);
+    $('#reply-bar-name').textContent = name;
+    $('#reply-bar-name').style.color = `hsl(${hue(m.sender_id)} 55% 25%)`;
+    $('#reply-bar-text').textContent = quoteText(this.replyTo);
+    $('#reply-bar .quote-box').style.borderLeftColor = `hsl(${hue(m.sender_id)} 55% 40%)`;
+    const stick = this.stick || this.nearBottom();
+    $('#reply-bar').hidden = false;
+    if (stick) this.scrollToBottom(); // the preview took its height from the messages
+    this.input.focus();
+    announce(`Replying to ${name}. Escape cancels.`);
+  }
+
+  cancelReply({ focus = true } = {}) {
+    const was = this.replyTo;
+    this.replyTo = null;
+    $('#reply-bar').hidden = true;
+    if (was && focus) this.input.focus();
+  }
+
+  /** The reply being written, taken (cleared) by the send that carries it. */
+  takeReply() {
+    const r = this.replyTo;
+    if (r) this.cancelReply({ focus: false });
+    return r ? { replyTo: r.message_id } : {};
   }
 
   updateTicks(n, m) {
@@ -406,7 +510,7 @@ export class ChatView {
       return;
     }
     clearTimeout(this.pauseTimer);
-    this.client.sendText(this.id, text);
+    this.client.sendText(this.id, text, this.takeReply());
     this.input.value = '';
     this.autosize();
     this.input.focus();
@@ -445,7 +549,7 @@ export class ChatView {
       const caption = this.input.value.trim();
       this.input.value = '';
       this.autosize();
-      this.client.sendMedia(this.id, f, kind, caption);
+      this.client.sendMedia(this.id, f, kind, caption, {}, this.takeReply());
     }
     this.checkLength();
     this.input.focus();
@@ -556,8 +660,17 @@ export class ChatView {
       toast('Hold on a little longer: that voice message was too short.');
       return;
     }
-    this.client.sendMedia(this.id, out.file, 'audio', '', { duration_ms: out.duration_ms });
+    this.client.sendMedia(this.id, out.file, 'audio', '', { duration_ms: out.duration_ms }, this.takeReply());
   }
+}
+
+/** A quote in one line: the first line of its text, else what the media is. */
+export function quoteText(q) {
+  const line = (q.content || '').split('\n').map((l) => l.trim()).find((l) => l) || '';
+  if (q.message_type === 'text') return line;
+  const kind = { image: 'Photo', video: 'Video', audio: 'Voice message', location: 'Location', document: 'Document' }[q.message_type] || 'Message';
+  if (q.message_type === 'location') return kind;
+  return line ? `${kind}: ${line}` : kind;
 }
 
 /** ['a', 'b', 'c'] → "a, b or c". */
