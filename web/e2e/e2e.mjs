@@ -496,6 +496,15 @@ async function group(alice, bob, carol) {
 
   await alice.send('Welcome back, Carol');
   await carol.bubbles('Welcome back, Carol').waitFor({ timeout: WAIT });
+
+  // A mention: Bob, in another chat, sees the group marked with an @.
+  await bob.openChat('Alice Liddell');
+  await alice.send('@Bob Marley can you bring the map?');
+  const mentioned = bob.page.locator('#conv-list li', { hasText: 'Weekend trip' }).getByTestId('mentioned');
+  await mentioned.waitFor({ timeout: WAIT });
+  await checkA11y(bob.page, 'conversation list with a mention');
+  await bob.openChat('Weekend trip');
+  await mentioned.waitFor({ state: 'detached', timeout: WAIT });
   await shot(carol.page, '09-phone-group');
   await checkA11y(carol.page, 'group chat on a phone');
   await carol.page.getByRole('button', { name: 'Back to chats' }).click();

@@ -102,6 +102,7 @@ import { ParleyError } from './errors.js';
  * @property {boolean} [only_admins_send] absent when false
  * @property {boolean} [only_admins_edit_info] absent when false
  * @property {number} [unread_count] in the list only
+ * @property {number} [unread_mentions] in the list only: how many unread messages mention the caller
  * @property {Message} [last_message] in the list only, absent when empty
  * @property {Avatar} [avatar] a group's picture, when it has one
  */

@@ -106,6 +106,7 @@ export { encodeClientFrame, decodeServerFrame, CLIENT_MESSAGE_TYPES, MAX_IDS, MA
  * @property {ClientMessageType} [messageType] default 'text'
  * @property {string} [mediaId] a media_id from uploadMedia()
  * @property {string} [replyTo] the message_id of a message of the same conversation this one answers; the delivered message carries it as reply_to with a quote. One the server cannot take (unknown, of another conversation, from before one joined, a system message) rejects the send with code `invalid`
+ * @property {string[]} [mentions] user ids of members of the conversation the message names (at most 100); delivered as mentions, and counted in each one's unread_mentions. Naming anyone else rejects the send with code `invalid`
  * @property {string} [clientMessageId] the idempotency key; give the one of a message sent before (saved from pending()) to send it again, else a new one is made
  */
 
@@ -523,6 +524,7 @@ export class Parley {
     };
     if (opts.mediaId) item.media_id = opts.mediaId;
     if (opts.replyTo) item.reply_to = opts.replyTo;
+    if (opts.mentions && opts.mentions.length) item.mentions = [...opts.mentions];
     try {
       // Checked here, so a bad message fails its own call and never sits in the outbox.
       encodeClientFrame({
@@ -533,6 +535,7 @@ export class Parley {
         content: item.content,
         media_id: item.media_id,
         reply_to: item.reply_to,
+        mentions: item.mentions,
       });
     } catch (err) {
       return Promise.reject(err);
@@ -867,6 +870,7 @@ export class Parley {
       };
       if (typeof p.media_id === 'string' && p.media_id) item.media_id = p.media_id;
       if (typeof p.reply_to === 'string' && p.reply_to) item.reply_to = p.reply_to;
+      if (Array.isArray(p.mentions) && p.mentions.length) item.mentions = p.mentions.filter((/** @type {unknown} */ id) => typeof id === 'string');
       // Its outcome reaches whoever asks for it with send(); unasked, a
       // refusal must not surface as an unhandled rejection.
       this.outbox.add(item).catch(() => {});

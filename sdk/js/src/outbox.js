@@ -23,6 +23,7 @@ import { ParleyError, isRetryableSendError } from './errors.js';
  * @property {string} content
  * @property {string} [media_id]
  * @property {string} [reply_to] the message_id it answers
+ * @property {string[]} [mentions] the members it names
  * @property {number} created_at when it was handed to the SDK
  */
 
@@ -207,5 +208,6 @@ function frameOf(item) {
   };
   if (item.media_id) f.media_id = item.media_id;
   if (item.reply_to) f.reply_to = item.reply_to;
+  if (item.mentions && item.mentions.length) f.mentions = item.mentions;
   return f;
 }

@@ -23,6 +23,7 @@ import { ParleyError } from './errors.js';
  * @property {string} content opaque to the server
  * @property {string} [media_id]
  * @property {string} [reply_to] the message_id of a message of the same conversation this one answers
+ * @property {string[]} [mentions] user ids of members of the conversation it names (at most 100)
  */
 /**
  * @typedef {object} DeliveryAckFrame
@@ -78,6 +79,7 @@ import { ParleyError } from './errors.js';
  * @property {number} created_at
  * @property {string} [reply_to] a reply's: the message_id it answers
  * @property {Quote} [quote] a reply's: what it answers, as it was when the reply was sent
+ * @property {string[]} [mentions] the members it names, each once
  */
 /**
  * The start of the message a reply answers, as the server copied it.
@@ -148,6 +150,8 @@ export const CLIENT_MESSAGE_TYPES = Object.freeze(['text', 'image', 'video', 'au
 export const MAX_IDS = 1000;
 /** The server's limit on any id a client sends, client_message_id included. */
 export const MAX_ID_BYTES = 128;
+/** The server's limit on the members one message mentions (a group's size). */
+export const MAX_MENTIONS = 100;
 
 const utf8 = new TextEncoder();
 
@@ -201,6 +205,10 @@ export function encodeClientFrame(frame) {
       if (typeof f.content !== 'string') throw invalid('content is required and is a string');
       if (f.media_id !== undefined) checkId(f, 'media_id');
       if (f.reply_to !== undefined) checkId(f, 'reply_to');
+      if (f.mentions !== undefined) {
+        checkIds(f, 'mentions', 0);
+        if (/** @type {unknown[]} */ (f.mentions).length > MAX_MENTIONS) throw invalid(`mentions names more than ${MAX_MENTIONS} users`);
+      }
       break;
     case 'read_receipt':
       checkId(f, 'conversation_id');
@@ -290,5 +298,9 @@ export function decodeServerFrame(text) {
     if (f[field] !== undefined && typeof f[field] !== t) throw invalid(`${f.type} frame: ${field} is not a ${t}`);
   }
   if (f.type === 'message' && f.quote !== undefined) checkQuote(f.quote);
+  if (f.type === 'message' && f.mentions !== undefined &&
+      !(Array.isArray(f.mentions) && f.mentions.every((id) => typeof id === 'string'))) {
+    throw invalid('message frame: mentions is not a list of ids');
+  }
   return /** @type {ServerFrame} */ (/** @type {unknown} */ (f));
 }

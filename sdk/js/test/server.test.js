@@ -415,6 +415,20 @@ test('profiles: about and avatar, their visibility, the profile event, a group a
   assert.equal((await alice.conversation(g.conversation_id)).avatar, undefined);
 });
 
+test('mentions: sent, delivered each once, counted as unread_mentions; a non-member refused', T, async () => {
+  const alice = await online('mentioner');
+  const bob = await online('mentioned');
+  const carol = await user(server, 'outsider');
+  clients.push(carol);
+  const g = await alice.createGroup('m', [bob.userId]);
+  const got = next(bob, 'message', (m) => m.conversation_id === g.conversation_id && m.message_type === 'text');
+  await alice.send(g.conversation_id, 'hi @bob', { mentions: [bob.userId, bob.userId] });
+  assert.deepEqual((await got).mentions, [bob.userId]);
+  const entry = (await bob.conversations()).find((c) => c.conversation_id === g.conversation_id);
+  assert.equal(entry && entry.unread_mentions, 1);
+  await assert.rejects(alice.send(g.conversation_id, 'hi @carol', { mentions: [carol.userId] }), { code: 'invalid' });
+});
+
 test('media: upload a PNG, complete, send it, the other fetches it', T, async () => {
   const alice = await online('alice');
   const bob = await online('bob');

@@ -95,6 +95,7 @@ export function fromServer(m) {
     out.reply_to = m.reply_to;
     if (m.quote) out.quote = m.quote;
   }
+  if (m.mentions && m.mentions.length) out.mentions = m.mentions;
   return out;
 }
 

@@ -323,7 +323,7 @@ export class Client extends EventTarget {
       seen.add(c.conversation_id);
       const old = this.convs.get(c.conversation_id);
       // While a conversation is on screen its messages are read as they come.
-      if (c.conversation_id === this.active && this.visible()) c.unread_count = 0;
+      if (c.conversation_id === this.active && this.visible()) c.unread_count = c.unread_mentions = 0;
       this.convs.set(c.conversation_id, old ? merge(old, c, counted.get(c.conversation_id)) : c);
       for (const p of c.participants) this.ensureUser(p.user_id);
     }
@@ -611,6 +611,7 @@ export class Client extends EventTarget {
       messageType: item.message_type,
       mediaId: item.media_id,
       replyTo: item.reply_to,
+      mentions: item.mentions,
     }).then(() => this.emit('connection', { state: this.connection }), (err) => this.onSendFailed(item, err));
   }
 
@@ -625,7 +626,25 @@ export class Client extends EventTarget {
       created_at: Date.now(),
     };
     if (replyTo) item.reply_to = replyTo;
+    const mentions = this.mentionsIn(convId, text);
+    if (mentions.length) item.mentions = mentions;
     this.enqueue(item);
+  }
+
+  /**
+   * The members of a group that text names as "@Display Name" or
+   * "@username" (any case): the server delivers them as mentions and
+   * counts them in each one's unread_mentions.
+   */
+  mentionsIn(convId, text) {
+    const conv = this.convs.get(convId);
+    if (!conv || conv.type !== 'group' || !text.includes('@')) return [];
+    const lower = text.toLowerCase();
+    return conv.participants.map((p) => p.user_id).filter((id) => {
+      if (id === this.me) return false;
+      const u = this.users.get(id);
+      return !!u && [u.display_name, u.username].some((n) => n && lower.includes(`@${n.toLowerCase()}`));
+    });
   }
 
   enqueue(item) {
@@ -846,6 +865,7 @@ export class Client extends EventTarget {
     if (fresh && m.sender_id !== this.me && !(id === this.active && this.visible())) {
       const c = this.convs.get(id);
       if (c) c.unread_count = (c.unread_count || 0) + 1;
+      if (c && (m.mentions || []).includes(this.me)) c.unread_mentions = (c.unread_mentions || 0) + 1;
       for (const counted of this.listingNow) {
         if (!counted.has(id)) counted.set(id, []);
         counted.get(id).push(m.sequence_number);
@@ -957,8 +977,8 @@ export class Client extends EventTarget {
     if (!chat || !chat.loaded) return;
     const unread = chat.list.filter((m) => !m.pending && m.sender_id !== this.me && m.sequence_number > chat.readSent);
     const conv = this.convs.get(id);
-    if (conv && conv.unread_count) {
-      conv.unread_count = 0;
+    if (conv && (conv.unread_count || conv.unread_mentions)) {
+      conv.unread_count = conv.unread_mentions = 0;
       this.emit('conversations');
     }
     if (!unread.length) return;

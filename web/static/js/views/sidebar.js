@@ -126,6 +126,7 @@ export class Sidebar {
       line = h('span', { class: 'preview-text muted' }, conv.type === 'group' ? 'New group' : 'No messages yet');
     }
     const unread = conv.unread_count || 0;
+    const mentioned = unread > 0 && (conv.unread_mentions || 0) > 0;
     const peer = c.peer(conv);
     const online = peer && c.presence.get(peer)?.status === 'online';
     return h('li', { class: `conv${active ? ' active' : ''}${unread ? ' unread' : ''}`, 'data-id': conv.conversation_id },
@@ -147,10 +148,11 @@ export class Sidebar {
           // The link's name is its text (an aria-label would hide the
           // preview from screen readers); the dot and the badge are said here.
           h('span', { class: 'conv-title' }, title,
-            online || unread ? h('span', { class: 'visually-hidden' }, `${online ? ', online' : ''}${unread ? `, ${unread} unread` : ''}`) : null),
+            online || unread ? h('span', { class: 'visually-hidden' }, `${online ? ', online' : ''}${unread ? `, ${unread} unread` : ''}${mentioned ? ', you are mentioned' : ''}`) : null),
           h('span', { class: 'conv-time' }, shortTime(last ? last.created_at : conv.last_activity_at))),
         h('span', { class: 'conv-bottom' },
           h('span', { class: 'conv-preview' }, line),
+          mentioned ? h('span', { class: 'badge mention', 'aria-hidden': 'true', 'data-testid': 'mentioned' }, '@') : null,
           unread ? h('span', { class: 'badge', 'aria-hidden': 'true', 'data-testid': 'unread' }, unread > 99 ? '99+' : String(unread)) : null))));
   }
 
