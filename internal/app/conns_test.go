@@ -104,7 +104,13 @@ func TestIdleConnectionFloodLeavesRoomForHealthz(t *testing.T) {
 		}
 	}
 	healthy(t, srv, "127.0.0.1", "at the node's connection cap")
-	if _, err := srv.Client().Login(ctx, alice.Username, "correct horse battery"); err != nil {
+	// A login on a connection of its own: the shared client's pooled
+	// connections were idle, so the cap may have closed them, and a POST
+	// on one the client has not yet seen closed fails without a retry —
+	// a flake that says nothing about the server.
+	fresh := srv.Client()
+	fresh.HTTP = &http.Client{Transport: &http.Transport{}}
+	if _, err := fresh.Login(ctx, alice.Username, "correct horse battery"); err != nil {
 		t.Fatalf("login at the node's connection cap: %v", err)
 	}
 	closedByServer(t, flood[1], "the longest idle connection at the node's cap")
