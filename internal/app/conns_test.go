@@ -108,8 +108,10 @@ func TestIdleConnectionFloodLeavesRoomForHealthz(t *testing.T) {
 	// connections were idle, so the cap may have closed them, and a POST
 	// on one the client has not yet seen closed fails without a retry —
 	// a flake that says nothing about the server.
+	tr := &http.Transport{}
+	t.Cleanup(tr.CloseIdleConnections)
 	fresh := srv.Client()
-	fresh.HTTP = &http.Client{Transport: &http.Transport{}}
+	fresh.HTTP = &http.Client{Transport: tr}
 	if _, err := fresh.Login(ctx, alice.Username, "correct horse battery"); err != nil {
 		t.Fatalf("login at the node's connection cap: %v", err)
 	}
