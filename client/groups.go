@@ -67,3 +67,16 @@ func (c *Client) JoinByInvite(ctx context.Context, code string) (Conversation, e
 	err := c.do(ctx, http.MethodPost, "/api/v1/invites/"+url.PathEscape(code)+"/join", nil, &conv)
 	return conv, err
 }
+
+// Pin pins a message of a conversation (any member of a 1:1, an admin of
+// a group; at most 3 pins) and returns the conversation with its pins.
+func (c *Client) Pin(ctx context.Context, conversationID, messageID string) (Conversation, error) {
+	var conv Conversation
+	err := c.do(ctx, http.MethodPut, "/api/v1/conversations/"+url.PathEscape(conversationID)+"/pins/"+url.PathEscape(messageID), nil, &conv)
+	return conv, err
+}
+
+// Unpin unpins a message; one not pinned is no error.
+func (c *Client) Unpin(ctx context.Context, conversationID, messageID string) error {
+	return c.do(ctx, http.MethodDelete, "/api/v1/conversations/"+url.PathEscape(conversationID)+"/pins/"+url.PathEscape(messageID), nil, nil)
+}

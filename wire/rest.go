@@ -231,12 +231,14 @@ type Conversation struct {
 	CreatedAt          int64         `json:"created_at"`
 	LastActivityAt     int64         `json:"last_activity_at"`
 	// A group's description and settings; absent when empty or false.
-	Description        string       `json:"description,omitempty"`
-	OnlyAdminsSend     bool         `json:"only_admins_send,omitempty"`
-	OnlyAdminsEditInfo bool         `json:"only_admins_edit_info,omitempty"`
-	UnreadCount        *int64       `json:"unread_count,omitempty"`
-	UnreadMentions     *int64       `json:"unread_mentions,omitempty"`
-	LastMessage        *LastMessage `json:"last_message,omitempty"`
+	Description        string `json:"description,omitempty"`
+	OnlyAdminsSend     bool   `json:"only_admins_send,omitempty"`
+	OnlyAdminsEditInfo bool   `json:"only_admins_edit_info,omitempty"`
+	UnreadCount        *int64 `json:"unread_count,omitempty"`
+	UnreadMentions     *int64 `json:"unread_mentions,omitempty"`
+	// Pinned (added): the pinned messages' ids, oldest pin first.
+	Pinned      []string     `json:"pinned,omitempty"`
+	LastMessage *LastMessage `json:"last_message,omitempty"`
 	// Avatar (added) is a group's picture, when it has one.
 	Avatar *Avatar `json:"avatar,omitempty"`
 }

@@ -180,6 +180,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	apiv1.RegisterAccounts(mux, accts)
 	a.cleanup.Deletions = accts
 	apiv1.RegisterInvites(mux, convs)
+	apiv1.RegisterPins(mux, convs)
 	apiv1.RegisterServerInfo(mux, a.serverInfo)
 	api.RegisterSpec(mux) // GET /api/openapi.json and /api/asyncapi.json, public
 	if blobHandler != nil {

@@ -39,6 +39,8 @@ type Conversation struct {
 	LastSeq            int64
 	LastActivityAt     time.Time
 	Members            []Member
+	// Pinned are the pinned messages' ids, oldest pin first (pins.go).
+	Pinned []string
 }
 
 // Member is a user's membership in a conversation.

@@ -95,6 +95,12 @@ type Tx interface {
 	// RevokeInvite deletes a conversation's link; store.ErrNotFound if it
 	// has no such valid link.
 	RevokeInvite(ctx context.Context, conversationID, code string) error
+	// PinTarget returns what a pin needs of a message of the conversation
+	// (store.ErrNotFound: no such message there).
+	PinTarget(ctx context.Context, conversationID, messageID string) (PinTarget, error)
+	// Pin pins a message; Unpin unpins one and says whether it was pinned.
+	Pin(ctx context.Context, conversationID, messageID, by string, at time.Time) error
+	Unpin(ctx context.Context, conversationID, messageID string) (bool, error)
 	// AppendSystem stores m with the conversation's next sequence number.
 	AppendSystem(ctx context.Context, m SystemMessage) (seq int64, err error)
 }

@@ -66,6 +66,8 @@ var table = []entry{
 	{err: conversations.ErrNoChange, code: wire.CodeInvalid},
 	{err: conversations.ErrInviteNotFound, code: wire.CodeNotFound},
 	{err: conversations.ErrCannotAdd, code: wire.CodeForbidden},
+	{err: conversations.ErrTooManyPins, code: wire.CodeInvalid, status: unprocessable},
+	{err: conversations.ErrNoSuchMessage, code: wire.CodeNotFound},
 
 	{err: messaging.ErrForbidden, code: wire.CodeForbidden},
 	{err: messaging.ErrConversationNotFound, code: wire.CodeNotFound},

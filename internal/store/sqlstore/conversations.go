@@ -135,8 +135,21 @@ func (s *Store) ConversationsOf(ctx context.Context, userID string, notBefore ti
 	if err != nil {
 		return nil, err
 	}
+	pinned := map[string][]string{}
+	err = s.queryIn(ctx, `SELECT conversation_id, message_id FROM pins WHERE conversation_id IN (%s)
+		ORDER BY pinned_at, message_id`, ids, func(rows *sql.Rows) error {
+		var conv, id string
+		if err := rows.Scan(&conv, &id); err != nil {
+			return err
+		}
+		pinned[conv] = append(pinned[conv], id)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list pins: %w", err)
+	}
 	for i := range out {
-		out[i].Members = members[out[i].ID]
+		out[i].Members, out[i].Pinned = members[out[i].ID], pinned[out[i].ID]
 	}
 	return out, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 
 	"github.com/parleychat/parley/internal/conversations"
 	"github.com/parleychat/parley/internal/store"
@@ -49,7 +50,45 @@ func loadConversation(ctx context.Context, q querier, id, lock string) (conversa
 	c.Members, err = scanMembers(q.QueryContext(ctx,
 		`SELECT user_id, role, joined_at, joined_seq FROM members
 		  WHERE conversation_id = ? AND left_seq IS NULL ORDER BY joined_at, user_id`, id))
-	return c, err
+	if err != nil {
+		return c, err
+	}
+	c.Pinned, err = scanStrings(q.QueryContext(ctx,
+		`SELECT message_id FROM pins WHERE conversation_id = ? ORDER BY pinned_at, message_id`, id))
+	if err != nil {
+		return c, fmt.Errorf("list pins: %w", err)
+	}
+	return c, nil
+}
+
+// PinTarget implements conversations.Tx.
+func (t convTx) PinTarget(_ context.Context, conversationID, messageID string) (conversations.PinTarget, error) {
+	var p conversations.PinTarget
+	var withheld int
+	err := t.tx.QueryRowContext(t.ctx,
+		`SELECT seq, message_type, sender_id, withheld FROM messages WHERE id = ? AND conversation_id = ?`,
+		messageID, conversationID).Scan(&p.Seq, &p.Type, &p.SenderID, &withheld)
+	p.Withheld = withheld != 0
+	return p, notFound(err)
+}
+
+// Pin implements conversations.Tx.
+func (t convTx) Pin(_ context.Context, conversationID, messageID, by string, at time.Time) error {
+	if _, err := t.tx.ExecContext(t.ctx, `INSERT INTO pins (conversation_id, message_id, pinned_by, pinned_at) VALUES (?, ?, ?, ?)`,
+		conversationID, messageID, by, ms(at)); err != nil {
+		return fmt.Errorf("pin: %w", err)
+	}
+	return nil
+}
+
+// Unpin implements conversations.Tx.
+func (t convTx) Unpin(_ context.Context, conversationID, messageID string) (bool, error) {
+	res, err := t.tx.ExecContext(t.ctx, `DELETE FROM pins WHERE conversation_id = ? AND message_id = ?`, conversationID, messageID)
+	if err != nil {
+		return false, fmt.Errorf("unpin: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
 }
 
 func scanMembers(rows *sql.Rows, err error) ([]conversations.Member, error) {

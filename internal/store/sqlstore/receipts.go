@@ -536,6 +536,10 @@ func expire(ctx context.Context, tx *Tx, x messaging.Expiry, ev *eventBatch) (me
 	if err := undelivered.Err(); err != nil {
 		return out, err
 	}
+	// A pin goes with its message.
+	if _, err := tx.ExecContext(ctx, `DELETE FROM pins WHERE message_id IN (SELECT i.id FROM `+set+`)`, args...); err != nil {
+		return out, fmt.Errorf("delete expired pins: %w", err)
+	}
 	res, err := tx.ExecContext(ctx, `DELETE FROM messages WHERE id IN (SELECT i.id FROM `+set+`)`, args...)
 	if err != nil {
 		return out, fmt.Errorf("delete expired: %w", err)

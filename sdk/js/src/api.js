@@ -103,6 +103,7 @@ import { ParleyError } from './errors.js';
  * @property {boolean} [only_admins_edit_info] absent when false
  * @property {number} [unread_count] in the list only
  * @property {number} [unread_mentions] in the list only: how many unread messages mention the caller
+ * @property {string[]} [pinned] the pinned messages' ids, oldest pin first
  * @property {Message} [last_message] in the list only, absent when empty
  * @property {Avatar} [avatar] a group's picture, when it has one
  */
@@ -368,6 +369,15 @@ export class Api {
 
   /** @param {string} id @returns {Promise<void>} */
   async removeGroupAvatar(id) { await this.request('DELETE', `/conversations/${enc(id)}/avatar`); }
+
+  /**
+   * Pins a message (any member of a 1:1, an admin of a group; at most 3).
+   * @param {string} id @param {string} messageId @returns {Promise<Conversation>}
+   */
+  pin(id, messageId) { return this.request('PUT', `/conversations/${enc(id)}/pins/${enc(messageId)}`); }
+
+  /** @param {string} id @param {string} messageId @returns {Promise<void>} */
+  async unpin(id, messageId) { await this.request('DELETE', `/conversations/${enc(id)}/pins/${enc(messageId)}`); }
 
   /** @returns {Promise<ServerInfo>} */
   server() { return this.request('GET', '/server'); }

@@ -376,6 +376,19 @@ export class Parley {
   /** @param {string} conversationId @returns {Promise<void>} */
   removeGroupAvatar(conversationId) { return this.api.removeGroupAvatar(conversationId); }
 
+  /**
+   * Pins a message of a conversation: any member of a 1:1, an admin of a
+   * group; at most 3 (`invalid` past that). The members get a `pinned`
+   * system message.
+   * @param {string} conversationId
+   * @param {string} messageId
+   * @returns {Promise<Conversation>}
+   */
+  pin(conversationId, messageId) { return this.api.pin(conversationId, messageId); }
+
+  /** @param {string} conversationId @param {string} messageId @returns {Promise<void>} */
+  unpin(conversationId, messageId) { return this.api.unpin(conversationId, messageId); }
+
   // ---- the HTTP API ----
 
   /** @param {string} id @returns {Promise<User>} */

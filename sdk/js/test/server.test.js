@@ -429,6 +429,19 @@ test('mentions: sent, delivered each once, counted as unread_mentions; a non-mem
   await assert.rejects(alice.send(g.conversation_id, 'hi @carol', { mentions: [carol.userId] }), { code: 'invalid' });
 });
 
+test('pins: an admin pins up to three, a member of a group may not, unpin', T, async () => {
+  const alice = await online('pinner');
+  const bob = await online('pinmember');
+  const g = await alice.createGroup('pins', [bob.userId]);
+  const ids = [];
+  for (const text of ['one', 'two', 'three', 'four']) ids.push((await alice.send(g.conversation_id, text)).message_id);
+  await assert.rejects(bob.pin(g.conversation_id, ids[0]), { status: 403, code: 'forbidden' });
+  for (const id of ids.slice(0, 3)) await alice.pin(g.conversation_id, id);
+  await assert.rejects(alice.pin(g.conversation_id, ids[3]), { status: 422, code: 'invalid' });
+  await alice.unpin(g.conversation_id, ids[0]);
+  assert.deepEqual((await bob.conversation(g.conversation_id)).pinned, ids.slice(1, 3));
+});
+
 test('media: upload a PNG, complete, send it, the other fetches it', T, async () => {
   const alice = await online('alice');
   const bob = await online('bob');

@@ -125,6 +125,8 @@ export function systemText(content, name) {
     case 'role_changed':
       return e.role === 'admin' ? `${actor} made ${user} an admin` : `${actor} made ${user} a member`;
     case 'group_created': return `${actor} created the group`;
+    case 'pinned': return `${actor} pinned a message`;
+    case 'unpinned': return `${actor} unpinned a message`;
     case 'avatar_changed': return e.avatar === 'removed' ? `${actor} removed the group photo` : `${actor} changed the group photo`;
     case 'description_changed': return e.description ? `${actor} changed the group description` : `${actor} removed the group description`;
     case 'settings_changed':
