@@ -505,6 +505,14 @@ async function group(alice, bob, carol) {
   await checkA11y(bob.page, 'conversation list with a mention');
   await bob.openChat('Weekend trip');
   await mentioned.waitFor({ state: 'detached', timeout: WAIT });
+
+  // Alice, an admin, pins the question: Bob sees it above the history.
+  const q = a.locator('#messages li.msg.mine', { hasText: 'Who is in for Saturday?' });
+  await q.hover();
+  await q.getByRole('button', { name: 'Pin message' }).click();
+  await bob.page.locator('#pinned-bar:not([hidden])').getByTestId('pinned').filter({ hasText: 'Who is in for Saturday?' }).waitFor({ timeout: WAIT });
+  await bob.page.locator('#messages li.system', { hasText: 'Alice Liddell pinned a message' }).waitFor({ timeout: WAIT });
+  await checkA11y(bob.page, 'group chat with a pinned message');
   await shot(carol.page, '09-phone-group');
   await checkA11y(carol.page, 'group chat on a phone');
   await carol.page.getByRole('button', { name: 'Back to chats' }).click();

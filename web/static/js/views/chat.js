@@ -177,6 +177,7 @@ export class ChatView {
     this.input.placeholder = locked ? 'Only admins can send messages' : 'Type a message';
     $('#send').disabled = locked;
     $('#chat-info').hidden = conv.type !== '1:1';
+    this.renderPins(conv);
     // A chat with someone this user blocks takes no messages: the bar
     // says why and offers the unblock (as WhatsApp does).
     const blocked = !!peer && c.isBlocked(peer);
@@ -293,9 +294,18 @@ export class ChatView {
     n.li.dataset.id = m.message_id || '';
     n.li.dataset.seq = m.sequence_number ?? '';
     this.updateTicks(n, m);
-    // Only a stored message can be replied to.
+    // Only a stored message can be replied to, or pinned.
     const reply = n.li.querySelector('.reply-btn');
     if (reply) reply.hidden = !m.message_id;
+    const pin = n.li.querySelector('.pin-btn');
+    if (pin) {
+      const conv = this.client.conversation(this.id);
+      const pinned = !!conv && (conv.pinned || []).includes(m.message_id);
+      pin.hidden = !m.message_id || !conv || (conv.type === 'group' && !this.client.isAdmin(conv));
+      pin.setAttribute('aria-label', pinned ? 'Unpin message' : 'Pin message');
+      pin.title = pinned ? 'Unpin' : 'Pin';
+      pin.setAttribute('aria-pressed', String(pinned));
+    }
     if (m.upload && (m.upload.done || m.failed)) n.li.querySelector('.upload')?.remove();
     return n.li;
   }
@@ -336,10 +346,18 @@ export class ChatView {
       hidden: !m.message_id,
       onclick: () => this.startReply(m),
     }, icon('reply'));
+    const pin = h('button', {
+      type: 'button',
+      class: 'reply-btn pin-btn',
+      'aria-label': 'Pin message',
+      title: 'Pin',
+      hidden: true,
+      onclick: () => this.togglePin(m),
+    }, icon('pin'));
     return h('li', {
       class: `msg ${mine ? 'mine' : 'theirs'}${media ? ' has-media' : ''}`,
       'data-testid': 'message',
-    }, mine ? [reply, bubble] : [bubble, reply]);
+    }, mine ? [pin, reply, bubble] : [bubble, reply, pin]);
   }
 
   /** A reply's quote: the server's, else (pending, or none came) the loaded original's. */
@@ -364,6 +382,37 @@ export class ChatView {
     q ? h('span', { class: 'quote-name', style: { color: `hsl(${hue(q.sender_id)} 55% 25%)` } }, name) : null,
     q ? h('span', { class: 'visually-hidden' }, ': ') : null,
     h('span', { class: 'quote-text' }, q ? quoteText(q) : 'A message not loaded'));
+  }
+
+  /** Pins m, or unpins it when it is pinned (the server says who may). */
+  async togglePin(m) {
+    const c = this.client;
+    const conv = c.conversation(this.id);
+    if (!conv || !m.message_id) return;
+    const pinned = (conv.pinned || []).includes(m.message_id);
+    try {
+      if (pinned) await c.parley.unpin(conv.conversation_id, m.message_id);
+      else await c.parley.pin(conv.conversation_id, m.message_id);
+      await c.loadConversation(conv.conversation_id);
+      this.renderMessages({});
+      announce(pinned ? 'Message unpinned.' : 'Message pinned.');
+    } catch (ex) {
+      toast(ex.code === 'invalid' ? 'A chat keeps at most 3 pinned messages: unpin one first.'
+        : ex.message || 'That did not work.');
+    }
+  }
+
+  /** The pinned messages above the history: each leads to its message. */
+  renderPins(conv) {
+    const ids = conv.pinned || [];
+    const bar = $('#pinned-bar');
+    bar.hidden = ids.length === 0;
+    const chat = this.client.chats.get(conv.conversation_id);
+    fill($('#pinned-list'), ids.map((id) => {
+      const m = chat && chat.byId.get(id);
+      const text = !m ? 'Pinned message' : m.message_type === 'text' ? m.content.split('\n')[0] : `[${m.message_type}]`;
+      return h('li', {}, h('button', { type: 'button', class: 'link pinned-item', 'data-testid': 'pinned', onclick: () => this.jumpTo(id) }, text));
+    }));
   }
 
   /** Scrolls to the message a quote names and highlights it briefly, when it is loaded. */
