@@ -212,14 +212,14 @@ func (a *API) createConversation(w http.ResponseWriter, r *http.Request) {
 		if created {
 			status = http.StatusCreated
 		}
-		writeJSON(w, status, toConversation(c))
+		a.writeConversation(w, r, status, c)
 	case conversations.TypeGroup:
 		c, err := a.convs.CreateGroup(r.Context(), actor(r.Context()), req.Name, req.Description, req.Participants)
 		if err != nil {
 			a.fail(w, r, err)
 			return
 		}
-		writeJSON(w, http.StatusCreated, toConversation(c))
+		a.writeConversation(w, r, http.StatusCreated, c)
 	default:
 		a.fail(w, r, wire.Invalid(`type must be "1:1" or "group"`))
 	}
@@ -256,12 +256,18 @@ func (a *API) getConversation(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
+	a.writeConversation(w, r, http.StatusOK, c)
+}
+
+// writeConversation answers one conversation as the caller sees it, a
+// group's avatar included.
+func (a *API) writeConversation(w http.ResponseWriter, r *http.Request, status int, c conversations.Conversation) {
 	out := []wire.Conversation{toConversation(c)}
 	if err := a.withGroupAvatars(r, out); err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, out[0])
+	writeJSON(w, status, out[0])
 }
 
 func (a *API) getParticipants(w http.ResponseWriter, r *http.Request) {
@@ -349,7 +355,7 @@ func (a *API) updateConversation(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toConversation(c))
+	a.writeConversation(w, r, http.StatusOK, c)
 }
 
 func (a *API) addParticipant(w http.ResponseWriter, r *http.Request) {
@@ -367,7 +373,7 @@ func (a *API) addParticipant(w http.ResponseWriter, r *http.Request) {
 	if added {
 		status = http.StatusCreated
 	}
-	writeJSON(w, status, toConversation(c))
+	a.writeConversation(w, r, status, c)
 }
 
 func (a *API) setRole(w http.ResponseWriter, r *http.Request) {
@@ -381,7 +387,7 @@ func (a *API) setRole(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toConversation(c))
+	a.writeConversation(w, r, http.StatusOK, c)
 }
 
 func (a *API) removeParticipant(w http.ResponseWriter, r *http.Request) {

@@ -77,6 +77,6 @@ func (a *API) RegisterInvites(mux *http.ServeMux, inv Invites) {
 		if joined {
 			status = http.StatusCreated
 		}
-		writeJSON(w, status, toConversation(c))
+		a.writeConversation(w, r, status, c)
 	}))
 }

@@ -5,7 +5,6 @@ import (
 	"net/http"
 
 	"github.com/parleychat/parley/internal/conversations"
-	"github.com/parleychat/parley/wire"
 )
 
 // Pins pins and unpins messages of conversations.
@@ -22,12 +21,7 @@ func (a *API) RegisterPins(mux *http.ServeMux, p Pins) {
 			a.fail(w, r, err)
 			return
 		}
-		out := []wire.Conversation{toConversation(c)}
-		if err := a.withGroupAvatars(r, out); err != nil {
-			a.fail(w, r, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, out[0])
+		a.writeConversation(w, r, http.StatusOK, c)
 	}))
 	mux.Handle("DELETE /api/v1/conversations/{id}/pins/{message_id}", a.auth(func(w http.ResponseWriter, r *http.Request) {
 		_, err := p.Unpin(r.Context(), actor(r.Context()), r.PathValue("id"), r.PathValue("message_id"))

@@ -87,12 +87,7 @@ func (a *API) putGroupAvatar(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	out := []wire.Conversation{toConversation(c)}
-	if err := a.withGroupAvatars(r, out); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, out[0])
+	a.writeConversation(w, r, http.StatusOK, c)
 }
 
 // userFor answers a user as the caller may see it: with its profile
