@@ -295,15 +295,24 @@ func (s *Service) SetRole(ctx context.Context, actor Actor, conversationID, user
 	})
 }
 
-// change runs an admin-only change that records a system message, unless
-// apply reports no change (nil event).
+// change runs an admin-only change of a group that records a system
+// message, unless apply reports no change (nil event).
 func (s *Service) change(ctx context.Context, actor Actor, conversationID string,
 	apply func(Tx, Conversation) (map[string]any, error)) (Conversation, error) {
+	return s.changeWith(ctx, actor, conversationID, func(tx Tx) (Conversation, error) {
+		return s.lockGroup(ctx, tx, conversationID, actor.UserID, true)
+	}, apply)
+}
+
+// changeWith is change with its own check of who may make it: lock loads
+// and holds the conversation, or refuses the actor.
+func (s *Service) changeWith(ctx context.Context, actor Actor, conversationID string,
+	lock func(Tx) (Conversation, error), apply func(Tx, Conversation) (map[string]any, error)) (Conversation, error) {
 	var c Conversation
 	var note *SystemMessage
 	err := s.tx.Update(ctx, func(tx Tx) error {
 		var err error
-		if c, err = s.lockGroup(ctx, tx, conversationID, actor.UserID, true); err != nil {
+		if c, err = lock(tx); err != nil {
 			return err
 		}
 		event, err := apply(tx, c)

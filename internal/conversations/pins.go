@@ -45,55 +45,50 @@ func (s *Service) Unpin(ctx context.Context, actor Actor, conversationID, messag
 }
 
 func (s *Service) pinChange(ctx context.Context, actor Actor, conversationID, messageID string, pin bool) (Conversation, error) {
-	var c Conversation
-	var note *SystemMessage
-	err := s.tx.Update(ctx, func(tx Tx) error {
-		var err error
-		if c, err = tx.Conversation(ctx, conversationID); errors.Is(err, store.ErrNotFound) {
-			return ErrNotFound
-		} else if err != nil {
-			return err
+	var joined int64
+	lock := func(tx Tx) (Conversation, error) {
+		c, err := tx.Conversation(ctx, conversationID)
+		if errors.Is(err, store.ErrNotFound) {
+			return Conversation{}, ErrNotFound
+		}
+		if err != nil {
+			return Conversation{}, err
 		}
 		i, ok := memberIndex(c, actor.UserID)
 		if !ok {
-			return ErrForbidden
+			return Conversation{}, ErrForbidden
 		}
 		if c.Type == TypeGroup && c.Members[i].Role != RoleAdmin {
-			return ErrNotAdmin
+			return Conversation{}, ErrNotAdmin
 		}
-		event := EventUnpinned
-		if pin {
-			event = EventPinned
-			if slices.Contains(c.Pinned, messageID) {
-				return nil
-			}
-			m, err := tx.PinTarget(ctx, conversationID, messageID)
-			if errors.Is(err, store.ErrNotFound) || (err == nil && (m.Type == MessageTypeSystem ||
-				m.Seq <= c.Members[i].JoinedSeq || (m.Withheld && m.SenderID != actor.UserID))) {
-				return ErrNoSuchMessage
-			}
-			if err != nil {
-				return err
-			}
-			if len(c.Pinned) >= MaxPins {
-				return ErrTooManyPins
-			}
-			if err := tx.Pin(ctx, conversationID, messageID, actor.UserID, s.clock.Now()); err != nil {
-				return err
-			}
-		} else if was, err := tx.Unpin(ctx, conversationID, messageID); err != nil || !was {
-			return err
-		}
-		note = s.systemMessage(actor, conversationID, map[string]any{"event": event, "actor_id": actor.UserID, "message_id": messageID})
-		if _, err := tx.AppendSystem(ctx, *note); err != nil {
-			return err
-		}
-		c, err = tx.Conversation(ctx, conversationID)
-		return err
-	})
-	if err != nil {
-		return Conversation{}, err
+		joined = c.Members[i].JoinedSeq
+		return c, nil
 	}
-	s.announce(note)
-	return c, nil
+	return s.changeWith(ctx, actor, conversationID, lock, func(tx Tx, c Conversation) (map[string]any, error) {
+		if !pin {
+			was, err := tx.Unpin(ctx, conversationID, messageID)
+			if err != nil || !was {
+				return nil, err
+			}
+			return map[string]any{"event": EventUnpinned, "actor_id": actor.UserID, "message_id": messageID}, nil
+		}
+		if slices.Contains(c.Pinned, messageID) {
+			return nil, nil
+		}
+		m, err := tx.PinTarget(ctx, conversationID, messageID)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && (m.Type == MessageTypeSystem ||
+			m.Seq <= joined || (m.Withheld && m.SenderID != actor.UserID))) {
+			return nil, ErrNoSuchMessage
+		}
+		if err != nil {
+			return nil, err
+		}
+		if len(c.Pinned) >= MaxPins {
+			return nil, ErrTooManyPins
+		}
+		if err := tx.Pin(ctx, conversationID, messageID, actor.UserID, s.clock.Now()); err != nil {
+			return nil, err
+		}
+		return map[string]any{"event": EventPinned, "actor_id": actor.UserID, "message_id": messageID}, nil
+	})
 }
