@@ -77,6 +77,11 @@ func (a *API) getUser(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
+	a.writeUser(w, r, u)
+}
+
+// writeUser answers a user as the caller may see it (userFor).
+func (a *API) writeUser(w http.ResponseWriter, r *http.Request, u identity.User) {
 	out, err := a.userFor(r, u)
 	if err != nil {
 		a.fail(w, r, err)

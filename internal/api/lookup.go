@@ -39,10 +39,5 @@ func (a *API) findUser(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	out, err := a.userFor(r, u)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, out)
+	a.writeUser(w, r, u)
 }
