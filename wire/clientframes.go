@@ -17,6 +17,54 @@ type ClientMessage struct {
 	ReplyTo string `json:"reply_to,omitempty"`
 	// Mentions (added): members of the conversation this one names.
 	Mentions []string `json:"mentions,omitempty"`
+	// ForwardOf (added): the message, of any conversation the sender can
+	// see, that this one forwards.
+	ForwardOf string `json:"forward_of,omitempty"`
+}
+
+// Forward returns m as a forward of messageID.
+func (m ClientMessage) Forward(messageID string) ClientMessage {
+	m.ForwardOf = messageID
+	return m
+}
+
+// ClientReaction (added) sets the user's reaction to a message; an empty
+// Emoji removes it. The other members' devices and the user's get a
+// Reaction; a refusal is an ErrorFrame naming the message.
+type ClientReaction struct {
+	Type      string `json:"type"`
+	MessageID string `json:"message_id"`
+	Emoji     string `json:"emoji"`
+}
+
+// ClientEdit (added) replaces the content of the user's own text message.
+type ClientEdit struct {
+	Type      string `json:"type"`
+	MessageID string `json:"message_id"`
+	Content   string `json:"content"`
+}
+
+// ClientDelete (added) deletes a message for everyone or for the user.
+type ClientDelete struct {
+	Type      string `json:"type"`
+	MessageID string `json:"message_id"`
+	For       string `json:"for"`
+}
+
+// NewReaction returns the frame that reacts to a message.
+func NewReaction(messageID, emoji string) ClientReaction {
+	return ClientReaction{Type: TypeReaction, MessageID: messageID, Emoji: emoji}
+}
+
+// NewEdit returns the frame that edits a message.
+func NewEdit(messageID, content string) ClientEdit {
+	return ClientEdit{Type: TypeEdit, MessageID: messageID, Content: content}
+}
+
+// NewDelete returns the frame that deletes a message (for: DeleteForEveryone
+// or DeleteForMe).
+func NewDelete(messageID, forWhom string) ClientDelete {
+	return ClientDelete{Type: TypeDelete, MessageID: messageID, For: forWhom}
 }
 
 // Mention returns m naming userIDs.
@@ -112,7 +160,22 @@ func (f *Inbound) Typed() any {
 		if f.Content != nil {
 			content = *f.Content
 		}
-		return NewMessage(f.ClientMessageID, f.ConversationID, f.MessageType, content, f.MediaID).Reply(f.ReplyTo).Mention(f.Mentions...)
+		return NewMessage(f.ClientMessageID, f.ConversationID, f.MessageType, content, f.MediaID).
+			Reply(f.ReplyTo).Mention(f.Mentions...).Forward(f.ForwardOf)
+	case TypeReaction:
+		var emoji string
+		if f.Emoji != nil {
+			emoji = *f.Emoji
+		}
+		return NewReaction(f.MessageID, emoji)
+	case TypeEdit:
+		var content string
+		if f.Content != nil {
+			content = *f.Content
+		}
+		return NewEdit(f.MessageID, content)
+	case TypeDelete:
+		return NewDelete(f.MessageID, f.For)
 	case TypeDeliveryAck:
 		return NewDeliveryAck(f.MessageIDs)
 	case TypeReadReceipt:

@@ -17,6 +17,10 @@ const (
 	TypeHeartbeat         = "heartbeat"
 	TypeTyping            = "typing"
 	TypePresenceSubscribe = "presence_subscribe"
+	// TypeEdit and TypeDelete (added) change a message already sent;
+	// TypeReaction (shared with the server) reacts to one.
+	TypeEdit   = "edit"
+	TypeDelete = "delete"
 )
 
 // Frame types, server to client (TypeMessage and TypeTyping are shared).
@@ -28,6 +32,17 @@ const (
 	TypeError        = "error"
 	// TypeProfile (added): a user's profile changed; fetch it again.
 	TypeProfile = "profile"
+	// TypeReaction, TypeMessageEdited and TypeMessageDeleted (added) tell
+	// members' devices that a message they may hold changed.
+	TypeReaction       = "reaction"
+	TypeMessageEdited  = "message_edited"
+	TypeMessageDeleted = "message_deleted"
+)
+
+// Whom a deletion is for.
+const (
+	DeleteForEveryone = "everyone"
+	DeleteForMe       = "me"
 )
 
 // Message types a client may send. "system" is written only by the server.
@@ -69,6 +84,13 @@ type Inbound struct {
 	ReplyTo string `json:"reply_to,omitempty"`
 	// Mentions (added) are members of the conversation a message names.
 	Mentions []string `json:"mentions,omitempty"`
+	// ForwardOf (added) names the message a message forwards.
+	ForwardOf string `json:"forward_of,omitempty"`
+	// MessageID, Emoji and For (added) are what reaction, edit and delete
+	// frames name.
+	MessageID string  `json:"message_id,omitempty"`
+	Emoji     *string `json:"emoji,omitempty"`
+	For       string  `json:"for,omitempty"`
 }
 
 // Decode parses one client frame and validates it against lim. The returned
@@ -133,6 +155,11 @@ func (f *Inbound) Validate(lim Limits) error {
 				return err
 			}
 		}
+		if f.ForwardOf != "" {
+			if err := checkID("forward_of", f.ForwardOf); err != nil {
+				return err
+			}
+		}
 		if len(f.Mentions) > DefaultMaxGroupSize {
 			return Invalid(fmt.Sprintf("mentions names at most %d users", DefaultMaxGroupSize))
 		}
@@ -140,6 +167,33 @@ func (f *Inbound) Validate(lim Limits) error {
 			if err := checkID("mentions", id); err != nil {
 				return err
 			}
+		}
+	case TypeReaction:
+		if err := checkID("message_id", f.MessageID); err != nil {
+			return err
+		}
+		if f.Emoji == nil {
+			return Invalid(`emoji is required ("" removes the reaction)`)
+		}
+		if *f.Emoji != "" && !IsEmoji(*f.Emoji) {
+			return Invalid("emoji must be one emoji, or empty to remove the reaction")
+		}
+	case TypeEdit:
+		if err := checkID("message_id", f.MessageID); err != nil {
+			return err
+		}
+		if f.Content == nil || *f.Content == "" {
+			return Invalid("content is required")
+		}
+		if len(*f.Content) > lim.MaxContentBytes {
+			return NewError(CodeTooLarge, fmt.Sprintf("content is %d bytes, the limit is %d", len(*f.Content), lim.MaxContentBytes))
+		}
+	case TypeDelete:
+		if err := checkID("message_id", f.MessageID); err != nil {
+			return err
+		}
+		if f.For != DeleteForEveryone && f.For != DeleteForMe {
+			return Invalid(`for must be "everyone" or "me"`)
 		}
 	case TypeDeliveryAck, TypeReadReceipt:
 		if f.Type == TypeReadReceipt {
@@ -233,6 +287,60 @@ type Message struct {
 	Quote   *Quote `json:"quote,omitempty"`
 	// Mentions (added) are the members the message names.
 	Mentions []string `json:"mentions,omitempty"`
+	// EditedAt (added) is when the sender last edited it (Unix ms).
+	EditedAt int64 `json:"edited_at,omitempty"`
+	// Deleted (added) marks a tombstone: deleted for everyone, its
+	// content and media gone (content is then "").
+	Deleted bool `json:"deleted,omitempty"`
+	// Forwarded (added) counts a forwarded message's hops; at
+	// ForwardedManyTimes or more it was "forwarded many times".
+	Forwarded int `json:"forwarded,omitempty"`
+	// ExpiresAt (added) is when a disappearing message goes (Unix ms):
+	// the server deletes it then, and so should clients.
+	ExpiresAt int64 `json:"expires_at,omitempty"`
+	// Reactions (added, history only) count the members' reactions.
+	Reactions []ReactionCount `json:"reactions,omitempty"`
+}
+
+// ReactionCount is how many members reacted to a message with one emoji,
+// and who.
+type ReactionCount struct {
+	Emoji   string   `json:"emoji"`
+	Count   int      `json:"count"`
+	UserIDs []string `json:"user_ids"`
+}
+
+// Reaction (added) tells members' devices that a user set, changed or
+// (with Emoji "") removed its reaction to a message.
+type Reaction struct {
+	Type           string `json:"type"`
+	ConversationID string `json:"conversation_id"`
+	MessageID      string `json:"message_id"`
+	UserID         string `json:"user_id"`
+	Emoji          string `json:"emoji"`
+	Timestamp      int64  `json:"timestamp"`
+}
+
+// MessageEdited (added) carries a message's new content.
+type MessageEdited struct {
+	Type           string `json:"type"`
+	ConversationID string `json:"conversation_id"`
+	MessageID      string `json:"message_id"`
+	SenderID       string `json:"sender_id"`
+	Content        string `json:"content"`
+	EditedAt       int64  `json:"edited_at"`
+}
+
+// MessageDeleted (added) tells devices to drop a message's content: for
+// "everyone" it is a tombstone now; for "me" the user's own devices hide
+// it.
+type MessageDeleted struct {
+	Type           string `json:"type"`
+	ConversationID string `json:"conversation_id"`
+	MessageID      string `json:"message_id"`
+	For            string `json:"for"`
+	DeletedBy      string `json:"deleted_by"`
+	Timestamp      int64  `json:"timestamp"`
 }
 
 // Quote is what a reply shows of the message it answers: its sender, its
@@ -295,6 +403,10 @@ type ErrorFrame struct {
 	// RetryAfterMS (added) is how long a rate_limited client waits before
 	// it resends the refused frame; absent when the server cannot tell.
 	RetryAfterMS int64 `json:"retry_after_ms,omitempty"`
+	// MessageID and RefusedType (added) name what a refused reaction,
+	// edit or delete frame was about: its message_id and type.
+	MessageID   string `json:"message_id,omitempty"`
+	RefusedType string `json:"refused_type,omitempty"`
 }
 
 // NewErrorFrame renders a wire error as the error frame that answers a
@@ -337,6 +449,14 @@ type ServerFrame struct {
 	ReplyTo         string   `json:"reply_to,omitempty"`
 	Quote           *Quote   `json:"quote,omitempty"`
 	Mentions        []string `json:"mentions,omitempty"`
+	EditedAt        int64    `json:"edited_at,omitempty"`
+	Deleted         bool     `json:"deleted,omitempty"`
+	Forwarded       int      `json:"forwarded,omitempty"`
+	ExpiresAt       int64    `json:"expires_at,omitempty"`
+	Emoji           string   `json:"emoji,omitempty"`
+	For             string   `json:"for,omitempty"`
+	DeletedBy       string   `json:"deleted_by,omitempty"`
+	RefusedType     string   `json:"refused_type,omitempty"`
 
 	Raw []byte `json:"-"`
 }

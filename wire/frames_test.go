@@ -123,3 +123,16 @@ func TestErrorFrameRetryAfter(t *testing.T) {
 		}
 	}
 }
+
+func TestIsEmoji(t *testing.T) {
+	for _, s := range []string{"👍", "❤️", "❤", "👍🏽", "👩‍❤️‍👨", "👨‍👩‍👧‍👦", "🇫🇷", "1️⃣", "#⃣", "🏴󠁧󠁢󠁥󠁮󠁧󠁿", "😂", "🫠", "©️", "☕"} {
+		if !IsEmoji(s) {
+			t.Errorf("IsEmoji(%q) = false, want true", s)
+		}
+	}
+	for _, s := range []string{"", "a", "1", "👍👍", "👍 ", " 👍", "ok", "🏽", "🇫", "🇫🇷🇫", "👍\u200d", "\u200d👍", "é", "中", "👍\x00", "\xff", "👍a", "#"} {
+		if IsEmoji(s) {
+			t.Errorf("IsEmoji(%q) = true, want false", s)
+		}
+	}
+}

@@ -1,5 +1,7 @@
 package wire
 
+import "time"
+
 // Limits bound what one client may put in one frame. The defaults are the
 // contract's; operators may lower or raise them through config.
 type Limits struct {
@@ -53,6 +55,17 @@ const (
 	MaxGroupDescriptionLen = 512
 	// MaxQuoteBytes bounds the content a reply's quote carries (added).
 	MaxQuoteBytes = 200
+	// EditWindow is how long after sending its sender may edit a message
+	// (added); DeleteWindow how long it may delete it for everyone. A
+	// group admin deletes any member's message at any age.
+	EditWindow   = 15 * time.Minute
+	DeleteWindow = 48 * time.Hour
+	// ForwardedManyTimes is the hop count from which a message is
+	// "forwarded many times" and can be forwarded to one chat at a time.
+	ForwardedManyTimes = 5
+	// MaxEmojiBytes bounds a reaction's one emoji (a long ZWJ sequence
+	// is about 35 bytes).
+	MaxEmojiBytes = 64
 
 	// DefaultMaxGroupSize counts the creator (--max-group-size).
 	DefaultMaxGroupSize = 100

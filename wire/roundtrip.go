@@ -51,6 +51,12 @@ func NewServerFrame(typ string) any {
 		return new(ErrorFrame)
 	case TypeProfile:
 		return new(Profile)
+	case TypeReaction:
+		return new(Reaction)
+	case TypeMessageEdited:
+		return new(MessageEdited)
+	case TypeMessageDeleted:
+		return new(MessageDeleted)
 	}
 	return nil
 }

@@ -29,7 +29,7 @@ var restBodies = []any{
 	CreateConversationRequest{}, RenameRequest{}, AddParticipantRequest{}, SetRoleRequest{},
 	Invite{}, InviteList{}, InvitePreview{},
 	Participant{}, Conversation{}, LastMessage{}, ConversationList{}, ParticipantList{},
-	Message{}, Quote{}, MessageList{}, RecipientStatus{}, MessageStatus{},
+	Message{}, Quote{}, ReactionCount{}, MessageList{}, RecipientStatus{}, MessageStatus{},
 	CreateMediaRequest{}, Upload{}, Media{}, ServerInfo{}, MediaSupport{}, ServerLimits{},
 	ErrorBody{}, ErrorDetail{},
 }
@@ -39,7 +39,7 @@ var restBodies = []any{
 var serverFrames = map[string]any{
 	TypeMessageAck: MessageAck{}, TypeMessage: Message{}, TypeStatus: Status{}, TypePresence: Presence{},
 	TypeTyping: Typing{}, TypeHeartbeatAck: HeartbeatAck{}, TypeError: ErrorFrame{},
-	TypeProfile: Profile{},
+	TypeProfile: Profile{}, TypeReaction: Reaction{}, TypeMessageEdited: MessageEdited{}, TypeMessageDeleted: MessageDeleted{},
 }
 
 // clientFrames are the client frames by type: each has an AsyncAPI schema
@@ -47,6 +47,7 @@ var serverFrames = map[string]any{
 var clientFrames = map[string]any{
 	TypeMessage: ClientMessage{}, TypeDeliveryAck: ClientDeliveryAck{}, TypeReadReceipt: ClientReadReceipt{},
 	TypeHeartbeat: ClientHeartbeat{}, TypeTyping: ClientTyping{}, TypePresenceSubscribe: ClientPresenceSubscribe{},
+	TypeReaction: ClientReaction{}, TypeEdit: ClientEdit{}, TypeDelete: ClientDelete{},
 }
 
 // undocumented are the exported struct types that are neither a REST body

@@ -34,6 +34,25 @@ type Message struct {
 	Quote   *Quote
 	// Mentions are the members the message names, each once.
 	Mentions []string
+	// EditedAt is when the sender last edited it; DeletedAt when it was
+	// deleted for everyone (a tombstone: content and media are gone).
+	EditedAt  time.Time
+	DeletedAt time.Time
+	// Forwarded counts the hops of a forwarded message (0: not one).
+	Forwarded int
+	// ForwardOf names the message a forward copies, on a send.
+	ForwardOf string
+	// ExpiresAt is when a disappearing message goes; zero if it does not.
+	ExpiresAt time.Time
+	// Reactions are counted for history only.
+	Reactions []ReactionCount
+}
+
+// ReactionCount is how many members reacted to a message with one emoji,
+// and who.
+type ReactionCount struct {
+	Emoji   string
+	UserIDs []string
 }
 
 // Quote is a reply's view of the message it answers.

@@ -34,7 +34,28 @@ func ToFrame(m Message) wire.Message {
 		Type: wire.TypeMessage, MessageID: m.ID, ConversationID: m.ConversationID, SenderID: m.SenderID,
 		SequenceNumber: m.Seq, MessageType: m.Type, Content: m.Content, MediaID: m.MediaID,
 		CreatedAt: clock.Millis(m.CreatedAt), ReplyTo: m.ReplyTo, Quote: quoteFrame(m.Quote), Mentions: m.Mentions,
+		EditedAt: optMillis(m.EditedAt), Deleted: !m.DeletedAt.IsZero(), Forwarded: m.Forwarded,
+		ExpiresAt: optMillis(m.ExpiresAt), Reactions: reactionFrames(m.Reactions),
 	}
+}
+
+// optMillis is t in Unix ms, 0 (absent on the wire) for the zero time.
+func optMillis(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return clock.Millis(t)
+}
+
+func reactionFrames(rs []ReactionCount) []wire.ReactionCount {
+	if len(rs) == 0 {
+		return nil
+	}
+	out := make([]wire.ReactionCount, len(rs))
+	for i, r := range rs {
+		out[i] = wire.ReactionCount{Emoji: r.Emoji, Count: len(r.UserIDs), UserIDs: r.UserIDs}
+	}
+	return out
 }
 
 func quoteFrame(q *Quote) *wire.Quote {

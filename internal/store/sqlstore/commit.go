@@ -14,7 +14,13 @@ import (
 
 var _ messaging.Store = (*Store)(nil)
 
-const messageColumns = `id, conversation_id, seq, sender_id, sender_device_id, client_message_id, message_type, content, media_id, created_at, withheld, reply_to, quote_sender, quote_type, quote_content, mentions`
+// insertColumns are the columns a new message is written with; the rest
+// of messageColumns, what it is read with, have their defaults or are set
+// by later changes (an edit, a deletion).
+const (
+	insertColumns  = `id, conversation_id, seq, sender_id, sender_device_id, client_message_id, message_type, content, media_id, created_at, withheld, reply_to, quote_sender, quote_type, quote_content, mentions`
+	messageColumns = insertColumns + `, edited_at, deleted_at, forwarded, expires_at`
+)
 
 // Commit implements messaging.Store: the group commit, the one writer of
 // conversation logs and receipt state.
@@ -226,7 +232,7 @@ func (b *logBatch) appendSystem(ctx context.Context, sm conversations.SystemMess
 		SenderDevice: sm.SenderDevice, ClientMessageID: "system:" + sm.ID, Type: conversations.MessageTypeSystem,
 		Content: sm.Content, CreatedAt: sm.CreatedAt,
 	}
-	if _, err := b.tx.ExecContext(ctx, `INSERT INTO messages (`+messageColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, 0, NULL, NULL, NULL, NULL, NULL)`,
+	if _, err := b.tx.ExecContext(ctx, `INSERT INTO messages (`+insertColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, 0, NULL, NULL, NULL, NULL, NULL)`,
 		m.ID, m.ConversationID, m.Seq, m.SenderID, m.SenderDevice, m.ClientMessageID, m.Type, m.Content, ms(m.CreatedAt)); err != nil {
 		return 0, fmt.Errorf("insert system message: %w", err)
 	}

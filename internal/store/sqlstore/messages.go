@@ -28,8 +28,11 @@ func scanMessage(row rowScanner) (messaging.Message, error) {
 	var media sql.NullString
 	var created, withheld int64
 	var replyTo, quoteSender, quoteType, quoteContent, mentions sql.NullString
+	var edited, deleted, expires sql.NullInt64
 	err := row.Scan(&m.ID, &m.ConversationID, &m.Seq, &m.SenderID, &m.SenderDevice, &m.ClientMessageID,
-		&m.Type, &m.Content, &media, &created, &withheld, &replyTo, &quoteSender, &quoteType, &quoteContent, &mentions)
+		&m.Type, &m.Content, &media, &created, &withheld, &replyTo, &quoteSender, &quoteType, &quoteContent, &mentions,
+		&edited, &deleted, &m.Forwarded, &expires)
+	m.EditedAt, m.DeletedAt, m.ExpiresAt = timeOf(edited), timeOf(deleted), timeOf(expires)
 	m.Mentions = strings.Fields(mentions.String)
 	m.MediaID = media.String
 	m.CreatedAt = fromMS(created)
@@ -55,6 +58,15 @@ func scanMessages(rows *sql.Rows, err error) ([]messaging.Message, error) {
 		out = append(out, m)
 	}
 	return out, rows.Err()
+}
+
+// timeOf is a nullable millisecond column as a time, zero for NULL
+// (nullTime's inverse).
+func timeOf(v sql.NullInt64) time.Time {
+	if !v.Valid {
+		return time.Time{}
+	}
+	return fromMS(v.Int64)
 }
 
 func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }

@@ -123,7 +123,7 @@ func (b *logBatch) appendAll(ctx context.Context, sends []messaging.Message) ([]
 	for _, ins := range ins.chunks(b.tx.d) {
 		table, args := ins.table(b.tx.d)
 		if _, err := b.tx.ExecContext(ctx, `
-			INSERT INTO messages (`+messageColumns+`)
+			INSERT INTO messages (`+insertColumns+`)
 			SELECT v.id, v.c, v.q, v.s, v.d, v.k, v.ty, v.co, nullif(v.me, ''), v.at, v.w,
 			       nullif(v.rt, ''), nullif(v.qs, ''), nullif(v.qt, ''), v.qc, nullif(v.mn, '') FROM `+table+` WHERE true`, args...); err != nil {
 			return nil, fmt.Errorf("insert messages: %w", err)

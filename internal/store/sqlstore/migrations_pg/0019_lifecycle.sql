@@ -1,0 +1,62 @@
+-- The message lifecycle (issue 17): edits, deletions, reactions,
+-- forwarding and disappearing messages.
+--
+-- An edit or a deletion changes the message row in place, so that
+-- history, the offline queue and gap fill read the message as it is now;
+-- deleted_at marks a tombstone (content and media erased). forwarded
+-- counts the hops of a forwarded message and forward_of names the
+-- message it was forwarded from; expires_at is when a disappearing
+-- message goes, NULL when the conversation did not have them on.
+ALTER TABLE messages ADD COLUMN edited_at BIGINT;
+ALTER TABLE messages ADD COLUMN deleted_at BIGINT;
+ALTER TABLE messages ADD COLUMN forwarded INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE messages ADD COLUMN forward_of TEXT;
+ALTER TABLE messages ADD COLUMN expires_at BIGINT;
+CREATE INDEX messages_expires ON messages (expires_at) WHERE expires_at IS NOT NULL;
+CREATE INDEX messages_forwards ON messages (sender_id, forward_of) WHERE forward_of IS NOT NULL;
+
+-- 0 (off) or the seconds after which a new message disappears.
+ALTER TABLE conversations ADD COLUMN disappear_seconds INTEGER NOT NULL DEFAULT 0;
+
+-- One reaction per user per message.
+CREATE TABLE reactions (
+    message_id      TEXT NOT NULL,
+    user_id         TEXT NOT NULL,
+    conversation_id TEXT NOT NULL,
+    emoji           TEXT NOT NULL,
+    at              BIGINT NOT NULL,
+    PRIMARY KEY (message_id, user_id)
+);
+
+-- "Delete for me": the message is hidden from this user's devices.
+CREATE TABLE hidden_messages (
+    user_id         TEXT NOT NULL,
+    message_id      TEXT NOT NULL,
+    conversation_id TEXT NOT NULL,
+    at              BIGINT NOT NULL,
+    PRIMARY KEY (user_id, message_id)
+);
+CREATE INDEX hidden_messages_message ON hidden_messages (message_id);
+
+-- Update events: what happened to messages a user's devices may already
+-- hold (an edit, a deletion, a reaction), one row per user it reaches,
+-- numbered per user (update_seqs, taken under the counter row's lock as
+-- receipt events are), so a device keeps one cursor (devices.update_cursor)
+-- and tells a lost event by the gap. A row names what changed; the frame
+-- is read from the message, reaction or hidden row as they are now.
+CREATE TABLE update_events (
+    user_id         TEXT NOT NULL,
+    seq             BIGINT NOT NULL,
+    conversation_id TEXT NOT NULL,
+    message_id      TEXT NOT NULL,
+    kind            TEXT NOT NULL,
+    actor_id        TEXT NOT NULL,
+    at              BIGINT NOT NULL,
+    PRIMARY KEY (user_id, seq)
+);
+CREATE INDEX update_events_at ON update_events (at);
+CREATE TABLE update_seqs (
+    user_id TEXT PRIMARY KEY,
+    seq     BIGINT NOT NULL
+);
+ALTER TABLE devices ADD COLUMN update_cursor BIGINT NOT NULL DEFAULT 0;
