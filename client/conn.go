@@ -335,6 +335,25 @@ func (c *Conn) Read(ctx context.Context, conversationID string, messageIDs ...st
 	return c.Send(ctx, wire.NewReadReceipt(conversationID, messageIDs))
 }
 
+// React sets the user's reaction to a message ("" removes it). The
+// outcome is a frame: the reaction frame every member's devices get, this
+// one included, or an error frame naming the message.
+func (c *Conn) React(ctx context.Context, messageID, emoji string) error {
+	return c.Send(ctx, wire.NewReaction(messageID, emoji))
+}
+
+// Edit replaces the content of the user's own text message; the outcome
+// is a message_edited frame or an error frame, as React's.
+func (c *Conn) Edit(ctx context.Context, messageID, content string) error {
+	return c.Send(ctx, wire.NewEdit(messageID, content))
+}
+
+// Delete deletes a message for wire.DeleteForEveryone or wire.DeleteForMe;
+// the outcome is a message_deleted frame or an error frame, as React's.
+func (c *Conn) Delete(ctx context.Context, messageID, forWhom string) error {
+	return c.Send(ctx, wire.NewDelete(messageID, forWhom))
+}
+
 // Heartbeat sends a heartbeat; the server answers heartbeat_ack.
 func (c *Conn) Heartbeat(ctx context.Context) error {
 	return c.Send(ctx, wire.NewHeartbeat(time.Now().UnixMilli()))

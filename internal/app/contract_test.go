@@ -65,14 +65,19 @@ func TestContractServerDecodes(t *testing.T) {
 	if _, err := alice.API.CompleteMedia(ctx, up.MediaID); err != nil {
 		t.Fatal(err)
 	}
+	ac := alice.Dial(ctx)
+	own, err := ac.SendMessage(ctx, text("a-1", conv.ConversationID, "mine")) // for the edit and delete rows
+	if err != nil {
+		t.Fatal(err)
+	}
 	real := strings.NewReplacer(
+		"01JD3Y8A1B2C3D4E5F6G7H8J9P", own.MessageID,
 		"01JD3Y5N9C8Q4W7R2T6V0XKZ1A", conv.ConversationID,
 		"01JD3Y8A1B2C3D4E5F6G7H8J9K", sent[0], "01JD3Y8A1B2C3D4E5F6G7H8J9M", sent[1],
 		"01JD3Y7K2M5P8S1V4Y7B0E3H6K", up.MediaID,
 		"01JD3Y2B4D6F8H0K2M4P6R8T0V", bob.UserID,
 	)
 
-	ac := alice.Dial(ctx)
 	for _, row := range rows.ClientFrames {
 		if err := ac.SendRaw(ctx, []byte(real.Replace(string(row.Frame)))); err != nil {
 			t.Fatal(err)
@@ -95,7 +100,8 @@ func TestContractServerDecodes(t *testing.T) {
 			acked++
 		case wire.TypeStatus:
 			statuses++
-		case wire.TypeHeartbeatAck, wire.TypePresence, wire.TypeTyping, wire.TypeMessage:
+		case wire.TypeHeartbeatAck, wire.TypePresence, wire.TypeTyping, wire.TypeMessage,
+			wire.TypeReaction, wire.TypeMessageEdited, wire.TypeMessageDeleted:
 		default:
 			t.Errorf("answered %s", f.Raw)
 		}

@@ -36,6 +36,10 @@ const (
 	// its profile changed (Profile); not lossy, but nothing is queued for
 	// it either: a client that was offline fetches profiles on connect.
 	KindProfile
+	// KindUpdate (added) carries a reaction, edit or deletion of a
+	// message, numbered per user by UpdateID: like KindStatus, a
+	// connection that sees a number skipped reads it from the store.
+	KindUpdate
 )
 
 // Event is one thing to tell a user's connections. The domain fills in
@@ -52,6 +56,8 @@ type Event struct {
 	// ReceiptID numbers status events per sender, without gaps: a
 	// connection that sees a number skipped reads it from the store.
 	ReceiptID int64
+	// UpdateID numbers a user's update events (KindUpdate), without gaps.
+	UpdateID int64
 	// Reason, for KindRevoke, is the close reason the client is told.
 	Reason string
 	// Chooser and Chosen, for KindContact.

@@ -77,6 +77,12 @@ var table = []entry{
 	{err: messaging.ErrBadMention, code: wire.CodeInvalid, status: unprocessable},
 	{err: messaging.ErrNotInConversation, code: wire.CodeInvalid, status: unprocessable},
 	{err: messaging.ErrAdminsOnly, code: wire.CodeForbidden},
+	{err: messaging.ErrNotYours, code: wire.CodeForbidden},
+	{err: messaging.ErrEditWindow, code: wire.CodeForbidden},
+	{err: messaging.ErrDeleteWindow, code: wire.CodeForbidden},
+	{err: messaging.ErrNotEditable, code: wire.CodeInvalid, status: unprocessable},
+	{err: messaging.ErrTombstone, code: wire.CodeInvalid, status: unprocessable},
+	{err: messaging.ErrSystemMessage, code: wire.CodeInvalid, status: unprocessable},
 	// Said as it is: a client that sees it reconnects to another node.
 	{err: messaging.ErrShuttingDown, code: wire.CodeInternal},
 

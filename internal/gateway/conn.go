@@ -373,6 +373,8 @@ func (c *Conn) handle(ctx context.Context, data []byte) {
 		}); err != nil {
 			c.sendError(err, "")
 		}
+	case wire.TypeReaction, wire.TypeEdit, wire.TypeDelete:
+		c.handleUpdate(ctx, f)
 	case wire.TypeHeartbeat:
 		c.send(wire.Encode(wire.HeartbeatAck{Type: wire.TypeHeartbeatAck, ServerTime: clock.Millis(c.g.Clock.Now())}))
 	case wire.TypeTyping:
@@ -443,6 +445,45 @@ func (c *Conn) handleMessage(ctx context.Context, f *wire.Inbound) {
 		return
 	}
 	c.g.Presence.StopTyping(f.ConversationID, c.userID)
+}
+
+// handleUpdate submits a reaction, edit or deletion. Success is told by
+// the change's own frame, which reaches this device too; a refusal by an
+// error frame naming the message and the refused frame's type. They count
+// against the user's send rate: each may reach every member's devices.
+func (c *Conn) handleUpdate(ctx context.Context, f *wire.Inbound) {
+	refuse := func(err error) {
+		pe := errmap.Wire(err)
+		if pe == wire.ErrInternal {
+			c.g.Log.Error("update failed", "user", c.userID, "err", err)
+		}
+		ef := wire.NewErrorFrame(pe, "")
+		ef.MessageID, ef.RefusedType = f.MessageID, f.Type
+		c.send(wire.Encode(ef))
+	}
+	if err := c.g.allowSend(c.userID); err != nil {
+		refuse(err)
+		return
+	}
+	u := messaging.UpdateRequest{UserID: c.userID, DeviceID: c.deviceID, MessageID: f.MessageID}
+	switch f.Type {
+	case wire.TypeReaction:
+		u.Kind, u.Emoji = messaging.UpdateReaction, *f.Emoji
+	case wire.TypeEdit:
+		u.Kind, u.Content = messaging.UpdateEdit, *f.Content
+	case wire.TypeDelete:
+		u.Kind = messaging.UpdateDelete
+		if f.For == wire.DeleteForMe {
+			u.Kind = messaging.UpdateHide
+		}
+	}
+	if err := c.g.Messages.SubmitUpdate(ctx, u, func(err error) {
+		if err != nil {
+			refuse(err)
+		}
+	}); err != nil {
+		refuse(err)
+	}
 }
 
 func (c *Conn) handleTyping(ctx context.Context, f *wire.Inbound) {
@@ -609,7 +650,7 @@ func (c *Conn) writeItem(w *frameWriter, it item) error {
 	}
 	ev := it.ev
 	switch ev.Kind {
-	case bus.KindMessage, bus.KindStatus:
+	case bus.KindMessage, bus.KindStatus, bus.KindUpdate:
 		return c.stream.Deliver(c.ctx, ev, w)
 	case bus.KindContact:
 		if err := c.g.Presence.ContactChanged(c.ctx, c, ev.Chooser, ev.Chosen); err != nil {

@@ -76,6 +76,8 @@ type Store interface {
 	// userID's membership window of its conversation (joined_seq < seq and,
 	// if it left, seq < left_seq).
 	MediaVisible(ctx context.Context, mediaID, userID string) (bool, error)
+	// MediaCarried reports whether any message carries mediaID.
+	MediaCarried(ctx context.Context, mediaID string) (bool, error)
 	// AbandonedMedia lists up to limit media that are not ready and were
 	// created before t, oldest first.
 	AbandonedMedia(ctx context.Context, before time.Time, limit int) ([]Media, error)

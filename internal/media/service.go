@@ -518,6 +518,30 @@ func (s *Service) DeleteUploads(ctx context.Context, userID string) (n int, err 
 	}
 }
 
+// EraseUnused deletes a media item, objects and row, unless a message
+// still carries it: a message deleted for everyone takes its media with
+// it, but a forward of it keeps it. (The uploader attaching it again
+// between the check and the deletion would find it gone; the window is
+// a few milliseconds after a deletion the uploader itself made or saw.)
+func (s *Service) EraseUnused(ctx context.Context, id string) error {
+	carried, err := s.st.MediaCarried(ctx, id)
+	if err != nil {
+		return fmt.Errorf("check media use: %w", err)
+	}
+	if carried {
+		return nil
+	}
+	m, err := s.st.MediaByID(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil // gone already (expired, its uploader deleted)
+	}
+	if err != nil {
+		return fmt.Errorf("load media: %w", err)
+	}
+	_, _, err = s.remove(ctx, []Media{m})
+	return err
+}
+
 // remove deletes the objects then the rows of batch. An item whose
 // objects could not all be deleted keeps its row, to be retried.
 func (s *Service) remove(ctx context.Context, batch []Media) (int, int64, error) {

@@ -68,11 +68,15 @@ type Committer struct {
 	cfg   Config
 	log   *slog.Logger
 	obs   Observer
+	// Media, if set before Run, erases the media of messages deleted for
+	// everyone.
+	Media MediaEraser
 
 	mu      sync.RWMutex // guards closed against Submit/Close races
 	closed  bool
 	sends   chan *sendJob
 	rcpts   chan *rcptJob
+	updates chan *updateJob
 	ops     chan *opJob
 	stop    chan struct{}
 	stopped chan struct{}
@@ -115,6 +119,7 @@ func NewCommitter(s Store, pub Publisher, clk clock.Clock, cfg Config, log *slog
 		store: s, pub: pub, clock: clk, cfg: cfg, log: log, obs: obs,
 		sends:   make(chan *sendJob, cfg.QueueSize),
 		rcpts:   make(chan *rcptJob, cfg.QueueSize),
+		updates: make(chan *updateJob, cfg.QueueSize),
 		ops:     make(chan *opJob, 64),
 		stop:    make(chan struct{}),
 		stopped: make(chan struct{}),
@@ -248,6 +253,7 @@ func (s *Committer) submitOp(ctx context.Context, j *opJob) (opResult, error) {
 type cycle struct {
 	sends []*sendJob
 	rcpts []*rcptJob
+	upds  []*updateJob
 	ids   int // message ids the receipts name
 	ops   []*opJob
 	// expire is the index in ops of the cycle's one expiry, or -1.
@@ -255,10 +261,12 @@ type cycle struct {
 }
 
 func (c *cycle) reset() {
-	c.sends, c.rcpts, c.ops, c.ids, c.expire = c.sends[:0], c.rcpts[:0], c.ops[:0], 0, -1
+	c.sends, c.rcpts, c.upds, c.ops, c.ids, c.expire = c.sends[:0], c.rcpts[:0], c.upds[:0], c.ops[:0], 0, -1
 }
 
 func (c *cycle) addSend(j *sendJob) { c.sends = append(c.sends, j) }
+
+func (c *cycle) addUpdate(j *updateJob) { c.upds = append(c.upds, j) }
 
 func (c *cycle) addReceipt(j *rcptJob) {
 	c.rcpts, c.ids = append(c.rcpts, j), c.ids+len(j.req.MessageIDs)
@@ -272,6 +280,8 @@ func (s *Committer) first(c *cycle) bool {
 		c.addSend(j)
 	case j := <-s.rcpts:
 		c.addReceipt(j)
+	case j := <-s.updates:
+		c.addUpdate(j)
 	case j := <-s.ops:
 		c.takeOp(j)
 	case <-s.stop:
@@ -281,6 +291,8 @@ func (s *Committer) first(c *cycle) bool {
 			c.addSend(j)
 		case j := <-s.rcpts:
 			c.addReceipt(j)
+		case j := <-s.updates:
+			c.addUpdate(j)
 		case j := <-s.ops:
 			c.takeOp(j)
 		default:
@@ -290,7 +302,9 @@ func (s *Committer) first(c *cycle) bool {
 	return true
 }
 
-func (c *cycle) empty() bool { return len(c.sends) == 0 && len(c.rcpts) == 0 && len(c.ops) == 0 }
+func (c *cycle) empty() bool {
+	return len(c.sends) == 0 && len(c.rcpts) == 0 && len(c.upds) == 0 && len(c.ops) == 0
+}
 
 // takeOp adds j unless the cycle has no room for its kind; it reports
 // whether it did.
@@ -348,18 +362,23 @@ func (s *Committer) commitLoop(ctx context.Context) {
 		}
 	fill:
 		for held == nil {
-			sc, rc := s.sends, s.rcpts
+			sc, rc, uc := s.sends, s.rcpts, s.updates
 			if len(c.sends) >= max {
 				sc = nil // full: the rest waits for the next cycle
 			}
 			if len(c.rcpts) >= max || c.ids >= max*receiptIDsPerSend {
 				rc = nil
 			}
+			if len(c.upds) >= max {
+				uc = nil
+			}
 			select {
 			case j := <-sc:
 				c.addSend(j)
 			case j := <-rc:
 				c.addReceipt(j)
+			case j := <-uc:
+				c.addUpdate(j)
 			case j := <-s.ops:
 				if !c.takeOp(j) {
 					held = j
@@ -367,7 +386,7 @@ func (s *Committer) commitLoop(ctx context.Context) {
 			default:
 				break fill
 			}
-			if sc == nil && rc == nil && held == nil && len(s.ops) == 0 {
+			if sc == nil && rc == nil && uc == nil && held == nil && len(s.ops) == 0 {
 				break
 			}
 		}
@@ -382,6 +401,7 @@ func (s *Committer) commitLoop(ctx context.Context) {
 type committedCycle struct {
 	sends     []*sendJob
 	rcpts     []*rcptJob
+	upds      []*updateJob
 	ops       []*opJob
 	changeIdx []int // op → its index in res.Changes, -1 for the expiry
 	res       Committed
@@ -406,6 +426,13 @@ func (s *Committer) commit(ctx context.Context, c *cycle) *committedCycle {
 		b.Receipts[i] = j.req
 		b.Receipts[i].At = now
 	}
+	if len(c.upds) > 0 {
+		b.Updates = make([]UpdateRequest, len(c.upds))
+		for i, j := range c.upds {
+			b.Updates[i] = j.req
+			b.Updates[i].At = now
+		}
+	}
 	changeIdx := make([]int, len(c.ops)) // op → its index in b.Changes, -1 for the expiry
 	for i, j := range c.ops {
 		changeIdx[i] = -1
@@ -426,7 +453,7 @@ func (s *Committer) commit(ctx context.Context, c *cycle) *committedCycle {
 	// The cycle's slices are reused by the next one: the publisher gets
 	// its own.
 	return &committedCycle{
-		sends: slices.Clone(c.sends), rcpts: slices.Clone(c.rcpts), ops: slices.Clone(c.ops),
+		sends: slices.Clone(c.sends), rcpts: slices.Clone(c.rcpts), upds: slices.Clone(c.upds), ops: slices.Clone(c.ops),
 		changeIdx: changeIdx, res: res, err: err, took: time.Since(start),
 	}
 }
@@ -438,6 +465,9 @@ func (s *Committer) publish(ctx context.Context, cc *committedCycle) {
 			j.done(AppendResult{Err: cc.err})
 		}
 		for _, j := range cc.rcpts {
+			j.done(cc.err)
+		}
+		for _, j := range cc.upds {
 			j.done(cc.err)
 		}
 		for _, j := range cc.ops {
@@ -472,6 +502,18 @@ func (s *Committer) publish(ctx context.Context, cc *committedCycle) {
 	s.publishStatuses(ctx, res.Statuses)
 	for i, j := range cc.rcpts {
 		j.done(res.Refused[i])
+	}
+	s.publishUpdates(ctx, res.Updates)
+	for i, j := range cc.upds {
+		j.done(res.Updates[i].Err)
+		if m := res.Updates[i].Media; m != "" && s.Media != nil {
+			// Off the publishing path: deleting objects may take a while.
+			go func() {
+				if err := s.Media.EraseUnused(context.WithoutCancel(ctx), m); err != nil {
+					s.log.Warn("erase deleted message's media", "media_id", m, "err", err)
+				}
+			}()
+		}
 	}
 	expired := 0
 	for _, st := range res.Statuses {

@@ -113,6 +113,9 @@ type Batch struct {
 	// changes and the system messages that record them), each applied
 	// wholly or not at all, before the sends.
 	Changes []func(conversations.Tx) error
+	// Updates are reactions, edits and deletions, applied in order after
+	// the sends.
+	Updates []UpdateRequest
 	// Expire, if set, deletes a bounded batch of expired messages.
 	Expire *Expiry
 }
@@ -146,6 +149,8 @@ type Committed struct {
 	Refused  []error
 	Expired  Expired
 	Statuses []StatusChange
+	// Updates are the result of each of the batch's Updates.
+	Updates []UpdateResult
 }
 
 // RecipientStatus is one recipient's state of one message.
@@ -172,6 +177,9 @@ type StreamStart struct {
 	ReceiptHead int64
 	// Pending reports whether the device's offline queue holds anything.
 	Pending bool
+	// UpdateCursor and UpdateHead are the same for its update events.
+	UpdateCursor int64
+	UpdateHead   int64
 }
 
 // Page selects which end of a conversation a history query reads.
@@ -240,6 +248,12 @@ type Store interface {
 	// with the same notBefore. ErrNotFound if the device does not exist.
 	StreamStart(ctx context.Context, userID, deviceID string, notBefore time.Time) (StreamStart, error)
 	SetReceiptCursor(ctx context.Context, deviceID string, eventID int64) error
+	// UpdatesSince returns up to limit of userID's update events after
+	// event id, each with the frame's fields read as the message is now:
+	// an event whose message is gone (expired), or whose change a later
+	// one undid (an edit of a message since deleted), is left out.
+	UpdatesSince(ctx context.Context, userID string, afterEventID int64, limit int) ([]UpdateEvent, error)
+	SetUpdateCursor(ctx context.Context, deviceID string, eventID int64) error
 	// Statuses returns the state of m for every other member.
 	Statuses(ctx context.Context, m Message) ([]RecipientStatus, error)
 }

@@ -44,6 +44,9 @@ type Stream struct {
 	// cursor.
 	receiptMax   int64
 	receiptSaved int64
+	// updateMax and updateSaved are the same for update events.
+	updateMax   int64
+	updateSaved int64
 	// start is what Start read, until Sync uses it.
 	start *StreamStart
 }
@@ -65,13 +68,15 @@ func (st *Stream) Start(ctx context.Context) error {
 		return fmt.Errorf("sync: %w", err)
 	}
 	st.receiptMax, st.receiptSaved = start.ReceiptCursor, start.ReceiptCursor
+	st.updateMax, st.updateSaved = start.UpdateCursor, start.UpdateCursor
 	st.start = &start
 	return nil
 }
 
-// Sync writes, in order, the device's offline queue (oldest first) and
-// then the status changes of its user's messages it has not been told
-// of, saving the receipt cursor after each page of them. It must be
+// Sync writes, in order, the device's offline queue (oldest first), then
+// the status changes of its user's messages it has not been told of,
+// then the updates (reactions, edits, deletions) it has not been told of,
+// saving each cursor after each page. It must be
 // called once, before Deliver. A device with nothing to catch up costs one
 // store query: the queue and the statuses are read only when StreamStart
 // says there is something to read.
@@ -88,7 +93,10 @@ func (st *Stream) Sync(ctx context.Context, w FrameWriter) error {
 			return err
 		}
 	}
-	return st.syncStatuses(ctx, w, start.ReceiptHead)
+	if err := st.syncStatuses(ctx, w, start.ReceiptHead); err != nil {
+		return err
+	}
+	return st.syncUpdates(ctx, w, start.UpdateHead)
 }
 
 func (st *Stream) syncQueue(ctx context.Context, w FrameWriter) error {
@@ -116,41 +124,78 @@ func (st *Stream) syncQueue(ctx context.Context, w FrameWriter) error {
 // head, the last one at connect; later ones arrive live, and Deliver
 // fills any it skipped.
 func (st *Stream) syncStatuses(ctx context.Context, w FrameWriter, head int64) error {
-	for st.receiptMax < head {
-		from := st.receiptMax
-		changes, err := st.s.store.StatusesSince(ctx, st.userID, from, SyncPage)
+	return catchUp(&st.receiptMax, head,
+		func(after int64) ([]StatusChange, error) {
+			changes, err := st.s.store.StatusesSince(ctx, st.userID, after, SyncPage)
+			if err != nil {
+				return nil, fmt.Errorf("sync statuses: %w", err)
+			}
+			return changes, nil
+		},
+		func(c StatusChange) int64 { return c.EventID },
+		func(c StatusChange) error { return w.WriteStatus(StatusFrame(c)) },
+		func() { st.saveReceiptCursor(ctx) })
+}
+
+// syncUpdates writes the update events after the device's cursor up to
+// head, as syncStatuses does the receipt events.
+func (st *Stream) syncUpdates(ctx context.Context, w FrameWriter, head int64) error {
+	return catchUp(&st.updateMax, head,
+		func(after int64) ([]UpdateEvent, error) {
+			evs, err := st.s.store.UpdatesSince(ctx, st.userID, after, SyncPage)
+			if err != nil {
+				return nil, fmt.Errorf("sync updates: %w", err)
+			}
+			return evs, nil
+		},
+		func(e UpdateEvent) int64 { return e.EventID },
+		func(e UpdateEvent) error { return w.WriteFrame(wire.Encode(UpdateFrame(e.Update))) },
+		func() { st.saveUpdateCursor(ctx) })
+}
+
+// catchUp writes, page by page, the events of a per-user stream numbered
+// without gaps that come after *last up to head, moving *last and saving
+// it after each page. An event may stand for several rows (a receipt
+// event's changes), all with its number.
+func catchUp[E any](last *int64, head int64, read func(after int64) ([]E, error), id func(E) int64,
+	write func(E) error, save func()) error {
+	for *last < head {
+		from := *last
+		evs, err := read(from)
 		if err != nil {
-			return fmt.Errorf("sync statuses: %w", err)
+			return err
 		}
-		for _, ch := range changes {
-			if err := w.WriteStatus(StatusFrame(ch)); err != nil {
+		for _, e := range evs {
+			if err := write(e); err != nil {
 				return err
 			}
-			st.receiptMax = ch.EventID
+			*last = id(e)
 		}
 		// Events are numbered without gaps and committed in number order,
 		// so a page that reached head read every event up to it: those
-		// after the last change have no messages left (they expired) and
+		// after the last one read are gone (their messages expired) and
 		// are done too. Without this, such events would be read again at
 		// every connect.
 		if from+SyncPage >= head {
-			st.receiptMax = max(st.receiptMax, head)
-		} else if len(changes) == 0 {
-			st.receiptMax = from + SyncPage // a whole page of such events
+			*last = max(*last, head)
+		} else if len(evs) == 0 {
+			*last = from + SyncPage // a whole page of such events
 		}
-		st.saveReceiptCursor(ctx)
+		save()
 	}
 	return nil
 }
 
-// Deliver writes one live event of kind bus.KindMessage or bus.KindStatus
-// in order; other kinds it leaves to the caller, writing nothing.
+// Deliver writes one live event of kind bus.KindMessage, bus.KindStatus or
+// bus.KindUpdate in order; other kinds it leaves to the caller, writing nothing.
 func (st *Stream) Deliver(ctx context.Context, ev *bus.Event, w FrameWriter) error {
 	switch ev.Kind {
 	case bus.KindMessage:
 		return st.deliverMessage(ctx, ev, w)
 	case bus.KindStatus:
 		return st.deliverStatus(ctx, ev, w)
+	case bus.KindUpdate:
+		return st.deliverUpdate(ctx, ev, w)
 	}
 	return nil
 }
@@ -207,15 +252,11 @@ func (st *Stream) deliverMessage(ctx context.Context, ev *bus.Event, w FrameWrit
 // already written is dropped, and events skipped (lost between nodes, or
 // published out of order) are read from the store first, where they are.
 func (st *Stream) deliverStatus(ctx context.Context, ev *bus.Event, w FrameWriter) error {
-	if ev.ReceiptID <= st.receiptMax {
-		return nil
-	}
-	if missing := ev.ReceiptID - st.receiptMax - 1; missing > 0 {
-		changes, err := st.s.store.StatusesSince(ctx, st.userID, st.receiptMax, int(missing))
+	return st.deliverNumbered(ev, ev.ReceiptID, &st.receiptMax, w, func(missing int) error {
+		changes, err := st.s.store.StatusesSince(ctx, st.userID, st.receiptMax, missing)
 		if err != nil {
 			return fmt.Errorf("fill status gap: %w", err)
 		}
-		st.gapFilled()
 		for _, ch := range changes {
 			if ch.EventID >= ev.ReceiptID {
 				break
@@ -224,21 +265,71 @@ func (st *Stream) deliverStatus(ctx context.Context, ev *bus.Event, w FrameWrite
 				return err
 			}
 		}
+		return nil
+	})
+}
+
+// deliverUpdate writes an update event as deliverStatus does a receipt
+// event.
+func (st *Stream) deliverUpdate(ctx context.Context, ev *bus.Event, w FrameWriter) error {
+	return st.deliverNumbered(ev, ev.UpdateID, &st.updateMax, w, func(missing int) error {
+		evs, err := st.s.store.UpdatesSince(ctx, st.userID, st.updateMax, missing)
+		if err != nil {
+			return fmt.Errorf("fill update gap: %w", err)
+		}
+		for _, e := range evs {
+			if e.EventID >= ev.UpdateID {
+				break
+			}
+			if err := w.WriteFrame(wire.Encode(UpdateFrame(e.Update))); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// deliverNumbered writes an event of a per-user stream numbered id, whose
+// last written number is *last: an event already written is dropped, and
+// a gap before it is filled first.
+func (st *Stream) deliverNumbered(ev *bus.Event, id int64, last *int64, w FrameWriter, fill func(missing int) error) error {
+	if id <= *last {
+		return nil
+	}
+	if missing := id - *last - 1; missing > 0 {
+		if err := fill(int(missing)); err != nil {
+			return err
+		}
+		st.gapFilled()
 	}
 	for _, f := range ev.Frames() {
 		if err := w.WriteFrame(f); err != nil {
 			return err
 		}
 	}
-	st.receiptMax = ev.ReceiptID
+	*last = id
 	return nil
 }
 
-// Close records the receipt cursor, so that the next connect does not
-// repeat statuses. Call it once, after the last Deliver. Status frames are
+// Close records the receipt and update cursors, so that the next connect
+// does not repeat statuses and updates. Call it once, after the last Deliver. Status frames are
 // idempotent: a crash before it only repeats some.
 func (st *Stream) Close(ctx context.Context) {
 	st.saveReceiptCursor(ctx)
+	st.saveUpdateCursor(ctx)
+}
+
+// saveUpdateCursor records which update events the device has been told
+// of, as saveReceiptCursor does receipt events.
+func (st *Stream) saveUpdateCursor(ctx context.Context) {
+	if st.updateMax <= st.updateSaved {
+		return
+	}
+	if err := st.s.store.SetUpdateCursor(context.WithoutCancel(ctx), st.deviceID, st.updateMax); err != nil {
+		st.s.log.Warn("save update cursor", "device", st.deviceID, "err", err)
+		return
+	}
+	st.updateSaved = st.updateMax
 }
 
 // saveReceiptCursor records which receipt events the device has been

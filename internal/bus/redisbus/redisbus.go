@@ -115,6 +115,7 @@ type envelope struct {
 	Seq            int64             `json:"s,omitempty"`
 	SenderDevice   string            `json:"d,omitempty"`
 	ReceiptID      int64             `json:"r,omitempty"`
+	UpdateID       int64             `json:"u,omitempty"`
 	Reason         string            `json:"why,omitempty"`
 	Chooser        string            `json:"cu,omitempty"`
 	Chosen         string            `json:"cv,omitempty"`
@@ -129,7 +130,7 @@ func (b *Bus) channel(user string) string { return b.prefix + "u:" + user }
 func (b *Bus) Publish(ctx context.Context, userIDs []string, ev *bus.Event) {
 	b.local.Publish(ctx, userIDs, ev)
 	env := envelope{Node: b.node, Kind: ev.Kind, ConversationID: ev.ConversationID, Seq: ev.Seq,
-		SenderDevice: ev.SenderDevice, ReceiptID: ev.ReceiptID, Reason: ev.Reason,
+		SenderDevice: ev.SenderDevice, ReceiptID: ev.ReceiptID, UpdateID: ev.UpdateID, Reason: ev.Reason,
 		Chooser: ev.Chooser, Chosen: ev.Chosen}
 	// Encoded here, once for every node: the others deliver these bytes.
 	for _, f := range ev.Frames() {
@@ -199,7 +200,7 @@ func (b *Bus) Run(ctx context.Context) error {
 			user := m.Channel[len(b.prefix)+len("u:"):]
 			ev := &bus.Event{
 				Kind: env.Kind, ConversationID: env.ConversationID, Seq: env.Seq,
-				SenderDevice: env.SenderDevice, ReceiptID: env.ReceiptID, Reason: env.Reason,
+				SenderDevice: env.SenderDevice, ReceiptID: env.ReceiptID, UpdateID: env.UpdateID, Reason: env.Reason,
 				Chooser: env.Chooser, Chosen: env.Chosen,
 			}
 			frames := make([][]byte, len(env.Frames))

@@ -62,6 +62,10 @@ func (s *Store) commit(ctx context.Context, b messaging.Batch) (messaging.Commit
 		if err := lb.flush(ctx); err != nil {
 			return err
 		}
+		var err error
+		if out.Updates, err = applyUpdates(ctx, tx, b.Updates); err != nil {
+			return err
+		}
 		ev := &eventBatch{}
 		refused, err := applyReceipts(ctx, tx, b.Receipts, ev)
 		if err != nil {

@@ -62,6 +62,19 @@ func (s *Store) UpdateMedia(ctx context.Context, m media.Media, from media.Statu
 	return store.ErrConflict
 }
 
+// MediaCarried implements media.Store.
+func (s *Store) MediaCarried(ctx context.Context, mediaID string) (bool, error) {
+	var one int
+	err := s.r.QueryRowContext(ctx, `SELECT 1 FROM messages WHERE media_id = ? LIMIT 1`, mediaID).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("media use: %w", err)
+	}
+	return true, nil
+}
+
 // MediaVisible implements media.Store. The membership window is the one
 // the message log uses: a member sees the messages after the one that
 // added it and, once removed, before the one that removed it; a message

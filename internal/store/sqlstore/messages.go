@@ -82,23 +82,33 @@ func (s *Store) MessageByID(ctx context.Context, id string) (messaging.Message, 
 
 // History implements messaging.Store.
 func (s *Store) History(ctx context.Context, conversationID string, q messaging.HistoryQuery) ([]messaging.Message, error) {
-	base := `SELECT ` + messageColumns + ` FROM messages
-		WHERE conversation_id = ? AND created_at >= ? AND (withheld = 0 OR sender_id = ?) `
+	base := `SELECT ` + messageColumns + ` FROM messages m
+		WHERE conversation_id = ? AND created_at >= ? AND (withheld = 0 OR sender_id = ?) AND ` + notHidden("?") + ` `
 	var msgs []messaging.Message
 	var err error
 	switch q.Page {
 	case messaging.After:
-		return scanMessages(s.r.QueryContext(ctx, base+`AND seq > ? ORDER BY seq LIMIT ?`,
-			conversationID, ms(q.NotBefore), q.Viewer, max(q.Seq, q.MinSeq), q.Limit))
+		msgs, err = scanMessages(s.r.QueryContext(ctx, base+`AND seq > ? ORDER BY seq LIMIT ?`,
+			conversationID, ms(q.NotBefore), q.Viewer, q.Viewer, max(q.Seq, q.MinSeq), q.Limit))
 	case messaging.Before:
 		msgs, err = scanMessages(s.r.QueryContext(ctx, base+`AND seq < ? AND seq > ? ORDER BY seq DESC LIMIT ?`,
-			conversationID, ms(q.NotBefore), q.Viewer, q.Seq, q.MinSeq, q.Limit))
+			conversationID, ms(q.NotBefore), q.Viewer, q.Viewer, q.Seq, q.MinSeq, q.Limit))
+		slices.Reverse(msgs)
 	default:
 		msgs, err = scanMessages(s.r.QueryContext(ctx, base+`AND seq > ? ORDER BY seq DESC LIMIT ?`,
-			conversationID, ms(q.NotBefore), q.Viewer, q.MinSeq, q.Limit))
+			conversationID, ms(q.NotBefore), q.Viewer, q.Viewer, q.MinSeq, q.Limit))
+		slices.Reverse(msgs)
 	}
-	slices.Reverse(msgs)
-	return msgs, err
+	if err != nil {
+		return nil, err
+	}
+	return msgs, reactionsOf(ctx, s.r, msgs)
+}
+
+// notHidden is the condition that the user (an expression) has not hidden
+// message m ("delete for me").
+func notHidden(user string) string {
+	return `NOT EXISTS (SELECT 1 FROM hidden_messages h WHERE h.user_id = ` + user + ` AND h.message_id = m.id)`
 }
 
 // Pending implements messaging.Store.
@@ -111,7 +121,7 @@ func (s *Store) Pending(ctx context.Context, deviceID string, cur messaging.Pend
 		  JOIN messages m ON m.conversation_id = dc.conversation_id AND m.seq > dc.delivered_seq
 		       AND (mb.left_seq IS NULL OR m.seq < mb.left_seq)
 		 WHERE dc.device_id = ? AND m.sender_device_id != ? AND m.created_at >= ?
-		   AND (m.withheld = 0 OR m.sender_id = d.user_id)
+		   AND (m.withheld = 0 OR m.sender_id = d.user_id) AND `+notHidden("d.user_id")+`
 		   AND (m.created_at, m.conversation_id, m.seq) > (?, ?, ?)
 		 ORDER BY m.created_at, m.conversation_id, m.seq
 		 LIMIT ?`,
@@ -125,7 +135,7 @@ func (s *Store) Range(ctx context.Context, userID, conversationID string, afterS
 		  FROM messages m
 		  JOIN members mb ON mb.conversation_id = m.conversation_id AND mb.user_id = ?
 		 WHERE m.conversation_id = ? AND m.seq > ? AND m.seq < ? AND m.created_at >= ?
-		   AND (m.withheld = 0 OR m.sender_id = mb.user_id)
+		   AND (m.withheld = 0 OR m.sender_id = mb.user_id) AND `+notHidden("mb.user_id")+`
 		   AND m.seq > mb.joined_seq AND (mb.left_seq IS NULL OR m.seq < mb.left_seq)
 		 ORDER BY m.seq`,
 		userID, conversationID, afterSeq, beforeSeq, ms(notBefore)))
@@ -153,6 +163,8 @@ func (s *Store) StreamStart(ctx context.Context, userID, deviceID string, notBef
 	err := s.r.QueryRowContext(ctx, `
 		SELECT d.receipt_cursor,
 		       coalesce((SELECT rs.seq FROM receipt_seqs rs WHERE rs.user_id = d.user_id), 0),
+		       d.update_cursor,
+		       coalesce((SELECT us.seq FROM update_seqs us WHERE us.user_id = d.user_id), 0),
 		       EXISTS (SELECT 1
 		                 FROM device_cursors dc
 		                 JOIN members mb ON mb.conversation_id = dc.conversation_id AND mb.user_id = d.user_id
@@ -162,7 +174,7 @@ func (s *Store) StreamStart(ctx context.Context, userID, deviceID string, notBef
 		                  AND (m.withheld = 0 OR m.sender_id = d.user_id))
 		  FROM devices d
 		 WHERE d.id = ? AND d.user_id = ?`,
-		ms(notBefore), deviceID, userID).Scan(&st.ReceiptCursor, &st.ReceiptHead, &st.Pending)
+		ms(notBefore), deviceID, userID).Scan(&st.ReceiptCursor, &st.ReceiptHead, &st.UpdateCursor, &st.UpdateHead, &st.Pending)
 	if err != nil {
 		return messaging.StreamStart{}, fmt.Errorf("stream start: %w", notFound(err))
 	}

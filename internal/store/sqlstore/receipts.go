@@ -408,8 +408,9 @@ func (b *eventBatch) add(sender, conv, recipient, status string, from, to int64,
 	return e
 }
 
-// write numbers the events per sender, in the order they were made, and
-// stores them: one statement to take the numbers, one to insert. It
+// write numbers the events per sender, in the order they were made
+// (takeNumbers), and stores them: one statement to take the numbers, one
+// to insert. It
 // returns the per-message changes, ordered by sender and event.
 func (b *eventBatch) write(ctx context.Context, tx *Tx) ([]messaging.StatusChange, error) {
 	if len(b.events) == 0 {
@@ -419,35 +420,9 @@ func (b *eventBatch) write(ctx context.Context, tx *Tx) ([]messaging.StatusChang
 	for _, e := range b.events {
 		counts[e.sender]++
 	}
-	senders := slices.Sorted(maps.Keys(counts))
-	set := newRowSet("v", textCol("uid"), intCol("n"))
-	for _, s := range senders {
-		set.add(s, counts[s])
-	}
-	table, args := set.table(tx.d)
-	// The numbers are taken under the senders' counter rows' locks, in
-	// id order: events then commit in number order on every node, and
-	// two cycles never wait for each other in a cycle.
-	rows, err := tx.QueryContext(ctx, `
-		INSERT INTO receipt_seqs (user_id, seq) SELECT v.uid, v.n FROM `+table+` WHERE true ORDER BY v.uid
-		ON CONFLICT (user_id) DO UPDATE SET seq = receipt_seqs.seq + excluded.seq
-		RETURNING user_id, seq`, args...)
+	next, err := takeNumbers(ctx, tx, "receipt_seqs", counts)
 	if err != nil {
 		return nil, fmt.Errorf("number receipt events: %w", err)
-	}
-	next := map[string]int64{}
-	for rows.Next() {
-		var id string
-		var last int64
-		if err := rows.Scan(&id, &last); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		next[id] = last - counts[id] + 1
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
 	}
 	ins := newRowSet("v", textCol("s"), intCol("q"), textCol("c"), textCol("r"), textCol("st"),
 		intCol("f"), intCol("t"), intCol("a"), textCol("mid"), intCol("d"))

@@ -11,11 +11,19 @@ import (
 
 var _ retention.Store = (*Store)(nil)
 
-// DeleteReceiptEvents implements retention.Store.
+// DeleteReceiptEvents implements retention.Store: receipt events first,
+// then update events, up to limit in all.
 func (s *Store) DeleteReceiptEvents(ctx context.Context, before time.Time, limit int) (int, error) {
-	return s.deleteBatch(ctx,
+	n, err := s.deleteBatch(ctx,
 		`DELETE FROM receipt_events WHERE (sender_id, seq) IN (SELECT sender_id, seq FROM receipt_events WHERE at < ? ORDER BY at LIMIT ?)`,
 		ms(before), limit)
+	if err != nil || n >= limit {
+		return n, err
+	}
+	k, err := s.deleteBatch(ctx,
+		`DELETE FROM update_events WHERE (user_id, seq) IN (SELECT user_id, seq FROM update_events WHERE at < ? ORDER BY at LIMIT ?)`,
+		ms(before), limit-n)
+	return n + k, err
 }
 
 // DeleteExpiredDevices implements retention.Store.

@@ -14,6 +14,8 @@ ALTER TABLE messages ADD COLUMN forward_of TEXT;
 ALTER TABLE messages ADD COLUMN expires_at BIGINT;
 CREATE INDEX messages_expires ON messages (expires_at) WHERE expires_at IS NOT NULL;
 CREATE INDEX messages_forwards ON messages (sender_id, forward_of) WHERE forward_of IS NOT NULL;
+-- A deletion erases the quotes of it in replies.
+CREATE INDEX messages_replies ON messages (reply_to) WHERE reply_to IS NOT NULL;
 
 -- 0 (off) or the seconds after which a new message disappears.
 ALTER TABLE conversations ADD COLUMN disappear_seconds INTEGER NOT NULL DEFAULT 0;

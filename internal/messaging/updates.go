@@ -1,0 +1,157 @@
+package messaging
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/parleychat/parley/internal/bus"
+	"github.com/parleychat/parley/internal/clock"
+	"github.com/parleychat/parley/wire"
+)
+
+// Reactions, edits and deletions change messages that devices may already
+// hold. Each is applied to the stored message in place (so history, the
+// offline queue and gap fill read the message as it is now) and recorded
+// as an update event for every user who can see the message: numbered per
+// user without gaps, like receipt events, so a device keeps one cursor,
+// catches up on connect after its queue and statuses, and tells a lost
+// live event by the gap. An event names what changed; its frame is read
+// from the message as it is when the device is told.
+
+// Update kinds.
+const (
+	UpdateReaction = "reaction"
+	UpdateEdit     = "edit"
+	// UpdateDelete deletes for everyone; UpdateHide for the actor alone
+	// ("delete for me").
+	UpdateDelete = "delete"
+	UpdateHide   = "hide"
+)
+
+// UpdateRequest is one reaction, edit or delete frame.
+type UpdateRequest struct {
+	Kind             string
+	UserID, DeviceID string
+	MessageID        string
+	// Emoji, for a reaction: "" removes the user's reaction.
+	Emoji string
+	// Content, for an edit.
+	Content string
+	// At is set by the committer.
+	At time.Time
+}
+
+// Update is a committed change of a message, as devices are told of it.
+type Update struct {
+	Kind           string
+	ConversationID string
+	MessageID      string
+	// ActorID reacted, edited or deleted; SenderID sent the message.
+	ActorID  string
+	SenderID string
+	Emoji    string
+	Content  string
+	At       time.Time
+}
+
+// UpdateEvent is one user's numbered event of an update.
+type UpdateEvent struct {
+	EventID int64
+	Update
+}
+
+// UpdateRecipient is a user an update reaches, and its event number there.
+type UpdateRecipient struct {
+	UserID  string
+	EventID int64
+}
+
+// UpdateResult is the outcome of one UpdateRequest: why it was refused,
+// or what it changed and whom that reaches. A request that changed
+// nothing (a reaction set again, one overtaken by the same user's later
+// reaction in the same cycle) reaches nobody.
+type UpdateResult struct {
+	Err        error
+	Update     Update
+	Recipients []UpdateRecipient
+	// Media is the media item a deletion for everyone took off its
+	// message: erased once the commit is durable, unless another message
+	// (a forward) still carries it.
+	Media string
+}
+
+// Errors of updates. internal/errmap gives each its wire code.
+var (
+	ErrNotYours      = errors.New("only the sender may edit a message or delete it for everyone")
+	ErrEditWindow    = errors.New("a message can be edited only within 15 minutes of sending it")
+	ErrDeleteWindow  = errors.New("a message can be deleted for everyone only within 48 hours of sending it")
+	ErrNotEditable   = errors.New("only text messages can be edited")
+	ErrTombstone     = errors.New("the message was deleted")
+	ErrSystemMessage = errors.New("system messages cannot be reacted to, edited or deleted for everyone")
+)
+
+// SubmitUpdate queues a reaction, edit or deletion for the next commit;
+// done is called after its commit with nil or why it was refused.
+func (s *Committer) SubmitUpdate(ctx context.Context, u UpdateRequest, done func(error)) error {
+	return enqueue(ctx, s, s.updates, &updateJob{req: u, done: done})
+}
+
+// ApplyUpdate submits an update and waits for its commit.
+func (s *Committer) ApplyUpdate(ctx context.Context, u UpdateRequest) error {
+	ch := make(chan error, 1)
+	if err := s.SubmitUpdate(ctx, u, func(err error) { ch <- err }); err != nil {
+		return err
+	}
+	select {
+	case err := <-ch:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+type updateJob struct {
+	req  UpdateRequest
+	done func(error)
+}
+
+// publishUpdates tells each recipient of each update, in event order: the
+// frame is encoded once and every user's event shares its bytes.
+func (s *Committer) publishUpdates(ctx context.Context, res []UpdateResult) {
+	for _, r := range res {
+		if r.Err != nil || len(r.Recipients) == 0 {
+			continue
+		}
+		frames := [][]byte{wire.Encode(UpdateFrame(r.Update))}
+		for _, rc := range r.Recipients {
+			ev := (&bus.Event{Kind: bus.KindUpdate, ConversationID: r.Update.ConversationID, UpdateID: rc.EventID}).WithFrames(frames)
+			s.pub.Publish(ctx, []string{rc.UserID}, ev)
+		}
+	}
+}
+
+// UpdateFrame renders an update as its wire frame.
+func UpdateFrame(u Update) any {
+	at := clock.Millis(u.At)
+	switch u.Kind {
+	case UpdateReaction:
+		return wire.Reaction{Type: wire.TypeReaction, ConversationID: u.ConversationID, MessageID: u.MessageID,
+			UserID: u.ActorID, Emoji: u.Emoji, Timestamp: at}
+	case UpdateEdit:
+		return wire.MessageEdited{Type: wire.TypeMessageEdited, ConversationID: u.ConversationID, MessageID: u.MessageID,
+			SenderID: u.SenderID, Content: u.Content, EditedAt: at}
+	}
+	forWhom := wire.DeleteForEveryone
+	if u.Kind == UpdateHide {
+		forWhom = wire.DeleteForMe
+	}
+	return wire.MessageDeleted{Type: wire.TypeMessageDeleted, ConversationID: u.ConversationID, MessageID: u.MessageID,
+		For: forWhom, DeletedBy: u.ActorID, Timestamp: at}
+}
+
+// MediaEraser erases a media item that no message carries any more: a
+// message deleted for everyone takes its media with it.
+type MediaEraser interface {
+	EraseUnused(ctx context.Context, mediaID string) error
+}
