@@ -279,3 +279,34 @@ func TestDeletes(t *testing.T) {
 		}
 	})
 }
+
+// TestClusterUpdatesAcrossNodes: a reaction, an edit and a deletion made
+// on one node reach a device on the other live, in order.
+func TestClusterUpdatesAcrossNodes(t *testing.T) {
+	ctx := testCtx(t)
+	na, nb := twoNodes(t)
+	alice, bob := na.NewUser(ctx, "alice"), na.NewUser(ctx, "bob")
+	conv, err := alice.API.CreateDirect(ctx, bob.UserID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ac := served(t, alice.Dial(ctx))                   // node A
+	bc := served(t, apptest.Dial(ctx, t, on(nb, bob))) // node B
+	ack, err := ac.SendMessage(ctx, text("x1", conv.ConversationID, "across"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bc.React(ctx, ack.MessageID, "👍"); err != nil {
+		t.Fatal(err)
+	}
+	await(ctx, t, ac, wire.TypeReaction, ack.MessageID, func(f client.Frame) bool { return f.Emoji == "👍" }, "alice on A told of bob's reaction on B")
+	if err := ac.Edit(ctx, ack.MessageID, "over there"); err != nil {
+		t.Fatal(err)
+	}
+	if err := ac.Delete(ctx, ack.MessageID, wire.DeleteForEveryone); err != nil {
+		t.Fatal(err)
+	}
+	wantFrame(t, nextUpdate(ctx, t, bc), wire.TypeReaction, ack.MessageID, nil, "bob's own reaction")
+	wantFrame(t, nextUpdate(ctx, t, bc), wire.TypeMessageEdited, ack.MessageID, func(f client.Frame) bool { return f.Content == "over there" }, "bob on B told of the edit")
+	wantFrame(t, nextUpdate(ctx, t, bc), wire.TypeMessageDeleted, ack.MessageID, nil, "bob on B told of the deletion")
+}

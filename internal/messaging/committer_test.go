@@ -21,11 +21,13 @@ import (
 type recorder struct {
 	mu     sync.Mutex
 	events []*bus.Event
+	to     [][]string // each event's users
 }
 
-func (r *recorder) Publish(_ context.Context, _ []string, ev *bus.Event) {
+func (r *recorder) Publish(_ context.Context, users []string, ev *bus.Event) {
 	r.mu.Lock()
 	r.events = append(r.events, ev)
+	r.to = append(r.to, users)
 	r.mu.Unlock()
 }
 

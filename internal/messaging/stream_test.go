@@ -555,3 +555,107 @@ func TestOpenStreamIsCheap(t *testing.T) {
 		t.Fatalf("OpenStream makes %v allocations; want 1", n)
 	}
 }
+
+// updates are the update events published to user, in order.
+func (p *recorder) updates(user string) []*bus.Event {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []*bus.Event
+	for i, ev := range p.events {
+		if ev.Kind == bus.KindUpdate && slices.Contains(p.to[i], user) {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+// TestStreamDeliverUpdates: reactions, edits and deletions reach every
+// member's devices as update events numbered per user: delivered live in
+// order whatever order they arrive in (a gap read from the store), once;
+// a device that was away gets them after its queue; a user's reactions to
+// one message in one commit come down to one event; what is refused
+// changes nothing and numbers nothing.
+func TestStreamDeliverUpdates(t *testing.T) {
+	eachBackend(t, func(t *testing.T, h *harness) {
+		ctx := context.Background()
+		var ids []string
+		for i := range 3 {
+			ids = append(ids, h.send(t, "ab", "a1", fmt.Sprint(i)).ID)
+		}
+		b1, _, _ := h.sync(t, "b1")
+		apply := func(u messaging.UpdateRequest) error {
+			return h.c.ApplyUpdate(ctx, u)
+		}
+		for _, u := range []messaging.UpdateRequest{
+			{Kind: messaging.UpdateReaction, UserID: "b", DeviceID: "b1", MessageID: ids[0], Emoji: "👍"},
+			{Kind: messaging.UpdateEdit, UserID: "a", DeviceID: "a1", MessageID: ids[1], Content: "edited"},
+			{Kind: messaging.UpdateDelete, UserID: "a", DeviceID: "a1", MessageID: ids[2]},
+		} {
+			if err := apply(u); err != nil {
+				t.Fatalf("%s: %v", u.Kind, err)
+			}
+		}
+		if err := apply(messaging.UpdateRequest{Kind: messaging.UpdateEdit, UserID: "b", DeviceID: "b1", MessageID: ids[1], Content: "mine now"}); !errors.Is(err, messaging.ErrNotYours) {
+			t.Fatalf("b editing a's message: %v, want ErrNotYours", err)
+		}
+		if err := apply(messaging.UpdateRequest{Kind: messaging.UpdateReaction, UserID: "c", DeviceID: "c1", MessageID: ids[0], Emoji: "👍"}); !errors.Is(err, messaging.ErrMessageNotFound) {
+			t.Fatalf("c reacting in a conversation it is not in: %v, want ErrMessageNotFound", err)
+		}
+		// Each of the three changes reached a and b, numbered 1..3 for
+		// each: the refused ones numbered nothing.
+		mine := h.pub.updates("b")
+		if len(mine) != 3 || len(h.pub.updates("a")) != 3 || mine[2].UpdateID != 3 {
+			t.Fatalf("%d update events published to b, %d to a; want 3 each numbered 1..3", len(mine), len(h.pub.updates("a")))
+		}
+		want, err := h.store.Store.UpdatesSince(ctx, "b", 0, 100)
+		if err != nil || len(want) != 3 || want[0].Emoji != "👍" || want[1].Content != "edited" || want[2].Kind != messaging.UpdateDelete {
+			t.Fatalf("b's update events = %+v, %v", want, err)
+		}
+		// b's events, from the last, out of order and repeated: the first
+		// delivery fills the gap before it, the rest are dropped.
+		w := &frames{}
+		last := mine[len(mine)-1]
+		for _, ev := range []*bus.Event{last, mine[0], mine[1], last} {
+			if err := b1.Deliver(ctx, ev, w); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var kinds []string
+		for _, f := range w.decoded(t) {
+			kinds = append(kinds, f.Type+" "+f.MessageID)
+		}
+		if wantKinds := []string{"reaction " + ids[0], "message_edited " + ids[1], "message_deleted " + ids[2]}; !slices.Equal(kinds, wantKinds) {
+			t.Fatalf("b1 got %q, want %q", kinds, wantKinds)
+		}
+		b1.Close(ctx)
+
+		// b2 was away: the messages (the last a tombstone), then the updates.
+		_, b2, _ := h.sync(t, "b2")
+		got := b2.decoded(t)
+		if len(got) != 6 || got[2].Type != wire.TypeMessage || got[3].Type != wire.TypeReaction || got[5].Type != wire.TypeMessageDeleted {
+			t.Fatalf("b2 synced %d frames: %+v", len(got), got)
+		}
+		// b1 never acked the messages, so they are queued still; the
+		// updates it was told live are not told again.
+		if _, w, _ := h.sync(t, "b1"); len(w.seqs(t)) != 3 || len(w.got) != 3 {
+			t.Fatalf("b1 reconnecting was told %d frames, want its 3 queued messages alone", len(w.got))
+		}
+
+		// One commit of several reactions by one user to one message: one
+		// event, the last reaction.
+		res, err := h.store.Store.Commit(ctx, messaging.Batch{Updates: []messaging.UpdateRequest{
+			{Kind: messaging.UpdateReaction, UserID: "b", DeviceID: "b1", MessageID: ids[1], Emoji: "😂", At: t0},
+			{Kind: messaging.UpdateReaction, UserID: "b", DeviceID: "b1", MessageID: ids[1], Emoji: "🔥", At: t0},
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Updates[0].Recipients) != 0 || len(res.Updates[1].Recipients) != 2 {
+			t.Fatalf("coalesced reactions reached %d and %d users, want 0 and 2", len(res.Updates[0].Recipients), len(res.Updates[1].Recipients))
+		}
+		evs, err := h.store.Store.UpdatesSince(ctx, "a", 0, 100)
+		if err != nil || len(evs) != 4 || evs[3].Emoji != "🔥" {
+			t.Fatalf("a's update events = %+v, %v; want the coalesced reaction last", evs, err)
+		}
+	})
+}
