@@ -277,6 +277,14 @@ func TestDeletes(t *testing.T) {
 				t.Fatalf("a removed member told of a reaction after its removal: %s", f.Raw)
 			}
 		}
+		// Nor on reconnect.
+		cc.Close()
+		cc = carol.Dial(ctx)
+		for _, f := range untilServed(t, ctx, cc) {
+			if f.Type == wire.TypeReaction {
+				t.Fatalf("a removed member told on reconnect of a reaction after its removal: %s", f.Raw)
+			}
+		}
 	})
 }
 

@@ -177,9 +177,9 @@ type StreamStart struct {
 	ReceiptHead int64
 	// Pending reports whether the device's offline queue holds anything.
 	Pending bool
-	// UpdateCursor and UpdateHead are the same for its update events.
-	UpdateCursor int64
-	UpdateHead   int64
+	// UpdatesPending reports whether any of its conversations has update
+	// events past the device's cursor.
+	UpdatesPending bool
 }
 
 // Page selects which end of a conversation a history query reads.
@@ -248,12 +248,25 @@ type Store interface {
 	// with the same notBefore. ErrNotFound if the device does not exist.
 	StreamStart(ctx context.Context, userID, deviceID string, notBefore time.Time) (StreamStart, error)
 	SetReceiptCursor(ctx context.Context, deviceID string, eventID int64) error
-	// UpdatesSince returns up to limit of userID's update events after
-	// event id, each with the frame's fields read as the message is now:
-	// an event whose message is gone (expired), or whose change a later
-	// one undid (an edit of a message since deleted), is left out.
-	UpdatesSince(ctx context.Context, userID string, afterEventID int64, limit int) ([]UpdateEvent, error)
-	SetUpdateCursor(ctx context.Context, deviceID string, eventID int64) error
+	// PendingUpdates returns, ordered by conversation and event, up to
+	// limit update events after cur of the conversations of deviceID (of
+	// userID) that are past the device's cursors, each with the frame's
+	// fields read as the message is now. It also returns, per
+	// conversation, the last event it read (Passed): events userID may not see (a
+	// change made after it left, of a message withheld from or hidden by
+	// it, another user's "delete for me") or that tell nothing any more (a
+	// message gone, an edit since deleted) are read but left out, and the
+	// cursor moves past them.
+	PendingUpdates(ctx context.Context, userID, deviceID string, cur UpdateCursor, limit int) (UpdatePage, error)
+	// UpdatesRange returns the update events of a conversation with
+	// afterID < id < beforeID that userID may see, as PendingUpdates does.
+	UpdatesRange(ctx context.Context, userID, conversationID string, afterID, beforeID int64) ([]UpdateEvent, error)
+	// UpdateCursor is the last update event of the conversation the device
+	// was told of.
+	UpdateCursor(ctx context.Context, deviceID, conversationID string) (int64, error)
+	// SetUpdateCursors moves the device's update cursors forward (never
+	// back), one per conversation.
+	SetUpdateCursors(ctx context.Context, deviceID string, cursors map[string]int64) error
 	// Statuses returns the state of m for every other member.
 	Statuses(ctx context.Context, m Message) ([]RecipientStatus, error)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 
 	"github.com/parleychat/parley/internal/bus"
 	"github.com/parleychat/parley/internal/store"
@@ -44,9 +45,11 @@ type Stream struct {
 	// cursor.
 	receiptMax   int64
 	receiptSaved int64
-	// updateMax and updateSaved are the same for update events.
-	updateMax   int64
-	updateSaved int64
+	// updated is, per conversation, the last update event written (or
+	// passed); updSaved what the store has as the device's cursors. Both
+	// are made on first use.
+	updated  map[string]int64
+	updSaved map[string]int64
 	// start is what Start read, until Sync uses it.
 	start *StreamStart
 }
@@ -68,7 +71,6 @@ func (st *Stream) Start(ctx context.Context) error {
 		return fmt.Errorf("sync: %w", err)
 	}
 	st.receiptMax, st.receiptSaved = start.ReceiptCursor, start.ReceiptCursor
-	st.updateMax, st.updateSaved = start.UpdateCursor, start.UpdateCursor
 	st.start = &start
 	return nil
 }
@@ -96,7 +98,10 @@ func (st *Stream) Sync(ctx context.Context, w FrameWriter) error {
 	if err := st.syncStatuses(ctx, w, start.ReceiptHead); err != nil {
 		return err
 	}
-	return st.syncUpdates(ctx, w, start.UpdateHead)
+	if start.UpdatesPending {
+		return st.syncUpdates(ctx, w)
+	}
+	return nil
 }
 
 func (st *Stream) syncQueue(ctx context.Context, w FrameWriter) error {
@@ -124,66 +129,56 @@ func (st *Stream) syncQueue(ctx context.Context, w FrameWriter) error {
 // head, the last one at connect; later ones arrive live, and Deliver
 // fills any it skipped.
 func (st *Stream) syncStatuses(ctx context.Context, w FrameWriter, head int64) error {
-	return catchUp(&st.receiptMax, head,
-		func(after int64) ([]StatusChange, error) {
-			changes, err := st.s.store.StatusesSince(ctx, st.userID, after, SyncPage)
-			if err != nil {
-				return nil, fmt.Errorf("sync statuses: %w", err)
-			}
-			return changes, nil
-		},
-		func(c StatusChange) int64 { return c.EventID },
-		func(c StatusChange) error { return w.WriteStatus(StatusFrame(c)) },
-		func() { st.saveReceiptCursor(ctx) })
-}
-
-// syncUpdates writes the update events after the device's cursor up to
-// head, as syncStatuses does the receipt events.
-func (st *Stream) syncUpdates(ctx context.Context, w FrameWriter, head int64) error {
-	return catchUp(&st.updateMax, head,
-		func(after int64) ([]UpdateEvent, error) {
-			evs, err := st.s.store.UpdatesSince(ctx, st.userID, after, SyncPage)
-			if err != nil {
-				return nil, fmt.Errorf("sync updates: %w", err)
-			}
-			return evs, nil
-		},
-		func(e UpdateEvent) int64 { return e.EventID },
-		func(e UpdateEvent) error { return w.WriteFrame(wire.Encode(UpdateFrame(e.Update))) },
-		func() { st.saveUpdateCursor(ctx) })
-}
-
-// catchUp writes, page by page, the events of a per-user stream numbered
-// without gaps that come after *last up to head, moving *last and saving
-// it after each page. An event may stand for several rows (a receipt
-// event's changes), all with its number.
-func catchUp[E any](last *int64, head int64, read func(after int64) ([]E, error), id func(E) int64,
-	write func(E) error, save func()) error {
-	for *last < head {
-		from := *last
-		evs, err := read(from)
+	for st.receiptMax < head {
+		from := st.receiptMax
+		changes, err := st.s.store.StatusesSince(ctx, st.userID, from, SyncPage)
 		if err != nil {
-			return err
+			return fmt.Errorf("sync statuses: %w", err)
 		}
-		for _, e := range evs {
-			if err := write(e); err != nil {
+		for _, ch := range changes {
+			if err := w.WriteStatus(StatusFrame(ch)); err != nil {
 				return err
 			}
-			*last = id(e)
+			st.receiptMax = ch.EventID
 		}
 		// Events are numbered without gaps and committed in number order,
 		// so a page that reached head read every event up to it: those
-		// after the last one read are gone (their messages expired) and
+		// after the last change have no messages left (they expired) and
 		// are done too. Without this, such events would be read again at
 		// every connect.
 		if from+SyncPage >= head {
-			*last = max(*last, head)
-		} else if len(evs) == 0 {
-			*last = from + SyncPage // a whole page of such events
+			st.receiptMax = max(st.receiptMax, head)
+		} else if len(changes) == 0 {
+			st.receiptMax = from + SyncPage // a whole page of such events
 		}
-		save()
+		st.saveReceiptCursor(ctx)
 	}
 	return nil
+}
+
+// syncUpdates writes the update events of the device's conversations
+// past its cursors, a page at a time, saving the cursors after each.
+func (st *Stream) syncUpdates(ctx context.Context, w FrameWriter) error {
+	var cur UpdateCursor
+	for {
+		p, err := st.s.store.PendingUpdates(ctx, st.userID, st.deviceID, cur, SyncPage)
+		if err != nil {
+			return fmt.Errorf("sync updates: %w", err)
+		}
+		for _, e := range p.Events {
+			if err := w.WriteFrame(wire.Encode(UpdateFrame(e.Update))); err != nil {
+				return err
+			}
+		}
+		for conv, id := range p.Passed {
+			st.passUpdate(conv, id)
+		}
+		st.saveUpdateCursors(ctx)
+		if !p.More {
+			return nil
+		}
+		cur = p.Next
+	}
 }
 
 // Deliver writes one live event of kind bus.KindMessage, bus.KindStatus or
@@ -252,11 +247,15 @@ func (st *Stream) deliverMessage(ctx context.Context, ev *bus.Event, w FrameWrit
 // already written is dropped, and events skipped (lost between nodes, or
 // published out of order) are read from the store first, where they are.
 func (st *Stream) deliverStatus(ctx context.Context, ev *bus.Event, w FrameWriter) error {
-	return st.deliverNumbered(ev, ev.ReceiptID, &st.receiptMax, w, func(missing int) error {
-		changes, err := st.s.store.StatusesSince(ctx, st.userID, st.receiptMax, missing)
+	if ev.ReceiptID <= st.receiptMax {
+		return nil
+	}
+	if missing := ev.ReceiptID - st.receiptMax - 1; missing > 0 {
+		changes, err := st.s.store.StatusesSince(ctx, st.userID, st.receiptMax, int(missing))
 		if err != nil {
 			return fmt.Errorf("fill status gap: %w", err)
 		}
+		st.gapFilled()
 		for _, ch := range changes {
 			if ch.EventID >= ev.ReceiptID {
 				break
@@ -265,50 +264,65 @@ func (st *Stream) deliverStatus(ctx context.Context, ev *bus.Event, w FrameWrite
 				return err
 			}
 		}
-		return nil
-	})
-}
-
-// deliverUpdate writes an update event as deliverStatus does a receipt
-// event.
-func (st *Stream) deliverUpdate(ctx context.Context, ev *bus.Event, w FrameWriter) error {
-	return st.deliverNumbered(ev, ev.UpdateID, &st.updateMax, w, func(missing int) error {
-		evs, err := st.s.store.UpdatesSince(ctx, st.userID, st.updateMax, missing)
-		if err != nil {
-			return fmt.Errorf("fill update gap: %w", err)
-		}
-		for _, e := range evs {
-			if e.EventID >= ev.UpdateID {
-				break
-			}
-			if err := w.WriteFrame(wire.Encode(UpdateFrame(e.Update))); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-}
-
-// deliverNumbered writes an event of a per-user stream numbered id, whose
-// last written number is *last: an event already written is dropped, and
-// a gap before it is filled first.
-func (st *Stream) deliverNumbered(ev *bus.Event, id int64, last *int64, w FrameWriter, fill func(missing int) error) error {
-	if id <= *last {
-		return nil
-	}
-	if missing := id - *last - 1; missing > 0 {
-		if err := fill(int(missing)); err != nil {
-			return err
-		}
-		st.gapFilled()
 	}
 	for _, f := range ev.Frames() {
 		if err := w.WriteFrame(f); err != nil {
 			return err
 		}
 	}
-	*last = id
+	st.receiptMax = ev.ReceiptID
 	return nil
+}
+
+// deliverUpdate writes an update event in its conversation's order, as
+// deliverMessage does a message: one the device was told of is dropped,
+// and a gap before it is filled from the store, where it already is.
+func (st *Stream) deliverUpdate(ctx context.Context, ev *bus.Event, w FrameWriter) error {
+	conv := ev.ConversationID
+	last, known := st.updated[conv]
+	if !known {
+		var err error
+		last, err = st.s.store.UpdateCursor(ctx, st.deviceID, conv)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil // not (or no longer) a member of it
+		}
+		if err != nil {
+			return fmt.Errorf("deliver update: %w", err)
+		}
+		st.passUpdate(conv, last)
+		st.updSaved[conv] = last
+	}
+	if ev.UpdateID <= last {
+		return nil
+	}
+	if ev.UpdateID > last+1 {
+		missed, err := st.s.store.UpdatesRange(ctx, st.userID, conv, last, ev.UpdateID)
+		if err != nil {
+			return fmt.Errorf("fill update gap: %w", err)
+		}
+		st.gapFilled()
+		for _, e := range missed {
+			if err := w.WriteFrame(wire.Encode(UpdateFrame(e.Update))); err != nil {
+				return err
+			}
+		}
+	}
+	for _, f := range ev.Frames() {
+		if err := w.WriteFrame(f); err != nil {
+			return err
+		}
+	}
+	st.passUpdate(conv, ev.UpdateID)
+	return nil
+}
+
+// passUpdate moves the device's update position in a conversation
+// forward, making the maps on first use.
+func (st *Stream) passUpdate(conv string, id int64) {
+	if st.updated == nil {
+		st.updated, st.updSaved = map[string]int64{}, map[string]int64{}
+	}
+	st.updated[conv] = max(st.updated[conv], id)
 }
 
 // Close records the receipt and update cursors, so that the next connect
@@ -316,20 +330,29 @@ func (st *Stream) deliverNumbered(ev *bus.Event, id int64, last *int64, w FrameW
 // idempotent: a crash before it only repeats some.
 func (st *Stream) Close(ctx context.Context) {
 	st.saveReceiptCursor(ctx)
-	st.saveUpdateCursor(ctx)
+	st.saveUpdateCursors(ctx)
 }
 
-// saveUpdateCursor records which update events the device has been told
-// of, as saveReceiptCursor does receipt events.
-func (st *Stream) saveUpdateCursor(ctx context.Context) {
-	if st.updateMax <= st.updateSaved {
+// saveUpdateCursors records, in one statement, which update events the
+// device has been told of in each conversation where that moved.
+func (st *Stream) saveUpdateCursors(ctx context.Context) {
+	var moved map[string]int64
+	for conv, id := range st.updated {
+		if id > st.updSaved[conv] {
+			if moved == nil {
+				moved = map[string]int64{}
+			}
+			moved[conv] = id
+		}
+	}
+	if moved == nil {
 		return
 	}
-	if err := st.s.store.SetUpdateCursor(context.WithoutCancel(ctx), st.deviceID, st.updateMax); err != nil {
-		st.s.log.Warn("save update cursor", "device", st.deviceID, "err", err)
+	if err := st.s.store.SetUpdateCursors(context.WithoutCancel(ctx), st.deviceID, moved); err != nil {
+		st.s.log.Warn("save update cursors", "device", st.deviceID, "err", err)
 		return
 	}
-	st.updateSaved = st.updateMax
+	maps.Copy(st.updSaved, moved)
 }
 
 // saveReceiptCursor records which receipt events the device has been

@@ -601,13 +601,14 @@ func TestStreamDeliverUpdates(t *testing.T) {
 		if err := apply(messaging.UpdateRequest{Kind: messaging.UpdateReaction, UserID: "c", DeviceID: "c1", MessageID: ids[0], Emoji: "👍"}); !errors.Is(err, messaging.ErrMessageNotFound) {
 			t.Fatalf("c reacting in a conversation it is not in: %v, want ErrMessageNotFound", err)
 		}
-		// Each of the three changes reached a and b, numbered 1..3 for
-		// each: the refused ones numbered nothing.
+		// Each of the three changes is one event of the conversation,
+		// numbered 1..3 and published to both members: the refused ones
+		// numbered nothing.
 		mine := h.pub.updates("b")
 		if len(mine) != 3 || len(h.pub.updates("a")) != 3 || mine[2].UpdateID != 3 {
 			t.Fatalf("%d update events published to b, %d to a; want 3 each numbered 1..3", len(mine), len(h.pub.updates("a")))
 		}
-		want, err := h.store.Store.UpdatesSince(ctx, "b", 0, 100)
+		want, err := h.store.Store.UpdatesRange(ctx, "b", "ab", 0, 4)
 		if err != nil || len(want) != 3 || want[0].Emoji != "👍" || want[1].Content != "edited" || want[2].Kind != messaging.UpdateDelete {
 			t.Fatalf("b's update events = %+v, %v", want, err)
 		}
@@ -650,10 +651,10 @@ func TestStreamDeliverUpdates(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(res.Updates[0].Recipients) != 0 || len(res.Updates[1].Recipients) != 2 {
-			t.Fatalf("coalesced reactions reached %d and %d users, want 0 and 2", len(res.Updates[0].Recipients), len(res.Updates[1].Recipients))
+		if len(res.Updates[0].Recipients) != 0 || len(res.Updates[1].Recipients) != 2 || res.Updates[1].EventID != 4 {
+			t.Fatalf("coalesced reactions: %+v; want one event, 4, reaching both", res.Updates)
 		}
-		evs, err := h.store.Store.UpdatesSince(ctx, "a", 0, 100)
+		evs, err := h.store.Store.UpdatesRange(ctx, "a", "ab", 0, 100)
 		if err != nil || len(evs) != 4 || evs[3].Emoji != "🔥" {
 			t.Fatalf("a's update events = %+v, %v; want the coalesced reaction last", evs, err)
 		}

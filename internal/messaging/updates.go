@@ -13,11 +13,12 @@ import (
 // Reactions, edits and deletions change messages that devices may already
 // hold. Each is applied to the stored message in place (so history, the
 // offline queue and gap fill read the message as it is now) and recorded
-// as an update event for every user who can see the message: numbered per
-// user without gaps, like receipt events, so a device keeps one cursor,
-// catches up on connect after its queue and statuses, and tells a lost
-// live event by the gap. An event names what changed; its frame is read
-// from the message as it is when the device is told.
+// once, whatever the number of members, as an update event of its
+// conversation, numbered per conversation without gaps as messages are:
+// a device keeps a cursor per conversation beside its queue's, catches
+// up on connect after its queue and statuses, and tells a lost live event
+// by the gap. An event names what changed; its frame is read from the
+// message as it is when the device is told.
 
 // Update kinds.
 const (
@@ -55,16 +56,29 @@ type Update struct {
 	At       time.Time
 }
 
-// UpdateEvent is one user's numbered event of an update.
+// UpdateEvent is an update as its conversation's numbered event.
 type UpdateEvent struct {
+	// EventID numbers the conversation's update events.
 	EventID int64
 	Update
 }
 
-// UpdateRecipient is a user an update reaches, and its event number there.
-type UpdateRecipient struct {
-	UserID  string
-	EventID int64
+// UpdateCursor is a position in a device's pending updates, ordered by
+// conversation and then event.
+type UpdateCursor struct {
+	ConversationID string
+	EventID        int64
+}
+
+// UpdatePage is a page of a device's pending updates.
+type UpdatePage struct {
+	// Events are those its user may see, ordered by conversation and event.
+	Events []UpdateEvent
+	// Passed is, per conversation, the last event read, seen or not.
+	Passed map[string]int64
+	// More reports a full page: the next one starts after Next.
+	More bool
+	Next UpdateCursor
 }
 
 // UpdateResult is the outcome of one UpdateRequest: why it was refused,
@@ -72,9 +86,12 @@ type UpdateRecipient struct {
 // nothing (a reaction set again, one overtaken by the same user's later
 // reaction in the same cycle) reaches nobody.
 type UpdateResult struct {
-	Err        error
-	Update     Update
-	Recipients []UpdateRecipient
+	Err    error
+	Update Update
+	// EventID is the update's number in its conversation; Recipients the
+	// users who can see the message, told live.
+	EventID    int64
+	Recipients []string
 	// Media is the media item a deletion for everyone took off its
 	// message: erased once the commit is durable, unless another message
 	// (a forward) still carries it.
@@ -116,18 +133,15 @@ type updateJob struct {
 	done func(error)
 }
 
-// publishUpdates tells each recipient of each update, in event order: the
-// frame is encoded once and every user's event shares its bytes.
+// publishUpdates tells the recipients of each update, in event order.
 func (s *Committer) publishUpdates(ctx context.Context, res []UpdateResult) {
 	for _, r := range res {
 		if r.Err != nil || len(r.Recipients) == 0 {
 			continue
 		}
-		frames := [][]byte{wire.Encode(UpdateFrame(r.Update))}
-		for _, rc := range r.Recipients {
-			ev := (&bus.Event{Kind: bus.KindUpdate, ConversationID: r.Update.ConversationID, UpdateID: rc.EventID}).WithFrames(frames)
-			s.pub.Publish(ctx, []string{rc.UserID}, ev)
-		}
+		ev := (&bus.Event{Kind: bus.KindUpdate, ConversationID: r.Update.ConversationID, UpdateID: r.EventID}).
+			WithFrames([][]byte{wire.Encode(UpdateFrame(r.Update))})
+		s.pub.Publish(ctx, r.Recipients, ev)
 	}
 }
 

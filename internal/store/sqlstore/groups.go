@@ -143,10 +143,12 @@ func (t convTx) AddMember(_ context.Context, conversationID string, m conversati
 		return fmt.Errorf("insert member: %w", err)
 	}
 	if _, err := t.tx.ExecContext(t.ctx,
-		`INSERT INTO device_cursors (device_id, conversation_id, delivered_seq)
-		 SELECT id, CAST(? AS TEXT), CAST(? AS BIGINT) FROM devices WHERE user_id = ?
-		 ON CONFLICT (device_id, conversation_id) DO UPDATE SET delivered_seq = excluded.delivered_seq`,
-		conversationID, m.JoinedSeq, m.UserID); err != nil {
+		`INSERT INTO device_cursors (device_id, conversation_id, delivered_seq, update_seq)
+		 SELECT id, CAST(? AS TEXT), CAST(? AS BIGINT),
+		        coalesce((SELECT us.seq FROM update_seqs us WHERE us.conversation_id = CAST(? AS TEXT)), 0)
+		   FROM devices WHERE user_id = ?
+		 ON CONFLICT (device_id, conversation_id) DO UPDATE SET delivered_seq = excluded.delivered_seq, update_seq = excluded.update_seq`,
+		conversationID, m.JoinedSeq, conversationID, m.UserID); err != nil {
 		return fmt.Errorf("insert device cursors: %w", err)
 	}
 	return nil

@@ -98,8 +98,10 @@ func (s *Store) CreateDevice(ctx context.Context, d identity.Device, tokenHash [
 		// A new device starts where its user stands: it receives what no
 		// device of the user has acknowledged yet, not the whole history.
 		if _, err := tx.ExecContext(ctx,
-			`INSERT INTO device_cursors (device_id, conversation_id, delivered_seq)
-			 SELECT CAST(? AS TEXT), conversation_id, greatest(delivered_seq, joined_seq) FROM members WHERE user_id = ?`,
+			`INSERT INTO device_cursors (device_id, conversation_id, delivered_seq, update_seq)
+			 SELECT CAST(? AS TEXT), mb.conversation_id, greatest(mb.delivered_seq, mb.joined_seq),
+			        coalesce((SELECT us.seq FROM update_seqs us WHERE us.conversation_id = mb.conversation_id), 0)
+			   FROM members mb WHERE mb.user_id = ?`,
 			d.ID, d.UserID); err != nil {
 			return fmt.Errorf("insert device cursors: %w", err)
 		}

@@ -163,8 +163,9 @@ func (s *Store) StreamStart(ctx context.Context, userID, deviceID string, notBef
 	err := s.r.QueryRowContext(ctx, `
 		SELECT d.receipt_cursor,
 		       coalesce((SELECT rs.seq FROM receipt_seqs rs WHERE rs.user_id = d.user_id), 0),
-		       d.update_cursor,
-		       coalesce((SELECT us.seq FROM update_seqs us WHERE us.user_id = d.user_id), 0),
+		       EXISTS (SELECT 1 FROM device_cursors dc
+		                 JOIN update_seqs us ON us.conversation_id = dc.conversation_id AND us.seq > dc.update_seq
+		                WHERE dc.device_id = d.id),
 		       EXISTS (SELECT 1
 		                 FROM device_cursors dc
 		                 JOIN members mb ON mb.conversation_id = dc.conversation_id AND mb.user_id = d.user_id
@@ -174,7 +175,7 @@ func (s *Store) StreamStart(ctx context.Context, userID, deviceID string, notBef
 		                  AND (m.withheld = 0 OR m.sender_id = d.user_id))
 		  FROM devices d
 		 WHERE d.id = ? AND d.user_id = ?`,
-		ms(notBefore), deviceID, userID).Scan(&st.ReceiptCursor, &st.ReceiptHead, &st.UpdateCursor, &st.UpdateHead, &st.Pending)
+		ms(notBefore), deviceID, userID).Scan(&st.ReceiptCursor, &st.ReceiptHead, &st.UpdatesPending, &st.Pending)
 	if err != nil {
 		return messaging.StreamStart{}, fmt.Errorf("stream start: %w", notFound(err))
 	}

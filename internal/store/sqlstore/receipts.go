@@ -420,7 +420,7 @@ func (b *eventBatch) write(ctx context.Context, tx *Tx) ([]messaging.StatusChang
 	for _, e := range b.events {
 		counts[e.sender]++
 	}
-	next, err := takeNumbers(ctx, tx, "receipt_seqs", counts)
+	next, err := takeNumbers(ctx, tx, "receipt_seqs", "user_id", counts)
 	if err != nil {
 		return nil, fmt.Errorf("number receipt events: %w", err)
 	}

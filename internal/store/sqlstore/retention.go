@@ -21,7 +21,7 @@ func (s *Store) DeleteReceiptEvents(ctx context.Context, before time.Time, limit
 		return n, err
 	}
 	k, err := s.deleteBatch(ctx,
-		`DELETE FROM update_events WHERE (user_id, seq) IN (SELECT user_id, seq FROM update_events WHERE at < ? ORDER BY at LIMIT ?)`,
+		`DELETE FROM update_events WHERE (conversation_id, seq) IN (SELECT conversation_id, seq FROM update_events WHERE at < ? ORDER BY at LIMIT ?)`,
 		ms(before), limit-n)
 	return n + k, err
 }

@@ -18,6 +18,9 @@ import (
 type target struct {
 	id, conv, sender, typ, media string
 	seq                          int64
+	// lastSeq is its conversation's last sequence number now: a member
+	// removed at or before it does not hear of the change.
+	lastSeq int64
 	created                      time.Time
 	deleted, withheld, group     bool
 }
@@ -220,7 +223,7 @@ func lockTargets(ctx context.Context, tx *Tx, reqs []messaging.UpdateRequest) (m
 	table, args := set.table(tx.d)
 	rows, err := tx.QueryContext(ctx, `
 		SELECT m.id, m.conversation_id, m.seq, m.sender_id, m.message_type, coalesce(m.media_id, ''), m.created_at,
-		       m.deleted_at IS NOT NULL, m.withheld, c.type
+		       m.deleted_at IS NOT NULL, m.withheld, c.type, c.last_seq
 		  FROM `+table+` JOIN messages m ON m.id = i.id JOIN conversations c ON c.id = m.conversation_id
 		 ORDER BY m.id`+tx.d.forUpdateOf("m"), args...)
 	if err != nil {
@@ -232,7 +235,7 @@ func lockTargets(ctx context.Context, tx *Tx, reqs []messaging.UpdateRequest) (m
 		t := &target{}
 		var created, withheld int64
 		var typ string
-		if err := rows.Scan(&t.id, &t.conv, &t.seq, &t.sender, &t.typ, &t.media, &created, &t.deleted, &withheld, &typ); err != nil {
+		if err := rows.Scan(&t.id, &t.conv, &t.seq, &t.sender, &t.typ, &t.media, &created, &t.deleted, &withheld, &typ, &t.lastSeq); err != nil {
 			return nil, err
 		}
 		t.created, t.withheld, t.group = fromMS(created), withheld != 0, typ == conversations.TypeGroup
@@ -333,126 +336,112 @@ func loadReactions(ctx context.Context, tx *Tx, reqs []messaging.UpdateRequest) 
 	return out, rows.Err()
 }
 
-// fanOut finds whom each change reaches — every current member who can
-// see the message (a "delete for me" its user alone) — and numbers and
-// stores an update event for each.
+// fanOut numbers and stores an event of its conversation for each change
+// — one row whatever the number of members — and finds whom it reaches
+// live: every current member who can see the message (a "delete for me"
+// its user alone).
 func fanOut(ctx context.Context, tx *Tx, targets map[string]*target, hidden map[reactKey]bool, out []messaging.UpdateResult) error {
-	convs := map[string]bool{}
+	counts := map[string]int64{}
 	for _, r := range out {
-		if r.Update.Kind != "" && r.Update.Kind != messaging.UpdateHide {
-			convs[r.Update.ConversationID] = true
+		if r.Update.Kind != "" {
+			counts[r.Update.ConversationID]++
 		}
+	}
+	if len(counts) == 0 {
+		return nil
 	}
 	type member struct {
 		user   string
 		joined int64
 	}
 	members := map[string][]member{}
-	if len(convs) > 0 {
-		set := newRowSet("c", textCol("id"))
-		for c := range convs {
-			set.add(c)
-		}
-		table, args := set.table(tx.d)
-		rows, err := tx.QueryContext(ctx, `
-			SELECT mb.conversation_id, mb.user_id, mb.joined_seq FROM `+table+`
-			  JOIN members mb ON mb.conversation_id = c.id AND mb.left_seq IS NULL
-			 ORDER BY mb.conversation_id, mb.user_id`, args...)
-		if err != nil {
-			return fmt.Errorf("find members to tell: %w", err)
-		}
-		for rows.Next() {
-			var conv string
-			var m member
-			if err := rows.Scan(&conv, &m.user, &m.joined); err != nil {
-				rows.Close()
-				return err
-			}
-			members[conv] = append(members[conv], m)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+	set := newRowSet("c", textCol("id"))
+	for c := range counts {
+		set.add(c)
+	}
+	table, args := set.table(tx.d)
+	rows, err := tx.QueryContext(ctx, `
+		SELECT mb.conversation_id, mb.user_id, mb.joined_seq FROM `+table+`
+		  JOIN members mb ON mb.conversation_id = c.id AND mb.left_seq IS NULL
+		 ORDER BY mb.conversation_id, mb.user_id`, args...)
+	if err != nil {
+		return fmt.Errorf("find members to tell: %w", err)
+	}
+	for rows.Next() {
+		var conv string
+		var m member
+		if err := rows.Scan(&conv, &m.user, &m.joined); err != nil {
+			rows.Close()
 			return err
 		}
+		members[conv] = append(members[conv], m)
 	}
-	counts := map[string]int64{}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	next, err := takeNumbers(ctx, tx, "update_seqs", "conversation_id", counts)
+	if err != nil {
+		return fmt.Errorf("number update events: %w", err)
+	}
+	ins := newRowSet("v", textCol("c"), intCol("q"), textCol("m"), intCol("ms"), intCol("af"), textCol("k"), textCol("a"), intCol("at"))
 	for i := range out {
 		u := out[i].Update
 		if u.Kind == "" {
 			continue
 		}
-		var users []string
+		t := targets[u.MessageID]
+		out[i].EventID = next[u.ConversationID]
+		next[u.ConversationID]++
+		ins.add(u.ConversationID, out[i].EventID, u.MessageID, t.seq, t.lastSeq, u.Kind, u.ActorID, ms(u.At))
 		if u.Kind == messaging.UpdateHide {
-			users = []string{u.ActorID}
-		} else {
-			t := targets[u.MessageID]
-			for _, m := range members[u.ConversationID] {
-				if t.seq > m.joined && (!t.withheld || m.user == t.sender) && !hidden[reactKey{t.id, m.user}] {
-					users = append(users, m.user)
-				}
+			out[i].Recipients = []string{u.ActorID}
+			continue
+		}
+		for _, m := range members[u.ConversationID] {
+			if t.seq > m.joined && (!t.withheld || m.user == t.sender) && !hidden[reactKey{t.id, m.user}] {
+				out[i].Recipients = append(out[i].Recipients, m.user)
 			}
-		}
-		out[i].Recipients = make([]messaging.UpdateRecipient, len(users))
-		for j, user := range users {
-			out[i].Recipients[j].UserID = user
-			counts[user]++
-		}
-	}
-	if len(counts) == 0 {
-		return nil
-	}
-	next, err := takeNumbers(ctx, tx, "update_seqs", counts)
-	if err != nil {
-		return fmt.Errorf("number update events: %w", err)
-	}
-	ins := newRowSet("v", textCol("u"), intCol("q"), textCol("c"), textCol("m"), textCol("k"), textCol("a"), intCol("at"))
-	for i := range out {
-		u := out[i].Update
-		for j := range out[i].Recipients {
-			rc := &out[i].Recipients[j]
-			rc.EventID = next[rc.UserID]
-			next[rc.UserID]++
-			ins.add(rc.UserID, rc.EventID, u.ConversationID, u.MessageID, u.Kind, u.ActorID, ms(u.At))
 		}
 	}
 	for _, ins := range ins.chunks(tx.d) {
 		table, args := ins.table(tx.d)
 		if _, err := tx.ExecContext(ctx, `
-			INSERT INTO update_events (user_id, seq, conversation_id, message_id, kind, actor_id, at)
-			SELECT v.u, v.q, v.c, v.m, v.k, v.a, v.at FROM `+table+` WHERE true`, args...); err != nil {
+			INSERT INTO update_events (conversation_id, seq, message_id, message_seq, after_seq, kind, actor_id, at)
+			SELECT v.c, v.q, v.m, v.ms, v.af, v.k, v.a, v.at FROM `+table+` WHERE true`, args...); err != nil {
 			return fmt.Errorf("insert update events: %w", err)
 		}
 	}
 	return nil
 }
 
-// takeNumbers takes counts[user] consecutive event numbers for each user
-// from a counter table (user_id, seq), under the counter rows' locks taken
-// in id order: events then commit in number order on every node, and two
-// cycles never wait for each other in a cycle. It returns each user's
-// first number.
-func takeNumbers(ctx context.Context, tx *Tx, counters string, counts map[string]int64) (map[string]int64, error) {
-	set := newRowSet("v", textCol("uid"), intCol("n"))
-	for _, u := range slices.Sorted(maps.Keys(counts)) {
-		set.add(u, counts[u])
+// takeNumbers takes counts[key] consecutive event numbers for each key
+// from a counter table (key column, seq), under the counter rows' locks
+// taken in key order: events then commit in number order on every node,
+// and two cycles never wait for each other in a cycle. It returns each
+// key's first number.
+func takeNumbers(ctx context.Context, tx *Tx, counters, key string, counts map[string]int64) (map[string]int64, error) {
+	set := newRowSet("v", textCol("k"), intCol("n"))
+	for _, k := range slices.Sorted(maps.Keys(counts)) {
+		set.add(k, counts[k])
 	}
 	table, args := set.table(tx.d)
 	rows, err := tx.QueryContext(ctx, `
-		INSERT INTO `+counters+` (user_id, seq) SELECT v.uid, v.n FROM `+table+` WHERE true ORDER BY v.uid
-		ON CONFLICT (user_id) DO UPDATE SET seq = `+counters+`.seq + excluded.seq
-		RETURNING user_id, seq`, args...)
+		INSERT INTO `+counters+` (`+key+`, seq) SELECT v.k, v.n FROM `+table+` WHERE true ORDER BY v.k
+		ON CONFLICT (`+key+`) DO UPDATE SET seq = `+counters+`.seq + excluded.seq
+		RETURNING `+key+`, seq`, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	next := make(map[string]int64, len(counts))
 	for rows.Next() {
-		var id string
+		var k string
 		var last int64
-		if err := rows.Scan(&id, &last); err != nil {
+		if err := rows.Scan(&k, &last); err != nil {
 			return nil, err
 		}
-		next[id] = last - counts[id] + 1
+		next[k] = last - counts[k] + 1
 	}
 	return next, rows.Err()
 }
@@ -465,55 +454,129 @@ func setOf[T any](xs []T, key func(T) string) map[string]bool {
 	return out
 }
 
-// UpdatesSince implements messaging.Store.
-func (s *Store) UpdatesSince(ctx context.Context, userID string, afterEventID int64, limit int) ([]messaging.UpdateEvent, error) {
+// updateColumns read an update event with what a member needs to tell
+// whether it may see it (e: update_events, mb: its members row, m: the
+// message if it is still there, r: the actor's reaction).
+const updateColumns = `e.conversation_id, e.seq, e.message_id, e.message_seq, e.after_seq, e.kind, e.actor_id, e.at,
+	mb.user_id, mb.joined_seq, mb.left_seq, m.id IS NOT NULL, coalesce(m.sender_id, ''), coalesce(m.content, ''),
+	m.edited_at, m.deleted_at IS NOT NULL, coalesce(m.withheld, 0), r.emoji,
+	EXISTS (SELECT 1 FROM hidden_messages h WHERE h.user_id = mb.user_id AND h.message_id = e.message_id)`
+
+const updateJoins = `LEFT JOIN messages m ON m.id = e.message_id
+	LEFT JOIN reactions r ON r.message_id = e.message_id AND r.user_id = e.actor_id`
+
+// scanUpdate reads one row of updateColumns; ok is whether its member may
+// be told of it, as the message is now.
+func scanUpdate(rows *sql.Rows) (e messaging.UpdateEvent, ok bool, err error) {
+	var at, msgSeq, afterSeq, joined, withheld int64
+	var left, edited sql.NullInt64
+	var user string
+	var exists, deleted, hidden bool
+	var emoji sql.NullString
+	if err := rows.Scan(&e.ConversationID, &e.EventID, &e.MessageID, &msgSeq, &afterSeq, &e.Kind, &e.ActorID, &at,
+		&user, &joined, &left, &exists, &e.SenderID, &e.Content, &edited, &deleted, &withheld, &emoji, &hidden); err != nil {
+		return e, false, err
+	}
+	e.At, e.Emoji = fromMS(at), emoji.String
+	switch {
+	case !exists, msgSeq <= joined, left.Valid && afterSeq >= left.Int64:
+		return e, false, nil // gone, or outside the member's window
+	case withheld != 0 && e.SenderID != user:
+		return e, false, nil
+	case e.Kind == messaging.UpdateHide:
+		return e, e.ActorID == user, nil
+	case hidden:
+		return e, false, nil
+	case deleted && (e.Kind == messaging.UpdateEdit || e.Kind == messaging.UpdateReaction):
+		return e, false, nil // the deletion's own event tells it
+	}
+	if e.Kind == messaging.UpdateEdit {
+		e.At = timeOf(edited) // the latest edit's content and time
+	} else {
+		e.Content = ""
+	}
+	return e, true, nil
+}
+
+// PendingUpdates implements messaging.Store.
+func (s *Store) PendingUpdates(ctx context.Context, userID, deviceID string, cur messaging.UpdateCursor, limit int) (messaging.UpdatePage, error) {
 	rows, err := s.r.QueryContext(ctx, `
-		WITH page AS (SELECT * FROM update_events WHERE user_id = ? AND seq > ? ORDER BY seq LIMIT ?)
-		SELECT e.seq, e.conversation_id, e.message_id, e.kind, e.actor_id, e.at,
-		       m.sender_id, m.content, m.edited_at, m.deleted_at IS NOT NULL, r.emoji
-		  FROM page e
-		  JOIN messages m ON m.id = e.message_id
-		  LEFT JOIN reactions r ON r.message_id = e.message_id AND r.user_id = e.actor_id
-		 ORDER BY e.seq`, userID, afterEventID, limit)
+		SELECT `+updateColumns+`
+		  FROM device_cursors dc
+		  JOIN members mb ON mb.conversation_id = dc.conversation_id AND mb.user_id = ?
+		  JOIN update_events e ON e.conversation_id = dc.conversation_id AND e.seq > dc.update_seq
+		  `+updateJoins+`
+		 WHERE dc.device_id = ? AND (e.conversation_id, e.seq) > (?, ?)
+		 ORDER BY e.conversation_id, e.seq
+		 LIMIT ?`, userID, deviceID, cur.ConversationID, cur.EventID, limit)
+	if err != nil {
+		return messaging.UpdatePage{}, fmt.Errorf("list pending updates: %w", err)
+	}
+	defer rows.Close()
+	p := messaging.UpdatePage{Passed: map[string]int64{}}
+	n := 0
+	for rows.Next() {
+		e, ok, err := scanUpdate(rows)
+		if err != nil {
+			return messaging.UpdatePage{}, err
+		}
+		n++
+		p.Passed[e.ConversationID] = e.EventID
+		p.Next = messaging.UpdateCursor{ConversationID: e.ConversationID, EventID: e.EventID}
+		if ok {
+			p.Events = append(p.Events, e)
+		}
+	}
+	p.More = n == limit
+	return p, rows.Err()
+}
+
+// UpdatesRange implements messaging.Store.
+func (s *Store) UpdatesRange(ctx context.Context, userID, conversationID string, afterID, beforeID int64) ([]messaging.UpdateEvent, error) {
+	rows, err := s.r.QueryContext(ctx, `
+		SELECT `+updateColumns+`
+		  FROM update_events e
+		  JOIN members mb ON mb.conversation_id = e.conversation_id AND mb.user_id = ?
+		  `+updateJoins+`
+		 WHERE e.conversation_id = ? AND e.seq > ? AND e.seq < ?
+		 ORDER BY e.seq`, userID, conversationID, afterID, beforeID)
 	if err != nil {
 		return nil, fmt.Errorf("list update events: %w", err)
 	}
 	defer rows.Close()
 	var out []messaging.UpdateEvent
 	for rows.Next() {
-		var e messaging.UpdateEvent
-		var at int64
-		var edited sql.NullInt64
-		var deleted bool
-		var emoji sql.NullString
-		if err := rows.Scan(&e.EventID, &e.ConversationID, &e.MessageID, &e.Kind, &e.ActorID, &at,
-			&e.SenderID, &e.Content, &edited, &deleted, &emoji); err != nil {
+		e, ok, err := scanUpdate(rows)
+		if err != nil {
 			return nil, err
 		}
-		e.At, e.Emoji = fromMS(at), emoji.String
-		switch e.Kind {
-		case messaging.UpdateEdit, messaging.UpdateReaction:
-			if deleted {
-				continue // the deletion's own event tells it
-			}
-			if e.Kind == messaging.UpdateEdit {
-				e.At = timeOf(edited) // the latest edit's content and time
-			}
+		if ok {
+			out = append(out, e)
 		}
-		if e.Kind != messaging.UpdateEdit {
-			e.Content = ""
-		}
-		out = append(out, e)
 	}
 	return out, rows.Err()
 }
 
-// SetUpdateCursor implements messaging.Store.
-func (s *Store) SetUpdateCursor(ctx context.Context, deviceID string, eventID int64) error {
-	_, err := s.w.ExecContext(ctx,
-		`UPDATE devices SET update_cursor = greatest(update_cursor, ?) WHERE id = ?`, eventID, deviceID)
-	if err != nil {
-		return fmt.Errorf("set update cursor: %w", err)
+// UpdateCursor implements messaging.Store.
+func (s *Store) UpdateCursor(ctx context.Context, deviceID, conversationID string) (int64, error) {
+	var id int64
+	err := s.r.QueryRowContext(ctx,
+		`SELECT update_seq FROM device_cursors WHERE device_id = ? AND conversation_id = ?`, deviceID, conversationID).Scan(&id)
+	return id, notFound(err)
+}
+
+// SetUpdateCursors implements messaging.Store.
+func (s *Store) SetUpdateCursors(ctx context.Context, deviceID string, cursors map[string]int64) error {
+	set := newRowSet("v", textCol("c"), intCol("s"))
+	for c, id := range cursors {
+		set.add(c, id)
+	}
+	table, args := set.table(s.w.d)
+	if _, err := s.w.ExecContext(ctx, `
+		UPDATE device_cursors SET update_seq = greatest(device_cursors.update_seq, v.s)
+		  FROM `+table+`
+		 WHERE device_cursors.device_id = ? AND device_cursors.conversation_id = v.c`, append(args, deviceID)...); err != nil {
+		return fmt.Errorf("set update cursors: %w", err)
 	}
 	return nil
 }

@@ -40,25 +40,30 @@ CREATE TABLE hidden_messages (
 );
 CREATE INDEX hidden_messages_message ON hidden_messages (message_id);
 
--- Update events: what happened to messages a user's devices may already
--- hold (an edit, a deletion, a reaction), one row per user it reaches,
--- numbered per user (update_seqs, taken under the counter row's lock as
--- receipt events are), so a device keeps one cursor (devices.update_cursor)
--- and tells a lost event by the gap. A row names what changed; the frame
--- is read from the message, reaction or hidden row as they are now.
+-- Update events: what happened to messages that devices may already hold
+-- (an edit, a deletion, a reaction, a "delete for me"), one row per
+-- change whatever the number of members, numbered per conversation
+-- (update_seqs, taken under the counter row's lock as receipt events'
+-- numbers are), so a device keeps one cursor per conversation beside its
+-- queue's (device_cursors.update_seq) and tells a lost event by the gap.
+-- message_seq and after_seq (the conversation's last sequence number
+-- when the change was made) place it in members' windows: a member does
+-- not hear of a change made after it left. A row names what changed; the
+-- frame is read from the message, reaction or hidden row as they are now.
 CREATE TABLE update_events (
-    user_id         TEXT NOT NULL,
-    seq             BIGINT NOT NULL,
     conversation_id TEXT NOT NULL,
+    seq             BIGINT NOT NULL,
     message_id      TEXT NOT NULL,
+    message_seq     BIGINT NOT NULL,
+    after_seq       BIGINT NOT NULL,
     kind            TEXT NOT NULL,
     actor_id        TEXT NOT NULL,
     at              BIGINT NOT NULL,
-    PRIMARY KEY (user_id, seq)
+    PRIMARY KEY (conversation_id, seq)
 );
 CREATE INDEX update_events_at ON update_events (at);
 CREATE TABLE update_seqs (
-    user_id TEXT PRIMARY KEY,
-    seq     BIGINT NOT NULL
+    conversation_id TEXT PRIMARY KEY,
+    seq             BIGINT NOT NULL
 );
-ALTER TABLE devices ADD COLUMN update_cursor BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE device_cursors ADD COLUMN update_seq BIGINT NOT NULL DEFAULT 0;
