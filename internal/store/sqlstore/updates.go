@@ -20,9 +20,9 @@ type target struct {
 	seq                          int64
 	// lastSeq is its conversation's last sequence number now: a member
 	// removed at or before it does not hear of the change.
-	lastSeq int64
-	created                      time.Time
-	deleted, withheld, group     bool
+	lastSeq                  int64
+	created                  time.Time
+	deleted, withheld, group bool
 }
 
 // actor is the membership of a user who reacts, edits or deletes.
