@@ -318,3 +318,42 @@ func TestClusterUpdatesAcrossNodes(t *testing.T) {
 	wantFrame(t, nextUpdate(ctx, t, bc), wire.TypeMessageEdited, ack.MessageID, func(f client.Frame) bool { return f.Content == "over there" }, "bob on B told of the edit")
 	wantFrame(t, nextUpdate(ctx, t, bc), wire.TypeMessageDeleted, ack.MessageID, nil, "bob on B told of the deletion")
 }
+
+// TestBlockedReactions: the reactions of a user one blocks are not shown:
+// not live, not in history; the blocked user sees its own.
+func TestBlockedReactions(t *testing.T) {
+	bothEngines(t, func(t *testing.T, cfg config.Config) {
+		ctx := testCtx(t)
+		srv := apptest.Start(t, cfg, nil)
+		alice, bob := srv.NewUser(ctx, "alice"), srv.NewUser(ctx, "bob")
+		conv, err := alice.API.CreateDirect(ctx, bob.UserID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ac, bc := served(t, alice.Dial(ctx)), served(t, bob.Dial(ctx))
+		ack, err := bc.SendMessage(ctx, text("b1", conv.ConversationID, "before the block"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := bob.API.BlockUser(ctx, alice.UserID); err != nil {
+			t.Fatal(err)
+		}
+		if err := ac.React(ctx, ack.MessageID, "👎"); err != nil {
+			t.Fatal(err)
+		}
+		await(ctx, t, ac, wire.TypeReaction, ack.MessageID, nil, "alice's own echo")
+		if err := bc.React(ctx, ack.MessageID, "👍"); err != nil {
+			t.Fatal(err)
+		}
+		if f := nextUpdate(ctx, t, bc); f.UserID != bob.UserID {
+			t.Fatalf("bob was told of a blocked user's reaction: %s", f.Raw)
+		}
+		m := historyOf(ctx, t, bob.API, conv.ConversationID)[ack.MessageID]
+		if len(m.Reactions) != 1 || m.Reactions[0].Emoji != "👍" {
+			t.Fatalf("bob's history shows reactions %+v, want his own alone", m.Reactions)
+		}
+		if m := historyOf(ctx, t, alice.API, conv.ConversationID)[ack.MessageID]; len(m.Reactions) != 2 {
+			t.Fatalf("alice's history shows reactions %+v, want both", m.Reactions)
+		}
+	})
+}

@@ -102,7 +102,7 @@ func (s *Store) History(ctx context.Context, conversationID string, q messaging.
 	if err != nil {
 		return nil, err
 	}
-	return msgs, reactionsOf(ctx, s.r, msgs)
+	return msgs, reactionsOf(ctx, s.r, q.Viewer, msgs)
 }
 
 // notHidden is the condition that the user (an expression) has not hidden

@@ -380,6 +380,10 @@ func fanOut(ctx context.Context, tx *Tx, targets map[string]*target, hidden map[
 	if err := rows.Err(); err != nil {
 		return err
 	}
+	blocked, err := reactionBlocks(ctx, tx, out)
+	if err != nil {
+		return err
+	}
 	next, err := takeNumbers(ctx, tx, "update_seqs", "conversation_id", counts)
 	if err != nil {
 		return fmt.Errorf("number update events: %w", err)
@@ -399,7 +403,8 @@ func fanOut(ctx context.Context, tx *Tx, targets map[string]*target, hidden map[
 			continue
 		}
 		for _, m := range members[u.ConversationID] {
-			if t.seq > m.joined && (!t.withheld || m.user == t.sender) && !hidden[reactKey{t.id, m.user}] {
+			if t.seq > m.joined && (!t.withheld || m.user == t.sender) && !hidden[reactKey{t.id, m.user}] &&
+				!(u.Kind == messaging.UpdateReaction && blocked[blockKey{m.user, u.ActorID}]) {
 				out[i].Recipients = append(out[i].Recipients, m.user)
 			}
 		}
@@ -413,6 +418,37 @@ func fanOut(ctx context.Context, tx *Tx, targets map[string]*target, hidden map[
 		}
 	}
 	return nil
+}
+
+// reactionBlocks reads the blocks against the users who react: a user
+// is not shown the reactions of a user it blocks.
+func reactionBlocks(ctx context.Context, tx *Tx, out []messaging.UpdateResult) (map[blockKey]bool, error) {
+	set := newRowSet("a", textCol("id"))
+	seen := map[string]bool{}
+	for _, r := range out {
+		if r.Update.Kind == messaging.UpdateReaction && !seen[r.Update.ActorID] {
+			seen[r.Update.ActorID] = true
+			set.add(r.Update.ActorID)
+		}
+	}
+	blocked := map[blockKey]bool{}
+	if set.len() == 0 {
+		return blocked, nil
+	}
+	table, args := set.table(tx.d)
+	rows, err := tx.QueryContext(ctx, `SELECT b.user_id, b.blocked_id FROM `+table+` JOIN blocks b ON b.blocked_id = a.id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("find blocks: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k blockKey
+		if err := rows.Scan(&k.user, &k.blocked); err != nil {
+			return nil, err
+		}
+		blocked[k] = true
+	}
+	return blocked, rows.Err()
 }
 
 // takeNumbers takes counts[key] consecutive event numbers for each key
@@ -460,7 +496,8 @@ func setOf[T any](xs []T, key func(T) string) map[string]bool {
 const updateColumns = `e.conversation_id, e.seq, e.message_id, e.message_seq, e.after_seq, e.kind, e.actor_id, e.at,
 	mb.user_id, mb.joined_seq, mb.left_seq, m.id IS NOT NULL, coalesce(m.sender_id, ''), coalesce(m.content, ''),
 	m.edited_at, m.deleted_at IS NOT NULL, coalesce(m.withheld, 0), r.emoji,
-	EXISTS (SELECT 1 FROM hidden_messages h WHERE h.user_id = mb.user_id AND h.message_id = e.message_id)`
+	EXISTS (SELECT 1 FROM hidden_messages h WHERE h.user_id = mb.user_id AND h.message_id = e.message_id),
+	e.kind = 'reaction' AND EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = mb.user_id AND b.blocked_id = e.actor_id)`
 
 const updateJoins = `LEFT JOIN messages m ON m.id = e.message_id
 	LEFT JOIN reactions r ON r.message_id = e.message_id AND r.user_id = e.actor_id`
@@ -471,10 +508,10 @@ func scanUpdate(rows *sql.Rows) (e messaging.UpdateEvent, ok bool, err error) {
 	var at, msgSeq, afterSeq, joined, withheld int64
 	var left, edited sql.NullInt64
 	var user string
-	var exists, deleted, hidden bool
+	var exists, deleted, hidden, blocked bool
 	var emoji sql.NullString
 	if err := rows.Scan(&e.ConversationID, &e.EventID, &e.MessageID, &msgSeq, &afterSeq, &e.Kind, &e.ActorID, &at,
-		&user, &joined, &left, &exists, &e.SenderID, &e.Content, &edited, &deleted, &withheld, &emoji, &hidden); err != nil {
+		&user, &joined, &left, &exists, &e.SenderID, &e.Content, &edited, &deleted, &withheld, &emoji, &hidden, &blocked); err != nil {
 		return e, false, err
 	}
 	e.At, e.Emoji = fromMS(at), emoji.String
@@ -485,7 +522,7 @@ func scanUpdate(rows *sql.Rows) (e messaging.UpdateEvent, ok bool, err error) {
 		return e, false, nil
 	case e.Kind == messaging.UpdateHide:
 		return e, e.ActorID == user, nil
-	case hidden:
+	case hidden, blocked:
 		return e, false, nil
 	case deleted && (e.Kind == messaging.UpdateEdit || e.Kind == messaging.UpdateReaction):
 		return e, false, nil // the deletion's own event tells it
@@ -581,10 +618,10 @@ func (s *Store) SetUpdateCursors(ctx context.Context, deviceID string, cursors m
 	return nil
 }
 
-// reactionsOf reads the reactions to msgs and sets each message's
-// Reactions: one entry per emoji, the most used first (ties: the first
-// used first).
-func reactionsOf(ctx context.Context, q querier, msgs []messaging.Message) error {
+// reactionsOf reads the reactions to msgs that viewer may see (not those
+// of users it blocks) and sets each message's Reactions: one entry per
+// emoji, the most used first (ties: the first used first).
+func reactionsOf(ctx context.Context, q querier, viewer string, msgs []messaging.Message) error {
 	if len(msgs) == 0 {
 		return nil
 	}
@@ -593,7 +630,11 @@ func reactionsOf(ctx context.Context, q querier, msgs []messaging.Message) error
 	for i, m := range msgs {
 		ids[i], idx[m.ID] = m.ID, i
 	}
-	rows, err := q.QueryContext(ctx, `SELECT message_id, emoji, user_id FROM reactions WHERE message_id IN (`+placeholders(len(ids))+`) ORDER BY at, user_id`, ids...)
+	rows, err := q.QueryContext(ctx, `
+		SELECT r.message_id, r.emoji, r.user_id FROM reactions r
+		 WHERE r.message_id IN (`+placeholders(len(ids))+`)
+		   AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = ? AND b.blocked_id = r.user_id)
+		 ORDER BY r.at, r.user_id`, append(ids, viewer)...)
 	if err != nil {
 		return fmt.Errorf("read reactions: %w", err)
 	}
