@@ -18,7 +18,8 @@ import (
 // in bounded batches, each its own short transaction, and is idempotent,
 // so a pass interrupted anywhere (or run on two nodes) simply goes on.
 type Store interface {
-	// DeleteReceiptEvents deletes up to limit receipt events older than before.
+	// DeleteReceiptEvents deletes up to limit receipt and update events
+	// older than before.
 	DeleteReceiptEvents(ctx context.Context, before time.Time, limit int) (int, error)
 	// DeleteExpiredDevices deletes up to limit sessions expired at now.
 	DeleteExpiredDevices(ctx context.Context, now time.Time, limit int) (int, error)
