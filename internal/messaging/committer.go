@@ -195,8 +195,14 @@ func (s *Committer) SubmitReceipt(ctx context.Context, r ReceiptRequest, done fu
 
 // Receipt submits a receipt and waits for its commit.
 func (s *Committer) Receipt(ctx context.Context, r ReceiptRequest) error {
+	return waitDone(ctx, func(done func(error)) error { return s.SubmitReceipt(ctx, r, done) })
+}
+
+// waitDone submits a job whose outcome is an error and waits for it (or
+// for ctx).
+func waitDone(ctx context.Context, submit func(done func(error)) error) error {
 	ch := make(chan error, 1)
-	if err := s.SubmitReceipt(ctx, r, func(err error) { ch <- err }); err != nil {
+	if err := submit(func(err error) { ch <- err }); err != nil {
 		return err
 	}
 	select {

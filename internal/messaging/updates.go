@@ -116,16 +116,7 @@ func (s *Committer) SubmitUpdate(ctx context.Context, u UpdateRequest, done func
 
 // ApplyUpdate submits an update and waits for its commit.
 func (s *Committer) ApplyUpdate(ctx context.Context, u UpdateRequest) error {
-	ch := make(chan error, 1)
-	if err := s.SubmitUpdate(ctx, u, func(err error) { ch <- err }); err != nil {
-		return err
-	}
-	select {
-	case err := <-ch:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return waitDone(ctx, func(done func(error)) error { return s.SubmitUpdate(ctx, u, done) })
 }
 
 type updateJob struct {
