@@ -12,15 +12,34 @@ import (
 
 var _ messaging.TraceStore = (*Store)(nil)
 
-// TraceFacts implements messaging.TraceStore: three reads, whatever the
-// number of recipients (the members, their receipt times, their devices).
+// TraceFacts implements messaging.TraceStore: two reads, whatever the
+// number of recipients (the members with their receipt times, then their
+// devices).
 func (s *Store) TraceFacts(ctx context.Context, m messaging.Message, now time.Time) ([]messaging.RecipientFacts, error) {
 	// The members whose window holds m: joined before it, and not
 	// removed by a system message before it (members.left_seq).
 	const window = `conversation_id = ? AND user_id != ? AND joined_seq < ? AND (left_seq IS NULL OR ? < left_seq)`
+	// A member's events of one status for one sender cover disjoint
+	// ranges in order, so the first ending at or after m is the only one
+	// that can cover it: one index seek (receipt_events_recipient) per
+	// member and status, not a scan of the conversation's events. A read
+	// event with also_delivered dates the delivery too (both happened in
+	// one cycle).
+	const first = `(SELECT CASE WHEN e.from_seq < ? %s THEN e.at END FROM receipt_events e
+		  WHERE e.conversation_id = mb.conversation_id AND e.recipient_id = mb.user_id AND e.status = ?
+		    AND e.to_seq >= ? AND e.sender_id = ? AND e.message_id IS NULL
+		  ORDER BY e.to_seq LIMIT 1)`
 	rows, err := s.r.QueryContext(ctx, `
-		SELECT user_id, delivered_seq, read_seq FROM members WHERE `+window+`
-		 ORDER BY joined_at, user_id`, m.ConversationID, m.SenderID, m.Seq, m.Seq)
+		SELECT mb.user_id, mb.delivered_seq, mb.read_seq,
+		       `+fmt.Sprintf(first, "")+`,
+		       `+fmt.Sprintf(first, "")+`,
+		       `+fmt.Sprintf(first, "AND e.also_delivered = 1")+`
+		  FROM members mb WHERE `+window+`
+		 ORDER BY mb.joined_at, mb.user_id`,
+		m.Seq, wire.StatusDelivered, m.Seq, m.SenderID,
+		m.Seq, wire.StatusRead, m.Seq, m.SenderID,
+		m.Seq, wire.StatusRead, m.Seq, m.SenderID,
+		m.ConversationID, m.SenderID, m.Seq, m.Seq)
 	if err != nil {
 		return nil, fmt.Errorf("list recipients: %w", err)
 	}
@@ -28,9 +47,14 @@ func (s *Store) TraceFacts(ctx context.Context, m messaging.Message, now time.Ti
 	index := map[string]int{}
 	for rows.Next() {
 		var f messaging.RecipientFacts
-		if err := rows.Scan(&f.UserID, &f.DeliveredSeq, &f.ReadSeq); err != nil {
+		var delivered, read, both sql.NullInt64
+		if err := rows.Scan(&f.UserID, &f.DeliveredSeq, &f.ReadSeq, &delivered, &read, &both); err != nil {
 			rows.Close()
 			return nil, err
+		}
+		f.DeliveredAt, f.ReadAt = optTime(delivered), optTime(read)
+		if b := optTime(both); !b.IsZero() && (f.DeliveredAt.IsZero() || b.Before(f.DeliveredAt)) {
+			f.DeliveredAt = b
 		}
 		index[f.UserID] = len(out)
 		out = append(out, f)
@@ -42,49 +66,10 @@ func (s *Store) TraceFacts(ctx context.Context, m messaging.Message, now time.Ti
 	if len(out) == 0 {
 		return out, nil
 	}
-	if err := s.traceReceipts(ctx, m, out, index); err != nil {
-		return nil, err
-	}
 	if err := s.traceDevices(ctx, m, now, window, out, index); err != nil {
 		return nil, err
 	}
 	return out, nil
-}
-
-// traceReceipts finds when m was delivered to and read by each recipient:
-// a recipient's events of one status cover disjoint ranges, so at most one
-// of each covers m. A read event with also_delivered dates the delivery
-// too (both happened in one cycle).
-func (s *Store) traceReceipts(ctx context.Context, m messaging.Message, out []messaging.RecipientFacts, index map[string]int) error {
-	rows, err := s.r.QueryContext(ctx, `
-		SELECT recipient_id, status, also_delivered, at FROM receipt_events
-		 WHERE conversation_id = ? AND message_id IS NULL AND to_seq >= ? AND from_seq < ?
-		   AND status IN (?, ?)`,
-		m.ConversationID, m.Seq, m.Seq, wire.StatusDelivered, wire.StatusRead)
-	if err != nil {
-		return fmt.Errorf("find receipt times: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var user, status string
-		var both, at int64
-		if err := rows.Scan(&user, &status, &both, &at); err != nil {
-			return err
-		}
-		i, ok := index[user]
-		if !ok {
-			continue
-		}
-		f := &out[i]
-		t := fromMS(at)
-		if status == wire.StatusRead {
-			f.ReadAt = earliest(f.ReadAt, t)
-		}
-		if status == wire.StatusDelivered || both != 0 {
-			f.DeliveredAt = earliest(f.DeliveredAt, t)
-		}
-	}
-	return rows.Err()
 }
 
 // traceDevices reads the recipients' live sessions with their last
@@ -155,11 +140,4 @@ func optMS(t time.Time) int64 {
 		return 0
 	}
 	return ms(t)
-}
-
-func earliest(a, b time.Time) time.Time {
-	if a.IsZero() || b.Before(a) {
-		return b
-	}
-	return a
 }
