@@ -78,6 +78,8 @@ type (
 	RecipientStatus = wire.RecipientStatus
 	MessageStatus   = wire.MessageStatus
 	MessageTrace    = wire.MessageTrace
+	TraceRecipient  = wire.TraceRecipient
+	TraceDevice     = wire.TraceDevice
 )
 
 // Register creates an account.

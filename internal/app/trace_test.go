@@ -9,6 +9,7 @@ import (
 	"github.com/parleychat/parley/internal/apptest"
 	"github.com/parleychat/parley/internal/clock"
 	"github.com/parleychat/parley/internal/config"
+	"github.com/parleychat/parley/wire"
 )
 
 // TestTrace follows one message through a recipient device, as its
@@ -139,8 +140,10 @@ func TestTrace(t *testing.T) {
 
 // TestTraceRecipients: a group message lists the members whose window
 // holds it, a removed member only for what was sent before its removal;
-// a message withheld by a block is "sent" with no device, as for a
-// recipient signed in nowhere (the sender must not learn of the block).
+// a recipient that hides its online status shows no connection (queued
+// until acknowledged, offline); a message withheld by a block is "sent"
+// with no device, as for a recipient signed in nowhere (the sender must
+// not learn of the block).
 func TestTraceRecipients(t *testing.T) {
 	bothEngines(t, func(t *testing.T, cfg config.Config) {
 		ctx := testCtx(t)
@@ -178,6 +181,30 @@ func TestTraceRecipients(t *testing.T) {
 		}
 		if got := users(after.MessageID); len(got) != 1 || got[0] != bob.UserID {
 			t.Fatalf("after the removal: recipients %v, want bob alone", got)
+		}
+
+		// Bob is connected and has not acknowledged it: written, online,
+		// until he hides his online status from everyone.
+		served(t, bob.Dial(ctx))
+		live, err := ac.SendMessage(ctx, text("r2b", g.ConversationID, "are you there?"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		bobsDevice := func() client.TraceDevice {
+			tr, err := alice.API.Trace(ctx, live.MessageID)
+			if err != nil || len(tr.Recipients) != 1 || len(tr.Recipients[0].Devices) != 1 {
+				t.Fatalf("trace = %+v, %v; want bob's one device", tr, err)
+			}
+			return tr.Recipients[0].Devices[0]
+		}
+		if d := bobsDevice(); d.State != "written" || !d.Online || d.WrittenAt == 0 {
+			t.Fatalf("visible: %+v, want written and online", d)
+		}
+		if _, err := bob.API.UpdateSettings(ctx, wire.SettingsUpdate{OnlineVisibility: "nobody"}); err != nil {
+			t.Fatal(err)
+		}
+		if d := bobsDevice(); d.State != "queued" || d.Online || d.WrittenAt != 0 {
+			t.Fatalf("hidden: %+v, want queued and offline", d)
 		}
 
 		dm, err := alice.API.CreateDirect(ctx, bob.UserID)
