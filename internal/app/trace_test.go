@@ -99,6 +99,11 @@ func TestTrace(t *testing.T) {
 		if r.Status != "read" || r.ReadAt != ms(20*time.Second) || r.DeliveredAt != ms(15*time.Second) {
 			t.Fatalf("read: %+v", r)
 		}
+		// The read receipt named what the device had: its cursor did not
+		// move, nor did the time of its acknowledgement.
+		if d := r.Devices[0]; d.AcknowledgedAt != ms(15*time.Second) {
+			t.Fatalf("after the read: %+v, want still acknowledged at %d", d, ms(15*time.Second))
+		}
 
 		// Committed while bob is connected: written at once. He leaves
 		// without acknowledging it; it stays written, and the next one,
