@@ -95,9 +95,9 @@ func (s *Service) Trace(ctx context.Context, userID, messageID string) (Trace, e
 		return Trace{}, fmt.Errorf("load message: %w", err)
 	}
 	if s.FlushConnections != nil {
-		// This node's connects and closes not yet written: the trace
-		// is exact for devices connected here, within FlushEvery for
-		// those on other nodes.
+		// Write this node's batched connects and closes first: the
+		// trace is exact for devices connected here, and lags by at most
+		// the gateway's StampEvery for those on other nodes.
 		if err := s.FlushConnections(ctx); err != nil {
 			return Trace{}, fmt.Errorf("flush connection stamps: %w", err)
 		}
