@@ -77,6 +77,9 @@ type (
 	Message         = wire.Message
 	RecipientStatus = wire.RecipientStatus
 	MessageStatus   = wire.MessageStatus
+	MessageTrace    = wire.MessageTrace
+	TraceRecipient  = wire.TraceRecipient
+	TraceDevice     = wire.TraceDevice
 )
 
 // Register creates an account.
@@ -213,6 +216,14 @@ func (c *Client) MessageStatus(ctx context.Context, messageID string) (MessageSt
 	var st MessageStatus
 	err := c.do(ctx, http.MethodGet, "/api/v1/messages/"+url.PathEscape(messageID)+"/status", nil, &st)
 	return st, err
+}
+
+// Trace returns where a message the caller sent stands on each recipient
+// device (GET /api/v1/messages/{id}/trace).
+func (c *Client) Trace(ctx context.Context, messageID string) (MessageTrace, error) {
+	var t MessageTrace
+	err := c.do(ctx, http.MethodGet, "/api/v1/messages/"+url.PathEscape(messageID)+"/trace", nil, &t)
+	return t, err
 }
 
 // Do makes a raw API call: body (if not nil) is sent as JSON and a 2xx

@@ -47,6 +47,7 @@ var restTypes = map[string]struct{ req, resp any }{
 	"PATCH /api/v1/conversations/{id}/participants/{user_id}": {SetRoleRequest{}, Conversation{}},
 	"GET /api/v1/conversations/{id}/messages":                 {nil, MessageList{}},
 	"GET /api/v1/messages/{id}/status":                        {nil, MessageStatus{}},
+	"GET /api/v1/messages/{id}/trace":                         {nil, MessageTrace{}},
 	"POST /api/v1/media":                                      {CreateMediaRequest{}, Upload{}},
 	"POST /api/v1/media/{id}/complete":                        {nil, Media{}},
 	"GET /api/v1/media/{id}":                                  {nil, Media{}},

@@ -285,6 +285,59 @@ type MessageStatus struct {
 	Recipients     []RecipientStatus `json:"recipients"`
 }
 
+// Device states of the delivery trace (GET /api/v1/messages/{id}/trace).
+const (
+	// TraceQueued: the message waits in the device's offline queue.
+	TraceQueued = "queued"
+	// TraceWritten: the message was written to a connection of the device,
+	// which has not acknowledged it yet.
+	TraceWritten = "written"
+	// TraceAcknowledged: the device's delivery cursor passed the message.
+	TraceAcknowledged = "acknowledged"
+	// TraceExpired: the message disappeared before the device had it.
+	TraceExpired = "expired"
+)
+
+// MessageTrace answers GET /api/v1/messages/{id}/trace: where a message
+// stands on each recipient and each of its devices, for its sender. Times
+// are Unix ms; CommittedAt is when it was stored ("sent"). DeletedAt is
+// set for a message deleted for everyone; ExpiresAt for a disappearing
+// one.
+type MessageTrace struct {
+	MessageID      string           `json:"message_id"`
+	ConversationID string           `json:"conversation_id"`
+	CommittedAt    int64            `json:"committed_at"`
+	DeletedAt      int64            `json:"deleted_at,omitempty"`
+	ExpiresAt      int64            `json:"expires_at,omitempty"`
+	Recipients     []TraceRecipient `json:"recipients"`
+}
+
+// TraceRecipient is one recipient of a traced message: its receipt status
+// (per user, as GET …/status answers it), when it was delivered to and read
+// by the user, and each of its devices.
+type TraceRecipient struct {
+	UserID      string        `json:"user_id"`
+	Status      string        `json:"status"`
+	DeliveredAt int64         `json:"delivered_at,omitempty"`
+	ReadAt      int64         `json:"read_at,omitempty"`
+	Devices     []TraceDevice `json:"devices"`
+}
+
+// TraceDevice is one device (session) of a recipient. State is one of the
+// Trace* constants; QueuedSince, WrittenAt and AcknowledgedAt are set when
+// known (WrittenAt and AcknowledgedAt are "at the latest", see
+// docs/PROTOCOL.md). Online is the device's connection as the caller may
+// see its owner's online status.
+type TraceDevice struct {
+	DeviceID       string `json:"device_id"`
+	DeviceName     string `json:"device_name"`
+	State          string `json:"state"`
+	QueuedSince    int64  `json:"queued_since,omitempty"`
+	WrittenAt      int64  `json:"written_at,omitempty"`
+	AcknowledgedAt int64  `json:"acknowledged_at,omitempty"`
+	Online         bool   `json:"online"`
+}
+
 // CreateMediaRequest is the body of POST /api/v1/media. Size is a pointer
 // so that a missing size is told apart from zero.
 type CreateMediaRequest struct {

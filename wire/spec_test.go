@@ -29,7 +29,7 @@ var restBodies = []any{
 	CreateConversationRequest{}, RenameRequest{}, AddParticipantRequest{}, SetRoleRequest{},
 	Invite{}, InviteList{}, InvitePreview{},
 	Participant{}, Conversation{}, LastMessage{}, ConversationList{}, ParticipantList{},
-	Message{}, Quote{}, ReactionCount{}, MessageList{}, RecipientStatus{}, MessageStatus{},
+	Message{}, Quote{}, ReactionCount{}, MessageList{}, RecipientStatus{}, MessageStatus{}, MessageTrace{}, TraceRecipient{}, TraceDevice{},
 	CreateMediaRequest{}, Upload{}, Media{}, ServerInfo{}, MediaSupport{}, ServerLimits{},
 	ErrorBody{}, ErrorDetail{},
 }

@@ -53,6 +53,7 @@ type Conversations interface {
 type Messages interface {
 	History(ctx context.Context, userID, conversationID string, q messaging.HistoryQuery) ([]messaging.Message, error)
 	MessageStatus(ctx context.Context, userID, messageID string) (messaging.Message, []messaging.RecipientStatus, error)
+	Trace(ctx context.Context, userID, messageID string) (messaging.Trace, error)
 }
 
 // Presence answers presence questions and keeps privacy settings.
@@ -108,6 +109,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle("DELETE /api/v1/conversations/{id}/participants/{user_id}", a.auth(a.removeParticipant))
 	mux.Handle("GET /api/v1/conversations/{id}/messages", a.auth(a.getMessages))
 	mux.Handle("GET /api/v1/messages/{id}/status", a.auth(a.getMessageStatus))
+	mux.Handle("GET /api/v1/messages/{id}/trace", a.auth(a.getMessageTrace))
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, wire.NewError(wire.CodeNotFound, "no such endpoint"))
 	})

@@ -130,6 +130,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 
 	msgs := messaging.NewService(committer, convs)
 	msgs.GapFilled = m.GapFilled
+	msgs.Presence = pres
 	med, blobHandler, err := newMedia(ctx, cfg, st, clk, log)
 	if err != nil {
 		_ = st.Close()
@@ -144,8 +145,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 		RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, Users: userLimits(cfg.Abuse, a.caps),
 	}, gateway.Deps{
 		Hub: hub, Bus: pub, Router: router, Auth: ids, Sessions: ids, Messages: msgs, Presence: pres, Media: med,
-		Clock: clk, Log: log, Observer: m,
+		Clock: clk, Log: log, Observer: m, Connections: st,
 	})
+	msgs.FlushConnections = gw.FlushConnections
 	ids.OnRevoke = gw.Revoke
 	a.cleanup = retention.New(st, committer, med, clk, retention.Config{
 		Retention: cfg.Retention, Interval: cfg.CleanupInterval, Batch: cfg.CleanupBatch,

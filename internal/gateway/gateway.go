@@ -112,6 +112,9 @@ type Gateway struct {
 	// The periodic session check (StartSessionChecks).
 	checkEvery time.Duration
 	checkTimer clock.Timer
+	// stamps batches connects and closes for the delivery trace (nil
+	// without Deps.Connections).
+	stamps *stamps
 }
 
 // MediaAccess says whether a user may attach a media item to a message:
@@ -142,16 +145,23 @@ type Deps struct {
 	Clock    clock.Clock
 	Log      *slog.Logger
 	Observer Observer
+	// Connections, if set, is told when each device connects and
+	// disconnects (batched: stamps.go).
+	Connections ConnectionLog
 }
 
 // New returns a gateway.
 func New(cfg Config, d Deps) *Gateway {
-	return &Gateway{
+	g := &Gateway{
 		cfg: cfg, Deps: d, conns: map[*Conn]struct{}{}, users: newUserLimits(cfg.Users),
 		pending:  newAdmission(cfg.MaxPendingSends, cfg.MaxSendWait, d.Clock.Now),
 		readBufs: newBuffers(1024, 64<<10), writeBufs: newBuffers(4096, maxWriteBuffer+4096),
 		connects: newWorkers(connectWorkers),
 	}
+	if d.Connections != nil {
+		g.stamps = newStamps(d.Connections, d.Clock, d.Log)
+	}
+	return g
 }
 
 // ServeHTTP authenticates and upgrades a connection, then hands it to its
@@ -204,6 +214,11 @@ func (g *Gateway) open(ctx context.Context, c *Conn) {
 	if g.Observer != nil {
 		g.Observer.ConnOpened()
 	}
+	if g.stamps != nil {
+		// Before the hub knows c: what is committed from here on reaches
+		// it live, what was committed before, by the sync below.
+		g.stamps.connected(c.deviceID)
+	}
 	// A session that expires while its socket is open ends it, as a
 	// revocation does: a token must not outlive its expiry through a
 	// connection opened before.
@@ -245,6 +260,11 @@ func (g *Gateway) closed(c *Conn, timedOut bool) {
 		g.Router.Unwatch(ctx, c.userID)
 	}
 	g.Presence.Unsubscribe(c)
+	if g.stamps != nil {
+		// Before presence tells anyone the user went offline: whoever
+		// hears it and asks for a trace sees the close.
+		g.stamps.closed(c.deviceID)
+	}
 	g.Presence.Disconnected(ctx, c.userID, timedOut)
 	c.release()
 	g.mu.Lock()
@@ -282,6 +302,12 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	case <-done:
 		// No connect is under way, and none will start.
 		g.connects.stop()
+		if g.stamps != nil {
+			// Every close is stamped: write them while the store is open.
+			if err := g.stamps.flush(ctx, true); err != nil {
+				g.Log.Error("connection stamps", "err", err)
+			}
+		}
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()

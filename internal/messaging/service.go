@@ -20,6 +20,12 @@ type Service struct {
 	// store what a live event skipped (for metrics). Set it before any
 	// stream opens; it is called from the streams' goroutines.
 	GapFilled func()
+	// Presence, if set, tells the delivery trace what a sender may see
+	// of a recipient's connection; unset, it shows none.
+	Presence OnlineViewer
+	// FlushConnections, if set, writes the connects and closes this node
+	// has batched, so that a trace read here is exact for them.
+	FlushConnections func(context.Context) error
 }
 
 // NewService returns the messaging service over c, the node's one

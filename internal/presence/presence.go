@@ -621,6 +621,34 @@ func (t *Tracker) Get(ctx context.Context, viewer, userID string) (State, error)
 	return st, nil
 }
 
+// OnlineView reports whether viewer may see userID's online status (as
+// Get applies it: settings, contacts, blocks both ways) and whether
+// userID is online; the delivery trace shows a device's connection only
+// when the first holds.
+func (t *Tracker) OnlineView(ctx context.Context, viewer, userID string) (visible, online bool, err error) {
+	if viewer != userID {
+		target, err := t.view(ctx, userID)
+		if err != nil {
+			return false, false, err
+		}
+		me, err := t.view(ctx, viewer)
+		if err != nil {
+			return false, false, err
+		}
+		t.mu.Lock()
+		visible = visibleTo(target.settings.Online, target.contacts[viewer]) && !target.blocked[viewer] && !me.blocked[userID]
+		t.mu.Unlock()
+		if !visible {
+			return false, false, nil
+		}
+	}
+	on, err := t.dir.Online(ctx, []string{userID})
+	if err != nil {
+		return false, false, fmt.Errorf("presence directory: %w", err)
+	}
+	return true, on[userID], nil
+}
+
 // view returns a user's settings and contacts, from memory when it is
 // connected here, else from the store.
 func (t *Tracker) view(ctx context.Context, userID string) (*local, error) {

@@ -475,6 +475,11 @@ async function group(alice, bob, carol) {
   const pop = a.getByRole('dialog', { name: 'Message info' });
   await pop.locator('.receipt', { hasText: 'Bob Marley' }).filter({ hasText: 'Read' }).waitFor({ timeout: WAIT });
   await pop.locator('.receipt', { hasText: 'Carol King' }).filter({ hasText: 'Read' }).waitFor({ timeout: WAIT });
+  // The delivery trace below: each reader, and its one device, which
+  // acknowledged the message.
+  const trace = pop.getByRole('region', { name: 'Delivery' });
+  await trace.locator('.trace-recipient', { hasText: 'Bob Marley · read' }).locator('.trace-device', { hasText: 'acknowledged' }).waitFor({ timeout: WAIT });
+  await trace.locator('.trace-recipient', { hasText: 'Carol King · read' }).locator('.trace-device', { hasText: 'acknowledged' }).waitFor({ timeout: WAIT });
   await shot(a, '07-group-receipts');
   await checkA11y(a, 'group chat with message info');
   await a.keyboard.press('Escape');

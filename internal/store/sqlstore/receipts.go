@@ -85,7 +85,7 @@ func applyReceipts(ctx context.Context, tx *Tx, reqs []messaging.ReceiptRequest,
 	if err != nil {
 		return nil, err
 	}
-	devices := map[deviceKey]int64{} // highest seq acked
+	devices := map[deviceKey]deviceAck{} // highest seq acked, and when
 	var touched []memberKey
 	for i, r := range reqs {
 		if refused[i] != nil {
@@ -96,7 +96,9 @@ func applyReceipts(ctx context.Context, tx *Tx, reqs []messaging.ReceiptRequest,
 		}
 		for _, sp := range spans[i] {
 			dk := deviceKey{r.DeviceID, sp.conv}
-			devices[dk] = max(devices[dk], sp.hi)
+			if a := devices[dk]; sp.hi > a.seq {
+				devices[dk] = deviceAck{seq: sp.hi, at: r.At}
+			}
 			k := memberKey{sp.conv, r.UserID}
 			m := members[k]
 			from := m.delivered
@@ -242,25 +244,40 @@ func compareKeys(a, b memberKey) int {
 	return cmp.Or(cmp.Compare(a.conv, b.conv), cmp.Compare(a.user, b.user))
 }
 
+// deviceAck is the highest sequence number a device acknowledged in a
+// conversation within a cycle, and when.
+type deviceAck struct {
+	seq int64
+	at  time.Time
+}
+
 // writeDeviceCursors moves each device's cursor of a conversation to the
-// highest sequence number it acknowledged (never back).
-func writeDeviceCursors(ctx context.Context, tx *Tx, devices map[deviceKey]int64) error {
+// highest sequence number it acknowledged (never back), and dates the
+// move in the same statement (acked_at, for the delivery trace): no write
+// is added per message or per device.
+func writeDeviceCursors(ctx context.Context, tx *Tx, devices map[deviceKey]deviceAck) error {
 	if len(devices) == 0 {
 		return nil
 	}
 	keys := slices.SortedFunc(maps.Keys(devices), func(a, b deviceKey) int {
 		return cmp.Or(cmp.Compare(a.device, b.device), cmp.Compare(a.conv, b.conv))
 	})
-	set := newRowSet("v", textCol("d"), textCol("c"), intCol("s"))
+	set := newRowSet("v", textCol("d"), textCol("c"), intCol("s"), intCol("t"))
 	for _, k := range keys {
-		set.add(k.device, k.conv, devices[k])
+		a := devices[k]
+		set.add(k.device, k.conv, a.seq, ms(a.at))
 	}
 	table, args := set.table(tx.d)
+	// acked_at moves only with the cursor: a repeated ack of what the
+	// device already had does not make its messages look acknowledged
+	// later than they were.
 	if _, err := tx.ExecContext(ctx, `
-		INSERT INTO device_cursors (device_id, conversation_id, delivered_seq)
-		SELECT v.d, v.c, v.s FROM `+table+` WHERE true
+		INSERT INTO device_cursors (device_id, conversation_id, delivered_seq, acked_at)
+		SELECT v.d, v.c, v.s, v.t FROM `+table+` WHERE true
 		ON CONFLICT (device_id, conversation_id) DO UPDATE
-		   SET delivered_seq = greatest(device_cursors.delivered_seq, excluded.delivered_seq)`, args...); err != nil {
+		   SET acked_at = CASE WHEN excluded.delivered_seq > device_cursors.delivered_seq
+		                       THEN excluded.acked_at ELSE device_cursors.acked_at END,
+		       delivered_seq = greatest(device_cursors.delivered_seq, excluded.delivered_seq)`, args...); err != nil {
 		return fmt.Errorf("advance device cursors: %w", err)
 	}
 	return nil

@@ -145,6 +145,38 @@ import { ParleyError } from './errors.js';
  * @property {RecipientStatus[]} recipients
  */
 /**
+ * One session of a recipient in a delivery trace. Times are Unix ms;
+ * written_at and acknowledged_at are "at the latest" (docs/PROTOCOL.md,
+ * "Delivery trace").
+ * @typedef {object} TraceDevice
+ * @property {string} device_id
+ * @property {string} device_name
+ * @property {'queued'|'written'|'acknowledged'|'expired'} state
+ * @property {number} [queued_since] set when queued
+ * @property {number} [written_at] absent when unknown or hidden by the recipient's online visibility
+ * @property {number} [acknowledged_at] absent when unknown
+ * @property {boolean} online as far as the caller may see the recipient's online status
+ */
+/**
+ * One recipient of a traced message; receipts are per user.
+ * @typedef {object} TraceRecipient
+ * @property {string} user_id
+ * @property {'sent'|'delivered'|'read'|'expired'} status
+ * @property {number} [delivered_at]
+ * @property {number} [read_at]
+ * @property {TraceDevice[]} devices its live sessions, oldest first
+ */
+/**
+ * Where a message stands on each recipient device (the sender only).
+ * @typedef {object} MessageTrace
+ * @property {string} message_id
+ * @property {string} conversation_id
+ * @property {number} committed_at when it was stored ("sent")
+ * @property {number} [deleted_at]
+ * @property {number} [expires_at]
+ * @property {TraceRecipient[]} recipients
+ */
+/**
  * A page of history: after_seq or before_seq (neither: the newest page).
  * @typedef {object} HistoryQuery
  * @property {number} [after_seq]
@@ -495,6 +527,8 @@ export class Api {
 
   /** @param {string} messageId @returns {Promise<MessageStatus>} */
   messageStatus(messageId) { return this.request('GET', `/messages/${enc(messageId)}/status`); }
+  /** @param {string} messageId @returns {Promise<MessageTrace>} the sender's delivery trace */
+  trace(messageId) { return this.request('GET', `/messages/${enc(messageId)}/trace`); }
 
   // ---- media ----
 

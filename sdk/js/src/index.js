@@ -27,6 +27,9 @@ export { encodeClientFrame, decodeServerFrame, CLIENT_MESSAGE_TYPES, MAX_IDS, MA
 /** @typedef {import('./api.js').Participant} Participant */
 /** @typedef {import('./api.js').Conversation} Conversation */
 /** @typedef {import('./api.js').MessageStatus} MessageStatus */
+/** @typedef {import('./api.js').MessageTrace} MessageTrace */
+/** @typedef {import('./api.js').TraceRecipient} TraceRecipient */
+/** @typedef {import('./api.js').TraceDevice} TraceDevice */
 /** @typedef {import('./api.js').HistoryQuery} HistoryQuery */
 /** @typedef {import('./api.js').MediaUpload} MediaUpload */
 /** @typedef {import('./api.js').Media} Media */
@@ -446,6 +449,8 @@ export class Parley {
   history(id, q) { return this.api.history(id, q); }
   /** @param {string} messageId @returns {Promise<MessageStatus>} */
   messageStatus(messageId) { return this.api.messageStatus(messageId); }
+  /** @param {string} messageId @returns {Promise<MessageTrace>} where it stands on each recipient device (sender only) */
+  trace(messageId) { return this.api.trace(messageId); }
   /** @param {string} contentType @param {number} size @returns {Promise<MediaUpload>} */
   createUpload(contentType, size) { return this.api.createUpload(contentType, size); }
   /** @param {MediaUpload} upload @param {UploadBody} body @param {string} contentType @returns {Promise<void>} */

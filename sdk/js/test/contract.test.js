@@ -98,6 +98,7 @@ const calls = {
   'GET /api/v1/conversations/{id}/participants': (api) => api.participants('x').then((participants) => ({ participants })),
   'GET /api/v1/conversations/{id}/messages': (api) => api.history('x').then((messages) => ({ messages })),
   'GET /api/v1/messages/{id}/status': (api) => api.messageStatus('x'),
+  'GET /api/v1/messages/{id}/trace': (api) => api.trace('x'),
   'POST /api/v1/media': (api, r) => api.createUpload(r.content_type, r.size),
   'GET /api/v1/media/{id}': (api) => api.media('x'),
   'POST /api/v1/media/{id}/complete': (api) => api.completeUpload('x'),

@@ -96,6 +96,17 @@ test('1:1: send, ack, the other receives, delivered and read come back', T, asyn
   const st = await alice.messageStatus(ack.message_id);
   assert.equal(st.status, 'read');
   await assert.rejects(bob.messageStatus(ack.message_id), { status: 403, code: 'forbidden' });
+  // The trace: bob's one device acknowledged it, and he read it.
+  const tr = await alice.trace(ack.message_id);
+  assert.equal(typeof tr.committed_at, 'number');
+  assert.equal(tr.recipients.length, 1);
+  assert.equal(tr.recipients[0].user_id, bob.userId);
+  assert.equal(tr.recipients[0].status, 'read');
+  assert.ok(tr.recipients[0].read_at >= tr.committed_at);
+  assert.equal(tr.recipients[0].devices.length, 1);
+  assert.equal(tr.recipients[0].devices[0].state, 'acknowledged');
+  assert.equal(tr.recipients[0].devices[0].online, true);
+  await assert.rejects(bob.trace(ack.message_id), { status: 404, code: 'not_found' });
 });
 
 test('the same client_message_id is stored once', T, async () => {

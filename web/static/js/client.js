@@ -545,6 +545,9 @@ export class Client extends EventTarget {
     return res;
   }
 
+  /** Where an own message stands on each recipient device: GET /messages/{id}/trace. */
+  trace(m) { return this.parley.trace(m.message_id); }
+
   applyStatus(m, res) {
     const chat = this.chat(m.conversation_id);
     m.recipients = (res.recipients || []).map((r) => r.user_id);

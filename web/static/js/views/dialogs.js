@@ -2,7 +2,7 @@
 // returns to the button that opened it) and the per-member receipt popover.
 
 import { h, fill, avatar } from '../dom.js';
-import { hue, initials, fullTime, lastSeen } from '../format.js';
+import { hue, initials, fullTime, lastSeen, clockTime } from '../format.js';
 import { tickMark, tickLabel } from './ticks.js';
 
 /**
@@ -414,7 +414,9 @@ export function membersDialog(client, convId) {
 
 /**
  * Who has an own message, per member: a popover next to its ticks,
- * from GET /messages/{id}/status. Escape or a click elsewhere closes it.
+ * from GET /messages/{id}/status, and below it where the message stands on
+ * each of their devices (GET /messages/{id}/trace), so that "why one
+ * tick?" has an answer. Escape or a click elsewhere closes it.
  */
 export async function receiptPopover(client, m, anchor) {
   document.querySelectorAll('.receipts[popover]').forEach((p) => p.remove());
@@ -457,6 +459,51 @@ export async function receiptPopover(client, m, anchor) {
     fill(body, h('p', { class: 'form-error' }, e.message || 'Could not load the receipts.'));
   }
   if (pop.isConnected) place(pop, anchor);
+  try {
+    const tr = await client.trace(m);
+    if (!pop.isConnected) return;
+    tr.recipients.forEach((r) => client.ensureUser(r.user_id));
+    pop.append(traceSection(client, tr));
+  } catch (e) {
+    pop.append(h('p', { class: 'form-error' }, e.message || 'Could not load the delivery details.'));
+  }
+  if (pop.isConnected) place(pop, anchor);
+}
+
+/** The delivery trace in plain words: per recipient, then per device. */
+function traceSection(client, tr) {
+  const recipient = (r) => {
+    let what = 'not delivered yet';
+    if (r.status === 'read') what = `read ${clockTime(r.read_at)}`;
+    else if (r.status === 'delivered') what = `delivered ${clockTime(r.delivered_at)}`;
+    else if (r.status === 'expired') what = 'expired before it arrived';
+    return h('li', { class: 'trace-recipient' },
+      h('span', { class: 'trace-who' }, `${client.name(r.user_id, { you: false })} · ${what.trim()}`),
+      r.devices.length
+        ? h('ul', { class: 'trace-devices' }, r.devices.map((d) => h('li', { class: 'trace-device' },
+          `${d.device_name || 'device'}: ${deviceWords(d)}`)))
+        : h('p', { class: 'trace-none muted' }, 'No device to show.'));
+  };
+  return h('section', { class: 'trace', 'aria-label': 'Delivery' },
+    h('h4', { class: 'trace-title' }, 'Delivery'),
+    h('p', { class: 'trace-sent muted' }, `Sent ${clockTime(tr.committed_at)}`),
+    tr.recipients.length ? h('ul', { class: 'trace-list' }, tr.recipients.map(recipient)) : h('p', { class: 'muted' }, 'No recipients.'));
+}
+
+/** One device's state of a message, as a sentence fragment. */
+function deviceWords(d) {
+  const at = (label, ms) => (ms ? `${label} ${clockTime(ms)}` : label);
+  const where = d.online ? '' : ' (offline)';
+  switch (d.state) {
+    case 'acknowledged':
+      return [d.written_at ? at('written', d.written_at) : '', at('acknowledged', d.acknowledged_at)].filter(Boolean).join(', ');
+    case 'written':
+      return at('written', d.written_at) + where;
+    case 'expired':
+      return 'expired before it arrived';
+    default:
+      return at('queued since', d.queued_since) + where;
+  }
 }
 
 /** Puts a popover above its anchor, or below when there is no room above. */
