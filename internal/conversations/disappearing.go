@@ -6,11 +6,12 @@ import (
 	"slices"
 
 	"github.com/parleychat/parley/internal/store"
+	"github.com/parleychat/parley/wire"
 )
 
 // DisappearOptions are the disappearing-message settings a conversation
 // may have, in seconds: off, 24 hours, 7 days, 90 days.
-var DisappearOptions = []int{0, 86400, 604800, 7776000}
+var DisappearOptions = []int{wire.DisappearingOff, wire.Disappearing24h, wire.Disappearing7d, wire.Disappearing90d}
 
 // EventDisappearingChanged is the system message of a change of the
 // setting: {"event":"disappearing_changed","actor_id":…,"seconds":…}.
