@@ -14,7 +14,9 @@ import (
 // appendAll sequences and stores a cycle's sends with a fixed number of
 // statements, whatever their number: one to read (and, where several
 // writers exist, lock) their conversations, one for the members, one to
-// find keys seen before, one insert, and the updates of flush. Each send
+// find keys seen before, one insert, and the updates of flush — plus, when
+// the cycle has them, one for the messages its replies answer and two for
+// the messages its forwards copy (forwards.go). Each send
 // is decided as if they were appended one after the other: a key seen
 // before — stored earlier or earlier in this batch — is answered with the
 // original and takes no number, so numbers stay gap-free.
@@ -90,10 +92,12 @@ func (b *logBatch) appendAll(ctx context.Context, sends []messaging.Message) ([]
 			}
 		}
 		if m.ForwardOf != "" {
-			if m.Forwarded, err = fw.check(m); err != nil {
-				out[i] = messaging.AppendResult{Err: err}
+			hops, ferr := fw.check(m)
+			if ferr != nil {
+				out[i] = messaging.AppendResult{Err: ferr}
 				continue
 			}
+			m.Forwarded = hops
 		}
 		m.Seq = cs.last + 1
 		cs.last, cs.dirty = m.Seq, true
