@@ -61,6 +61,12 @@ type Observer interface {
 	CleanupPass(s Summary)
 }
 
+// ExpiryObserver is an Observer that also records the light passes
+// (ExpireOnce); found by type assertion.
+type ExpiryObserver interface {
+	ExpiryPass(s Summary)
+}
+
 // Config tunes the job.
 type Config struct {
 	Retention time.Duration
@@ -155,6 +161,11 @@ func (s *Service) ExpireOnce(ctx context.Context) (Summary, error) {
 	var sum Summary
 	err := s.expireMessages(ctx, now, now.Add(-s.cfg.Retention), &sum)
 	sum.Duration = time.Since(start)
+	// Counted, but not as a pass: the pass metrics (duration, oldest
+	// pending) describe full passes.
+	if o, ok := s.obs.(ExpiryObserver); ok {
+		o.ExpiryPass(sum)
+	}
 	if sum.ExpiredMessages > 0 || err != nil {
 		s.slog.Info("message expiry", "expired_messages", sum.ExpiredMessages, "expired_bytes", sum.ExpiredBytes,
 			"expired_statuses", sum.ExpiredStatuses, "duration", sum.Duration, "ok", err == nil)
