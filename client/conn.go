@@ -44,6 +44,9 @@ type OutgoingMessage struct {
 	ReplyTo string `json:"reply_to,omitempty"`
 	// Mentions name members of the conversation.
 	Mentions []string `json:"mentions,omitempty"`
+	// ForwardOf, if set, names the message, of any conversation the
+	// sender can see, that this one forwards.
+	ForwardOf string `json:"forward_of,omitempty"`
 }
 
 // DialOptions tune a connection.
@@ -264,7 +267,7 @@ func (c *Conn) SendMessage(ctx context.Context, m OutgoingMessage) (Ack, error) 
 	if m.MessageType == "" {
 		m.MessageType = "text"
 	}
-	frame := wire.Encode(wire.NewMessage(m.ClientMessageID, m.ConversationID, m.MessageType, m.Content, m.MediaID).Reply(m.ReplyTo).Mention(m.Mentions...))
+	frame := wire.Encode(wire.NewMessage(m.ClientMessageID, m.ConversationID, m.MessageType, m.Content, m.MediaID).Reply(m.ReplyTo).Mention(m.Mentions...).Forward(m.ForwardOf))
 	for attempt := 0; ; attempt++ {
 		f, err := c.sendAndWait(ctx, m.ClientMessageID, frame)
 		if err != nil {

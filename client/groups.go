@@ -80,3 +80,14 @@ func (c *Client) Pin(ctx context.Context, conversationID, messageID string) (Con
 func (c *Client) Unpin(ctx context.Context, conversationID, messageID string) error {
 	return c.do(ctx, http.MethodDelete, "/api/v1/conversations/"+url.PathEscape(conversationID)+"/pins/"+url.PathEscape(messageID), nil, nil)
 }
+
+// SetDisappearing sets how long after it is sent each new message of the
+// conversation disappears: one of wire.DisappearingOff, Disappearing24h,
+// Disappearing7d, Disappearing90d (any member of a 1:1, an admin of a
+// group).
+func (c *Client) SetDisappearing(ctx context.Context, conversationID string, seconds int) (Conversation, error) {
+	var conv Conversation
+	err := c.do(ctx, http.MethodPut, "/api/v1/conversations/"+url.PathEscape(conversationID)+"/disappearing",
+		wire.DisappearingRequest{Seconds: &seconds}, &conv)
+	return conv, err
+}

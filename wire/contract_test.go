@@ -38,6 +38,7 @@ var restTypes = map[string]struct{ req, resp any }{
 	"PATCH /api/v1/users/me/profile":                          {ProfileUpdate{}, User{}},
 	"PUT /api/v1/conversations/{id}/avatar":                   {AvatarRequest{}, Conversation{}},
 	"DELETE /api/v1/conversations/{id}/avatar":                {nil, nil},
+	"PUT /api/v1/conversations/{id}/disappearing":             {DisappearingRequest{}, Conversation{}},
 	"POST /api/v1/conversations":                              {CreateConversationRequest{}, Conversation{}},
 	"GET /api/v1/conversations":                               {nil, ConversationList{}},
 	"GET /api/v1/conversations/{id}":                          {nil, Conversation{}},

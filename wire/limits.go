@@ -63,6 +63,13 @@ const (
 	// ForwardedManyTimes is the hop count from which a message is
 	// "forwarded many times" and can be forwarded to one chat at a time.
 	ForwardedManyTimes = 5
+	// DisappearingOff, Disappearing24h, Disappearing7d and
+	// Disappearing90d are a conversation's disappearing-message settings
+	// (added), in seconds.
+	DisappearingOff = 0
+	Disappearing24h = 86400
+	Disappearing7d  = 604800
+	Disappearing90d = 7776000
 	// MaxEmojiBytes bounds a reaction's one emoji (a long ZWJ sequence
 	// is about 35 bytes).
 	MaxEmojiBytes = 64

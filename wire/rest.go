@@ -65,6 +65,12 @@ type AvatarRequest struct {
 	MediaID string `json:"media_id"`
 }
 
+// DisappearingRequest (added) is the body of PUT
+// /api/v1/conversations/{id}/disappearing: one of DisappearingOptions.
+type DisappearingRequest struct {
+	Seconds *int `json:"seconds"`
+}
+
 // Session is a login: a token for one device.
 type Session struct {
 	Token     string `json:"token"`
@@ -241,6 +247,9 @@ type Conversation struct {
 	LastMessage *LastMessage `json:"last_message,omitempty"`
 	// Avatar (added) is a group's picture, when it has one.
 	Avatar *Avatar `json:"avatar,omitempty"`
+	// DisappearingSeconds (added): how long after it is sent each new
+	// message disappears; absent when off.
+	DisappearingSeconds int `json:"disappearing_seconds,omitempty"`
 }
 
 // LastMessage is a conversation's newest message, as its list entry shows it.

@@ -25,7 +25,7 @@ var restBodies = []any{
 	RegisterRequest{}, LoginRequest{}, User{}, Session{}, UserPresence{}, Settings{}, SettingsUpdate{},
 	SessionInfo{}, SessionList{}, ChangePasswordRequest{}, DeleteAccountRequest{},
 	Contact{}, ContactList{}, Block{}, BlockList{},
-	Avatar{}, ProfileUpdate{}, AvatarRequest{},
+	Avatar{}, ProfileUpdate{}, AvatarRequest{}, DisappearingRequest{},
 	CreateConversationRequest{}, RenameRequest{}, AddParticipantRequest{}, SetRoleRequest{},
 	Invite{}, InviteList{}, InvitePreview{},
 	Participant{}, Conversation{}, LastMessage{}, ConversationList{}, ParticipantList{},

@@ -191,7 +191,7 @@ func toConversation(c conversations.Conversation) wire.Conversation {
 		LastSequenceNumber: c.LastSeq, CreatedBy: c.CreatedBy,
 		CreatedAt: clock.Millis(c.CreatedAt), LastActivityAt: clock.Millis(c.LastActivityAt),
 		Description: c.Description, OnlyAdminsSend: c.OnlyAdminsSend, OnlyAdminsEditInfo: c.OnlyAdminsEditInfo,
-		Pinned: c.Pinned,
+		Pinned: c.Pinned, DisappearingSeconds: c.DisappearSeconds,
 	}
 }
 

@@ -150,7 +150,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	msgs.FlushConnections = gw.FlushConnections
 	ids.OnRevoke = gw.Revoke
 	a.cleanup = retention.New(st, committer, med, clk, retention.Config{
-		Retention: cfg.Retention, Interval: cfg.CleanupInterval, Batch: cfg.CleanupBatch,
+		Retention: cfg.Retention, Interval: cfg.CleanupInterval, ExpireInterval: cfg.ExpireInterval, Batch: cfg.CleanupBatch,
 	}, log, m)
 	m.Counter("parley_store_statements_total", "Statements run on the store outside transactions, each a round trip to the engine.", func() float64 { return float64(st.Statements()) })
 	m.Gauge("parley_send_queue_depth", "Sends waiting for the group committer.", func() float64 { return float64(msgs.QueueDepth()) })
@@ -186,6 +186,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	a.cleanup.Deletions = accts
 	apiv1.RegisterInvites(mux, convs)
 	apiv1.RegisterPins(mux, convs)
+	apiv1.RegisterDisappearing(mux, convs)
 	apiv1.RegisterServerInfo(mux, a.serverInfo)
 	api.RegisterSpec(mux) // GET /api/openapi.json and /api/asyncapi.json, public
 	if blobHandler != nil {
@@ -273,6 +274,12 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 // RunCleanup runs one retention cleanup pass now.
 func (a *App) RunCleanup(ctx context.Context) (retention.Summary, error) {
 	return a.cleanup.RunOnce(ctx)
+}
+
+// RunExpiry runs one light pass of the cleanup job (tests): the expired
+// messages, disappearing ones included, and nothing else.
+func (a *App) RunExpiry(ctx context.Context) (retention.Summary, error) {
+	return a.cleanup.ExpireOnce(ctx)
 }
 
 // Cleanup runs one retention cleanup pass and closes the store: the

@@ -195,6 +195,9 @@ func TestContractServerSpeaksWire(t *testing.T) {
 	}
 	call(alice.API, "POST", "/api/v1/conversations", wire.CreateConversationRequest{Type: wire.ConversationDirect, Participants: []string{bob.UserID}}, new(wire.Conversation))
 	call(alice.API, "GET", "/api/v1/conversations/"+conv.ConversationID, nil, new(wire.Conversation))
+	day, hour := wire.Disappearing24h, 3600
+	call(alice.API, "PUT", "/api/v1/conversations/"+conv.ConversationID+"/disappearing", wire.DisappearingRequest{Seconds: &day}, new(wire.Conversation))
+	refused(alice.API, "PUT", "/api/v1/conversations/"+conv.ConversationID+"/disappearing", wire.DisappearingRequest{Seconds: &hour}, 400)
 	group, err := alice.API.CreateGroup(ctx, "climbing", []string{bob.UserID})
 	if err != nil {
 		t.Fatal(err)

@@ -39,6 +39,11 @@ type Config struct {
 	// CleanupBatch bounds the rows one cleanup transaction deletes.
 	CleanupInterval time.Duration
 	CleanupBatch    int
+	// ExpireInterval is the time between the light passes that delete
+	// disappearing messages past their expires_at (and messages past the
+	// retention), between the full passes: how late, at most, a
+	// disappearing message leaves the store (reads hide it on time).
+	ExpireInterval time.Duration
 
 	Limits           wire.Limits
 	HeartbeatTimeout time.Duration
@@ -91,6 +96,7 @@ func Default() Config {
 		Retention:        30 * 24 * time.Hour,
 		CleanupInterval:  5 * time.Minute,
 		CleanupBatch:     1000,
+		ExpireInterval:   30 * time.Second,
 		Limits:           wire.DefaultLimits(),
 		HeartbeatTimeout: 60 * time.Second,
 		PresenceGrace:    3 * time.Second,
@@ -143,6 +149,7 @@ func Load(name string, args []string, getenv func(string) string, stderr io.Writ
 	fs.DurationVar(&c.Retention, "retention", c.Retention, "how long undelivered messages, history and media are kept")
 	fs.DurationVar(&c.CleanupInterval, "cleanup-interval", c.CleanupInterval, "time between retention cleanup passes")
 	fs.IntVar(&c.CleanupBatch, "cleanup-batch", c.CleanupBatch, "rows deleted per cleanup transaction")
+	fs.DurationVar(&c.ExpireInterval, "expire-interval", c.ExpireInterval, "time between sweeps of disappearing messages past their expiry")
 	fs.IntVar(&c.Limits.MaxContentBytes, "max-content-bytes", c.Limits.MaxContentBytes, "largest message content, in bytes")
 	fs.IntVar(&c.Limits.MaxFrameBytes, "max-frame-bytes", c.Limits.MaxFrameBytes, "largest WebSocket frame answered with too_large instead of a disconnect")
 	fs.DurationVar(&c.HeartbeatTimeout, "heartbeat-timeout", c.HeartbeatTimeout, "close a connection silent for this long (at most 60s)")
@@ -223,6 +230,7 @@ func (c Config) Validate() error {
 	check(c.Retention >= MinRetention, "retention must be at least %s, got %s", MinRetention, c.Retention)
 	check(c.CleanupInterval >= 100*time.Millisecond, "cleanup-interval must be at least 100ms, got %s", c.CleanupInterval)
 	check(c.CleanupBatch >= 1, "cleanup-batch must be at least 1")
+	check(c.ExpireInterval >= 100*time.Millisecond, "expire-interval must be at least 100ms, got %s", c.ExpireInterval)
 	check(c.Limits.MaxContentBytes > 0, "max-content-bytes must be positive")
 	check(c.Limits.MaxFrameBytes >= c.Limits.MaxContentBytes, "max-frame-bytes must be at least max-content-bytes")
 	check(c.Limits.HardFrameBytes >= c.Limits.MaxFrameBytes, "the hard frame limit must be at least max-frame-bytes")

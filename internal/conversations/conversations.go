@@ -41,6 +41,9 @@ type Conversation struct {
 	Members            []Member
 	// Pinned are the pinned messages' ids, oldest pin first (pins.go).
 	Pinned []string
+	// DisappearSeconds is how long after it is sent a new message
+	// disappears; 0: it does not (disappearing.go).
+	DisappearSeconds int
 }
 
 // Member is a user's membership in a conversation.
@@ -84,8 +87,9 @@ type Store interface {
 	// current member.
 	Member(ctx context.Context, conversationID, userID string) (Member, error)
 	// ConversationsOf lists the user's conversations, newest activity first.
-	// Messages older than notBefore do not count as last message or unread.
-	ConversationsOf(ctx context.Context, userID string, notBefore time.Time) ([]Summary, error)
+	// Messages older than notBefore, or that expired (disappeared) by now,
+	// do not count as last message or unread.
+	ConversationsOf(ctx context.Context, userID string, notBefore, now time.Time) ([]Summary, error)
 	// MissingUsers returns those of ids that name no user.
 	MissingUsers(ctx context.Context, ids []string) ([]string, error)
 	// Invite returns a valid invite link; store.ErrNotFound for an

@@ -101,6 +101,9 @@ type Tx interface {
 	// Pin pins a message; Unpin unpins one and says whether it was pinned.
 	Pin(ctx context.Context, conversationID, messageID, by string, at time.Time) error
 	Unpin(ctx context.Context, conversationID, messageID string) (bool, error)
+	// SetDisappearing writes the conversation's disappearing-message
+	// setting (disappearing.go).
+	SetDisappearing(ctx context.Context, conversationID string, seconds int) error
 	// AppendSystem stores m with the conversation's next sequence number.
 	AppendSystem(ctx context.Context, m SystemMessage) (seq int64, err error)
 }

@@ -102,7 +102,8 @@ func (s *Service) Get(ctx context.Context, caller, id string) (Conversation, err
 
 // List returns the caller's conversations, newest activity first.
 func (s *Service) List(ctx context.Context, caller string) ([]Summary, error) {
-	list, err := s.store.ConversationsOf(ctx, caller, s.clock.Now().Add(-s.retention))
+	now := s.clock.Now()
+	list, err := s.store.ConversationsOf(ctx, caller, now.Add(-s.retention), now)
 	if err != nil {
 		return nil, fmt.Errorf("list conversations: %w", err)
 	}

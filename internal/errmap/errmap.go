@@ -68,6 +68,7 @@ var table = []entry{
 	{err: conversations.ErrCannotAdd, code: wire.CodeForbidden},
 	{err: conversations.ErrTooManyPins, code: wire.CodeInvalid, status: unprocessable},
 	{err: conversations.ErrNoSuchMessage, code: wire.CodeNotFound},
+	{err: conversations.ErrBadDisappear, code: wire.CodeInvalid},
 
 	{err: messaging.ErrForbidden, code: wire.CodeForbidden},
 	{err: messaging.ErrConversationNotFound, code: wire.CodeNotFound},
@@ -75,6 +76,9 @@ var table = []entry{
 	{err: messaging.ErrNotSender, code: wire.CodeForbidden},
 	{err: messaging.ErrBadReply, code: wire.CodeInvalid, status: unprocessable},
 	{err: messaging.ErrBadMention, code: wire.CodeInvalid, status: unprocessable},
+	{err: messaging.ErrBadForward, code: wire.CodeInvalid, status: unprocessable},
+	// The wait is the error's own (messaging.ForwardTooOften).
+	{err: messaging.ErrForwardTooOften, code: wire.CodeRateLimited, retry: time.Second},
 	{err: messaging.ErrNotInConversation, code: wire.CodeInvalid, status: unprocessable},
 	{err: messaging.ErrAdminsOnly, code: wire.CodeForbidden},
 	{err: messaging.ErrNotYours, code: wire.CodeForbidden},
@@ -124,7 +128,13 @@ func Wire(err error) *wire.Error {
 	}
 	for _, e := range table {
 		if msg, ok := fault.Message(err, e.err); ok {
-			return &wire.Error{Code: e.code, Message: msg, Status: e.status, RetryAfter: e.retry}
+			retry := e.retry
+			// A refusal that knows when it passes says so (fault.Retry).
+			var r interface{ RetryAfter() time.Duration }
+			if e.code == wire.CodeRateLimited && errors.As(err, &r) {
+				retry = r.RetryAfter()
+			}
+			return &wire.Error{Code: e.code, Message: msg, Status: e.status, RetryAfter: retry}
 		}
 	}
 	return wire.ErrInternal

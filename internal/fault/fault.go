@@ -7,6 +7,7 @@ package fault
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // detailed is an error of kind with its own text.
@@ -45,4 +46,19 @@ func Message(err, kind error) (msg string, ok bool) {
 		return kind.Error(), true
 	}
 	return "", false
+}
+
+// retry is a detailed error that says how long to wait before trying
+// again.
+type retry struct {
+	detailed
+	wait time.Duration
+}
+
+func (r *retry) RetryAfter() time.Duration { return r.wait }
+
+// Retry is New for a refusal that passes once wait has gone by: the edge
+// answers rate_limited with that wait (errmap).
+func Retry(kind error, msg string, wait time.Duration) error {
+	return &retry{detailed: detailed{kind: kind, msg: msg}, wait: wait}
 }

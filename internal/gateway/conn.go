@@ -406,7 +406,7 @@ func (c *Conn) handleMessage(ctx context.Context, f *wire.Inbound) {
 	m := messaging.Message{
 		ConversationID: f.ConversationID, SenderID: c.userID, SenderDevice: c.deviceID,
 		ClientMessageID: f.ClientMessageID, Type: f.MessageType, Content: *f.Content, MediaID: f.MediaID,
-		ReplyTo: f.ReplyTo, Mentions: f.Mentions,
+		ReplyTo: f.ReplyTo, Mentions: f.Mentions, ForwardOf: f.ForwardOf,
 	}
 	if m.MediaID != "" && c.g.Media != nil {
 		// An id alone must not be a key to someone else's media: only

@@ -203,8 +203,8 @@ type HistoryQuery struct {
 	Limit int
 	// MinSeq hides messages at or below it (from before the caller joined).
 	MinSeq int64
-	// NotBefore hides expired messages.
-	NotBefore time.Time
+	// Window hides expired messages.
+	Window
 	// Viewer is the user reading: messages withheld from it are left out.
 	Viewer string
 }
@@ -230,10 +230,10 @@ type Store interface {
 	History(ctx context.Context, conversationID string, q HistoryQuery) ([]Message, error)
 	// Pending returns up to limit messages after cur that device has not
 	// acknowledged, excluding those it sent itself, oldest first.
-	Pending(ctx context.Context, deviceID string, cur PendingCursor, limit int, notBefore time.Time) ([]Message, error)
+	Pending(ctx context.Context, deviceID string, cur PendingCursor, limit int, w Window) ([]Message, error)
 	// Range returns the messages of a conversation with afterSeq < seq <
 	// beforeSeq that fall in userID's current membership.
-	Range(ctx context.Context, userID, conversationID string, afterSeq, beforeSeq int64, notBefore time.Time) ([]Message, error)
+	Range(ctx context.Context, userID, conversationID string, afterSeq, beforeSeq int64, w Window) ([]Message, error)
 	// DeviceCursor is the highest seq of the conversation the device
 	// acknowledged (or that precedes its membership).
 	DeviceCursor(ctx context.Context, deviceID, conversationID string) (int64, error)
@@ -245,8 +245,8 @@ type Store interface {
 	// StreamStart is where deviceID (of userID) stands when it connects,
 	// read in one round trip so that a connect with nothing to catch up
 	// costs one query. Pending is whether Pending would return anything
-	// with the same notBefore. ErrNotFound if the device does not exist.
-	StreamStart(ctx context.Context, userID, deviceID string, notBefore time.Time) (StreamStart, error)
+	// with the same window. ErrNotFound if the device does not exist.
+	StreamStart(ctx context.Context, userID, deviceID string, w Window) (StreamStart, error)
 	SetReceiptCursor(ctx context.Context, deviceID string, eventID int64) error
 	// PendingUpdates returns, ordered by conversation and event, up to
 	// limit update events after cur of the conversations of deviceID (of

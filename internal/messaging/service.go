@@ -86,7 +86,7 @@ func (s *Service) History(ctx context.Context, userID, conversationID string, q 
 		return nil, err
 	}
 	q.MinSeq = m.JoinedSeq
-	q.NotBefore = s.notBefore()
+	q.Window = s.window()
 	q.Viewer = userID
 	msgs, err := s.store.History(ctx, conversationID, q)
 	if err != nil {
@@ -98,7 +98,7 @@ func (s *Service) History(ctx context.Context, userID, conversationID string, q 
 // MessageStatus returns every recipient's state of a message; sender only.
 func (s *Service) MessageStatus(ctx context.Context, userID, messageID string) (Message, []RecipientStatus, error) {
 	m, err := s.store.MessageByID(ctx, messageID)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && m.CreatedAt.Before(s.notBefore())) {
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !s.window().Shows(m)) {
 		return Message{}, nil, ErrMessageNotFound
 	}
 	if err != nil {
@@ -136,4 +136,8 @@ func Aggregate(st []RecipientStatus) string {
 	return least
 }
 
-func (s *Service) notBefore() time.Time { return s.clock.Now().Add(-s.cfg.Retention) }
+// window is what reads may show now.
+func (s *Service) window() Window {
+	now := s.clock.Now()
+	return Window{NotBefore: now.Add(-s.cfg.Retention), Now: now}
+}

@@ -66,7 +66,7 @@ func (s *Service) OpenStream(userID, deviceID string) *Stream {
 // elsewhere, on a goroutine whose stack the store's deep calls have
 // already grown.
 func (st *Stream) Start(ctx context.Context) error {
-	start, err := st.s.store.StreamStart(ctx, st.userID, st.deviceID, st.s.notBefore())
+	start, err := st.s.store.StreamStart(ctx, st.userID, st.deviceID, st.s.window())
 	if err != nil {
 		return fmt.Errorf("sync: %w", err)
 	}
@@ -107,7 +107,7 @@ func (st *Stream) Sync(ctx context.Context, w FrameWriter) error {
 func (st *Stream) syncQueue(ctx context.Context, w FrameWriter) error {
 	var cur PendingCursor
 	for {
-		msgs, err := st.s.store.Pending(ctx, st.deviceID, cur, SyncPage, st.s.notBefore())
+		msgs, err := st.s.store.Pending(ctx, st.deviceID, cur, SyncPage, st.s.window())
 		if err != nil {
 			return fmt.Errorf("sync queue: %w", err)
 		}
@@ -217,7 +217,7 @@ func (st *Stream) deliverMessage(ctx context.Context, ev *bus.Event, w FrameWrit
 		return nil
 	}
 	if ev.Seq > last+1 {
-		missed, err := st.s.store.Range(ctx, st.userID, ev.ConversationID, last, ev.Seq, st.s.notBefore())
+		missed, err := st.s.store.Range(ctx, st.userID, ev.ConversationID, last, ev.Seq, st.s.window())
 		if err != nil {
 			return fmt.Errorf("fill message gap: %w", err)
 		}

@@ -66,14 +66,14 @@ func (s *countingStore) History(ctx context.Context, conv string, q messaging.Hi
 	return s.Store.History(ctx, conv, q)
 }
 
-func (s *countingStore) Pending(ctx context.Context, device string, cur messaging.PendingCursor, limit int, notBefore time.Time) ([]messaging.Message, error) {
+func (s *countingStore) Pending(ctx context.Context, device string, cur messaging.PendingCursor, limit int, w messaging.Window) ([]messaging.Message, error) {
 	s.queries.Add(1)
-	return s.Store.Pending(ctx, device, cur, limit, notBefore)
+	return s.Store.Pending(ctx, device, cur, limit, w)
 }
 
-func (s *countingStore) Range(ctx context.Context, user, conv string, after, before int64, notBefore time.Time) ([]messaging.Message, error) {
+func (s *countingStore) Range(ctx context.Context, user, conv string, after, before int64, w messaging.Window) ([]messaging.Message, error) {
 	s.queries.Add(1)
-	return s.Store.Range(ctx, user, conv, after, before, notBefore)
+	return s.Store.Range(ctx, user, conv, after, before, w)
 }
 
 func (s *countingStore) DeviceCursor(ctx context.Context, device, conv string) (int64, error) {
@@ -91,9 +91,9 @@ func (s *countingStore) ReceiptCursor(ctx context.Context, device string) (int64
 	return s.Store.ReceiptCursor(ctx, device)
 }
 
-func (s *countingStore) StreamStart(ctx context.Context, user, device string, notBefore time.Time) (messaging.StreamStart, error) {
+func (s *countingStore) StreamStart(ctx context.Context, user, device string, w messaging.Window) (messaging.StreamStart, error) {
 	s.queries.Add(1)
-	return s.Store.StreamStart(ctx, user, device, notBefore)
+	return s.Store.StreamStart(ctx, user, device, w)
 }
 
 func (s *countingStore) SetReceiptCursor(ctx context.Context, device string, id int64) error {

@@ -88,7 +88,7 @@ func (s *Service) Trace(ctx context.Context, userID, messageID string) (Trace, e
 		return Trace{}, errors.New("trace: the store keeps no trace facts")
 	}
 	m, err := s.store.MessageByID(ctx, messageID)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && (m.SenderID != userID || m.CreatedAt.Before(s.notBefore()))) {
+	if errors.Is(err, store.ErrNotFound) || (err == nil && (m.SenderID != userID || !s.window().Shows(m))) {
 		return Trace{}, ErrMessageNotFound
 	}
 	if err != nil {

@@ -157,6 +157,16 @@ func (m *Metrics) Gauge(name, help string, f func() float64) {
 // Receipts implements messaging.Observer.
 func (m *Metrics) Receipts(n int) { m.receipts.Add(float64(n)) }
 
+var _ retention.ExpiryObserver = (*Metrics)(nil)
+
+// ExpiryPass implements retention.ExpiryObserver: a light pass's deletions
+// count with the full passes'.
+func (m *Metrics) ExpiryPass(s retention.Summary) {
+	m.expired.WithLabelValues("messages").Add(float64(s.ExpiredMessages))
+	m.expired.WithLabelValues("message_bytes").Add(float64(s.ExpiredBytes))
+	m.expired.WithLabelValues("expired_statuses").Add(float64(s.ExpiredStatuses))
+}
+
 // CleanupPass implements retention.Observer.
 func (m *Metrics) CleanupPass(s retention.Summary) {
 	for kind, n := range map[string]int64{

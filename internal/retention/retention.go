@@ -1,7 +1,9 @@
 // Package retention enforces --retention: messages (with their idempotency
 // keys and receipts) and media older than it are deleted, and a sender
-// whose message expired before a recipient got it is told so. Read paths
-// already hide expired data; this job reclaims the space.
+// whose message expired before a recipient got it is told so. Disappearing
+// messages go the same way at their expires_at, swept every
+// --expire-interval between the full passes. Read paths already hide
+// expired data; this job reclaims the space.
 package retention
 
 import (
@@ -60,11 +62,23 @@ type Observer interface {
 	CleanupPass(s Summary)
 }
 
+// ExpiryObserver is an Observer that also records the light passes
+// (ExpireOnce); found by type assertion.
+type ExpiryObserver interface {
+	ExpiryPass(s Summary)
+}
+
 // Config tunes the job.
 type Config struct {
 	Retention time.Duration
 	// Interval between passes of the running server.
 	Interval time.Duration
+	// ExpireInterval is the time between the light passes in between,
+	// which only delete expired messages (ExpireOnce): a disappearing
+	// message (expires_at) leaves the store at most this late. Each is
+	// two index range scans that find nothing most of the time, so it can
+	// run far more often than a full pass. 0: with the full passes only.
+	ExpireInterval time.Duration
 	// Batch bounds the rows one transaction deletes, so the send path
 	// never waits long for the write lock.
 	Batch int
@@ -117,6 +131,12 @@ func New(s Store, l Log, media Media, clk clock.Clock, cfg Config, log *slog.Log
 func (s *Service) Run(ctx context.Context) error {
 	t := time.NewTicker(s.cfg.Interval)
 	defer t.Stop()
+	var expire <-chan time.Time
+	if s.cfg.ExpireInterval > 0 && s.cfg.ExpireInterval < s.cfg.Interval {
+		et := time.NewTicker(s.cfg.ExpireInterval)
+		defer et.Stop()
+		expire = et.C
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -125,6 +145,51 @@ func (s *Service) Run(ctx context.Context) error {
 			if _, err := s.RunOnce(ctx); err != nil && ctx.Err() == nil {
 				s.slog.Error("retention cleanup", "err", err)
 			}
+		case <-expire:
+			if _, err := s.ExpireOnce(ctx); err != nil && ctx.Err() == nil {
+				s.slog.Error("message expiry", "err", err)
+			}
+		}
+	}
+}
+
+// ExpireOnce runs a light pass: it deletes the messages that expired —
+// disappearing ones past their expires_at, others past the retention —
+// and nothing else, and logs only when it deleted something.
+func (s *Service) ExpireOnce(ctx context.Context) (Summary, error) {
+	start := time.Now()
+	now := s.clock.Now()
+	var sum Summary
+	err := s.expireMessages(ctx, now, now.Add(-s.cfg.Retention), &sum)
+	sum.Duration = time.Since(start)
+	// Counted, but not as a pass: the pass metrics (duration, oldest
+	// pending) describe full passes.
+	if o, ok := s.obs.(ExpiryObserver); ok {
+		o.ExpiryPass(sum)
+	}
+	if sum.ExpiredMessages > 0 || err != nil {
+		s.slog.Info("message expiry", "expired_messages", sum.ExpiredMessages, "expired_bytes", sum.ExpiredBytes,
+			"expired_statuses", sum.ExpiredStatuses, "duration", sum.Duration, "ok", err == nil)
+	}
+	return sum, err
+}
+
+// expireMessages deletes expired messages in batches, each a commit of
+// its own, until a batch finds fewer than it may take.
+func (s *Service) expireMessages(ctx context.Context, now, cutoff time.Time, sum *Summary) error {
+	for {
+		n, bytes, statuses, err := s.log.Expire(ctx, cutoff, now, s.cfg.Batch)
+		if err != nil {
+			return fmt.Errorf("expire messages: %w", err)
+		}
+		sum.ExpiredMessages += n
+		sum.ExpiredBytes += bytes
+		sum.ExpiredStatuses += statuses
+		if n < s.cfg.Batch {
+			return nil
+		}
+		if err := s.store.Reclaim(ctx); err != nil {
+			return fmt.Errorf("reclaim: %w", err)
 		}
 	}
 }
@@ -159,20 +224,8 @@ func (s *Service) RunOnce(ctx context.Context) (Summary, error) {
 }
 
 func (s *Service) pass(ctx context.Context, now, cutoff time.Time, sum *Summary) error {
-	for {
-		n, bytes, statuses, err := s.log.Expire(ctx, cutoff, now, s.cfg.Batch)
-		if err != nil {
-			return fmt.Errorf("expire messages: %w", err)
-		}
-		sum.ExpiredMessages += n
-		sum.ExpiredBytes += bytes
-		sum.ExpiredStatuses += statuses
-		if n < s.cfg.Batch {
-			break
-		}
-		if err := s.store.Reclaim(ctx); err != nil {
-			return fmt.Errorf("reclaim: %w", err)
-		}
+	if err := s.expireMessages(ctx, now, cutoff, sum); err != nil {
+		return err
 	}
 	for {
 		n, err := s.store.DeleteReceiptEvents(ctx, cutoff, s.cfg.Batch)

@@ -1297,6 +1297,20 @@ async function replies(alice, bob) {
   // The quote leads to the original: scrolled into view and highlighted.
   await theirs.getByTestId('quote').click();
   await a.locator('#messages li.msg.flash', { hasText: 'By the fountain' }).filter({ hasNot: a.getByTestId('quote') }).waitFor({ timeout: WAIT });
+
+  // Forwarding: Alice forwards Bob's answer, choosing the chat in a dialog;
+  // the copy arrives labelled "Forwarded".
+  log('== forward: Alice forwards a message; it arrives labelled Forwarded');
+  await theirs.hover();
+  await theirs.getByRole('button', { name: 'Forward message' }).click();
+  const dlg = a.getByRole('dialog', { name: 'Forward message' });
+  await dlg.waitFor({ timeout: WAIT });
+  await checkA11y(a, 'forward dialog');
+  await dlg.getByLabel('Bob Marley', { exact: true }).check();
+  await dlg.getByRole('button', { name: 'Forward', exact: true }).click();
+  await dlg.waitFor({ state: 'hidden', timeout: WAIT });
+  await bob.bubbles('Noon works').filter({ has: b.getByTestId('forwarded') }).filter({ hasText: 'Forwarded' }).waitFor({ timeout: WAIT });
+  await shot(b, '17f-forwarded');
 }
 
 async function deleteAccount(dave, alice) {

@@ -162,6 +162,9 @@ type convSeq struct {
 	// read under the lock of load (sends.go): only for sends.
 	adminsOnly bool
 	admins     []string
+	// disappear is the conversation's disappear_seconds (0: off), read
+	// with the lock: a send's expires_at is decided by it.
+	disappear int64
 }
 
 // change applies one change of another domain inside a savepoint: a
@@ -270,8 +273,8 @@ func (b *logBatch) seqOf(ctx context.Context, conv string) (*convSeq, error) {
 	cs := &convSeq{}
 	var typ string
 	var answered int
-	err := b.tx.QueryRowContext(ctx, `SELECT last_seq, type, created_by, answered FROM conversations WHERE id = ?`, conv).
-		Scan(&cs.last, &typ, &cs.createdBy, &answered)
+	err := b.tx.QueryRowContext(ctx, `SELECT last_seq, type, created_by, answered, disappear_seconds FROM conversations WHERE id = ?`, conv).
+		Scan(&cs.last, &typ, &cs.createdBy, &answered, &cs.disappear)
 	cs.direct, cs.answered = typ == conversations.TypeDirect, answered != 0
 	if errors.Is(err, sql.ErrNoRows) {
 		cs = nil

@@ -74,16 +74,18 @@ func (s *Store) Member(ctx context.Context, conversationID, userID string) (conv
 }
 
 // ConversationsOf implements conversations.Store.
-func (s *Store) ConversationsOf(ctx context.Context, userID string, notBefore time.Time) ([]conversations.Summary, error) {
+func (s *Store) ConversationsOf(ctx context.Context, userID string, notBefore, now time.Time) ([]conversations.Summary, error) {
 	rows, err := s.r.QueryContext(ctx, `
 		SELECT c.id, c.type, c.name, c.created_by, c.created_at, c.last_seq, c.last_activity_at,
-		       c.description, c.only_admins_send, c.only_admins_edit_info,
-		       (SELECT count(*) FROM messages m
-		         WHERE m.conversation_id = c.id AND m.seq > greatest(me.read_seq, me.joined_seq)
-		           AND m.sender_id != me.user_id AND m.created_at >= ? AND m.withheld = 0),
+		       c.description, c.only_admins_send, c.only_admins_edit_info, c.disappear_seconds,
 		       (SELECT count(*) FROM messages m
 		         WHERE m.conversation_id = c.id AND m.seq > greatest(me.read_seq, me.joined_seq)
 		           AND m.sender_id != me.user_id AND m.created_at >= ? AND m.withheld = 0
+		           AND (m.expires_at IS NULL OR m.expires_at > ?)),
+		       (SELECT count(*) FROM messages m
+		         WHERE m.conversation_id = c.id AND m.seq > greatest(me.read_seq, me.joined_seq)
+		           AND m.sender_id != me.user_id AND m.created_at >= ? AND m.withheld = 0
+		           AND (m.expires_at IS NULL OR m.expires_at > ?)
 		           AND m.mentions LIKE '%' || me.user_id || '%'),
 		       lm.id, lm.sender_id, lm.seq, lm.message_type, lm.content, lm.created_at
 		  FROM members me
@@ -91,6 +93,7 @@ func (s *Store) ConversationsOf(ctx context.Context, userID string, notBefore ti
 		  LEFT JOIN messages lm ON lm.conversation_id = c.id AND lm.seq = (
 		         SELECT v.seq FROM messages v
 		          WHERE v.conversation_id = c.id AND (v.withheld = 0 OR v.sender_id = me.user_id)
+		            AND (v.expires_at IS NULL OR v.expires_at > ?)
 		          ORDER BY v.seq DESC LIMIT 1)
 		       AND lm.seq > me.joined_seq AND lm.created_at >= ?
 		 WHERE me.user_id = ? AND me.left_seq IS NULL
@@ -98,7 +101,7 @@ func (s *Store) ConversationsOf(ctx context.Context, userID string, notBefore ti
 		            AND EXISTS (SELECT 1 FROM blocks bl WHERE bl.user_id = me.user_id AND bl.blocked_id = c.created_by)
 		            AND NOT EXISTS (SELECT 1 FROM messages v
 		                             WHERE v.conversation_id = c.id AND v.withheld = 0 AND v.created_at >= ?))
-		 ORDER BY c.last_activity_at DESC, c.id DESC`, ms(notBefore), ms(notBefore), ms(notBefore), userID, ms(notBefore))
+		 ORDER BY c.last_activity_at DESC, c.id DESC`, ms(notBefore), ms(now), ms(notBefore), ms(now), ms(now), ms(notBefore), userID, ms(notBefore))
 	if err != nil {
 		return nil, fmt.Errorf("list conversations: %w", err)
 	}
@@ -111,7 +114,7 @@ func (s *Store) ConversationsOf(ctx context.Context, userID string, notBefore ti
 		var lmSeq, lmCreated sql.NullInt64
 		var adminsSend, adminsEdit int
 		if err := rows.Scan(&sm.ID, &sm.Type, &sm.Name, &sm.CreatedBy, &created, &sm.LastSeq, &activity,
-			&sm.Description, &adminsSend, &adminsEdit, &sm.Unread, &sm.UnreadMentions,
+			&sm.Description, &adminsSend, &adminsEdit, &sm.DisappearSeconds, &sm.Unread, &sm.UnreadMentions,
 			&lmID, &lmSender, &lmSeq, &lmType, &lmContent, &lmCreated); err != nil {
 			rows.Close()
 			return nil, err

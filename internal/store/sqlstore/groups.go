@@ -40,8 +40,9 @@ func loadConversation(ctx context.Context, q querier, id, lock string) (conversa
 	var adminsSend, adminsEdit int
 	err := q.QueryRowContext(ctx,
 		`SELECT id, type, name, created_by, created_at, last_seq, last_activity_at,
-		        description, only_admins_send, only_admins_edit_info FROM conversations WHERE id = ?`+lock, id).
-		Scan(&c.ID, &c.Type, &c.Name, &c.CreatedBy, &created, &c.LastSeq, &activity, &c.Description, &adminsSend, &adminsEdit)
+		        description, only_admins_send, only_admins_edit_info, disappear_seconds FROM conversations WHERE id = ?`+lock, id).
+		Scan(&c.ID, &c.Type, &c.Name, &c.CreatedBy, &created, &c.LastSeq, &activity, &c.Description, &adminsSend, &adminsEdit,
+			&c.DisappearSeconds)
 	if err != nil {
 		return conversations.Conversation{}, notFound(err)
 	}

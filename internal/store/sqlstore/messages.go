@@ -83,20 +83,21 @@ func (s *Store) MessageByID(ctx context.Context, id string) (messaging.Message, 
 // History implements messaging.Store.
 func (s *Store) History(ctx context.Context, conversationID string, q messaging.HistoryQuery) ([]messaging.Message, error) {
 	base := `SELECT ` + messageColumns + ` FROM messages m
-		WHERE conversation_id = ? AND created_at >= ? AND (withheld = 0 OR sender_id = ?) AND ` + notHidden("?") + ` `
+		WHERE conversation_id = ? AND created_at >= ? AND (expires_at IS NULL OR expires_at > ?)
+		  AND (withheld = 0 OR sender_id = ?) AND ` + notHidden("?") + ` `
 	var msgs []messaging.Message
 	var err error
 	switch q.Page {
 	case messaging.After:
 		msgs, err = scanMessages(s.r.QueryContext(ctx, base+`AND seq > ? ORDER BY seq LIMIT ?`,
-			conversationID, ms(q.NotBefore), q.Viewer, q.Viewer, max(q.Seq, q.MinSeq), q.Limit))
+			conversationID, ms(q.NotBefore), ms(q.Now), q.Viewer, q.Viewer, max(q.Seq, q.MinSeq), q.Limit))
 	case messaging.Before:
 		msgs, err = scanMessages(s.r.QueryContext(ctx, base+`AND seq < ? AND seq > ? ORDER BY seq DESC LIMIT ?`,
-			conversationID, ms(q.NotBefore), q.Viewer, q.Viewer, q.Seq, q.MinSeq, q.Limit))
+			conversationID, ms(q.NotBefore), ms(q.Now), q.Viewer, q.Viewer, q.Seq, q.MinSeq, q.Limit))
 		slices.Reverse(msgs)
 	default:
 		msgs, err = scanMessages(s.r.QueryContext(ctx, base+`AND seq > ? ORDER BY seq DESC LIMIT ?`,
-			conversationID, ms(q.NotBefore), q.Viewer, q.Viewer, q.MinSeq, q.Limit))
+			conversationID, ms(q.NotBefore), ms(q.Now), q.Viewer, q.Viewer, q.MinSeq, q.Limit))
 		slices.Reverse(msgs)
 	}
 	if err != nil {
@@ -112,7 +113,7 @@ func notHidden(user string) string {
 }
 
 // Pending implements messaging.Store.
-func (s *Store) Pending(ctx context.Context, deviceID string, cur messaging.PendingCursor, limit int, notBefore time.Time) ([]messaging.Message, error) {
+func (s *Store) Pending(ctx context.Context, deviceID string, cur messaging.PendingCursor, limit int, w messaging.Window) ([]messaging.Message, error) {
 	return scanMessages(s.r.QueryContext(ctx, `
 		SELECT `+prefixed("m.", messageColumns)+`
 		  FROM device_cursors dc
@@ -121,24 +122,26 @@ func (s *Store) Pending(ctx context.Context, deviceID string, cur messaging.Pend
 		  JOIN messages m ON m.conversation_id = dc.conversation_id AND m.seq > dc.delivered_seq
 		       AND (mb.left_seq IS NULL OR m.seq < mb.left_seq)
 		 WHERE dc.device_id = ? AND m.sender_device_id != ? AND m.created_at >= ?
+		   AND (m.expires_at IS NULL OR m.expires_at > ?)
 		   AND (m.withheld = 0 OR m.sender_id = d.user_id) AND `+notHidden("d.user_id")+`
 		   AND (m.created_at, m.conversation_id, m.seq) > (?, ?, ?)
 		 ORDER BY m.created_at, m.conversation_id, m.seq
 		 LIMIT ?`,
-		deviceID, deviceID, ms(notBefore), ms(cur.CreatedAt), cur.ConversationID, cur.Seq, limit))
+		deviceID, deviceID, ms(w.NotBefore), ms(w.Now), ms(cur.CreatedAt), cur.ConversationID, cur.Seq, limit))
 }
 
 // Range implements messaging.Store.
-func (s *Store) Range(ctx context.Context, userID, conversationID string, afterSeq, beforeSeq int64, notBefore time.Time) ([]messaging.Message, error) {
+func (s *Store) Range(ctx context.Context, userID, conversationID string, afterSeq, beforeSeq int64, w messaging.Window) ([]messaging.Message, error) {
 	return scanMessages(s.r.QueryContext(ctx, `
 		SELECT `+prefixed("m.", messageColumns)+`
 		  FROM messages m
 		  JOIN members mb ON mb.conversation_id = m.conversation_id AND mb.user_id = ?
 		 WHERE m.conversation_id = ? AND m.seq > ? AND m.seq < ? AND m.created_at >= ?
+		   AND (m.expires_at IS NULL OR m.expires_at > ?)
 		   AND (m.withheld = 0 OR m.sender_id = mb.user_id) AND `+notHidden("mb.user_id")+`
 		   AND m.seq > mb.joined_seq AND (mb.left_seq IS NULL OR m.seq < mb.left_seq)
 		 ORDER BY m.seq`,
-		userID, conversationID, afterSeq, beforeSeq, ms(notBefore)))
+		userID, conversationID, afterSeq, beforeSeq, ms(w.NotBefore), ms(w.Now)))
 }
 
 // DeviceCursor implements messaging.Store.
@@ -158,7 +161,7 @@ func (s *Store) ReceiptCursor(ctx context.Context, deviceID string) (int64, erro
 
 // StreamStart implements messaging.Store. The EXISTS is Pending's query
 // without its order and cursor: it stops at the first queued message.
-func (s *Store) StreamStart(ctx context.Context, userID, deviceID string, notBefore time.Time) (messaging.StreamStart, error) {
+func (s *Store) StreamStart(ctx context.Context, userID, deviceID string, w messaging.Window) (messaging.StreamStart, error) {
 	var st messaging.StreamStart
 	err := s.r.QueryRowContext(ctx, `
 		SELECT d.receipt_cursor,
@@ -172,10 +175,11 @@ func (s *Store) StreamStart(ctx context.Context, userID, deviceID string, notBef
 		                 JOIN messages m ON m.conversation_id = dc.conversation_id AND m.seq > dc.delivered_seq
 		                      AND (mb.left_seq IS NULL OR m.seq < mb.left_seq)
 		                WHERE dc.device_id = d.id AND m.sender_device_id != d.id AND m.created_at >= ?
+		                  AND (m.expires_at IS NULL OR m.expires_at > ?)
 		                  AND (m.withheld = 0 OR m.sender_id = d.user_id))
 		  FROM devices d
 		 WHERE d.id = ? AND d.user_id = ?`,
-		ms(notBefore), deviceID, userID).Scan(&st.ReceiptCursor, &st.ReceiptHead, &st.UpdatesPending, &st.Pending)
+		ms(w.NotBefore), ms(w.Now), deviceID, userID).Scan(&st.ReceiptCursor, &st.ReceiptHead, &st.UpdatesPending, &st.Pending)
 	if err != nil {
 		return messaging.StreamStart{}, fmt.Errorf("stream start: %w", notFound(err))
 	}

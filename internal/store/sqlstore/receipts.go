@@ -482,26 +482,47 @@ func (b *eventBatch) write(ctx context.Context, tx *Tx) ([]messaging.StatusChang
 // message and recipient.
 func expire(ctx context.Context, tx *Tx, x messaging.Expiry, ev *eventBatch) (messaging.Expired, error) {
 	var out messaging.Expired
-	rows, err := tx.QueryContext(ctx,
-		`SELECT id, octet_length(content) FROM messages WHERE created_at < ? ORDER BY created_at LIMIT ?`,
-		ms(x.Cutoff), x.Limit)
-	if err != nil {
-		return out, fmt.Errorf("select expired: %w", err)
-	}
 	ids := newRowSet("i", textCol("id"))
-	for rows.Next() {
-		var id string
-		var n int64
-		if err := rows.Scan(&id, &n); err != nil {
-			rows.Close()
+	seen := map[string]bool{}
+	// Two range scans, each on its own index, rather than one OR that
+	// neither index serves: messages past retention (messages_created),
+	// then disappearing ones past their expires_at (messages_expires,
+	// partial, so it holds only those). Both find nothing, cheaply, on
+	// most passes.
+	for _, q := range []struct {
+		sql string
+		at  time.Time
+	}{
+		{`SELECT id, octet_length(content) FROM messages WHERE created_at < ? ORDER BY created_at LIMIT ?`, x.Cutoff},
+		{`SELECT id, octet_length(content) FROM messages WHERE expires_at IS NOT NULL AND expires_at <= ? ORDER BY expires_at LIMIT ?`, x.Now},
+	} {
+		if ids.len() >= x.Limit {
+			break
+		}
+		rows, err := tx.QueryContext(ctx, q.sql, ms(q.at), x.Limit-ids.len())
+		if err != nil {
+			return out, fmt.Errorf("select expired: %w", err)
+		}
+		for rows.Next() {
+			var id string
+			var n int64
+			if err := rows.Scan(&id, &n); err != nil {
+				rows.Close()
+				return out, err
+			}
+			if !seen[id] {
+				seen[id] = true
+				ids.add(id)
+				out.Bytes += n
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
 			return out, err
 		}
-		ids.add(id)
-		out.Bytes += n
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil || ids.len() == 0 {
-		return out, err
+	if ids.len() == 0 {
+		return out, nil
 	}
 	set, args := ids.table(tx.d)
 	undelivered, err := tx.QueryContext(ctx, `
@@ -528,9 +549,11 @@ func expire(ctx context.Context, tx *Tx, x messaging.Expiry, ev *eventBatch) (me
 	if err := undelivered.Err(); err != nil {
 		return out, err
 	}
-	// A pin goes with its message.
-	if _, err := tx.ExecContext(ctx, `DELETE FROM pins WHERE message_id IN (SELECT i.id FROM `+set+`)`, args...); err != nil {
-		return out, fmt.Errorf("delete expired pins: %w", err)
+	// A pin, reactions and "delete for me" marks go with their message.
+	for _, table := range []string{"pins", "reactions", "hidden_messages"} {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE message_id IN (SELECT i.id FROM `+set+`)`, args...); err != nil {
+			return out, fmt.Errorf("delete expired %s: %w", table, err)
+		}
 	}
 	res, err := tx.ExecContext(ctx, `DELETE FROM messages WHERE id IN (SELECT i.id FROM `+set+`)`, args...)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/parleychat/parley/internal/conversations"
 	"github.com/parleychat/parley/internal/messaging"
@@ -13,7 +14,9 @@ import (
 // appendAll sequences and stores a cycle's sends with a fixed number of
 // statements, whatever their number: one to read (and, where several
 // writers exist, lock) their conversations, one for the members, one to
-// find keys seen before, one insert, and the updates of flush. Each send
+// find keys seen before, one insert, and the updates of flush — plus, when
+// the cycle has them, one for the messages its replies answer and two for
+// the messages its forwards copy (forwards.go). Each send
 // is decided as if they were appended one after the other: a key seen
 // before — stored earlier or earlier in this batch — is answered with the
 // original and takes no number, so numbers stay gap-free.
@@ -29,12 +32,17 @@ func (b *logBatch) appendAll(ctx context.Context, sends []messaging.Message) ([]
 	if err != nil {
 		return nil, err
 	}
+	fw, err := b.forwards(ctx, sends)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]messaging.AppendResult, len(sends))
 	type key struct{ sender, cmid string }
 	fresh := map[key]int{} // key → index of the send that stores it
 	ins := newRowSet("v", textCol("id"), textCol("c"), intCol("q"), textCol("s"), textCol("d"), textCol("k"),
 		textCol("ty"), textCol("co"), textCol("me"), intCol("at"), intCol("w"),
-		textCol("rt"), textCol("qs"), textCol("qt"), textCol("qc"), textCol("mn"))
+		textCol("rt"), textCol("qs"), textCol("qt"), textCol("qc"), textCol("mn"),
+		intCol("fw"), textCol("fo"), intCol("ex"))
 	for i, m := range sends {
 		k := key{m.SenderID, m.ClientMessageID}
 		if orig, ok := seen[k]; ok {
@@ -83,8 +91,21 @@ func (b *logBatch) appendAll(ctx context.Context, sends []messaging.Message) ([]
 				continue
 			}
 		}
+		if m.ForwardOf != "" {
+			hops, ferr := fw.check(m)
+			if ferr != nil {
+				out[i] = messaging.AppendResult{Err: ferr}
+				continue
+			}
+			m.Forwarded = hops
+		}
 		m.Seq = cs.last + 1
 		cs.last, cs.dirty = m.Seq, true
+		// Decided here, under the conversation's lock: a message racing a
+		// change of the setting gets the one in force at its number.
+		if cs.disappear > 0 {
+			m.ExpiresAt = m.CreatedAt.Add(time.Duration(cs.disappear) * time.Second)
+		}
 		r := messaging.AppendResult{Message: m, Members: members}
 		switch {
 		case cs.direct && b.blocks[blockKey{otherMember(members, m.SenderID), m.SenderID}]:
@@ -106,13 +127,16 @@ func (b *logBatch) appendAll(ctx context.Context, sends []messaging.Message) ([]
 		}
 		out[i] = r
 		fresh[k] = i
+		if m.ForwardOf != "" {
+			fw.sent(m)
+		}
 		var q messaging.Quote
 		if m.Quote != nil {
 			q = *m.Quote
 		}
 		ins.add(m.ID, m.ConversationID, m.Seq, m.SenderID, m.SenderDevice, m.ClientMessageID, m.Type, m.Content,
 			m.MediaID, ms(m.CreatedAt), int64(boolInt(r.Message.Withheld)), m.ReplyTo, q.SenderID, q.Type, q.Content,
-			strings.Join(m.Mentions, " "))
+			strings.Join(m.Mentions, " "), int64(m.Forwarded), m.ForwardOf, optMS(m.ExpiresAt))
 	}
 	if ins.len() == 0 {
 		return out, nil
@@ -123,9 +147,10 @@ func (b *logBatch) appendAll(ctx context.Context, sends []messaging.Message) ([]
 	for _, ins := range ins.chunks(b.tx.d) {
 		table, args := ins.table(b.tx.d)
 		if _, err := b.tx.ExecContext(ctx, `
-			INSERT INTO messages (`+insertColumns+`)
+			INSERT INTO messages (`+insertColumns+`, forwarded, forward_of, expires_at)
 			SELECT v.id, v.c, v.q, v.s, v.d, v.k, v.ty, v.co, nullif(v.me, ''), v.at, v.w,
-			       nullif(v.rt, ''), nullif(v.qs, ''), nullif(v.qt, ''), v.qc, nullif(v.mn, '') FROM `+table+` WHERE true`, args...); err != nil {
+			       nullif(v.rt, ''), nullif(v.qs, ''), nullif(v.qt, ''), v.qc, nullif(v.mn, ''),
+			       v.fw, nullif(v.fo, ''), nullif(v.ex, 0) FROM `+table+` WHERE true`, args...); err != nil {
 			return nil, fmt.Errorf("insert messages: %w", err)
 		}
 	}
@@ -156,7 +181,7 @@ func (b *logBatch) load(ctx context.Context, sends []messaging.Message) error {
 	}
 	table, args := set.table(b.tx.d)
 	rows, err := b.tx.QueryContext(ctx, `
-		SELECT c.id, c.last_seq, c.type, c.created_by, c.answered, c.only_admins_send
+		SELECT c.id, c.last_seq, c.type, c.created_by, c.answered, c.only_admins_send, c.disappear_seconds
 		  FROM `+table+` JOIN conversations c ON c.id = v.id ORDER BY c.id`+b.tx.d.forUpdateOf("c"), args...)
 	if err != nil {
 		return fmt.Errorf("read sequence numbers: %w", err)
@@ -165,7 +190,7 @@ func (b *logBatch) load(ctx context.Context, sends []messaging.Message) error {
 		var id, typ string
 		var answered, adminsOnly int
 		cs := &convSeq{}
-		if err := rows.Scan(&id, &cs.last, &typ, &cs.createdBy, &answered, &adminsOnly); err != nil {
+		if err := rows.Scan(&id, &cs.last, &typ, &cs.createdBy, &answered, &adminsOnly, &cs.disappear); err != nil {
 			rows.Close()
 			return err
 		}

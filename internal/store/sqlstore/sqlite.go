@@ -176,3 +176,12 @@ func ownerOnly(path string) error {
 	}
 	return nil
 }
+
+// optMS is t in Unix ms, 0 for the zero time (a rowSet's NULL, see
+// nullif in the insert of sends.go).
+func optMS(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return ms(t)
+}

@@ -52,8 +52,8 @@ func (s *Store) TraceFacts(ctx context.Context, m messaging.Message, now time.Ti
 			rows.Close()
 			return nil, err
 		}
-		f.DeliveredAt, f.ReadAt = optTime(delivered), optTime(read)
-		if b := optTime(both); !b.IsZero() && (f.DeliveredAt.IsZero() || b.Before(f.DeliveredAt)) {
+		f.DeliveredAt, f.ReadAt = timeOf(delivered), timeOf(read)
+		if b := timeOf(both); !b.IsZero() && (f.DeliveredAt.IsZero() || b.Before(f.DeliveredAt)) {
 			f.DeliveredAt = b
 		}
 		index[f.UserID] = len(out)
@@ -96,7 +96,7 @@ func (s *Store) traceDevices(ctx context.Context, m messaging.Message, now time.
 			return err
 		}
 		d.CreatedAt = fromMS(created)
-		d.ConnectedAt, d.DisconnectedAt, d.AckedAt = optTime(connected), optTime(disconnected), optTime(acked)
+		d.ConnectedAt, d.DisconnectedAt, d.AckedAt = timeOf(connected), timeOf(disconnected), timeOf(acked)
 		if i, ok := index[user]; ok {
 			out[i].Devices = append(out[i].Devices, d)
 		}
@@ -126,18 +126,4 @@ func (s *Store) StampConnections(ctx context.Context, stamps []messaging.Connect
 		}
 	}
 	return nil
-}
-
-func optTime(v sql.NullInt64) time.Time {
-	if !v.Valid {
-		return time.Time{}
-	}
-	return fromMS(v.Int64)
-}
-
-func optMS(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return ms(t)
 }

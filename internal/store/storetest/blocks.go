@@ -102,19 +102,19 @@ func testWithheld(t *testing.T, s Store) {
 	if got := hist("b"); !slices.Equal(got, []int64{1, 3}) {
 		t.Fatalf("b's history = %v, want 1 3", got)
 	}
-	if p, err := s.Pending(ctx(t), "b1", messaging.PendingCursor{}, 10, time.Time{}); err != nil || len(p) != 1 || p[0].Seq != 1 {
+	if p, err := s.Pending(ctx(t), "b1", messaging.PendingCursor{}, 10, messaging.Window{}); err != nil || len(p) != 1 || p[0].Seq != 1 {
 		t.Fatalf("b1's queue = %+v, %v; want message 1 only", p, err)
 	}
-	if p, err := s.Pending(ctx(t), "a2", messaging.PendingCursor{}, 10, time.Time{}); err != nil || len(p) != 3 {
+	if p, err := s.Pending(ctx(t), "a2", messaging.PendingCursor{}, 10, messaging.Window{}); err != nil || len(p) != 3 {
 		t.Fatalf("a2's queue = %+v, %v; want 1, 2 and b's 3", p, err)
 	}
-	if r, err := s.Range(ctx(t), "b", "ab", 1, 3, time.Time{}); err != nil || len(r) != 0 {
+	if r, err := s.Range(ctx(t), "b", "ab", 1, 3, messaging.Window{}); err != nil || len(r) != 0 {
 		t.Fatalf("b's Range(1,3) = %+v, %v; want nothing", r, err)
 	}
-	if r, err := s.Range(ctx(t), "a", "ab", 1, 3, time.Time{}); err != nil || len(r) != 1 {
+	if r, err := s.Range(ctx(t), "a", "ab", 1, 3, messaging.Window{}); err != nil || len(r) != 1 {
 		t.Fatalf("a's Range(1,3) = %+v, %v; want the withheld message", r, err)
 	}
-	list, err := s.ConversationsOf(ctx(t), "b", time.Time{})
+	list, err := s.ConversationsOf(ctx(t), "b", time.Time{}, time.Time{})
 	if err != nil || len(list) != 1 || list[0].Unread != 1 || list[0].LastMessage == nil || list[0].LastMessage.Seq != 3 {
 		t.Fatalf("b's list = %+v, %v; want 1 unread (message 1), last message 3", list, err)
 	}

@@ -29,7 +29,7 @@ func testGroupInfo(t *testing.T, s Store) {
 	if err != nil || c.Description != "line one\nline two" || !c.OnlyAdminsSend || c.OnlyAdminsEditInfo {
 		t.Fatalf("group = %+v, %v", c, err)
 	}
-	list, err := s.ConversationsOf(ctx(t), "b", t0.Add(-1))
+	list, err := s.ConversationsOf(ctx(t), "b", t0.Add(-1), t0.Add(-1))
 	if err != nil || len(list) != 2 {
 		t.Fatalf("list = %+v, %v", list, err)
 	}

@@ -81,6 +81,8 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"Profiles", testProfiles},
 		{"GroupInfo", testGroupInfo},
 		{"Invites", testInvites},
+		{"Disappearing", testDisappearing},
+		{"Forwards", testForwards},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
@@ -254,7 +256,7 @@ func testDirect(t *testing.T, s Store) {
 	if _, err := s.Member(ctx(t), "ab", "z"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("Member(non-member) = %v", err)
 	}
-	list, err := s.ConversationsOf(ctx(t), "b", time.Time{})
+	list, err := s.ConversationsOf(ctx(t), "b", time.Time{}, time.Time{})
 	if err != nil || len(list) != 1 || list[0].ID != "ab" || list[0].LastMessage != nil {
 		t.Fatalf("ConversationsOf = %+v, %v", list, err)
 	}
@@ -317,17 +319,17 @@ func testPending(t *testing.T, s Store) {
 	for i := range 5 {
 		mustAppend(t, s, msg("ab", "a", "a1", fmt.Sprint(i)))
 	}
-	page, err := s.Pending(ctx(t), "b1", messaging.PendingCursor{}, 3, time.Time{})
+	page, err := s.Pending(ctx(t), "b1", messaging.PendingCursor{}, 3, messaging.Window{})
 	if err != nil || len(page) != 3 || page[0].Seq != 1 || page[2].Seq != 3 {
 		t.Fatalf("first page = %d msgs, %v", len(page), err)
 	}
 	last := page[2]
-	page, err = s.Pending(ctx(t), "b1", messaging.PendingCursor{CreatedAt: last.CreatedAt, ConversationID: last.ConversationID, Seq: last.Seq}, 3, time.Time{})
+	page, err = s.Pending(ctx(t), "b1", messaging.PendingCursor{CreatedAt: last.CreatedAt, ConversationID: last.ConversationID, Seq: last.Seq}, 3, messaging.Window{})
 	if err != nil || len(page) != 2 || page[0].Seq != 4 {
 		t.Fatalf("second page = %+v, %v", page, err)
 	}
 	// The sender's own device does not queue its own messages.
-	own, err := s.Pending(ctx(t), "a1", messaging.PendingCursor{}, 10, time.Time{})
+	own, err := s.Pending(ctx(t), "a1", messaging.PendingCursor{}, 10, messaging.Window{})
 	if err != nil || len(own) != 0 {
 		t.Fatalf("sender's pending = %d, %v", len(own), err)
 	}
@@ -336,7 +338,7 @@ func testPending(t *testing.T, s Store) {
 		t.Fatalf("sending device's cursor = %d, %v; want 5", cur, err)
 	}
 	// Expired messages are not pending.
-	none, err := s.Pending(ctx(t), "b1", messaging.PendingCursor{}, 10, t0.Add(time.Millisecond))
+	none, err := s.Pending(ctx(t), "b1", messaging.PendingCursor{}, 10, messaging.Window{NotBefore: t0.Add(time.Millisecond)})
 	if err != nil || len(none) != 0 {
 		t.Fatalf("pending with everything expired = %d, %v", len(none), err)
 	}
@@ -345,8 +347,8 @@ func testPending(t *testing.T, s Store) {
 	if err != nil || errs[0] != nil {
 		t.Fatal(err, errs)
 	}
-	b1, _ := s.Pending(ctx(t), "b1", messaging.PendingCursor{}, 10, time.Time{})
-	b2, _ := s.Pending(ctx(t), "b2", messaging.PendingCursor{}, 10, time.Time{})
+	b1, _ := s.Pending(ctx(t), "b1", messaging.PendingCursor{}, 10, messaging.Window{})
+	b2, _ := s.Pending(ctx(t), "b2", messaging.PendingCursor{}, 10, messaging.Window{})
 	if len(b1) != 2 || len(b2) != 5 {
 		t.Fatalf("after b1's ack: b1 has %d pending, b2 %d; want 2 and 5", len(b1), len(b2))
 	}
@@ -358,11 +360,11 @@ func testPending(t *testing.T, s Store) {
 	}
 	// A device that logs in later starts where its user stands.
 	mustDevice(t, s, "b", "b3")
-	b3, _ := s.Pending(ctx(t), "b3", messaging.PendingCursor{}, 10, time.Time{})
+	b3, _ := s.Pending(ctx(t), "b3", messaging.PendingCursor{}, 10, messaging.Window{})
 	if len(b3) != 2 || b3[0].Seq != 4 {
 		t.Fatalf("new device pending = %d", len(b3))
 	}
-	rng, err := s.Range(ctx(t), "b", "ab", 1, 4, time.Time{})
+	rng, err := s.Range(ctx(t), "b", "ab", 1, 4, messaging.Window{})
 	if err != nil || len(rng) != 2 || rng[0].Seq != 2 || rng[1].Seq != 3 {
 		t.Fatalf("Range(1,4) = %+v, %v", rng, err)
 	}
@@ -373,7 +375,7 @@ func testStreamStart(t *testing.T, s Store) {
 	mustDevice(t, s, "a", "a2")
 	start := func(user, device string, notBefore time.Time) messaging.StreamStart {
 		t.Helper()
-		st, err := s.StreamStart(ctx(t), user, device, notBefore)
+		st, err := s.StreamStart(ctx(t), user, device, messaging.Window{NotBefore: notBefore})
 		if err != nil {
 			t.Fatalf("StreamStart(%s, %s): %v", user, device, err)
 		}
@@ -420,10 +422,10 @@ func testStreamStart(t *testing.T, s Store) {
 	if st := start("b", "b1", time.Time{}); st.ReceiptHead != 0 {
 		t.Fatalf("b's head: %+v; b's messages have no receipts", st)
 	}
-	if _, err := s.StreamStart(ctx(t), "a", "nope", time.Time{}); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.StreamStart(ctx(t), "a", "nope", messaging.Window{}); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("unknown device: %v, want ErrNotFound", err)
 	}
-	if _, err := s.StreamStart(ctx(t), "a", "b1", time.Time{}); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.StreamStart(ctx(t), "a", "b1", messaging.Window{}); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("another user's device: %v, want ErrNotFound", err)
 	}
 }
@@ -692,13 +694,13 @@ func testHistory(t *testing.T, s Store) {
 	check("before 4", seqs(messaging.HistoryQuery{Page: messaging.Before, Seq: 4, Limit: 10}), 1, 2, 3)
 	check("joined at 6", seqs(messaging.HistoryQuery{Limit: 50, MinSeq: 6}), 7, 8, 9, 10)
 	check("after 2, joined at 6", seqs(messaging.HistoryQuery{Page: messaging.After, Seq: 2, Limit: 2, MinSeq: 6}), 7, 8)
-	check("expired before 5 s", seqs(messaging.HistoryQuery{Limit: 50, NotBefore: t0.Add(5 * time.Second)}), 6, 7, 8, 9, 10)
+	check("expired before 5 s", seqs(messaging.HistoryQuery{Limit: 50, Window: messaging.Window{NotBefore: t0.Add(5 * time.Second)}}), 6, 7, 8, 9, 10)
 
-	list, err := s.ConversationsOf(ctx(t), "b", time.Time{})
+	list, err := s.ConversationsOf(ctx(t), "b", time.Time{}, time.Time{})
 	if err != nil || len(list) != 1 || list[0].Unread != 10 || list[0].LastMessage == nil || list[0].LastMessage.Seq != 10 {
 		t.Fatalf("b's list = %+v, %v", list, err)
 	}
-	list, _ = s.ConversationsOf(ctx(t), "a", time.Time{})
+	list, _ = s.ConversationsOf(ctx(t), "a", time.Time{}, time.Time{})
 	if list[0].Unread != 0 {
 		t.Fatalf("a's own messages count as unread: %d", list[0].Unread)
 	}
@@ -800,11 +802,11 @@ func testMembershipWindow(t *testing.T, s Store) {
 		t.Fatalf("removed member sends: %v", res[0].Err)
 	}
 	// b's queue keeps what came before its removal, and nothing after.
-	p, _ := s.Pending(ctx(t), "b1", messaging.PendingCursor{}, 10, time.Time{})
+	p, _ := s.Pending(ctx(t), "b1", messaging.PendingCursor{}, 10, messaging.Window{})
 	if len(p) != 2 || p[1].Seq != 2 {
 		t.Fatalf("removed member's queue = %d messages", len(p))
 	}
-	if rng, _ := s.Range(ctx(t), "b", "g", 0, 10, time.Time{}); len(rng) != 2 {
+	if rng, _ := s.Range(ctx(t), "b", "g", 0, 10, messaging.Window{}); len(rng) != 2 {
 		t.Fatalf("removed member's range = %d messages", len(rng))
 	}
 	// It may still ack what it received before, not after.
@@ -818,7 +820,7 @@ func testMembershipWindow(t *testing.T, s Store) {
 	if _, err := s.Member(ctx(t), "g", "b"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("removed member is still a member: %v", err)
 	}
-	list, _ := s.ConversationsOf(ctx(t), "b", time.Time{})
+	list, _ := s.ConversationsOf(ctx(t), "b", time.Time{}, time.Time{})
 	if len(list) != 0 {
 		t.Fatalf("removed member still lists the group")
 	}
@@ -834,11 +836,11 @@ func testMembershipWindow(t *testing.T, s Store) {
 		t.Fatal(err)
 	}
 	mustAppend(t, s, msg("g", "a", "a1", "7"))
-	p, _ = s.Pending(ctx(t), "b1", messaging.PendingCursor{}, 10, time.Time{})
+	p, _ = s.Pending(ctx(t), "b1", messaging.PendingCursor{}, 10, messaging.Window{})
 	if len(p) != 1 || p[0].Seq != 6 {
 		t.Fatalf("re-added member's queue = %+v", p)
 	}
-	if rng, _ := s.Range(ctx(t), "b", "g", 0, 10, time.Time{}); len(rng) != 1 || rng[0].Seq != 6 {
+	if rng, _ := s.Range(ctx(t), "b", "g", 0, 10, messaging.Window{}); len(rng) != 1 || rng[0].Seq != 6 {
 		t.Fatalf("re-added member's range = %d messages", len(rng))
 	}
 }

@@ -104,6 +104,7 @@ import { ParleyError } from './errors.js';
  * @property {number} [unread_count] in the list only
  * @property {number} [unread_mentions] in the list only: how many unread messages mention the caller
  * @property {string[]} [pinned] the pinned messages' ids, oldest pin first
+ * @property {number} [disappearing_seconds] disappearing messages: each new message goes this long after it is sent (one of DISAPPEARING_OPTIONS); absent when off
  * @property {Message} [last_message] in the list only, absent when empty
  * @property {Avatar} [avatar] a group's picture, when it has one
  */
@@ -407,6 +408,12 @@ export class Api {
    * @param {string} id @param {string} messageId @returns {Promise<Conversation>}
    */
   pin(id, messageId) { return this.request('PUT', `/conversations/${enc(id)}/pins/${enc(messageId)}`); }
+
+  /**
+   * Sets disappearing messages (any member of a 1:1, an admin of a group).
+   * @param {string} id @param {number} seconds one of DISAPPEARING_OPTIONS (0: off) @returns {Promise<Conversation>}
+   */
+  setDisappearing(id, seconds) { return this.request('PUT', `/conversations/${enc(id)}/disappearing`, { seconds }); }
 
   /** @param {string} id @param {string} messageId @returns {Promise<void>} */
   async unpin(id, messageId) { await this.request('DELETE', `/conversations/${enc(id)}/pins/${enc(messageId)}`); }

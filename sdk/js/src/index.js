@@ -18,7 +18,7 @@ export { Cursors } from './cursors.js';
 export { ParleyError, WIRE_CODES, isRetryableSendError } from './errors.js';
 export { Emitter } from './events.js';
 export { Outbox, DEFAULT_RESEND_MS } from './outbox.js';
-export { encodeClientFrame, decodeServerFrame, CLIENT_MESSAGE_TYPES, MAX_IDS, MAX_ID_BYTES } from './wire.js';
+export { encodeClientFrame, decodeServerFrame, CLIENT_MESSAGE_TYPES, MAX_IDS, MAX_ID_BYTES, FORWARDED_MANY_TIMES, DISAPPEARING_OPTIONS } from './wire.js';
 
 /** @typedef {import('./api.js').User} User */
 /** @typedef {import('./api.js').Session} Session */
@@ -110,6 +110,7 @@ export { encodeClientFrame, decodeServerFrame, CLIENT_MESSAGE_TYPES, MAX_IDS, MA
  * @property {string} [mediaId] a media_id from uploadMedia()
  * @property {string} [replyTo] the message_id of a message of the same conversation this one answers; the delivered message carries it as reply_to with a quote. One the server cannot take (unknown, of another conversation, from before one joined, a system message) rejects the send with code `invalid`
  * @property {string[]} [mentions] user ids of members of the conversation the message names (at most 100); delivered as mentions, and counted in each one's unread_mentions. Naming anyone else rejects the send with code `invalid`
+ * @property {string} [forwardOf] the message_id, of any conversation one can see, that this one forwards: it is delivered with `forwarded` one more than its source's. A message one cannot see (or a system, deleted or expired one) rejects the send with code `invalid`; a second forward of a message forwarded many times within 10 s is refused with `rate_limited` and sent again after the wait
  * @property {string} [clientMessageId] the idempotency key; give the one of a message sent before (saved from pending()) to send it again, else a new one is made
  */
 
@@ -392,6 +393,16 @@ export class Parley {
   /** @param {string} conversationId @param {string} messageId @returns {Promise<void>} */
   unpin(conversationId, messageId) { return this.api.unpin(conversationId, messageId); }
 
+  /**
+   * Turns disappearing messages on or off: any member of a 1:1, an admin of
+   * a group (`forbidden` otherwise). Each message sent after it carries
+   * expires_at; the members get a `disappearing_changed` system message.
+   * @param {string} conversationId
+   * @param {number} seconds one of DISAPPEARING_OPTIONS: 0 (off), 86400, 604800, 7776000 (`invalid` otherwise)
+   * @returns {Promise<Conversation>}
+   */
+  setDisappearing(conversationId, seconds) { return this.api.setDisappearing(conversationId, seconds); }
+
   // ---- the HTTP API ----
 
   /** @param {string} id @returns {Promise<User>} */
@@ -543,6 +554,7 @@ export class Parley {
     if (opts.mediaId) item.media_id = opts.mediaId;
     if (opts.replyTo) item.reply_to = opts.replyTo;
     if (opts.mentions && opts.mentions.length) item.mentions = [...opts.mentions];
+    if (opts.forwardOf) item.forward_of = opts.forwardOf;
     try {
       // Checked here, so a bad message fails its own call and never sits in the outbox.
       encodeClientFrame({
@@ -554,6 +566,7 @@ export class Parley {
         media_id: item.media_id,
         reply_to: item.reply_to,
         mentions: item.mentions,
+        forward_of: item.forward_of,
       });
     } catch (err) {
       return Promise.reject(err);
@@ -562,6 +575,23 @@ export class Parley {
     // The server ends a composing state when a message is sent.
     this.composing.delete(conversationId);
     return this.outbox.add(item);
+  }
+
+  /**
+   * Forwards a message to a conversation: a copy of its content, type and
+   * media, sent as send() sends, with forward_of naming it. The server
+   * checks that one can see it and counts the hops.
+   * @param {Message} message the message to forward, as received or from history
+   * @param {string} conversationId where to
+   * @param {{clientMessageId?: string}} [opts]
+   * @returns {Promise<MessageAckFrame>}
+   */
+  forward(message, conversationId, opts = {}) {
+    /** @type {SendOptions} */
+    const o = { forwardOf: message.message_id, messageType: /** @type {ClientMessageType} */ (message.message_type) };
+    if (message.media_id) o.mediaId = message.media_id;
+    if (opts.clientMessageId) o.clientMessageId = opts.clientMessageId;
+    return this.send(conversationId, message.content, o);
   }
 
   /** @returns {PendingMessage[]} messages waiting for their ack, oldest first */
@@ -889,6 +919,7 @@ export class Parley {
       if (typeof p.media_id === 'string' && p.media_id) item.media_id = p.media_id;
       if (typeof p.reply_to === 'string' && p.reply_to) item.reply_to = p.reply_to;
       if (Array.isArray(p.mentions) && p.mentions.length) item.mentions = p.mentions.filter((/** @type {unknown} */ id) => typeof id === 'string');
+      if (typeof p.forward_of === 'string' && p.forward_of) item.forward_of = p.forward_of;
       // Its outcome reaches whoever asks for it with send(); unasked, a
       // refusal must not surface as an unhandled rejection.
       this.outbox.add(item).catch(() => {});

@@ -24,6 +24,7 @@ import { ParleyError, isRetryableSendError } from './errors.js';
  * @property {string} [media_id]
  * @property {string} [reply_to] the message_id it answers
  * @property {string[]} [mentions] the members it names
+ * @property {string} [forward_of] the message_id it forwards
  * @property {number} created_at when it was handed to the SDK
  */
 
@@ -209,5 +210,6 @@ function frameOf(item) {
   if (item.media_id) f.media_id = item.media_id;
   if (item.reply_to) f.reply_to = item.reply_to;
   if (item.mentions && item.mentions.length) f.mentions = item.mentions;
+  if (item.forward_of) f.forward_of = item.forward_of;
   return f;
 }

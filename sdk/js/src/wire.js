@@ -24,6 +24,7 @@ import { ParleyError } from './errors.js';
  * @property {string} [media_id]
  * @property {string} [reply_to] the message_id of a message of the same conversation this one answers
  * @property {string[]} [mentions] user ids of members of the conversation it names (at most 100)
+ * @property {string} [forward_of] the message_id, of any conversation the sender can see, that this one forwards
  */
 /**
  * @typedef {object} DeliveryAckFrame
@@ -80,6 +81,8 @@ import { ParleyError } from './errors.js';
  * @property {string} [reply_to] a reply's: the message_id it answers
  * @property {Quote} [quote] a reply's: what it answers, as it was when the reply was sent
  * @property {string[]} [mentions] the members it names, each once
+ * @property {number} [forwarded] how many times it was forwarded on its way here; absent for one that was not. At FORWARDED_MANY_TIMES or more it is "forwarded many times"
+ * @property {number} [expires_at] a disappearing message's: when it is deleted everywhere (Unix ms); a client drops it then too
  */
 /**
  * The start of the message a reply answers, as the server copied it.
@@ -150,6 +153,16 @@ export const CLIENT_MESSAGE_TYPES = Object.freeze(['text', 'image', 'video', 'au
 export const MAX_IDS = 1000;
 /** The server's limit on any id a client sends, client_message_id included. */
 export const MAX_ID_BYTES = 128;
+/**
+ * The hop count from which a message is "forwarded many times": it can then
+ * be forwarded to one chat at a time (a second forward within 10 s is
+ * refused with rate_limited).
+ */
+export const FORWARDED_MANY_TIMES = 5;
+
+/** A conversation's disappearing-message settings, in seconds: off, 24 hours, 7 days, 90 days. */
+export const DISAPPEARING_OPTIONS = Object.freeze([0, 86400, 604800, 7776000]);
+
 /** The server's limit on the members one message mentions (a group's size). */
 export const MAX_MENTIONS = 100;
 
@@ -205,6 +218,7 @@ export function encodeClientFrame(frame) {
       if (typeof f.content !== 'string') throw invalid('content is required and is a string');
       if (f.media_id !== undefined) checkId(f, 'media_id');
       if (f.reply_to !== undefined) checkId(f, 'reply_to');
+      if (f.forward_of !== undefined) checkId(f, 'forward_of');
       if (f.mentions !== undefined) {
         checkIds(f, 'mentions', 0);
         if (/** @type {unknown[]} */ (f.mentions).length > MAX_MENTIONS) throw invalid(`mentions names more than ${MAX_MENTIONS} users`);

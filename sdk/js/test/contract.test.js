@@ -84,6 +84,7 @@ const calls = {
   'PATCH /api/v1/users/me/profile': (api, r) => api.updateProfile(r),
   'PUT /api/v1/conversations/{id}/avatar': (api, r) => api.setGroupAvatar('x', r.media_id),
   'DELETE /api/v1/conversations/{id}/avatar': (api) => api.removeGroupAvatar('x'),
+  'PUT /api/v1/conversations/{id}/disappearing': (api, r) => api.setDisappearing('x', r.seconds),
   'POST /api/v1/conversations': (api, r) => (r.type === 'group'
     ? api.createGroup(r.name, r.participants, r.description ? { description: r.description } : undefined)
     : api.createDirect(r.participants[0])),

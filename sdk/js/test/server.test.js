@@ -453,6 +453,39 @@ test('pins: an admin pins up to three, a member of a group may not, unpin', T, a
   assert.deepEqual((await bob.conversation(g.conversation_id)).pinned, ids.slice(1, 3));
 });
 
+test('forward: a message of another chat arrives forwarded; one never seen is refused', T, async () => {
+  const alice = await online('forwarder');
+  const bob = await online('fwdsource');
+  const carol = await online('fwdtarget');
+  const ab = await alice.createDirect(bob.userId);
+  const ac = await alice.createDirect(carol.userId);
+  const got = next(alice, 'message', (m) => m.conversation_id === ab.conversation_id);
+  await bob.send(ab.conversation_id, 'pass it on');
+  const src = await got;
+  const fwd = next(carol, 'message', (m) => m.conversation_id === ac.conversation_id);
+  await alice.forward(src, ac.conversation_id);
+  const m = await fwd;
+  assert.equal(m.forwarded, 1);
+  assert.equal(m.content, 'pass it on');
+  const bc = await carol.createDirect(bob.userId);
+  await assert.rejects(carol.send(bc.conversation_id, 'x', { forwardOf: src.message_id }), { code: 'invalid' });
+});
+
+test('disappearing messages: any member of a 1:1 turns them on, new messages carry expires_at, bad values refused', T, async () => {
+  const alice = await online('vanisher');
+  const bob = await online('vanishee');
+  const conv = await alice.createDirect(bob.userId);
+  await assert.rejects(bob.setDisappearing(conv.conversation_id, 3600), { status: 400, code: 'invalid' });
+  const note = next(alice, 'message', (m) => m.message_type === 'system');
+  const c = await bob.setDisappearing(conv.conversation_id, 86400);
+  assert.equal(c.disappearing_seconds, 86400);
+  assert.match((await note).content, /"event":"disappearing_changed"/);
+  const got = next(bob, 'message', (m) => m.message_type === 'text');
+  await alice.send(conv.conversation_id, 'gone tomorrow');
+  const m = await got;
+  assert.equal(m.expires_at, m.created_at + 86400 * 1000);
+});
+
 test('media: upload a PNG, complete, send it, the other fetches it', T, async () => {
   const alice = await online('alice');
   const bob = await online('bob');

@@ -46,6 +46,13 @@ export class Chat {
     return m;
   }
 
+  /** Drops the messages whose expires_at has come; returns how many went. */
+  dropExpired(now) {
+    const gone = this.list.filter((m) => m.expires_at && m.expires_at <= now);
+    for (const m of gone) this.remove(m);
+    return gone.length;
+  }
+
   remove(m) {
     this.list = this.list.filter((x) => x !== m);
     if (m.message_id) this.byId.delete(m.message_id);
@@ -96,8 +103,16 @@ export function fromServer(m) {
     if (m.quote) out.quote = m.quote;
   }
   if (m.mentions && m.mentions.length) out.mentions = m.mentions;
+  if (m.forwarded) out.forwarded = m.forwarded;
+  if (m.expires_at) out.expires_at = m.expires_at;
   return out;
 }
+
+/**
+ * The hop count from which a message is "forwarded many times" and may be
+ * forwarded to one chat at a time (wire.ForwardedManyTimes).
+ */
+export const FORWARDED_MANY_TIMES = 5;
 
 /**
  * The quote of a message of the chat as the server would give it to a

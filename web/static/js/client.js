@@ -162,8 +162,46 @@ export class Client extends EventTarget {
     this.emit('blocks');
   }
 
+  /**
+   * Drops disappearing messages at their expires_at, as the server does:
+   * one timer, for the earliest expiry among the loaded messages.
+   */
+  scheduleExpiry() {
+    clearTimeout(this.expiryTimer);
+    if (this.stopped) return;
+    const now = Date.now();
+    let next = Infinity;
+    for (const chat of this.chats.values()) {
+      if (chat.dropExpired(now)) this.emit('messages', { conversation_id: chat.id });
+      for (const m of chat.list) if (m.expires_at && m.expires_at < next) next = m.expires_at;
+    }
+    if (next === Infinity) return;
+    // Capped so a far expiry does not overflow setTimeout's 24.8 days.
+    this.expiryTimer = setTimeout(() => this.scheduleExpiry(), Math.min(Math.max(0, next - now) + 50, 2 ** 30));
+  }
+
+  /**
+   * Forwards m to the conversation convId: its content, type and media,
+   * with forward_of naming it (the server checks that we can see it).
+   */
+  forward(m, convId) {
+    const item = {
+      client_message_id: newClientMessageId(),
+      conversation_id: convId,
+      message_type: m.message_type,
+      content: m.content || '',
+      created_at: Date.now(),
+      forward_of: m.message_id,
+      forwarded: (m.forwarded || 0) + 1,
+    };
+    if (m.media_id) item.media_id = m.media_id;
+    this.enqueue(item);
+    this.emit('conversations');
+  }
+
   stop() {
     this.stopped = true;
+    clearTimeout(this.expiryTimer);
     for (const off of this.offs) off();
     this.offs = [];
     this.parley.disconnect();
@@ -344,6 +382,12 @@ export class Client extends EventTarget {
     return list;
   }
 
+  /** Sets the chat's disappearing messages (seconds, 0: off) and learns the result. */
+  async setDisappearing(convId, seconds) {
+    await this.parley.setDisappearing(convId, seconds);
+    return this.loadConversation(convId);
+  }
+
   /** Fetches one conversation (new to us, or its members changed). */
   async loadConversation(id) {
     try {
@@ -479,6 +523,7 @@ export class Client extends EventTarget {
       try {
         const msgs = await this.parley.history(id, { limit: PAGE });
         for (const m of msgs) chat.put(fromServer(m));
+        this.scheduleExpiry();
         chat.loaded = true;
         chat.hasMore = msgs.length === PAGE && msgs[0].sequence_number > 1;
         this.parley.startCursor(id, msgs.length ? msgs[msgs.length - 1].sequence_number : 0);
@@ -500,6 +545,7 @@ export class Client extends EventTarget {
       try {
         const msgs = await this.parley.history(id, { before_seq: before, limit: PAGE });
         for (const m of msgs) chat.put(fromServer(m));
+        this.scheduleExpiry();
         chat.hasMore = msgs.length === PAGE && msgs[0].sequence_number > 1;
         this.emit('messages', { conversation_id: id, older: true });
         this.fetchStatuses(id, msgs);
@@ -601,6 +647,7 @@ export class Client extends EventTarget {
       media_id: item.media_id,
       created_at: item.created_at,
       pending: true,
+      ...(item.forwarded ? { forwarded: item.forwarded } : {}),
     });
     if (item.reply_to) {
       // A reply shows its quote while pending, from the message it answers.
@@ -615,6 +662,7 @@ export class Client extends EventTarget {
       mediaId: item.media_id,
       replyTo: item.reply_to,
       mentions: item.mentions,
+      forwardOf: item.forward_of,
     }).then(() => this.emit('connection', { state: this.connection }), (err) => this.onSendFailed(item, err));
   }
 
@@ -665,6 +713,7 @@ export class Client extends EventTarget {
     if (!m) return;
     m.failed = err.code === 'too_large' ? 'Not sent: the message is too long.'
       : err.code === 'invalid' && item.reply_to ? 'Not sent: the message it replies to is not available.'
+      : err.code === 'invalid' && item.forward_of ? 'Not sent: the message it forwards is not available.'
       : err.code === 'forbidden' ? 'Not sent: you are not a member of this conversation.'
         : `Not sent: ${err.message || err.code}`;
     this.emit('messages', { conversation_id: item.conversation_id });
@@ -825,6 +874,14 @@ export class Client extends EventTarget {
       created_at: f.timestamp || pending.created_at,
       pending: false,
     });
+    // The ack does not carry expires_at: the chat's setting as this client
+    // knows it gives it (the server's, decided at the commit, wins in
+    // history).
+    const conv = this.convs.get(f.conversation_id);
+    if (conv && conv.disappearing_seconds && !m.expires_at) {
+      m.expires_at = m.created_at + conv.disappearing_seconds * 1000;
+      this.scheduleExpiry();
+    }
     m.recipients = this.recipientsOf(m);
     this.applyPendingStatus(chat, m);
     this.touch(f.conversation_id, m, m.created_at);
@@ -851,6 +908,7 @@ export class Client extends EventTarget {
     if (chat && (chat.loaded || chat.loading)) {
       if (chat.byId.has(m.message_id)) return; // the page brought it already
       chat.put(m);
+      this.scheduleExpiry();
       this.emit('messages', { conversation_id: id });
     }
     const fresh = this.count(m);
@@ -1000,7 +1058,7 @@ export class Client extends EventTarget {
  * empty or false: one the server's answer lacks is gone, not unchanged.
  */
 function forgetGroupInfo(old, c) {
-  for (const k of ['description', 'only_admins_send', 'only_admins_edit_info']) if (!(k in c)) delete old[k];
+  for (const k of ['description', 'only_admins_send', 'only_admins_edit_info', 'disappearing_seconds']) if (!(k in c)) delete old[k];
   return old;
 }
 

@@ -138,9 +138,26 @@ export function systemText(content, name) {
       }
       return `${actor} changed the group settings`;
     case 'member_joined': return `${user || actor} joined using an invite link`;
+    case 'disappearing_changed':
+      return e.seconds ? `${actor} turned on disappearing messages: new messages will disappear ${disappearLabel(e.seconds)} after they are sent`
+        : `${actor} turned off disappearing messages`;
     case 'account_deleted': return user === 'Deleted account' ? 'An account was deleted' : `${user} deleted their account`;
     default: return 'Group updated';
   }
+}
+
+/** The disappearing-message settings a chat offers, in seconds (0: off). */
+export const DISAPPEAR_OPTIONS = [
+  { seconds: 0, label: 'Off' },
+  { seconds: 86400, label: '24 hours' },
+  { seconds: 604800, label: '7 days' },
+  { seconds: 7776000, label: '90 days' },
+];
+
+/** A disappearing-message setting in words ("24 hours"). */
+export function disappearLabel(seconds) {
+  const o = DISAPPEAR_OPTIONS.find((x) => x.seconds === seconds);
+  return o ? o.label : `${Math.round(seconds / 3600)} hours`;
 }
 
 /** A one-line preview of a message for the conversation list. */

@@ -5,12 +5,12 @@
 import { $, h, fill, avatar, toast, announce } from '../dom.js';
 import { hue, initials, clockTime, fullTime, lastSeen, dayLabel, sameDay, systemText, utf8Length, count } from '../format.js';
 import { tickMark } from './ticks.js';
-import { membersDialog, receiptPopover } from './dialogs.js';
+import { membersDialog, receiptPopover, forwardDialog } from './dialogs.js';
 import { groupInfoDialog } from './groupinfo.js';
 import { contactInfoDialog } from './contactinfo.js';
 import { attachment, updateProgress, kindOf, Recorder } from './media.js';
 import { icon } from '../icons.js';
-import { quoteOf } from '../chatlog.js';
+import { quoteOf, FORWARDED_MANY_TIMES } from '../chatlog.js';
 
 const PAUSE_AFTER_MS = 3000;
 // Why an attachment kind is not offered: the server says it cannot process it.
@@ -283,7 +283,8 @@ export class ChatView {
     const group = conv && conv.type === 'group';
     const quote = this.quoteFor(m);
     const sig = [m.message_type, m.content, m.failed || '', m.sender_id, group ? c.name(m.sender_id) : '', m.upload ? 'local' : m.media_id || '',
-      m.reply_to || '', quote ? `${c.name(quote.sender_id)}\u0001${quote.message_type}\u0001${quote.content}` : ''].join('\u0000');
+      m.reply_to || '', quote ? `${c.name(quote.sender_id)}\u0001${quote.message_type}\u0001${quote.content}` : '',
+      m.forwarded || 0, m.expires_at ? 'x' : ''].join('\u0000');
     let n = this.nodes.get(m.key);
     if (!n || n.sig !== sig) {
       const li = m.message_type === 'system' ? this.systemBubble(m) : this.bubble(m, group);
@@ -297,6 +298,8 @@ export class ChatView {
     // Only a stored message can be replied to, or pinned.
     const reply = n.li.querySelector('.reply-btn');
     if (reply) reply.hidden = !m.message_id;
+    const fwd = n.li.querySelector('.forward-btn');
+    if (fwd) fwd.hidden = !m.message_id;
     const pin = n.li.querySelector('.pin-btn');
     if (pin) {
       const conv = this.client.conversation(this.id);
@@ -324,11 +327,17 @@ export class ChatView {
     body.push(h('span', { class: 'visually-hidden' }, mine ? 'You: ' : `${name}: `));
     // 30% lightness: 4.5:1 on the white bubble whatever the hue.
     if (group && !mine) body.push(h('div', { class: 'sender', style: { color: `hsl(${hue(m.sender_id)} 55% 30%)` }, 'aria-hidden': 'true' }, name));
+    if (m.forwarded) {
+      const many = m.forwarded >= FORWARDED_MANY_TIMES;
+      body.push(h('div', { class: 'forwarded', 'data-testid': 'forwarded' }, icon('forward'), many ? 'Forwarded many times' : 'Forwarded'));
+    }
     if (m.reply_to) body.push(this.quoteNode(m.reply_to, this.quoteFor(m)));
     if (media) body.push(attachment(c, m));
     if (m.content && m.message_type !== 'location') body.push(h('div', { class: 'text' }, linkify(m.content)));
     else if (!media) body.push(h('div', { class: 'text muted' }, `[${m.message_type}]`));
     const meta = h('div', { class: 'meta' },
+      m.expires_at ? h('span', { class: 'disappearing', title: `Disappears ${fullTime(m.expires_at)}` },
+        icon('timer'), h('span', { class: 'visually-hidden' }, 'Disappearing message. ')) : null,
       h('time', { datetime: new Date(m.created_at || Date.now()).toISOString(), title: fullTime(m.created_at) }, clockTime(m.created_at)),
       h('span', { class: 'tick-slot' }));
     body.push(meta);
@@ -354,10 +363,19 @@ export class ChatView {
       hidden: true,
       onclick: () => this.togglePin(m),
     }, icon('pin'));
+    const forward = h('button', {
+      type: 'button',
+      class: 'reply-btn forward-btn',
+      'aria-label': 'Forward message',
+      title: 'Forward',
+      hidden: !m.message_id,
+      'data-testid': 'forward',
+      onclick: () => this.forward(m),
+    }, icon('forward'));
     return h('li', {
       class: `msg ${mine ? 'mine' : 'theirs'}${media ? ' has-media' : ''}`,
       'data-testid': 'message',
-    }, mine ? [pin, reply, bubble] : [bubble, reply, pin]);
+    }, mine ? [pin, forward, reply, bubble] : [bubble, reply, forward, pin]);
   }
 
   /** A reply's quote: the server's, else (pending, or none came) the loaded original's. */
@@ -382,6 +400,19 @@ export class ChatView {
     q ? h('span', { class: 'quote-name', style: { color: `hsl(${hue(q.sender_id)} 55% 25%)` } }, name) : null,
     q ? h('span', { class: 'visually-hidden' }, ': ') : null,
     h('span', { class: 'quote-text' }, q ? quoteText(q) : 'A message not loaded'));
+  }
+
+  /**
+   * Forwards m to the chats the user picks: one only for a message
+   * forwarded many times.
+   */
+  async forward(m) {
+    if (!m.message_id) return;
+    const many = (m.forwarded || 0) >= FORWARDED_MANY_TIMES;
+    const ids = await forwardDialog(this.client, m, many);
+    if (!ids) return;
+    for (const id of ids) this.client.forward(m, id);
+    announce(ids.length === 1 ? 'Message forwarded.' : `Message forwarded to ${ids.length} chats.`);
   }
 
   /** Pins m, or unpins it when it is pinned (the server says who may). */

@@ -6,6 +6,7 @@
 import { h } from '../dom.js';
 import { lastSeen } from '../format.js';
 import { listScreen } from './screen.js';
+import { disappearingSetting } from './disappearing.js';
 
 /** Opens the contact info of userId, the other member of convId; resolves when it closes. */
 export function contactInfoDialog(client, userId, convId) {
@@ -17,6 +18,7 @@ export function contactInfoDialog(client, userId, convId) {
   const seen = h('p', { class: 'info-line' });
   const mute = h('button', { type: 'button', class: 'secondary', 'aria-pressed': 'false' });
   const block = h('button', { type: 'button', class: 'danger' });
+  const disappearing = disappearingSetting(client, convId, say);
 
   function render() {
     const u = client.users.get(userId);
@@ -29,6 +31,7 @@ export function contactInfoDialog(client, userId, convId) {
     mute.setAttribute('aria-pressed', String(muted));
     block.textContent = blocked ? `Unblock ${name}` : `Block ${name}`;
     block.className = blocked ? 'secondary' : 'danger';
+    disappearing.render();
   }
 
   mute.addEventListener('click', () => {
@@ -58,12 +61,14 @@ export function contactInfoDialog(client, userId, convId) {
   const off = () => render();
   client.addEventListener('blocks', off);
   client.addEventListener('presence', off);
-  const done = show([who, seen, h('div', { class: 'info-actions' }, mute, block)], {
+  client.addEventListener('conversations', off);
+  const done = show([who, seen, disappearing.section, h('div', { class: 'info-actions' }, mute, block)], {
     focus: block,
     refresh: async () => render(),
   });
   return done.finally(() => {
     client.removeEventListener('blocks', off);
     client.removeEventListener('presence', off);
+    client.removeEventListener('conversations', off);
   });
 }

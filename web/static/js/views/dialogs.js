@@ -514,3 +514,28 @@ function place(pop, anchor) {
   pop.style.top = `${Math.max(8, top)}px`;
   pop.style.left = `${Math.max(8, Math.min(window.innerWidth - pop.offsetWidth - 8, r.right - pop.offsetWidth))}px`;
 }
+
+/**
+ * Chooses where to forward m: any number of chats, or one for a message
+ * forwarded many times (the server takes one such forward at a time).
+ * @returns {Promise<string[]|null>} the conversation ids, or null when cancelled
+ */
+export function forwardDialog(client, m, manyTimes) {
+  const convs = [...client.convs.values()].sort((a, b) => (b.last_activity_at || 0) - (a.last_activity_at || 0));
+  const type = manyTimes ? 'radio' : 'checkbox';
+  const list = h('fieldset', { class: 'forward-list' },
+    h('legend', { class: 'visually-hidden' }, manyTimes ? 'Forward to one chat' : 'Forward to'),
+    convs.map((c) => h('label', { class: 'forward-choice' },
+      h('input', { type, name: 'forward-to', value: c.conversation_id, 'data-testid': 'forward-choice' }), ' ', client.title(c))));
+  return modal({
+    title: 'Forward message',
+    description: manyTimes ? 'This message was forwarded many times: it can be forwarded to one chat at a time.' : 'Choose the chats to forward it to.',
+    fields: [list],
+    submitLabel: 'Forward',
+    onSubmit: async () => {
+      const ids = [...list.querySelectorAll('input:checked')].map((i) => i.value);
+      if (!ids.length) throw new Error('Choose a chat.');
+      return ids;
+    },
+  });
+}

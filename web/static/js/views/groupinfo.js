@@ -4,6 +4,7 @@
 
 import { h, fill, toast } from '../dom.js';
 import { listScreen } from './screen.js';
+import { disappearingSetting } from './disappearing.js';
 
 const MAX_DESCRIPTION = 512;
 
@@ -55,6 +56,8 @@ export function groupInfoDialog(client, convId) {
     h('div', { class: 'check-row' }, editBox, h('label', { for: 'only-admins-edit' }, 'Only admins can edit the group info')),
     settingsError);
 
+  const disappearing = disappearingSetting(client, convId, say);
+
   const create = h('button', { type: 'button', class: 'primary small', id: 'create-invite' }, 'Create invite link');
   const empty = h('p', { class: 'form-note', hidden: true }, 'No invite links. Create one to let people join by it.');
   const invites = h('section', { 'aria-labelledby': 'invites-title' },
@@ -75,6 +78,7 @@ export function groupInfoDialog(client, convId) {
     editBox.checked = !!conv.only_admins_edit_info;
     sendBox.disabled = !admin;
     editBox.disabled = !admin;
+    disappearing.render();
     invites.hidden = !admin;
     photoChoose.hidden = !mayEdit;
     photoRemove.hidden = !mayEdit || !conv.avatar;
@@ -205,7 +209,7 @@ export function groupInfoDialog(client, convId) {
 
   const onChange = () => render();
   client.addEventListener('conversations', onChange);
-  return show([photoSection, descForm, settings, invites], { focus: descInput, refresh })
+  return show([photoSection, descForm, settings, disappearing.section, invites], { focus: descInput, refresh })
     .finally(() => client.removeEventListener('conversations', onChange));
 }
 
