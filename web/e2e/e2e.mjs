@@ -1310,12 +1310,25 @@ async function lifecycle(alice, bob) {
 
   // Bob reacts from the picker; the chip shows on Alice's page, his own pressed.
   await theirsB.hover();
-  await theirsB.getByRole('button', { name: 'React' }).click();
+  await theirsB.getByRole('button', { name: 'React', exact: true }).click();
   await b.getByRole('button', { name: 'React with 👍' }).click();
   await mineA.getByTestId('reaction-chip').filter({ hasText: '👍' }).filter({ hasText: '1' }).waitFor({ timeout: WAIT });
   await theirsB.locator('[data-testid="reaction-chip"][aria-pressed="true"]', { hasText: '👍' }).waitFor({ timeout: WAIT });
   await shot(a, '17f-reaction-received');
   await checkA11y(a, 'chat with a reaction');
+  // After a reload the chip comes from history, Alice's own reaction beside it.
+  await alice.come();
+  await alice.openChat('Bob Marley');
+  await mineA.getByTestId('reaction-chip').filter({ hasText: '👍' }).filter({ hasText: '1' }).waitFor({ timeout: WAIT });
+  await mineA.hover();
+  await mineA.getByRole('button', { name: 'React', exact: true }).click();
+  await a.getByRole('button', { name: 'React with 👍' }).click();
+  await theirsB.getByTestId('reaction-chip').filter({ hasText: '👍' }).filter({ hasText: '2' }).waitFor({ timeout: WAIT });
+  // Chosen again, it is taken back.
+  await mineA.hover();
+  await mineA.getByRole('button', { name: 'React', exact: true }).click();
+  await a.getByRole('button', { name: 'Remove 👍' }).click();
+  await theirsB.getByTestId('reaction-chip').filter({ hasText: '👍' }).filter({ hasText: '1' }).waitFor({ timeout: WAIT });
 
   // Alice edits: the composer takes the text; Escape leaves, Enter saves.
   const edit = async () => {
@@ -1351,6 +1364,26 @@ async function lifecycle(alice, bob) {
   expectEqual(await theirsB.getByTestId('reaction-chip').count(), 0, 'chips on a tombstone');
   expectEqual(await theirsB.filter({ hasText: 'picnic' }).count(), 0, 'content left on a tombstone');
   await shot(b, '17g-tombstone');
+
+  // A reply whose original goes: its quote says so, on both pages.
+  const asked = a.locator('#messages li[data-testid="message"]', { hasText: 'Shall we meet at noon?' }).filter({ hasNot: a.getByTestId('quote') });
+  await asked.hover();
+  await asked.getByRole('button', { name: 'More actions' }).click();
+  await a.locator('.msg-menu').getByRole('button', { name: 'Delete' }).click();
+  await dialog.getByRole('button', { name: 'Delete for everyone' }).click();
+  await bob.bubbles('Noon works').getByTestId('quote').filter({ hasText: 'Deleted message' }).waitFor({ timeout: WAIT });
+  await alice.bubbles('Noon works').getByTestId('quote').filter({ hasText: 'Deleted message' }).waitFor({ timeout: WAIT });
+
+  // Bob deletes the tombstone for himself: gone from his page, still on Alice's.
+  await theirsB.hover();
+  await theirsB.getByRole('button', { name: 'More actions' }).click();
+  await b.locator('.msg-menu').getByRole('button', { name: 'Delete' }).click();
+  const bobDialog = b.getByTestId('delete-dialog');
+  await bobDialog.getByRole('button', { name: 'Delete for me' }).waitFor({ timeout: WAIT });
+  expectEqual(await bobDialog.getByRole('button', { name: 'Delete for everyone' }).count(), 0, '"for everyone" offered on someone else\'s message');
+  await bobDialog.getByRole('button', { name: 'Delete for me' }).click();
+  await theirsB.waitFor({ state: 'detached', timeout: WAIT });
+  expectEqual(await mineA.getByTestId('tombstone').count(), 1, 'the tombstone on Alice\'s page');
 }
 
 async function deleteAccount(dave, alice) {
