@@ -9,7 +9,7 @@
 //
 // Events (CustomEvent, detail in parentheses):
 //   conversations                 the list, its order, unread counts or last messages changed
-//   messages   ({conversation_id}) messages were added, confirmed, removed or failed
+//   messages   ({conversation_id}) messages were added, confirmed, removed or failed, or reacted to, edited or deleted
 //   ticks      ({conversation_id}) delivery/read state of own messages changed
 //   progress   ({message})        an attachment's upload progressed
 //   presence   ({user_id})
@@ -17,7 +17,6 @@
 //   users                          a user's name became known
 //   connection ({state})          'connecting' | 'open' | 'closed'
 //   incoming   ({message})        a live message from someone else (for the screen-reader announcement)
-//   updated    ({conversation_id, message_id, type}) a message was reacted to, edited or deleted (after messages)
 //   notice     ({text})           something the user should be told
 //   signedout  ({why})            the session ended (the SDK's reason: a close reason, 'unauthorized')
 //   server                         what the server can process, or its limits, changed
@@ -996,9 +995,7 @@ export class Client extends EventTarget {
       else this.scheduleRefresh(); // hidden: the list says what comes before it
       this.emit('conversations');
     }
-    if (!changed) return;
-    this.emit('messages', { conversation_id: id });
-    this.emit('updated', { conversation_id: id, message_id: f.message_id, type: f.type });
+    if (changed) this.emit('messages', { conversation_id: id });
   }
 
   /** An error frame not tied to a send: a forbidden one may mean we were removed from the open chat. */
