@@ -291,7 +291,12 @@ export class ChatView {
     let n = this.nodes.get(m.key);
     if (!n || n.sig !== sig) {
       const li = m.message_type === 'system' ? this.systemBubble(m) : this.bubble(m, group);
-      if (n) n.li.replaceWith(li);
+      if (n) {
+        // A bubble redrawn (reacted to, edited) keeps the keyboard focus on the same button.
+        const was = n.li.contains(document.activeElement) ? document.activeElement.className : '';
+        n.li.replaceWith(li);
+        if (was) li.querySelector(`[class="${CSS.escape(was)}"]`)?.focus({ preventScroll: true });
+      }
       n = { li, sig, status: undefined };
       this.nodes.set(m.key, n);
     }

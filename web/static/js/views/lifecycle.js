@@ -105,7 +105,7 @@ export function messageMenu(view, m, anchor) {
   if (canEdit(client, m)) {
     items.push(h('button', { type: 'button', class: 'menu-item', onclick: () => { pop.hidePopover(); view.startEdit(m); } }, 'Edit'));
   }
-  items.push(h('button', { type: 'button', class: 'menu-item', onclick: () => { pop.hidePopover(); deleteDialog(view, m); } }, 'Delete'));
+  items.push(h('button', { type: 'button', class: 'menu-item', onclick: () => { pop.hidePopover(); deleteDialog(view, m, anchor); } }, 'Delete'));
   const pop = popover(anchor, 'Message actions', 'msg-menu', items);
 }
 
@@ -132,11 +132,10 @@ export function actionButtons(view, m) {
   return [react, more];
 }
 
-/** Asks how to delete m: for everyone (when allowed) or for me. */
-export function deleteDialog(view, m) {
+/** Asks how to delete m: for everyone (when allowed) or for me; the focus goes back to opener. */
+export function deleteDialog(view, m, opener = document.activeElement) {
   const client = view.client;
   const conv = client.conversation(view.id);
-  const opener = document.activeElement;
   const everyone = canDeleteForEveryone(client, m, conv);
   const go = (forWhom) => async () => {
     dlg.close();
