@@ -358,6 +358,7 @@ async function main() {
     await contactsScreen(alice, bob, carol);
     await blocking(alice, bob);
     await replies(alice, bob);
+    await lifecycle(alice, bob);
     await profileAndAvatar(alice, bob);
     const dave = await newUser('dave', 'Dave Brubeck');
     await keyboardOnly(dave, alice);
@@ -1311,6 +1312,97 @@ async function replies(alice, bob) {
   await dlg.waitFor({ state: 'hidden', timeout: WAIT });
   await bob.bubbles('Noon works').filter({ has: b.getByTestId('forwarded') }).filter({ hasText: 'Forwarded' }).waitFor({ timeout: WAIT });
   await shot(b, '17f-forwarded');
+}
+
+async function lifecycle(alice, bob) {
+  log('== reactions, edits, deletions: Bob reacts, Alice edits and deletes; each sees the other\'s change');
+  const a = alice.page;
+  const b = bob.page;
+  await alice.openChat('Bob Marley');
+  await bob.openChat('Alice Liddell');
+  await alice.send('Pack the picnic basket');
+  await alice.expectStatus('Pack the picnic basket', 'read');
+  const id = await alice.bubbles('Pack the picnic basket').getAttribute('data-id');
+  const mineA = a.locator(`#messages li[data-id="${id}"]`);
+  const theirsB = b.locator(`#messages li[data-id="${id}"]`);
+  await theirsB.waitFor({ timeout: WAIT });
+
+  // Bob reacts from the picker; the chip shows on Alice's page, his own pressed.
+  await theirsB.hover();
+  await theirsB.getByRole('button', { name: 'React', exact: true }).click();
+  await b.getByRole('button', { name: 'React with 👍' }).click();
+  await mineA.getByTestId('reaction-chip').filter({ hasText: '👍' }).filter({ hasText: '1' }).waitFor({ timeout: WAIT });
+  await theirsB.locator('[data-testid="reaction-chip"][aria-pressed="true"]', { hasText: '👍' }).waitFor({ timeout: WAIT });
+  await shot(a, '17f-reaction-received');
+  await checkA11y(a, 'chat with a reaction');
+  // After a reload the chip comes from history, Alice's own reaction beside it.
+  await alice.come();
+  await alice.openChat('Bob Marley');
+  await mineA.getByTestId('reaction-chip').filter({ hasText: '👍' }).filter({ hasText: '1' }).waitFor({ timeout: WAIT });
+  await mineA.hover();
+  await mineA.getByRole('button', { name: 'React', exact: true }).click();
+  await a.getByRole('button', { name: 'React with 👍' }).click();
+  await theirsB.getByTestId('reaction-chip').filter({ hasText: '👍' }).filter({ hasText: '2' }).waitFor({ timeout: WAIT });
+  // Chosen again, it is taken back.
+  await mineA.hover();
+  await mineA.getByRole('button', { name: 'React', exact: true }).click();
+  await a.getByRole('button', { name: 'Remove 👍' }).click();
+  await theirsB.getByTestId('reaction-chip').filter({ hasText: '👍' }).filter({ hasText: '1' }).waitFor({ timeout: WAIT });
+
+  // Alice edits: the composer takes the text; Escape leaves, Enter saves.
+  const edit = async () => {
+    await mineA.hover();
+    await mineA.getByRole('button', { name: 'More actions' }).click();
+    await a.locator('.msg-menu').getByRole('button', { name: 'Edit' }).click();
+    await a.getByTestId('edit-preview').waitFor({ timeout: WAIT });
+    await focusIn(a, '#composer-input', 'after choosing Edit');
+  };
+  await edit();
+  expectEqual(await a.locator('#composer-input').inputValue(), 'Pack the picnic basket', 'the composer in edit mode');
+  await a.keyboard.press('Escape');
+  await a.getByTestId('edit-preview').waitFor({ state: 'hidden', timeout: WAIT });
+  expectEqual(await a.locator('#composer-input').inputValue(), '', 'the composer after Escape');
+  await edit();
+  await a.locator('#composer-input').fill('Pack the picnic basket and a blanket');
+  await a.keyboard.press('Enter');
+  await theirsB.filter({ hasText: 'and a blanket' }).locator('.edited', { hasText: 'edited' }).waitFor({ timeout: WAIT });
+  await mineA.filter({ hasText: 'and a blanket' }).locator('.edited').waitFor({ timeout: WAIT });
+  // The reaction stays through the edit.
+  await theirsB.getByTestId('reaction-chip').filter({ hasText: '👍' }).waitFor({ timeout: WAIT });
+
+  // Alice deletes it for everyone: a tombstone on both pages, no content, no chips.
+  await mineA.hover();
+  await mineA.getByRole('button', { name: 'More actions' }).click();
+  await a.locator('.msg-menu').getByRole('button', { name: 'Delete' }).click();
+  const dialog = a.getByTestId('delete-dialog');
+  await dialog.getByRole('button', { name: 'Delete for me' }).waitFor({ timeout: WAIT });
+  await checkA11y(a, 'delete dialog');
+  await dialog.getByRole('button', { name: 'Delete for everyone' }).click();
+  await theirsB.getByTestId('tombstone').filter({ hasText: 'This message was deleted' }).waitFor({ timeout: WAIT });
+  await mineA.getByTestId('tombstone').filter({ hasText: 'You deleted this message' }).waitFor({ timeout: WAIT });
+  expectEqual(await theirsB.getByTestId('reaction-chip').count(), 0, 'chips on a tombstone');
+  expectEqual(await theirsB.filter({ hasText: 'picnic' }).count(), 0, 'content left on a tombstone');
+  await shot(b, '17g-tombstone');
+
+  // A reply whose original goes: its quote says so, on both pages.
+  const asked = a.locator('#messages li[data-testid="message"]', { hasText: 'Shall we meet at noon?' }).filter({ hasNot: a.getByTestId('quote') });
+  await asked.hover();
+  await asked.getByRole('button', { name: 'More actions' }).click();
+  await a.locator('.msg-menu').getByRole('button', { name: 'Delete' }).click();
+  await dialog.getByRole('button', { name: 'Delete for everyone' }).click();
+  await bob.bubbles('Noon works').getByTestId('quote').filter({ hasText: 'Deleted message' }).waitFor({ timeout: WAIT });
+  await alice.bubbles('Noon works').getByTestId('quote').filter({ hasText: 'Deleted message' }).waitFor({ timeout: WAIT });
+
+  // Bob deletes the tombstone for himself: gone from his page, still on Alice's.
+  await theirsB.hover();
+  await theirsB.getByRole('button', { name: 'More actions' }).click();
+  await b.locator('.msg-menu').getByRole('button', { name: 'Delete' }).click();
+  const bobDialog = b.getByTestId('delete-dialog');
+  await bobDialog.getByRole('button', { name: 'Delete for me' }).waitFor({ timeout: WAIT });
+  expectEqual(await bobDialog.getByRole('button', { name: 'Delete for everyone' }).count(), 0, '"for everyone" offered on someone else\'s message');
+  await bobDialog.getByRole('button', { name: 'Delete for me' }).click();
+  await theirsB.waitFor({ state: 'detached', timeout: WAIT });
+  expectEqual(await mineA.getByTestId('tombstone').count(), 1, 'the tombstone on Alice\'s page');
 }
 
 async function deleteAccount(dave, alice) {

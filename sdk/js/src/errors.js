@@ -8,7 +8,7 @@
  * failures that never reached the server: `network` (no answer at all) and
  * `session_ended` (the call needs a session this client no longer has).
  * @typedef {'invalid'|'unauthorized'|'forbidden'|'not_found'|'conflict'|'too_large'
- *   |'group_full'|'rate_limited'|'internal'|'network'|'session_ended'} ErrorCode
+ *   |'group_full'|'rate_limited'|'internal'|'network'|'session_ended'|'offline'|'timeout'} ErrorCode
  */
 
 /** The codes the wire defines; anything else a server sends is kept as it came. */

@@ -18,7 +18,7 @@ export { Cursors } from './cursors.js';
 export { ParleyError, WIRE_CODES, isRetryableSendError } from './errors.js';
 export { Emitter } from './events.js';
 export { Outbox, DEFAULT_RESEND_MS } from './outbox.js';
-export { encodeClientFrame, decodeServerFrame, CLIENT_MESSAGE_TYPES, MAX_IDS, MAX_ID_BYTES, FORWARDED_MANY_TIMES, DISAPPEARING_OPTIONS } from './wire.js';
+export { encodeClientFrame, decodeServerFrame, isEmoji, CLIENT_MESSAGE_TYPES, MAX_IDS, MAX_ID_BYTES, FORWARDED_MANY_TIMES, DISAPPEARING_OPTIONS, EDIT_WINDOW_MS, DELETE_WINDOW_MS } from './wire.js';
 
 /** @typedef {import('./api.js').User} User */
 /** @typedef {import('./api.js').Session} Session */
@@ -61,6 +61,20 @@ export { encodeClientFrame, decodeServerFrame, CLIENT_MESSAGE_TYPES, MAX_IDS, MA
 /** @typedef {import('./wire.js').ServerFrame} ServerFrame */
 /** @typedef {import('./wire.js').UnknownFrame} UnknownFrame */
 /** @typedef {import('./wire.js').ClientFrame} ClientFrame */
+/** @typedef {import('./wire.js').ReactionCount} ReactionCount */
+/** @typedef {import('./wire.js').DeleteFor} DeleteFor */
+/** @typedef {import('./wire.js').IncomingReactionFrame} IncomingReactionFrame */
+/** @typedef {import('./wire.js').MessageEditedFrame} MessageEditedFrame */
+/** @typedef {import('./wire.js').MessageDeletedFrame} MessageDeletedFrame */
+/** @typedef {import('./wire.js').ErrorFrame} ErrorFrame */
+/**
+ * A react(), edit() or deleteMessage() waiting for the server's frame.
+ * @typedef {object} PendingUpdate
+ * @property {(f: any) => boolean} matches whether a frame of its kind for its message is its answer
+ * @property {(f: any) => void} resolve
+ * @property {(err: ParleyError) => void} reject
+ * @property {unknown} timer
+ */
 
 /**
  * The events of a Parley client and what their listeners receive.
@@ -71,6 +85,9 @@ export { encodeClientFrame, decodeServerFrame, CLIENT_MESSAGE_TYPES, MAX_IDS, MA
  * @property {PresenceFrame} presence
  * @property {IncomingTypingFrame} typing
  * @property {ProfileFrame} profile a user's profile changed (one's own or a contact's): fetch it again with user()
+ * @property {IncomingReactionFrame} reaction a member (this user included, from any device) set, changed or removed (emoji "") its reaction to a message; may come again after a reconnect: apply it idempotently
+ * @property {MessageEditedFrame} messageEdited a message's content changed; may repeat after a reconnect
+ * @property {MessageDeletedFrame} messageDeleted a message was deleted for everyone (now a tombstone) or, `for` 'me', hidden on this user's devices; may repeat after a reconnect
  * @property {ParleyError} error an error frame not tied to a send, a frame that could not be decoded, or a failed gap fill
  * @property {ConnectionState} state
  * @property {{reason: string}} sessionEnded the session is over (close 4001, a 401, or logout()): log in again
@@ -93,6 +110,7 @@ export { encodeClientFrame, decodeServerFrame, CLIENT_MESSAGE_TYPES, MAX_IDS, MA
  * @property {boolean} [catchUpOnConnect] default true: on every connection, fetch the conversation list and fill the conversations ahead of their cursors; an app that fetches the list itself on connecting sets false and passes it to catchUp(list)
  * @property {StorageLike} [storage] where the outbox and the cursors are kept across reloads (a browser's localStorage fits); default none: in memory only
  * @property {string} [storageKey] default 'parley.': the prefix of the storage keys, `${storageKey}outbox.${userId}` and `${storageKey}cursors.${userId}`
+ * @property {number} [updateTimeoutMs] default 30 000: how long react(), edit() and deleteMessage() wait for the server's answer before rejecting with code `timeout` (the change may still have been made: its event tells)
  */
 /**
  * What the SDK needs of a storage: the Web Storage API's getItem and
@@ -130,6 +148,7 @@ export class Parley {
     this.clock = opts.clock ?? systemClock;
     this.ackDelayMs = opts.ackDelayMs ?? 50;
     this.typingRefreshMs = opts.typingRefreshMs ?? 3_000;
+    this.updateTimeoutMs = opts.updateTimeoutMs ?? 30_000;
     this.historyPage = opts.historyPage ?? 500;
     this.catchUpOnConnect = opts.catchUpOnConnect ?? true;
     this.storage = opts.storage ?? null;
@@ -188,6 +207,8 @@ export class Parley {
     this.fillAgain = new Set();
     /** @type {Set<string>} fills waiting for this client's own sends in the conversation to be acked */
     this.fillDeferred = new Set();
+    /** @type {Map<string, PendingUpdate[]>} `${kind}:${message_id}` → react/edit/delete calls waiting, oldest first */
+    this.updates = new Map();
     this.ended = false;
     if (this.token && this.userId) this.restore();
   }
@@ -609,6 +630,134 @@ export class Parley {
     return done;
   }
 
+  // ---- reactions, edits, deletions ----
+
+  /**
+   * Sets this user's reaction to a message (one per user: a new one
+   * replaces the old), or removes it with "". Not queued: it needs a
+   * connection (else rejects with code `offline`). Resolves with the
+   * server's reaction frame for it, which every member's devices get as a
+   * `reaction` event; rejects with the refusal's ParleyError (`invalid`
+   * for a bad emoji, `not_found`, `forbidden`…). The server tells nothing
+   * of a reaction that changes nothing (the one already set, "" with none
+   * set): that call resolves with null after updateTimeoutMs. Calls made
+   * in quick succession on one message may be merged by the server into
+   * the last one's frame, which resolves them all.
+   * @param {string} messageId
+   * @param {string} emoji exactly one emoji, or "" to remove
+   * @returns {Promise<IncomingReactionFrame|null>}
+   */
+  react(messageId, emoji) {
+    return this.update('reaction', { type: 'reaction', message_id: messageId, emoji },
+      (/** @type {IncomingReactionFrame} */ f) => f.user_id === this.userId && f.emoji === emoji);
+  }
+
+  /**
+   * Replaces the content of one of this user's own text messages, within
+   * EDIT_WINDOW_MS (15 min) of sending it. Resolves with the
+   * message_edited frame every member's devices get (`messageEdited`);
+   * rejects with `forbidden` (someone else's message, or too late),
+   * `invalid`, `not_found`, `offline` or `timeout`.
+   * @param {string} messageId
+   * @param {string} content the new content, not empty
+   * @returns {Promise<MessageEditedFrame>}
+   */
+  edit(messageId, content) {
+    return this.update('edit', { type: 'edit', message_id: messageId, content },
+      (/** @type {MessageEditedFrame} */ f) => f.content === content);
+  }
+
+  /**
+   * Deletes a message: for 'everyone' (one's own within DELETE_WINDOW_MS,
+   * 48 h, or any message as a group admin: it becomes a tombstone for all)
+   * or for 'me' (hidden on this user's devices). Resolves with the
+   * message_deleted frame (`messageDeleted`); rejects with `forbidden`,
+   * `not_found`, `invalid`, `offline` or `timeout`.
+   * @param {string} messageId
+   * @param {DeleteFor} forWhom
+   * @returns {Promise<MessageDeletedFrame>}
+   */
+  deleteMessage(messageId, forWhom) {
+    return this.update('delete', { type: 'delete', message_id: messageId, for: forWhom },
+      (/** @type {MessageDeletedFrame} */ f) => f.for === forWhom || f.for === 'everyone');
+  }
+
+  /**
+   * Sends a reaction, edit or delete frame and waits for its answer.
+   * @template T
+   * @param {'reaction'|'edit'|'delete'} kind the refused_type of its error frame
+   * @param {ClientFrame} frame
+   * @param {(f: any) => boolean} matches whether a success frame for the message answers this call
+   * @returns {Promise<T>}
+   */
+  update(kind, frame, matches) {
+    /** @type {string} */
+    let text;
+    try {
+      text = encodeClientFrame(frame);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (this.ended) return Promise.reject(new ParleyError(0, 'session_ended', 'log in again'));
+    if (this.connection.state !== 'open') return Promise.reject(new ParleyError(0, 'offline', 'not connected'));
+    const key = `${kind}:${/** @type {{message_id: string}} */ (frame).message_id}`;
+    return new Promise((resolve, reject) => {
+      /** @type {PendingUpdate} */
+      const p = { matches, resolve, reject, timer: null };
+      p.timer = this.clock.setTimeout(() => {
+        this.dropUpdate(key, p);
+        // No refusal came: for a reaction, that is the answer to one that changed nothing.
+        if (kind === 'reaction') resolve(/** @type {T} */ (/** @type {unknown} */ (null)));
+        else reject(new ParleyError(0, 'timeout', `no answer to the ${kind} within ${this.updateTimeoutMs} ms`));
+      }, this.updateTimeoutMs);
+      const list = this.updates.get(key) ?? [];
+      list.push(p);
+      this.updates.set(key, list);
+      if (!this.connection.send(text)) {
+        this.dropUpdate(key, p);
+        this.clock.clearTimeout(p.timer);
+        reject(new ParleyError(0, 'offline', 'not connected'));
+      }
+    });
+  }
+
+  /**
+   * @param {string} key
+   * @param {PendingUpdate} p
+   */
+  dropUpdate(key, p) {
+    const list = this.updates.get(key);
+    if (!list) return;
+    const i = list.indexOf(p);
+    if (i >= 0) list.splice(i, 1);
+    if (!list.length) this.updates.delete(key);
+  }
+
+  /**
+   * Settles the waiting calls of a kind for a message: for a success
+   * frame, the newest it answers and every older one (the server applies a
+   * connection's frames in order, and may merge a user's reactions of one
+   * commit into the last); for a refusal, the oldest.
+   * @param {string} key
+   * @param {any} frame a success frame, or null with err for a refusal
+   * @param {ParleyError} [err]
+   * @returns {boolean} whether a call took it
+   */
+  settleUpdate(key, frame, err) {
+    const list = this.updates.get(key);
+    if (!list) return false;
+    let last = err ? 0 : -1;
+    if (!err) list.forEach((q, i) => { if (q.matches(frame)) last = i; });
+    const taken = list.slice(0, last + 1);
+    for (const p of taken) {
+      this.dropUpdate(key, p);
+      this.clock.clearTimeout(p.timer);
+      if (err) p.reject(err);
+      else p.resolve(frame);
+    }
+    return taken.length > 0;
+  }
+
   // ---- receipts, typing, presence ----
 
   /**
@@ -816,6 +965,13 @@ export class Parley {
     this.ackQueue.length = 0;
     this.readQueue.length = 0;
     this.outbox.cancelAll(new ParleyError(0, 'session_ended', reason));
+    for (const list of this.updates.values()) {
+      for (const p of list) {
+        this.clock.clearTimeout(p.timer);
+        p.reject(new ParleyError(0, 'session_ended', reason));
+      }
+    }
+    this.updates.clear();
     this.events.emit('sessionEnded', { reason });
     if (this.onSessionEnded) this.onSessionEnded(reason);
   }
@@ -851,8 +1007,27 @@ export class Parley {
       case 'presence': this.events.emit('presence', f); return;
       case 'typing': this.events.emit('typing', f); return;
       case 'profile': this.events.emit('profile', f); return;
+      case 'reaction':
+        this.events.emit('reaction', f);
+        this.settleUpdate(`reaction:${f.message_id}`, f);
+        return;
+      case 'message_edited':
+        this.events.emit('messageEdited', f);
+        this.settleUpdate(`edit:${f.message_id}`, f);
+        return;
+      case 'message_deleted':
+        this.events.emit('messageDeleted', f);
+        this.settleUpdate(`delete:${f.message_id}`, f);
+        return;
       case 'heartbeat_ack': return;
       case 'error': {
+        if (f.refused_type && f.message_id) {
+          const err = new ParleyError(0, f.code, f.message, f.retry_after_ms);
+          // Taken by the call that sent it; one from before a reload is an ordinary error event.
+          if (this.settleUpdate(`${f.refused_type}:${f.message_id}`, null, err)) return;
+          this.events.emit('error', err);
+          return;
+        }
         const conv = this.outbox.refuse(f);
         if (conv !== null) {
           // A message refused for good leaves the outbox: a fill may have waited for it.

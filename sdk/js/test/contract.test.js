@@ -52,8 +52,10 @@ test('server frames decode to typed frames that re-encode to themselves', async 
 });
 
 test('a server frame of an unknown type is surfaced, a broken one refused', () => {
-  const f = decodeServerFrame('{"type":"reaction","emoji":"👍"}');
-  assert.deepEqual(f, { type: 'unknown', wire_type: 'reaction', frame: { type: 'reaction', emoji: '👍' } });
+  const f = decodeServerFrame('{"type":"teleport","to":"mars"}');
+  assert.deepEqual(f, { type: 'unknown', wire_type: 'teleport', frame: { type: 'teleport', to: 'mars' } });
+  assert.throws(() => decodeServerFrame('{"type":"reaction","emoji":"👍"}'), { code: 'invalid' });
+  assert.throws(() => decodeServerFrame('{"type":"message","message_id":"m","conversation_id":"c","sender_id":"s","sequence_number":1,"message_type":"text","content":"","created_at":1,"deleted":"yes"}'), { code: 'invalid' });
   assert.throws(() => decodeServerFrame('{"type":"message_ack","client_message_id":"c"}'), { code: 'invalid' });
   assert.throws(() => decodeServerFrame('[1]'), { code: 'invalid' });
   assert.throws(() => decodeServerFrame('nope'), { code: 'invalid' });

@@ -511,3 +511,72 @@ test('media: upload a PNG, complete, send it, the other fetches it', T, async ()
   await assert.rejects(alice.completeUpload(up.media_id), { status: 422, code: 'invalid' });
   await assert.rejects(alice.createUpload('application/x-evil', 10), { status: 400, code: 'invalid' });
 });
+
+test('reactions, edits and deletions: told to every device, refusals reject the call', T, async () => {
+  const alice = await online('alice');
+  const bob = await online('bob');
+  const conv = await alice.createDirect(bob.userId);
+  const cid = conv.conversation_id;
+  const bobGets = next(bob, 'message');
+  const ack = await alice.send(cid, 'aGVsbG8=');
+  const mid = ack.message_id;
+  await bobGets;
+
+  // Bob reacts: his call resolves with his frame, Alice hears of it.
+  const aliceSees = next(alice, 'reaction', (r) => r.message_id === mid);
+  const r = await bob.react(mid, '👍');
+  assert.equal(r?.user_id, bob.userId);
+  assert.equal(r?.emoji, '👍');
+  const seen = await aliceSees;
+  assert.deepEqual([seen.user_id, seen.emoji, seen.conversation_id], [bob.userId, '👍', cid]);
+  let h = await alice.history(cid);
+  assert.deepEqual(h[0].reactions, [{ emoji: '👍', count: 1, user_ids: [bob.userId] }]);
+  // Removed with "".
+  const removed = next(alice, 'reaction', (x) => x.message_id === mid && x.emoji === '');
+  assert.equal((await bob.react(mid, ''))?.emoji, '');
+  await removed;
+  await assert.rejects(bob.react(mid, 'ok'), { code: 'invalid' }); // refused before it leaves
+  await assert.rejects(bob.react('01JD3Y8A1B2C3D4E5F6G7H8J9K', '👍'), (e) => e instanceof ParleyError && e.code === 'not_found');
+
+  // Alice edits her message: Bob gets messageEdited.
+  const bobEdit = next(bob, 'messageEdited', (e) => e.message_id === mid);
+  const ed = await alice.edit(mid, 'aGVsbG8h');
+  assert.equal(ed.content, 'aGVsbG8h');
+  const be = await bobEdit;
+  assert.equal(be.content, 'aGVsbG8h');
+  assert.equal(be.sender_id, alice.userId);
+  h = await bob.history(cid);
+  assert.equal(h[0].content, 'aGVsbG8h');
+  assert.equal(h[0].edited_at, be.edited_at);
+  // Bob may not edit it; the refusal is the call's, not an error event.
+  let stray = null;
+  const offErr = bob.on('error', (e) => { stray = e; });
+  await assert.rejects(bob.edit(mid, 'aGFjaw=='), (e) => e instanceof ParleyError && e.code === 'forbidden');
+  offErr();
+  assert.equal(stray, null);
+
+  // Delete for me: only Bob's devices hear; Alice's history keeps it.
+  const bobGetsSecond = next(bob, 'message', (m) => m.content === 'dHdv');
+  const second = await alice.send(cid, 'dHdv');
+  await bobGetsSecond;
+  const hid = await bob.deleteMessage(second.message_id, 'me');
+  assert.deepEqual([hid.for, hid.deleted_by], ['me', bob.userId]);
+  assert.ok(!(await bob.history(cid)).some((m) => m.message_id === second.message_id));
+  assert.ok((await alice.history(cid)).some((m) => m.message_id === second.message_id));
+
+  // Delete for everyone: Bob gets messageDeleted, history shows a tombstone.
+  await assert.rejects(bob.deleteMessage(mid, 'everyone'), { code: 'forbidden' });
+  const bobDel = next(bob, 'messageDeleted', (d) => d.message_id === mid);
+  const del = await alice.deleteMessage(mid, 'everyone');
+  assert.equal(del.for, 'everyone');
+  const bd = await bobDel;
+  assert.deepEqual([bd.for, bd.deleted_by, bd.conversation_id], ['everyone', alice.userId, cid]);
+  h = await bob.history(cid);
+  const tomb = h.find((m) => m.message_id === mid);
+  assert.equal(tomb?.deleted, true);
+  assert.equal(tomb?.content, '');
+
+  // Not connected: refused at once.
+  bob.disconnect();
+  await assert.rejects(bob.react(second.message_id, '👍'), { code: 'offline' });
+});

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { Cursors, Parley } from '../src/index.js';
+import { Cursors, Parley, isEmoji } from '../src/index.js';
 import { FakeClock, fakeSockets } from './helpers.js';
 
 function setup(opts = {}, tick = 0) {
@@ -219,4 +219,52 @@ test('replies: a server message keeps reply_to and quote; a bad quote is refused
   assert.deepEqual(decodeServerFrame(JSON.stringify({ ...base, reply_to: 'm7', quote })), { ...base, reply_to: 'm7', quote });
   assert.throws(() => decodeServerFrame(JSON.stringify({ ...base, reply_to: 7 })), { code: 'invalid' });
   assert.throws(() => decodeServerFrame(JSON.stringify({ ...base, reply_to: 'm7', quote: { sender_id: 'alice' } })), { code: 'invalid' });
+});
+
+test('react/edit/delete: settled by their own frame or refusal, timed out by the clock', async () => {
+  const { c, clock, made } = setup();
+  await assert.rejects(c.edit('m1', 'x'), { code: 'offline' });
+  const opened = c.connect();
+  made[0].open();
+  await opened;
+  const ws = made[0];
+  const errors = [];
+  c.on('error', (e) => errors.push(e));
+  const reactions = [];
+  c.on('reaction', (r) => reactions.push(r));
+
+  // Two reactions merged by the server into the last one's frame settle both.
+  const r1 = c.react('m1', '👍');
+  const r2 = c.react('m1', '❤️');
+  assert.deepEqual(ws.sent.slice(-2), [{ type: 'reaction', message_id: 'm1', emoji: '👍' }, { type: 'reaction', message_id: 'm1', emoji: '❤️' }]);
+  ws.recv({ type: 'reaction', conversation_id: 'c', message_id: 'm1', user_id: 'someone', emoji: '❤️', timestamp: 1 });
+  ws.recv({ type: 'reaction', conversation_id: 'c', message_id: 'm1', user_id: 'me', emoji: '❤️', timestamp: 2 });
+  assert.equal((await r1)?.emoji, '❤️');
+  assert.equal((await r2)?.timestamp, 2);
+  assert.equal(reactions.length, 2);
+
+  // A refusal names the message and kind: the oldest such call takes it.
+  const e1 = c.edit('m2', 'new');
+  const d1 = c.deleteMessage('m2', 'everyone');
+  ws.recv({ type: 'error', code: 'forbidden', message: 'too late', message_id: 'm2', refused_type: 'edit' });
+  await assert.rejects(e1, { code: 'forbidden', message: 'too late' });
+  ws.recv({ type: 'message_deleted', conversation_id: 'c', message_id: 'm2', for: 'everyone', deleted_by: 'me', timestamp: 3 });
+  assert.equal((await d1).deleted_by, 'me');
+  // One nobody waits for is an ordinary error event.
+  ws.recv({ type: 'error', code: 'not_found', message: 'gone', message_id: 'm9', refused_type: 'delete' });
+  assert.deepEqual(errors.map((e) => e.code), ['not_found']);
+
+  // No answer: an edit times out; a reaction that changed nothing resolves null.
+  const e2 = c.edit('m3', 'again');
+  const r3 = c.react('m3', '👍');
+  clock.advance(30_000);
+  await assert.rejects(e2, { code: 'timeout' });
+  assert.equal(await r3, null);
+  await assert.rejects(c.react('m3', 'ok'), { code: 'invalid' });
+  assert.deepEqual(c.updates.size, 0);
+});
+
+test('isEmoji: one emoji sequence, nothing else', () => {
+  for (const s of ['👍', '❤️', '👍🏽', '👨‍👩‍👧', '🇫🇷', '1️⃣', '🏴󠁧󠁢󠁥󠁮󠁧󠁿', '☺']) assert.ok(isEmoji(s), s);
+  for (const s of ['', 'ok', '👍👍', '🇫', 'a👍', '👍 ', '1', '🏽']) assert.ok(!isEmoji(s), s);
 });

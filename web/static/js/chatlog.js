@@ -16,6 +16,10 @@ export class Chat {
     // delivered and read: receipts are cumulative per conversation.
     this.marks = new Map();
     this.readSent = 0; // highest sequence number covered by a read_receipt we sent
+    // Reactions, edits and deletions of messages not here yet, kept while
+    // a page is on its way (it may have been read before they were made)
+    // and applied when the message comes; dropped once the page is in.
+    this.early = new Map(); // message id → frames, in order
   }
 
   get oldestSeq() {
@@ -43,6 +47,11 @@ export class Chat {
     if (m.message_id) this.byId.set(m.message_id, m);
     if (m.client_message_id) this.byCmid.set(m.client_message_id, m);
     this.sort();
+    const early = m.message_id && this.early.get(m.message_id);
+    if (early) {
+      this.early.delete(m.message_id);
+      for (const f of early) this.update(f);
+    }
     return m;
   }
 
@@ -51,6 +60,45 @@ export class Chat {
     const gone = this.list.filter((m) => m.expires_at && m.expires_at <= now);
     for (const m of gone) this.remove(m);
     return gone.length;
+  }
+
+  /**
+   * Applies a reaction, message_edited or message_deleted frame to its
+   * message, idempotently (the server may tell one again after a
+   * reconnect). Returns whether the chat changed; a frame for a message
+   * not here is kept for it while a page is loading.
+   */
+  update(f) {
+    const m = this.byId.get(f.message_id);
+    if (!m) {
+      if (this.loading) {
+        const list = this.early.get(f.message_id) || [];
+        list.push(f);
+        this.early.set(f.message_id, list);
+      }
+      return false;
+    }
+    switch (f.type) {
+      case 'reaction': return setReaction(m, f.user_id, f.emoji);
+      case 'message_edited':
+        if (m.deleted || (m.edited_at && m.edited_at >= f.edited_at)) return false;
+        m.content = f.content;
+        m.edited_at = f.edited_at;
+        return true;
+      case 'message_deleted':
+        if (f.for === 'me') {
+          this.remove(m);
+          return true;
+        }
+        if (m.deleted) return false;
+        tombstone(m);
+        // Replies quoting it lose the quote's content, as the server's copies do.
+        for (const x of this.list) {
+          if (x.reply_to === m.message_id && x.quote) x.quote = { ...x.quote, message_type: 'deleted', content: '' };
+        }
+        return true;
+      default: return false;
+    }
   }
 
   remove(m) {
@@ -105,6 +153,9 @@ export function fromServer(m) {
   if (m.mentions && m.mentions.length) out.mentions = m.mentions;
   if (m.forwarded) out.forwarded = m.forwarded;
   if (m.expires_at) out.expires_at = m.expires_at;
+  if (m.edited_at) out.edited_at = m.edited_at;
+  if (m.deleted) out.deleted = true;
+  if (m.reactions && m.reactions.length) out.reactions = m.reactions.map((r) => ({ emoji: r.emoji, user_ids: [...r.user_ids] }));
   return out;
 }
 
@@ -115,6 +166,40 @@ export function fromServer(m) {
 export const FORWARDED_MANY_TIMES = 5;
 
 /**
+ * Sets a user's one reaction on m (emoji "" removes it); m.reactions
+ * stays as history gives it: [{emoji, user_ids}], most used first.
+ * Returns whether it changed.
+ */
+export function setReaction(m, userId, emoji) {
+  const had = reactionOf(m, userId);
+  if (had === emoji) return false;
+  let rs = (m.reactions || []).map((r) => ({ emoji: r.emoji, user_ids: r.user_ids.filter((u) => u !== userId) }));
+  if (emoji) {
+    const r = rs.find((x) => x.emoji === emoji);
+    if (r) r.user_ids.push(userId);
+    else rs.push({ emoji, user_ids: [userId] });
+  }
+  rs = rs.filter((r) => r.user_ids.length);
+  rs.sort((a, b) => b.user_ids.length - a.user_ids.length); // stable: ties keep their order
+  if (rs.length) m.reactions = rs;
+  else delete m.reactions;
+  return true;
+}
+
+/** The emoji userId reacted to m with, or "". */
+export function reactionOf(m, userId) {
+  const r = (m.reactions || []).find((x) => x.user_ids.includes(userId));
+  return r ? r.emoji : '';
+}
+
+/** Makes m a tombstone: deleted for everyone, nothing of it left to show. */
+export function tombstone(m) {
+  m.deleted = true;
+  m.content = '';
+  for (const k of ['media_id', 'reply_to', 'quote', 'mentions', 'reactions', 'edited_at', 'upload']) delete m[k];
+}
+
+/**
  * The quote of a message of the chat as the server would give it to a
  * reply (sender, type, content): shown on an own reply while it is
  * pending, and on a reply whose quote did not come. Null when the
@@ -123,5 +208,6 @@ export const FORWARDED_MANY_TIMES = 5;
 export function quoteOf(chat, messageId) {
   const m = chat && messageId && chat.byId.get(messageId);
   if (!m) return null;
+  if (m.deleted) return { sender_id: m.sender_id, message_type: 'deleted', content: '' };
   return { sender_id: m.sender_id, message_type: m.message_type, content: m.content || '' };
 }

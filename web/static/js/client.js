@@ -9,7 +9,7 @@
 //
 // Events (CustomEvent, detail in parentheses):
 //   conversations                 the list, its order, unread counts or last messages changed
-//   messages   ({conversation_id}) messages were added, confirmed, removed or failed
+//   messages   ({conversation_id}) messages were added, confirmed, removed or failed, or reacted to, edited or deleted
 //   ticks      ({conversation_id}) delivery/read state of own messages changed
 //   progress   ({message})        an attachment's upload progressed
 //   presence   ({user_id})
@@ -104,6 +104,9 @@ export class Client extends EventTarget {
       p.on('presence', (f) => this.onPresence(f)),
       p.on('typing', (f) => this.onTyping(f)),
       p.on('profile', (f) => this.refreshUser(f.user_id)),
+      p.on('reaction', (f) => this.onUpdate(f)),
+      p.on('messageEdited', (f) => this.onUpdate(f)),
+      p.on('messageDeleted', (f) => this.onUpdate(f)),
       p.on('error', (e) => this.onError(e)),
       p.on('sessionEnded', ({ reason }) => this.emit('signedout', { why: reason })),
     ];
@@ -531,6 +534,7 @@ export class Client extends EventTarget {
         this.fetchStatuses(id, msgs);
       } finally {
         chat.loading = null;
+        chat.early.clear();
       }
     })();
     return chat.loading;
@@ -551,6 +555,7 @@ export class Client extends EventTarget {
         this.fetchStatuses(id, msgs);
       } finally {
         chat.loading = null;
+        chat.early.clear();
       }
     })();
     await chat.loading;
@@ -1018,6 +1023,40 @@ export class Client extends EventTarget {
     clearTimeout(t.get(userId));
     t.delete(userId);
     this.emit('typing', { conversation_id: convId });
+  }
+
+  // ---- reactions, edits, deletions ----
+
+  /**
+   * Sets this user's reaction to m ("" removes it). The change shows when
+   * the server tells it back (onUpdate), as on every other device.
+   * @returns {Promise<unknown>} rejects with the server's refusal
+   */
+  react(m, emoji) { return this.parley.react(m.message_id, emoji); }
+
+  /** Replaces the text of an own text message (within 15 minutes). */
+  editMessage(m, text) { return this.parley.edit(m.message_id, text); }
+
+  /** Deletes m for 'everyone' or for 'me' (this user's devices). */
+  deleteMessage(m, forWhom) { return this.parley.deleteMessage(m.message_id, forWhom); }
+
+  /**
+   * A reaction, edit or deletion the server told (live, or again after a
+   * reconnect): applied to the loaded message and to the list's preview.
+   */
+  onUpdate(f) {
+    const id = f.conversation_id;
+    const chat = this.chats.get(id);
+    const changed = !!chat && chat.update(f);
+    const c = this.convs.get(id);
+    const last = c && c.last_message;
+    if (last && last.message_id === f.message_id && f.type !== 'reaction') {
+      if (f.type === 'message_edited') last.content = f.content;
+      else if (f.for === 'everyone') Object.assign(last, { deleted: true, content: '' });
+      else this.scheduleRefresh(); // hidden: the list says what comes before it
+      this.emit('conversations');
+    }
+    if (changed) this.emit('messages', { conversation_id: id });
   }
 
   /** An error frame not tied to a send: a forbidden one may mean we were removed from the open chat. */

@@ -163,6 +163,7 @@ export function disappearLabel(seconds) {
 /** A one-line preview of a message for the conversation list. */
 export function preview(m, name) {
   if (!m) return '';
+  if (m.deleted) return 'This message was deleted';
   switch (m.message_type) {
     case 'system': return systemText(m.content, name);
     case 'image': return m.content || 'Photo';

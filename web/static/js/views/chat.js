@@ -11,6 +11,7 @@ import { contactInfoDialog } from './contactinfo.js';
 import { attachment, updateProgress, kindOf, Recorder } from './media.js';
 import { icon } from '../icons.js';
 import { quoteOf, FORWARDED_MANY_TIMES } from '../chatlog.js';
+import { actionButtons, reactionChips, reactionSig, tombstoneText, EditMode } from './lifecycle.js';
 
 const PAUSE_AFTER_MS = 3000;
 // Why an attachment kind is not offered: the server says it cannot process it.
@@ -56,6 +57,7 @@ export class ChatView {
         }
       });
     }
+    this.edit = new EditMode(this);
     this.input.addEventListener('keydown', (e) => this.onKey(e));
     this.input.addEventListener('input', () => this.onInput());
     this.input.addEventListener('blur', () => { if (this.id) client.setComposing(this.id, false); });
@@ -119,6 +121,7 @@ export class ChatView {
     this.autosize();
     this.checkLength();
     this.cancelReply({ focus: false });
+    this.edit.cancel({ focus: false, restore: false });
     if (!id) {
       // Back (or removed from the group): the focus, in the pane now
       // hidden, goes to the chat just left in the list.
@@ -284,11 +287,16 @@ export class ChatView {
     const quote = this.quoteFor(m);
     const sig = [m.message_type, m.content, m.failed || '', m.sender_id, group ? c.name(m.sender_id) : '', m.upload ? 'local' : m.media_id || '',
       m.reply_to || '', quote ? `${c.name(quote.sender_id)}\u0001${quote.message_type}\u0001${quote.content}` : '',
-      m.forwarded || 0, m.expires_at ? 'x' : ''].join('\u0000');
+      m.forwarded || 0, m.expires_at ? 'x' : '', m.edited_at || '', m.deleted ? 'deleted' : '', reactionSig(m)].join('\u0000');
     let n = this.nodes.get(m.key);
     if (!n || n.sig !== sig) {
       const li = m.message_type === 'system' ? this.systemBubble(m) : this.bubble(m, group);
-      if (n) n.li.replaceWith(li);
+      if (n) {
+        // A bubble redrawn (reacted to, edited) keeps the keyboard focus on the same button.
+        const was = n.li.contains(document.activeElement) ? document.activeElement.className : '';
+        n.li.replaceWith(li);
+        if (was) li.querySelector(`[class="${CSS.escape(was)}"]`)?.focus({ preventScroll: true });
+      }
       n = { li, sig, status: undefined };
       this.nodes.set(m.key, n);
     }
@@ -296,10 +304,12 @@ export class ChatView {
     n.li.dataset.seq = m.sequence_number ?? '';
     this.updateTicks(n, m);
     // Only a stored message can be replied to, or pinned.
-    const reply = n.li.querySelector('.reply-btn');
-    if (reply) reply.hidden = !m.message_id;
+    // (Not the first .reply-btn: on one's own messages that was the Pin button.)
+    const reply = n.li.querySelector('.msg-reply');
+    if (reply) reply.hidden = !m.message_id || !!m.deleted;
+    for (const b of n.li.querySelectorAll('.react-btn, .more-btn')) b.hidden = !m.message_id || (!!m.deleted && b.classList.contains('react-btn'));
     const fwd = n.li.querySelector('.forward-btn');
-    if (fwd) fwd.hidden = !m.message_id;
+    if (fwd) fwd.hidden = !m.message_id || !!m.deleted;
     const pin = n.li.querySelector('.pin-btn');
     if (pin) {
       const conv = this.client.conversation(this.id);
@@ -322,25 +332,31 @@ export class ChatView {
     const c = this.client;
     const mine = m.sender_id === c.me;
     const name = c.name(m.sender_id, { you: false });
-    const media = m.message_type === 'image' || m.message_type === 'video' || m.message_type === 'audio';
+    const media = !m.deleted && (m.message_type === 'image' || m.message_type === 'video' || m.message_type === 'audio');
     const body = [];
     body.push(h('span', { class: 'visually-hidden' }, mine ? 'You: ' : `${name}: `));
     // 30% lightness: 4.5:1 on the white bubble whatever the hue.
     if (group && !mine) body.push(h('div', { class: 'sender', style: { color: `hsl(${hue(m.sender_id)} 55% 30%)` }, 'aria-hidden': 'true' }, name));
-    if (m.forwarded) {
-      const many = m.forwarded >= FORWARDED_MANY_TIMES;
-      body.push(h('div', { class: 'forwarded', 'data-testid': 'forwarded' }, icon('forward'), many ? 'Forwarded many times' : 'Forwarded'));
+    if (m.deleted) {
+      body.push(h('div', { class: 'text deleted-text', 'data-testid': 'tombstone' }, tombstoneText(c, m)));
+    } else {
+      if (m.forwarded) {
+        const many = m.forwarded >= FORWARDED_MANY_TIMES;
+        body.push(h('div', { class: 'forwarded', 'data-testid': 'forwarded' }, icon('forward'), many ? 'Forwarded many times' : 'Forwarded'));
+      }
+      if (m.reply_to) body.push(this.quoteNode(m.reply_to, this.quoteFor(m)));
+      if (media) body.push(attachment(c, m));
+      if (m.content && m.message_type !== 'location') body.push(h('div', { class: 'text' }, linkify(m.content)));
+      else if (!media) body.push(h('div', { class: 'text muted' }, `[${m.message_type}]`));
     }
-    if (m.reply_to) body.push(this.quoteNode(m.reply_to, this.quoteFor(m)));
-    if (media) body.push(attachment(c, m));
-    if (m.content && m.message_type !== 'location') body.push(h('div', { class: 'text' }, linkify(m.content)));
-    else if (!media) body.push(h('div', { class: 'text muted' }, `[${m.message_type}]`));
     const meta = h('div', { class: 'meta' },
       m.expires_at ? h('span', { class: 'disappearing', title: `Disappears ${fullTime(m.expires_at)}` },
         icon('timer'), h('span', { class: 'visually-hidden' }, 'Disappearing message. ')) : null,
+      m.edited_at && !m.deleted ? h('span', { class: 'edited', title: `Edited ${fullTime(m.edited_at)}` }, 'edited') : null,
       h('time', { datetime: new Date(m.created_at || Date.now()).toISOString(), title: fullTime(m.created_at) }, clockTime(m.created_at)),
       h('span', { class: 'tick-slot' }));
     body.push(meta);
+    body.push(reactionChips(c, m));
     if (m.failed) {
       body.push(h('div', { class: 'failed' },
         h('span', { role: 'alert' }, m.failed), ' ',
@@ -349,12 +365,13 @@ export class ChatView {
     const bubble = h('div', { class: 'bubble' }, body);
     const reply = h('button', {
       type: 'button',
-      class: 'reply-btn',
+      class: 'reply-btn msg-reply',
       'aria-label': mine ? 'Reply to your message' : `Reply to ${name}`,
       title: 'Reply',
-      hidden: !m.message_id,
+      hidden: !m.message_id || m.deleted,
       onclick: () => this.startReply(m),
     }, icon('reply'));
+    const [react, more] = actionButtons(this, m);
     const pin = h('button', {
       type: 'button',
       class: 'reply-btn pin-btn',
@@ -375,7 +392,7 @@ export class ChatView {
     return h('li', {
       class: `msg ${mine ? 'mine' : 'theirs'}${media ? ' has-media' : ''}`,
       'data-testid': 'message',
-    }, mine ? [pin, forward, reply, bubble] : [bubble, reply, forward, pin]);
+    }, mine ? [more, pin, forward, react, reply, bubble] : [bubble, reply, react, forward, pin, more]);
   }
 
   /** A reply's quote: the server's, else (pending, or none came) the loaded original's. */
@@ -465,10 +482,20 @@ export class ChatView {
     li.flashTimer = setTimeout(() => li.classList.remove('flash'), 1600);
   }
 
+  // ---- editing (views/lifecycle.js) ----
+
+  /** The composer takes m's text; Enter saves it as m's new content. */
+  startEdit(m) {
+    if (this.input.disabled || $('#composer').hidden) return;
+    this.cancelReply({ focus: false });
+    this.edit.start(m);
+  }
+
   // ---- replying ----
 
   startReply(m) {
     if (!m.message_id || this.input.disabled || $('#composer').hidden) return;
+    this.edit.cancel({ focus: false });
     this.replyTo = { message_id: m.message_id, sender_id: m.sender_id, message_type: m.message_type, content: m.content || '' };
     const name = this.client.name(m.sender_id);
     $('#reply-bar-name').textContent = name;
@@ -590,6 +617,10 @@ export class ChatView {
       return;
     }
     clearTimeout(this.pauseTimer);
+    if (this.edit.active) {
+      this.edit.save(text);
+      return;
+    }
     this.client.sendText(this.id, text, this.takeReply());
     this.input.value = '';
     this.autosize();
@@ -746,6 +777,7 @@ export class ChatView {
 
 /** A quote in one line: the first line of its text, else what the media is. */
 export function quoteText(q) {
+  if (q.message_type === 'deleted') return 'Deleted message';
   const line = (q.content || '').split('\n').map((l) => l.trim()).find((l) => l) || '';
   if (q.message_type === 'text') return line;
   const kind = { image: 'Photo', video: 'Video', audio: 'Voice message', location: 'Location', document: 'Document' }[q.message_type] || 'Message';

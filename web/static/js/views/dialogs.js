@@ -507,7 +507,7 @@ function deviceWords(d) {
 }
 
 /** Puts a popover above its anchor, or below when there is no room above. */
-function place(pop, anchor) {
+export function place(pop, anchor) {
   const r = anchor.getBoundingClientRect();
   const hgt = pop.offsetHeight;
   const top = r.top - hgt - 6 >= 8 ? r.top - hgt - 6 : Math.min(r.bottom + 6, window.innerHeight - hgt - 8);
