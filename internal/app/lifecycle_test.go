@@ -357,3 +357,41 @@ func TestBlockedReactions(t *testing.T) {
 		}
 	})
 }
+
+// TestDisappearedUpdatesUntold: a change of a disappearing message is not
+// told once the message has disappeared, and it cannot be changed then.
+func TestDisappearedUpdatesUntold(t *testing.T) {
+	ctx := testCtx(t)
+	clk := clock.NewFake(time.UnixMilli(1_790_000_000_000))
+	srv := apptest.Start(t, apptest.Config(t), clk)
+	alice, bob := srv.NewUser(ctx, "alice"), srv.NewUser(ctx, "bob")
+	conv, err := alice.API.CreateDirect(ctx, bob.UserID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.API.SetDisappearing(ctx, conv.ConversationID, 86400); err != nil {
+		t.Fatal(err)
+	}
+	ac := served(t, alice.Dial(ctx))
+	ack, err := ac.SendMessage(ctx, text("d1", conv.ConversationID, "soon gone"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ac.Edit(ctx, ack.MessageID, "secret edit"); err != nil {
+		t.Fatal(err)
+	}
+	await(ctx, t, ac, wire.TypeMessageEdited, ack.MessageID, nil, "alice's edit")
+	// Bob was offline throughout; the message disappears before he comes.
+	clk.Advance(25 * time.Hour)
+	bc := bob.Dial(ctx)
+	for _, f := range untilServed(t, ctx, bc) {
+		if f.MessageID == ack.MessageID {
+			t.Fatalf("bob was told of a disappeared message: %s", f.Raw)
+		}
+	}
+	ac = served(t, alice.Dial(ctx))
+	if err := ac.React(ctx, ack.MessageID, "👍"); err != nil {
+		t.Fatal(err)
+	}
+	await(ctx, t, ac, wire.TypeError, ack.MessageID, func(f client.Frame) bool { return f.Code == wire.CodeNotFound }, "reacting to a disappeared message")
+}

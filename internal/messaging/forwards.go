@@ -33,16 +33,3 @@ func ForwardTooOften(wait time.Duration) error {
 	return fault.Retry(ErrForwardTooOften,
 		fmt.Sprintf("%s: try again in %s", ErrForwardTooOften.Error(), wait.Round(time.Second)), wait)
 }
-
-// Window is which messages a read may still show at Now: none created
-// before NotBefore (--retention), none whose ExpiresAt has come (a
-// disappearing message), even before the retention job deleted them.
-// The zero Window hides nothing.
-type Window struct {
-	NotBefore, Now time.Time
-}
-
-// Shows says whether m is in the window.
-func (w Window) Shows(m Message) bool {
-	return !m.CreatedAt.Before(w.NotBefore) && (m.ExpiresAt.IsZero() || m.ExpiresAt.After(w.Now))
-}

@@ -182,6 +182,19 @@ type StreamStart struct {
 	UpdatesPending bool
 }
 
+// Window is which messages a read may still show at Now: none created
+// before NotBefore (--retention), none whose ExpiresAt has come (a
+// disappearing message), even before the retention job deleted them.
+// The zero Window hides nothing.
+type Window struct {
+	NotBefore, Now time.Time
+}
+
+// Shows says whether m is in the window.
+func (w Window) Shows(m Message) bool {
+	return !m.CreatedAt.Before(w.NotBefore) && (m.ExpiresAt.IsZero() || m.ExpiresAt.After(w.Now))
+}
+
 // Page selects which end of a conversation a history query reads.
 type Page int
 
@@ -255,12 +268,12 @@ type Store interface {
 	// conversation, the last event it read (Passed): events userID may not see (a
 	// change made after it left, of a message withheld from or hidden by
 	// it, another user's "delete for me") or that tell nothing any more (a
-	// message gone, an edit since deleted) are read but left out, and the
+	// message gone or outside w, an edit since deleted) are read but left out, and the
 	// cursor moves past them.
-	PendingUpdates(ctx context.Context, userID, deviceID string, cur UpdateCursor, limit int) (UpdatePage, error)
+	PendingUpdates(ctx context.Context, userID, deviceID string, cur UpdateCursor, limit int, w Window) (UpdatePage, error)
 	// UpdatesRange returns the update events of a conversation with
 	// afterID < id < beforeID that userID may see, as PendingUpdates does.
-	UpdatesRange(ctx context.Context, userID, conversationID string, afterID, beforeID int64) ([]UpdateEvent, error)
+	UpdatesRange(ctx context.Context, userID, conversationID string, afterID, beforeID int64, w Window) ([]UpdateEvent, error)
 	// UpdateCursor is the last update event of the conversation the device
 	// was told of.
 	UpdateCursor(ctx context.Context, deviceID, conversationID string) (int64, error)

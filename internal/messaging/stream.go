@@ -161,7 +161,7 @@ func (st *Stream) syncStatuses(ctx context.Context, w FrameWriter, head int64) e
 func (st *Stream) syncUpdates(ctx context.Context, w FrameWriter) error {
 	var cur UpdateCursor
 	for {
-		p, err := st.s.store.PendingUpdates(ctx, st.userID, st.deviceID, cur, SyncPage)
+		p, err := st.s.store.PendingUpdates(ctx, st.userID, st.deviceID, cur, SyncPage, st.s.window())
 		if err != nil {
 			return fmt.Errorf("sync updates: %w", err)
 		}
@@ -296,7 +296,7 @@ func (st *Stream) deliverUpdate(ctx context.Context, ev *bus.Event, w FrameWrite
 		return nil
 	}
 	if ev.UpdateID > last+1 {
-		missed, err := st.s.store.UpdatesRange(ctx, st.userID, conv, last, ev.UpdateID)
+		missed, err := st.s.store.UpdatesRange(ctx, st.userID, conv, last, ev.UpdateID, st.s.window())
 		if err != nil {
 			return fmt.Errorf("fill update gap: %w", err)
 		}

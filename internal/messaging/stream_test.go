@@ -608,7 +608,7 @@ func TestStreamDeliverUpdates(t *testing.T) {
 		if len(mine) != 3 || len(h.pub.updates("a")) != 3 || mine[2].UpdateID != 3 {
 			t.Fatalf("%d update events published to b, %d to a; want 3 each numbered 1..3", len(mine), len(h.pub.updates("a")))
 		}
-		want, err := h.store.Store.UpdatesRange(ctx, "b", "ab", 0, 4)
+		want, err := h.store.Store.UpdatesRange(ctx, "b", "ab", 0, 4, messaging.Window{})
 		if err != nil || len(want) != 3 || want[0].Emoji != "👍" || want[1].Content != "edited" || want[2].Kind != messaging.UpdateDelete {
 			t.Fatalf("b's update events = %+v, %v", want, err)
 		}
@@ -654,7 +654,7 @@ func TestStreamDeliverUpdates(t *testing.T) {
 		if len(res.Updates[0].Recipients) != 0 || len(res.Updates[1].Recipients) != 2 || res.Updates[1].EventID != 4 {
 			t.Fatalf("coalesced reactions: %+v; want one event, 4, reaching both", res.Updates)
 		}
-		evs, err := h.store.Store.UpdatesRange(ctx, "a", "ab", 0, 100)
+		evs, err := h.store.Store.UpdatesRange(ctx, "a", "ab", 0, 100, messaging.Window{})
 		if err != nil || len(evs) != 4 || evs[3].Emoji != "🔥" {
 			t.Fatalf("a's update events = %+v, %v; want the coalesced reaction last", evs, err)
 		}

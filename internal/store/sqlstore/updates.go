@@ -21,7 +21,7 @@ type target struct {
 	// lastSeq is its conversation's last sequence number now: a member
 	// removed at or before it does not hear of the change.
 	lastSeq                  int64
-	created                  time.Time
+	created, expires         time.Time
 	deleted, withheld, group bool
 }
 
@@ -116,9 +116,10 @@ func checkUpdate(r messaging.UpdateRequest, t *target, actors map[memberKey]*act
 	}
 	a := actors[memberKey{t.conv, r.UserID}]
 	// What the user cannot see does not exist for it: outside its
-	// window, withheld from it (a block), or hidden by it.
+	// window, withheld from it (a block), hidden by it, or disappeared.
 	if a == nil || t.seq <= a.joined || (a.hasLeft && t.seq >= a.left) ||
-		(t.withheld && t.sender != r.UserID) || hidden[reactKey{t.id, r.UserID}] {
+		(t.withheld && t.sender != r.UserID) || hidden[reactKey{t.id, r.UserID}] ||
+		(!t.expires.IsZero() && !t.expires.After(r.At)) {
 		return messaging.ErrMessageNotFound
 	}
 	if r.Kind == messaging.UpdateHide {
@@ -223,7 +224,7 @@ func lockTargets(ctx context.Context, tx *Tx, reqs []messaging.UpdateRequest) (m
 	table, args := set.table(tx.d)
 	rows, err := tx.QueryContext(ctx, `
 		SELECT m.id, m.conversation_id, m.seq, m.sender_id, m.message_type, coalesce(m.media_id, ''), m.created_at,
-		       m.deleted_at IS NOT NULL, m.withheld, c.type, c.last_seq
+		       m.deleted_at IS NOT NULL, m.withheld, c.type, c.last_seq, m.expires_at
 		  FROM `+table+` JOIN messages m ON m.id = i.id JOIN conversations c ON c.id = m.conversation_id
 		 ORDER BY m.id`+tx.d.forUpdateOf("m"), args...)
 	if err != nil {
@@ -234,10 +235,12 @@ func lockTargets(ctx context.Context, tx *Tx, reqs []messaging.UpdateRequest) (m
 	for rows.Next() {
 		t := &target{}
 		var created, withheld int64
+		var expires sql.NullInt64
 		var typ string
-		if err := rows.Scan(&t.id, &t.conv, &t.seq, &t.sender, &t.typ, &t.media, &created, &t.deleted, &withheld, &typ, &t.lastSeq); err != nil {
+		if err := rows.Scan(&t.id, &t.conv, &t.seq, &t.sender, &t.typ, &t.media, &created, &t.deleted, &withheld, &typ, &t.lastSeq, &expires); err != nil {
 			return nil, err
 		}
+		t.expires = timeOf(expires)
 		t.created, t.withheld, t.group = fromMS(created), withheld != 0, typ == conversations.TypeGroup
 		out[t.id] = t
 	}
@@ -499,7 +502,9 @@ const updateColumns = `e.conversation_id, e.seq, e.message_id, e.message_seq, e.
 	EXISTS (SELECT 1 FROM hidden_messages h WHERE h.user_id = mb.user_id AND h.message_id = e.message_id),
 	e.kind = 'reaction' AND EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = mb.user_id AND b.blocked_id = e.actor_id)`
 
-const updateJoins = `LEFT JOIN messages m ON m.id = e.message_id
+// updateJoins take the window's NotBefore and Now: a message outside it
+// is gone.
+const updateJoins = `LEFT JOIN messages m ON m.id = e.message_id AND m.created_at >= ? AND (m.expires_at IS NULL OR m.expires_at > ?)
 	LEFT JOIN reactions r ON r.message_id = e.message_id AND r.user_id = e.actor_id`
 
 // scanUpdate reads one row of updateColumns; ok is whether its member may
@@ -536,7 +541,7 @@ func scanUpdate(rows *sql.Rows) (e messaging.UpdateEvent, ok bool, err error) {
 }
 
 // PendingUpdates implements messaging.Store.
-func (s *Store) PendingUpdates(ctx context.Context, userID, deviceID string, cur messaging.UpdateCursor, limit int) (messaging.UpdatePage, error) {
+func (s *Store) PendingUpdates(ctx context.Context, userID, deviceID string, cur messaging.UpdateCursor, limit int, w messaging.Window) (messaging.UpdatePage, error) {
 	rows, err := s.r.QueryContext(ctx, `
 		SELECT `+updateColumns+`
 		  FROM device_cursors dc
@@ -545,7 +550,7 @@ func (s *Store) PendingUpdates(ctx context.Context, userID, deviceID string, cur
 		  `+updateJoins+`
 		 WHERE dc.device_id = ? AND (e.conversation_id, e.seq) > (?, ?)
 		 ORDER BY e.conversation_id, e.seq
-		 LIMIT ?`, userID, deviceID, cur.ConversationID, cur.EventID, limit)
+		 LIMIT ?`, userID, ms(w.NotBefore), ms(w.Now), deviceID, cur.ConversationID, cur.EventID, limit)
 	if err != nil {
 		return messaging.UpdatePage{}, fmt.Errorf("list pending updates: %w", err)
 	}
@@ -569,14 +574,14 @@ func (s *Store) PendingUpdates(ctx context.Context, userID, deviceID string, cur
 }
 
 // UpdatesRange implements messaging.Store.
-func (s *Store) UpdatesRange(ctx context.Context, userID, conversationID string, afterID, beforeID int64) ([]messaging.UpdateEvent, error) {
+func (s *Store) UpdatesRange(ctx context.Context, userID, conversationID string, afterID, beforeID int64, w messaging.Window) ([]messaging.UpdateEvent, error) {
 	rows, err := s.r.QueryContext(ctx, `
 		SELECT `+updateColumns+`
 		  FROM update_events e
 		  JOIN members mb ON mb.conversation_id = e.conversation_id AND mb.user_id = ?
 		  `+updateJoins+`
 		 WHERE e.conversation_id = ? AND e.seq > ? AND e.seq < ?
-		 ORDER BY e.seq`, userID, conversationID, afterID, beforeID)
+		 ORDER BY e.seq`, userID, ms(w.NotBefore), ms(w.Now), conversationID, afterID, beforeID)
 	if err != nil {
 		return nil, fmt.Errorf("list update events: %w", err)
 	}
