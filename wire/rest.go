@@ -260,6 +260,9 @@ type LastMessage struct {
 	MessageType    string `json:"message_type"`
 	Content        string `json:"content"`
 	CreatedAt      int64  `json:"created_at"`
+	// Deleted and EditedAt (added) are as a Message's.
+	Deleted  bool  `json:"deleted,omitempty"`
+	EditedAt int64 `json:"edited_at,omitempty"`
 }
 
 // ConversationList answers GET /api/v1/conversations.

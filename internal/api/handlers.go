@@ -245,6 +245,10 @@ func (a *API) listConversations(w http.ResponseWriter, r *http.Request) {
 			out[i].LastMessage = &wire.LastMessage{
 				MessageID: lm.ID, SenderID: lm.SenderID, SequenceNumber: lm.Seq,
 				MessageType: lm.MessageType, Content: lm.Content, CreatedAt: clock.Millis(lm.CreatedAt),
+				Deleted: lm.Deleted,
+			}
+			if !lm.EditedAt.IsZero() {
+				out[i].LastMessage.EditedAt = clock.Millis(lm.EditedAt)
 			}
 		}
 	}

@@ -64,6 +64,9 @@ type LastMessage struct {
 	MessageType string
 	Content     string
 	CreatedAt   time.Time
+	// Deleted marks a tombstone; EditedAt is its last edit.
+	Deleted  bool
+	EditedAt time.Time
 }
 
 // Summary is one row of a user's conversation list.

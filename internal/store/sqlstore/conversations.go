@@ -87,13 +87,14 @@ func (s *Store) ConversationsOf(ctx context.Context, userID string, notBefore, n
 		           AND m.sender_id != me.user_id AND m.created_at >= ? AND m.withheld = 0
 		           AND (m.expires_at IS NULL OR m.expires_at > ?)
 		           AND m.mentions LIKE '%' || me.user_id || '%'),
-		       lm.id, lm.sender_id, lm.seq, lm.message_type, lm.content, lm.created_at
+		       lm.id, lm.sender_id, lm.seq, lm.message_type, lm.content, lm.created_at, lm.deleted_at IS NOT NULL, lm.edited_at
 		  FROM members me
 		  JOIN conversations c ON c.id = me.conversation_id
 		  LEFT JOIN messages lm ON lm.conversation_id = c.id AND lm.seq = (
 		         SELECT v.seq FROM messages v
 		          WHERE v.conversation_id = c.id AND (v.withheld = 0 OR v.sender_id = me.user_id)
 		            AND (v.expires_at IS NULL OR v.expires_at > ?)
+		            AND NOT EXISTS (SELECT 1 FROM hidden_messages h WHERE h.user_id = me.user_id AND h.message_id = v.id)
 		          ORDER BY v.seq DESC LIMIT 1)
 		       AND lm.seq > me.joined_seq AND lm.created_at >= ?
 		 WHERE me.user_id = ? AND me.left_seq IS NULL
@@ -111,11 +112,12 @@ func (s *Store) ConversationsOf(ctx context.Context, userID string, notBefore, n
 		var sm conversations.Summary
 		var created, activity int64
 		var lmID, lmSender, lmType, lmContent sql.NullString
-		var lmSeq, lmCreated sql.NullInt64
+		var lmSeq, lmCreated, lmEdited sql.NullInt64
+		var lmDeleted sql.NullBool
 		var adminsSend, adminsEdit int
 		if err := rows.Scan(&sm.ID, &sm.Type, &sm.Name, &sm.CreatedBy, &created, &sm.LastSeq, &activity,
 			&sm.Description, &adminsSend, &adminsEdit, &sm.DisappearSeconds, &sm.Unread, &sm.UnreadMentions,
-			&lmID, &lmSender, &lmSeq, &lmType, &lmContent, &lmCreated); err != nil {
+			&lmID, &lmSender, &lmSeq, &lmType, &lmContent, &lmCreated, &lmDeleted, &lmEdited); err != nil {
 			rows.Close()
 			return nil, err
 		}
@@ -124,7 +126,7 @@ func (s *Store) ConversationsOf(ctx context.Context, userID string, notBefore, n
 		if lmID.Valid {
 			sm.LastMessage = &conversations.LastMessage{
 				ID: lmID.String, SenderID: lmSender.String, Seq: lmSeq.Int64, MessageType: lmType.String,
-				Content: lmContent.String, CreatedAt: fromMS(lmCreated.Int64),
+				Content: lmContent.String, CreatedAt: fromMS(lmCreated.Int64), Deleted: lmDeleted.Bool, EditedAt: timeOf(lmEdited),
 			}
 		}
 		out = append(out, sm)
