@@ -100,6 +100,22 @@ func TestReactionsAndEdits(t *testing.T) {
 		if f.Type != wire.TypeError || f.Code != wire.CodeInvalid {
 			t.Fatalf("a reaction of a word: %s, want invalid", f.Raw)
 		}
+		// The same reaction again changes nothing: only the acting device
+		// hears that it holds; alice hears nothing until a real change.
+		if err := bc.React(ctx, m1, "🎉"); err != nil {
+			t.Fatal(err)
+		}
+		wantFrame(t, nextUpdate(ctx, t, bc), wire.TypeReaction, m1, func(f client.Frame) bool { return f.Emoji == "🎉" }, "bob's confirmation of an unchanged reaction")
+		if err := bc.React(ctx, m1, "🎊"); err != nil {
+			t.Fatal(err)
+		}
+		wantFrame(t, nextUpdate(ctx, t, ac), wire.TypeReaction, m1, func(f client.Frame) bool { return f.Emoji == "🎊" }, "alice told of the next real change, nothing before it")
+		wantFrame(t, nextUpdate(ctx, t, bc), wire.TypeReaction, m1, nil, "bob's echo of 🎊")
+		if err := bc.React(ctx, m1, "🎉"); err != nil {
+			t.Fatal(err)
+		}
+		wantFrame(t, nextUpdate(ctx, t, ac), wire.TypeReaction, m1, func(f client.Frame) bool { return f.Emoji == "🎉" }, "alice told of 🎉 again")
+		wantFrame(t, nextUpdate(ctx, t, bc), wire.TypeReaction, m1, nil, "bob's echo of 🎉")
 
 		// Only the sender edits, only text, only within the window.
 		if err := bc.Edit(ctx, m1, "hijacked"); err != nil {

@@ -448,8 +448,9 @@ func (c *Conn) handleMessage(ctx context.Context, f *wire.Inbound) {
 }
 
 // handleUpdate submits a reaction, edit or deletion. Success is told by
-// the change's own frame, which reaches this device too; a refusal by an
-// error frame naming the message and the refused frame's type. They count
+// the change's own frame, which reaches this device too (or, when nothing
+// changed, reaches it alone); a refusal by an error frame naming the
+// message and the refused frame's type. They count
 // against the user's send rate: each may reach every member's devices.
 func (c *Conn) handleUpdate(ctx context.Context, f *wire.Inbound) {
 	refuse := func(err error) {
@@ -477,9 +478,14 @@ func (c *Conn) handleUpdate(ctx context.Context, f *wire.Inbound) {
 			u.Kind = messaging.UpdateHide
 		}
 	}
-	if err := c.g.Messages.SubmitUpdate(ctx, u, func(err error) {
-		if err != nil {
-			refuse(err)
+	if err := c.g.Messages.SubmitUpdate(ctx, u, func(r messaging.UpdateResult) {
+		switch {
+		case r.Err != nil:
+			refuse(r.Err)
+		case r.Unchanged:
+			// Nothing changed, so nobody else is told: this device still
+			// hears that the state it asked for holds.
+			c.send(wire.Encode(messaging.UpdateFrame(r.Update)))
 		}
 	}); err != nil {
 		refuse(err)

@@ -24,7 +24,7 @@ import (
 type Messenger interface {
 	Submit(ctx context.Context, m messaging.Message, done func(messaging.AppendResult)) error
 	SubmitReceipt(ctx context.Context, r messaging.ReceiptRequest, done func(error)) error
-	SubmitUpdate(ctx context.Context, u messaging.UpdateRequest, done func(error)) error
+	SubmitUpdate(ctx context.Context, u messaging.UpdateRequest, done func(messaging.UpdateResult)) error
 	// OpenStream returns a connected device's delivery state: its order,
 	// gap filling, sync on connect and receipt cursor.
 	OpenStream(userID, deviceID string) *messaging.Stream

@@ -474,7 +474,7 @@ func (s *Committer) publish(ctx context.Context, cc *committedCycle) {
 			j.done(cc.err)
 		}
 		for _, j := range cc.upds {
-			j.done(cc.err)
+			j.done(UpdateResult{Err: cc.err})
 		}
 		for _, j := range cc.ops {
 			j.done <- opResult{err: cc.err}
@@ -511,7 +511,7 @@ func (s *Committer) publish(ctx context.Context, cc *committedCycle) {
 	}
 	s.publishUpdates(ctx, res.Updates)
 	for i, j := range cc.upds {
-		j.done(res.Updates[i].Err)
+		j.done(res.Updates[i])
 		if m := res.Updates[i].Media; m != "" && s.Media != nil {
 			// Off the publishing path: deleting objects may take a while.
 			go func() {

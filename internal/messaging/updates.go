@@ -92,6 +92,10 @@ type UpdateResult struct {
 	// users who can see the message, told live.
 	EventID    int64
 	Recipients []string
+	// Unchanged marks a request that left things as they were (the same
+	// reaction again, a message hidden already): no event was made, and
+	// Update is the state it confirms, for the acting device alone.
+	Unchanged bool
 	// Media is the media item a deletion for everyone took off its
 	// message: erased once the commit is durable, unless another message
 	// (a forward) still carries it.
@@ -109,25 +113,28 @@ var (
 )
 
 // SubmitUpdate queues a reaction, edit or deletion for the next commit;
-// done is called after its commit with nil or why it was refused.
-func (s *Committer) SubmitUpdate(ctx context.Context, u UpdateRequest, done func(error)) error {
+// done is called after its commit (and after its event was published)
+// with its result: Err is nil or why it was refused.
+func (s *Committer) SubmitUpdate(ctx context.Context, u UpdateRequest, done func(UpdateResult)) error {
 	return enqueue(ctx, s, s.updates, &updateJob{req: u, done: done})
 }
 
 // ApplyUpdate submits an update and waits for its commit.
 func (s *Committer) ApplyUpdate(ctx context.Context, u UpdateRequest) error {
-	return waitDone(ctx, func(done func(error)) error { return s.SubmitUpdate(ctx, u, done) })
+	return waitDone(ctx, func(done func(error)) error {
+		return s.SubmitUpdate(ctx, u, func(r UpdateResult) { done(r.Err) })
+	})
 }
 
 type updateJob struct {
 	req  UpdateRequest
-	done func(error)
+	done func(UpdateResult)
 }
 
 // publishUpdates tells the recipients of each update, in event order.
 func (s *Committer) publishUpdates(ctx context.Context, res []UpdateResult) {
 	for _, r := range res {
-		if r.Err != nil || len(r.Recipients) == 0 {
+		if r.Err != nil || r.Unchanged || len(r.Recipients) == 0 {
 			continue
 		}
 		ev := (&bus.Event{Kind: bus.KindUpdate, ConversationID: r.Update.ConversationID, UpdateID: r.EventID}).

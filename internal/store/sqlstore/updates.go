@@ -92,7 +92,8 @@ func applyUpdates(ctx context.Context, tx *Tx, reqs []messaging.UpdateRequest) (
 		case messaging.UpdateHide:
 			k := reactKey{t.id, r.UserID}
 			if hidden[k] {
-				continue // hidden already: nothing to tell
+				out[i].Update, out[i].Unchanged = u, true // hidden already
+				continue
 			}
 			hidden[k] = true
 			if _, err := tx.ExecContext(ctx,
@@ -183,8 +184,9 @@ func tombstone(ctx context.Context, tx *Tx, id string, at time.Time) error {
 }
 
 // writeReactions writes each user's last reaction of the cycle to each
-// message where it differs from what was stored, and clears the result of
-// every request that, in the end, changed nothing: no event for them.
+// message where it differs from what was stored. A request overtaken by
+// the same user's later one loses its result (no event: the later one's
+// tells it); a last one that changed nothing is marked Unchanged.
 func writeReactions(ctx context.Context, tx *Tx, reqs []messaging.UpdateRequest, now, before map[reactKey]string,
 	last map[reactKey]int, deleted map[string]bool, out []messaging.UpdateResult) error {
 	for i, r := range reqs {
@@ -192,8 +194,13 @@ func writeReactions(ctx context.Context, tx *Tx, reqs []messaging.UpdateRequest,
 			continue
 		}
 		k := reactKey{r.MessageID, r.UserID}
-		if last[k] != i || now[k] == before[k] || deleted[k.msg] {
+		switch {
+		case last[k] != i || deleted[k.msg]:
+			// Overtaken in this cycle: the later request's event tells it.
 			out[i].Update = messaging.Update{}
+			continue
+		case now[k] == before[k]:
+			out[i].Unchanged = true // the acting device alone hears it holds
 			continue
 		}
 		var err error
@@ -346,7 +353,7 @@ func loadReactions(ctx context.Context, tx *Tx, reqs []messaging.UpdateRequest) 
 func fanOut(ctx context.Context, tx *Tx, targets map[string]*target, hidden map[reactKey]bool, out []messaging.UpdateResult) error {
 	counts := map[string]int64{}
 	for _, r := range out {
-		if r.Update.Kind != "" {
+		if r.Update.Kind != "" && !r.Unchanged {
 			counts[r.Update.ConversationID]++
 		}
 	}
@@ -394,7 +401,7 @@ func fanOut(ctx context.Context, tx *Tx, targets map[string]*target, hidden map[
 	ins := newRowSet("v", textCol("c"), intCol("q"), textCol("m"), intCol("ms"), intCol("af"), textCol("k"), textCol("a"), intCol("at"))
 	for i := range out {
 		u := out[i].Update
-		if u.Kind == "" {
+		if u.Kind == "" || out[i].Unchanged {
 			continue
 		}
 		t := targets[u.MessageID]

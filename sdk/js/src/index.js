@@ -638,9 +638,10 @@ export class Parley {
    * connection (else rejects with code `offline`). Resolves with the
    * server's reaction frame for it, which every member's devices get as a
    * `reaction` event; rejects with the refusal's ParleyError (`invalid`
-   * for a bad emoji, `not_found`, `forbidden`…). The server tells nothing
-   * of a reaction that changes nothing (the one already set, "" with none
-   * set): that call resolves with null after updateTimeoutMs. Calls made
+   * for a bad emoji, `not_found`, `forbidden`…). A reaction that changes
+   * nothing (the one already set, "" with none set) is confirmed by its
+   * frame to this device alone; an older server said nothing, and the call
+   * then resolves with null after updateTimeoutMs. Calls made
    * in quick succession on one message may be merged by the server into
    * the last one's frame, which resolves them all.
    * @param {string} messageId
