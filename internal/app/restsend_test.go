@@ -14,6 +14,7 @@ import (
 	"github.com/parleychat/parley/internal/apptest"
 	"github.com/parleychat/parley/internal/clock"
 	"github.com/parleychat/parley/internal/config"
+	"github.com/parleychat/parley/internal/media/mediatest"
 	"github.com/parleychat/parley/wire"
 )
 
@@ -114,6 +115,20 @@ func TestRESTSend(t *testing.T) {
 			t.Fatalf("PostMessage replay: %+v, %v", replay, err)
 		}
 
+		// Media another user uploaded and the sender cannot see.
+		png := mediatest.PNG(t, 8, 8)
+		up, err := carol.API.CreateMedia(ctx, "image/png", int64(len(png)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := carol.API.Upload(ctx, up, bytes.NewReader(png), int64(len(png))); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := carol.API.CompleteMedia(ctx, up.MediaID); err != nil {
+			t.Fatal(err)
+		}
+		theirs := wire.SendRequest{MessageType: "image", Content: ptr(""), MediaID: up.MediaID}
+
 		long := strings.Repeat("k", wire.MaxIDLength+1)
 		big := strings.Repeat("x", wire.DefaultMaxContentBytes+1)
 		for _, c := range []struct {
@@ -133,6 +148,7 @@ func TestRESTSend(t *testing.T) {
 			{"no content", alice.API, conv.ConversationID, "k-2", `{"message_type":"text"}`, 400, "invalid", "content"},
 			{"bad message type", alice.API, conv.ConversationID, "k-2", wire.SendRequest{MessageType: "poem", Content: ptr("x")}, 400, "invalid", "message_type"},
 			{"content too large", alice.API, conv.ConversationID, "k-2", sendBody(big), 413, "too_large", ""},
+			{"someone else's media", alice.API, conv.ConversationID, "k-2", theirs, 404, "not_found", ""},
 			{"not a member", carol.API, conv.ConversationID, "k-2", sendBody("x"), 403, "forbidden", ""},
 			{"unknown conversation", alice.API, "nowhere", "k-2", sendBody("x"), 404, "not_found", ""},
 		} {
