@@ -27,7 +27,7 @@ type restAnswer struct {
 
 // postMessage posts body (encoded unless it is a string, sent as it is)
 // to a conversation's messages with key as the Idempotency-Key (none when
-// empty).
+// empty). Safe to call from any goroutine.
 func postMessage(t *testing.T, ctx context.Context, api *client.Client, convID, key string, body any) restAnswer {
 	t.Helper()
 	raw, ok := body.(string)
@@ -42,7 +42,10 @@ func postMessage(t *testing.T, ctx context.Context, api *client.Client, convID, 
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		// Errorf, not Fatal: it may run on a goroutine of its own. The
+		// zero answer fails the caller's status check.
+		t.Errorf("post: %v", err)
+		return restAnswer{}
 	}
 	defer res.Body.Close()
 	var b bytes.Buffer
@@ -286,5 +289,63 @@ func TestRESTSendReplayAfterRestart(t *testing.T) {
 	again, err := alice.API.PostMessage(ctx, conv.ConversationID, "k-1", text("", "", "aGk="))
 	if err != nil || !again.Replayed || again.SentMessage != first.SentMessage {
 		t.Fatalf("after a restart: %+v, %v; want the original %+v", again, err, first.SentMessage)
+	}
+}
+
+// TestRESTSendNodeBound: REST sends count under the node's bound on sends
+// awaiting their commit, with the WebSocket's: with the committer stalled
+// and the bound taken by WebSocket sends, a post is refused at once (429,
+// Retry-After, nothing stored), and a post waiting for its commit holds a
+// place that refuses a WebSocket send.
+func TestRESTSendNodeBound(t *testing.T) {
+	ctx := testCtx(t)
+	cfg := apptest.Config(t)
+	cfg.Abuse.MaxPendingSends = 1
+	srv := apptest.Start(t, cfg, nil)
+	alice, bob := srv.NewUser(ctx, "alice"), srv.NewUser(ctx, "bob")
+	conv, err := alice.API.CreateDirect(ctx, bob.UserID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ac := alice.Dial(ctx)
+
+	lock := lockStore(ctx, t, srv)
+	if err := ac.Send(ctx, messageFrame("w-1", conv.ConversationID)); err != nil {
+		t.Fatal(err)
+	}
+	if !waitMetric(ctx, t, srv, "parley_sends_pending", 1) {
+		t.Fatal("the WebSocket send never became pending")
+	}
+	a := postMessage(t, ctx, alice.API, conv.ConversationID, "r-1", sendBody("x"))
+	if a.status != http.StatusTooManyRequests || a.code(t) != "rate_limited" || a.header.Get("Retry-After") == "" {
+		t.Fatalf("post with the bound taken: %d %s, want 429 rate_limited with Retry-After", a.status, a.body)
+	}
+	lock.release()
+	if f, err := ac.Next(ctx, "message_ack", "error"); err != nil || f.Type != "message_ack" {
+		t.Fatalf("WebSocket send after the stall: %+v, %v", f, err)
+	}
+	if !waitMetric(ctx, t, srv, "parley_sends_pending", 0) {
+		t.Fatal("the WebSocket send never left the bound")
+	}
+
+	// Now the post waits for its commit, and holds the place.
+	lock = lockStore(ctx, t, srv)
+	posted := make(chan restAnswer, 1)
+	go func() { posted <- postMessage(t, ctx, alice.API, conv.ConversationID, "r-1", sendBody("x")) }()
+	if !waitMetric(ctx, t, srv, "parley_sends_pending", 1) {
+		t.Fatal("the post never became pending")
+	}
+	if err := ac.Send(ctx, messageFrame("w-2", conv.ConversationID)); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := ac.Next(ctx, "message_ack", "error"); err != nil || f.Code != "rate_limited" || f.ClientMessageID != "w-2" {
+		t.Fatalf("WebSocket send while the post waits: %+v, %v; want rate_limited", f, err)
+	}
+	lock.release()
+	if a := <-posted; a.status != http.StatusCreated || a.sent(t).SequenceNumber != 2 {
+		t.Fatalf("the waiting post: %d %s, want 201 sequence 2", a.status, a.body)
+	}
+	if !waitMetric(ctx, t, srv, "parley_sends_pending", 0) {
+		t.Fatal("the post never left the bound")
 	}
 }
