@@ -233,17 +233,27 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 }
 
 func (c *Client) do(ctx context.Context, method, path string, body, out any) error {
+	_, err := c.doWith(ctx, method, path, nil, body, out)
+	return err
+}
+
+// doWith is do with extra request headers; it also returns the status of
+// a successful answer.
+func (c *Client) doWith(ctx context.Context, method, path string, hdr http.Header, body, out any) (int, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
-			return fmt.Errorf("parley: encode request: %w", err)
+			return 0, fmt.Errorf("parley: encode request: %w", err)
 		}
 		rd = bytes.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.BaseURL+path, rd)
 	if err != nil {
-		return fmt.Errorf("parley: %w", err)
+		return 0, fmt.Errorf("parley: %w", err)
+	}
+	for k, v := range hdr {
+		req.Header[k] = v
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -253,24 +263,24 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 	}
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
-		return fmt.Errorf("parley: %s %s: %w", method, path, err)
+		return 0, fmt.Errorf("parley: %s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
-		return fmt.Errorf("parley: read answer: %w", err)
+		return 0, fmt.Errorf("parley: read answer: %w", err)
 	}
 	if resp.StatusCode >= 300 {
 		var eb wire.ErrorBody
 		_ = json.Unmarshal(data, &eb)
-		return &Error{Status: resp.StatusCode, Code: string(eb.Error.Code), Message: eb.Error.Message, RetryAfter: retryAfter(resp)}
+		return 0, &Error{Status: resp.StatusCode, Code: string(eb.Error.Code), Message: eb.Error.Message, RetryAfter: retryAfter(resp)}
 	}
 	if out != nil && len(data) > 0 {
 		if err := json.Unmarshal(data, out); err != nil {
-			return fmt.Errorf("parley: decode answer: %w", err)
+			return 0, fmt.Errorf("parley: decode answer: %w", err)
 		}
 	}
-	return nil
+	return resp.StatusCode, nil
 }
 
 // retryAfter reads a Retry-After header given in seconds.

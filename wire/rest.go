@@ -464,3 +464,41 @@ type InvitePreview struct {
 	MemberCount int     `json:"member_count"`
 	Avatar      *Avatar `json:"avatar,omitempty"`
 }
+
+// SendRequest (added) is the body of POST
+// /api/v1/conversations/{id}/messages: the fields of a ClientMessage
+// frame but the two the request carries elsewhere, the conversation (its
+// path) and the idempotency key (its Idempotency-Key header). It is
+// validated exactly as the frame is. Content is required, as in the frame.
+type SendRequest struct {
+	MessageType string   `json:"message_type"`
+	Content     *string  `json:"content"`
+	MediaID     string   `json:"media_id,omitempty"`
+	ReplyTo     string   `json:"reply_to,omitempty"`
+	Mentions    []string `json:"mentions,omitempty"`
+	ForwardOf   string   `json:"forward_of,omitempty"`
+}
+
+// SentMessage (added) answers POST /api/v1/conversations/{id}/messages
+// once the message is committed: the fields of a MessageAck, with the
+// Idempotency-Key as client_message_id. A key sent again gets the same
+// answer, with status 200 instead of 201.
+type SentMessage struct {
+	ClientMessageID string `json:"client_message_id"`
+	MessageID       string `json:"message_id"`
+	ConversationID  string `json:"conversation_id"`
+	SequenceNumber  int64  `json:"sequence_number"`
+	Status          string `json:"status"`
+	Timestamp       int64  `json:"timestamp"`
+}
+
+// ReceiptRequest (added) is the body of POST
+// /api/v1/conversations/{id}/read and POST /api/v1/messages/delivered:
+// 1–MaxIDsPerFrame message ids, as in a read_receipt or delivery_ack frame.
+type ReceiptRequest struct {
+	MessageIDs []string `json:"message_ids"`
+}
+
+// IdempotencyKeyHeader names the header that carries a REST send's key
+// (added): a client_message_id, at most MaxIDLength bytes of UTF-8.
+const IdempotencyKeyHeader = "Idempotency-Key"

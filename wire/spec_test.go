@@ -30,6 +30,7 @@ var restBodies = []any{
 	Invite{}, InviteList{}, InvitePreview{},
 	Participant{}, Conversation{}, LastMessage{}, ConversationList{}, ParticipantList{},
 	Message{}, Quote{}, ReactionCount{}, MessageList{}, RecipientStatus{}, MessageStatus{}, MessageTrace{}, TraceRecipient{}, TraceDevice{},
+	SendRequest{}, SentMessage{}, ReceiptRequest{},
 	CreateMediaRequest{}, Upload{}, Media{}, ServerInfo{}, MediaSupport{}, ServerLimits{},
 	ErrorBody{}, ErrorDetail{},
 }

@@ -139,10 +139,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	if med != nil {
 		committer.Media = med
 	}
+	// One set of per-user send buckets for the node: the WebSocket and
+	// the REST send paths take from it alike.
+	sends := sendRates(cfg.Abuse)
 	gw := gateway.New(gateway.Config{
 		Limits: cfg.Limits, HeartbeatTimeout: cfg.HeartbeatTimeout, WriteTimeout: cfg.WriteTimeout,
 		MaxQueue: cfg.MaxQueue, MaxInflight: cfg.MaxInflight, MaxPendingSends: cfg.Abuse.MaxPendingSends, MaxSendWait: cfg.Abuse.MaxSendWait,
-		RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, Users: userLimits(cfg.Abuse, a.caps),
+		RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, Users: userLimits(cfg.Abuse, a.caps, sends),
 	}, gateway.Deps{
 		Hub: hub, Bus: pub, Router: router, Auth: ids, Sessions: ids, Messages: msgs, Presence: pres, Media: med,
 		Clock: clk, Log: log, Observer: m, Connections: st,
@@ -187,6 +190,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	apiv1.RegisterInvites(mux, convs)
 	apiv1.RegisterPins(mux, convs)
 	apiv1.RegisterDisappearing(mux, convs)
+	apiv1.RegisterSend(mux, api.SendDeps{
+		Sender: msgs, Media: med, Limits: cfg.Limits, PerUser: sends, Admit: gw.AdmitSend,
+		StopTyping: pres.StopTyping, Clock: clk,
+	})
 	apiv1.RegisterServerInfo(mux, a.serverInfo)
 	api.RegisterSpec(mux) // GET /api/openapi.json and /api/asyncapi.json, public
 	if blobHandler != nil {

@@ -198,6 +198,32 @@ func TestContractServerSpeaksWire(t *testing.T) {
 	day, hour := wire.Disappearing24h, 3600
 	call(alice.API, "PUT", "/api/v1/conversations/"+conv.ConversationID+"/disappearing", wire.DisappearingRequest{Seconds: &day}, new(wire.Conversation))
 	refused(alice.API, "PUT", "/api/v1/conversations/"+conv.ConversationID+"/disappearing", wire.DisappearingRequest{Seconds: &hour}, 400)
+	// Sends and receipts over REST, in a 1:1 of their own: the flow
+	// below counts what bob receives.
+	ac1, err := alice.API.CreateDirect(ctx, carol.UserID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []int{201, 200} {
+		a := postMessage(t, ctx, alice.API, ac1.ConversationID, "rest-1", sendBody("aGk="))
+		if a.status != want {
+			t.Errorf("POST messages: %d, want %d", a.status, want)
+		}
+		check("POST /api/v1/conversations/{id}/messages", a.body, new(wire.SentMessage))
+	}
+	if a := postMessage(t, ctx, alice.API, ac1.ConversationID, "", sendBody("aGk=")); a.status != 400 {
+		t.Errorf("POST messages without a key: %d, want 400", a.status)
+	} else {
+		check("POST /api/v1/conversations/{id}/messages (refused)", a.body, new(wire.ErrorBody))
+	}
+	restMsg := postMessage(t, ctx, alice.API, ac1.ConversationID, "rest-1", sendBody("aGk=")).sent(t)
+	if err := carol.API.MarkDelivered(ctx, restMsg.MessageID); err != nil {
+		t.Errorf("POST /api/v1/messages/delivered: %v", err)
+	}
+	if err := carol.API.MarkRead(ctx, ac1.ConversationID, restMsg.MessageID); err != nil {
+		t.Errorf("POST /api/v1/conversations/{id}/read: %v", err)
+	}
+	refused(carol.API, "POST", "/api/v1/messages/delivered", wire.ReceiptRequest{}, 400)
 	group, err := alice.API.CreateGroup(ctx, "climbing", []string{bob.UserID})
 	if err != nil {
 		t.Fatal(err)

@@ -21,6 +21,10 @@ const (
 	maxAuthAddrs    = 1 << 16
 	maxAuthAccounts = 1 << 16
 	maxLookupUsers  = 1 << 16
+	// maxSenders bounds the users whose send buckets are remembered at
+	// once. Only users who sent within the last burst/rate seconds (10 s
+	// by default) have one: a full bucket is forgotten.
+	maxSenders = 1 << 16
 )
 
 // Login failure backoff: the first wait and the longest, which is also the
@@ -56,10 +60,16 @@ func resolveConnCaps(a config.AbuseConfig) connCaps {
 	return c
 }
 
-func userLimits(a config.AbuseConfig, caps connCaps) gateway.UserLimits {
+// sendRates are the node's per-user send buckets: one instance, shared
+// by the WebSocket and the REST send paths.
+func sendRates(a config.AbuseConfig) *limits.Rates {
+	return limits.NewRates(a.UserSendRate, a.UserSendBurst, maxSenders)
+}
+
+func userLimits(a config.AbuseConfig, caps connCaps, sends *limits.Rates) gateway.UserLimits {
 	return gateway.UserLimits{
 		MaxConns: caps.ws, MaxConnsPerUser: a.MaxConnsPerUser, MaxConnsPerIP: a.MaxConnsPerIP,
-		SendRate: a.UserSendRate, SendBurst: a.UserSendBurst,
+		Sends: sends,
 	}
 }
 

@@ -241,6 +241,18 @@ func (g *Gateway) admitSend() (*pendingSend, error) {
 	return nil, wire.RateLimited(errBusy, wait)
 }
 
+// AdmitSend is admitSend for the node's other send path (REST): its
+// sends wait for the same committer, so they count under the same bound.
+// release gives the place back; call it once the send is committed or has
+// failed (further calls do nothing).
+func (g *Gateway) AdmitSend() (release func(), err error) {
+	p, err := g.admitSend()
+	if err != nil {
+		return nil, err
+	}
+	return p.release, nil
+}
+
 // PendingSends is how many sends of this node were handed to the committer
 // and are not committed yet (the gauge parley_sends_pending).
 func (g *Gateway) PendingSends() int64 { return g.pending.Pending() }

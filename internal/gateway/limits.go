@@ -17,17 +17,12 @@ type UserLimits struct {
 	MaxConns        int
 	MaxConnsPerUser int
 	MaxConnsPerIP   int
-	// SendRate and SendBurst bound message frames per user per second;
-	// one token opened 10 connections and stored 4,720 messages/s, each
-	// connection within its own frame limit.
-	SendRate  float64
-	SendBurst int
+	// Sends bound message frames per user (nil: off); one token opened
+	// 10 connections and stored 4,720 messages/s, each connection within
+	// its own frame limit. The node's REST sends take from the same
+	// buckets, so a user cannot double its rate by using both paths.
+	Sends *limits.Rates
 }
-
-// maxSenders bounds the users whose send buckets are remembered at once,
-// at ~250 bytes each. Only users who sent within the last burst/rate
-// seconds (10 s by default) have one: a full bucket is forgotten.
-const maxSenders = 1 << 16
 
 // userLimits are the gateway's counters for UserLimits.
 type userLimits struct {
@@ -38,7 +33,7 @@ type userLimits struct {
 func newUserLimits(l UserLimits) userLimits {
 	return userLimits{
 		conns: limits.NewConns(limits.ConnCaps{Total: l.MaxConns, PerUser: l.MaxConnsPerUser, PerIP: l.MaxConnsPerIP}),
-		sends: limits.NewRates(l.SendRate, l.SendBurst, maxSenders),
+		sends: l.Sends,
 	}
 }
 

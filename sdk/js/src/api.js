@@ -3,6 +3,7 @@
 // URL. Every non-2xx answer becomes a ParleyError with the wire code.
 
 import { ParleyError } from './errors.js';
+import { encodeClientFrame } from './wire.js';
 
 /** @typedef {import('./wire.js').Message} Message */
 /** @typedef {import('./wire.js').PresenceStatus} PresenceStatus */
@@ -221,6 +222,29 @@ import { ParleyError } from './errors.js';
 /** @typedef {Blob|ArrayBuffer|Uint8Array} UploadBody */
 /** @typedef {(input: string, init?: RequestInit) => Promise<Response>} FetchFn */
 
+/**
+ * A message sent over HTTP (postMessage): the message frame's fields but
+ * the conversation and the idempotency key.
+ * @typedef {object} OutgoingMessage
+ * @property {import('./wire.js').ClientMessageType} message_type
+ * @property {string} content opaque, at most 65,536 bytes
+ * @property {string} [media_id]
+ * @property {string} [reply_to]
+ * @property {string[]} [mentions]
+ * @property {string} [forward_of]
+ */
+/**
+ * The answer of postMessage once the message is stored: the message_ack
+ * frame's fields, client_message_id being the Idempotency-Key.
+ * @typedef {object} SentMessage
+ * @property {string} client_message_id
+ * @property {string} message_id
+ * @property {string} conversation_id
+ * @property {number} sequence_number
+ * @property {'sent'} status
+ * @property {number} timestamp the message's created_at
+ */
+
 /** The HTTP API of one server, for one session at a time. */
 export class Api {
   /**
@@ -243,13 +267,13 @@ export class Api {
    * @param {string} method
    * @param {string} path under /api/v1
    * @param {unknown} [body] sent as JSON
-   * @param {{passwordCheck?: boolean}} [how] passwordCheck: a 401 answers the
-   *   password in the body, not the token, so it does not end the session
+   * @param {{passwordCheck?: boolean, headers?: Record<string, string>}} [how] passwordCheck: a 401 answers the
+   *   password in the body, not the token, so it does not end the session; headers: sent besides
    * @returns {Promise<any>}
    */
   async request(method, path, body, how) {
     /** @type {Record<string, string>} */
-    const headers = { Accept: 'application/json' };
+    const headers = { Accept: 'application/json', ...(how && how.headers) };
     const tok = this.token();
     if (tok) headers.Authorization = `Bearer ${tok}`;
     if (body !== undefined) headers['Content-Type'] = 'application/json';
@@ -532,6 +556,46 @@ export class Api {
     return (res && res.messages) || [];
   }
 
+  /**
+   * Sends a message over HTTP (no WebSocket needed) and resolves once it is
+   * stored, as a message_ack would. The idempotency key is the message's
+   * client_message_id, shared with the WebSocket's: after an error that
+   * left the outcome unknown (a network error, a 5xx, rate_limited after
+   * its Retry-After), post again with the same key and the message is
+   * stored at most once; the server then answers the original (HTTP 200).
+   * A bad message rejects at once with code `invalid` or `too_large`.
+   * @param {string} conversationId
+   * @param {OutgoingMessage} message
+   * @param {{idempotencyKey?: string}} [opts] idempotencyKey: left out, a new one is made
+   * @returns {Promise<SentMessage>}
+   */
+  async postMessage(conversationId, message, opts = {}) {
+    const key = opts.idempotencyKey ?? newClientMessageId();
+    // The frame's checks, so a message refused here is refused the same
+    // way on either path.
+    encodeClientFrame({ type: 'message', client_message_id: key, conversation_id: conversationId, ...message });
+    return this.request('POST', `/conversations/${enc(conversationId)}/messages`, message, { headers: { 'Idempotency-Key': key } });
+  }
+
+  /**
+   * Marks messages of a conversation read by the user, as a read_receipt
+   * frame does; resolves once stored.
+   * @param {string} conversationId
+   * @param {string[]} messageIds 1 to 1000
+   */
+  async markRead(conversationId, messageIds) {
+    await this.request('POST', `/conversations/${enc(conversationId)}/read`, { message_ids: messageIds });
+  }
+
+  /**
+   * Marks messages received by this session's device, as a delivery_ack
+   * frame does; resolves once stored.
+   * @param {string[]} messageIds 1 to 1000
+   */
+  async markDelivered(messageIds) {
+    await this.request('POST', '/messages/delivered', { message_ids: messageIds });
+  }
+
   /** @param {string} messageId @returns {Promise<MessageStatus>} */
   messageStatus(messageId) { return this.request('GET', `/messages/${enc(messageId)}/status`); }
   /** @param {string} messageId @returns {Promise<MessageTrace>} the sender's delivery trace */
@@ -609,3 +673,16 @@ function fallbackCode(status) {
 
 /** @param {string} s */
 const enc = (s) => encodeURIComponent(s);
+
+/**
+ * A new client_message_id (or Idempotency-Key): 128 random bits in hex.
+ * getRandomValues rather than randomUUID, which a page served over plain
+ * http from a LAN address does not have. An app that must know the key
+ * before sending (to show the message as pending) makes it here.
+ * @returns {string}
+ */
+export function newClientMessageId() {
+  const b = new Uint8Array(16);
+  globalThis.crypto.getRandomValues(b);
+  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+}

@@ -2,7 +2,7 @@
 // docs/PROTOCOL.md behind one client object. Plain ES modules with no
 // dependencies, run as they are in a browser and in Node 20 or newer.
 
-import { Api } from './api.js';
+import { Api, newClientMessageId } from './api.js';
 import { systemClock } from './clock.js';
 import { Connection } from './connection.js';
 import { Cursors } from './cursors.js';
@@ -11,7 +11,7 @@ import { Emitter } from './events.js';
 import { Outbox } from './outbox.js';
 import { decodeServerFrame, encodeClientFrame, MAX_IDS } from './wire.js';
 
-export { Api, errorFromBody } from './api.js';
+export { Api, errorFromBody, newClientMessageId } from './api.js';
 export { systemClock } from './clock.js';
 export { Connection, CLOSE_SESSION_ENDED, CLOSE_TOO_SLOW, CLOSE_GOING_AWAY, CLOSE_INTERNAL } from './connection.js';
 export { Cursors } from './cursors.js';
@@ -615,6 +615,17 @@ export class Parley {
     return this.send(conversationId, message.content, o);
   }
 
+  /**
+   * Sends a message over HTTP, without the outbox or the WebSocket: for a
+   * one-off send (a share sheet, a script) where no connection is open.
+   * Resolves once the message is stored; see Api.postMessage for the key.
+   * @param {string} conversationId
+   * @param {import('./api.js').OutgoingMessage} message
+   * @param {{idempotencyKey?: string}} [opts] left out, a new key is made
+   * @returns {Promise<import('./api.js').SentMessage>}
+   */
+  postMessage(conversationId, message, opts) { return this.api.postMessage(conversationId, message, opts); }
+
   /** @returns {PendingMessage[]} messages waiting for their ack, oldest first */
   pending() { return this.outbox.pending(); }
 
@@ -1191,18 +1202,5 @@ function writeJSON(st, key, value) {
   }
 }
 
-/**
- * A new client_message_id: 128 random bits in hex. getRandomValues rather
- * than randomUUID, which a page served over plain http from a LAN address
- * does not have. send() makes one when given none; an app that must know
- * the key before sending (to show the message as pending) makes it here.
- * @returns {string}
- */
-export function newClientMessageId() { return newId(); }
-
 /** @returns {string} */
-function newId() {
-  const b = new Uint8Array(16);
-  globalThis.crypto.getRandomValues(b);
-  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
-}
+function newId() { return newClientMessageId(); }

@@ -100,6 +100,9 @@ const calls = {
   'GET /api/v1/conversations': (api) => api.conversations().then((conversations) => ({ conversations })),
   'GET /api/v1/conversations/{id}/participants': (api) => api.participants('x').then((participants) => ({ participants })),
   'GET /api/v1/conversations/{id}/messages': (api) => api.history('x').then((messages) => ({ messages })),
+  'POST /api/v1/conversations/{id}/messages': (api, r) => api.postMessage('x', r, { idempotencyKey: 'c-1' }),
+  'POST /api/v1/conversations/{id}/read': (api, r) => api.markRead('x', r.message_ids),
+  'POST /api/v1/messages/delivered': (api, r) => api.markDelivered(r.message_ids),
   'GET /api/v1/messages/{id}/status': (api) => api.messageStatus('x'),
   'GET /api/v1/messages/{id}/trace': (api) => api.trace('x'),
   'POST /api/v1/media': (api, r) => api.createUpload(r.content_type, r.size),
@@ -136,4 +139,26 @@ test('REST answers parse into the SDK results and errors', async (t) => {
       if (row.request) assert.deepEqual(JSON.parse(asked.init.body), row.request);
     });
   }
+});
+
+test('postMessage sends its Idempotency-Key, makes one when given none, and refuses a bad message before it leaves', async () => {
+  /** @type {string[]} */
+  const keys = [];
+  const api = new Api({
+    baseUrl: 'http://parley.test',
+    token: () => 'tok',
+    fetch: async (url, init) => {
+      keys.push(init.headers['Idempotency-Key']);
+      return new Response(JSON.stringify({}), { status: 201, headers: { 'Content-Type': 'application/json' } });
+    },
+  });
+  await api.postMessage('x', { message_type: 'text', content: 'aGk=' }, { idempotencyKey: 'k-1' });
+  await api.postMessage('x', { message_type: 'text', content: 'aGk=' });
+  await api.postMessage('x', { message_type: 'text', content: 'aGk=' });
+  assert.equal(keys[0], 'k-1');
+  assert.match(keys[1], /^[0-9a-f]{32}$/);
+  assert.notEqual(keys[1], keys[2]);
+  await assert.rejects(api.postMessage('x', { message_type: /** @type {any} */ ('poem'), content: '' }), { code: 'invalid' });
+  await assert.rejects(api.postMessage('x', { message_type: 'text', content: '' }, { idempotencyKey: 'k'.repeat(129) }), { code: 'invalid' });
+  assert.equal(keys.length, 3);
 });

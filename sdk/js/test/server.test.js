@@ -128,6 +128,31 @@ test('the same client_message_id is stored once', T, async () => {
   await assert.rejects(alice.send(conv.conversation_id, 'x', { messageType: /** @type {any} */ ('system') }), { code: 'invalid' });
 });
 
+test('postMessage over HTTP: delivered live, stored once per key; receipts over HTTP reach the sender', T, async () => {
+  const alice = await online('alice');
+  const bob = await user(server, 'bob'); // never connects: HTTP only
+  clients.push(bob);
+  const conv = await alice.createDirect(bob.userId);
+  const got = next(alice, 'message');
+  const sent = await bob.postMessage(conv.conversation_id, { message_type: 'text', content: 'by http' }, { idempotencyKey: 'http-1' });
+  assert.equal(sent.client_message_id, 'http-1');
+  assert.equal(sent.status, 'sent');
+  assert.equal((await got).message_id, sent.message_id);
+  const again = await bob.postMessage(conv.conversation_id, { message_type: 'text', content: 'by http' }, { idempotencyKey: 'http-1' });
+  assert.deepEqual(again, sent);
+  const fresh = await bob.postMessage(conv.conversation_id, { message_type: 'text', content: 'a new key' });
+  assert.equal(fresh.sequence_number, sent.sequence_number + 1);
+  assert.equal((await bob.history(conv.conversation_id)).length, 2);
+  await assert.rejects(bob.postMessage('01JD3Y5N9C8Q4W7R2T6V0XKZ1A', { message_type: 'text', content: 'x' }), { status: 404, code: 'not_found' });
+
+  const ack = await alice.send(conv.conversation_id, 'read me');
+  const read = next(alice, 'status', (st) => st.message_id === ack.message_id && st.status === 'read');
+  await bob.api.markDelivered([ack.message_id]);
+  await bob.api.markRead(conv.conversation_id, [ack.message_id]);
+  await read;
+  await assert.rejects(bob.api.markDelivered([]), { status: 400, code: 'invalid' });
+});
+
 test('sent while offline: the outbox waits, the server queues; both deliver on connect', T, async () => {
   const alice = await user(server, 'alice');
   const bob = await user(server, 'bob');
