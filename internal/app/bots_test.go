@@ -155,7 +155,8 @@ func TestBotsOnlyTheirOwner(t *testing.T) {
 		wantStatus(t, err, 401, "unauthorized", "password login as a bot, empty")
 		_, err = srv.Client().Login(ctx, "privbot", "correct horse battery")
 		wantStatus(t, err, 401, "unauthorized", "password login as a bot")
-		wantStatus(t, bot.ChangePassword(ctx, "", "new password here"), 401, "unauthorized", "a bot setting a password")
+		wantStatus(t, bot.ChangePassword(ctx, "", "new password here"), 403, "forbidden", "a bot setting a password")
+		wantStatus(t, bot.DeleteAccount(ctx, "anything at all"), 403, "forbidden", "a bot deleting itself")
 
 		_, err = owner.API.CreateBot(ctx, "no spaces!", "")
 		wantStatus(t, err, 400, "invalid", "a bad name")

@@ -135,7 +135,7 @@ func (s *Service) ChangePassword(ctx context.Context, caller Device, current, ne
 		return fmt.Errorf("find user: %w", err)
 	}
 	if hash == "" {
-		return fault.New(ErrBadCredentials, "this account has no password") // a bot
+		return ErrBotNoPassword // a live account without one is a bot
 	}
 	ok, err := s.verify(ctx, current, hash)
 	if err != nil {

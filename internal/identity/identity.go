@@ -111,6 +111,9 @@ var (
 	ErrBotNotFound = errors.New("no such bot")
 	// ErrBotCannotCreate: a bot asked to create a bot.
 	ErrBotCannotCreate = errors.New("a bot cannot create bots")
+	// ErrBotNoPassword: a bot asked for what needs a password (to change
+	// it, to delete its own account): it has none; its owner manages it.
+	ErrBotNoPassword = errors.New("a bot has no password: its owner manages it")
 	// ErrTooManyBots: the owner has as many bots as MaxBotsPerUser allows.
 	ErrTooManyBots = errors.New("too many bots: delete one first")
 
