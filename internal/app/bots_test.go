@@ -272,3 +272,32 @@ func TestOwnerDeletionDeletesBots(t *testing.T) {
 		t.Fatalf("the bot after its owner's deletion: %+v %v", u, err)
 	}
 }
+
+// TestClusterBotKeyRotation: a key rotated through one node is refused at
+// once on the other, whose connection of it closes with 4001 — the
+// session cache of that node dropped it first.
+func TestClusterBotKeyRotation(t *testing.T) {
+	ctx := testCtx(t)
+	na, nb := twoNodes(t)
+	owner := na.NewUser(ctx, "owner")
+	k, err := owner.API.CreateBot(ctx, "clusterbot", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	onB := client.New(nb.URL).WithToken(k.APIKey)
+	if _, err := onB.Conversations(ctx); err != nil { // cached on node B
+		t.Fatal(err)
+	}
+	conn := served(t, apptest.Dial(ctx, t, onB))
+	k2, err := owner.API.RotateBotKey(ctx, k.BotID) // through node A
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedWith(ctx, t, conn, 4001, "the old key's socket on the other node")
+	if _, err := onB.Conversations(ctx); client.ErrorCode(err) != "unauthorized" {
+		t.Fatalf("old key on the other node: %v, want unauthorized", err)
+	}
+	if _, err := client.New(nb.URL).WithToken(k2.APIKey).Conversations(ctx); err != nil {
+		t.Fatalf("new key on the other node: %v", err)
+	}
+}
