@@ -33,6 +33,42 @@ type User struct {
 	// Deleted (added) marks an account its owner deleted: username and
 	// display_name are empty; clients show "Deleted account".
 	Deleted bool `json:"deleted,omitempty"`
+	// Bot (added) marks a bot account (docs/PROTOCOL.md, "Bots");
+	// BotOwnerID is the user who manages it.
+	Bot        bool   `json:"bot,omitempty"`
+	BotOwnerID string `json:"bot_owner_id,omitempty"`
+}
+
+// CreateBotRequest is the body of POST /api/v1/bots: the bot's username
+// and display name, checked as a registration's.
+type CreateBotRequest struct {
+	Username    string `json:"username"`
+	DisplayName string `json:"display_name,omitempty"`
+}
+
+// BotKey answers POST /api/v1/bots (201) and POST /api/v1/bots/{id}/key:
+// the bot's API key, shown this once. BotID is the bot's user_id.
+type BotKey struct {
+	BotID  string `json:"bot_id"`
+	UserID string `json:"user_id"`
+	APIKey string `json:"api_key"`
+}
+
+// Bot is one of the caller's bots, in a BotList: never its key.
+// KeyCreatedAt is when its current key was made; left out when it has
+// none (revoked).
+type Bot struct {
+	BotID        string `json:"bot_id"`
+	UserID       string `json:"user_id"`
+	Username     string `json:"username"`
+	DisplayName  string `json:"display_name"`
+	CreatedAt    int64  `json:"created_at"`
+	KeyCreatedAt *int64 `json:"key_created_at,omitempty"`
+}
+
+// BotList answers GET /api/v1/bots: the caller's bots, oldest first.
+type BotList struct {
+	Bots []Bot `json:"bots"`
 }
 
 // DeleteAccountRequest is the body of DELETE /api/v1/users/me.

@@ -24,6 +24,7 @@ import (
 var restBodies = []any{
 	RegisterRequest{}, LoginRequest{}, User{}, Session{}, UserPresence{}, Settings{}, SettingsUpdate{},
 	SessionInfo{}, SessionList{}, ChangePasswordRequest{}, DeleteAccountRequest{},
+	CreateBotRequest{}, BotKey{}, Bot{}, BotList{},
 	Contact{}, ContactList{}, Block{}, BlockList{},
 	Avatar{}, ProfileUpdate{}, AvatarRequest{}, DisappearingRequest{},
 	CreateConversationRequest{}, RenameRequest{}, AddParticipantRequest{}, SetRoleRequest{},

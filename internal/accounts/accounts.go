@@ -2,8 +2,7 @@
 // the one step that decides it is identity's (the account emptied and
 // marked deleted, its sessions ended, in one transaction); the rest —
 // its memberships ended with system messages, its uploads and avatar
-// deleted — is
-// cleanup, done at once and finished by the retention job if a crash cut
+// deleted, its bots deleted the same way — is cleanup, done at once and finished by the retention job if a crash cut
 // it short (FinishDeletions), so a deletion that was answered is always
 // completed.
 package accounts
@@ -36,10 +35,18 @@ type Avatars interface {
 	RemoveAvatar(ctx context.Context, userID string) error
 }
 
+// Bots deletes bot accounts: one for its owner, or all of a deleted
+// owner's.
+type Bots interface {
+	DeleteBot(ctx context.Context, caller identity.Device, botID string) error
+	DeleteBotsOf(ctx context.Context, ownerID string) ([]string, error)
+}
+
 // Store finds deletions not finished.
 type Store interface {
 	// UnfinishedDeletions returns up to limit deleted accounts that are
-	// still members of a conversation, or still have uploads or an avatar.
+	// still members of a conversation, or still have uploads, an avatar
+	// or live bots.
 	UnfinishedDeletions(ctx context.Context, limit int) ([]string, error)
 }
 
@@ -51,6 +58,9 @@ type Service struct {
 	avatars Avatars
 	store   Store
 	log     *slog.Logger
+	// Bots, if set, deletes bots: on their owner's request (DeleteBot)
+	// and with their owner's account. Set before the service is used.
+	Bots Bots
 }
 
 // NewService returns the service.
@@ -87,9 +97,33 @@ func (s *Service) FinishDeletions(ctx context.Context, limit int) (int, error) {
 	return len(ids), nil
 }
 
+// DeleteBot deletes caller's bot botID, through the same steps as an
+// account: identity's transaction (which also frees its name), then its
+// memberships, uploads and avatar.
+func (s *Service) DeleteBot(ctx context.Context, caller identity.Device, botID string) error {
+	if err := s.Bots.DeleteBot(ctx, caller, botID); err != nil {
+		return err
+	}
+	if err := s.finish(context.WithoutCancel(ctx), botID); err != nil {
+		s.log.Warn("bot deleted, cleanup left to the retention job", "user", botID, "err", err)
+	}
+	return nil
+}
+
 func (s *Service) finish(ctx context.Context, userID string) error {
 	if err := s.members.EndMemberships(ctx, userID); err != nil {
 		return err
+	}
+	if s.Bots != nil {
+		bots, err := s.Bots.DeleteBotsOf(ctx, userID)
+		if err != nil {
+			return fmt.Errorf("delete bots: %w", err)
+		}
+		for _, id := range bots {
+			if err := s.finish(ctx, id); err != nil {
+				return err
+			}
+		}
 	}
 	if _, err := s.uploads.DeleteUploads(ctx, userID); err != nil {
 		return fmt.Errorf("delete uploads: %w", err)

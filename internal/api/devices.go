@@ -77,6 +77,12 @@ func (a *API) passwordAttempt(w http.ResponseWriter, r *http.Request, req any, d
 		a.fail(w, r, err)
 		return
 	}
+	// Refused before it counts as an attempt: a bot's key must not back
+	// off anyone's logins by asking for what it cannot have.
+	if u.BotOwnerID != "" {
+		a.fail(w, r, identity.ErrBotNoPassword)
+		return
+	}
 	if err := a.allowLogin(u.Username); err != nil {
 		a.fail(w, r, err)
 		return

@@ -20,7 +20,8 @@ const (
 )
 
 func toUser(u identity.User) wire.User {
-	return wire.User{UserID: u.ID, Username: u.Username, DisplayName: u.DisplayName, Deleted: u.Deleted}
+	return wire.User{UserID: u.ID, Username: u.Username, DisplayName: u.DisplayName, Deleted: u.Deleted,
+		Bot: u.BotOwnerID != "", BotOwnerID: u.BotOwnerID}
 }
 
 func (a *API) createUser(w http.ResponseWriter, r *http.Request) {

@@ -104,7 +104,8 @@ func (a *API) userFor(r *http.Request, u identity.User) (wire.User, error) {
 }
 
 func (a *API) toProfileUser(r *http.Request, v profiles.View) (wire.User, error) {
-	u := wire.User{UserID: v.UserID, Username: v.Username, DisplayName: v.DisplayName, About: v.About, Deleted: v.Deleted}
+	u := wire.User{UserID: v.UserID, Username: v.Username, DisplayName: v.DisplayName, About: v.About, Deleted: v.Deleted,
+		Bot: v.BotOwnerID != "", BotOwnerID: v.BotOwnerID}
 	var err error
 	u.Avatar, err = a.avatar(r, v.AvatarID)
 	return u, err

@@ -185,7 +185,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	// Deleting an account: identity's one transaction, then its
 	// memberships, uploads and avatar (finished by the cleanup if cut short).
 	accts := accounts.NewService(ids, convs, med, profs, st, log)
+	// A bot is an account whose API key is a session of its own: made and
+	// revoked by identity, deleted as an account (with its owner's, too).
+	bots := identity.NewBots(ids, st, identity.BotConfig{MaxPerUser: cfg.Abuse.MaxBotsPerUser})
+	accts.Bots = bots
 	apiv1.RegisterAccounts(mux, accts)
+	apiv1.RegisterBots(mux, bots, accts)
 	a.cleanup.Deletions = accts
 	apiv1.RegisterInvites(mux, convs)
 	apiv1.RegisterPins(mux, convs)

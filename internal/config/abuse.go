@@ -28,6 +28,10 @@ type AbuseConfig struct {
 	// directory of names must not be scraped by trying names.
 	LookupRate  int
 	LookupBurst int
+	// MaxBotsPerUser bounds the bot accounts one user owns at once
+	// (POST /api/v1/bots): each is an account and a session that never
+	// expires, so one user must not mint them by the thousand.
+	MaxBotsPerUser int
 
 	// MaxConns bounds TCP connections to the node; AutoMaxConns derives it
 	// from the open-file limit.
@@ -81,7 +85,10 @@ func DefaultAbuse() AbuseConfig {
 		// names gets 43,200 a day instead of thousands a second.
 		LookupRate:  30,
 		LookupBurst: 30,
-		MaxConns:    AutoMaxConns,
+		// A handful of helpers and integrations per person, with room to
+		// spare; a farm of accounts is not what bots are for.
+		MaxBotsPerUser: 20,
+		MaxConns:       AutoMaxConns,
 		// A NAT of a few hundred users still connects; one address cannot
 		// hold the node.
 		MaxConnsPerIP: 500,
@@ -117,6 +124,7 @@ func registerAbuseFlags(fs *flag.FlagSet, a *AbuseConfig) {
 	fs.IntVar(&a.PasswordHashQueue, "password-hash-queue", a.PasswordHashQueue, "logins and registrations waiting for a password hash before more are refused (0: unbounded)")
 	fs.IntVar(&a.LookupRate, "lookup-rate", a.LookupRate, "lookups of users by username per user per minute, found or not (0: off)")
 	fs.IntVar(&a.LookupBurst, "lookup-burst", a.LookupBurst, "burst of lookups by username above the lookup rate")
+	fs.IntVar(&a.MaxBotsPerUser, "max-bots-per-user", a.MaxBotsPerUser, "bot accounts one user may own at once (0: off)")
 	fs.Var((*connsFlag)(&a.MaxConns), "max-conns", `TCP connections to this node: "auto" (the open-file limit less a reserve) or a number (0: off)`)
 	fs.IntVar(&a.MaxConnsPerIP, "max-conns-per-ip", a.MaxConnsPerIP, "WebSocket connections per client address on this node; TCP connections get a quarter more (0: off)")
 	fs.IntVar(&a.MaxConnsPerUser, "max-conns-per-user", a.MaxConnsPerUser, "WebSocket connections per user on this node (0: off)")
@@ -147,6 +155,7 @@ func (a AbuseConfig) validate() []error {
 	check(a.PasswordHashQueue >= 0, "password-hash-queue must not be negative (0: unbounded)")
 	check(a.LookupRate >= 0, "lookup-rate must not be negative (0 turns it off)")
 	check(a.LookupRate == 0 || a.LookupBurst >= 1, "lookup-burst must be at least 1 while lookup-rate is on")
+	check(a.MaxBotsPerUser >= 0, "max-bots-per-user must not be negative (0 turns it off)")
 	check(a.MaxConns >= AutoMaxConns, `max-conns must be "auto", 0 (off) or positive`)
 	check(a.MaxConnsPerIP >= 0, "max-conns-per-ip must not be negative (0 turns it off)")
 	check(a.MaxConnsPerUser >= 0, "max-conns-per-user must not be negative (0 turns it off)")

@@ -14,7 +14,7 @@ func TestAbuseLimitsAreOnByDefault(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := c.Abuse
-	if a.AuthRateLimit <= 0 || a.LoginFailureLimit <= 0 || a.LookupRate <= 0 || a.LookupBurst <= 0 || a.PasswordHashQueue <= 0 || a.MaxConns != AutoMaxConns ||
+	if a.AuthRateLimit <= 0 || a.LoginFailureLimit <= 0 || a.LookupRate <= 0 || a.LookupBurst <= 0 || a.MaxBotsPerUser <= 0 || a.PasswordHashQueue <= 0 || a.MaxConns != AutoMaxConns ||
 		a.MaxConnsPerIP <= 0 || a.MaxConnsPerUser <= 0 || a.UserSendRate <= 0 || a.UserSendBurst <= 0 || a.MaxPendingSends <= 0 ||
 		a.HTTPReadTimeout <= 0 || a.HTTPWriteTimeout <= 0 || a.HTTPIdleTimeout <= 0 || len(a.TrustedProxies) != 0 {
 		t.Fatalf("a limit is off by default: %+v", a)
@@ -33,7 +33,7 @@ func TestAbuseFlags(t *testing.T) {
 	}, env(map[string]string{
 		"PARLEY_MAX_CONNS_PER_USER": "0", "PARLEY_HTTP_IDLE_TIMEOUT": "0", "PARLEY_USER_SEND_BURST": "7",
 		"PARLEY_MAX_PENDING_SENDS": "0", "PARLEY_MAX_SEND_WAIT": "0",
-		"PARLEY_LOOKUP_RATE": "0", "PARLEY_LOOKUP_BURST": "3",
+		"PARLEY_LOOKUP_RATE": "0", "PARLEY_LOOKUP_BURST": "3", "PARLEY_MAX_BOTS_PER_USER": "0",
 	}), io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -68,6 +68,7 @@ func TestAbuseFlagsRefused(t *testing.T) {
 	}{
 		{"negative auth rate", []string{"--auth-rate-limit", "-1"}, nil, "auth-rate-limit"},
 		{"negative lookup rate", []string{"--lookup-rate", "-1"}, nil, "lookup-rate"},
+		{"negative bots per user", []string{"--max-bots-per-user", "-1"}, nil, "max-bots-per-user"},
 		{"lookup rate without burst", nil, map[string]string{"PARLEY_LOOKUP_BURST": "0"}, "lookup-burst"},
 		{"negative failure limit", []string{"--login-failure-limit", "-3"}, nil, "login-failure-limit"},
 		{"negative hash queue", []string{"--password-hash-queue", "-1"}, nil, "password-hash-queue"},

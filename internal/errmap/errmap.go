@@ -45,6 +45,10 @@ var table = []entry{
 	{err: identity.ErrBadDisplayName, code: wire.CodeInvalid},
 	{err: identity.ErrBadDeviceName, code: wire.CodeInvalid},
 	{err: identity.ErrSessionNotFound, code: wire.CodeNotFound},
+	{err: identity.ErrBotNotFound, code: wire.CodeNotFound},
+	{err: identity.ErrBotCannotCreate, code: wire.CodeForbidden},
+	{err: identity.ErrBotNoPassword, code: wire.CodeForbidden},
+	{err: identity.ErrTooManyBots, code: wire.CodeForbidden},
 	{err: identity.ErrDiscoverability, code: wire.CodeInvalid},
 	{err: identity.ErrNoUsername, code: wire.CodeInvalid},
 

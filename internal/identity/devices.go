@@ -134,6 +134,9 @@ func (s *Service) ChangePassword(ctx context.Context, caller Device, current, ne
 	if err != nil {
 		return fmt.Errorf("find user: %w", err)
 	}
+	if hash == "" {
+		return ErrBotNoPassword // a live account without one is a bot
+	}
 	ok, err := s.verify(ctx, current, hash)
 	if err != nil {
 		return err

@@ -19,6 +19,9 @@ type User struct {
 	// Deleted marks an account its owner deleted: kept, emptied, as the
 	// sender of the messages it left in others' histories.
 	Deleted bool
+	// BotOwnerID is the user who manages this account if it is a bot
+	// (bots.go); "" for a person.
+	BotOwnerID string
 }
 
 // Device is one logged-in session of a user.
@@ -102,6 +105,17 @@ var (
 	// ErrSessionNotFound: no session of the caller's has that id (another
 	// user's is not found either: nobody learns of others' sessions).
 	ErrSessionNotFound = errors.New("no such session")
+
+	// ErrBotNotFound: the caller owns no bot with that id (another
+	// user's bot is not found either: nobody learns of others' bots).
+	ErrBotNotFound = errors.New("no such bot")
+	// ErrBotCannotCreate: a bot asked to create a bot.
+	ErrBotCannotCreate = errors.New("a bot cannot create bots")
+	// ErrBotNoPassword: a bot asked for what needs a password (to change
+	// it, to delete its own account): it has none; its owner manages it.
+	ErrBotNoPassword = errors.New("a bot has no password: its owner manages it")
+	// ErrTooManyBots: the owner has as many bots as MaxBotsPerUser allows.
+	ErrTooManyBots = errors.New("too many bots: delete one first")
 
 	ErrDiscoverability = errors.New(`discoverable must be "everyone" or "nobody"`)
 	ErrNoUsername      = errors.New("username is required")

@@ -149,7 +149,9 @@ func (s *Service) LoginDevice(ctx context.Context, username, password, deviceNam
 		return Session{}, ErrBadCredentials
 	}
 	u, hash, err := s.store.UserByUsername(ctx, username)
-	if errors.Is(err, store.ErrNotFound) {
+	// A bot has no password (hash ""): it signs in with its API key only,
+	// and a password attempt on it is answered as for an unknown name.
+	if errors.Is(err, store.ErrNotFound) || err == nil && hash == "" {
 		// A refusal for want of a hash slot must look the same as for a
 		// real account, or a busy server would tell which names exist.
 		if _, err := s.verify(ctx, password, s.dummyHash()); err != nil {

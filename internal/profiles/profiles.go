@@ -38,6 +38,8 @@ type Profile struct {
 	Settings    Settings
 	// Deleted marks a deleted account (internal/accounts): kept, emptied.
 	Deleted bool
+	// BotOwnerID is the owner of a bot account; "" for a person.
+	BotOwnerID string
 }
 
 // Settings say who sees the avatar and the about text.

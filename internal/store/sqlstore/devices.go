@@ -114,30 +114,38 @@ func deleteOtherDevices(ctx context.Context, tx *Tx, userID, keep string) ([]str
 func (s *Store) DeleteAccount(ctx context.Context, userID string, at time.Time) ([]string, error) {
 	var ended []string
 	err := s.tx(ctx, func(tx *Tx) error {
-		res, err := tx.ExecContext(ctx, `
-			UPDATE users SET deleted_at = ?, password_hash = '', display_name = '', about = '', last_seen = NULL,
-			       last_seen_visibility = 'nobody', online_visibility = 'nobody', discoverable = 'nobody'
-			 WHERE id = ? AND deleted_at IS NULL`, ms(at), userID)
-		if err != nil {
-			return fmt.Errorf("delete account: %w", err)
-		}
-		if n, err := res.RowsAffected(); err == nil && n == 0 {
-			return store.ErrNotFound
-		}
-		if ended, err = deleteOtherDevices(ctx, tx, userID, ""); err != nil {
-			return err
-		}
-		for _, q := range []string{
-			`DELETE FROM contacts WHERE user_id = ? OR contact_id = ?`,
-			`DELETE FROM blocks WHERE user_id = ? OR blocked_id = ?`,
-		} {
-			if _, err := tx.ExecContext(ctx, q, userID, userID); err != nil {
-				return fmt.Errorf("delete account: %w", err)
-			}
-		}
-		return nil
+		var err error
+		ended, err = deleteAccount(ctx, tx, userID, at)
+		return err
 	})
 	return ended, err
+}
+
+// deleteAccount is DeleteAccount in tx (bots are deleted with it too).
+func deleteAccount(ctx context.Context, tx *Tx, userID string, at time.Time) ([]string, error) {
+	res, err := tx.ExecContext(ctx, `
+		UPDATE users SET deleted_at = ?, password_hash = '', display_name = '', about = '', last_seen = NULL,
+		       last_seen_visibility = 'nobody', online_visibility = 'nobody', discoverable = 'nobody'
+		 WHERE id = ? AND deleted_at IS NULL`, ms(at), userID)
+	if err != nil {
+		return nil, fmt.Errorf("delete account: %w", err)
+	}
+	if n, err := res.RowsAffected(); err == nil && n == 0 {
+		return nil, store.ErrNotFound
+	}
+	ended, err := deleteOtherDevices(ctx, tx, userID, "")
+	if err != nil {
+		return nil, err
+	}
+	for _, q := range []string{
+		`DELETE FROM contacts WHERE user_id = ? OR contact_id = ?`,
+		`DELETE FROM blocks WHERE user_id = ? OR blocked_id = ?`,
+	} {
+		if _, err := tx.ExecContext(ctx, q, userID, userID); err != nil {
+			return nil, fmt.Errorf("delete account: %w", err)
+		}
+	}
+	return ended, nil
 }
 
 // FreeUsernames implements retention.Store: the usernames of accounts
@@ -162,6 +170,7 @@ func (s *Store) UnfinishedDeletions(ctx context.Context, limit int) ([]string, e
 		 WHERE u.deleted_at IS NOT NULL
 		   AND (EXISTS (SELECT 1 FROM members mb WHERE mb.user_id = u.id AND mb.left_seq IS NULL)
 		        OR EXISTS (SELECT 1 FROM media m WHERE m.uploader_id = u.id)
-		        OR u.avatar_id <> '')
+		        OR u.avatar_id <> ''
+		        OR EXISTS (SELECT 1 FROM users b WHERE b.bot_owner_id = u.id AND b.deleted_at IS NULL))
 		 ORDER BY u.deleted_at LIMIT ?`, limit))
 }

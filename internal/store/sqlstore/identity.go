@@ -31,8 +31,8 @@ func (s *Store) UserByID(ctx context.Context, id string) (identity.User, error) 
 	var u identity.User
 	var created int64
 	var deleted sql.NullInt64
-	err := s.r.QueryRowContext(ctx, `SELECT id, username, display_name, created_at, deleted_at FROM users WHERE id = ?`, id).
-		Scan(&u.ID, &u.Username, &u.DisplayName, &created, &deleted)
+	err := s.r.QueryRowContext(ctx, `SELECT id, username, display_name, created_at, deleted_at, coalesce(bot_owner_id, '') FROM users WHERE id = ?`, id).
+		Scan(&u.ID, &u.Username, &u.DisplayName, &created, &deleted, &u.BotOwnerID)
 	if err != nil {
 		return identity.User{}, notFound(err)
 	}

@@ -17,9 +17,9 @@ var _ profiles.Store = (*Store)(nil)
 func (s *Store) Profile(ctx context.Context, userID string) (profiles.Profile, error) {
 	var p profiles.Profile
 	err := s.r.QueryRowContext(ctx, `
-		SELECT id, username, display_name, about, avatar_id, avatar_visibility, about_visibility, deleted_at IS NOT NULL
+		SELECT id, username, display_name, about, avatar_id, avatar_visibility, about_visibility, deleted_at IS NOT NULL, coalesce(bot_owner_id, '')
 		  FROM users WHERE id = ?`, userID).
-		Scan(&p.UserID, &p.Username, &p.DisplayName, &p.About, &p.AvatarID, &p.Settings.Avatar, &p.Settings.About, &p.Deleted)
+		Scan(&p.UserID, &p.Username, &p.DisplayName, &p.About, &p.AvatarID, &p.Settings.Avatar, &p.Settings.About, &p.Deleted, &p.BotOwnerID)
 	if err != nil {
 		return profiles.Profile{}, notFound(err)
 	}

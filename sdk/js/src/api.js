@@ -23,6 +23,27 @@ import { encodeClientFrame } from './wire.js';
  * @property {string} display_name
  * @property {string} [about] absent when empty or hidden from the caller
  * @property {Avatar} [avatar] absent when none or hidden from the caller
+ * @property {boolean} [deleted] an account its owner deleted: show "Deleted account"
+ * @property {boolean} [bot] a bot account
+ * @property {string} [bot_owner_id] for a bot, the user who manages it
+ */
+/**
+ * A bot's API key, shown once (at creation and rotation). The bot signs
+ * in with it as with a session token: `new Parley({ baseUrl, token: api_key, userId: user_id })`.
+ * @typedef {object} BotKey
+ * @property {string} bot_id the bot's id, equal to its user_id
+ * @property {string} user_id
+ * @property {string} api_key a secret, never shown again
+ */
+/**
+ * One of the caller's bots, never its key.
+ * @typedef {object} Bot
+ * @property {string} bot_id
+ * @property {string} user_id
+ * @property {string} username
+ * @property {string} display_name
+ * @property {number} created_at
+ * @property {number} [key_created_at] absent when it has no key (revoked)
  */
 /**
  * A change of one's own profile; a field left out stays as it is.
@@ -364,6 +385,40 @@ export class Api {
 
   /** @returns {Promise<void>} */
   async logout() { await this.request('DELETE', '/sessions/current'); }
+
+  // ---- bots ----
+
+  /**
+   * Creates a bot owned by the caller; its name is checked as a
+   * registration's. A bot may not create bots (`forbidden`).
+   * @param {string} username
+   * @param {string} [displayName] left out: the username
+   * @returns {Promise<BotKey>}
+   */
+  createBot(username, displayName) {
+    /** @type {{username: string, display_name?: string}} */
+    const body = { username };
+    if (displayName) body.display_name = displayName;
+    return this.request('POST', '/bots', body);
+  }
+
+  /** @returns {Promise<Bot[]>} the caller's bots, oldest first */
+  async bots() {
+    const res = await this.request('GET', '/bots');
+    return (res && res.bots) || [];
+  }
+
+  /**
+   * A new key for the caller's bot: the old one stops working at once.
+   * @param {string} botId @returns {Promise<BotKey>}
+   */
+  rotateBotKey(botId) { return this.request('POST', `/bots/${enc(botId)}/key`); }
+
+  /** @param {string} botId @returns {Promise<void>} */
+  async revokeBotKey(botId) { await this.request('DELETE', `/bots/${enc(botId)}/key`); }
+
+  /** @param {string} botId @returns {Promise<void>} */
+  async deleteBot(botId) { await this.request('DELETE', `/bots/${enc(botId)}`); }
 
   /** @param {string} id @returns {Promise<User>} */
   user(id) { return this.request('GET', `/users/${enc(id)}`); }

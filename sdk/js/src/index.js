@@ -37,6 +37,8 @@ export { encodeClientFrame, decodeServerFrame, isEmoji, CLIENT_MESSAGE_TYPES, MA
 /** @typedef {import('./api.js').UploadBody} UploadBody */
 /** @typedef {import('./api.js').FetchFn} FetchFn */
 /** @typedef {import('./api.js').SessionInfo} SessionInfo */
+/** @typedef {import('./api.js').BotKey} BotKey */
+/** @typedef {import('./api.js').Bot} Bot */
 /** @typedef {import('./api.js').LoginOptions} LoginOptions */
 /** @typedef {import('./api.js').Contact} Contact */
 /** @typedef {import('./api.js').GroupUpdate} GroupUpdate */
@@ -296,6 +298,49 @@ export class Parley {
    * @returns {Promise<void>}
    */
   endOtherSessions() { return this.api.endOtherSessions(); }
+
+  // ---- bots ----
+  // A bot runs as this client too, signed in with its API key:
+  // new Parley({ baseUrl, token: key.api_key, userId: key.user_id }).
+
+  /**
+   * Creates a bot this user owns and returns its first API key, shown
+   * this once. A bot may not create bots (`forbidden`).
+   * @param {string} username checked as a registration's
+   * @param {string} [displayName]
+   * @returns {Promise<BotKey>}
+   */
+  createBot(username, displayName) { return this.api.createBot(username, displayName); }
+
+  /**
+   * This user's bots, oldest first, never their keys.
+   * @returns {Promise<Bot[]>}
+   */
+  bots() { return this.api.bots(); }
+
+  /**
+   * A new API key for one of this user's bots: the old one stops working
+   * at once and its connections close with 4001. Another's bot is `not_found`.
+   * @param {string} botId
+   * @returns {Promise<BotKey>}
+   */
+  rotateBotKey(botId) { return this.api.rotateBotKey(botId); }
+
+  /**
+   * Takes the bot's key away (its connections close with 4001) until the
+   * next rotateBotKey.
+   * @param {string} botId
+   * @returns {Promise<void>}
+   */
+  revokeBotKey(botId) { return this.api.revokeBotKey(botId); }
+
+  /**
+   * Deletes one of this user's bots, as an account is deleted; its
+   * username is free at once.
+   * @param {string} botId
+   * @returns {Promise<void>}
+   */
+  deleteBot(botId) { return this.api.deleteBot(botId); }
 
   /**
    * Changes this user's password, given the current one; every other
