@@ -34,6 +34,7 @@ import (
 	"github.com/parleychat/parley/internal/metrics"
 	"github.com/parleychat/parley/internal/presence"
 	"github.com/parleychat/parley/internal/profiles"
+	"github.com/parleychat/parley/internal/push"
 	"github.com/parleychat/parley/internal/retention"
 	"github.com/parleychat/parley/internal/store/sqlstore"
 	"github.com/parleychat/parley/internal/web"
@@ -55,6 +56,7 @@ type App struct {
 	media   *media.Service
 	lock    *dirLock
 	api     *api.API
+	push    *push.Service
 	caps    connCaps
 	tcp     atomic.Pointer[limits.Listener]
 }
@@ -139,6 +141,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	if med != nil {
 		committer.Media = med
 	}
+	pushSvc, err := newPush(cfg, st, hub, dir, clk, log, m)
+	if err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	// After each commit the publisher hands push the stored messages; it
+	// queues them and returns (docs/ARCHITECTURE.md, "Web Push").
+	committer.Notifier = pushSvc
+	a.push = pushSvc
 	gw := gateway.New(gateway.Config{
 		Limits: cfg.Limits, HeartbeatTimeout: cfg.HeartbeatTimeout, WriteTimeout: cfg.WriteTimeout,
 		MaxQueue: cfg.MaxQueue, MaxInflight: cfg.MaxInflight, MaxPendingSends: cfg.Abuse.MaxPendingSends, MaxSendWait: cfg.Abuse.MaxSendWait,
@@ -188,6 +199,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	apiv1.RegisterPins(mux, convs)
 	apiv1.RegisterDisappearing(mux, convs)
 	apiv1.RegisterServerInfo(mux, a.serverInfo)
+	apiv1.RegisterPush(mux, pushSvc)
 	api.RegisterSpec(mux) // GET /api/openapi.json and /api/asyncapi.json, public
 	if blobHandler != nil {
 		mux.Handle(local.Prefix, blobHandler) // signed upload and download URLs of local blobs
@@ -239,6 +251,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return a.msgs.Run(context.WithoutCancel(gctx)) })
 	g.Go(func() error { return a.cleanup.Run(gctx) })
+	g.Go(func() error { return a.push.Run(gctx) })
 	if a.cluster != nil {
 		g.Go(func() error { return a.cluster.bus.Run(gctx) })
 		g.Go(func() error { return a.cluster.dir.Run(gctx) })
