@@ -31,6 +31,7 @@ var restBodies = []any{
 	Participant{}, Conversation{}, LastMessage{}, ConversationList{}, ParticipantList{},
 	Message{}, Quote{}, ReactionCount{}, MessageList{}, RecipientStatus{}, MessageStatus{}, MessageTrace{}, TraceRecipient{}, TraceDevice{},
 	CreateMediaRequest{}, Upload{}, Media{}, ServerInfo{}, MediaSupport{}, ServerLimits{},
+	VAPIDKey{}, PushSubscription{}, PushSubscriptionKeys{}, PushNotice{},
 	ErrorBody{}, ErrorDetail{},
 }
 
