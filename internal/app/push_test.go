@@ -32,6 +32,7 @@ import (
 	"github.com/parleychat/parley/client"
 	"github.com/parleychat/parley/internal/apptest"
 	"github.com/parleychat/parley/internal/clock"
+	"github.com/parleychat/parley/internal/config"
 	"github.com/parleychat/parley/internal/store/sqlstore"
 	"github.com/parleychat/parley/wire"
 )
@@ -131,7 +132,7 @@ type received struct {
 type pushService struct {
 	t       *testing.T
 	srv     *httptest.Server
-	clk     *clock.Fake
+	clk     clock.Clock
 	browser browser
 	vapid   string // the server's key, from GET /api/v1/push/vapid
 
@@ -140,7 +141,7 @@ type pushService struct {
 	got  chan received
 }
 
-func newPushService(t *testing.T, clk *clock.Fake) *pushService {
+func newPushService(t *testing.T, clk clock.Clock) *pushService {
 	p := &pushService{t: t, clk: clk, browser: newBrowser(t), gone: map[string]bool{}, got: make(chan received, 16)}
 	p.srv = httptest.NewServer(http.HandlerFunc(p.serve))
 	t.Cleanup(p.srv.Close)
@@ -432,4 +433,68 @@ func TestWebPushBadSubscriptions(t *testing.T) {
 	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM push_subscriptions`).Scan(&n); err != nil || n != 0 {
 		t.Fatalf("subscriptions left after sign-out: %d, %v", n, err)
 	}
+}
+
+// TestWebPushCluster: on PostgreSQL and Redis, the node that commits a
+// message pushes it, once, with the key every node shares, to a device
+// that subscribed through another node; a device connected to another
+// node is not pushed.
+func TestWebPushCluster(t *testing.T) {
+	ctx := testCtx(t)
+	ps := newPushService(t, clock.Real{})
+	u, _ := url.Parse(ps.srv.URL)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := key.Bytes()
+	na, nb := twoNodesWith(t, func(c *config.Config) {
+		c.Push.VAPIDPrivateKey = rawURL.EncodeToString(raw)
+		c.Push.VAPIDSubject = "mailto:ops@example.com"
+		c.Push.AllowInsecureHosts = []string{u.Host}
+	})
+	alice, bob := na.NewUser(ctx, "alice"), na.NewUser(ctx, "bob")
+	conv, err := alice.API.CreateDirect(ctx, bob.UserID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bobB := on(nb, bob)
+	if ps.vapid, err = bobB.VAPIDKey(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if k, err := alice.API.VAPIDKey(ctx); err != nil || k != ps.vapid {
+		t.Fatalf("node A's key %q (%v), node B's %q: not shared", k, err, ps.vapid)
+	}
+	if err := bobB.SubscribePush(ctx, ps.browser.subscription(ps.endpoint("/sub/bob"))); err != nil {
+		t.Fatal(err)
+	}
+	ac := served(t, alice.Dial(ctx))
+	if _, err := ac.SendMessage(ctx, text("c1", conv.ConversationID, "hello")); err != nil {
+		t.Fatal(err)
+	}
+	if r := ps.next(t); r.payload.ConversationID != conv.ConversationID || r.payload.SenderID != alice.UserID {
+		t.Fatalf("push %+v", r.payload)
+	}
+	ps.none(t, nb, "node B did not commit the message")
+	ps.none(t, na, "one push per message")
+
+	// Bob connected to node B: node A, which commits, does not push.
+	group, err := alice.API.CreateGroup(ctx, "climbing", []string{bob.UserID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bc := served(t, apptest.Dial(ctx, t, bobB))
+	if _, err := ac.SendMessage(ctx, text("c2", group.ConversationID, "hello")); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		f, err := bc.Next(ctx, "message")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.ConversationID == group.ConversationID && f.SenderID == alice.UserID && f.MessageType == "text" {
+			break
+		}
+	}
+	ps.none(t, na, "bob is connected to node B")
 }
