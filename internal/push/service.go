@@ -147,7 +147,10 @@ type notice struct {
 	conversationID string
 	senderID       string
 	seq            int64
-	members        map[string]bool
+	// members is the commit's member list as it is: nobody changes it
+	// after the commit, and copying it would cost the publishing
+	// goroutine an allocation per message.
+	members []string
 }
 
 type collapseKey struct{ device, conversation string }
@@ -177,7 +180,9 @@ func New(s Store, pres Presence, vapid *VAPID, clk clock.Clock, cfg Config, log 
 		// would let an endpoint send the server anywhere.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		Transport: &http.Transport{
-			Proxy:               http.ProxyFromEnvironment,
+			// No proxy: the address checks below must see the push
+			// service's own address, not a proxy's.
+			Proxy:               nil,
 			DialContext:         svc.check.dial,
 			ForceAttemptHTTP2:   true,
 			MaxIdleConnsPerHost: cfg.Workers,
@@ -232,15 +237,10 @@ func (s *Service) Stored(m messaging.Message, members []string) {
 	if s.vapid == nil || m.Withheld || m.Type == "system" {
 		return
 	}
-	n := notice{conversationID: m.ConversationID, senderID: m.SenderID, seq: m.Seq, members: make(map[string]bool, len(members))}
-	for _, u := range members {
-		if u != m.SenderID {
-			n.members[u] = true
-		}
+	if len(members) < 2 {
+		return // the sender alone (a withheld or lone-member message)
 	}
-	if len(n.members) == 0 {
-		return
-	}
+	n := notice{conversationID: m.ConversationID, senderID: m.SenderID, seq: m.Seq, members: members}
 	if !s.begin() {
 		return
 	}
@@ -335,9 +335,18 @@ func (s *Service) planOne(ctx context.Context, n notice) {
 		s.count("failed", "store")
 		return
 	}
+	if len(targets) == 0 {
+		return
+	}
 	s.forget(now)
+	members := make(map[string]bool, len(n.members))
+	for _, u := range n.members {
+		members[u] = true
+	}
 	for _, t := range targets {
-		if !n.members[t.UserID] {
+		// Only the members the commit fanned out to: not one who left
+		// or joined since.
+		if !members[t.UserID] {
 			continue
 		}
 		online, err := s.pres.DeviceOnline(ctx, t.UserID, t.DeviceID)
