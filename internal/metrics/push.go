@@ -1,6 +1,12 @@
 package metrics
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/parleychat/parley/internal/push"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+var _ push.Observer = pushMetrics{}
 
 // pushMetrics counts Web Push notices (internal/push).
 type pushMetrics struct {
