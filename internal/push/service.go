@@ -16,9 +16,12 @@ import (
 	"time"
 
 	"github.com/parleychat/parley/internal/clock"
+	"github.com/parleychat/parley/internal/conversations"
 	"github.com/parleychat/parley/internal/fault"
 	"github.com/parleychat/parley/internal/messaging"
 )
+
+var _ messaging.Notifier = (*Service)(nil)
 
 // Store keeps subscriptions and answers who to notify.
 type Store interface {
@@ -193,9 +196,6 @@ func New(s Store, pres Presence, vapid *VAPID, clk clock.Clock, cfg Config, log 
 	return svc
 }
 
-// Enabled says whether this node sends pushes.
-func (s *Service) Enabled() bool { return s.vapid != nil }
-
 // PublicKey is the VAPID key browsers subscribe with.
 func (s *Service) PublicKey() (string, error) {
 	if s.vapid == nil {
@@ -234,7 +234,7 @@ func (s *Service) Unsubscribe(ctx context.Context, deviceID string) error {
 // publishing goroutine, so it only queues: a full queue drops the notice
 // (counted) rather than wait.
 func (s *Service) Stored(m messaging.Message, members []string) {
-	if s.vapid == nil || m.Withheld || m.Type == "system" {
+	if s.vapid == nil || m.Withheld || m.Type == conversations.MessageTypeSystem {
 		return
 	}
 	if len(members) < 2 {
