@@ -141,7 +141,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	if med != nil {
 		committer.Media = med
 	}
-	pushSvc, err := newPush(cfg, st, hub, dir, clk, log, m)
+	pushSvc, err := newPush(cfg, st, hub, cl, clk, log, m)
 	if err != nil {
 		_ = st.Close()
 		return nil, err

@@ -2,7 +2,11 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/parleychat/parley/internal/clock"
 	"github.com/parleychat/parley/internal/config"
@@ -18,7 +22,7 @@ import (
 // cluster node without a configured key pushes nothing: keys generated per
 // node would differ, and a push service refuses a push signed by another
 // key than the one the browser subscribed with.
-func newPush(cfg config.Config, st *sqlstore.Store, hub *gateway.Hub, dir presence.Directory, clk clock.Clock, log *slog.Logger, m *metrics.Metrics) (*push.Service, error) {
+func newPush(cfg config.Config, st *sqlstore.Store, hub *gateway.Hub, cl *cluster, clk clock.Clock, log *slog.Logger, m *metrics.Metrics) (*push.Service, error) {
 	var vapid *push.VAPID
 	var err error
 	switch {
@@ -35,9 +39,30 @@ func newPush(cfg config.Config, st *sqlstore.Store, hub *gateway.Hub, dir presen
 	if vapid != nil && cfg.Push.VAPIDSubject == "" {
 		log.Warn("--vapid-subject is not set: some push services refuse pushes without a contact")
 	}
-	return push.New(st, devicePresence{hub: hub, dir: dir}, vapid, clk, push.Config{
-		AllowInsecureHosts: cfg.Push.AllowInsecureHosts,
-	}, log, m), nil
+	pcfg := push.Config{AllowInsecureHosts: cfg.Push.AllowInsecureHosts}
+	pres := devicePresence{hub: hub}
+	if cl != nil {
+		pres.dir = cl.dir
+		pcfg.Collapser = redisCollapser{rdb: cl.rdb, prefix: cfg.RedisPrefix + "push:"}
+	}
+	return push.New(st, pres, vapid, clk, pcfg, log, m), nil
+}
+
+// redisCollapser shares push.Config.Collapse between the nodes: a key per
+// device and conversation, set if absent with the window as its expiry.
+// Its time is Redis's, not the injected clock's: the single-node windows
+// are the ones tests drive.
+type redisCollapser struct {
+	rdb    *redis.Client
+	prefix string
+}
+
+func (c redisCollapser) Allow(ctx context.Context, deviceID, conversationID string, window time.Duration) (bool, error) {
+	ok, err := c.rdb.SetNX(ctx, c.prefix+deviceID+":"+conversationID, 1, window).Result()
+	if err != nil {
+		return false, fmt.Errorf("push collapse: %w", err)
+	}
+	return ok, nil
 }
 
 // devicePresence tells push whether a device has an open connection.

@@ -437,8 +437,8 @@ func TestWebPushBadSubscriptions(t *testing.T) {
 
 // TestWebPushCluster: on PostgreSQL and Redis, the node that commits a
 // message pushes it, once, with the key every node shares, to a device
-// that subscribed through another node; a device connected to another
-// node is not pushed.
+// that subscribed through another node; the 5 s window holds across
+// nodes; a device connected to another node is not pushed.
 func TestWebPushCluster(t *testing.T) {
 	ctx := testCtx(t)
 	ps := newPushService(t, clock.Real{})
@@ -477,6 +477,14 @@ func TestWebPushCluster(t *testing.T) {
 	}
 	ps.none(t, nb, "node B did not commit the message")
 	ps.none(t, na, "one push per message")
+
+	// Within 5 s, a message committed by the other node is collapsed too:
+	// the window is kept in Redis, shared.
+	a2 := served(t, apptest.Dial(ctx, t, alice.NewDeviceOn(ctx, nb)))
+	if _, err := a2.SendMessage(ctx, text("c1b", conv.ConversationID, "again")); err != nil {
+		t.Fatal(err)
+	}
+	ps.none(t, nb, "a second message within 5 s, from node B")
 
 	// Bob connected to node B: node A, which commits, does not push.
 	group, err := alice.API.CreateGroup(ctx, "climbing", []string{bob.UserID})

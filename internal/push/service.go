@@ -87,6 +87,16 @@ type Config struct {
 	AllowInsecureHosts []string
 	// Resolver resolves endpoints' hosts; nil is net.DefaultResolver.
 	Resolver Resolver
+	// Collapser decides Collapse across nodes; nil keeps the windows in
+	// this node's memory, on the service's clock (a single node).
+	Collapser Collapser
+}
+
+// Collapser says whether a device may be told of a conversation now: yes
+// at most once per window. In a cluster the nodes share one, since two
+// senders of one conversation may commit on two nodes.
+type Collapser interface {
+	Allow(ctx context.Context, deviceID, conversationID string, window time.Duration) (bool, error)
 }
 
 func (c Config) withDefaults() Config {
@@ -357,12 +367,10 @@ func (s *Service) planOne(ctx context.Context, n notice) {
 		if online {
 			continue // the connection delivers it
 		}
-		key := collapseKey{t.DeviceID, n.conversationID}
-		if at, ok := s.last[key]; ok && now.Sub(at) < s.cfg.Collapse {
+		if !s.allow(ctx, t.DeviceID, n.conversationID, now) {
 			s.count("dropped", "collapsed")
 			continue
 		}
-		s.last[key] = now
 		body, err := json.Marshal(Payload{Type: "message", ConversationID: n.conversationID, SenderID: n.senderID, SenderName: name, Unread: t.Unread})
 		if err != nil {
 			s.count("failed", "encode")
@@ -380,6 +388,26 @@ func (s *Service) planOne(ctx context.Context, n notice) {
 		}
 		s.enqueue(&delivery{sub: t.Subscription, body: body, topic: Topic(n.conversationID)})
 	}
+}
+
+// allow applies Collapse: the shared Collapser if there is one, else this
+// node's memory. A Collapser that fails lets the notice through: a
+// duplicate notice is better than a lost one.
+func (s *Service) allow(ctx context.Context, deviceID, conversationID string, now time.Time) bool {
+	if s.cfg.Collapser != nil {
+		ok, err := s.cfg.Collapser.Allow(ctx, deviceID, conversationID, s.cfg.Collapse)
+		if err != nil {
+			s.log.Warn("push: collapse", "err", err)
+			return true
+		}
+		return ok
+	}
+	key := collapseKey{deviceID, conversationID}
+	if at, ok := s.last[key]; ok && now.Sub(at) < s.cfg.Collapse {
+		return false
+	}
+	s.last[key] = now
+	return true
 }
 
 // forget drops collapse entries past their window once the map grows, so
