@@ -61,6 +61,9 @@ var restTypes = map[string]struct{ req, resp any }{
 	"POST /api/v1/media/{id}/complete":                        {nil, Media{}},
 	"GET /api/v1/media/{id}":                                  {nil, Media{}},
 	"GET /api/v1/server":                                      {nil, ServerInfo{}},
+	"GET /api/v1/push/vapid":                                  {nil, VAPIDKey{}},
+	"POST /api/v1/push/subscriptions":                         {PushSubscription{}, nil},
+	"DELETE /api/v1/push/subscriptions":                       {nil, nil},
 }
 
 // roundTrip checks data against a new value of proto's type.

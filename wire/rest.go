@@ -538,3 +538,42 @@ type ReceiptRequest struct {
 // IdempotencyKeyHeader names the header that carries a REST send's key
 // (added): a client_message_id, at most MaxIDLength bytes of UTF-8.
 const IdempotencyKeyHeader = "Idempotency-Key"
+
+// VAPIDKey answers GET /api/v1/push/vapid: the application server key a
+// browser passes to pushManager.subscribe as applicationServerKey.
+type VAPIDKey struct {
+	// PublicKey is base64url (no padding) of the uncompressed P-256 point,
+	// 65 bytes.
+	PublicKey string `json:"public_key"`
+}
+
+// PushSubscription is the body of POST /api/v1/push/subscriptions: the
+// browser's PushSubscription.toJSON() as it is. The server keeps one per
+// device (session) and pushes to it while the device has no connection.
+type PushSubscription struct {
+	// Endpoint is the push service's URL for this subscription: https.
+	Endpoint string `json:"endpoint"`
+	// ExpirationTime is the browser's, if any; the server ignores it (a
+	// subscription that expired answers 410 and is deleted then).
+	ExpirationTime *int64               `json:"expirationTime,omitempty"`
+	Keys           PushSubscriptionKeys `json:"keys"`
+}
+
+// PushSubscriptionKeys are a subscription's keys, base64url.
+type PushSubscriptionKeys struct {
+	// P256DH is the user agent's public key, an uncompressed P-256 point.
+	P256DH string `json:"p256dh"`
+	// Auth is its 16-byte authentication secret.
+	Auth string `json:"auth"`
+}
+
+// PushNotice is the JSON a push carries to the service worker, encrypted
+// for its device (RFC 8291): who wrote where, never the content.
+type PushNotice struct {
+	Type           string `json:"type"` // "message"
+	ConversationID string `json:"conversation_id"`
+	SenderID       string `json:"sender_id"`
+	SenderName     string `json:"sender_name"`
+	// Unread is the user's unread count in the conversation, for a badge.
+	Unread int `json:"unread"`
+}

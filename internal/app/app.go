@@ -34,6 +34,7 @@ import (
 	"github.com/parleychat/parley/internal/metrics"
 	"github.com/parleychat/parley/internal/presence"
 	"github.com/parleychat/parley/internal/profiles"
+	"github.com/parleychat/parley/internal/push"
 	"github.com/parleychat/parley/internal/retention"
 	"github.com/parleychat/parley/internal/store/sqlstore"
 	"github.com/parleychat/parley/internal/web"
@@ -55,6 +56,7 @@ type App struct {
 	media   *media.Service
 	lock    *dirLock
 	api     *api.API
+	push    *push.Service
 	caps    connCaps
 	tcp     atomic.Pointer[limits.Listener]
 }
@@ -142,6 +144,16 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	// One set of per-user send buckets for the node: the WebSocket and
 	// the REST send paths take from it alike.
 	sends := sendRates(cfg.Abuse)
+
+	pushSvc, err := newPush(cfg, st, hub, cl, clk, log, m)
+	if err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	// After each commit the publisher hands push the stored messages; it
+	// queues them and returns (docs/ARCHITECTURE.md, "Web Push").
+	committer.Notifier = pushSvc
+	a.push = pushSvc
 	gw := gateway.New(gateway.Config{
 		Limits: cfg.Limits, HeartbeatTimeout: cfg.HeartbeatTimeout, WriteTimeout: cfg.WriteTimeout,
 		MaxQueue: cfg.MaxQueue, MaxInflight: cfg.MaxInflight, MaxPendingSends: cfg.Abuse.MaxPendingSends, MaxSendWait: cfg.Abuse.MaxSendWait,
@@ -200,6 +212,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 		StopTyping: pres.StopTyping, Clock: clk,
 	})
 	apiv1.RegisterServerInfo(mux, a.serverInfo)
+	apiv1.RegisterPush(mux, pushSvc)
 	api.RegisterSpec(mux) // GET /api/openapi.json and /api/asyncapi.json, public
 	if blobHandler != nil {
 		mux.Handle(local.Prefix, blobHandler) // signed upload and download URLs of local blobs
@@ -251,6 +264,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return a.msgs.Run(context.WithoutCancel(gctx)) })
 	g.Go(func() error { return a.cleanup.Run(gctx) })
+	g.Go(func() error { return a.push.Run(gctx) })
 	if a.cluster != nil {
 		g.Go(func() error { return a.cluster.bus.Run(gctx) })
 		g.Go(func() error { return a.cluster.dir.Run(gctx) })

@@ -253,6 +253,10 @@ func TestContractServerSpeaksWire(t *testing.T) {
 	refused(alice.API, "DELETE", gpath+"/invites/nope", nil, 404)
 	refused(bob.API, "POST", "/api/v1/invites/nope/join", nil, 404)
 	call(alice.API, "GET", "/api/v1/server", nil, new(wire.ServerInfo))
+	call(alice.API, "GET", "/api/v1/push/vapid", nil, new(wire.VAPIDKey))
+	refused(alice.API, "POST", "/api/v1/push/subscriptions", wire.PushSubscription{Endpoint: "http://10.0.0.7/wpush", Keys: wire.PushSubscriptionKeys{
+		P256DH: "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4", Auth: "BTBZMqHH6r4Tts7J_aSIgg",
+	}}, 400)
 
 	png := mediatest.PNG(t, 64, 48)
 	var up wire.Upload

@@ -78,6 +78,7 @@ type Config struct {
 
 	Media MediaConfig
 	Abuse AbuseConfig
+	Push  PushConfig
 
 	MaxBatch      int
 	ShutdownGrace time.Duration
@@ -173,6 +174,7 @@ func Load(name string, args []string, getenv func(string) string, stderr io.Writ
 	fs.UintVar(&hashTime, "password-time", uint(c.Hash.Time), "argon2id passes per password hash")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	registerMediaFlags(fs, &c.Media)
+	registerPushFlags(fs, &c.Push)
 	registerAbuseFlags(fs, &c.Abuse)
 
 	if err := fs.Parse(args); err != nil {
@@ -250,6 +252,7 @@ func (c Config) Validate() error {
 	check(c.MaxBatch >= 1, "max-batch must be at least 1")
 	check(c.Hash.Time >= 1 && c.Hash.MemoryKiB >= 8, "password-time must be >= 1 and password-memory-kib >= 8")
 	errs = append(errs, c.Media.validate()...)
+	errs = append(errs, c.Push.validate()...)
 	errs = append(errs, c.Abuse.validate()...)
 	return errors.Join(errs...)
 }

@@ -44,6 +44,7 @@ func TestLoadRefuses(t *testing.T) {
 		{"unknown flag", []string{"--nope"}, nil, "not defined"},
 		{"bad log level", []string{"--log-level", "loud"}, nil, "log-level"},
 		{"negative cache entries", []string{"--session-cache-entries", "-1"}, nil, "session-cache-entries"},
+		{"vapid subject not a URI", []string{"--vapid-subject", "ops@example.com"}, nil, "vapid-subject must be a mailto: or https: URI"},
 		{"unbounded cache age in a cluster", []string{"--cache-max-age", "0", "--redis", "redis://127.0.0.1:6379"}, nil, "cache-max-age must be positive with --redis"},
 	}
 	for _, tc := range cases {
@@ -72,5 +73,19 @@ func TestCacheFlags(t *testing.T) {
 func TestEnvName(t *testing.T) {
 	if got := EnvName("data-dir"); got != "PARLEY_DATA_DIR" {
 		t.Fatal(got)
+	}
+}
+
+// TestPushFlags: the VAPID key may come from the environment, and the
+// insecure hosts are a comma-separated list.
+func TestPushFlags(t *testing.T) {
+	c, err := Load("serve", []string{"--push-allow-insecure-host", "127.0.0.1:8443, push.test", "--vapid-subject", "mailto:ops@example.com"},
+		env(map[string]string{"PARLEY_VAPID_PRIVATE_KEY": "yfWPiYE-n46HLnH0KqZOF1fJJU3MYrct3AELtAQ-oRw"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Push.VAPIDPrivateKey != "yfWPiYE-n46HLnH0KqZOF1fJJU3MYrct3AELtAQ-oRw" || c.Push.VAPIDSubject != "mailto:ops@example.com" ||
+		len(c.Push.AllowInsecureHosts) != 2 || c.Push.AllowInsecureHosts[0] != "127.0.0.1:8443" || c.Push.AllowInsecureHosts[1] != "push.test" {
+		t.Fatalf("push config = %+v", c.Push)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/parleychat/parley/internal/messaging"
 	"github.com/parleychat/parley/internal/presence"
 	"github.com/parleychat/parley/internal/profiles"
+	"github.com/parleychat/parley/internal/push"
 	"github.com/parleychat/parley/wire"
 )
 
@@ -119,6 +120,9 @@ var table = []entry{
 	{err: profiles.ErrVisibility, code: wire.CodeInvalid},
 	{err: profiles.ErrNoMedia, code: wire.CodeInvalid},
 	{err: profiles.ErrNotGroup, code: wire.CodeInvalid, status: unprocessable},
+
+	{err: push.ErrBadSubscription, code: wire.CodeInvalid},
+	{err: push.ErrDisabled, code: wire.CodeNotFound},
 }
 
 // Wire returns the wire error that answers err: the edge's own *wire.Error

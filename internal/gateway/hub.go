@@ -83,3 +83,17 @@ func (h *Hub) Online(userID string) bool {
 	defer s.mu.RUnlock()
 	return len(s.users[userID]) > 0
 }
+
+// DeviceOnline reports whether deviceID, a session of userID, has a
+// connection on this node.
+func (h *Hub) DeviceOnline(userID, deviceID string) bool {
+	s := h.shard(userID)
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, c := range s.users[userID] {
+		if c.deviceID == deviceID {
+			return true
+		}
+	}
+	return false
+}

@@ -56,6 +56,14 @@ type Observer interface {
 	StatusChanges(status string, n int)
 }
 
+// Notifier is told of each message a send stored, after its commit and
+// its publishing, from the committer's publishing goroutine: it must not
+// block or do I/O, only hand the message on (push queues it, and drops it
+// when its queue is full). Duplicates are not told again.
+type Notifier interface {
+	Stored(m Message, members []string)
+}
+
 // Committer is a node's one writer of conversation logs and receipt
 // state: sends, receipts, other domains' changes that write system
 // messages, and expiries are all operations it commits in cycles, one
@@ -71,6 +79,9 @@ type Committer struct {
 	// Media, if set before Run, erases the media of messages deleted for
 	// everyone.
 	Media MediaEraser
+	// Notifier, if set before Run, is told of each message a send
+	// stored (web push, for devices not connected).
+	Notifier Notifier
 
 	mu      sync.RWMutex // guards closed against Submit/Close races
 	closed  bool
@@ -501,6 +512,9 @@ func (s *Committer) publish(ctx context.Context, cc *committedCycle) {
 			s.publishMessage(ctx, r)
 			if r.NewContact != "" {
 				s.pub.Publish(ctx, []string{r.Message.SenderID, r.NewContact}, bus.Contact(r.Message.SenderID, r.NewContact))
+			}
+			if !r.Duplicate && s.Notifier != nil {
+				s.Notifier.Stored(r.Message, r.Members)
 			}
 		}
 		j.done(r)

@@ -146,3 +146,69 @@ func TestCommitterIsTheOneWriter(t *testing.T) {
 		t.Fatalf("%d status frames published for %d expired statuses", expired, statuses)
 	}
 }
+
+// notified is a Notifier that keeps what it is told.
+type notified struct {
+	mu   sync.Mutex
+	msgs []messaging.Message
+	to   [][]string
+}
+
+func (n *notified) Stored(m messaging.Message, members []string) {
+	n.mu.Lock()
+	n.msgs = append(n.msgs, m)
+	n.to = append(n.to, members)
+	n.mu.Unlock()
+}
+
+// TestCommitterNotifies: the Notifier hears of each stored send, with its
+// members, before the sender's ack; a duplicate resend, published again,
+// is not told again.
+func TestCommitterNotifies(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlstore.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for _, u := range []string{"a", "b"} {
+		if err := st.CreateUser(ctx, identity.User{ID: u, Username: "user-" + u, DisplayName: u, CreatedAt: t0}, "h"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Update(ctx, func(tx conversations.Tx) error {
+		if err := tx.CreateGroup(ctx, conversations.Conversation{ID: "g", Type: conversations.TypeGroup, Name: "g", CreatedBy: "a", CreatedAt: t0, LastActivityAt: t0}); err != nil {
+			return err
+		}
+		for _, u := range []string{"a", "b"} {
+			if err := tx.AddMember(ctx, "g", conversations.Member{UserID: u, Role: "admin", JoinedAt: t0}, 100); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	c := messaging.NewCommitter(st, &recorder{}, clock.NewFake(t0), messaging.Config{Retention: time.Hour}, slog.New(slog.DiscardHandler), nil)
+	n := &notified{}
+	c.Notifier = n
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	defer func() {
+		c.Close()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	m := messaging.Message{ConversationID: "g", SenderID: "a", SenderDevice: "a1", ClientMessageID: "k1", Type: "text", Content: "x"}
+	for range 2 { // the second is a duplicate
+		if _, err := c.Send(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if len(n.msgs) != 1 || n.msgs[0].Seq != 1 || len(n.to[0]) != 2 {
+		t.Fatalf("notified %+v to %v; want the one stored message, to both members", n.msgs, n.to)
+	}
+}

@@ -37,6 +37,7 @@ type Metrics struct {
 	oldestPending  prometheus.Gauge
 
 	limitMetrics
+	pushMetrics
 }
 
 // New registers every collector in a fresh registry.
@@ -98,6 +99,7 @@ func New() *Metrics {
 		m.messagesSent, m.receipts, m.statusChanges, m.commitBatch, m.commitSeconds, m.sendSeconds,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.limitMetrics = newLimitMetrics(m.reg)
+	m.pushMetrics = newPushMetrics(m.reg)
 	return m
 }
 

@@ -142,6 +142,10 @@ func (s *Store) DeleteDevice(ctx context.Context, id string) error {
 }
 
 func deleteDevice(ctx context.Context, tx *Tx, id string) error {
+	// A device signed out must not be told of messages any more.
+	if _, err := tx.ExecContext(ctx, `DELETE FROM push_subscriptions WHERE device_id = ?`, id); err != nil {
+		return fmt.Errorf("delete device push subscription: %w", err)
+	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM device_cursors WHERE device_id = ?`, id); err != nil {
 		return fmt.Errorf("delete device cursors: %w", err)
 	}

@@ -95,6 +95,23 @@ import { encodeClientFrame } from './wire.js';
  * @property {string} display_name
  * @property {number} blocked_at
  */
+/**
+ * A browser's PushSubscription as `subscription.toJSON()` gives it.
+ * @typedef {object} PushSubscriptionJSON
+ * @property {string} endpoint the push service's https URL
+ * @property {number|null} [expirationTime] ignored by the server
+ * @property {{p256dh: string, auth: string}} keys base64url
+ */
+/**
+ * What a push carries to the service worker (decrypted by the browser):
+ * who wrote where, never the content.
+ * @typedef {object} PushNotice
+ * @property {'message'} type
+ * @property {string} conversation_id
+ * @property {string} sender_id
+ * @property {string} sender_name
+ * @property {number} unread the user's unread count there, for a badge
+ */
 /** @typedef {'everyone'|'contacts'|'nobody'} Visibility */
 /** @typedef {'everyone'|'nobody'} Discoverability who may find a user by its username */
 /**
@@ -499,6 +516,34 @@ export class Api {
 
   /** @returns {Promise<ServerInfo>} */
   server() { return this.request('GET', '/server'); }
+
+  // ---- web push ----
+
+  /**
+   * The server's VAPID key, base64url: pass it (decoded to bytes) to
+   * `pushManager.subscribe` as `applicationServerKey`.
+   * @returns {Promise<string>}
+   */
+  async vapidKey() {
+    const res = await this.request('GET', '/push/vapid');
+    return res.public_key;
+  }
+
+  /**
+   * Makes a browser push subscription this device's, replacing any. While
+   * the device has no connection, messages for it are announced by pushes
+   * (a PushNotice, never the content). A subscription the server will not
+   * push to (not https, a private address, bad keys) is 400 `invalid`.
+   * @param {PushSubscriptionJSON | {toJSON(): any}} subscription a PushSubscription or its JSON
+   * @returns {Promise<void>}
+   */
+  async subscribePush(subscription) {
+    const json = 'toJSON' in subscription && typeof subscription.toJSON === 'function' ? subscription.toJSON() : subscription;
+    await this.request('POST', '/push/subscriptions', json);
+  }
+
+  /** Removes this device's push subscription. @returns {Promise<void>} */
+  async unsubscribePush() { await this.request('DELETE', '/push/subscriptions'); }
 
   // ---- conversations ----
 

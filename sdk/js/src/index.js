@@ -34,6 +34,8 @@ export { encodeClientFrame, decodeServerFrame, isEmoji, CLIENT_MESSAGE_TYPES, MA
 /** @typedef {import('./api.js').MediaUpload} MediaUpload */
 /** @typedef {import('./api.js').Media} Media */
 /** @typedef {import('./api.js').ServerInfo} ServerInfo */
+/** @typedef {import('./api.js').PushSubscriptionJSON} PushSubscriptionJSON */
+/** @typedef {import('./api.js').PushNotice} PushNotice */
 /** @typedef {import('./api.js').UploadBody} UploadBody */
 /** @typedef {import('./api.js').FetchFn} FetchFn */
 /** @typedef {import('./api.js').SessionInfo} SessionInfo */
@@ -488,6 +490,16 @@ export class Parley {
   updateSettings(change) { return this.api.updateSettings(change); }
   /** What the server can process now, and its limits. @returns {Promise<ServerInfo>} */
   serverInfo() { return this.api.server(); }
+  /** The server's Web Push (VAPID) key, base64url. @returns {Promise<string>} */
+  vapidKey() { return this.api.vapidKey(); }
+  /**
+   * Makes a browser push subscription this device's: messages arriving
+   * while it is not connected are announced by pushes (never content).
+   * @param {PushSubscriptionJSON | {toJSON(): any}} subscription @returns {Promise<void>}
+   */
+  subscribePush(subscription) { return this.api.subscribePush(subscription); }
+  /** Removes this device's push subscription. @returns {Promise<void>} */
+  unsubscribePush() { return this.api.unsubscribePush(); }
   /** @returns {Promise<Conversation[]>} newest activity first */
   conversations() { return this.api.conversations(); }
   /** @param {string} id @returns {Promise<Conversation>} */

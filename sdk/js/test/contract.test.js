@@ -114,6 +114,9 @@ const calls = {
   'GET /api/v1/media/{id}': (api) => api.media('x'),
   'POST /api/v1/media/{id}/complete': (api) => api.completeUpload('x'),
   'GET /api/v1/server': (api) => api.server(),
+  'GET /api/v1/push/vapid': (api) => api.vapidKey().then((public_key) => ({ public_key })),
+  'POST /api/v1/push/subscriptions': (api, r) => api.subscribePush(r),
+  'DELETE /api/v1/push/subscriptions': (api) => api.unsubscribePush(),
 };
 
 test('REST answers parse into the SDK results and errors', async (t) => {

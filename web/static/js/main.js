@@ -7,6 +7,7 @@
 
 import { Parley } from '/sdk/index.js';
 import { Client } from './client.js';
+import { setUpPush, forgetPush } from './push.js';
 import { $, toast, announce } from './dom.js';
 import { hydrateIcons } from './icons.js';
 import { Sidebar } from './views/sidebar.js';
@@ -73,6 +74,7 @@ function signOut(message) {
 async function signOutHere() {
   leaving = true;
   if (client) client.stop();
+  await forgetPush();
   try { await parley.logout(); } catch { /* the token is forgotten here anyway */ }
   signOut('You signed out.');
 }
@@ -232,6 +234,8 @@ async function startApp() {
   await client.start();
   route();
   openJoin();
+  // Not awaited: registering the worker and subscribing never holds up the page.
+  setUpPush(parley, $('#notify'), (id) => navigate(id));
 }
 
 window.addEventListener('popstate', route);

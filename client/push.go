@@ -1,0 +1,30 @@
+package client
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/parleychat/parley/wire"
+)
+
+// PushSubscription is a browser's PushSubscription JSON.
+type PushSubscription = wire.PushSubscription
+
+// VAPIDKey returns the server's Web Push application server key, base64url
+// of the uncompressed P-256 point.
+func (c *Client) VAPIDKey(ctx context.Context) (string, error) {
+	var k wire.VAPIDKey
+	err := c.do(ctx, http.MethodGet, "/api/v1/push/vapid", nil, &k)
+	return k.PublicKey, err
+}
+
+// SubscribePush makes s this device's push subscription, replacing any:
+// the server pushes to it while the device has no connection.
+func (c *Client) SubscribePush(ctx context.Context, s PushSubscription) error {
+	return c.do(ctx, http.MethodPost, "/api/v1/push/subscriptions", s, nil)
+}
+
+// UnsubscribePush removes this device's push subscription.
+func (c *Client) UnsubscribePush(ctx context.Context) error {
+	return c.do(ctx, http.MethodDelete, "/api/v1/push/subscriptions", nil, nil)
+}

@@ -1,0 +1,101 @@
+package push
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// Topic is the collapse key of a conversation's notices (RFC 8030 §5.4):
+// a push service keeps only the newest notice with one topic for a device
+// it cannot reach. A topic is at most 32 base64url characters and is seen
+// by the push service, so it is a hash of the conversation id, not the id.
+func Topic(conversationID string) string {
+	h := sha256.Sum256([]byte("parley push topic\x00" + conversationID))
+	return b64.EncodeToString(h[:24]) // 32 characters
+}
+
+// deliver sends one push and decides what its answer means: sent; the
+// subscription is gone (404, 410: deleted); worth another try later (429,
+// 5xx, no answer); or refused for good (any other 4xx: a bad VAPID key or
+// payload, which another try would not fix).
+func (s *Service) deliver(ctx context.Context, d *delivery) {
+	d.attempt++
+	status, err := s.post(ctx, d)
+	switch {
+	case err == nil && status >= 200 && status < 300:
+		s.count("sent", "")
+	case err == nil && (status == http.StatusNotFound || status == http.StatusGone):
+		// The browser unsubscribed or the subscription expired: it will
+		// never work again.
+		if err := s.store.DeletePushSubscription(context.WithoutCancel(ctx), d.sub.DeviceID, d.sub.Endpoint); err != nil {
+			s.log.Warn("push: delete gone subscription", "device_id", d.sub.DeviceID, "err", err)
+		}
+		s.count("dropped", "gone")
+	case errors.Is(err, ErrBadSubscription) || errors.Is(err, errPrivateAddr):
+		s.log.Warn("push: endpoint refused", "device_id", d.sub.DeviceID, "err", err)
+		s.count("dropped", "endpoint_refused")
+	case ctx.Err() != nil:
+		s.count("dropped", "shutdown")
+	case err != nil || status == http.StatusTooManyRequests || status >= 500:
+		if d.attempt >= s.cfg.Attempts {
+			s.log.Info("push: giving up", "device_id", d.sub.DeviceID, "status", status, "err", err, "attempts", d.attempt)
+			s.count("failed", "exhausted")
+			return
+		}
+		s.retry(d)
+	default:
+		s.log.Warn("push: refused by the push service", "device_id", d.sub.DeviceID, "status", status)
+		s.count("failed", "status_"+strconv.Itoa(status))
+	}
+}
+
+// retry queues d again after its backoff, on the service's clock. The
+// worker does not wait meanwhile: other devices' pushes go on.
+func (s *Service) retry(d *delivery) {
+	wait := s.cfg.Backoff << (d.attempt - 1)
+	if !s.begin() {
+		return
+	}
+	s.clock.AfterFunc(wait, func() {
+		s.enqueue(d)
+		s.done()
+	})
+}
+
+// post sends d once and returns the push service's status.
+func (s *Service) post(ctx context.Context, d *delivery) (int, error) {
+	// Checked again before each push: the rules or the name's addresses
+	// may have changed since the device subscribed.
+	if err := s.check.check(ctx, d.sub.Endpoint); err != nil {
+		return 0, err
+	}
+	now := s.clock.Now()
+	authz, err := s.vapid.Authorization(d.sub.Endpoint, now)
+	if err != nil {
+		return 0, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.sub.Endpoint, bytes.NewReader(d.body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Authorization", authz)
+	req.Header.Set("Content-Encoding", "aes128gcm")
+	req.Header.Set("Content-Type", "application/octet-stream")
+	req.Header.Set("TTL", strconv.Itoa(int(s.cfg.TTL/time.Second)))
+	req.Header.Set("Topic", d.topic)
+	req.Header.Set("Urgency", "high")
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	// Drained (a little) so the connection is reused.
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+	_ = resp.Body.Close()
+	return resp.StatusCode, nil
+}
