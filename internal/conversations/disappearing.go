@@ -5,7 +5,6 @@ import (
 	"errors"
 	"slices"
 
-	"github.com/parleychat/parley/internal/store"
 	"github.com/parleychat/parley/wire"
 )
 
@@ -32,21 +31,8 @@ func (s *Service) SetDisappearing(ctx context.Context, actor Actor, conversation
 		return Conversation{}, ErrBadDisappear
 	}
 	lock := func(tx Tx) (Conversation, error) {
-		c, err := tx.Conversation(ctx, conversationID)
-		if errors.Is(err, store.ErrNotFound) {
-			return Conversation{}, ErrNotFound
-		}
-		if err != nil {
-			return Conversation{}, err
-		}
-		i, ok := memberIndex(c, actor.UserID)
-		if !ok {
-			return Conversation{}, ErrForbidden
-		}
-		if c.Type == TypeGroup && c.Members[i].Role != RoleAdmin {
-			return Conversation{}, ErrNotAdmin
-		}
-		return c, nil
+		c, _, err := memberMayChange(ctx, tx, conversationID, actor.UserID)
+		return c, err
 	}
 	return s.changeWith(ctx, actor, conversationID, lock, func(tx Tx, c Conversation) (map[string]any, error) {
 		if c.DisappearSeconds == seconds {

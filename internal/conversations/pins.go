@@ -47,22 +47,9 @@ func (s *Service) Unpin(ctx context.Context, actor Actor, conversationID, messag
 func (s *Service) pinChange(ctx context.Context, actor Actor, conversationID, messageID string, pin bool) (Conversation, error) {
 	var joined int64
 	lock := func(tx Tx) (Conversation, error) {
-		c, err := tx.Conversation(ctx, conversationID)
-		if errors.Is(err, store.ErrNotFound) {
-			return Conversation{}, ErrNotFound
-		}
-		if err != nil {
-			return Conversation{}, err
-		}
-		i, ok := memberIndex(c, actor.UserID)
-		if !ok {
-			return Conversation{}, ErrForbidden
-		}
-		if c.Type == TypeGroup && c.Members[i].Role != RoleAdmin {
-			return Conversation{}, ErrNotAdmin
-		}
-		joined = c.Members[i].JoinedSeq
-		return c, nil
+		c, m, err := memberMayChange(ctx, tx, conversationID, actor.UserID)
+		joined = m.JoinedSeq
+		return c, err
 	}
 	return s.changeWith(ctx, actor, conversationID, lock, func(tx Tx, c Conversation) (map[string]any, error) {
 		if !pin {
@@ -91,4 +78,25 @@ func (s *Service) pinChange(ctx context.Context, actor Actor, conversationID, me
 		}
 		return map[string]any{"event": EventPinned, "actor_id": actor.UserID, "message_id": messageID}, nil
 	})
+}
+
+// memberMayChange reads a conversation under a change's lock and checks
+// that userID may change its settings: any member of a 1:1, an admin of a
+// group. It returns the conversation and the member.
+func memberMayChange(ctx context.Context, tx Tx, conversationID, userID string) (Conversation, Member, error) {
+	c, err := tx.Conversation(ctx, conversationID)
+	if errors.Is(err, store.ErrNotFound) {
+		return Conversation{}, Member{}, ErrNotFound
+	}
+	if err != nil {
+		return Conversation{}, Member{}, err
+	}
+	i, ok := memberIndex(c, userID)
+	if !ok {
+		return Conversation{}, Member{}, ErrForbidden
+	}
+	if c.Type == TypeGroup && c.Members[i].Role != RoleAdmin {
+		return Conversation{}, Member{}, ErrNotAdmin
+	}
+	return c, c.Members[i], nil
 }
