@@ -253,7 +253,7 @@ func (p *pushService) next(t *testing.T) received {
 	select {
 	case r := <-p.got:
 		return r
-	case <-time.After(20 * time.Second):
+	case <-testCtx(t).Done():
 		t.Fatal("no push arrived")
 		return received{}
 	}

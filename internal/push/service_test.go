@@ -132,7 +132,7 @@ func (h *harness) hit(t *testing.T) int {
 	select {
 	case s := <-h.hits:
 		return s
-	case <-time.After(10 * time.Second):
+	case <-time.After(30 * time.Second): // a deadline for a failure, not a wait
 		t.Fatal("no push")
 		return 0
 	}
