@@ -36,6 +36,8 @@ type SendDeps struct {
 	// PerUser are the node's per-user send buckets, the gateway's own
 	// instance (nil: off).
 	PerUser *limits.Rates
+	// Receipts are the per-user buckets of receipts over REST (nil: off).
+	Receipts *limits.Rates
 	// Admit takes a place under the node's bound on sends awaiting their
 	// commit (gateway.AdmitSend); nil: no bound.
 	Admit func() (release func(), err error)
@@ -184,6 +186,11 @@ func (h sendHandlers) receipt(typ string) http.HandlerFunc {
 			return
 		}
 		d := session(r.Context())
+		if ok, retry := h.Receipts.Take(d.UserID, h.Clock.Now()); !ok {
+			h.limited("user_receipts")
+			h.fail(w, r, wire.RateLimited("too many receipts from this user: send them later", retry))
+			return
+		}
 		h.noContent(w, r, h.Sender.Receipt(r.Context(), messaging.ReceiptRequest{
 			UserID: d.UserID, DeviceID: d.ID, Status: status,
 			ConversationID: f.ConversationID, MessageIDs: f.MessageIDs,

@@ -209,6 +209,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	apiv1.RegisterDisappearing(mux, convs)
 	apiv1.RegisterSend(mux, api.SendDeps{
 		Sender: msgs, Media: med, Limits: cfg.Limits, PerUser: sends, Admit: gw.AdmitSend,
+		Receipts:   limits.NewRates(cfg.Abuse.UserReceiptRate, cfg.Abuse.UserReceiptBurst, maxSenders),
 		StopTyping: pres.StopTyping, Clock: clk,
 	})
 	apiv1.RegisterServerInfo(mux, a.serverInfo)

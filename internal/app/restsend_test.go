@@ -349,3 +349,35 @@ func TestRESTSendNodeBound(t *testing.T) {
 		t.Fatal("the post never left the bound")
 	}
 }
+
+// TestRESTReceiptRate: receipts over REST have their own per-user limit
+// (--user-receipt-rate), answered 429 with Retry-After past it; 0 turns it
+// off.
+func TestRESTReceiptRate(t *testing.T) {
+	ctx := testCtx(t)
+	clk := clock.NewFake(time.Now())
+	cfg := apptest.Config(t)
+	cfg.Abuse.UserReceiptRate, cfg.Abuse.UserReceiptBurst = 1, 2
+	srv := apptest.Start(t, cfg, clk)
+	alice, bob := srv.NewUser(ctx, "alice"), srv.NewUser(ctx, "bob")
+	conv, err := alice.API.CreateDirect(ctx, bob.UserID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := postMessage(t, ctx, alice.API, conv.ConversationID, "k-1", sendBody("x"))
+	id := a.sent(t).MessageID
+	for range 2 {
+		if err := bob.API.MarkRead(ctx, conv.ConversationID, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err = bob.API.MarkDelivered(ctx, id)
+	var e *client.Error
+	if !errors.As(err, &e) || e.Status != http.StatusTooManyRequests || e.Code != "rate_limited" || e.RetryAfter != time.Second {
+		t.Fatalf("a receipt past the burst: %v, want 429 rate_limited after 1s", err)
+	}
+	clk.Advance(time.Second)
+	if err := bob.API.MarkDelivered(ctx, id); err != nil {
+		t.Fatalf("a second later: %v", err)
+	}
+}

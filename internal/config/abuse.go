@@ -42,6 +42,11 @@ type AbuseConfig struct {
 	// second, across all its connections to the node.
 	UserSendRate  float64
 	UserSendBurst int
+	// UserReceiptRate and UserReceiptBurst bound receipts sent over REST
+	// (POST .../read, .../delivered) per user per second; on the
+	// WebSocket the frame rate bounds them.
+	UserReceiptRate  float64
+	UserReceiptBurst int
 	// MaxPendingSends bounds the node's sends handed to the group
 	// committer and not yet committed, every user together; past it a
 	// send is refused with rate_limited and retry_after_ms instead of
@@ -98,6 +103,10 @@ func DefaultAbuse() AbuseConfig {
 		// a full window of unacknowledged sends (256) after a reconnect.
 		UserSendRate:  30,
 		UserSendBurst: 300,
+		// A client marks a chat read once per view, a bot a few times a
+		// second at most; each call is a commit job naming up to 1,000 ids.
+		UserReceiptRate:  10,
+		UserReceiptBurst: 100,
 		// About what the group committer clears in 100 ms (8,000–12,000
 		// messages/s on 2 cores, docs/PERFORMANCE.md): a send admitted at
 		// the bound waits about that for its ack. It is also two full
@@ -130,6 +139,8 @@ func registerAbuseFlags(fs *flag.FlagSet, a *AbuseConfig) {
 	fs.IntVar(&a.MaxConnsPerUser, "max-conns-per-user", a.MaxConnsPerUser, "WebSocket connections per user on this node (0: off)")
 	fs.Float64Var(&a.UserSendRate, "user-send-rate", a.UserSendRate, "messages per second one user may send, all its connections together (0: off)")
 	fs.IntVar(&a.UserSendBurst, "user-send-burst", a.UserSendBurst, "burst of messages above the user send rate")
+	fs.Float64Var(&a.UserReceiptRate, "user-receipt-rate", a.UserReceiptRate, "receipts per second one user may send over REST (0: off)")
+	fs.IntVar(&a.UserReceiptBurst, "user-receipt-burst", a.UserReceiptBurst, "burst of REST receipts above the user receipt rate")
 	fs.DurationVar(&a.MaxSendWait, "max-send-wait", a.MaxSendWait, "lower --max-pending-sends adaptively so that admitted sends wait about this long for their commit (0: the count alone)")
 	fs.IntVar(&a.MaxPendingSends, "max-pending-sends", a.MaxPendingSends, "messages waiting for their commit on this node, all users together, before more are refused with retry_after_ms (0: unbounded)")
 	fs.DurationVar(&a.HTTPReadTimeout, "http-read-timeout", a.HTTPReadTimeout, "longest read of one HTTP request, body included (0: off)")
@@ -161,6 +172,8 @@ func (a AbuseConfig) validate() []error {
 	check(a.MaxConnsPerUser >= 0, "max-conns-per-user must not be negative (0 turns it off)")
 	check(a.UserSendRate >= 0, "user-send-rate must not be negative (0 turns it off)")
 	check(a.UserSendRate == 0 || a.UserSendBurst >= 1, "user-send-burst must be at least 1 while user-send-rate is on")
+	check(a.UserReceiptRate >= 0, "user-receipt-rate must not be negative (0 turns it off)")
+	check(a.UserReceiptRate == 0 || a.UserReceiptBurst >= 1, "user-receipt-burst must be at least 1 while user-receipt-rate is on")
 	check(a.MaxSendWait >= 0, "max-send-wait must not be negative (0: off)")
 	check(a.MaxPendingSends >= 0, "max-pending-sends must not be negative (0: unbounded)")
 	check(a.HTTPReadTimeout >= 0 && a.HTTPWriteTimeout >= 0 && a.HTTPIdleTimeout >= 0,

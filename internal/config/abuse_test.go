@@ -16,6 +16,7 @@ func TestAbuseLimitsAreOnByDefault(t *testing.T) {
 	a := c.Abuse
 	if a.AuthRateLimit <= 0 || a.LoginFailureLimit <= 0 || a.LookupRate <= 0 || a.LookupBurst <= 0 || a.MaxBotsPerUser <= 0 || a.PasswordHashQueue <= 0 || a.MaxConns != AutoMaxConns ||
 		a.MaxConnsPerIP <= 0 || a.MaxConnsPerUser <= 0 || a.UserSendRate <= 0 || a.UserSendBurst <= 0 || a.MaxPendingSends <= 0 ||
+		a.UserReceiptRate <= 0 || a.UserReceiptBurst <= 0 ||
 		a.HTTPReadTimeout <= 0 || a.HTTPWriteTimeout <= 0 || a.HTTPIdleTimeout <= 0 || len(a.TrustedProxies) != 0 {
 		t.Fatalf("a limit is off by default: %+v", a)
 	}
@@ -29,6 +30,7 @@ func TestAbuseFlags(t *testing.T) {
 	c, err := Load("serve", []string{
 		"--auth-rate-limit", "0", "--login-failure-limit", "0", "--password-hash-queue", "0", "--max-conns", "0",
 		"--max-conns-per-ip", "0", "--user-send-rate", "0", "--http-read-timeout", "0", "--http-write-timeout", "0",
+		"--user-receipt-rate", "0", "--user-receipt-burst", "0",
 		"--trusted-proxies", "10.0.0.0/8,192.0.2.1",
 	}, env(map[string]string{
 		"PARLEY_MAX_CONNS_PER_USER": "0", "PARLEY_HTTP_IDLE_TIMEOUT": "0", "PARLEY_USER_SEND_BURST": "7",
