@@ -129,10 +129,12 @@ func (h *harness) send(seq int64) {
 
 func (h *harness) hit(t *testing.T) int {
 	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
 	select {
 	case s := <-h.hits:
 		return s
-	case <-time.After(30 * time.Second): // a deadline for a failure, not a wait
+	case <-ctx.Done():
 		t.Fatal("no push")
 		return 0
 	}
