@@ -10,6 +10,7 @@ import (
 	"github.com/parleychat/parley/internal/apptest"
 	"github.com/parleychat/parley/internal/clock"
 	"github.com/parleychat/parley/internal/config"
+	"github.com/parleychat/parley/internal/media/mediatest"
 	"github.com/parleychat/parley/wire"
 )
 
@@ -126,4 +127,42 @@ func TestDisappearingMessages(t *testing.T) {
 		_, err = srv.NewUser(ctx, "dave").API.SetDisappearing(ctx, g.ConversationID, wire.Disappearing90d)
 		wantCode(t, err, http.StatusForbidden, "forbidden")
 	})
+}
+
+// TestDisappearingMediaErased: a disappearing message's media is erased
+// with it by the expiry pass, for its uploader too; it does not wait for
+// the retention period as other media do.
+func TestDisappearingMediaErased(t *testing.T) {
+	ctx := testCtx(t)
+	clk := clock.NewFake(time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC))
+	cfg := apptest.Config(t)
+	cfg.CleanupInterval = time.Hour // never during a test: the fake clock does not tick it
+	cfg.SessionTTL = 90 * 24 * time.Hour
+	srv := apptest.Start(t, cfg, clk)
+	alice, bob := srv.NewUser(ctx, "alice"), srv.NewUser(ctx, "bob")
+	conv, err := alice.API.CreateDirect(ctx, bob.UserID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.API.SetDisappearing(ctx, conv.ConversationID, wire.Disappearing24h); err != nil {
+		t.Fatal(err)
+	}
+	up := mustUpload(t, alice, "image/png", mediatest.PNG(t, 8, 8))
+	ac := served(t, alice.Dial(ctx))
+	if _, err := ac.SendMessage(ctx, client.OutgoingMessage{ClientMessageID: "p1", ConversationID: conv.ConversationID,
+		MessageType: "image", MediaID: up.MediaID}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.API.GetMedia(ctx, up.MediaID); err != nil {
+		t.Fatalf("bob's media before expiry: %v", err)
+	}
+	clk.Advance(24 * time.Hour)
+	if sum, err := srv.App.RunExpiry(ctx); err != nil || sum.ExpiredMessages != 1 {
+		t.Fatalf("expiry pass = %+v, %v", sum, err)
+	}
+	for _, u := range []*apptest.User{alice, bob} {
+		if _, err := u.API.GetMedia(ctx, up.MediaID); client.ErrorCode(err) != "not_found" {
+			t.Fatalf("%s's media after the message disappeared: %v, want not_found", u.Username, err)
+		}
+	}
 }

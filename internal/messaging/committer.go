@@ -248,6 +248,17 @@ func (s *Committer) Expire(ctx context.Context, cutoff, now time.Time, limit int
 			return deleted, bytes, statuses, err
 		}
 		deleted, bytes, statuses = deleted+r.expired.Messages, bytes+r.expired.Bytes, statuses+r.changes
+		// Here, on the caller's goroutine (the retention job's), not the
+		// publisher's: a disappeared message's media is gone when the
+		// pass returns.
+		for _, id := range r.expired.Media {
+			if s.Media == nil {
+				break
+			}
+			if err := s.Media.EraseUnused(context.WithoutCancel(ctx), id); err != nil {
+				s.log.Warn("erase a disappeared message's media", "media_id", id, "err", err)
+			}
+		}
 		if r.expired.Messages < n {
 			break
 		}
@@ -526,13 +537,8 @@ func (s *Committer) publish(ctx context.Context, cc *committedCycle) {
 	s.publishUpdates(ctx, res.Updates)
 	for i, j := range cc.upds {
 		j.done(res.Updates[i])
-		if m := res.Updates[i].Media; m != "" && s.Media != nil {
-			// Off the publishing path: deleting objects may take a while.
-			go func() {
-				if err := s.Media.EraseUnused(context.WithoutCancel(ctx), m); err != nil {
-					s.log.Warn("erase deleted message's media", "media_id", m, "err", err)
-				}
-			}()
+		if m := res.Updates[i].Media; m != "" {
+			s.eraseMedia(ctx, []string{m})
 		}
 	}
 	expired := 0
@@ -568,6 +574,22 @@ func (s *Committer) publish(ctx context.Context, cc *committedCycle) {
 	for st, n := range counts {
 		s.obs.StatusChanges(st, n)
 	}
+}
+
+// eraseMedia erases, off the publishing path (deleting objects may take a
+// while), the media of messages a commit deleted for everyone. Best
+// effort: the media's own expiry deletes what is left.
+func (s *Committer) eraseMedia(ctx context.Context, ids []string) {
+	if len(ids) == 0 || s.Media == nil {
+		return
+	}
+	go func() {
+		for _, id := range ids {
+			if err := s.Media.EraseUnused(context.WithoutCancel(ctx), id); err != nil {
+				s.log.Warn("erase a deleted message's media", "media_id", id, "err", err)
+			}
+		}
+	}()
 }
 
 // publishStatuses tells senders about changes: one bus event per receipt

@@ -131,6 +131,9 @@ type Expiry struct {
 type Expired struct {
 	Messages int
 	Bytes    int64
+	// Media are the media items of the disappearing messages it deleted:
+	// erased after the commit unless another message carries them.
+	Media []string
 }
 
 // ChangeResult is the outcome of one of a batch's Changes: its error, or

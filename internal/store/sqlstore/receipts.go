@@ -493,8 +493,10 @@ func expire(ctx context.Context, tx *Tx, x messaging.Expiry, ev *eventBatch) (me
 		sql string
 		at  time.Time
 	}{
-		{`SELECT id, octet_length(content) FROM messages WHERE created_at < ? ORDER BY created_at LIMIT ?`, x.Cutoff},
-		{`SELECT id, octet_length(content) FROM messages WHERE expires_at IS NOT NULL AND expires_at <= ? ORDER BY expires_at LIMIT ?`, x.Now},
+		{`SELECT id, octet_length(content), '' FROM messages WHERE created_at < ? ORDER BY created_at LIMIT ?`, x.Cutoff},
+		// A disappearing message's media goes with it (out.Media), not
+		// at the end of the retention period as other media do.
+		{`SELECT id, octet_length(content), coalesce(media_id, '') FROM messages WHERE expires_at IS NOT NULL AND expires_at <= ? ORDER BY expires_at LIMIT ?`, x.Now},
 	} {
 		if ids.len() >= x.Limit {
 			break
@@ -504,9 +506,9 @@ func expire(ctx context.Context, tx *Tx, x messaging.Expiry, ev *eventBatch) (me
 			return out, fmt.Errorf("select expired: %w", err)
 		}
 		for rows.Next() {
-			var id string
+			var id, media string
 			var n int64
-			if err := rows.Scan(&id, &n); err != nil {
+			if err := rows.Scan(&id, &n, &media); err != nil {
 				rows.Close()
 				return out, err
 			}
@@ -514,6 +516,9 @@ func expire(ctx context.Context, tx *Tx, x messaging.Expiry, ev *eventBatch) (me
 				seen[id] = true
 				ids.add(id)
 				out.Bytes += n
+			}
+			if media != "" {
+				out.Media = append(out.Media, media)
 			}
 		}
 		rows.Close()
