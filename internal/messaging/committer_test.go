@@ -52,29 +52,7 @@ var t0 = time.UnixMilli(1_790_000_000_000)
 // and the expiry tells the sender of what never arrived.
 func TestCommitterIsTheOneWriter(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlstore.Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	for _, u := range []string{"a", "b", "c"} {
-		if err := st.CreateUser(ctx, identity.User{ID: u, Username: "user-" + u, DisplayName: u, CreatedAt: t0}, "h"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := st.Update(ctx, func(tx conversations.Tx) error {
-		if err := tx.CreateGroup(ctx, conversations.Conversation{ID: "g", Type: conversations.TypeGroup, Name: "g", CreatedBy: "a", CreatedAt: t0, LastActivityAt: t0}); err != nil {
-			return err
-		}
-		for _, u := range []string{"a", "b"} {
-			if err := tx.AddMember(ctx, "g", conversations.Member{UserID: u, Role: "admin", JoinedAt: t0}, 100); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	st := groupStore(t, "a", "b", "c")
 	pub := &recorder{}
 	clk := clock.NewFake(t0)
 	c := messaging.NewCommitter(st, pub, clk, messaging.Config{Retention: time.Hour, MaxBatch: 8}, slog.New(slog.DiscardHandler), nil)
@@ -166,29 +144,7 @@ func (n *notified) Stored(m messaging.Message, members []string) {
 // is not told again.
 func TestCommitterNotifies(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlstore.Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	for _, u := range []string{"a", "b"} {
-		if err := st.CreateUser(ctx, identity.User{ID: u, Username: "user-" + u, DisplayName: u, CreatedAt: t0}, "h"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := st.Update(ctx, func(tx conversations.Tx) error {
-		if err := tx.CreateGroup(ctx, conversations.Conversation{ID: "g", Type: conversations.TypeGroup, Name: "g", CreatedBy: "a", CreatedAt: t0, LastActivityAt: t0}); err != nil {
-			return err
-		}
-		for _, u := range []string{"a", "b"} {
-			if err := tx.AddMember(ctx, "g", conversations.Member{UserID: u, Role: "admin", JoinedAt: t0}, 100); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	st := groupStore(t, "a", "b")
 	c := messaging.NewCommitter(st, &recorder{}, clock.NewFake(t0), messaging.Config{Retention: time.Hour}, slog.New(slog.DiscardHandler), nil)
 	n := &notified{}
 	c.Notifier = n
@@ -211,4 +167,35 @@ func TestCommitterNotifies(t *testing.T) {
 	if len(n.msgs) != 1 || n.msgs[0].Seq != 1 || len(n.to[0]) != 2 {
 		t.Fatalf("notified %+v to %v; want the one stored message, to both members", n.msgs, n.to)
 	}
+}
+
+// groupStore opens a store holding users and a group "g" of a and b, both
+// admins; it is closed when the test ends.
+func groupStore(t *testing.T, users ...string) *sqlstore.Store {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlstore.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	for _, u := range users {
+		if err := st.CreateUser(ctx, identity.User{ID: u, Username: "user-" + u, DisplayName: u, CreatedAt: t0}, "h"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Update(ctx, func(tx conversations.Tx) error {
+		if err := tx.CreateGroup(ctx, conversations.Conversation{ID: "g", Type: conversations.TypeGroup, Name: "g", CreatedBy: "a", CreatedAt: t0, LastActivityAt: t0}); err != nil {
+			return err
+		}
+		for _, u := range []string{"a", "b"} {
+			if err := tx.AddMember(ctx, "g", conversations.Member{UserID: u, Role: "admin", JoinedAt: t0}, 100); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return st
 }
