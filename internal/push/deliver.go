@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/parleychat/parley/internal/outbound"
 )
 
 // Topic is the collapse key of a conversation's notices (RFC 8030 §5.4):
@@ -37,7 +39,7 @@ func (s *Service) deliver(ctx context.Context, d *delivery) {
 			s.log.Warn("push: delete gone subscription", "device_id", d.sub.DeviceID, "err", err)
 		}
 		s.count("dropped", "gone")
-	case errors.Is(err, ErrBadSubscription) || errors.Is(err, errPrivateAddr):
+	case errors.Is(err, ErrBadSubscription) || outbound.Refused(err):
 		s.log.Warn("push: endpoint refused", "device_id", d.sub.DeviceID, "err", err)
 		s.count("dropped", "endpoint_refused")
 	case ctx.Err() != nil:
@@ -72,7 +74,7 @@ func (s *Service) retry(d *delivery) {
 func (s *Service) post(ctx context.Context, d *delivery) (int, error) {
 	// Checked again before each push: the rules or the name's addresses
 	// may have changed since the device subscribed.
-	if err := s.check.check(ctx, d.sub.Endpoint); err != nil {
+	if err := checkEndpoint(ctx, s.guard, d.sub.Endpoint); err != nil {
 		return 0, err
 	}
 	now := s.clock.Now()

@@ -10,7 +10,6 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"github.com/parleychat/parley/internal/conversations"
 	"github.com/parleychat/parley/internal/fault"
 	"github.com/parleychat/parley/internal/messaging"
+	"github.com/parleychat/parley/internal/outbound"
 )
 
 var _ messaging.Notifier = (*Service)(nil)
@@ -86,7 +86,7 @@ type Config struct {
 	// addresses (host or host:port): tests, self-hosted push services.
 	AllowInsecureHosts []string
 	// Resolver resolves endpoints' hosts; nil is net.DefaultResolver.
-	Resolver Resolver
+	Resolver outbound.Resolver
 	// Collapser decides Collapse across nodes; nil keeps the windows in
 	// this node's memory, on the service's clock (a single node).
 	Collapser Collapser
@@ -121,9 +121,6 @@ func (c Config) withDefaults() Config {
 	if c.TTL <= 0 {
 		c.TTL = 24 * time.Hour
 	}
-	if c.Resolver == nil {
-		c.Resolver = net.DefaultResolver
-	}
 	return c
 }
 
@@ -136,7 +133,7 @@ type Service struct {
 	cfg    Config
 	log    *slog.Logger
 	obs    Observer
-	check  endpointChecker
+	guard  outbound.Guard
 	client *http.Client
 
 	// notices are committed messages waiting to be planned; deliveries
@@ -180,29 +177,14 @@ func New(s Store, pres Presence, vapid *VAPID, clk clock.Clock, cfg Config, log 
 	cfg = cfg.withDefaults()
 	svc := &Service{
 		store: s, pres: pres, vapid: vapid, clock: clk, cfg: cfg, log: log, obs: obs,
-		check:      endpointChecker{resolver: cfg.Resolver, insecure: cfg.AllowInsecureHosts},
+		guard:      outbound.Guard{Resolver: cfg.Resolver, Insecure: cfg.AllowInsecureHosts},
 		notices:    make(chan notice, cfg.Queue),
 		deliveries: make(chan *delivery, cfg.Queue),
 		last:       map[collapseKey]time.Time{},
 		idle:       make(chan struct{}),
 	}
 	close(svc.idle)
-	svc.client = &http.Client{
-		Timeout: cfg.Timeout,
-		// A push service answers; it does not redirect. Following one
-		// would let an endpoint send the server anywhere.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		Transport: &http.Transport{
-			// No proxy: the address checks below must see the push
-			// service's own address, not a proxy's.
-			Proxy:               nil,
-			DialContext:         svc.check.dial,
-			ForceAttemptHTTP2:   true,
-			MaxIdleConnsPerHost: cfg.Workers,
-			IdleConnTimeout:     90 * time.Second,
-			TLSHandshakeTimeout: cfg.Timeout,
-		},
-	}
+	svc.client = svc.guard.Client(cfg.Timeout, cfg.Workers)
 	return svc
 }
 
@@ -225,7 +207,7 @@ func (s *Service) Subscribe(ctx context.Context, sub Subscription) error {
 	if len(sub.Endpoint) > 2048 {
 		return fault.New(ErrBadSubscription, "endpoint is longer than 2048 bytes")
 	}
-	if err := s.check.check(ctx, sub.Endpoint); err != nil {
+	if err := checkEndpoint(ctx, s.guard, sub.Endpoint); err != nil {
 		return err
 	}
 	sub.CreatedAt = s.clock.Now()

@@ -4,16 +4,11 @@ import (
 	"context"
 	"crypto/ecdh"
 	"errors"
-	"fmt"
-	"net"
-	"net/netip"
-	"net/url"
-	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/parleychat/parley/internal/fault"
+	"github.com/parleychat/parley/internal/outbound"
 )
 
 // ErrBadSubscription refuses a subscription: an endpoint that is not
@@ -57,95 +52,12 @@ func decodeB64(s string) ([]byte, error) {
 	return b64.DecodeString(strings.TrimRight(s, "="))
 }
 
-// Resolver looks hosts up; net.DefaultResolver is one.
-type Resolver interface {
-	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
-}
-
-// endpointChecker decides which endpoints the server will POST to. An
-// endpoint is the client's choice, so unchecked it would make the server
-// probe its own network for anyone with an account (SSRF): only https to
-// public addresses, except the hosts the operator allowed.
-type endpointChecker struct {
-	resolver Resolver
-	// insecure are host or host:port entries that may be http and
-	// private (--push-allow-insecure-host, for tests and self-hosted
-	// push services).
-	insecure []string
-}
-
-func (c endpointChecker) allowedInsecure(u *url.URL) bool {
-	return slices.Contains(c.insecure, u.Host) || slices.Contains(c.insecure, u.Hostname())
-}
-
-// check reports why endpoint may not be used, or nil. It is called when
-// a device subscribes and again before each push, since a name may
-// resolve elsewhere later.
-func (c endpointChecker) check(ctx context.Context, endpoint string) error {
-	u, err := url.Parse(endpoint)
-	if err != nil || u.Host == "" || u.User != nil {
-		return fault.New(ErrBadSubscription, "endpoint is not an absolute URL")
-	}
-	if c.allowedInsecure(u) {
-		if u.Scheme != "https" && u.Scheme != "http" {
-			return fault.New(ErrBadSubscription, "endpoint must be https")
-		}
-		return nil
-	}
-	if u.Scheme != "https" {
-		return fault.New(ErrBadSubscription, "endpoint must be https")
-	}
-	host := u.Hostname()
-	var addrs []netip.Addr
-	if a, err := netip.ParseAddr(host); err == nil {
-		addrs = []netip.Addr{a}
-	} else if addrs, err = c.resolver.LookupNetIP(ctx, "ip", host); err != nil || len(addrs) == 0 {
-		return fault.Newf(ErrBadSubscription, "endpoint host %q does not resolve", host)
-	}
-	for _, a := range addrs {
-		if !public(a) {
-			return fault.Newf(ErrBadSubscription, "endpoint host %q is not a public address", host)
-		}
+// checkEndpoint refuses an endpoint the server will not POST to, as a
+// bad subscription with the guard's reason.
+func checkEndpoint(ctx context.Context, g outbound.Guard, endpoint string) error {
+	if err := g.Check(ctx, endpoint); err != nil {
+		msg, _ := fault.Message(err, outbound.ErrRefused)
+		return fault.New(ErrBadSubscription, "endpoint "+msg)
 	}
 	return nil
 }
-
-// public says whether a is a globally routable unicast address.
-func public(a netip.Addr) bool {
-	a = a.Unmap()
-	return a.IsGlobalUnicast() && !a.IsPrivate() && !a.IsLoopback() && !a.IsLinkLocalUnicast() &&
-		!cgnat.Contains(a) && !a.IsUnspecified()
-}
-
-// cgnat is the shared address space of RFC 6598, private in all but name.
-var cgnat = netip.MustParsePrefix("100.64.0.0/10")
-
-// dial connects to a push service. A name that resolved to a public
-// address when checked may resolve to a private one now (DNS rebinding),
-// so the address actually dialled is checked again, unless the operator
-// allowed the host.
-func (c endpointChecker) dial(ctx context.Context, network, addr string) (net.Conn, error) {
-	d := &net.Dialer{Timeout: 10 * time.Second}
-	host, _, _ := net.SplitHostPort(addr)
-	if !slices.Contains(c.insecure, addr) && !slices.Contains(c.insecure, host) {
-		d.ControlContext = func(_ context.Context, _, address string, _ syscall.RawConn) error {
-			h, _, err := net.SplitHostPort(address)
-			if err != nil {
-				return err
-			}
-			a, err := netip.ParseAddr(h)
-			if err != nil {
-				return err
-			}
-			if !public(a) {
-				return fmt.Errorf("%w: %s is not a public address", errPrivateAddr, a)
-			}
-			return nil
-		}
-	}
-	return d.DialContext(ctx, network, addr)
-}
-
-// errPrivateAddr: an endpoint's host resolved to a private address when
-// dialled.
-var errPrivateAddr = errors.New("refusing to connect")

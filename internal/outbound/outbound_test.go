@@ -1,4 +1,4 @@
-package push
+package outbound
 
 import (
 	"context"
@@ -29,18 +29,18 @@ func addrs(s ...string) []netip.Addr {
 	return out
 }
 
-// TestEndpointCheck: only https to public addresses, a name counting as
+// TestCheck: only https to public addresses, a name counting as
 // private if any of its addresses is; the operator's hosts are exempt.
-func TestEndpointCheck(t *testing.T) {
-	c := endpointChecker{
-		resolver: fakeResolver{
+func TestCheck(t *testing.T) {
+	g := Guard{
+		Resolver: fakeResolver{
 			"fcm.googleapis.com": addrs("142.250.74.42", "2a00:1450:4001:82b::200a"),
 			"rebind.example":     addrs("93.184.216.34", "10.0.0.1"),
 			"internal.example":   addrs("192.168.1.10"),
 			"cgnat.example":      addrs("100.64.3.4"),
 			"mapped.example":     addrs("::ffff:127.0.0.1"),
 		},
-		insecure: []string{"push.test:8080", "127.0.0.1"},
+		Insecure: []string{"push.test:8080", "127.0.0.1"},
 	}
 	for _, tc := range []struct {
 		endpoint string
@@ -63,12 +63,12 @@ func TestEndpointCheck(t *testing.T) {
 		{"http://127.0.0.1:4567/x", true},
 		{"file:///etc/passwd", false},
 	} {
-		err := c.check(context.Background(), tc.endpoint)
+		err := g.Check(context.Background(), tc.endpoint)
 		if (err == nil) != tc.ok {
 			t.Errorf("check(%q) = %v, want ok=%v", tc.endpoint, err, tc.ok)
 		}
-		if err != nil && !errors.Is(err, ErrBadSubscription) {
-			t.Errorf("check(%q) = %v, not ErrBadSubscription", tc.endpoint, err)
+		if err != nil && !errors.Is(err, ErrRefused) {
+			t.Errorf("check(%q) = %v, not ErrRefused", tc.endpoint, err)
 		}
 	}
 }
@@ -79,12 +79,12 @@ func TestDialRefusesPrivate(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
 	defer srv.Close()
 	u, _ := url.Parse(srv.URL)
-	strict := endpointChecker{}
-	if _, err := strict.dial(context.Background(), "tcp", u.Host); !errors.Is(err, errPrivateAddr) {
+	strict := Guard{}
+	if _, err := strict.Dial(context.Background(), "tcp", u.Host); !errors.Is(err, ErrPrivateAddr) {
 		t.Fatalf("dial %s = %v, want it refused", u.Host, err)
 	}
-	allowed := endpointChecker{insecure: []string{u.Host}}
-	conn, err := allowed.dial(context.Background(), "tcp", u.Host)
+	allowed := Guard{Insecure: []string{u.Host}}
+	conn, err := allowed.Dial(context.Background(), "tcp", u.Host)
 	if err != nil {
 		t.Fatalf("dial an allowed host: %v", err)
 	}
