@@ -1,5 +1,7 @@
 package wire
 
+import "encoding/json"
+
 // The REST API's request and response bodies (docs/PROTOCOL.md §1, §2, §7).
 // Times are Unix milliseconds. The server answers with these types and the
 // Go SDK decodes into them, so a field added here reaches both at once.
@@ -69,6 +71,52 @@ type Bot struct {
 // BotList answers GET /api/v1/bots: the caller's bots, oldest first.
 type BotList struct {
 	Bots []Bot `json:"bots"`
+}
+
+// SetWebhookRequest is the body of PUT /api/v1/bots/{id}/webhook.
+type SetWebhookRequest struct {
+	URL string `json:"url"`
+}
+
+// Webhook answers PUT and GET /api/v1/bots/{id}/webhook. Secret, which
+// signs every request, is shown once: in the PUT's answer.
+type Webhook struct {
+	URL       string `json:"url"`
+	Secret    string `json:"secret,omitempty"`
+	CreatedAt int64  `json:"created_at"`
+}
+
+// WebhookEvent is the body of every webhook request: Data is the frame a
+// WebSocket would carry (message, reaction, message_edited,
+// message_deleted), ID the event's id, also sent as Idempotency-Key.
+type WebhookEvent struct {
+	ID             string          `json:"id"`
+	Type           string          `json:"type"`
+	BotID          string          `json:"bot_id"`
+	ConversationID string          `json:"conversation_id"`
+	CreatedAt      int64           `json:"created_at"`
+	Data           json.RawMessage `json:"data"`
+}
+
+// WebhookDelivery is an event that failed at least once: retrying, then
+// delivered or (parked) failed. LastStatus is the endpoint's last HTTP
+// status, absent if it did not answer.
+type WebhookDelivery struct {
+	EventID        string `json:"event_id"`
+	ConversationID string `json:"conversation_id"`
+	Type           string `json:"type"`
+	Status         string `json:"status"`
+	Attempts       int    `json:"attempts"`
+	FirstAttemptAt int64  `json:"first_attempt_at"`
+	LastAttemptAt  int64  `json:"last_attempt_at"`
+	LastStatus     int    `json:"last_status,omitempty"`
+	LastError      string `json:"last_error,omitempty"`
+}
+
+// WebhookDeliveries answers GET /api/v1/bots/{id}/deliveries, newest
+// attempt first.
+type WebhookDeliveries struct {
+	Deliveries []WebhookDelivery `json:"deliveries"`
 }
 
 // DeleteAccountRequest is the body of DELETE /api/v1/users/me.

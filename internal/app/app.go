@@ -4,6 +4,8 @@ package app
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -38,6 +40,7 @@ import (
 	"github.com/parleychat/parley/internal/retention"
 	"github.com/parleychat/parley/internal/store/sqlstore"
 	"github.com/parleychat/parley/internal/web"
+	"github.com/parleychat/parley/internal/webhook"
 )
 
 // App is one Parley node.
@@ -57,6 +60,7 @@ type App struct {
 	lock    *dirLock
 	api     *api.API
 	push    *push.Service
+	hooks   *webhook.Service
 	caps    connCaps
 	tcp     atomic.Pointer[limits.Listener]
 }
@@ -112,7 +116,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	// A contact chosen (a 1:1 created, a first reply) drops both users'
 	// cached contacts on every node before its event goes out.
 	contactsPub := &contactsPublisher{publisher: pub}
-	committer := messaging.NewCommitter(st, contactsPub, clk, messaging.Config{Retention: cfg.Retention, MaxBatch: cfg.MaxBatch}, log, m)
+	// What the committer publishes also wakes the webhooks of the bots
+	// it reaches (internal/webhook), once the service exists.
+	hookPub := &webhookWaker{publisher: contactsPub}
+	committer := messaging.NewCommitter(st, hookPub, clk, messaging.Config{Retention: cfg.Retention, MaxBatch: cfg.MaxBatch}, log, m)
 	convs := conversations.NewService(st, committer, contactsPub, clk, conversations.Config{Retention: cfg.Retention, MaxGroupSize: cfg.MaxGroupSize})
 	pres := presence.NewTracker(st, dir, pub, convs, clk, presence.Config{
 		Grace: cfg.PresenceGrace, TypingTimeout: cfg.TypingTimeout,
@@ -154,6 +161,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	// queues them and returns (docs/ARCHITECTURE.md, "Web Push").
 	committer.Notifier = pushSvc
 	a.push = pushSvc
+	a.hooks = webhook.New(st, committer, clk, webhook.Config{
+		Node: webhookNode(cfg), Workers: cfg.Webhook.Workers, Timeout: cfg.Webhook.Timeout,
+		RetryFor: cfg.Webhook.RetryFor, Sweep: cfg.Webhook.Sweep, Retention: cfg.Retention,
+		AllowInsecureHosts: cfg.Webhook.AllowInsecureHosts,
+	}, log, m)
+	a.hooks.Window = msgs.Window
+	hookPub.hooks = a.hooks
 	gw := gateway.New(gateway.Config{
 		Limits: cfg.Limits, HeartbeatTimeout: cfg.HeartbeatTimeout, WriteTimeout: cfg.WriteTimeout,
 		MaxQueue: cfg.MaxQueue, MaxInflight: cfg.MaxInflight, MaxPendingSends: cfg.Abuse.MaxPendingSends, MaxSendWait: cfg.Abuse.MaxSendWait,
@@ -203,6 +217,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	accts.Bots = bots
 	apiv1.RegisterAccounts(mux, accts)
 	apiv1.RegisterBots(mux, bots, accts)
+	apiv1.RegisterWebhooks(mux, a.hooks, bots)
 	a.cleanup.Deletions = accts
 	apiv1.RegisterInvites(mux, convs)
 	apiv1.RegisterPins(mux, convs)
@@ -266,6 +281,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	g.Go(func() error { return a.msgs.Run(context.WithoutCancel(gctx)) })
 	g.Go(func() error { return a.cleanup.Run(gctx) })
 	g.Go(func() error { return a.push.Run(gctx) })
+	g.Go(func() error { return a.hooks.Run(gctx) })
 	if a.cluster != nil {
 		g.Go(func() error { return a.cluster.bus.Run(gctx) })
 		g.Go(func() error { return a.cluster.dir.Run(gctx) })
@@ -341,6 +357,37 @@ func (a *App) ListenAndServe(ctx context.Context) error {
 type contactsPublisher struct {
 	publisher
 	changed func(ctx context.Context, userIDs ...string)
+}
+
+// webhookWaker wakes the webhooks of the bots an event reaches: a map
+// lookup per recipient when no bot has one.
+type webhookWaker struct {
+	publisher
+	hooks *webhook.Service
+}
+
+func (p *webhookWaker) Publish(ctx context.Context, userIDs []string, ev *bus.Event) {
+	p.publisher.Publish(ctx, userIDs, ev)
+	if p.hooks != nil && (ev.Kind == bus.KindMessage || ev.Kind == bus.KindUpdate) {
+		p.hooks.WakeAny(userIDs)
+	}
+}
+
+// webhookNode names this node in webhook leases. A single node on its
+// own data dir keeps one name across restarts, so that it takes its
+// leases back at once; nodes sharing a store need distinct names: the
+// configured --node-id, else a random one (a restarted node then waits
+// for its old leases to lapse).
+func webhookNode(cfg config.Config) string {
+	switch {
+	case cfg.NodeID != "":
+		return cfg.NodeID
+	case cfg.Store == "":
+		return "local"
+	}
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return "node-" + hex.EncodeToString(b)
 }
 
 func (p *contactsPublisher) Publish(ctx context.Context, userIDs []string, ev *bus.Event) {

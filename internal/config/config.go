@@ -79,6 +79,8 @@ type Config struct {
 	Media MediaConfig
 	Abuse AbuseConfig
 	Push  PushConfig
+	// Webhook configures bots' webhooks.
+	Webhook WebhookConfig
 
 	MaxBatch      int
 	ShutdownGrace time.Duration
@@ -118,6 +120,7 @@ func Default() Config {
 		MaxGroupSize:         wire.DefaultMaxGroupSize,
 		Hash:                 identity.DefaultHashParams,
 		Abuse:                DefaultAbuse(),
+		Webhook:              defaultWebhook(),
 		MaxBatch:             512,
 		StorePoolSize:        16,
 		ShutdownGrace:        10 * time.Second,
@@ -175,6 +178,7 @@ func Load(name string, args []string, getenv func(string) string, stderr io.Writ
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	registerMediaFlags(fs, &c.Media)
 	registerPushFlags(fs, &c.Push)
+	registerWebhookFlags(fs, &c.Webhook)
 	registerAbuseFlags(fs, &c.Abuse)
 
 	if err := fs.Parse(args); err != nil {
@@ -253,6 +257,7 @@ func (c Config) Validate() error {
 	check(c.Hash.Time >= 1 && c.Hash.MemoryKiB >= 8, "password-time must be >= 1 and password-memory-kib >= 8")
 	errs = append(errs, c.Media.validate()...)
 	errs = append(errs, c.Push.validate()...)
+	errs = append(errs, c.Webhook.validate()...)
 	errs = append(errs, c.Abuse.validate()...)
 	return errors.Join(errs...)
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/parleychat/parley/internal/presence"
 	"github.com/parleychat/parley/internal/profiles"
 	"github.com/parleychat/parley/internal/push"
+	"github.com/parleychat/parley/internal/webhook"
 	"github.com/parleychat/parley/wire"
 )
 
@@ -123,6 +124,8 @@ var table = []entry{
 
 	{err: push.ErrBadSubscription, code: wire.CodeInvalid},
 	{err: push.ErrDisabled, code: wire.CodeNotFound},
+	{err: webhook.ErrBadURL, code: wire.CodeInvalid},
+	{err: webhook.ErrNoWebhook, code: wire.CodeNotFound},
 }
 
 // Wire returns the wire error that answers err: the edge's own *wire.Error

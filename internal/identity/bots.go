@@ -201,6 +201,12 @@ func (b *Bots) deleteBot(ctx context.Context, botID string) error {
 	return nil
 }
 
+// Owned checks that botID is a live bot of caller's user, for other
+// domains' bot settings (webhooks): ErrBotNotFound otherwise.
+func (b *Bots) Owned(ctx context.Context, caller Device, botID string) error {
+	return b.owned(ctx, caller, botID)
+}
+
 // owned checks that botID is a live bot of caller's user. Another user's
 // bot is ErrBotNotFound, as one that does not exist.
 func (b *Bots) owned(ctx context.Context, caller Device, botID string) error {

@@ -136,6 +136,10 @@ func Aggregate(st []RecipientStatus) string {
 	return least
 }
 
+// Window is what reads may show now: the retention period's, and no
+// disappeared message.
+func (s *Service) Window() Window { return s.window() }
+
 // window is what reads may show now.
 func (s *Service) window() Window {
 	now := s.clock.Now()

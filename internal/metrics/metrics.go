@@ -38,6 +38,7 @@ type Metrics struct {
 
 	limitMetrics
 	pushMetrics
+	webhookMetrics
 }
 
 // New registers every collector in a fresh registry.
@@ -100,6 +101,7 @@ func New() *Metrics {
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.limitMetrics = newLimitMetrics(m.reg)
 	m.pushMetrics = newPushMetrics(m.reg)
+	m.webhookMetrics = newWebhookMetrics(m.reg)
 	return m
 }
 

@@ -145,6 +145,9 @@ func deleteAccount(ctx context.Context, tx *Tx, userID string, at time.Time) ([]
 			return nil, fmt.Errorf("delete account: %w", err)
 		}
 	}
+	if _, err := deleteWebhook(ctx, tx, userID); err != nil {
+		return nil, err
+	}
 	return ended, nil
 }
 

@@ -152,6 +152,17 @@ func (t convTx) AddMember(_ context.Context, conversationID string, m conversati
 		conversationID, m.JoinedSeq, conversationID, m.UserID); err != nil {
 		return fmt.Errorf("insert device cursors: %w", err)
 	}
+	// A bot's webhook starts one before: the system message that added
+	// it is how it learns it is in the conversation.
+	if _, err := t.tx.ExecContext(t.ctx,
+		`INSERT INTO webhook_cursors (bot_id, conversation_id, seq, update_seq)
+		 SELECT bot_id, CAST(? AS TEXT), CAST(? AS BIGINT),
+		        coalesce((SELECT us.seq FROM update_seqs us WHERE us.conversation_id = CAST(? AS TEXT)), 0)
+		   FROM webhooks WHERE bot_id = ?
+		 ON CONFLICT (bot_id, conversation_id) DO UPDATE SET seq = excluded.seq, update_seq = excluded.update_seq`,
+		conversationID, m.JoinedSeq-1, conversationID, m.UserID); err != nil {
+		return fmt.Errorf("insert webhook cursors: %w", err)
+	}
 	return nil
 }
 

@@ -95,8 +95,9 @@ func applyReceipts(ctx context.Context, tx *Tx, reqs []messaging.ReceiptRequest,
 			continue
 		}
 		for _, sp := range spans[i] {
-			dk := deviceKey{r.DeviceID, sp.conv}
-			if a := devices[dk]; sp.hi > a.seq {
+			// A receipt without a device (a bot's webhook) moves only
+			// its user's cursors.
+			if dk := (deviceKey{r.DeviceID, sp.conv}); r.DeviceID != "" && sp.hi > devices[dk].seq {
 				devices[dk] = deviceAck{seq: sp.hi, at: r.At}
 			}
 			k := memberKey{sp.conv, r.UserID}
