@@ -118,7 +118,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	// it reaches (internal/webhook), once the service exists.
 	hookPub := &webhookWaker{publisher: contactsPub}
 	committer := messaging.NewCommitter(st, hookPub, clk, messaging.Config{Retention: cfg.Retention, MaxBatch: cfg.MaxBatch}, log, m)
-	convs := conversations.NewService(st, committer, contactsPub, clk, conversations.Config{Retention: cfg.Retention, MaxGroupSize: cfg.MaxGroupSize})
+	convs := conversations.NewService(st, committer, hookPub, clk, conversations.Config{Retention: cfg.Retention, MaxGroupSize: cfg.MaxGroupSize})
 	pres := presence.NewTracker(st, dir, pub, convs, clk, presence.Config{
 		Grace: cfg.PresenceGrace, TypingTimeout: cfg.TypingTimeout,
 		SettingsCache: cache.Config{MaxEntries: cfg.PresenceCacheEntries, MaxAge: cfg.CacheMaxAge},

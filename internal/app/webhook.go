@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 
 	"github.com/parleychat/parley/internal/bus"
 	"github.com/parleychat/parley/internal/config"
+	"github.com/parleychat/parley/internal/conversations"
 	"github.com/parleychat/parley/internal/webhook"
 )
 
@@ -19,8 +21,20 @@ type webhookWaker struct {
 
 func (p *webhookWaker) Publish(ctx context.Context, userIDs []string, ev *bus.Event) {
 	p.publisher.Publish(ctx, userIDs, ev)
-	if p.hooks != nil && (ev.Kind == bus.KindMessage || ev.Kind == bus.KindUpdate) {
-		p.hooks.WakeAny(userIDs)
+	if p.hooks == nil || (ev.Kind != bus.KindMessage && ev.Kind != bus.KindUpdate) {
+		return
+	}
+	p.hooks.WakeAny(userIDs)
+	// The system message that adds or removes a member is published to
+	// the others: the member it names is woken too, since a bot's webhook
+	// is told it (system messages are few; parsing one is cheap).
+	if m := ev.Message; m != nil && m.MessageType == conversations.MessageTypeSystem {
+		var note struct {
+			UserID string `json:"user_id"`
+		}
+		if json.Unmarshal([]byte(m.Content), &note) == nil && note.UserID != "" {
+			p.hooks.Wake(note.UserID)
+		}
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -41,6 +42,7 @@ type hookReceiver struct {
 	requests   int
 	violations []string
 	got        chan wire.WebhookEvent // each event accepted the first time
+	requested  chan struct{}          // a request came (never blocks)
 }
 
 const hang = -1
@@ -49,7 +51,7 @@ func newHookReceiver(t *testing.T, clk clock.Clock) *hookReceiver {
 	if clk == nil {
 		clk = clock.Real{}
 	}
-	r := &hookReceiver{t: t, clk: clk, accepted: map[string]bool{}, lastSeq: map[string]int64{}, got: make(chan wire.WebhookEvent, 1000)}
+	r := &hookReceiver{t: t, clk: clk, accepted: map[string]bool{}, lastSeq: map[string]int64{}, got: make(chan wire.WebhookEvent, 1000), requested: make(chan struct{}, 1)}
 	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
 	t.Cleanup(r.srv.Close)
 	u, _ := url.Parse(r.srv.URL)
@@ -90,6 +92,10 @@ func (r *hookReceiver) serve(w http.ResponseWriter, req *http.Request) {
 	r.requests++
 	secret, fail := r.secret, r.fail
 	r.mu.Unlock()
+	select {
+	case r.requested <- struct{}{}:
+	default:
+	}
 	violation := func(format string, args ...any) {
 		r.mu.Lock()
 		r.violations = append(r.violations, sprintf(format, args...))
@@ -316,6 +322,200 @@ func TestWebhookDelivers(t *testing.T) {
 		rec.none(ctx, srv, "after the webhook was deleted")
 		if err := owner.API.DeleteWebhook(ctx, k.BotID); apiCode(err) != wire.CodeNotFound {
 			t.Fatalf("delete twice: %v", err)
+		}
+	})
+}
+
+// settle waits until the server has no webhook run going.
+func settle(ctx context.Context, t *testing.T, srv *apptest.Server) {
+	t.Helper()
+	if err := srv.App.WebhooksSettled(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// hookEnv is a server with a bot whose webhook is a receiver, its owner,
+// and a person with a 1:1 (conv) with the bot.
+type hookEnv struct {
+	srv          *apptest.Server
+	bot          client.BotKey
+	owner, alice *apptest.User
+	conv         string
+}
+
+// hookSetup starts a hookEnv on clk.
+func hookSetup(ctx context.Context, t *testing.T, cfg config.Config, clk clock.Clock, rec *hookReceiver) hookEnv {
+	t.Helper()
+	cfg.Webhook.AllowInsecureHosts = []string{rec.host}
+	srv := apptest.Start(t, cfg, clk)
+	owner, alice := srv.NewUser(ctx, "owner"), srv.NewUser(ctx, "alice")
+	k, _ := newBot(ctx, t, srv, owner, "faultbot")
+	hook, err := owner.API.SetWebhook(ctx, k.BotID, rec.url())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.setSecret(hook.Secret)
+	conv, err := alice.API.CreateDirect(ctx, k.UserID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hookEnv{srv: srv, bot: k, owner: owner, alice: alice, conv: conv.ConversationID}
+}
+
+// sendREST sends content from u to conv over REST, its content its key.
+func sendREST(ctx context.Context, t *testing.T, u *apptest.User, conv, content string) {
+	t.Helper()
+	if _, err := u.API.SendREST(ctx, conv, content, text("", conv, content)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestWebhookRetriesInOrder: an event the endpoint refuses (a 500, then
+// no answer within --webhook-timeout) holds its conversation back, not
+// the others, and is retried after its backoff on the server's clock; the
+// conversation then goes on in order. The owner sees what happened.
+func TestWebhookRetriesInOrder(t *testing.T) {
+	bothEngines(t, func(t *testing.T, cfg config.Config) {
+		ctx := testCtx(t)
+		clk := clock.NewFake(time.UnixMilli(1_790_000_000_000))
+		rec := newHookReceiver(t, clk)
+		cfg.Webhook.Sweep = time.Hour // the test's clock moves in seconds: wakes alone
+		cfg.Webhook.Timeout = 200 * time.Millisecond
+		env := hookSetup(ctx, t, cfg, clk, rec)
+		srv, k, alice, a := env.srv, env.bot, env.alice, env.conv
+		carol := srv.NewUser(ctx, "carol")
+		c, err := carol.API.CreateDirect(ctx, k.UserID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tries atomic.Int32
+		rec.setFail(func(ev wire.WebhookEvent) int {
+			if !strings.Contains(string(ev.Data), `"a2"`) {
+				return 0
+			}
+			switch tries.Add(1) {
+			case 1:
+				return http.StatusInternalServerError
+			case 2:
+				return hang
+			}
+			return 0
+		})
+		send := func(u *apptest.User, conv, content string) { t.Helper(); sendREST(ctx, t, u, conv, content) }
+		send(alice, a, "a1")
+		if m := rec.nextMessage(ctx); m.Content != "a1" {
+			t.Fatalf("first: %+v", m)
+		}
+		send(alice, a, "a2")
+		send(alice, a, "a3")
+		send(carol, c.ConversationID, "c1")
+		if m := rec.nextMessage(ctx); m.Content != "c1" {
+			t.Fatalf("while a2 waits: %+v, want carol's c1", m)
+		}
+		rec.none(ctx, srv, "before a2's backoff")
+
+		clk.Advance(time.Second) // a2's second try: no answer in time
+		settle(ctx, t, srv)
+		rec.none(ctx, srv, "after a2 timed out")
+		if n := tries.Load(); n != 2 {
+			t.Fatalf("a2 tried %d times, want 2", n)
+		}
+		d, err := env.owner.API.WebhookDeliveries(ctx, k.BotID, "retrying")
+		if err != nil || len(d) != 1 || d[0].Attempts != 2 || d[0].LastStatus != 0 || d[0].LastError == "" || d[0].ConversationID != a {
+			t.Fatalf("retrying deliveries = %+v %v, want a2's, 2 attempts, the last unanswered", d, err)
+		}
+
+		clk.Advance(2 * time.Second)
+		for _, want := range []string{"a2", "a3"} {
+			if m := rec.nextMessage(ctx); m.Content != want {
+				t.Fatalf("after the backoff: %+v, want %s", m, want)
+			}
+		}
+		settle(ctx, t, srv)
+		d, err = env.owner.API.WebhookDeliveries(ctx, k.BotID, "")
+		if err != nil || len(d) != 1 || d[0].Status != "delivered" || d[0].Attempts != 2 {
+			t.Fatalf("deliveries after = %+v %v, want a2's delivered", d, err)
+		}
+		if _, err := env.owner.API.WebhookDeliveries(ctx, k.BotID, "lost"); apiCode(err) != wire.CodeInvalid {
+			t.Fatalf("a bad status filter: %v", err)
+		}
+	})
+}
+
+// TestWebhookCircuitAndParking: an endpoint that keeps failing opens its
+// circuit (no request until the probe, whatever is sent meanwhile); an
+// event still refused after --webhook-retry-for is parked as failed, shown
+// to the owner, and its conversation goes on.
+func TestWebhookCircuitAndParking(t *testing.T) {
+	ctx := testCtx(t)
+	clk := clock.NewFake(time.UnixMilli(1_790_000_000_000))
+	rec := newHookReceiver(t, clk)
+	cfg := apptest.Config(t)
+	cfg.Webhook.Sweep = 24 * time.Hour
+	cfg.Webhook.RetryFor = 3 * time.Hour
+	env := hookSetup(ctx, t, cfg, clk, rec)
+	rec.setFail(func(wire.WebhookEvent) int { return http.StatusServiceUnavailable })
+	sendREST(ctx, t, env.alice, env.conv, "m1")
+	<-rec.requested
+	settle(ctx, t, env.srv)
+	// Backoffs of 1, 2, 4 and 8 s: the fifth failure in a row opens the
+	// circuit for 30 s.
+	for _, d := range []time.Duration{1, 2, 4, 8} {
+		clk.Advance(d * time.Second)
+		settle(ctx, t, env.srv)
+	}
+	if n := rec.count(); n != 5 {
+		t.Fatalf("%d requests before the circuit opened, want 5", n)
+	}
+	sendREST(ctx, t, env.alice, env.conv, "m2")
+	clk.Advance(29 * time.Second)
+	settle(ctx, t, env.srv)
+	if n := rec.count(); n != 5 {
+		t.Fatalf("%d requests while the circuit is open, want still 5", n)
+	}
+	clk.Advance(time.Second) // the probe: refused, the circuit opens for 60 s
+	settle(ctx, t, env.srv)
+	if n := rec.count(); n != 6 {
+		t.Fatalf("%d requests after the probe, want 6", n)
+	}
+	// Past the retry period m1 is parked at its next try and m2 goes; the
+	// endpoint is healthy again by then.
+	for clk.Now().Sub(time.UnixMilli(1_790_000_000_000)) < 3*time.Hour {
+		clk.Advance(time.Hour)
+		settle(ctx, t, env.srv)
+	}
+	rec.setFail(nil)
+	clk.Advance(time.Hour)
+	if m := rec.nextMessage(ctx); m.Content != "m2" {
+		t.Fatalf("after parking m1: %+v, want m2", m)
+	}
+	settle(ctx, t, env.srv)
+	failed, err := env.owner.API.WebhookDeliveries(ctx, env.bot.BotID, "failed")
+	if err != nil || len(failed) != 1 || failed[0].LastStatus != http.StatusServiceUnavailable {
+		t.Fatalf("failed deliveries = %+v %v, want m1's", failed, err)
+	}
+	rec.none(ctx, env.srv, "m1 parked")
+}
+
+// TestWebhookNoLossAcrossRestart: events an endpoint has not accepted are
+// delivered after a restart, each conversation in order, none lost.
+func TestWebhookNoLossAcrossRestart(t *testing.T) {
+	bothEngines(t, func(t *testing.T, cfg config.Config) {
+		ctx := testCtx(t)
+		rec := newHookReceiver(t, nil)
+		env := hookSetup(ctx, t, cfg, nil, rec)
+		rec.setFail(func(wire.WebhookEvent) int { return http.StatusBadGateway })
+		sendREST(ctx, t, env.alice, env.conv, "r0")
+		<-rec.requested
+		for i := 1; i <= 20; i++ {
+			sendREST(ctx, t, env.alice, env.conv, fmt.Sprintf("r%d", i))
+		}
+		env.srv.Restart()
+		rec.setFail(nil)
+		for i := 0; i <= 20; i++ {
+			if m := rec.nextMessage(ctx); m.Content != fmt.Sprintf("r%d", i) {
+				t.Fatalf("after the restart: %+v, want r%d", m, i)
+			}
 		}
 	})
 }

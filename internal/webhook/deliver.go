@@ -96,13 +96,16 @@ func (s *Service) run(ctx context.Context, bot string, h *hookState) {
 
 // arm sets h's timer to wake bot at its earliest retry or probe.
 func (s *Service) arm(bot string, h *hookState) {
+	// While the circuit is open nothing is tried, so the probe is the
+	// next thing due whatever retries fall before it.
 	var at time.Time
-	if !h.openUntil.IsZero() && h.openUntil.After(s.clock.Now()) {
+	if h.openUntil.After(s.clock.Now()) {
 		at = h.openUntil
-	}
-	for _, r := range h.retries {
-		if at.IsZero() || r.nextAt.Before(at) {
-			at = r.nextAt
+	} else {
+		for _, r := range h.retries {
+			if at.IsZero() || r.nextAt.Before(at) {
+				at = r.nextAt
+			}
 		}
 	}
 	if h.timer != nil {

@@ -244,6 +244,12 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	s.runs.Wait()
+	// A node that stops hands its bots over at once: another node, or
+	// this one restarted under another name, need not wait for the leases
+	// to lapse. (A node that dies leaves them for Lease.)
+	if err := s.store.ReleaseWebhook(context.WithoutCancel(ctx), "", s.cfg.Node); err != nil {
+		s.log.Warn("webhook: release leases", "err", err)
+	}
 	return nil
 }
 

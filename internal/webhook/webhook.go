@@ -112,7 +112,8 @@ type Store interface {
 	// LeaseWebhook takes or renews the bot's lease for node until until,
 	// if it is free at now or node's; ok false if another node holds it.
 	LeaseWebhook(ctx context.Context, botID, node string, now, until time.Time) (h Hook, ok bool, err error)
-	// ReleaseWebhook frees the bot's lease if node holds it.
+	// ReleaseWebhook frees the bot's lease if node holds it; botID ""
+	// frees every lease node holds.
 	ReleaseWebhook(ctx context.Context, botID, node string) error
 	// WebhookMessages returns up to limit messages after pos and past the
 	// webhook's cursors, in the bot's memberships, by conversation and

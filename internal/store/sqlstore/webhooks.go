@@ -123,7 +123,8 @@ func (s *Store) LeaseWebhook(ctx context.Context, botID, node string, now, until
 
 // ReleaseWebhook implements webhook.Store.
 func (s *Store) ReleaseWebhook(ctx context.Context, botID, node string) error {
-	if _, err := s.w.ExecContext(ctx, `UPDATE webhooks SET lease_until = 0 WHERE bot_id = ? AND lease_node = ?`, botID, node); err != nil {
+	if _, err := s.w.ExecContext(ctx, `UPDATE webhooks SET lease_until = 0 WHERE (bot_id = ? OR CAST(? AS TEXT) = '') AND lease_node = ?`,
+		botID, botID, node); err != nil {
 		return fmt.Errorf("release webhook: %w", err)
 	}
 	return nil
