@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/parleychat/parley/internal/clock"
@@ -100,9 +102,12 @@ type Service struct {
 
 	sem chan struct{} // a slot per worker
 
+	// bots are the users with a webhook, the ones Wake acts on: read on
+	// every publish, so a map replaced whole rather than locked.
+	bots atomic.Pointer[map[string]bool]
+
 	mu     sync.Mutex
 	ctx    context.Context // Run's; nil before it
-	bots   map[string]bool // users with a webhook: the ones Wake acts on
 	hooks  map[string]*hookState
 	runs   sync.WaitGroup
 	pruned time.Time
@@ -117,8 +122,8 @@ func New(st Store, rcpts Receipts, clk clock.Clock, cfg Config, log *slog.Logger
 		store: st, rcpts: rcpts, clock: clk, cfg: cfg, log: log, obs: obs,
 		guard: outbound.Guard{Resolver: cfg.Resolver, Insecure: cfg.AllowInsecureHosts},
 		sem:   make(chan struct{}, cfg.Workers),
-		bots:  map[string]bool{}, hooks: map[string]*hookState{},
-		idle: make(chan struct{}),
+		hooks: map[string]*hookState{},
+		idle:  make(chan struct{}),
 	}
 	close(s.idle)
 	s.client = s.guard.Client(cfg.Timeout, 2)
@@ -141,10 +146,12 @@ func (s *Service) Set(ctx context.Context, botID, url string) (Hook, error) {
 		return Hook{}, err
 	}
 	s.mu.Lock()
-	s.bots[botID] = true
+	s.setBot(botID, true)
 	// A new URL deserves a fresh start: the old one's failures and
 	// circuit say nothing about it.
-	delete(s.hooks, botID)
+	if h := s.hooks[botID]; h != nil {
+		h.fails, h.opens, h.openUntil = 0, 0, time.Time{}
+	}
 	s.mu.Unlock()
 	s.Wake(botID)
 	return h, nil
@@ -169,7 +176,7 @@ func (s *Service) Remove(ctx context.Context, botID string) error {
 		return err
 	}
 	s.mu.Lock()
-	delete(s.bots, botID)
+	s.setBot(botID, false)
 	s.mu.Unlock()
 	return nil
 }
@@ -183,59 +190,50 @@ func (s *Service) Deliveries(ctx context.Context, botID, status string, limit in
 // Wake says botID may have events to deliver: a commit published to it.
 // Users without a webhook cost a map lookup.
 func (s *Service) Wake(botID string) {
-	s.mu.Lock()
-	if !s.bots[botID] || s.ctx == nil {
-		s.mu.Unlock()
+	if bots := s.bots.Load(); bots == nil || !(*bots)[botID] {
 		return
 	}
-	s.wakeLocked(botID)
+	s.mu.Lock()
+	if s.ctx != nil {
+		s.wakeLocked(botID)
+	}
 	s.mu.Unlock()
 }
 
 // WakeAny wakes the users among ids that have a webhook (a published
 // event's recipients).
 func (s *Service) WakeAny(ids []string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.bots) == 0 || s.ctx == nil {
+	bots := s.bots.Load()
+	if bots == nil || len(*bots) == 0 {
 		return
 	}
 	for _, id := range ids {
-		if s.bots[id] {
-			s.wakeLocked(id)
+		if (*bots)[id] {
+			s.Wake(id)
 		}
 	}
 }
 
 // Run delivers until ctx ends: woken runs, and a sweep every Sweep for
-// what this node was not woken for.
+// what this node was not woken for. The sweep ticks on the wall clock, not
+// the injected one: it is a safety net whose every tick costs queries, and
+// a test that moves its clock by days would otherwise run it thousands of
+// times. Deliveries' own timing (backoff, circuit) is on the injected clock.
 func (s *Service) Run(ctx context.Context) error {
 	s.mu.Lock()
 	s.ctx = ctx
 	s.mu.Unlock()
-	var (
-		tmu  sync.Mutex
-		t    clock.Timer
-		tick func()
-	)
-	tick = func() {
-		if ctx.Err() != nil {
-			return
+	s.sweep(ctx)
+	tick := time.NewTicker(s.cfg.Sweep)
+	defer tick.Stop()
+	for done := false; !done; {
+		select {
+		case <-tick.C:
+			s.sweep(ctx)
+		case <-ctx.Done():
+			done = true
 		}
-		s.sweep(ctx)
-		tmu.Lock()
-		if ctx.Err() == nil {
-			t = s.clock.AfterFunc(s.cfg.Sweep, tick)
-		}
-		tmu.Unlock()
 	}
-	tick()
-	<-ctx.Done()
-	tmu.Lock()
-	if t != nil {
-		t.Stop()
-	}
-	tmu.Unlock()
 	s.mu.Lock()
 	for _, h := range s.hooks {
 		if h.timer != nil {
@@ -270,11 +268,12 @@ func (s *Service) sweep(ctx context.Context) {
 		}
 		return
 	}
-	s.mu.Lock()
-	s.bots = make(map[string]bool, len(bots))
+	set := make(map[string]bool, len(bots))
 	for _, b := range bots {
-		s.bots[b] = true
+		set[b] = true
 	}
+	s.mu.Lock()
+	s.bots.Store(&set)
 	for _, b := range due {
 		s.wakeLocked(b)
 	}
@@ -288,6 +287,21 @@ func (s *Service) sweep(ctx context.Context) {
 			s.log.Warn("webhook: prune deliveries", "err", err)
 		}
 	}
+}
+
+// setBot adds botID to the bots or removes it. Caller holds mu (the
+// writers' lock; readers load the map).
+func (s *Service) setBot(botID string, on bool) {
+	next := map[string]bool{}
+	if cur := s.bots.Load(); cur != nil {
+		maps.Copy(next, *cur)
+	}
+	if on {
+		next[botID] = true
+	} else {
+		delete(next, botID)
+	}
+	s.bots.Store(&next)
 }
 
 // Settled waits until no delivery run is going or asked for (tests: a
