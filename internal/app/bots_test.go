@@ -13,7 +13,7 @@ import (
 
 // newBot creates a bot owned by owner and returns its key and a client
 // signed in with it.
-func newBot(ctx context.Context, t *testing.T, srv *apptest.Server, owner *apptest.User, name string) (client.BotKey, *client.Client) {
+func newBot(ctx context.Context, t testing.TB, srv *apptest.Server, owner *apptest.User, name string) (client.BotKey, *client.Client) {
 	t.Helper()
 	k, err := owner.API.CreateBot(ctx, name, strings.ToUpper(name[:1])+name[1:])
 	if err != nil {
