@@ -526,8 +526,7 @@ func TestWebhookNoLossAcrossRestart(t *testing.T) {
 }
 
 // BenchmarkWebhookDelivery: events per second one bot's webhook takes: a
-// person sends b.N messages to the bot as fast as the WebSocket carries
-// them, and the clock stops when the receiver (verifying each signature)
+// person sends b.N messages to the bot, 256 in flight, and the clock stops when the receiver (verifying each signature)
 // has accepted the last. One bot's events go one request at a time, so
 // this is the per-bot ceiling: the read, sign, POST, cursor and receipt
 // path end to end.
@@ -536,21 +535,42 @@ func BenchmarkWebhookDelivery(b *testing.B) {
 	defer cancel()
 	rec := newHookReceiver(b, nil)
 	rec.quiet = true
-	env := hookSetup(ctx, b, apptest.Config(b), nil, rec)
+	cfg := apptest.Config(b)
+	// One connection sends far faster than a person: its frame limit is
+	// out of the way (the per-user send rate is already off in tests).
+	cfg.RateLimit, cfg.RateBurst = 1e9, 1e6
+	env := hookSetup(ctx, b, cfg, nil, rec)
 	conn := apptest.Dial(ctx, b, env.alice.API)
-	// Acks and statuses are read off so the connection never backs up.
+	// At most window sends unacknowledged: past --max-pending-sends the
+	// server refuses them, and a refused send is not an event.
+	const window = 256
+	acked := make(chan struct{}, window)
+	var refused atomic.Int64
 	go func() {
-		for range conn.Frames() {
+		for f := range conn.Frames() {
+			switch f.Type {
+			case wire.TypeMessageAck:
+				acked <- struct{}{}
+			case wire.TypeError:
+				refused.Add(1)
+				acked <- struct{}{}
+			}
 		}
 	}()
 	b.ResetTimer()
 	for i := range b.N {
+		if i >= window {
+			<-acked
+		}
 		m := wire.NewMessage(fmt.Sprintf("b%d", i), env.conv, "text", "benchmark message", "")
 		if err := conn.Send(ctx, m); err != nil {
 			b.Fatal(err)
 		}
 	}
 	for rec.n.Load() < int64(b.N) {
+		if n := refused.Load(); n > 0 {
+			b.Fatalf("%d sends refused", n)
+		}
 		select {
 		case <-rec.requested:
 		case <-ctx.Done():
