@@ -64,6 +64,8 @@ var restTypes = map[string]struct{ req, resp any }{
 	"GET /api/v1/push/vapid":                                  {nil, VAPIDKey{}},
 	"POST /api/v1/push/subscriptions":                         {PushSubscription{}, nil},
 	"DELETE /api/v1/push/subscriptions":                       {nil, nil},
+	"POST /api/v1/push/relays":                                {PushRelay{}, nil},
+	"DELETE /api/v1/push/relays":                              {nil, nil},
 }
 
 // roundTrip checks data against a new value of proto's type.

@@ -615,6 +615,46 @@ type PushSubscriptionKeys struct {
 	Auth string `json:"auth"`
 }
 
+// PushRelay is the body of POST /api/v1/push/relays (added): a native
+// app's push gateway (a Sygnal-like relay in front of FCM or APNs) that the
+// server POSTs a signed PushRelayNotice to while the device has no
+// connection. One per device, beside its Web Push subscription if any.
+type PushRelay struct {
+	// URL is the relay's endpoint: absolute, https, a public address, at
+	// most 2048 bytes.
+	URL string `json:"url"`
+	// AppID names the app at the relay: 1 to 256 printable ASCII.
+	AppID string `json:"app_id"`
+	// Pushkey is the device's token at the vendor (FCM, APNs), opaque:
+	// 1 to 4096 bytes.
+	Pushkey string `json:"pushkey"`
+}
+
+// PushRelayNotice is the JSON the server POSTs to a relay, signed in the
+// Parley-Signature header (docs/PROTOCOL.md, "Push"): who wrote where,
+// never the content.
+type PushRelayNotice struct {
+	Notice PushRelayNoticeBody `json:"notice"`
+}
+
+// PushRelayNoticeBody is a relay notice's content.
+type PushRelayNoticeBody struct {
+	// ID is unique per notice and the same in its retries; it is also the
+	// Idempotency-Key header.
+	ID             string `json:"id"`
+	Type           string `json:"type"` // "message"
+	AppID          string `json:"app_id"`
+	Pushkey        string `json:"pushkey"`
+	ConversationID string `json:"conversation_id"`
+	SenderID       string `json:"sender_id"`
+	SenderName     string `json:"sender_name"`
+	// Unread is the user's unread count in the conversation, for a badge.
+	Unread int `json:"unread"`
+	// SentAt is when the message was committed, RFC 3339 in UTC to the
+	// second (not Unix milliseconds as elsewhere: a relay passes it on).
+	SentAt string `json:"sent_at"`
+}
+
 // PushNotice is the JSON a push carries to the service worker, encrypted
 // for its device (RFC 8291): who wrote where, never the content.
 type PushNotice struct {

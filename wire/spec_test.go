@@ -34,7 +34,7 @@ var restBodies = []any{
 	Message{}, Quote{}, ReactionCount{}, MessageList{}, RecipientStatus{}, MessageStatus{}, MessageTrace{}, TraceRecipient{}, TraceDevice{},
 	SendRequest{}, SentMessage{}, ReceiptRequest{},
 	CreateMediaRequest{}, Upload{}, Media{}, ServerInfo{}, MediaSupport{}, ServerLimits{},
-	VAPIDKey{}, PushSubscription{}, PushSubscriptionKeys{}, PushNotice{},
+	VAPIDKey{}, PushSubscription{}, PushSubscriptionKeys{}, PushNotice{}, PushRelay{}, PushRelayNotice{}, PushRelayNoticeBody{},
 	ErrorBody{}, ErrorDetail{},
 }
 

@@ -59,6 +59,7 @@ type App struct {
 	api     *api.API
 	push    *push.Service
 	hooks   *webhook.Service
+	devices devicePresence // what push asks of connections
 	caps    connCaps
 	tcp     atomic.Pointer[limits.Listener]
 }
@@ -150,15 +151,16 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	// the REST send paths take from it alike.
 	sends := sendRates(cfg.Abuse)
 
-	pushSvc, err := newPush(cfg, st, hub, cl, clk, log, m)
+	pushSvc, devices, err := newPush(cfg, st, hub, cl, clk, log, m)
 	if err != nil {
 		_ = st.Close()
 		return nil, err
 	}
 	// After each commit the publisher hands push the stored messages; it
-	// queues them and returns (docs/ARCHITECTURE.md, "Web Push").
+	// queues them and returns (docs/ARCHITECTURE.md, "Push: telling devices
+	// that are not connected").
 	committer.Notifier = pushSvc
-	a.push = pushSvc
+	a.push, a.devices = pushSvc, devices
 	a.hooks = webhook.New(st, committer, clk, webhook.Config{
 		Node: webhookNode(cfg), Workers: cfg.Webhook.Workers, Timeout: cfg.Webhook.Timeout,
 		RetryFor: cfg.Webhook.RetryFor, Sweep: cfg.Webhook.Sweep, Retention: cfg.Retention,

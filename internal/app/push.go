@@ -12,17 +12,17 @@ import (
 	"github.com/parleychat/parley/internal/config"
 	"github.com/parleychat/parley/internal/gateway"
 	"github.com/parleychat/parley/internal/metrics"
-	"github.com/parleychat/parley/internal/presence"
 	"github.com/parleychat/parley/internal/push"
 	"github.com/parleychat/parley/internal/store/sqlstore"
 )
 
-// newPush builds the Web Push service. Its key comes from the config or,
-// on a single node, from the data dir (generated at first start). A
+// newPush builds the push service (Web Push and relays). Its key comes
+// from the config or, on a single node, from the data dir (generated at
+// first start). A
 // cluster node without a configured key pushes nothing: keys generated per
 // node would differ, and a push service refuses a push signed by another
 // key than the one the browser subscribed with.
-func newPush(cfg config.Config, st *sqlstore.Store, hub *gateway.Hub, cl *cluster, clk clock.Clock, log *slog.Logger, m *metrics.Metrics) (*push.Service, error) {
+func newPush(cfg config.Config, st *sqlstore.Store, hub *gateway.Hub, cl *cluster, clk clock.Clock, log *slog.Logger, m *metrics.Metrics) (*push.Service, devicePresence, error) {
 	var vapid *push.VAPID
 	var err error
 	switch {
@@ -33,19 +33,19 @@ func newPush(cfg config.Config, st *sqlstore.Store, hub *gateway.Hub, cl *cluste
 	default:
 		log.Warn("web push is off: a cluster node needs --vapid-private-key, the same on every node")
 	}
+	pres := devicePresence{hub: hub}
 	if err != nil {
-		return nil, err
+		return nil, pres, err
 	}
 	if vapid != nil && cfg.Push.VAPIDSubject == "" {
 		log.Warn("--vapid-subject is not set: some push services refuse pushes without a contact")
 	}
 	pcfg := push.Config{AllowInsecureHosts: cfg.Push.AllowInsecureHosts}
-	pres := devicePresence{hub: hub}
 	if cl != nil {
 		pres.dir = cl.dir
 		pcfg.Collapser = redisCollapser{rdb: cl.rdb, prefix: cfg.RedisPrefix + "push:"}
 	}
-	return push.New(st, pres, vapid, clk, pcfg, log, m), nil
+	return push.New(st, pres, vapid, clk, pcfg, log, m), pres, nil
 }
 
 // redisCollapser shares push.Config.Collapse between the nodes: a key per
@@ -66,27 +66,34 @@ func (c redisCollapser) Allow(ctx context.Context, deviceID, conversationID stri
 }
 
 // devicePresence tells push whether a device has an open connection.
-// This node's hub knows its own connections by device; the cluster's
-// directory knows users, not devices. So a device connected here is
-// online, and in a cluster a user online on another node counts as
-// reading there: at worst a device of a user busy elsewhere goes without
-// a notice, never a device whose connection shows the message twice.
+// This node's hub knows its own connections by device; in a cluster the
+// directory knows every node's devices (redisdir counts each connection's
+// device with its user, on the same lease), so a user reading on one
+// device never keeps its other devices from being woken.
 type devicePresence struct {
 	hub *gateway.Hub
-	dir presence.Directory // nil on a single node
+	dir deviceDirectory // nil on a single node
+}
+
+// deviceDirectory is what push asks the cluster's presence directory.
+type deviceDirectory interface {
+	DeviceOnline(ctx context.Context, deviceID string) (bool, error)
 }
 
 func (p devicePresence) DeviceOnline(ctx context.Context, userID, deviceID string) (bool, error) {
 	if p.hub.DeviceOnline(userID, deviceID) {
 		return true, nil
 	}
-	if p.dir == nil || p.hub.Online(userID) {
-		// A single node knows every connection; a user with connections
-		// here is registered on this node, which answers for its own.
-		return false, nil
+	if p.dir == nil {
+		return false, nil // a single node knows every connection
 	}
-	on, err := p.dir.Online(ctx, []string{userID})
-	return on[userID], err
+	return p.dir.DeviceOnline(ctx, deviceID)
+}
+
+// DeviceOnline says whether push counts a device as connected on some
+// node (tests).
+func (a *App) DeviceOnline(ctx context.Context, userID, deviceID string) (bool, error) {
+	return a.devices.DeviceOnline(ctx, userID, deviceID)
 }
 
 // PushSettled waits until every push of the messages committed so far is

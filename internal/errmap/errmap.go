@@ -123,6 +123,7 @@ var table = []entry{
 	{err: profiles.ErrNotGroup, code: wire.CodeInvalid, status: unprocessable},
 
 	{err: push.ErrBadSubscription, code: wire.CodeInvalid},
+	{err: push.ErrBadRelay, code: wire.CodeInvalid},
 	{err: push.ErrDisabled, code: wire.CodeNotFound},
 	{err: webhook.ErrBadURL, code: wire.CodeInvalid},
 	{err: webhook.ErrNoWebhook, code: wire.CodeNotFound},

@@ -83,6 +83,9 @@ func newConn(g *Gateway, sock *socket, dev identity.Device, release func()) *Con
 // UserID is the connection's user (presence.Subscriber).
 func (c *Conn) UserID() string { return c.userID }
 
+// DeviceID is the connection's device (session) (presence.Subscriber).
+func (c *Conn) DeviceID() string { return c.deviceID }
+
 // Deliver queues an event for this connection; it never blocks.
 func (c *Conn) Deliver(ev *bus.Event) {
 	if ev.Kind == bus.KindRevoke {

@@ -38,7 +38,7 @@ type Authenticator interface {
 // Presence tracks online users and their subscribers, and relays typing.
 type Presence interface {
 	Connected(ctx context.Context, sub presence.Subscriber) error
-	Disconnected(ctx context.Context, userID string, timedOut bool)
+	Disconnected(ctx context.Context, userID, deviceID string, timedOut bool)
 	Subscribe(ctx context.Context, sub presence.Subscriber, userIDs []string) error
 	Unsubscribe(sub presence.Subscriber)
 	// ContactChanged re-reads, for sub, the contacts between a and b.
@@ -265,7 +265,7 @@ func (g *Gateway) closed(c *Conn, timedOut bool) {
 		// hears it and asks for a trace sees the close.
 		g.stamps.closed(c.deviceID)
 	}
-	g.Presence.Disconnected(ctx, c.userID, timedOut)
+	g.Presence.Disconnected(ctx, c.userID, c.deviceID, timedOut)
 	c.release()
 	g.mu.Lock()
 	delete(g.conns, c)

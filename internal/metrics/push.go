@@ -8,7 +8,7 @@ import (
 
 var _ push.Observer = pushMetrics{}
 
-// pushMetrics counts Web Push notices (internal/push).
+// pushMetrics counts push notices (internal/push), Web Push and relays.
 type pushMetrics struct {
 	pushes *prometheus.CounterVec
 }
@@ -16,11 +16,13 @@ type pushMetrics struct {
 func newPushMetrics(reg *prometheus.Registry) pushMetrics {
 	p := pushMetrics{pushes: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "parley_push_total",
-		Help: "Web Push notices by result (sent, failed, dropped) and reason (failed: exhausted, status_NNN, store, encrypt; dropped: queue_full, collapsed, gone, endpoint_refused, shutdown).",
-	}, []string{"result", "reason"})}
+		Help: "Push notices by kind (webpush, relay; notice: a committed message before it is planned), result (sent, failed, dropped) and reason (failed: exhausted, status_NNN, store, encrypt; dropped: queue_full, collapsed, gone, endpoint_refused, shutdown).",
+	}, []string{"kind", "result", "reason"})}
 	reg.MustRegister(p.pushes)
 	return p
 }
 
 // Push implements push.Observer.
-func (p pushMetrics) Push(result, reason string) { p.pushes.WithLabelValues(result, reason).Inc() }
+func (p pushMetrics) Push(kind, result, reason string) {
+	p.pushes.WithLabelValues(kind, result, reason).Inc()
+}

@@ -67,6 +67,8 @@ type sub struct {
 
 func (s *sub) UserID() string { return s.user }
 
+func (s *sub) DeviceID() string { return "device-of-" + s.user }
+
 func (s *sub) Deliver(ev *bus.Event) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -96,8 +98,8 @@ type pausingDir struct {
 	counted, resume chan struct{}
 }
 
-func (d *pausingDir) Disconnected(ctx context.Context, userID string) (bool, error) {
-	went, err := d.Local.Disconnected(ctx, userID)
+func (d *pausingDir) Disconnected(ctx context.Context, userID, deviceID string) (bool, error) {
+	went, err := d.Local.Disconnected(ctx, userID, deviceID)
 	close(d.counted)
 	<-d.resume
 	return went, err
@@ -126,7 +128,7 @@ func TestReconnectRightAfterTheDirectorySawTheUserLeaveShowsNothing(t *testing.T
 		t.Fatal(err)
 	}
 	left := make(chan struct{})
-	go func() { tr.Disconnected(ctx, "bob", false); close(left) }()
+	go func() { tr.Disconnected(ctx, "bob", "device-of-bob", false); close(left) }()
 	<-dir.counted // the directory has bob offline; the tracker has not acted yet
 	if err := tr.Connected(ctx, bob2); err != nil {
 		t.Fatal(err)

@@ -16,8 +16,9 @@ type Local struct {
 // NewLocal returns an empty local directory.
 func NewLocal() *Local { return &Local{conns: map[string]int{}} }
 
-// Connected implements Directory.
-func (l *Local) Connected(_ context.Context, userID string) (bool, error) {
+// Connected implements Directory. A single node's hub knows its devices:
+// this counts users alone.
+func (l *Local) Connected(_ context.Context, userID, _ string) (bool, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.conns[userID]++
@@ -25,7 +26,7 @@ func (l *Local) Connected(_ context.Context, userID string) (bool, error) {
 }
 
 // Disconnected implements Directory.
-func (l *Local) Disconnected(_ context.Context, userID string) (bool, error) {
+func (l *Local) Disconnected(_ context.Context, userID, _ string) (bool, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.conns[userID]--
@@ -35,6 +36,12 @@ func (l *Local) Disconnected(_ context.Context, userID string) (bool, error) {
 	delete(l.conns, userID)
 	return true, nil
 }
+
+// DeviceConnected implements Directory: the hub knows devices.
+func (l *Local) DeviceConnected(context.Context, string, string) error { return nil }
+
+// DeviceDisconnected implements Directory.
+func (l *Local) DeviceDisconnected(context.Context, string, string) error { return nil }
 
 // Online implements Directory.
 func (l *Local) Online(_ context.Context, ids []string) (map[string]bool, error) {

@@ -79,10 +79,18 @@ type Change struct {
 // Directory is the online state shared by the nodes. In the embedded mode
 // it is this process (Local); in a cluster it is Redis.
 type Directory interface {
-	// Connected and Disconnected count userID's connections on this node;
-	// they report whether the user became online / went offline anywhere.
-	Connected(ctx context.Context, userID string) (becameOnline bool, err error)
-	Disconnected(ctx context.Context, userID string) (wentOffline bool, err error)
+	// Connected and Disconnected count userID's connections on this node
+	// (the tracker calls them for a user's first and last there), and
+	// that connection's device; they report whether the user became
+	// online / went offline anywhere.
+	Connected(ctx context.Context, userID, deviceID string) (becameOnline bool, err error)
+	Disconnected(ctx context.Context, userID, deviceID string) (wentOffline bool, err error)
+	// DeviceConnected and DeviceDisconnected count the device of any
+	// other connection of a user online on this node: a cluster's
+	// directory knows devices too, since push asks whether a device is
+	// connected, not only its user.
+	DeviceConnected(ctx context.Context, userID, deviceID string) error
+	DeviceDisconnected(ctx context.Context, userID, deviceID string) error
 	// Online tells which of ids have a connection anywhere.
 	Online(ctx context.Context, ids []string) (map[string]bool, error)
 	// Announce hands a change to the trackers of every node that watches
@@ -101,6 +109,7 @@ type Directory interface {
 // Subscriber receives presence events; a connection implements it.
 type Subscriber interface {
 	UserID() string
+	DeviceID() string
 	Deliver(ev *bus.Event)
 }
 
@@ -291,9 +300,13 @@ func (t *Tracker) Connected(ctx context.Context, sub Subscriber) error {
 	// again the connections it counted, and only those.
 	snapErr := t.sendSnapshot(ctx, sub, peers, contacts.ChosenBy)
 	if !first {
+		// Counted for its device alone: the user was online here already.
+		if err := t.dir.DeviceConnected(ctx, userID, sub.DeviceID()); err != nil {
+			return errors.Join(snapErr, fmt.Errorf("presence directory: %w", err))
+		}
 		return snapErr
 	}
-	became, err := t.dir.Connected(ctx, userID)
+	became, err := t.dir.Connected(ctx, userID, sub.DeviceID())
 	if err != nil {
 		return errors.Join(snapErr, fmt.Errorf("presence directory: %w", err))
 	}
@@ -343,7 +356,7 @@ func (t *Tracker) sendSnapshot(ctx context.Context, sub Subscriber, contacts, ch
 // survives a crash right after; subscribers hear of it after the grace,
 // unless it comes back. timedOut skips the grace: the connection was
 // already silent for the whole heartbeat timeout.
-func (t *Tracker) Disconnected(ctx context.Context, userID string, timedOut bool) {
+func (t *Tracker) Disconnected(ctx context.Context, userID, deviceID string, timedOut bool) {
 	ctx = context.WithoutCancel(ctx)
 	now := t.clock.Now()
 	t.mu.Lock()
@@ -356,6 +369,10 @@ func (t *Tracker) Disconnected(ctx context.Context, userID string, timedOut bool
 	last := u.conns <= 0
 	t.mu.Unlock()
 	if !last {
+		// The user stays online here; only its device's count changes.
+		if err := t.dir.DeviceDisconnected(ctx, userID, deviceID); err != nil {
+			t.log.Error("presence directory", "user", userID, "err", err)
+		}
 		return
 	}
 	if err := t.store.SetLastSeen(ctx, userID, now); err != nil {
@@ -380,7 +397,7 @@ func (t *Tracker) Disconnected(ctx context.Context, userID string, timedOut bool
 		t.leaving[userID] = nil
 	}
 	t.mu.Unlock()
-	went, err := t.dir.Disconnected(ctx, userID)
+	went, err := t.dir.Disconnected(ctx, userID, deviceID)
 	if err != nil {
 		t.log.Error("presence directory", "user", userID, "err", err)
 	}

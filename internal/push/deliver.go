@@ -23,37 +23,54 @@ func Topic(conversationID string) string {
 }
 
 // deliver sends one push and decides what its answer means: sent; the
-// subscription is gone (404, 410: deleted); worth another try later (429,
-// 5xx, no answer); or refused for good (any other 4xx: a bad VAPID key or
-// payload, which another try would not fix).
+// subscription or relay is gone (404, 410: deleted); worth another try
+// later (429, 5xx, no answer); or refused for good (any other 4xx: a bad
+// VAPID key or payload, which another try would not fix). Web Push and
+// relays answer alike.
 func (s *Service) deliver(ctx context.Context, d *delivery) {
 	d.attempt++
-	status, err := s.post(ctx, d)
+	kind := d.kind()
+	var status int
+	var err error
+	if d.relay != nil {
+		status, err = s.postRelay(ctx, d)
+	} else {
+		status, err = s.post(ctx, d)
+	}
 	switch {
 	case err == nil && status >= 200 && status < 300:
-		s.count("sent", "")
+		s.count(kind, "sent", "")
 	case err == nil && (status == http.StatusNotFound || status == http.StatusGone):
-		// The browser unsubscribed or the subscription expired: it will
-		// never work again.
-		if err := s.store.DeletePushSubscription(context.WithoutCancel(ctx), d.sub.DeviceID, d.sub.Endpoint); err != nil {
-			s.log.Warn("push: delete gone subscription", "device_id", d.sub.DeviceID, "err", err)
+		// The browser unsubscribed, the subscription expired, or the
+		// relay no longer knows the pushkey: it will never work again.
+		// Deleted only if it is still the one pushed to: a device that
+		// registered again meanwhile keeps its new one.
+		dctx := context.WithoutCancel(ctx)
+		var derr error
+		if d.relay != nil {
+			derr = s.store.DeletePushRelay(dctx, d.relay.DeviceID, d.relay.URL, d.relay.Pushkey)
+		} else {
+			derr = s.store.DeletePushSubscription(dctx, d.sub.DeviceID, d.sub.Endpoint)
 		}
-		s.count("dropped", "gone")
-	case errors.Is(err, ErrBadSubscription) || outbound.Refused(err):
-		s.log.Warn("push: endpoint refused", "device_id", d.sub.DeviceID, "err", err)
-		s.count("dropped", "endpoint_refused")
+		if derr != nil {
+			s.log.Warn("push: delete gone "+kind, "device_id", d.deviceID(), "err", derr)
+		}
+		s.count(kind, "dropped", "gone")
+	case errors.Is(err, ErrBadSubscription) || errors.Is(err, ErrBadRelay) || outbound.Refused(err):
+		s.log.Warn("push: endpoint refused", "kind", kind, "device_id", d.deviceID(), "err", err)
+		s.count(kind, "dropped", "endpoint_refused")
 	case ctx.Err() != nil:
-		s.count("dropped", "shutdown")
+		s.count(kind, "dropped", "shutdown")
 	case err != nil || status == http.StatusTooManyRequests || status >= 500:
 		if d.attempt >= s.cfg.Attempts {
-			s.log.Info("push: giving up", "device_id", d.sub.DeviceID, "status", status, "err", err, "attempts", d.attempt)
-			s.count("failed", "exhausted")
+			s.log.Info("push: giving up", "kind", kind, "device_id", d.deviceID(), "status", status, "err", err, "attempts", d.attempt)
+			s.count(kind, "failed", "exhausted")
 			return
 		}
 		s.retry(d)
 	default:
-		s.log.Warn("push: refused by the push service", "device_id", d.sub.DeviceID, "status", status)
-		s.count("failed", "status_"+strconv.Itoa(status))
+		s.log.Warn("push: refused by the push service", "kind", kind, "device_id", d.deviceID(), "status", status)
+		s.count(kind, "failed", "status_"+strconv.Itoa(status))
 	}
 }
 
@@ -92,6 +109,31 @@ func (s *Service) post(ctx context.Context, d *delivery) (int, error) {
 	req.Header.Set("TTL", strconv.Itoa(int(s.cfg.TTL/time.Second)))
 	req.Header.Set("Topic", d.topic)
 	req.Header.Set("Urgency", "high")
+	return s.do(req)
+}
+
+// postRelay sends a relay notice once, signed now (a retry is signed
+// anew, so its t stays fresh; its id stays the same), and returns the
+// relay's status.
+func (s *Service) postRelay(ctx context.Context, d *delivery) (int, error) {
+	if err := checkRelayURL(ctx, s.guard, d.relay.URL); err != nil {
+		return 0, err
+	}
+	sig, err := s.vapid.SignNotice(d.body, s.clock.Now())
+	if err != nil {
+		return 0, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.relay.URL, bytes.NewReader(d.body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Idempotency-Key", d.id)
+	req.Header.Set(SignatureHeader, sig)
+	return s.do(req)
+}
+
+func (s *Service) do(req *http.Request) (int, error) {
 	resp, err := s.client.Do(req)
 	if err != nil {
 		return 0, err

@@ -1,7 +1,9 @@
-// Package push sends Web Push notices (RFC 8030, with RFC 8291 payload
-// encryption and RFC 8292 VAPID) to devices that have no open connection
-// when a message for them is committed, so that a closed browser tab or
-// an installed web app can tell its user. A notice never carries content:
+// Package push tells devices that have no open connection that a message
+// for them was committed: by Web Push (RFC 8030, with RFC 8291 payload
+// encryption and RFC 8292 VAPID), so that a closed browser tab or an
+// installed web app can tell its user, and by push relays, the HTTPS
+// gateways of native apps' vendors (in front of FCM or APNs), which get a
+// JSON notice signed with the same VAPID key. A notice never carries content:
 // it names the conversation and the sender and counts the unread, and the
 // client fetches the rest over its own authenticated connection.
 package push
@@ -14,6 +16,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/oklog/ulid/v2"
+
 	"github.com/parleychat/parley/internal/clock"
 	"github.com/parleychat/parley/internal/conversations"
 	"github.com/parleychat/parley/internal/fault"
@@ -23,7 +27,7 @@ import (
 
 var _ messaging.Notifier = (*Service)(nil)
 
-// Store keeps subscriptions and answers who to notify.
+// Store keeps subscriptions and relays and answers who to notify.
 type Store interface {
 	// PutPushSubscription stores s as its device's one subscription,
 	// replacing any; a device that no longer exists stores nothing.
@@ -32,26 +36,53 @@ type Store interface {
 	// with endpoint set, only if it is still that one (a device that
 	// subscribed again meanwhile keeps its new one).
 	DeletePushSubscription(ctx context.Context, deviceID, endpoint string) error
-	// PushTargets returns the subscriptions of conversationID's members
-	// other than senderID whose read cursor is before seq, each with its
-	// user's unread count there at now, and the sender's display name.
+	// PutPushRelay stores r as its device's one relay, replacing any; a
+	// device that no longer exists stores nothing.
+	PutPushRelay(ctx context.Context, r Relay) error
+	// DeletePushRelay deletes deviceID's relay, if any; with url set,
+	// only if it is still that url and pushkey.
+	DeletePushRelay(ctx context.Context, deviceID, url, pushkey string) error
+	// PushTargets returns the subscriptions and the relays of
+	// conversationID's members other than senderID whose read cursor is
+	// before seq, each with its user's unread count there at now, and
+	// the sender's display name: one read for both kinds.
 	PushTargets(ctx context.Context, conversationID, senderID string, seq int64, now time.Time) (senderName string, targets []Target, err error)
 }
 
-// Target is a subscription to notify and the badge it shows.
+// Target is a subscription or a relay to notify and the badge it shows:
+// a relay when Relay.URL is set, else the Web Push Subscription.
 type Target struct {
 	Subscription
+	Relay  Relay
 	Unread int
 }
+
+// device is the device a target reaches.
+func (t Target) device() (userID, deviceID string) {
+	if t.Relay.URL != "" {
+		return t.Relay.UserID, t.Relay.DeviceID
+	}
+	return t.UserID, t.DeviceID
+}
+
+// Kinds of push, the kind label of Observer.Push.
+const (
+	KindWebPush = "webpush"
+	KindRelay   = "relay"
+	// KindNotice counts what happens to a committed message before it
+	// is planned into pushes of either kind (a full queue, a store error).
+	KindNotice = "notice"
+)
 
 // Presence says whether a device has an open connection on any node.
 type Presence interface {
 	DeviceOnline(ctx context.Context, userID, deviceID string) (bool, error)
 }
 
-// Observer counts pushes: result is "sent", "failed" or "dropped".
+// Observer counts pushes: kind is KindWebPush, KindRelay or KindNotice;
+// result is "sent", "failed" or "dropped".
 type Observer interface {
-	Push(result, reason string)
+	Push(kind, result, reason string)
 }
 
 // Payload is the JSON a notice carries, encrypted for its device. It says
@@ -77,13 +108,14 @@ type Config struct {
 	// is the wait before the second, doubled before each next.
 	Attempts int
 	Backoff  time.Duration
-	// Timeout bounds one request to a push service.
+	// Timeout bounds one request to a push service or relay.
 	Timeout time.Duration
 	// TTL is how long the push service keeps a notice for a device that
 	// is not reachable (the TTL header).
 	TTL time.Duration
 	// AllowInsecureHosts may be http and resolve to private or loopback
-	// addresses (host or host:port): tests, self-hosted push services.
+	// addresses (host or host:port): tests, self-hosted push services and
+	// relays.
 	AllowInsecureHosts []string
 	// Resolver resolves endpoints' hosts; nil is net.DefaultResolver.
 	Resolver outbound.Resolver
@@ -157,6 +189,7 @@ type notice struct {
 	conversationID string
 	senderID       string
 	seq            int64
+	sentAt         time.Time
 	// members is the commit's member list as it is: nobody changes it
 	// after the commit, and copying it would cost the publishing
 	// goroutine an allocation per message.
@@ -165,11 +198,29 @@ type notice struct {
 
 type collapseKey struct{ device, conversation string }
 
+// delivery is one push: to sub (Web Push, body encrypted for it) or, with
+// relay set, to a relay (body the JSON notice, signed at each attempt).
 type delivery struct {
 	sub     Subscription
+	relay   *Relay
 	body    []byte
 	topic   string
+	id      string // the relay notice's id, its Idempotency-Key
 	attempt int
+}
+
+func (d *delivery) kind() string {
+	if d.relay != nil {
+		return KindRelay
+	}
+	return KindWebPush
+}
+
+func (d *delivery) deviceID() string {
+	if d.relay != nil {
+		return d.relay.DeviceID
+	}
+	return d.sub.DeviceID
 }
 
 // New returns a service; Run must be called to send. vapid nil is ErrDisabled.
@@ -222,6 +273,26 @@ func (s *Service) Unsubscribe(ctx context.Context, deviceID string) error {
 	return s.store.DeletePushSubscription(ctx, deviceID, "")
 }
 
+// RegisterRelay validates r and stores it as its device's relay.
+func (s *Service) RegisterRelay(ctx context.Context, r Relay) error {
+	if s.vapid == nil {
+		return ErrDisabled
+	}
+	if err := r.validate(ctx, s.guard); err != nil {
+		return err
+	}
+	r.CreatedAt = s.clock.Now()
+	return s.store.PutPushRelay(ctx, r)
+}
+
+// UnregisterRelay deletes deviceID's relay; none is no error.
+func (s *Service) UnregisterRelay(ctx context.Context, deviceID string) error {
+	if s.vapid == nil {
+		return ErrDisabled
+	}
+	return s.store.DeletePushRelay(ctx, deviceID, "", "")
+}
+
 // Stored implements messaging.Notifier. It runs on the committer's
 // publishing goroutine, so it only queues: a full queue drops the notice
 // (counted) rather than wait.
@@ -232,7 +303,7 @@ func (s *Service) Stored(m messaging.Message, members []string) {
 	if len(members) < 2 {
 		return // the sender alone (a withheld or lone-member message)
 	}
-	n := notice{conversationID: m.ConversationID, senderID: m.SenderID, seq: m.Seq, members: members}
+	n := notice{conversationID: m.ConversationID, senderID: m.SenderID, seq: m.Seq, sentAt: m.CreatedAt, members: members}
 	if !s.begin() {
 		return
 	}
@@ -240,7 +311,7 @@ func (s *Service) Stored(m messaging.Message, members []string) {
 	case s.notices <- n:
 	default:
 		s.done()
-		s.count("dropped", "queue_full")
+		s.count(KindNotice, "dropped", "queue_full")
 	}
 }
 
@@ -298,15 +369,15 @@ func (s *Service) done() {
 	}
 }
 
-func (s *Service) count(result, reason string) {
+func (s *Service) count(kind, result, reason string) {
 	if s.obs != nil {
-		s.obs.Push(result, reason)
+		s.obs.Push(kind, result, reason)
 	}
 }
 
-// plan turns each notice into pushes: one per recipient device that has
-// a subscription, no connection, a read cursor before the message and no
-// notice for the conversation within Collapse.
+// plan turns each notice into pushes: one per subscription or relay of
+// each recipient device that has no connection, a read cursor before the
+// message and no notice for the conversation within Collapse.
 func (s *Service) plan(ctx context.Context) {
 	for {
 		select {
@@ -324,7 +395,7 @@ func (s *Service) planOne(ctx context.Context, n notice) {
 	name, targets, err := s.store.PushTargets(ctx, n.conversationID, n.senderID, n.seq, now)
 	if err != nil {
 		s.log.Warn("push: read targets", "conversation_id", n.conversationID, "err", err)
-		s.count("failed", "store")
+		s.count(KindNotice, "failed", "store")
 		return
 	}
 	if len(targets) == 0 {
@@ -335,41 +406,92 @@ func (s *Service) planOne(ctx context.Context, n notice) {
 	for _, u := range n.members {
 		members[u] = true
 	}
+	sentAt := n.sentAt
+	if sentAt.IsZero() {
+		sentAt = now
+	}
+	// A device with both a subscription and a relay is decided once: its
+	// presence asked once, its collapse window taken once, and then both
+	// are told.
+	decided := make(map[string]bool, len(targets))
 	for _, t := range targets {
+		userID, deviceID := t.device()
 		// Only the members the commit fanned out to: not one who left
 		// or joined since.
-		if !members[t.UserID] {
+		if !members[userID] {
 			continue
 		}
-		online, err := s.pres.DeviceOnline(ctx, t.UserID, t.DeviceID)
-		if err != nil {
-			s.log.Warn("push: presence", "user_id", t.UserID, "err", err)
+		kind := KindWebPush
+		if t.Relay.URL != "" {
+			kind = KindRelay
+		}
+		ok, seen := decided[deviceID]
+		if !seen {
+			ok = s.decide(ctx, kind, userID, deviceID, n.conversationID, now)
+			decided[deviceID] = ok
+		}
+		if !ok {
 			continue
 		}
-		if online {
-			continue // the connection delivers it
-		}
-		if !s.allow(ctx, t.DeviceID, n.conversationID, now) {
-			s.count("dropped", "collapsed")
+		if kind == KindRelay {
+			s.planRelay(t, n, name, sentAt)
 			continue
 		}
 		body, err := json.Marshal(Payload{Type: "message", ConversationID: n.conversationID, SenderID: n.senderID, SenderName: name, Unread: t.Unread})
 		if err != nil {
-			s.count("failed", "encode")
+			s.count(kind, "failed", "encode")
 			continue
 		}
 		p256dh, auth, err := t.keys()
 		if err != nil {
-			s.count("failed", "bad_keys")
+			s.count(kind, "failed", "bad_keys")
 			continue
 		}
 		if body, err = Encrypt(body, p256dh, auth); err != nil {
-			s.log.Warn("push: encrypt", "device_id", t.DeviceID, "err", err)
-			s.count("failed", "encrypt")
+			s.log.Warn("push: encrypt", "device_id", deviceID, "err", err)
+			s.count(kind, "failed", "encrypt")
 			continue
 		}
 		s.enqueue(&delivery{sub: t.Subscription, body: body, topic: Topic(n.conversationID)})
 	}
+}
+
+// decide says whether a device is told of a message now: it has no open
+// connection and no notice of the conversation within Collapse.
+func (s *Service) decide(ctx context.Context, kind, userID, deviceID, conversationID string, now time.Time) bool {
+	online, err := s.pres.DeviceOnline(ctx, userID, deviceID)
+	if err != nil {
+		s.log.Warn("push: presence", "user_id", userID, "err", err)
+		return false
+	}
+	if online {
+		return false // the connection delivers it
+	}
+	if !s.allow(ctx, deviceID, conversationID, now) {
+		s.count(kind, "dropped", "collapsed")
+		return false
+	}
+	return true
+}
+
+// newNoticeID is a relay notice's id: a ULID, unique and sortable.
+func newNoticeID() string { return ulid.Make().String() }
+
+// planRelay queues the notice of n for a relay target: JSON, never the
+// content, with an id that stays the same across its retries.
+func (s *Service) planRelay(t Target, n notice, senderName string, sentAt time.Time) {
+	r := t.Relay
+	id := newNoticeID()
+	body, err := json.Marshal(RelayNotice{Notice: RelayNoticeBody{
+		ID: id, Type: "message", AppID: r.AppID, Pushkey: r.Pushkey,
+		ConversationID: n.conversationID, SenderID: n.senderID, SenderName: senderName,
+		Unread: t.Unread, SentAt: sentAt.UTC().Format(time.RFC3339),
+	}})
+	if err != nil {
+		s.count(KindRelay, "failed", "encode")
+		return
+	}
+	s.enqueue(&delivery{relay: &r, body: body, id: id})
 }
 
 // allow applies Collapse: the shared Collapser if there is one, else this
@@ -414,7 +536,7 @@ func (s *Service) enqueue(d *delivery) {
 	case s.deliveries <- d:
 	default:
 		s.done()
-		s.count("dropped", "queue_full")
+		s.count(d.kind(), "dropped", "queue_full")
 	}
 }
 

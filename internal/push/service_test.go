@@ -22,7 +22,28 @@ import (
 type memStore struct {
 	mu      sync.Mutex
 	subs    map[string]Subscription
+	relays  map[string]Relay
 	deleted chan string
+}
+
+func (m *memStore) PutPushRelay(_ context.Context, r Relay) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.relays == nil {
+		m.relays = map[string]Relay{}
+	}
+	m.relays[r.DeviceID] = r
+	return nil
+}
+
+func (m *memStore) DeletePushRelay(_ context.Context, deviceID, url, pushkey string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if r, ok := m.relays[deviceID]; ok && (url == "" || r.URL == url && r.Pushkey == pushkey) {
+		delete(m.relays, deviceID)
+		m.deleted <- deviceID
+	}
+	return nil
 }
 
 func (m *memStore) PutPushSubscription(_ context.Context, s Subscription) error {
@@ -51,6 +72,11 @@ func (m *memStore) PushTargets(_ context.Context, _, senderID string, _ int64, _
 			out = append(out, Target{Subscription: s, Unread: 1})
 		}
 	}
+	for _, r := range m.relays {
+		if r.UserID != senderID {
+			out = append(out, Target{Relay: r, Unread: 1})
+		}
+	}
 	return "Alice", out, nil
 }
 
@@ -63,10 +89,12 @@ type counts struct {
 	n  map[string]int
 }
 
-func (c *counts) Push(result, reason string) {
+// Push counts result/reason, and kind:result/reason apart.
+func (c *counts) Push(kind, result, reason string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.n[result+"/"+reason]++
+	c.n[kind+":"+result+"/"+reason]++
 }
 
 func (c *counts) get(k string) int {

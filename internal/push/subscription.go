@@ -16,9 +16,9 @@ import (
 // P-256 point, an auth that is not 16 bytes.
 var ErrBadSubscription = errors.New("invalid push subscription")
 
-// ErrDisabled: this node sends no pushes (a cluster node without a shared
-// --vapid-private-key).
-var ErrDisabled = errors.New("web push is not configured on this server")
+// ErrDisabled: this node sends no pushes, Web Push or relay (a cluster
+// node without a shared --vapid-private-key).
+var ErrDisabled = errors.New("push is not configured on this server")
 
 // Subscription is a device's push subscription, as its browser made it.
 type Subscription struct {

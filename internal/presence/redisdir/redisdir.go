@@ -4,14 +4,20 @@
 //
 //	pres:{user}        hash node -> open connections of user on that node
 //	node-users:{node}  set of users with connections on node
+//	dev:{device}       hash node -> open connections of device on that node
+//	node-devices:{node} set of devices with connections on node
 //	alive:{node}       exists while node heartbeats (expires after Lease)
 //	nodes              hash node -> its last heartbeat (ms), for the janitor
 //	p:{user}           pub/sub channel of user's presence changes
 //
-// A user is online while some live node counts a connection of it. When a
-// node dies its alive key expires; the janitor of any surviving node (one
-// wins a lock) removes the dead node's counts and reports every user left
-// with none anywhere, last seen at the dead node's last heartbeat. Redis
+// A user is online while some live node counts a connection of it; a
+// device likewise (push asks about devices: a user reading on one device
+// must not keep its other devices from being woken). When a node dies its
+// alive key expires, so its counts stop counting at once; the janitor of
+// any surviving node (one wins a lock) then removes the dead node's counts
+// and reports every user left with none anywhere, last seen at the dead
+// node's last heartbeat. A device's counts ride on the user's: the same
+// script, the same round trip, the same expiry and janitor. Redis
 // keeps nothing on disk here: after a Redis restart each node notices its
 // alive key gone and registers its local connections again.
 package redisdir
@@ -50,6 +56,7 @@ type Directory struct {
 
 	mu       sync.Mutex
 	conns    map[string]int // user -> connections here (to re-register)
+	devs     map[string]int // device -> connections here (to re-register)
 	onChange func(presence.Change)
 	gone     func(string, time.Time)
 }
@@ -61,7 +68,8 @@ func New(rdb *redis.Client, cfg Config, log *slog.Logger) *Directory {
 	if cfg.Lease <= 0 {
 		cfg.Lease = 15 * time.Second
 	}
-	return &Directory{rdb: rdb, cfg: cfg, log: log, subs: redisbus.NewSubscriptions(rdb, log), conns: map[string]int{}}
+	return &Directory{rdb: rdb, cfg: cfg, log: log, subs: redisbus.NewSubscriptions(rdb, log),
+		conns: map[string]int{}, devs: map[string]int{}}
 }
 
 func (d *Directory) key(parts ...string) string {
@@ -83,17 +91,40 @@ end
 return total`
 
 var (
+	// connectScript counts a connection of user ARGV[3] (KEYS[1], [2])
+	// and of its device ARGV[4] (KEYS[3], [4]) on node ARGV[2].
 	connectScript = redis.NewScript(`
 redis.call('HINCRBY', KEYS[1], ARGV[2], 1)
 redis.call('SADD', KEYS[2], ARGV[3])
+redis.call('HINCRBY', KEYS[3], ARGV[2], 1)
+redis.call('SADD', KEYS[4], ARGV[4])
 ` + liveTotal)
 	disconnectScript = redis.NewScript(`
+local d = redis.call('HINCRBY', KEYS[3], ARGV[2], -1)
+if d <= 0 then
+  redis.call('HDEL', KEYS[3], ARGV[2])
+  redis.call('SREM', KEYS[4], ARGV[4])
+end
 local n = redis.call('HINCRBY', KEYS[1], ARGV[2], -1)
 if n <= 0 then
   redis.call('HDEL', KEYS[1], ARGV[2])
   redis.call('SREM', KEYS[2], ARGV[3])
 end
 ` + liveTotal)
+	// deviceConnectScript and deviceDisconnectScript count a connection
+	// of device ARGV[2] (KEYS[1], [2]) on node ARGV[1] alone: another
+	// connection of a user already counted on this node.
+	deviceConnectScript = redis.NewScript(`
+redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
+redis.call('SADD', KEYS[2], ARGV[2])
+return 1`)
+	deviceDisconnectScript = redis.NewScript(`
+local d = redis.call('HINCRBY', KEYS[1], ARGV[1], -1)
+if d <= 0 then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  redis.call('SREM', KEYS[2], ARGV[2])
+end
+return 1`)
 	totalScript = redis.NewScript(liveTotal)
 	// dropNodeScript removes a dead node's count of one user and returns
 	// what is left on live nodes.
@@ -102,13 +133,19 @@ redis.call('HDEL', KEYS[1], ARGV[2])
 ` + liveTotal)
 )
 
-// Connected implements presence.Directory.
-func (d *Directory) Connected(ctx context.Context, userID string) (bool, error) {
+func (d *Directory) keys(userID, deviceID string) []string {
+	return []string{d.key("pres:", userID), d.key("node-users:", d.cfg.Node), d.key("dev:", deviceID), d.key("node-devices:", d.cfg.Node)}
+}
+
+// Connected implements presence.Directory: one script counts the user on
+// this node and its connection's device, the round trip a connect made
+// before devices were counted.
+func (d *Directory) Connected(ctx context.Context, userID, deviceID string) (bool, error) {
 	d.mu.Lock()
 	d.conns[userID]++
+	d.devs[deviceID]++
 	d.mu.Unlock()
-	n, err := connectScript.Run(ctx, d.rdb, []string{d.key("pres:", userID), d.key("node-users:", d.cfg.Node)},
-		d.key("alive:"), d.cfg.Node, userID).Int()
+	n, err := connectScript.Run(ctx, d.rdb, d.keys(userID, deviceID), d.key("alive:"), d.cfg.Node, userID, deviceID).Int()
 	if err != nil {
 		return false, fmt.Errorf("redis connect: %w", err)
 	}
@@ -116,15 +153,18 @@ func (d *Directory) Connected(ctx context.Context, userID string) (bool, error) 
 }
 
 // Disconnected implements presence.Directory.
-func (d *Directory) Disconnected(ctx context.Context, userID string) (bool, error) {
+func (d *Directory) Disconnected(ctx context.Context, userID, deviceID string) (bool, error) {
 	d.mu.Lock()
 	d.conns[userID]--
 	if d.conns[userID] <= 0 {
 		delete(d.conns, userID)
 	}
+	d.devs[deviceID]--
+	if d.devs[deviceID] <= 0 {
+		delete(d.devs, deviceID)
+	}
 	d.mu.Unlock()
-	n, err := disconnectScript.Run(ctx, d.rdb, []string{d.key("pres:", userID), d.key("node-users:", d.cfg.Node)},
-		d.key("alive:"), d.cfg.Node, userID).Int()
+	n, err := disconnectScript.Run(ctx, d.rdb, d.keys(userID, deviceID), d.key("alive:"), d.cfg.Node, userID, deviceID).Int()
 	if err != nil {
 		return false, fmt.Errorf("redis disconnect: %w", err)
 	}
@@ -157,6 +197,42 @@ func (d *Directory) Online(ctx context.Context, ids []string) (map[string]bool, 
 		out[id] = n > 0
 	}
 	return out, nil
+}
+
+// DeviceConnected implements presence.Directory.
+func (d *Directory) DeviceConnected(ctx context.Context, _, deviceID string) error {
+	d.mu.Lock()
+	d.devs[deviceID]++
+	d.mu.Unlock()
+	keys := []string{d.key("dev:", deviceID), d.key("node-devices:", d.cfg.Node)}
+	if err := deviceConnectScript.Run(ctx, d.rdb, keys, d.cfg.Node, deviceID).Err(); err != nil {
+		return fmt.Errorf("redis device connect: %w", err)
+	}
+	return nil
+}
+
+// DeviceDisconnected implements presence.Directory.
+func (d *Directory) DeviceDisconnected(ctx context.Context, _, deviceID string) error {
+	d.mu.Lock()
+	d.devs[deviceID]--
+	if d.devs[deviceID] <= 0 {
+		delete(d.devs, deviceID)
+	}
+	d.mu.Unlock()
+	keys := []string{d.key("dev:", deviceID), d.key("node-devices:", d.cfg.Node)}
+	if err := deviceDisconnectScript.Run(ctx, d.rdb, keys, d.cfg.Node, deviceID).Err(); err != nil {
+		return fmt.Errorf("redis device disconnect: %w", err)
+	}
+	return nil
+}
+
+// DeviceOnline reports whether deviceID has a connection on a live node.
+func (d *Directory) DeviceOnline(ctx context.Context, deviceID string) (bool, error) {
+	n, err := totalScript.Run(ctx, d.rdb, []string{d.key("dev:", deviceID)}, d.key("alive:")).Int()
+	if err != nil {
+		return false, fmt.Errorf("redis device online: %w", err)
+	}
+	return n > 0, nil
 }
 
 type wireChange struct {
@@ -270,6 +346,10 @@ func (d *Directory) beat(ctx context.Context) {
 	for u, n := range d.conns {
 		conns[u] = n
 	}
+	devs := make(map[string]int, len(d.devs))
+	for dev, n := range d.devs {
+		devs[dev] = n
+	}
 	d.mu.Unlock()
 	if len(conns) == 0 {
 		return
@@ -278,6 +358,10 @@ func (d *Directory) beat(ctx context.Context) {
 	for u, n := range conns {
 		pipe.HSet(ctx, d.key("pres:", u), d.cfg.Node, n)
 		pipe.SAdd(ctx, d.key("node-users:", d.cfg.Node), u)
+	}
+	for dev, n := range devs {
+		pipe.HSet(ctx, d.key("dev:", dev), d.cfg.Node, n)
+		pipe.SAdd(ctx, d.key("node-devices:", d.cfg.Node), dev)
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		d.log.Warn("presence re-register", "users", len(conns), "err", err)
@@ -329,7 +413,24 @@ func (d *Directory) bury(ctx context.Context, node string, lastBeat time.Time) {
 			gone(u, lastBeat)
 		}
 	}
-	d.rdb.Del(ctx, d.key("node-users:", node))
+	// Its devices' counts: already not counted (the node is not alive),
+	// removed so they do not outlive it.
+	devices, err := d.rdb.SMembers(ctx, d.key("node-devices:", node)).Result()
+	if err != nil {
+		d.log.Warn("presence janitor", "node", node, "err", err)
+		return
+	}
+	if len(devices) > 0 {
+		pipe := d.rdb.Pipeline()
+		for _, dev := range devices {
+			pipe.HDel(ctx, d.key("dev:", dev), node)
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			d.log.Warn("presence janitor", "node", node, "devices", len(devices), "err", err)
+			return
+		}
+	}
+	d.rdb.Del(ctx, d.key("node-users:", node), d.key("node-devices:", node))
 	d.rdb.HDel(ctx, d.key("nodes"), node)
 	d.log.Info("presence janitor buried a node", "node", node, "users", len(users), "last_heartbeat", lastBeat)
 }

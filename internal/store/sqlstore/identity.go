@@ -146,6 +146,9 @@ func deleteDevice(ctx context.Context, tx *Tx, id string) error {
 	if _, err := tx.ExecContext(ctx, `DELETE FROM push_subscriptions WHERE device_id = ?`, id); err != nil {
 		return fmt.Errorf("delete device push subscription: %w", err)
 	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM push_relays WHERE device_id = ?`, id); err != nil {
+		return fmt.Errorf("delete device push relay: %w", err)
+	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM device_cursors WHERE device_id = ?`, id); err != nil {
 		return fmt.Errorf("delete device cursors: %w", err)
 	}

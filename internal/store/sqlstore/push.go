@@ -37,21 +37,56 @@ func (s *Store) DeletePushSubscription(ctx context.Context, deviceID, endpoint s
 	return nil
 }
 
+// PutPushRelay implements push.Store, as PutPushSubscription does.
+func (s *Store) PutPushRelay(ctx context.Context, r push.Relay) error {
+	if _, err := s.w.ExecContext(ctx, `
+		INSERT INTO push_relays (device_id, user_id, url, app_id, pushkey, created_at)
+		SELECT id, user_id, ?, ?, ?, CAST(? AS BIGINT) FROM devices WHERE id = ? AND user_id = ?
+		ON CONFLICT (device_id) DO UPDATE SET
+		       url = excluded.url, app_id = excluded.app_id, pushkey = excluded.pushkey,
+		       created_at = excluded.created_at`,
+		r.URL, r.AppID, r.Pushkey, ms(r.CreatedAt), r.DeviceID, r.UserID); err != nil {
+		return fmt.Errorf("put push relay: %w", err)
+	}
+	return nil
+}
+
+// DeletePushRelay implements push.Store.
+func (s *Store) DeletePushRelay(ctx context.Context, deviceID, url, pushkey string) error {
+	q, args := `DELETE FROM push_relays WHERE device_id = ?`, []any{deviceID}
+	if url != "" {
+		q, args = q+` AND url = ? AND pushkey = ?`, append(args, url, pushkey)
+	}
+	if _, err := s.w.ExecContext(ctx, q, args...); err != nil {
+		return fmt.Errorf("delete push relay: %w", err)
+	}
+	return nil
+}
+
+// pushUnread is a member's unread count in its conversation, as the
+// conversation list counts it (ConversationsOf); ? is now.
+const pushUnread = `(SELECT count(*) FROM messages m
+		  WHERE m.conversation_id = mb.conversation_id AND m.seq > greatest(mb.read_seq, mb.joined_seq)
+		    AND m.sender_id != mb.user_id AND m.withheld = 0
+		    AND (m.expires_at IS NULL OR m.expires_at > ?))`
+
 // PushTargets implements push.Store: one statement from the members of
-// the conversation to their subscriptions, so a conversation whose
-// members never subscribed costs one indexed lookup per member. The
-// unread count is the conversation list's (ConversationsOf).
+// the conversation to their subscriptions and their relays (a UNION ALL
+// of two joins, each an indexed lookup per member), so a conversation
+// whose members never subscribed costs two index probes per member and
+// one round trip. The unread count is the conversation list's.
 func (s *Store) PushTargets(ctx context.Context, conversationID, senderID string, seq int64, now time.Time) (string, []push.Target, error) {
 	rows, err := s.r.QueryContext(ctx, `
-		SELECT ps.device_id, ps.user_id, ps.endpoint, ps.p256dh, ps.auth, ps.created_at,
-		       (SELECT count(*) FROM messages m
-		         WHERE m.conversation_id = mb.conversation_id AND m.seq > greatest(mb.read_seq, mb.joined_seq)
-		           AND m.sender_id != mb.user_id AND m.withheld = 0
-		           AND (m.expires_at IS NULL OR m.expires_at > ?))
+		SELECT 'w', ps.device_id, ps.user_id, ps.endpoint, ps.p256dh, ps.auth, ps.created_at, `+pushUnread+`
 		  FROM members mb
 		  JOIN push_subscriptions ps ON ps.user_id = mb.user_id
+		 WHERE mb.conversation_id = ? AND mb.user_id != ? AND mb.read_seq < ?
+		UNION ALL
+		SELECT 'r', pr.device_id, pr.user_id, pr.url, pr.app_id, pr.pushkey, pr.created_at, `+pushUnread+`
+		  FROM members mb
+		  JOIN push_relays pr ON pr.user_id = mb.user_id
 		 WHERE mb.conversation_id = ? AND mb.user_id != ? AND mb.read_seq < ?`,
-		ms(now), conversationID, senderID, seq)
+		ms(now), conversationID, senderID, seq, ms(now), conversationID, senderID, seq)
 	if err != nil {
 		return "", nil, fmt.Errorf("push targets: %w", err)
 	}
@@ -59,11 +94,16 @@ func (s *Store) PushTargets(ctx context.Context, conversationID, senderID string
 	var out []push.Target
 	for rows.Next() {
 		var t push.Target
+		var kind, device, user, a, b, c string
 		var created int64
-		if err := rows.Scan(&t.DeviceID, &t.UserID, &t.Endpoint, &t.P256DH, &t.Auth, &created, &t.Unread); err != nil {
+		if err := rows.Scan(&kind, &device, &user, &a, &b, &c, &created, &t.Unread); err != nil {
 			return "", nil, fmt.Errorf("push targets: %w", err)
 		}
-		t.CreatedAt = fromMS(created)
+		if kind == "r" {
+			t.Relay = push.Relay{DeviceID: device, UserID: user, URL: a, AppID: b, Pushkey: c, CreatedAt: fromMS(created)}
+		} else {
+			t.Subscription = push.Subscription{DeviceID: device, UserID: user, Endpoint: a, P256DH: b, Auth: c, CreatedAt: fromMS(created)}
+		}
 		out = append(out, t)
 	}
 	if err := rows.Err(); err != nil {
