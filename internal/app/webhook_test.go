@@ -579,3 +579,44 @@ func BenchmarkWebhookDelivery(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
+
+// TestWebhookCluster: two nodes, sends on both: one node at a time
+// delivers the bot's events (a lease), in order, none lost; when that node
+// stops, the other takes over at once.
+func TestWebhookCluster(t *testing.T) {
+	ctx := testCtx(t)
+	rec := newHookReceiver(t, nil)
+	na, nb := twoNodesWith(t, func(c *config.Config) {
+		c.Webhook.AllowInsecureHosts = []string{rec.host}
+		c.Webhook.Sweep = 100 * time.Millisecond // events sent on the node without the lease wait for a sweep
+	})
+	owner, alice := na.NewUser(ctx, "owner"), na.NewUser(ctx, "alice")
+	k, _ := newBot(ctx, t, na, owner, "clusterbot")
+	hook, err := owner.API.SetWebhook(ctx, k.BotID, rec.url())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.setSecret(hook.Secret)
+	conv, err := alice.API.CreateDirect(ctx, k.UserID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	apis := []*client.Client{alice.API, on(nb, alice)}
+	send := func(from, to int) {
+		for i := from; i < to; i++ {
+			c := fmt.Sprintf("n%d", i)
+			if _, err := apis[i%2].SendREST(ctx, conv.ConversationID, c, text("", conv.ConversationID, c)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i := from; i < to; i++ {
+			if m := rec.nextMessage(ctx); m.Content != fmt.Sprintf("n%d", i) {
+				t.Fatalf("webhook got %q, want n%d", m.Content, i)
+			}
+		}
+	}
+	send(0, 20)
+	na.Stop()
+	apis[0] = apis[1]
+	send(20, 30)
+}
