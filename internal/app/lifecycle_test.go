@@ -222,11 +222,29 @@ func TestDeletes(t *testing.T) {
 			t.Fatalf("history shows %+v, want a tombstone", m)
 		}
 
-		// Delete for me: bob's devices alone.
+		// Delete for me: bob's devices alone, and his unread count.
+		unread := func() int64 {
+			t.Helper()
+			list, err := bob.API.Conversations(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range list {
+				if c.ConversationID == conv.ConversationID && c.UnreadCount != nil {
+					return *c.UnreadCount
+				}
+			}
+			t.Fatal("bob's list lacks the conversation")
+			return 0
+		}
+		before := unread()
 		if err := bc.Delete(ctx, kept.MessageID, wire.DeleteForMe); err != nil {
 			t.Fatal(err)
 		}
 		wantFrame(t, nextUpdate(ctx, t, bc), wire.TypeMessageDeleted, kept.MessageID, func(f client.Frame) bool { return f.For == wire.DeleteForMe }, "bob's device hides it")
+		if after := unread(); after != before-1 {
+			t.Fatalf("bob's unread count %d after deleting an unread message for himself, want %d", after, before-1)
+		}
 		if _, ok := historyOf(ctx, t, bob.API, conv.ConversationID)[kept.MessageID]; ok {
 			t.Fatal("bob's history still shows what he deleted for himself")
 		}

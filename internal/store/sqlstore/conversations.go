@@ -81,12 +81,14 @@ func (s *Store) ConversationsOf(ctx context.Context, userID string, notBefore, n
 		       (SELECT count(*) FROM messages m
 		         WHERE m.conversation_id = c.id AND m.seq > greatest(me.read_seq, me.joined_seq)
 		           AND m.sender_id != me.user_id AND m.created_at >= ? AND m.withheld = 0
-		           AND (m.expires_at IS NULL OR m.expires_at > ?)),
+		           AND (m.expires_at IS NULL OR m.expires_at > ?)
+		           AND NOT EXISTS (SELECT 1 FROM hidden_messages h WHERE h.user_id = me.user_id AND h.message_id = m.id)),
 		       (SELECT count(*) FROM messages m
 		         WHERE m.conversation_id = c.id AND m.seq > greatest(me.read_seq, me.joined_seq)
 		           AND m.sender_id != me.user_id AND m.created_at >= ? AND m.withheld = 0
 		           AND (m.expires_at IS NULL OR m.expires_at > ?)
-		           AND m.mentions LIKE '%' || me.user_id || '%'),
+		           AND m.mentions LIKE '%' || me.user_id || '%'
+		           AND NOT EXISTS (SELECT 1 FROM hidden_messages h WHERE h.user_id = me.user_id AND h.message_id = m.id)),
 		       lm.id, lm.sender_id, lm.seq, lm.message_type, lm.content, lm.created_at, lm.deleted_at IS NOT NULL, lm.edited_at
 		  FROM members me
 		  JOIN conversations c ON c.id = me.conversation_id

@@ -68,7 +68,8 @@ func (s *Store) DeletePushRelay(ctx context.Context, deviceID, url, pushkey stri
 const pushUnread = `(SELECT count(*) FROM messages m
 		  WHERE m.conversation_id = mb.conversation_id AND m.seq > greatest(mb.read_seq, mb.joined_seq)
 		    AND m.sender_id != mb.user_id AND m.withheld = 0
-		    AND (m.expires_at IS NULL OR m.expires_at > ?))`
+		    AND (m.expires_at IS NULL OR m.expires_at > ?)
+		    AND NOT EXISTS (SELECT 1 FROM hidden_messages h WHERE h.user_id = mb.user_id AND h.message_id = m.id))`
 
 // PushTargets implements push.Store: one statement from the members of
 // the conversation to their subscriptions and their relays (a UNION ALL
