@@ -46,6 +46,26 @@ import { encodeClientFrame } from './wire.js';
  * @property {number} [key_created_at] absent when it has no key (revoked)
  */
 /**
+ * A bot's webhook; `secret` only in the answer to setWebhook, shown once.
+ * @typedef {object} Webhook
+ * @property {string} url
+ * @property {string} [secret] signs each request (`Parley-Signature`)
+ * @property {number} created_at
+ */
+/**
+ * A webhook event that failed at least once.
+ * @typedef {object} WebhookDelivery
+ * @property {string} event_id
+ * @property {string} conversation_id
+ * @property {string} type
+ * @property {'retrying'|'delivered'|'failed'} status
+ * @property {number} attempts failed attempts
+ * @property {number} first_attempt_at
+ * @property {number} last_attempt_at
+ * @property {number} [last_status] the endpoint's last HTTP status, absent if it did not answer
+ * @property {string} [last_error]
+ */
+/**
  * A change of one's own profile; a field left out stays as it is.
  * @typedef {object} ProfileUpdate
  * @property {string} [display_name] at most 64 printable characters; empty: the username
@@ -436,6 +456,25 @@ export class Api {
 
   /** @param {string} botId @returns {Promise<void>} */
   async deleteBot(botId) { await this.request('DELETE', `/bots/${enc(botId)}`); }
+
+  /** @param {string} botId @param {string} url @returns {Promise<Webhook>} */
+  setWebhook(botId, url) { return this.request('PUT', `/bots/${enc(botId)}/webhook`, { url }); }
+
+  /** @param {string} botId @returns {Promise<Webhook>} */
+  webhook(botId) { return this.request('GET', `/bots/${enc(botId)}/webhook`); }
+
+  /** @param {string} botId @returns {Promise<void>} */
+  async deleteWebhook(botId) { await this.request('DELETE', `/bots/${enc(botId)}/webhook`); }
+
+  /**
+   * @param {string} botId
+   * @param {'retrying'|'delivered'|'failed'} [status]
+   * @returns {Promise<WebhookDelivery[]>}
+   */
+  async webhookDeliveries(botId, status) {
+    const res = await this.request('GET', `/bots/${enc(botId)}/deliveries${status ? `?status=${enc(status)}` : ''}`);
+    return (res && res.deliveries) || [];
+  }
 
   /** @param {string} id @returns {Promise<User>} */
   user(id) { return this.request('GET', `/users/${enc(id)}`); }

@@ -41,6 +41,8 @@ export { encodeClientFrame, decodeServerFrame, isEmoji, CLIENT_MESSAGE_TYPES, MA
 /** @typedef {import('./api.js').SessionInfo} SessionInfo */
 /** @typedef {import('./api.js').BotKey} BotKey */
 /** @typedef {import('./api.js').Bot} Bot */
+/** @typedef {import('./api.js').Webhook} Webhook */
+/** @typedef {import('./api.js').WebhookDelivery} WebhookDelivery */
 /** @typedef {import('./api.js').LoginOptions} LoginOptions */
 /** @typedef {import('./api.js').Contact} Contact */
 /** @typedef {import('./api.js').GroupUpdate} GroupUpdate */
@@ -343,6 +345,38 @@ export class Parley {
    * @returns {Promise<void>}
    */
   deleteBot(botId) { return this.api.deleteBot(botId); }
+
+  /**
+   * Points one of this user's bots' webhook at url (https, public) and
+   * resolves with it and its signing secret, shown this once
+   * (docs/PROTOCOL.md, "Webhooks").
+   * @param {string} botId
+   * @param {string} url
+   * @returns {Promise<Webhook>}
+   */
+  setWebhook(botId, url) { return this.api.setWebhook(botId, url); }
+
+  /**
+   * The bot's webhook, without its secret.
+   * @param {string} botId
+   * @returns {Promise<Webhook>}
+   */
+  webhook(botId) { return this.api.webhook(botId); }
+
+  /**
+   * Removes the bot's webhook.
+   * @param {string} botId
+   * @returns {Promise<void>}
+   */
+  deleteWebhook(botId) { return this.api.deleteWebhook(botId); }
+
+  /**
+   * The bot's webhook events that failed at least once, newest first.
+   * @param {string} botId
+   * @param {'retrying'|'delivered'|'failed'} [status]
+   * @returns {Promise<WebhookDelivery[]>}
+   */
+  webhookDeliveries(botId, status) { return this.api.webhookDeliveries(botId, status); }
 
   /**
    * Changes this user's password, given the current one; every other
