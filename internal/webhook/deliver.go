@@ -84,11 +84,13 @@ func (s *Service) run(ctx context.Context, bot string, h *hookState) {
 			continue
 		}
 		h.running = false
+		// Armed before the run counts as done: Settled's caller may move
+		// the clock the moment it returns.
+		s.arm(bot, h)
 		s.busy--
 		if s.busy == 0 {
 			close(s.idle)
 		}
-		s.arm(bot, h)
 		s.mu.Unlock()
 		return
 	}

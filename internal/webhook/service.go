@@ -105,6 +105,9 @@ type Service struct {
 	// bots are the users with a webhook, the ones Wake acts on: read on
 	// every publish, so a map replaced whole rather than locked.
 	bots atomic.Pointer[map[string]bool]
+	// botsGen counts Set and Remove calls (under mu): a sweep whose
+	// listing raced one does not replace the set with what it read.
+	botsGen uint64
 
 	mu     sync.Mutex
 	ctx    context.Context // Run's; nil before it
@@ -254,6 +257,9 @@ func (s *Service) Run(ctx context.Context) error {
 // sweep refreshes the set of bots with webhooks, wakes those with events
 // waiting, and prunes old delivery records hourly.
 func (s *Service) sweep(ctx context.Context) {
+	s.mu.Lock()
+	gen := s.botsGen
+	s.mu.Unlock()
 	bots, err := s.store.WebhookBots(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -273,7 +279,11 @@ func (s *Service) sweep(ctx context.Context) {
 		set[b] = true
 	}
 	s.mu.Lock()
-	s.bots.Store(&set)
+	// The listing is the truth for other nodes' changes, unless this node
+	// changed the set meanwhile: then the next sweep's listing is.
+	if s.botsGen == gen {
+		s.bots.Store(&set)
+	}
 	for _, b := range due {
 		s.wakeLocked(b)
 	}
@@ -292,6 +302,7 @@ func (s *Service) sweep(ctx context.Context) {
 // setBot adds botID to the bots or removes it. Caller holds mu (the
 // writers' lock; readers load the map).
 func (s *Service) setBot(botID string, on bool) {
+	s.botsGen++
 	next := map[string]bool{}
 	if cur := s.bots.Load(); cur != nil {
 		maps.Copy(next, *cur)
