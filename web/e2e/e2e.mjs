@@ -14,6 +14,7 @@ import { chromium } from 'playwright-core';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, openSync, readFileSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { createServer as createHTTPServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,7 +25,7 @@ const BIN = process.env.PARLEY_BIN;
 const CHROMIUM = process.env.PARLEY_CHROMIUM || '/usr/bin/chromium';
 const SHOTS = process.env.PARLEY_SCREENSHOTS || path.join(here, 'screenshots');
 const WAIT = 15_000; // for one expectation
-const DEADLINE = 200_000; // for the whole run (under the Go test's 4 minutes); about 50 s on an idle machine
+const DEADLINE = 200_000; // for the whole run (under the Go test's 4 minutes); about 100 s on a shared machine
 
 if (!BIN) {
   console.error('PARLEY_BIN must name a built parley binary');
@@ -53,8 +54,10 @@ function freePort() {
 }
 
 class Server {
-  constructor(port, dataDir, logPath) {
+  /** flags are given on every start (the push receiver's host). */
+  constructor(port, dataDir, logPath, flags = []) {
     this.port = port;
+    this.flags = flags;
     this.dataDir = dataDir;
     this.logPath = logPath;
     this.proc = null;
@@ -66,7 +69,7 @@ class Server {
     const out = openSync(this.logPath, 'a');
     this.proc = spawn(BIN, [
       'serve', '--addr', `127.0.0.1:${this.port}`, '--data-dir', this.dataDir,
-      '--password-memory-kib', '64', '--password-time', '1', ...args,
+      '--password-memory-kib', '64', '--password-time', '1', ...this.flags, ...args,
     ], { stdio: ['ignore', out, out], env: { ...process.env, ...env } });
     this.exited = new Promise((resolve) => this.proc.once('exit', (code, sig) => resolve({ code, sig })));
     const until = Date.now() + 20_000;
@@ -98,6 +101,30 @@ class Server {
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// ---- a push service of our own ----
+
+/**
+ * A local stand-in for a browser vendor's push service (RFC 8030): it
+ * takes every POST, answers 201 and keeps what came (path, headers, body
+ * length). The Go tests decrypt what it would get (internal/push); here it
+ * checks that the server pushes to the endpoint the page subscribed, and
+ * how (VAPID, aes128gcm).
+ */
+async function pushReceiver() {
+  const got = [];
+  const srv = createHTTPServer((req, res) => {
+    const parts = [];
+    req.on('data', (c) => parts.push(c));
+    req.on('end', () => {
+      got.push({ method: req.method, path: req.url, headers: req.headers, body: Buffer.concat(parts) });
+      res.writeHead(201).end();
+    });
+  });
+  await new Promise((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const host = `127.0.0.1:${srv.address().port}`;
+  return { host, base: `http://${host}`, got, close: () => new Promise((resolve) => srv.close(resolve)) };
+}
 
 // ---- a PNG made here, so the test needs no fixture ----
 
@@ -312,7 +339,10 @@ async function main() {
   mkdirSync(SHOTS, { recursive: true });
   for (const f of readdirSync(SHOTS)) if (/^failure-.*\.png$/.test(f)) rmSync(path.join(SHOTS, f));
   const tmp = mkdtempSync(path.join(tmpdir(), 'parley-e2e-'));
-  const server = new Server(await freePort(), path.join(tmp, 'data'), path.join(tmp, 'parley.log'));
+  const receiver = await pushReceiver();
+  // The server may push to the receiver: http, on a loopback address.
+  const server = new Server(await freePort(), path.join(tmp, 'data'), path.join(tmp, 'parley.log'),
+    ['--push-allow-insecure-host', receiver.host]);
   // However the script ends (the watchdog's exit included), the server goes too.
   process.on('exit', () => { if (server.proc && server.proc.exitCode === null) server.proc.kill('SIGKILL'); });
   await server.start();
@@ -364,6 +394,10 @@ async function main() {
     await keyboardOnly(dave, alice);
     await inviteLink(alice, bob, dave);
     await deleteAccount(dave, alice);
+    await bots(alice, bob);
+    const erin = await pushUser(browser, server, receiver);
+    users.push(erin);
+    await push(erin, alice, server, receiver);
 
     for (const u of users) {
       if (u.errors.length) throw new Error(`${u.display}'s page threw: ${u.errors.join('; ')}`);
@@ -376,6 +410,7 @@ async function main() {
   } finally {
     await browser.close();
     await server.stop();
+    await receiver.close();
     rmSync(tmp, { recursive: true, force: true });
   }
 }
@@ -1541,6 +1576,234 @@ async function keyboardOnly(dave, alice) {
   f = await focusIn(p, '#conv-list', 'the skip link');
   await shot(p, '19-keyboard-list');
   log(`Dave did it all by keyboard; the focus is on "${f.name}"`);
+}
+
+async function bots(alice, bob) {
+  log('== bots: Alice creates a bot; Bob starts a chat with it and sees "Bot" by its name, in a group too');
+  const made = await alice.page.evaluate(async () => {
+    const { token } = JSON.parse(localStorage.getItem('parley.session'));
+    const r = await fetch('/api/v1/bots', {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ username: 'echo-bot', display_name: 'Echo' }),
+    });
+    return { status: r.status, body: await r.json() };
+  });
+  expectEqual(made.status, 201, 'POST /api/v1/bots');
+  const botId = made.body.user_id;
+  if (!botId || !made.body.api_key) throw new Error(`POST /api/v1/bots answered ${JSON.stringify(made.body)}`);
+  const b = bob.page;
+  await b.getByRole('button', { name: 'New chat' }).click();
+  await b.getByLabel('Their username or user ID').fill('@echo-bot');
+  await b.locator('.lookup', { hasText: 'Echo' }).waitFor({ timeout: WAIT });
+  await b.getByRole('button', { name: 'Start chat' }).click();
+  await b.locator('#chat-title', { hasText: 'Echo' }).getByTestId('bot-badge').filter({ hasText: 'Bot' }).waitFor({ timeout: WAIT });
+  // The list: the badge is part of the link's text, so of its name.
+  await b.getByRole('link', { name: /^Echo ?, Bot/ }).getByTestId('bot-badge').waitFor({ timeout: WAIT });
+  // A person has none.
+  await bob.openChat('Alice Liddell');
+  expectEqual(await b.locator('#chat-title').getByTestId('bot-badge').count(), 0, 'badges by a person\'s name');
+  await bob.openChat('Echo');
+  await shot(b, '22-bot-chat');
+  await checkA11y(b, '1:1 chat with a bot');
+
+  // A group may hold bots: its member list says which.
+  await b.getByRole('button', { name: 'New group' }).click();
+  await b.getByLabel('Group name').fill('Bot lab');
+  await b.getByLabel('Members’ usernames or user IDs').fill('@echo-bot\n@alice');
+  await b.locator('.lookup', { hasText: 'Alice Liddell' }).waitFor({ timeout: WAIT });
+  await b.getByRole('button', { name: 'Create group' }).click();
+  await b.locator('#chat-title', { hasText: 'Bot lab' }).waitFor({ timeout: WAIT });
+  await b.getByRole('button', { name: 'Group members' }).click();
+  const dlg = b.getByRole('dialog', { name: /members/ });
+  await dlg.locator('.member', { hasText: 'Echo' }).getByTestId('bot-badge').waitFor({ timeout: WAIT });
+  expectEqual(await dlg.getByTestId('bot-badge').count(), 1, 'badges in a group of two people and a bot');
+  await checkA11y(b, 'group members with a bot');
+  await b.keyboard.press('Escape');
+  await dlg.waitFor({ state: 'detached', timeout: WAIT });
+}
+
+/**
+ * Erin, whose browser context stands in for the push service: Chromium
+ * has no Push API in a context playwright makes (incognito-like:
+ * "Chrome currently does not support the Push API in incognito mode"),
+ * and in a persistent profile subscribe() waits for Google's push service
+ * (FCM), which a test machine may not reach. So before any page loads,
+ * PushManager's subscribe() and getSubscription() are replaced: a real
+ * P-256 key pair and 16-byte auth secret made with WebCrypto, an endpoint
+ * on the test's receiver, kept in localStorage as a browser keeps its
+ * subscription. Everything else, the page's push.js, the server's storing
+ * and pushing, the service worker, is the real thing.
+ */
+async function pushUser(browser, server, receiver) {
+  const ctx = await browser.newContext({ viewport: { width: 1180, height: 760 }, locale: 'en-GB', timezoneId: 'UTC' });
+  await ctx.addInitScript((endpoints) => {
+    if (typeof window === 'undefined' || !('PushManager' in window)) return;
+    const KEY = 'e2e.push.subscription';
+    const b64 = (buf) => btoa(String.fromCharCode(...new Uint8Array(buf))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+    const bytes = (s) => Uint8Array.from(atob(s.replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0));
+    const shaped = (s) => ({
+      endpoint: s.endpoint,
+      expirationTime: null,
+      options: { userVisibleOnly: true, applicationServerKey: bytes(s.serverKey).buffer },
+      getKey: (name) => (name === 'p256dh' ? bytes(s.p256dh).buffer : name === 'auth' ? bytes(s.auth).buffer : null),
+      toJSON: () => ({ endpoint: s.endpoint, expirationTime: null, keys: { p256dh: s.p256dh, auth: s.auth } }),
+      unsubscribe: async () => {
+        localStorage.removeItem(KEY);
+        localStorage.setItem('e2e.push.unsubscribed', s.endpoint);
+        return true;
+      },
+    });
+    PushManager.prototype.getSubscription = async function getSubscription() {
+      const s = JSON.parse(localStorage.getItem(KEY) || 'null');
+      return s && shaped(s);
+    };
+    PushManager.prototype.subscribe = async function subscribe(opts) {
+      if (Notification.permission !== 'granted') throw new DOMException('permission denied', 'NotAllowedError');
+      const pair = await crypto.subtle.generateKey({ name: 'ECDH', namedCurve: 'P-256' }, true, ['deriveBits']);
+      const s = {
+        endpoint: `${endpoints}/push/${crypto.randomUUID()}`,
+        p256dh: b64(await crypto.subtle.exportKey('raw', pair.publicKey)), // 65 bytes, uncompressed
+        auth: b64(crypto.getRandomValues(new Uint8Array(16))),
+        serverKey: b64(opts.applicationServerKey),
+      };
+      localStorage.setItem(KEY, JSON.stringify(s));
+      return shaped(s);
+    };
+  }, receiver.base);
+  const u = new User('erin', 'Erin Brockovich', await ctx.newPage(), server.base);
+  u.context = ctx;
+  return u;
+}
+
+/** Waits for the page's POST /api/v1/push/subscriptions (started by act) and returns the endpoint it sent. */
+async function subscribed(user, act) {
+  const posted = user.page.waitForResponse((r) => r.url().endsWith('/api/v1/push/subscriptions') && r.request().method() === 'POST', { timeout: WAIT });
+  await act();
+  const r = await posted;
+  expectEqual(r.status(), 201, 'POST /api/v1/push/subscriptions');
+  const body = r.request().postDataJSON();
+  for (const k of ['p256dh', 'auth']) if (!body.keys || !body.keys[k]) throw new Error(`the subscription sent has no keys.${k}: ${JSON.stringify(body)}`);
+  return body.endpoint;
+}
+
+async function push(erin, alice, server, receiver) {
+  log('== web push: Erin turns notifications on; a message while she is away is pushed; the worker shows it and opens the chat');
+  const p = erin.page;
+  await erin.register();
+  // Not asked yet: the bell asks, once clicked (a prompt must follow a click).
+  const bell = p.getByRole('button', { name: 'Turn on notifications' });
+  await bell.waitFor({ timeout: WAIT });
+  await checkA11y(p, 'notifications not turned on');
+  await erin.context.grantPermissions(['notifications'], { origin: server.base });
+  const endpoint = await subscribed(erin, () => bell.click());
+  if (!endpoint.startsWith(`${receiver.base}/push/`)) throw new Error(`subscribed endpoint ${endpoint}`);
+  await bell.waitFor({ state: 'hidden', timeout: WAIT });
+  await until('the service worker registered and activated', () => p.evaluate(async () => {
+    const reg = await navigator.serviceWorker.getRegistration();
+    return !!reg && !!reg.active && reg.active.state === 'activated' && reg.active.scriptURL.endsWith('/sw.js');
+  }));
+  log(`Erin's page subscribed: ${endpoint}`);
+
+  // Erin goes away; Alice writes to her (REST send): one push, at Erin's endpoint.
+  await erin.leave();
+  const secret = 'The plans for Saturday are secret';
+  const conv = await alice.page.evaluate(async ([erinId, text]) => {
+    const { token } = JSON.parse(localStorage.getItem('parley.session'));
+    const auth = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' };
+    const c = await (await fetch('/api/v1/conversations', { method: 'POST', headers: auth, body: JSON.stringify({ type: '1:1', participants: [erinId] }) })).json();
+    const r = await fetch(`/api/v1/conversations/${c.conversation_id}/messages`, {
+      method: 'POST', headers: { ...auth, 'Idempotency-Key': crypto.randomUUID() },
+      body: JSON.stringify({ message_type: 'text', content: text }),
+    });
+    if (r.status !== 201) throw new Error(`REST send: HTTP ${r.status}`);
+    return c.conversation_id;
+  }, [erin.id, secret]);
+  const at = (e) => receiver.got.filter((g) => e.endsWith(g.path));
+  await until('a push at Erin\'s endpoint', async () => at(endpoint).length > 0);
+  const req = at(endpoint)[0];
+  expectEqual(req.method, 'POST', 'the push request\'s method');
+  if (!/^vapid t=[\w-]+\.[\w-]+\.[\w-]+, ?k=[\w-]+$/.test(req.headers.authorization || '')) throw new Error(`the push's Authorization: ${req.headers.authorization}`);
+  expectEqual(req.headers['content-encoding'], 'aes128gcm', 'the push\'s Content-Encoding');
+  if (!req.headers.ttl) throw new Error('the push has no TTL header');
+  if (!req.body.length || req.body.includes(Buffer.from(secret))) throw new Error(`the push's body (${req.body.length} bytes) is empty or plain`);
+  log(`the server pushed to Erin's endpoint (VAPID, aes128gcm, ${req.body.length} bytes)`);
+
+  // The worker's side: a push delivered to it (over the DevTools protocol,
+  // as the push service would) shows a notice with the sender's name and
+  // no content. Erin is on her list, no chat open.
+  await erin.come();
+  const cdp = await erin.context.newCDPSession(p);
+  const regs = [];
+  cdp.on('ServiceWorker.workerRegistrationUpdated', (e) => regs.push(...e.registrations));
+  await cdp.send('ServiceWorker.enable');
+  await until('the worker\'s registration seen over CDP', async () => regs.some((r) => !r.isDeleted && r.scopeURL.startsWith(server.base)));
+  const registrationId = regs.find((r) => !r.isDeleted && r.scopeURL.startsWith(server.base)).registrationId;
+  await cdp.send('ServiceWorker.deliverPushMessage', {
+    origin: server.base, registrationId,
+    data: JSON.stringify({ type: 'message', conversation_id: conv, sender_id: alice.id, sender_name: 'Alice Liddell', unread: 1 }),
+  });
+  const notices = () => p.evaluate(async () => (await (await navigator.serviceWorker.getRegistration()).getNotifications())
+    .map((n) => ({ title: n.title, body: n.body, tag: n.tag, data: n.data })));
+  await until('a notice shown by the worker', async () => (await notices()).length === 1);
+  const [n] = await notices();
+  expectEqual(n.title, 'Alice Liddell', 'the notice\'s title');
+  expectEqual(n.body, 'New message', 'the notice\'s body');
+  expectEqual(n.tag, conv, 'the notice\'s tag');
+  log(`the worker shows "${n.title}: ${n.body}"`);
+
+  // Clicking a notice is the browser's UI, which neither playwright nor the
+  // DevTools protocol can press: the worker's notificationclick handler
+  // gets the event it would, dispatched in the worker.
+  const [sw] = erin.context.serviceWorkers().filter((w) => w.url().endsWith('/sw.js'));
+  if (!sw) throw new Error('no service worker in Erin\'s context');
+  // A real click lets the worker focus the window; this one cannot, so
+  // focus() is refused, after the page was told which chat to open.
+  const refused = await sw.evaluate(async () => {
+    const [notice] = await self.registration.getNotifications();
+    const ev = new Event('notificationclick');
+    const waits = [];
+    Object.defineProperty(ev, 'notification', { value: notice });
+    Object.defineProperty(ev, 'waitUntil', { value: (w) => waits.push(w) });
+    self.dispatchEvent(ev);
+    return (await Promise.allSettled(waits)).filter((r) => r.status === 'rejected').map((r) => String(r.reason));
+  });
+  if (refused.some((why) => !/focus/.test(why))) throw new Error(`the worker's notificationclick failed: ${refused.join('; ')}`);
+  await p.locator('#chat-title', { hasText: 'Alice Liddell' }).waitFor({ timeout: WAIT });
+  await erin.bubbles(secret).waitFor({ timeout: WAIT });
+  expectEqual(new URL(p.url()).pathname, `/c/${encodeURIComponent(conv)}`, 'the address after clicking the notice');
+  await until('the notice closed', async () => (await notices()).length === 0);
+  await cdp.detach();
+  log('clicking the notice opened the chat');
+
+  // Signing out unsubscribes here and leaves the server nothing to push to:
+  // Erin signs in again (a new device, which subscribes at once, the
+  // permission given), goes away, and Alice's next message is pushed to the
+  // new endpoint only.
+  const before = at(endpoint).length;
+  await p.getByRole('button', { name: 'Sign out' }).click();
+  await p.locator('#auth-notice', { hasText: 'You signed out.' }).waitFor({ timeout: WAIT });
+  expectEqual(await p.evaluate(() => localStorage.getItem('e2e.push.unsubscribed')), endpoint, 'the subscription unsubscribed on signing out');
+  const again = await subscribed(erin, async () => {
+    await p.getByLabel('Username', { exact: true }).fill('erin');
+    await p.getByLabel('Password').fill('correct horse battery');
+    await p.getByRole('button', { name: 'Sign in' }).click();
+  });
+  if (again === endpoint) throw new Error('signed in again, Erin\'s page sent the old endpoint');
+  await erin.leave();
+  await alice.page.evaluate(async ([id, text]) => {
+    const { token } = JSON.parse(localStorage.getItem('parley.session'));
+    const r = await fetch(`/api/v1/conversations/${id}/messages`, {
+      method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', 'Idempotency-Key': crypto.randomUUID() },
+      body: JSON.stringify({ message_type: 'text', content: text }),
+    });
+    if (r.status !== 201) throw new Error(`REST send: HTTP ${r.status}`);
+  }, [conv, 'Are you back?']);
+  await until('a push at Erin\'s new endpoint', async () => at(again).length > 0);
+  // One message, planned once for every subscription of Erin's: had the old
+  // device's been kept, it would have been pushed with this one.
+  expectEqual(at(endpoint).length, before, 'pushes to the signed-out device\'s endpoint');
+  log('after signing out, the server pushes to the new device only');
 }
 
 main().then(() => {

@@ -258,6 +258,9 @@ export class Client extends EventTarget {
     return u.display_name || u.username;
   }
 
+  /** Whether a user is a bot account (user JSON's bot): its name shows a "Bot" badge. */
+  isBot(id) { return !!(id && this.users.get(id)?.bot); }
+
   /**
    * The 96-pixel picture of a user, or of a group (a conversation id):
    * "" when it has none or its owner keeps it from this user.

@@ -73,3 +73,13 @@ export function avatar(id, name, hueOf, initialsOf, extra = '', url = '') {
   }
   return el;
 }
+
+/**
+ * The "Bot" badge after a bot's name: text, so that a screen reader says
+ * it as part of the name ("Echo, Bot"); null for a person.
+ * @param {boolean} bot
+ */
+export function botBadge(bot) {
+  if (!bot) return null;
+  return h('span', { class: 'bot-badge', 'data-testid': 'bot-badge' }, h('span', { class: 'visually-hidden' }, ', '), 'Bot');
+}

@@ -2,7 +2,7 @@
 // history with paging and ticks, and the composer (text, attachments,
 // voice notes).
 
-import { $, h, fill, avatar, toast, announce } from '../dom.js';
+import { $, h, fill, avatar, toast, announce, botBadge } from '../dom.js';
 import { hue, initials, clockTime, fullTime, lastSeen, dayLabel, sameDay, systemText, utf8Length, count } from '../format.js';
 import { tickMark } from './ticks.js';
 import { membersDialog, receiptPopover, forwardDialog } from './dialogs.js';
@@ -167,8 +167,8 @@ export class ChatView {
     if (!conv) return;
     const title = c.title(conv);
     document.title = `${title} — Parley`;
-    $('#chat-title').textContent = title;
     const peer = c.peer(conv);
+    fill($('#chat-title'), title, botBadge(conv.type === '1:1' && c.isBot(peer)));
     const who = conv.type === 'group' ? conv.conversation_id : peer;
     fill($('#chat-avatar'), avatar(who, title, hue, initials, conv.type === 'group' ? 'group' : '', c.avatarUrl(who)));
     $('#chat-members').hidden = conv.type !== 'group';

@@ -1,7 +1,7 @@
 // Dialogs (native <dialog>: focus is trapped inside, Escape closes, focus
 // returns to the button that opened it) and the per-member receipt popover.
 
-import { h, fill, avatar } from '../dom.js';
+import { h, fill, avatar, botBadge } from '../dom.js';
 import { hue, initials, fullTime, lastSeen, clockTime } from '../format.js';
 import { tickMark, tickLabel } from './ticks.js';
 
@@ -322,7 +322,7 @@ export function membersDialog(client, convId) {
       return h('li', { class: 'member' },
         avatar(p.user_id, name, hue, initials),
         h('span', { class: 'member-main' },
-          h('span', { class: 'member-name' }, name, p.user_id === client.me ? ' (you)' : ''),
+          h('span', { class: 'member-name' }, name, botBadge(client.isBot(p.user_id)), p.user_id === client.me ? ' (you)' : ''),
           h('span', { class: 'member-status' }, status)),
         p.role === 'admin' ? h('span', { class: 'role' }, 'admin') : null,
         admin && p.user_id !== client.me

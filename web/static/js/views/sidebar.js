@@ -1,7 +1,7 @@
 // The left column: who I am (and my ID to share), the connection state, and
 // the conversation list with unread counts and last messages.
 
-import { $, h, fill, avatar, toast } from '../dom.js';
+import { $, h, fill, avatar, toast, botBadge } from '../dom.js';
 import { hue, initials, shortTime, preview } from '../format.js';
 import { newChatDialog, newGroupDialog } from './dialogs.js';
 import { devicesDialog } from './devices.js';
@@ -147,7 +147,7 @@ export class Sidebar {
         h('span', { class: 'conv-top' },
           // The link's name is its text (an aria-label would hide the
           // preview from screen readers); the dot and the badge are said here.
-          h('span', { class: 'conv-title' }, title,
+          h('span', { class: 'conv-title' }, title, botBadge(conv.type === '1:1' && c.isBot(peer)),
             online || unread ? h('span', { class: 'visually-hidden' }, `${online ? ', online' : ''}${unread ? `, ${unread} unread` : ''}${mentioned ? ', you are mentioned' : ''}`) : null),
           h('span', { class: 'conv-time' }, shortTime(last ? last.created_at : conv.last_activity_at))),
         h('span', { class: 'conv-bottom' },
