@@ -1,7 +1,6 @@
 package app
 
 import (
-	"log/slog"
 	"net"
 
 	"github.com/parleychat/parley/internal/buildinfo"
@@ -29,8 +28,8 @@ func (a *App) logStart(addr net.Addr) {
 		"version", bi.Version, "commit", bi.Commit, "built", bi.Date, "go", bi.GoVersion,
 		"addr", addr.String(), "admin_addr", admin, "data_dir", a.cfg.DataDir,
 		"store", storeKind, "bus", busKind, "blob", blobKind,
-		"file_limit", a.caps.fileLimit,
-		slog.Group("conns", "max_conns", a.caps.tcp, "max_websockets", a.caps.ws, "max_conns_per_ip_tcp", a.caps.tcpPerIP),
+		// The caps as resolved: --max-conns auto from the file limit.
+		"file_limit", a.caps.fileLimit, "max_conns", a.caps.tcp, "max_websockets", a.caps.ws,
 		"limits", a.cfg.Abuse,
 	)
 }
