@@ -278,9 +278,11 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		err := errors.Join(srv.Shutdown(sctx), a.gw.Shutdown(sctx))
 		a.msgs.Close()
 		a.pres.Close()
-		// The admin listener last: /readyz says 503 through the drain.
-		if adminSrv != nil {
-			err = errors.Join(err, adminSrv.Shutdown(sctx))
+		// The admin listener last: /readyz says 503 through the drain. A
+		// request still running there (a CPU profile) is cut, not waited
+		// for: it is no user's traffic.
+		if adminSrv != nil && adminSrv.Shutdown(sctx) != nil {
+			_ = adminSrv.Close()
 		}
 		return err
 	})

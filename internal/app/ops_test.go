@@ -340,3 +340,15 @@ func TestDataDirLockAcrossProcesses(t *testing.T) {
 		t.Fatalf("clean stop: %v", err)
 	}
 }
+
+// TestDataDirLockedWithPostgres: with PostgreSQL as the store the data dir
+// still holds keys and media, and is locked the same way.
+func TestDataDirLockedWithPostgres(t *testing.T) {
+	cfg := apptest.Config(t)
+	cfg.Store = apptest.Postgres(t)
+	apptest.Start(t, cfg, nil)
+	_, err := app.New(context.Background(), cfg, apptest.Logger(t), nil)
+	if !errors.Is(err, app.ErrDataDirInUse) || !strings.Contains(err.Error(), fmt.Sprintf("pid %d", os.Getpid())) {
+		t.Fatalf("second node on the data dir of a PostgreSQL node: %v, want ErrDataDirInUse naming the pid", err)
+	}
+}
