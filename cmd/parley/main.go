@@ -1,7 +1,7 @@
 // Command parley is the Parley messaging server.
 //
 //	parley serve [flags]   run the server (parley serve -h lists the flags)
-//	parley version         print the version
+//	parley version         print the version, commit and build date
 package main
 
 import (
@@ -11,15 +11,12 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 
 	"github.com/parleychat/parley/internal/app"
+	"github.com/parleychat/parley/internal/buildinfo"
 	"github.com/parleychat/parley/internal/config"
 )
-
-// version is set at build time with -ldflags "-X main.version=...".
-var version = ""
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -38,7 +35,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "cleanup":
 		return cleanup(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
-		fmt.Fprintln(stdout, "parley", versionString())
+		fmt.Fprintln(stdout, buildinfo.Get())
 		return 0
 	case "help", "-h", "--help":
 		usage(stdout)
@@ -57,7 +54,7 @@ commands:
   serve     run the server (embedded: SQLite and local disk under --data-dir)
   bench     measure a server under load (parley bench -h)
   cleanup   run one retention cleanup pass over --data-dir and exit
-  version   print the version
+  version   print the version, commit and build date
 
 Run 'parley serve -h' for the server's flags; each flag also reads PARLEY_<FLAG>.
 `)
@@ -70,6 +67,7 @@ func serve(args []string, stderr io.Writer) int {
 		return 2
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	warnUnknownEnv(log, os.Environ())
 	raiseFileLimit(log)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -86,19 +84,14 @@ func serve(args []string, stderr io.Writer) int {
 	return 0
 }
 
-func versionString() string {
-	if version != "" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" {
-				return "dev-" + s.Value
-			}
-		}
-		if bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-			return bi.Main.Version
+// warnUnknownEnv warns of each PARLEY_* variable no setting reads: a
+// misspelt one would leave its setting at the default without a word.
+func warnUnknownEnv(log *slog.Logger, environ []string) {
+	for _, v := range config.UnknownEnv(environ) {
+		if v.Suggestion != "" {
+			log.Warn("unknown environment variable, ignored", "variable", v.Name, "did_you_mean", v.Suggestion)
+		} else {
+			log.Warn("unknown environment variable, ignored", "variable", v.Name)
 		}
 	}
-	return "dev"
 }

@@ -9,10 +9,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/pprof"
 	"os"
 	"sync/atomic"
-	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -62,6 +60,10 @@ type App struct {
 	devices devicePresence // what push asks of connections
 	caps    connCaps
 	tcp     atomic.Pointer[limits.Listener]
+	// adminHandler serves the operator's endpoints when --admin-addr is
+	// set (admin.go); adminLn is its listener once bound.
+	adminHandler http.Handler
+	adminLn      net.Listener
 }
 
 // New opens the store and builds the services. clk may be nil (wall clock).
@@ -84,7 +86,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 			lock.release()
 		}
 	}()
-	st, err := openStore(ctx, cfg)
+	st, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return nil, err
 	}
@@ -234,19 +236,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 		mux.Handle(local.Prefix, blobHandler) // signed upload and download URLs of local blobs
 	}
 	mux.Handle("GET /ws", gw)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		_, _ = w.Write([]byte("ok\n"))
-	})
-	mux.HandleFunc("GET /readyz", a.readyz)
-	mux.Handle("GET /metrics", m.Handler())
-	mux.Handle("/", web.Handler()) // the browser client; every pattern above is more specific
-	if cfg.Pprof {
-		mux.HandleFunc("/debug/pprof/", pprof.Index)
-		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	if cfg.AdminAddr == "" {
+		a.registerOps(mux) // on the public port, as before --admin-addr
+	} else {
+		admin := http.NewServeMux()
+		a.registerOps(admin)
+		a.adminHandler = admin
 	}
+	mux.Handle("/", web.Handler()) // the browser client; every pattern above is more specific
 	a.handler = cfg.Abuse.TrustedProxies.Handler(mux)
 	return a, nil
 }
@@ -254,24 +251,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 // Handler is the node's HTTP handler.
 func (a *App) Handler() http.Handler { return a.handler }
 
-func (a *App) readyz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	if !a.ready.Load() {
-		http.Error(w, "not ready", http.StatusServiceUnavailable)
-		return
-	}
-	if err := a.store.Ping(ctx); err != nil {
-		http.Error(w, "store unavailable", http.StatusServiceUnavailable)
-		return
-	}
-	_, _ = w.Write([]byte("ready\n"))
-}
-
 // Serve serves on ln until ctx is cancelled, then shuts down gracefully:
 // no new connections, every accepted send committed and acknowledged,
 // connections closed with 1001, the store closed last.
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+	if _, err := a.ListenAdmin(); err != nil {
+		_ = ln.Close()
+		return errors.Join(err, a.close())
+	}
+	adminSrv := a.adminServer()
 	srv := a.httpServer()
 	srv.ErrorLog = slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)
 	ln = a.limitListener(ln, srv)
@@ -286,10 +274,13 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		g.Go(func() error { return a.cluster.bus.Run(gctx) })
 		g.Go(func() error { return a.cluster.dir.Run(gctx) })
 	}
+	if adminSrv != nil {
+		adminSrv.ErrorLog = srv.ErrorLog
+		g.Go(func() error { return serveAdmin(adminSrv, a.adminLn) })
+	}
 	g.Go(func() error {
 		a.ready.Store(true)
-		a.log.Info("serving", "addr", ln.Addr().String(), "data_dir", a.cfg.DataDir,
-			"max_conns", a.caps.tcp, "max_websockets", a.caps.ws, "file_limit", a.caps.fileLimit)
+		a.logStart(ln.Addr())
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("serve: %w", err)
 		}
@@ -303,11 +294,23 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		err := errors.Join(srv.Shutdown(sctx), a.gw.Shutdown(sctx))
 		a.msgs.Close()
 		a.pres.Close()
+		// The admin listener last: /readyz says 503 through the drain. A
+		// request still running there (a CPU profile) is cut, not waited
+		// for: it is no user's traffic.
+		if adminSrv != nil && adminSrv.Shutdown(sctx) != nil {
+			_ = adminSrv.Close()
+		}
 		return err
 	})
-	err := g.Wait()
+	return errors.Join(g.Wait(), a.close())
+}
+
+// close closes what New opened, Redis and the store, and gives the data
+// dir up.
+func (a *App) close() error {
+	var err error
 	if a.cluster != nil {
-		err = errors.Join(err, a.cluster.rdb.Close())
+		err = a.cluster.rdb.Close()
 	}
 	err = errors.Join(err, a.store.Close())
 	a.lock.release()

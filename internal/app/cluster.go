@@ -27,15 +27,15 @@ type publisher interface {
 }
 
 // openStore opens PostgreSQL when configured, else SQLite in the data dir.
-func openStore(ctx context.Context, cfg config.Config) (*sqlstore.Store, error) {
+func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (*sqlstore.Store, error) {
 	if cfg.Store != "" {
 		name := "parley"
 		if cfg.NodeID != "" {
 			name += " " + cfg.NodeID
 		}
-		return sqlstore.OpenPostgres(ctx, cfg.Store, sqlstore.PostgresOptions{PoolSize: cfg.StorePoolSize, AppName: name})
+		return sqlstore.OpenPostgres(ctx, cfg.Store, sqlstore.PostgresOptions{PoolSize: cfg.StorePoolSize, AppName: name, Log: log})
 	}
-	return sqlstore.Open(ctx, cfg.DataDir)
+	return sqlstore.OpenSQLite(ctx, cfg.DataDir, sqlstore.SQLiteOptions{Log: log})
 }
 
 // cluster is what a node of a cluster adds: Redis for events and presence.

@@ -45,13 +45,16 @@ func Config(t testing.TB) config.Config {
 
 // Server is a running in-process server.
 type Server struct {
-	t      testing.TB
-	Cfg    config.Config
-	Clock  clock.Clock
-	URL    string
-	App    *app.App
-	cancel context.CancelFunc
-	done   chan error
+	t     testing.TB
+	Cfg   config.Config
+	Clock clock.Clock
+	URL   string
+	// AdminURL is the admin listener's base URL with Cfg.AdminAddr set
+	// (such as "127.0.0.1:0"), else "".
+	AdminURL string
+	App      *app.App
+	cancel   context.CancelFunc
+	done     chan error
 }
 
 // Start starts a server with cfg (see Config) and stops it when the test
@@ -71,6 +74,16 @@ func (s *Server) start() {
 	if err != nil {
 		cancel()
 		s.t.Fatalf("start server: %v", err)
+	}
+	adminAddr, err := a.ListenAdmin()
+	if err != nil {
+		cancel()
+		s.t.Fatalf("start server: %v", err)
+	}
+	if adminAddr != nil {
+		// Restarts reuse the port, as for the public one.
+		s.Cfg.AdminAddr = adminAddr.String()
+		s.AdminURL = "http://" + adminAddr.String()
 	}
 	addr := s.Cfg.Addr
 	ln, err := net.Listen("tcp", addr)

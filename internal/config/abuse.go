@@ -3,6 +3,7 @@ package config
 import (
 	"flag"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"time"
 
@@ -202,4 +203,30 @@ func (f *connsFlag) Set(s string) error {
 	}
 	*f = connsFlag(n)
 	return nil
+}
+
+// LogValue lists the limits as they are in force, for the start-up line
+// (0: off). MaxConns is as given; "auto" is resolved by the app.
+func (a AbuseConfig) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.Int("auth_rate_limit", a.AuthRateLimit),
+		slog.Int("login_failure_limit", a.LoginFailureLimit),
+		slog.Int("password_hash_queue", a.PasswordHashQueue),
+		slog.Int("lookup_rate", a.LookupRate),
+		slog.Int("lookup_burst", a.LookupBurst),
+		slog.Int("max_bots_per_user", a.MaxBotsPerUser),
+		slog.String("max_conns", (*connsFlag)(&a.MaxConns).String()),
+		slog.Int("max_conns_per_ip", a.MaxConnsPerIP),
+		slog.Int("max_conns_per_user", a.MaxConnsPerUser),
+		slog.Float64("user_send_rate", a.UserSendRate),
+		slog.Int("user_send_burst", a.UserSendBurst),
+		slog.Float64("user_receipt_rate", a.UserReceiptRate),
+		slog.Int("user_receipt_burst", a.UserReceiptBurst),
+		slog.Int("max_pending_sends", a.MaxPendingSends),
+		slog.String("max_send_wait", a.MaxSendWait.String()),
+		slog.String("http_read_timeout", a.HTTPReadTimeout.String()),
+		slog.String("http_write_timeout", a.HTTPWriteTimeout.String()),
+		slog.String("http_idle_timeout", a.HTTPIdleTimeout.String()),
+		slog.Int("trusted_proxies", len(a.TrustedProxies)),
+	)
 }

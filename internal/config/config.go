@@ -18,8 +18,11 @@ import (
 
 // Config is everything `parley serve` can be told.
 type Config struct {
-	Addr    string
-	DataDir string
+	Addr string
+	// AdminAddr, when set, is the admin listener's address: /metrics,
+	// /healthz, /readyz and /debug/pprof are served there and not on Addr.
+	AdminAddr string
+	DataDir   string
 	// Store is "" for SQLite in DataDir, or a postgres:// URL.
 	Store string
 	// StorePoolSize bounds a node's connections to PostgreSQL.
@@ -140,9 +143,43 @@ const MaxHeartbeatTimeout = 60 * time.Second
 // wins over its PARLEY_* variable.
 func Load(name string, args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
 	c := Default()
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs, finish := flags(name, &c, stderr)
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] {
+			return
+		}
+		key := EnvName(f.Name)
+		if v := getenv(key); v != "" {
+			if err := f.Value.Set(v); err != nil {
+				envErr = errors.Join(envErr, fmt.Errorf("%s=%q: %w", key, v, err))
+			}
+		}
+	})
+	if envErr != nil {
+		return Config{}, envErr
+	}
+	if err := finish(); err != nil {
+		return Config{}, err
+	}
+	return c, c.Validate()
+}
+
+// flags registers every setting's flag on a new flag set, over c; finish
+// copies the values parsed into flags of other types into c.
+func flags(name string, c *Config, stderr io.Writer) (fs *flag.FlagSet, finish func() error) {
+	fs = flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.Addr, "addr", c.Addr, "address to listen on")
+	fs.StringVar(&c.AdminAddr, "admin-addr", c.AdminAddr, "address of the admin listener serving /metrics, /healthz, /readyz and /debug/pprof instead of --addr (default: off, they stay on --addr)")
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory for the database and media")
 	fs.StringVar(&c.Store, "store", c.Store, `where state lives: "" for SQLite in --data-dir, or postgres://user@host/db`)
 	fs.IntVar(&c.StorePoolSize, "store-pool-size", c.StorePoolSize, "connections a node keeps to PostgreSQL (its application_name is \"parley <node-id>\" unless the URL names one)")
@@ -180,35 +217,13 @@ func Load(name string, args []string, getenv func(string) string, stderr io.Writ
 	registerPushFlags(fs, &c.Push)
 	registerWebhookFlags(fs, &c.Webhook)
 	registerAbuseFlags(fs, &c.Abuse)
-
-	if err := fs.Parse(args); err != nil {
-		return Config{}, err
-	}
-	if fs.NArg() > 0 {
-		return Config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	var envErr error
-	fs.VisitAll(func(f *flag.Flag) {
-		if set[f.Name] {
-			return
+	return fs, func() error {
+		c.Hash.MemoryKiB, c.Hash.Time = uint32(hashMem), uint32(hashTime)
+		if err := c.LogLevel.UnmarshalText([]byte(*logLevel)); err != nil {
+			return fmt.Errorf("log-level: %w", err)
 		}
-		key := EnvName(f.Name)
-		if v := getenv(key); v != "" {
-			if err := f.Value.Set(v); err != nil {
-				envErr = errors.Join(envErr, fmt.Errorf("%s=%q: %w", key, v, err))
-			}
-		}
-	})
-	if envErr != nil {
-		return Config{}, envErr
+		return nil
 	}
-	c.Hash.MemoryKiB, c.Hash.Time = uint32(hashMem), uint32(hashTime)
-	if err := c.LogLevel.UnmarshalText([]byte(*logLevel)); err != nil {
-		return Config{}, fmt.Errorf("log-level: %w", err)
-	}
-	return c, c.Validate()
 }
 
 // EnvName is the environment variable of a flag: PARLEY_ and the flag's
@@ -226,6 +241,7 @@ func (c Config) Validate() error {
 		}
 	}
 	check(c.Addr != "", "addr must not be empty")
+	errs = append(errs, c.validateAdminAddr()...)
 	check(c.DataDir != "", "data-dir must not be empty")
 	check(c.StorePoolSize >= 1, "store-pool-size must be at least 1")
 	check(c.Store == "" || strings.HasPrefix(c.Store, "postgres://") || strings.HasPrefix(c.Store, "postgresql://"),

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/parleychat/parley/internal/buildinfo"
 	"github.com/parleychat/parley/internal/retention"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -99,6 +100,12 @@ func New() *Metrics {
 	m.reg.MustRegister(m.connections, m.framesIn, m.framesOut, m.socketWrites, m.slowConsumers, m.gapFills,
 		m.messagesSent, m.receipts, m.statusChanges, m.commitBatch, m.commitSeconds, m.sendSeconds,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	bi := buildinfo.Get()
+	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "parley_build_info", Help: "Always 1; its labels are the running binary's version, commit and Go version.",
+	}, []string{"version", "commit", "go_version"})
+	build.WithLabelValues(bi.Version, bi.Commit, bi.GoVersion).Set(1)
+	m.reg.MustRegister(build)
 	m.limitMetrics = newLimitMetrics(m.reg)
 	m.pushMetrics = newPushMetrics(m.reg)
 	m.webhookMetrics = newWebhookMetrics(m.reg)

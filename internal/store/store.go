@@ -10,9 +10,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Sentinels returned by every backend. Domain packages translate them to
@@ -20,12 +22,22 @@ import (
 var (
 	ErrNotFound = errors.New("store: not found")
 	ErrConflict = errors.New("store: conflict")
+	// ErrSchemaTooNew is Migrate's refusal of a database that a newer
+	// binary has migrated: this one would run on tables it does not know.
+	ErrSchemaTooNew = errors.New("database schema is newer than this binary")
 )
 
 // Migrate applies, in order, each numbered NNNN_name.sql file of migrations
-// that the database has not seen yet, each in its own transaction.
-// Migrations are forward only: a file, once released, never changes.
-func Migrate(ctx context.Context, db *sql.DB, migrations fs.FS, placeholder string) error {
+// that the database has not seen yet, each in its own transaction, and
+// logs each one applied with its duration. Migrations are forward only: a
+// file, once released, never changes, and a database that has a migration
+// this binary does not know (a newer binary ran on it) is refused with
+// ErrSchemaTooNew before anything is applied: an older binary would write
+// rows the newer schema does not expect, or miss columns it relies on.
+func Migrate(ctx context.Context, db *sql.DB, migrations fs.FS, placeholder string, log *slog.Logger) error {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version INTEGER PRIMARY KEY,
 		name TEXT NOT NULL
@@ -41,6 +53,7 @@ func Migrate(ctx context.Context, db *sql.DB, migrations fs.FS, placeholder stri
 		name    string
 	}
 	var todo []migration
+	known := map[int]bool{}
 	for _, e := range entries {
 		name := e.Name()
 		if !strings.HasSuffix(name, ".sql") {
@@ -52,21 +65,29 @@ func Migrate(ctx context.Context, db *sql.DB, migrations fs.FS, placeholder stri
 			return fmt.Errorf("migration %q: name must start with a number and an underscore", name)
 		}
 		todo = append(todo, migration{v, name})
+		known[v] = true
 	}
 	sort.Slice(todo, func(i, j int) bool { return todo[i].version < todo[j].version })
+	applied, err := appliedMigrations(ctx, db)
+	if err != nil {
+		return err
+	}
+	newest := 0
+	if len(todo) > 0 {
+		newest = todo[len(todo)-1].version
+	}
+	if err := checkNotNewer(applied, known, newest); err != nil {
+		return err
+	}
 	for _, m := range todo {
-		var seen int
-		err := db.QueryRowContext(ctx, "SELECT count(*) FROM schema_migrations WHERE version = "+placeholder, m.version).Scan(&seen)
-		if err != nil {
-			return fmt.Errorf("check migration %d: %w", m.version, err)
-		}
-		if seen > 0 {
+		if _, seen := applied[m.version]; seen {
 			continue
 		}
 		body, err := fs.ReadFile(migrations, m.name)
 		if err != nil {
 			return fmt.Errorf("read migration %s: %w", m.name, err)
 		}
+		start := time.Now()
 		tx, err := db.BeginTx(ctx, nil)
 		if err != nil {
 			return fmt.Errorf("begin migration %s: %w", m.name, err)
@@ -82,8 +103,51 @@ func Migrate(ctx context.Context, db *sql.DB, migrations fs.FS, placeholder stri
 		if err := tx.Commit(); err != nil {
 			return fmt.Errorf("commit migration %s: %w", m.name, err)
 		}
+		log.Info("migration applied", "version", m.version, "name", m.name, "duration", time.Since(start).Round(time.Microsecond).String())
 	}
 	return nil
+}
+
+// appliedMigrations reads schema_migrations: version to name.
+func appliedMigrations(ctx context.Context, db *sql.DB) (map[int]string, error) {
+	rows, err := db.QueryContext(ctx, "SELECT version, name FROM schema_migrations")
+	if err != nil {
+		return nil, fmt.Errorf("read schema_migrations: %w", err)
+	}
+	defer rows.Close()
+	applied := map[int]string{}
+	for rows.Next() {
+		var v int
+		var name string
+		if err := rows.Scan(&v, &name); err != nil {
+			return nil, fmt.Errorf("read schema_migrations: %w", err)
+		}
+		applied[v] = name
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read schema_migrations: %w", err)
+	}
+	return applied, nil
+}
+
+// checkNotNewer refuses a database with a migration this binary does not
+// know, naming the database's newest migration and the binary's.
+func checkNotNewer(applied map[int]string, known map[int]bool, newest int) error {
+	unknown := -1
+	for v := range applied {
+		if !known[v] && v > unknown {
+			unknown = v
+		}
+	}
+	if unknown < 0 {
+		return nil
+	}
+	dbNewest := unknown
+	for v := range applied {
+		dbNewest = max(dbNewest, v)
+	}
+	return fmt.Errorf("%w: the database is at schema version %d (%s), this binary knows versions up to %d; run the newer binary, or restore a backup taken before the upgrade",
+		ErrSchemaTooNew, dbNewest, applied[dbNewest], newest)
 }
 
 func nextPlaceholder(p string) string {

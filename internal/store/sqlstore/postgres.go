@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
@@ -19,6 +20,8 @@ type PostgresOptions struct {
 	// AppName is the application_name the server shows for them
 	// (pg_stat_activity), unless the DSN names one.
 	AppName string
+	// Log hears of each migration applied (default: nowhere).
+	Log *slog.Logger
 }
 
 // OpenPostgres connects to PostgreSQL (a postgres:// URL or DSN) and
@@ -70,7 +73,7 @@ func OpenPostgres(ctx context.Context, dsn string, opts PostgresOptions) (*Store
 		_ = pool.Close()
 		return nil, fmt.Errorf("lock migrations: %w", err)
 	}
-	err = store.Migrate(ctx, pool, sub, "$1")
+	err = store.Migrate(ctx, pool, sub, "$1", opts.Log)
 	_, _ = conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", migrationLock)
 	if err != nil {
 		_ = pool.Close()

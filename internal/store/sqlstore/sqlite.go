@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -53,6 +54,17 @@ func (s *Store) Statements() int64 { return s.statements.Load() }
 
 // Open opens (creating if needed) the database in dir and migrates it.
 func Open(ctx context.Context, dir string) (*Store, error) {
+	return OpenSQLite(ctx, dir, SQLiteOptions{})
+}
+
+// SQLiteOptions tune OpenSQLite.
+type SQLiteOptions struct {
+	// Log hears of each migration applied (default: nowhere).
+	Log *slog.Logger
+}
+
+// OpenSQLite is Open with options.
+func OpenSQLite(ctx context.Context, dir string, opts SQLiteOptions) (*Store, error) {
 	path := filepath.Join(dir, FileName)
 	if err := ownerOnly(path); err != nil {
 		return nil, err
@@ -89,7 +101,7 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := store.Migrate(ctx, w, sub, "?"); err != nil {
+	if err := store.Migrate(ctx, w, sub, "?", opts.Log); err != nil {
 		_ = w.Close()
 		return nil, fmt.Errorf("migrate %s: %w", path, err)
 	}
