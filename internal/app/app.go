@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
@@ -52,6 +53,10 @@ type App struct {
 	metrics *metrics.Metrics
 	handler http.Handler
 	ready   atomic.Bool
+	// serving is closed once Serve is ready (tests wait for it rather
+	// than ask /readyz until it says yes).
+	serving     chan struct{}
+	servingOnce sync.Once
 	media   *media.Service
 	lock    *dirLock
 	api     *api.API
@@ -136,7 +141,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 		c := caches{sessions: ids, settings: pres}
 		cl.bus.HandleInvalidations(c.apply, c.reset)
 	}
-	a := &App{cfg: cfg, log: log, store: st, metrics: m, cluster: cl, lock: lock, caps: resolveConnCaps(cfg.Abuse)}
+	a := &App{serving: make(chan struct{}), cfg: cfg, log: log, store: st, metrics: m, cluster: cl, lock: lock, caps: resolveConnCaps(cfg.Abuse)}
 
 	msgs := messaging.NewService(committer, convs)
 	msgs.GapFilled = m.GapFilled
@@ -248,6 +253,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	return a, nil
 }
 
+// Serving is closed once Serve is ready: /readyz says so from then on,
+// until the shutdown.
+func (a *App) Serving() <-chan struct{} { return a.serving }
+
 // Handler is the node's HTTP handler.
 func (a *App) Handler() http.Handler { return a.handler }
 
@@ -280,6 +289,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	g.Go(func() error {
 		a.ready.Store(true)
+		a.servingOnce.Do(func() { close(a.serving) })
 		a.logStart(ln.Addr())
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("serve: %w", err)

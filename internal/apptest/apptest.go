@@ -95,7 +95,17 @@ func (s *Server) start() {
 	s.Cfg.Addr = ln.Addr().String()
 	s.URL = "http://" + ln.Addr().String()
 	s.App, s.cancel, s.done = a, cancel, make(chan error, 1)
-	go func() { s.done <- a.Serve(ctx, ln) }()
+	served := make(chan error, 1)
+	go func() { served <- a.Serve(ctx, ln) }()
+	// Started means ready: a test's first request must not find the
+	// server still starting.
+	select {
+	case <-a.Serving():
+		s.done = served
+	case err := <-served:
+		s.done = make(chan error, 1)
+		s.done <- err
+	}
 }
 
 // Stop shuts the server down gracefully; calling it twice is harmless.
