@@ -7,7 +7,7 @@ import (
 	"strconv"
 
 	"github.com/parleychat/parley/internal/clock"
-		"github.com/parleychat/parley/internal/identity"
+	"github.com/parleychat/parley/internal/identity"
 	"github.com/parleychat/parley/internal/webhook"
 	"github.com/parleychat/parley/wire"
 )

@@ -57,14 +57,14 @@ type App struct {
 	// than ask /readyz until it says yes).
 	serving     chan struct{}
 	servingOnce sync.Once
-	media   *media.Service
-	lock    *dirLock
-	api     *api.API
-	push    *push.Service
-	hooks   *webhook.Service
-	devices devicePresence // what push asks of connections
-	caps    connCaps
-	tcp     atomic.Pointer[limits.Listener]
+	media       *media.Service
+	lock        *dirLock
+	api         *api.API
+	push        *push.Service
+	hooks       *webhook.Service
+	devices     devicePresence // what push asks of connections
+	caps        connCaps
+	tcp         atomic.Pointer[limits.Listener]
 	// adminHandler serves the operator's endpoints when --admin-addr is
 	// set (admin.go); adminLn is its listener once bound.
 	adminHandler http.Handler

@@ -151,25 +151,12 @@ func (r *relayReceiver) verify(req *http.Request, body []byte) error {
 
 func (r *relayReceiver) next(t *testing.T) relayNotice {
 	t.Helper()
-	select {
-	case n := <-r.got:
-		return n
-	case <-testCtx(t).Done():
-		t.Fatal("no relay notice arrived")
-		return relayNotice{}
-	}
+	return nextFrom(testCtx(t), t, r.got, "relay notice")
 }
 
 func (r *relayReceiver) none(t *testing.T, srv *apptest.Server, why string) {
 	t.Helper()
-	if err := srv.App.PushSettled(testCtx(t)); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case n := <-r.got:
-		t.Fatalf("%s: the relay got %s", why, n.raw)
-	default:
-	}
+	noneFrom(testCtx(t), t, srv.App.PushSettled, r.got, why, func(n relayNotice) string { return "a relay notice " + n.raw })
 }
 
 // openRO opens the server's database, either engine, to count rows.

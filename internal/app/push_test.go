@@ -250,26 +250,13 @@ func (p *pushService) markGone(path string) {
 // next waits for the next push.
 func (p *pushService) next(t *testing.T) received {
 	t.Helper()
-	select {
-	case r := <-p.got:
-		return r
-	case <-testCtx(t).Done():
-		t.Fatal("no push arrived")
-		return received{}
-	}
+	return nextFrom(testCtx(t), t, p.got, "push")
 }
 
 // none checks, once the server says every push is done, that none came.
 func (p *pushService) none(t *testing.T, srv *apptest.Server, why string) {
 	t.Helper()
-	if err := srv.App.PushSettled(testCtx(t)); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case r := <-p.got:
-		t.Fatalf("%s: got a push %+v", why, r.payload)
-	default:
-	}
+	noneFrom(testCtx(t), t, srv.App.PushSettled, p.got, why, func(r received) string { return fmt.Sprintf("a push %+v", r.payload) })
 }
 
 // TestWebPush: a device with a push subscription and no connection is

@@ -151,13 +151,7 @@ func (r *hookReceiver) serve(w http.ResponseWriter, req *http.Request) {
 // next returns the next event accepted for the first time.
 func (r *hookReceiver) next(ctx context.Context) wire.WebhookEvent {
 	r.t.Helper()
-	select {
-	case ev := <-r.got:
-		return ev
-	case <-ctx.Done():
-		r.t.Fatalf("no webhook event: %v", ctx.Err())
-	}
-	return wire.WebhookEvent{}
+	return nextFrom(ctx, r.t, r.got, "webhook event")
 }
 
 // nextMessage returns the next accepted event, which must be a message.
@@ -177,14 +171,7 @@ func (r *hookReceiver) nextMessage(ctx context.Context) wire.Message {
 // none checks that nothing more was accepted once the server is idle.
 func (r *hookReceiver) none(ctx context.Context, srv *apptest.Server, why string) {
 	r.t.Helper()
-	if err := srv.App.WebhooksSettled(ctx); err != nil {
-		r.t.Fatal(err)
-	}
-	select {
-	case ev := <-r.got:
-		r.t.Fatalf("%s: webhook got %s %s", why, ev.Type, ev.Data)
-	default:
-	}
+	noneFrom(ctx, r.t, srv.App.WebhooksSettled, r.got, why, func(ev wire.WebhookEvent) string { return ev.Type + " " + string(ev.Data) })
 }
 
 func sprintf(format string, args ...any) string { return fmt.Sprintf(format, args...) }
@@ -352,9 +339,15 @@ type hookEnv struct {
 func hookSetup(ctx context.Context, t testing.TB, cfg config.Config, clk clock.Clock, rec *hookReceiver) hookEnv {
 	t.Helper()
 	cfg.Webhook.AllowInsecureHosts = []string{rec.host}
-	srv := apptest.Start(t, cfg, clk)
+	return hookedBot(ctx, t, apptest.Start(t, cfg, clk), rec)
+}
+
+// hookedBot makes on srv the users of a hookEnv: an owner, its bot with
+// rec as its webhook, and alice with a 1:1 with the bot.
+func hookedBot(ctx context.Context, t testing.TB, srv *apptest.Server, rec *hookReceiver) hookEnv {
+	t.Helper()
 	owner, alice := srv.NewUser(ctx, "owner"), srv.NewUser(ctx, "alice")
-	k, _ := newBot(ctx, t, srv, owner, "faultbot")
+	k, _ := newBot(ctx, t, srv, owner, "hookedbot")
 	hook, err := owner.API.SetWebhook(ctx, k.BotID, rec.url())
 	if err != nil {
 		t.Fatal(err)
@@ -590,22 +583,13 @@ func TestWebhookCluster(t *testing.T) {
 		c.Webhook.AllowInsecureHosts = []string{rec.host}
 		c.Webhook.Sweep = 100 * time.Millisecond // events sent on the node without the lease wait for a sweep
 	})
-	owner, alice := na.NewUser(ctx, "owner"), na.NewUser(ctx, "alice")
-	k, _ := newBot(ctx, t, na, owner, "clusterbot")
-	hook, err := owner.API.SetWebhook(ctx, k.BotID, rec.url())
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec.setSecret(hook.Secret)
-	conv, err := alice.API.CreateDirect(ctx, k.UserID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	env := hookedBot(ctx, t, na, rec)
+	alice, conv := env.alice, env.conv
 	apis := []*client.Client{alice.API, on(nb, alice)}
 	send := func(from, to int) {
 		for i := from; i < to; i++ {
 			c := fmt.Sprintf("n%d", i)
-			if _, err := apis[i%2].SendREST(ctx, conv.ConversationID, c, text("", conv.ConversationID, c)); err != nil {
+			if _, err := apis[i%2].SendREST(ctx, conv, c, text("", conv, c)); err != nil {
 				t.Fatal(err)
 			}
 		}
