@@ -43,10 +43,14 @@ func stagingDir(target, what string) (string, error) {
 	return tmp, nil
 }
 
-// publish renames the staging dir over target (which may exist empty:
-// rename(2) replaces an empty dir) and syncs the parent so the rename
-// survives a crash.
+// publish renames the staging dir to target and syncs the parent so the
+// rename survives a crash. An empty target is removed first: os.Rename
+// refuses to replace a dir, and os.Remove refuses a non-empty one, so
+// nothing put there meanwhile is lost.
 func publish(tmp, target string) error {
+	if err := os.Remove(target); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%w: %s: %w", ErrNotEmpty, target, err)
+	}
 	if err := os.Rename(tmp, target); err != nil {
 		return fmt.Errorf("move %s into place: %w", target, err)
 	}

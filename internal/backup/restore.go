@@ -21,7 +21,7 @@ func Verify(ctx context.Context, dir string) (Manifest, error) {
 		return m, err
 	}
 	if m.SchemaVersion > schema {
-		return m, fmt.Errorf("%w: the backup's schema is %d (parley %s), this parley's is %d: restore it with that version or newer",
+		return m, fmt.Errorf("%w: the backup's schema is %d (made by parley %q), this parley's is %d: restore it with that version or a newer one",
 			ErrNewerSchema, m.SchemaVersion, m.ParleyVersion, schema)
 	}
 	hasDB := false
