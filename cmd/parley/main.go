@@ -37,6 +37,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return bench(args[1:], stdout, stderr)
 	case "cleanup":
 		return cleanup(args[1:], stdout, stderr)
+	case "backup":
+		return backupCmd(args[1:], stdout, stderr)
+	case "restore":
+		return restoreCmd(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "parley", versionString())
 		return 0
@@ -57,6 +61,8 @@ commands:
   serve     run the server (embedded: SQLite and local disk under --data-dir)
   bench     measure a server under load (parley bench -h)
   cleanup   run one retention cleanup pass over --data-dir and exit
+  backup    copy a data dir, while it serves, into a new dir (parley backup -h)
+  restore   restore a backup into a new data dir (parley restore -h)
   version   print the version
 
 Run 'parley serve -h' for the server's flags; each flag also reads PARLEY_<FLAG>.
