@@ -40,6 +40,8 @@ func TestBackupRestoreCommands(t *testing.T) {
 		{[]string{"restore", "--from", out}, 2, "--data-dir is required"},
 		{[]string{"restore", "--from", out, "--data-dir", srv.Cfg.DataDir}, 1, "not empty"},
 		{[]string{"restore", "--from", out, "--data-dir", data}, 0, "1 users"},
+		// A data dir no server runs on (no WAL beside the database).
+		{[]string{"backup", "--data-dir", data, "--to", filepath.Join(t.TempDir(), "bk2")}, 0, "1 users"},
 	} {
 		code, stdout, stderr := cmd(tc.args...)
 		if code != tc.code || !strings.Contains(stdout+stderr, tc.output) {
