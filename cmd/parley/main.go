@@ -34,6 +34,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return bench(args[1:], stdout, stderr)
 	case "cleanup":
 		return cleanup(args[1:], stdout, stderr)
+	case "backup":
+		return backupCmd(args[1:], stdout, stderr)
+	case "restore":
+		return restoreCmd(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, buildinfo.Get())
 		return 0
@@ -54,6 +58,8 @@ commands:
   serve     run the server (embedded: SQLite and local disk under --data-dir)
   bench     measure a server under load (parley bench -h)
   cleanup   run one retention cleanup pass over --data-dir and exit
+  backup    copy a data dir, while it serves, into a new dir (parley backup -h)
+  restore   restore a backup into a new data dir (parley restore -h)
   version   print the version, commit and build date
 
 Run 'parley serve -h' for the server's flags; each flag also reads PARLEY_<FLAG>.

@@ -34,6 +34,36 @@ var (
 // this binary does not know (a newer binary ran on it) is refused with
 // ErrSchemaTooNew before anything is applied: an older binary would write
 // rows the newer schema does not expect, or miss columns it relies on.
+// Migration is one schema migration: its number and file name.
+type Migration struct {
+	Version int
+	Name    string
+}
+
+// Migrations lists the migrations in dir (files NNNN_name.sql), oldest
+// first. The last is the schema a database reaches once migrated.
+func Migrations(dir fs.FS) ([]Migration, error) {
+	entries, err := fs.ReadDir(dir, ".")
+	if err != nil {
+		return nil, fmt.Errorf("read migrations: %w", err)
+	}
+	var out []Migration
+	for _, e := range entries {
+		name := e.Name()
+		if !strings.HasSuffix(name, ".sql") {
+			continue
+		}
+		num, _, ok := strings.Cut(name, "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil {
+			return nil, fmt.Errorf("migration %q: name must start with a number and an underscore", name)
+		}
+		out = append(out, Migration{v, name})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
+	return out, nil
+}
+
 func Migrate(ctx context.Context, db *sql.DB, migrations fs.FS, placeholder string, log *slog.Logger) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -44,66 +74,50 @@ func Migrate(ctx context.Context, db *sql.DB, migrations fs.FS, placeholder stri
 	)`); err != nil {
 		return fmt.Errorf("create schema_migrations: %w", err)
 	}
-	entries, err := fs.ReadDir(migrations, ".")
+	todo, err := Migrations(migrations)
 	if err != nil {
-		return fmt.Errorf("read migrations: %w", err)
+		return err
 	}
-	type migration struct {
-		version int
-		name    string
-	}
-	var todo []migration
 	known := map[int]bool{}
-	for _, e := range entries {
-		name := e.Name()
-		if !strings.HasSuffix(name, ".sql") {
-			continue
-		}
-		num, _, ok := strings.Cut(name, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil {
-			return fmt.Errorf("migration %q: name must start with a number and an underscore", name)
-		}
-		todo = append(todo, migration{v, name})
-		known[v] = true
+	for _, m := range todo {
+		known[m.Version] = true
 	}
-	sort.Slice(todo, func(i, j int) bool { return todo[i].version < todo[j].version })
 	applied, err := appliedMigrations(ctx, db)
 	if err != nil {
 		return err
 	}
 	newest := 0
 	if len(todo) > 0 {
-		newest = todo[len(todo)-1].version
+		newest = todo[len(todo)-1].Version
 	}
 	if err := checkNotNewer(applied, known, newest); err != nil {
 		return err
 	}
 	for _, m := range todo {
-		if _, seen := applied[m.version]; seen {
+		if _, seen := applied[m.Version]; seen {
 			continue
 		}
-		body, err := fs.ReadFile(migrations, m.name)
+		body, err := fs.ReadFile(migrations, m.Name)
 		if err != nil {
-			return fmt.Errorf("read migration %s: %w", m.name, err)
+			return fmt.Errorf("read migration %s: %w", m.Name, err)
 		}
 		start := time.Now()
 		tx, err := db.BeginTx(ctx, nil)
 		if err != nil {
-			return fmt.Errorf("begin migration %s: %w", m.name, err)
+			return fmt.Errorf("begin migration %s: %w", m.Name, err)
 		}
 		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
 			_ = tx.Rollback()
-			return fmt.Errorf("apply migration %s: %w", m.name, err)
+			return fmt.Errorf("apply migration %s: %w", m.Name, err)
 		}
-		if _, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, name) VALUES ("+placeholder+", "+nextPlaceholder(placeholder)+")", m.version, m.name); err != nil {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, name) VALUES ("+placeholder+", "+nextPlaceholder(placeholder)+")", m.Version, m.Name); err != nil {
 			_ = tx.Rollback()
-			return fmt.Errorf("record migration %s: %w", m.name, err)
+			return fmt.Errorf("record migration %s: %w", m.Name, err)
 		}
 		if err := tx.Commit(); err != nil {
-			return fmt.Errorf("commit migration %s: %w", m.name, err)
+			return fmt.Errorf("commit migration %s: %w", m.Name, err)
 		}
-		log.Info("migration applied", "version", m.version, "name", m.name, "duration", time.Since(start).Round(time.Microsecond).String())
+		log.Info("migration applied", "version", m.Version, "name", m.Name, "duration", time.Since(start).Round(time.Microsecond).String())
 	}
 	return nil
 }
