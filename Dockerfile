@@ -11,8 +11,11 @@
 #     --build-arg DATE=$(TZ=UTC git log -1 --format=%cd --date=format-local:%Y-%m-%dT%H:%M:%SZ) .
 #   docker run -p 8080:8080 -v parley-data:/data parley
 #
-# The build stage's tag follows go.mod's go line (1.26.x): golang:1.26 is
-# the newest 1.26 patch release on Debian.
+# The build stage's tag follows go.mod's go line (1.26.8): golang:1.26 is
+# the newest 1.26 patch release. The golang images set GOTOOLCHAIN=local,
+# so an image older than go.mod's line fails the build ("go.mod requires
+# go >= 1.26.8") rather than downloading a toolchain: build with --pull if a
+# cached golang:1.26 is older.
 
 FROM golang:1.26 AS build
 WORKDIR /src
