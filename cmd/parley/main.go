@@ -34,6 +34,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return bench(args[1:], stdout, stderr)
 	case "cleanup":
 		return cleanup(args[1:], stdout, stderr)
+	case "migrate":
+		return migrate(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, buildinfo.Get())
 		return 0
@@ -54,6 +56,7 @@ commands:
   serve     run the server (embedded: SQLite and local disk under --data-dir)
   bench     measure a server under load (parley bench -h)
   cleanup   run one retention cleanup pass over --data-dir and exit
+  migrate   copy a stopped embedded deployment into PostgreSQL and S3 (parley migrate -h)
   version   print the version, commit and build date
 
 Run 'parley serve -h' for the server's flags; each flag also reads PARLEY_<FLAG>.
