@@ -126,8 +126,9 @@ func Run(ctx context.Context, opts Options) (Report, error) {
 	}
 	defer src.Close()
 	// OpenPostgres creates the schema exactly as a node would, and
-	// refuses a database a newer binary has migrated.
-	st, err := sqlstore.OpenPostgres(ctx, opts.To, sqlstore.PostgresOptions{PoolSize: 1, AppName: "parley migrate", Log: opts.Log})
+	// refuses a database a newer binary has migrated. Two connections: it
+	// holds one for its migration lock while migrating on another.
+	st, err := sqlstore.OpenPostgres(ctx, opts.To, sqlstore.PostgresOptions{PoolSize: 2, AppName: "parley migrate", Log: opts.Log})
 	if err != nil {
 		return rep, fmt.Errorf("target: %w", err)
 	}
