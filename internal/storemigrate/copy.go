@@ -98,7 +98,8 @@ func shapeOf(ctx context.Context, src, dst *sql.DB, table string) (tableShape, e
 // target transaction that also records the batch's last key: a run
 // interrupted anywhere resumes after the last batch committed, and never
 // inserts a row twice.
-func copyTable(ctx context.Context, src, dst *sql.DB, table string, batch int, log *slog.Logger) error {
+// committed hears of each batch committed.
+func copyTable(ctx context.Context, src, dst *sql.DB, table string, batch int, committed func() error, log *slog.Logger) error {
 	var (
 		lastKey sql.NullString
 		copied  int64
@@ -165,6 +166,9 @@ func copyTable(ctx context.Context, src, dst *sql.DB, table string, batch int, l
 			return err
 		}
 		copied += int64(len(got))
+		if err := committed(); err != nil {
+			return err
+		}
 		if finished {
 			log.Info("table copied", "table", table, "rows", copied)
 			return nil

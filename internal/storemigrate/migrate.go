@@ -70,9 +70,9 @@ type Options struct {
 	// Log hears of progress (default: nowhere).
 	Log *slog.Logger
 
-	// stopAfterTables ends the run, as an interruption would, once that
-	// many tables have been copied (tests).
-	stopAfterTables int
+	// stopInTable ends the run, as an interruption would, after the
+	// first batch of that table is committed (tests).
+	stopInTable string
 }
 
 // Report is what a run did.
@@ -96,7 +96,7 @@ type TableCount struct {
 }
 
 // errStopped ends a run early for a test's interruption.
-var errStopped = errors.New("stopped after the requested tables")
+var errStopped = errors.New("stopped in the requested table")
 
 // Run migrates opts.From into opts.To. It holds the data dir's lock
 // throughout, so it refuses to run beside a server on the same dir and no
@@ -157,11 +157,12 @@ func Run(ctx context.Context, opts Options) (Report, error) {
 	if rep.Resumed {
 		opts.Log.Info("resuming the migration of this source")
 	}
-	for i, t := range tables {
-		if opts.stopAfterTables > 0 && i == opts.stopAfterTables {
-			return rep, errStopped
+	for _, t := range tables {
+		committed := func() error { return nil }
+		if t == opts.stopInTable {
+			committed = func() error { return errStopped }
 		}
-		if err := copyTable(ctx, src, dst, t, opts.BatchRows, opts.Log); err != nil {
+		if err := copyTable(ctx, src, dst, t, opts.BatchRows, committed, opts.Log); err != nil {
 			return rep, fmt.Errorf("copy %s: %w", t, err)
 		}
 	}

@@ -3,6 +3,7 @@ package storemigrate
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"reflect"
 	"testing"
@@ -141,6 +142,20 @@ func mediaTarget(t *testing.T) (blob.Store, func(cfg *config.Config, node int)) 
 	}
 }
 
+func count(ctx context.Context, t *testing.T, dsn, q string) int64 {
+	t.Helper()
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int64
+	if err := db.QueryRowContext(ctx, q).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
 func TestMigrateEmbeddedToCluster(t *testing.T) {
 	ctx := testCtx(t)
 	pg := apptest.Postgres(t)
@@ -157,10 +172,13 @@ func TestMigrateEmbeddedToCluster(t *testing.T) {
 	}
 	srv.Stop()
 
-	// Interrupted after three tables, in batches of two rows; the second
-	// run resumes and finishes.
-	if _, err := Run(ctx, Options{From: dataDir, To: pg, Blobs: blobs, BatchRows: 2, stopAfterTables: 3}); !errors.Is(err, errStopped) {
+	// Interrupted in batches of two rows, after the first batch of the
+	// messages table; the second run resumes and finishes.
+	if _, err := Run(ctx, Options{From: dataDir, To: pg, Blobs: blobs, BatchRows: 2, stopInTable: "messages"}); !errors.Is(err, errStopped) {
 		t.Fatalf("interrupted run: %v", err)
+	}
+	if n := count(ctx, t, pg, "SELECT count(*) FROM messages"); n != 2 {
+		t.Fatalf("the interrupted run left %d messages, want its first batch of 2", n)
 	}
 	rep, err := Run(ctx, Options{From: dataDir, To: pg, Blobs: blobs, BatchRows: 2})
 	if err != nil {
@@ -251,4 +269,58 @@ func TestMigrateEmbeddedToCluster(t *testing.T) {
 			break
 		}
 	}
+}
+
+// TestMigrateRefuses: a database a server has used, a source at another
+// schema version and a data dir without a database are refused before
+// anything is copied.
+func TestMigrateRefuses(t *testing.T) {
+	ctx := testCtx(t)
+	src := apptest.Start(t, apptest.Config(t), nil)
+	src.NewUser(ctx, "erin")
+	src.Stop()
+
+	t.Run("a database a node has served", func(t *testing.T) {
+		pg := apptest.Postgres(t)
+		cfg := apptest.Config(t)
+		cfg.Store = pg
+		node := apptest.Start(t, cfg, nil)
+		node.NewUser(ctx, "frank")
+		node.Stop()
+		_, err := Run(ctx, Options{From: src.Cfg.DataDir, To: pg})
+		if !errors.Is(err, ErrTargetNotEmpty) {
+			t.Fatalf("got %v, want ErrTargetNotEmpty", err)
+		}
+		if n := count(ctx, t, pg, "SELECT count(*) FROM users"); n != 1 {
+			t.Fatalf("the refused target has %d users, want its own 1", n)
+		}
+	})
+	t.Run("a source at an older schema", func(t *testing.T) {
+		dir := t.TempDir()
+		old := apptest.Config(t)
+		old.DataDir = dir
+		s := apptest.Start(t, old, nil)
+		s.Stop()
+		db, err := openSource(ctx, dir+"/parley.db")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// query_only: writable again for the test's own change.
+		if _, err := db.ExecContext(ctx, "PRAGMA query_only = 0"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.ExecContext(ctx, "DELETE FROM schema_migrations WHERE version = (SELECT max(version) FROM schema_migrations)"); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+		_, err = Run(ctx, Options{From: dir, To: apptest.Postgres(t)})
+		if !errors.Is(err, ErrSchemaMismatch) {
+			t.Fatalf("got %v, want ErrSchemaMismatch", err)
+		}
+	})
+	t.Run("a dir without a database", func(t *testing.T) {
+		if _, err := Run(ctx, Options{From: t.TempDir(), To: "postgres://127.0.0.1:1/x"}); err == nil {
+			t.Fatal("an empty data dir was migrated")
+		}
+	})
 }
