@@ -116,7 +116,7 @@ func messages(ctx context.Context, t *testing.T, c *client.Client, conv string) 
 // mediaTarget is the bucket media moves to: a real S3 server (versitygw)
 // when installed, else a local store in a directory that node A then uses
 // as its data dir (so it serves the migrated files as its own).
-func mediaTarget(t *testing.T) (blob.Store, func(cfg *config.Config, node int)) {
+func mediaTarget(t *testing.T) (_ blob.Store, shared bool, tune func(cfg *config.Config, node int)) {
 	t.Helper()
 	if s3test.Binary() != "" {
 		srv := s3test.Start(t)
@@ -125,7 +125,7 @@ func mediaTarget(t *testing.T) (blob.Store, func(cfg *config.Config, node int)) 
 		if err != nil {
 			t.Fatal(err)
 		}
-		return st, func(cfg *config.Config, _ int) {
+		return st, true, func(cfg *config.Config, _ int) {
 			cfg.Media.Blob, cfg.Media.S3AccessKey, cfg.Media.S3SecretKey = s3test.URL(c), c.AccessKey, c.SecretKey
 		}
 	}
@@ -135,7 +135,7 @@ func mediaTarget(t *testing.T) (blob.Store, func(cfg *config.Config, node int)) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	return st, func(cfg *config.Config, node int) {
+	return st, false, func(cfg *config.Config, node int) {
 		if node == 0 {
 			cfg.DataDir = dir
 		}
@@ -160,7 +160,7 @@ func TestMigrateEmbeddedToCluster(t *testing.T) {
 	ctx := testCtx(t)
 	pg := apptest.Postgres(t)
 	redisURL, prefix := apptest.Redis(t)
-	blobs, tune := mediaTarget(t)
+	blobs, sharedMedia, tune := mediaTarget(t)
 
 	srv := apptest.Start(t, apptest.Config(t), nil)
 	h := buildHistory(ctx, t, srv)
@@ -241,12 +241,18 @@ func TestMigrateEmbeddedToCluster(t *testing.T) {
 	if st.Status != "read" {
 		t.Fatalf("status of a message bob read, after the migration: %+v", st)
 	}
-	m, err := onA.GetMedia(ctx, h.mediaID)
-	if err != nil {
-		t.Fatal(err)
+	mediaFrom := []*client.Client{onA, onB}
+	if !sharedMedia {
+		mediaFrom = mediaFrom[:1]
 	}
-	if got, _, err := onA.Download(ctx, m.URL, 1<<20); err != nil || !bytes.Equal(got, h.media) {
-		t.Fatalf("migrated media: %d bytes, %v", len(got), err)
+	for _, c := range mediaFrom {
+		m, err := c.GetMedia(ctx, h.mediaID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _, err := c.Download(ctx, m.URL, 1<<20); err != nil || !bytes.Equal(got, h.media) {
+			t.Fatalf("migrated media: %d bytes, %v", len(got), err)
+		}
 	}
 
 	// A new message across nodes is delivered, and the sequence goes on.
