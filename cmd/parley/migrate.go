@@ -9,12 +9,14 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 
 	"github.com/parleychat/parley/internal/blob"
 	"github.com/parleychat/parley/internal/blob/s3"
 	"github.com/parleychat/parley/internal/config"
+	"github.com/parleychat/parley/internal/push"
 	"github.com/parleychat/parley/internal/storemigrate"
 )
 
@@ -100,5 +102,15 @@ func migrate(args []string, stdout, stderr io.Writer) int {
 	} else {
 		fmt.Fprintf(stdout, ", %d media files (%d bytes)\n", rep.MediaFiles, rep.MediaBytes)
 	}
+	// The one thing of the data dir's a node needs that is not in the
+	// database: without it, browsers' push subscriptions stop working.
+	if key := filepath.Join(*from, push.KeyFileName); fileExists(key) {
+		fmt.Fprintf(stdout, "give every node the VAPID key in %s: PARLEY_VAPID_PRIVATE_KEY=\"$(cat %s)\"\n", key, key)
+	}
 	return 0
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }

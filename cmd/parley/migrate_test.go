@@ -42,4 +42,7 @@ func TestMigrateCommandWithoutBlob(t *testing.T) {
 	if !strings.Contains(out.String(), "media NOT copied (no --blob)") || !strings.Contains(errs.String(), "media files are not copied") {
 		t.Fatalf("stdout %q, stderr %q: want media skipped said clearly", out.String(), errs.String())
 	}
+	if !strings.Contains(out.String(), "PARLEY_VAPID_PRIVATE_KEY") {
+		t.Fatalf("stdout %q: want the VAPID key's move named", out.String())
+	}
 }
