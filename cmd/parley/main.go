@@ -38,6 +38,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return backupCmd(args[1:], stdout, stderr)
 	case "restore":
 		return restoreCmd(args[1:], stdout, stderr)
+	case "migrate":
+		return migrate(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, buildinfo.Get())
 		return 0
@@ -60,6 +62,7 @@ commands:
   cleanup   run one retention cleanup pass over --data-dir and exit
   backup    copy a data dir, while it serves, into a new dir (parley backup -h)
   restore   restore a backup into a new data dir (parley restore -h)
+  migrate   copy a stopped embedded deployment into PostgreSQL and S3 (parley migrate -h)
   version   print the version, commit and build date
 
 Run 'parley serve -h' for the server's flags; each flag also reads PARLEY_<FLAG>.

@@ -66,3 +66,16 @@ func holderLine(addr string) string {
 	host, _ := os.Hostname()
 	return fmt.Sprintf("pid %d on host %s (addr %s, started %s)", os.Getpid(), host, addr, time.Now().UTC().Format(time.RFC3339))
 }
+
+// LockDataDir takes dir's lock for a command other than serve (one that
+// must not run beside a server on the same dir, such as migrate), or
+// returns an error wrapping ErrDataDirInUse that names the holder. what
+// names the command in the lock file; release gives the lock up.
+func LockDataDir(dir, what string) (release func(), err error) {
+	host, _ := os.Hostname()
+	l, err := lockDataDir(dir, fmt.Sprintf("pid %d on host %s (%s, started %s)", os.Getpid(), host, what, time.Now().UTC().Format(time.RFC3339)))
+	if err != nil {
+		return nil, err
+	}
+	return l.release, nil
+}
