@@ -7,6 +7,7 @@ import (
 
 	"github.com/parleychat/parley/internal/bus"
 	"github.com/parleychat/parley/internal/identity"
+	"github.com/parleychat/parley/internal/messaging"
 	"github.com/parleychat/parley/wire"
 )
 
@@ -41,7 +42,10 @@ func BenchmarkPublishOffline(b *testing.B) {
 func BenchmarkPublishOnline(b *testing.B) {
 	for _, n := range []int{2, 100} {
 		b.Run(fmt.Sprintf("members=%d", n), func(b *testing.B) {
-			g := &Gateway{cfg: Config{MaxQueue: 1 << 20, MaxInflight: 1, RateLimit: 1, RateBurst: 1}}
+			// A nil service opens streams without I/O, and no writer runs
+			// to use them.
+			g := &Gateway{cfg: Config{MaxQueue: 1 << 20, MaxInflight: 1, RateLimit: 1, RateBurst: 1},
+				Deps: Deps{Messages: (*messaging.Service)(nil)}}
 			h := NewHub()
 			ids := users(n)
 			conns := make([]*Conn, n)
