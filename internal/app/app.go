@@ -244,7 +244,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 		a.adminHandler = admin
 	}
 	mux.Handle("/", web.Handler()) // the browser client; every pattern above is more specific
-	a.handler = cfg.Abuse.TrustedProxies.Handler(mux)
+	var accessLog *slog.Logger
+	if cfg.AccessLog {
+		accessLog = log
+	}
+	a.handler = cfg.Abuse.TrustedProxies.Handler(observeHTTP(mux, m, accessLog))
 	return a, nil
 }
 

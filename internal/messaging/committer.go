@@ -612,6 +612,6 @@ func (s *Committer) publishMessage(ctx context.Context, r AppendResult) {
 	frame := ToFrame(m)
 	s.pub.Publish(ctx, r.Members, &bus.Event{
 		Kind: bus.KindMessage, ConversationID: m.ConversationID, Seq: m.Seq,
-		SenderDevice: m.SenderDevice, Message: &frame,
+		SenderDevice: m.SenderDevice, Message: &frame, Committed: m.CreatedAt,
 	})
 }

@@ -40,6 +40,8 @@ type Metrics struct {
 	limitMetrics
 	pushMetrics
 	webhookMetrics
+	gatewayMetrics
+	httpMetrics
 }
 
 // New registers every collector in a fresh registry.
@@ -109,6 +111,8 @@ func New() *Metrics {
 	m.limitMetrics = newLimitMetrics(m.reg)
 	m.pushMetrics = newPushMetrics(m.reg)
 	m.webhookMetrics = newWebhookMetrics(m.reg)
+	m.gatewayMetrics = newGatewayMetrics(m.reg)
+	m.httpMetrics = newHTTPMetrics(m.reg)
 	return m
 }
 

@@ -24,6 +24,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -120,6 +121,10 @@ type envelope struct {
 	Chooser        string            `json:"cu,omitempty"`
 	Chosen         string            `json:"cv,omitempty"`
 	Frames         []json.RawMessage `json:"fs,omitempty"`
+	// Committed is Event.Committed in Unix nanoseconds: a node measures
+	// the delivery lag of messages committed on another (as good as the
+	// nodes' clocks agree).
+	Committed int64 `json:"t,omitempty"`
 }
 
 func (b *Bus) channel(user string) string { return b.prefix + "u:" + user }
@@ -132,6 +137,9 @@ func (b *Bus) Publish(ctx context.Context, userIDs []string, ev *bus.Event) {
 	env := envelope{Node: b.node, Kind: ev.Kind, ConversationID: ev.ConversationID, Seq: ev.Seq,
 		SenderDevice: ev.SenderDevice, ReceiptID: ev.ReceiptID, UpdateID: ev.UpdateID, Reason: ev.Reason,
 		Chooser: ev.Chooser, Chosen: ev.Chosen}
+	if !ev.Committed.IsZero() {
+		env.Committed = ev.Committed.UnixNano()
+	}
 	// Encoded here, once for every node: the others deliver these bytes.
 	for _, f := range ev.Frames() {
 		env.Frames = append(env.Frames, json.RawMessage(f))
@@ -202,6 +210,9 @@ func (b *Bus) Run(ctx context.Context) error {
 				Kind: env.Kind, ConversationID: env.ConversationID, Seq: env.Seq,
 				SenderDevice: env.SenderDevice, ReceiptID: env.ReceiptID, UpdateID: env.UpdateID, Reason: env.Reason,
 				Chooser: env.Chooser, Chosen: env.Chosen,
+			}
+			if env.Committed != 0 {
+				ev.Committed = time.Unix(0, env.Committed)
 			}
 			frames := make([][]byte, len(env.Frames))
 			for i, f := range env.Frames {
