@@ -47,25 +47,26 @@ func findObservers(o Observer) observers {
 // holds for DeliveryLag; fixed, so measuring allocates nothing. A batch
 // with more messages has the earlier ones measured when the array fills,
 // before their write: early by at most one write.
-const maxLagStamps = 8
+const maxLagStamps = 16
 
-// lagStamps are the commit times of the live messages in a writer's
-// buffer, measured once the buffer is written.
+// lagStamps are the commit times (Unix ns) of the live messages in a
+// writer's buffer, measured once the buffer is written against one clock
+// reading. Integers, not time.Time: no pointer to store, and so no write
+// barrier, per message (half the cost of measuring, profiled).
 type lagStamps struct {
-	at [maxLagStamps]time.Time
+	at [maxLagStamps]int64
 	n  int
 }
 
-// note records a message frame just appended to the buffer.
+// noteCommitted records a message frame just appended to the buffer.
 func (w *frameWriter) noteCommitted(ev *bus.Event) {
-	obs := w.c.g.obs.lag
-	if obs == nil || ev.Committed.IsZero() {
+	if w.c.g.obs.lag == nil || ev.Committed.IsZero() {
 		return
 	}
 	if w.lags.n == maxLagStamps {
 		w.observeLags()
 	}
-	w.lags.at[w.lags.n] = ev.Committed
+	w.lags.at[w.lags.n] = ev.Committed.UnixNano()
 	w.lags.n++
 }
 
@@ -74,10 +75,9 @@ func (w *frameWriter) observeLags() {
 	if w.lags.n == 0 {
 		return
 	}
-	now := w.c.g.Clock.Now()
-	for i := range w.lags.n {
-		w.c.g.obs.lag.DeliveryLag(now.Sub(w.lags.at[i]))
-		w.lags.at[i] = time.Time{}
+	now := w.c.g.Clock.Now().UnixNano()
+	for _, at := range w.lags.at[:w.lags.n] {
+		w.c.g.obs.lag.DeliveryLag(time.Duration(now - at))
 	}
 	w.lags.n = 0
 }
