@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/parleychat/parley/internal/apptest"
 )
@@ -162,6 +163,38 @@ func TestOnCallMetrics(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("no access log line for the 404: %v", logs.find("http"))
+	}
+}
+
+// TestStoreAndCleanupMetrics: the store's pools, the receipt queue and
+// the last successful cleanup are on /metrics.
+func TestStoreAndCleanupMetrics(t *testing.T) {
+	ctx := testCtx(t)
+	srv := apptest.Start(t, apptest.Config(t), nil)
+	srv.NewUser(ctx, "erin")
+	_, body := get(ctx, t, srv.URL+"/metrics")
+	if v, ok := metricValue(body, "parley_cleanup_last_success_timestamp_seconds"); !ok || v != 0 {
+		t.Errorf("before any cleanup: %v, %v", v, ok)
+	}
+	for _, series := range []string{
+		`parley_store_pool_open_connections{pool="write"}`, `parley_store_pool_open_connections{pool="read"}`,
+		`parley_store_pool_in_use_connections{pool="read"}`, `parley_store_pool_waits_total{pool="write"}`,
+		`parley_store_pool_wait_seconds_total{pool="read"}`, "parley_receipt_queue_depth",
+	} {
+		if _, ok := metricValue(body, series); !ok {
+			t.Errorf("no %s:\n%s", series, grepLines(body, "parley_store_pool"))
+		}
+	}
+	if v, _ := metricValue(body, `parley_store_pool_open_connections{pool="write"}`); v < 1 {
+		t.Errorf("the write pool has %v connections open after a registration", v)
+	}
+	before := time.Now()
+	if _, err := srv.App.RunCleanup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, body = get(ctx, t, srv.URL+"/metrics")
+	if v, _ := metricValue(body, "parley_cleanup_last_success_timestamp_seconds"); v < float64(before.Unix()) {
+		t.Errorf("last cleanup success %v, want at least %v", v, before.Unix())
 	}
 }
 
