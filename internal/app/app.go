@@ -106,7 +106,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 		cl     *cluster
 	)
 	if cfg.Redis != "" {
-		if cl, err = newCluster(cfg, hub, log); err != nil {
+		if cl, err = newCluster(cfg, hub, log, m); err != nil {
 			_ = st.Close()
 			return nil, err
 		}

@@ -43,6 +43,7 @@ type Metrics struct {
 	webhookMetrics
 	gatewayMetrics
 	httpMetrics
+	redisMetrics
 }
 
 // New registers every collector in a fresh registry.
@@ -117,6 +118,7 @@ func New() *Metrics {
 	m.webhookMetrics = newWebhookMetrics(m.reg)
 	m.gatewayMetrics = newGatewayMetrics(m.reg)
 	m.httpMetrics = newHTTPMetrics(m.reg)
+	m.redisMetrics = newRedisMetrics(m.reg)
 	return m
 }
 
