@@ -148,6 +148,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	}
 	if med != nil {
 		committer.Media = med
+		med.Observer = m
 	}
 	// One set of per-user send buckets for the node: the WebSocket and
 	// the REST send paths take from it alike.

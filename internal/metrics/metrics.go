@@ -44,6 +44,7 @@ type Metrics struct {
 	gatewayMetrics
 	httpMetrics
 	redisMetrics
+	mediaMetrics
 }
 
 // New registers every collector in a fresh registry.
@@ -119,6 +120,7 @@ func New() *Metrics {
 	m.gatewayMetrics = newGatewayMetrics(m.reg)
 	m.httpMetrics = newHTTPMetrics(m.reg)
 	m.redisMetrics = newRedisMetrics(m.reg)
+	m.mediaMetrics = newMediaMetrics(m.reg)
 	return m
 }
 
