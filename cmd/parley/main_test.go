@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
 	"log/slog"
 	"strings"
 	"testing"
@@ -26,5 +28,19 @@ func TestWarnUnknownEnv(t *testing.T) {
 		!strings.Contains(got, `"variable":"PARLEY_DATADIR","did_you_mean":"PARLEY_DATA_DIR"`) ||
 		!strings.Contains(got, `"variable":"PARLEY_ZZZZZZZZZZ"}`) {
 		t.Fatalf("warnings:\n%s", got)
+	}
+}
+
+// TestRedisLogRouted: go-redis's lines reach slog as JSON warnings.
+func TestRedisLogRouted(t *testing.T) {
+	var logs bytes.Buffer
+	l := redisLogger{log: slog.New(slog.NewJSONHandler(&logs, nil))}
+	l.Printf(context.Background(), "redis: connection pool: %s\n", "failed to dial")
+	var line map[string]any
+	if err := json.Unmarshal(logs.Bytes(), &line); err != nil {
+		t.Fatalf("not one JSON line: %q", logs.String())
+	}
+	if line["level"] != "WARN" || line["msg"] != "redis client" || line["detail"] != "redis: connection pool: failed to dial" {
+		t.Errorf("line = %v", line)
 	}
 }

@@ -88,6 +88,6 @@ func (a *API) passwordAttempt(w http.ResponseWriter, r *http.Request, req any, d
 		return
 	}
 	err = do(caller)
-	a.loginDone(r, u.Username, err)
+	a.loginDone(r, u.Username, u.ID, err)
 	a.noContent(w, r, err)
 }

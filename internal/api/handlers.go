@@ -62,7 +62,7 @@ func (a *API) createSession(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s, err := a.ids.LoginDevice(r.Context(), req.Username, req.Password, name)
-	a.loginDone(r, req.Username, err)
+	a.loginDone(r, req.Username, "", err)
 	if err != nil {
 		a.fail(w, r, err)
 		return

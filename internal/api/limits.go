@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -74,9 +75,17 @@ func (a *API) allowLogin(username string) error {
 }
 
 // loginDone records a login's outcome: a success forgets the account's
-// failures, a wrong password counts, is logged (never the password) and
-// may start a backoff.
-func (a *API) loginDone(r *http.Request, username string, err error) {
+// failures, a wrong password counts, is logged at warn and may start a
+// backoff. userID is the account's when the caller is known (a password
+// confirming a change), else "".
+//
+// The failure's line names the user id when known and the client address,
+// never the username attempted: the username box is where a password
+// typed one field too early lands, and the names tried are a list of
+// guesses at who has an account. The backoff's line does name the
+// username: repeated failures on one name are an attack on it, and the
+// on-call needs to know which.
+func (a *API) loginDone(r *http.Request, username, userID string, err error) {
 	l := a.authLimits
 	key, ok := accountKey(username)
 	switch {
@@ -88,18 +97,27 @@ func (a *API) loginDone(r *http.Request, username string, err error) {
 		if l.Observer != nil {
 			l.Observer.LoginFailed()
 		}
-		if !ok {
-			a.log.Info("login failed", "client", limits.IPKey(r.RemoteAddr))
-			return
+		if userID != "" {
+			a.log.Warn("login failed", "user", userID, "client", clientIP(r))
+		} else {
+			a.log.Warn("login failed", "client", clientIP(r))
 		}
-		a.log.Info("login failed", "username", username, "client", limits.IPKey(r.RemoteAddr))
-		if l.Accounts == nil {
+		if l.Accounts == nil || !ok {
 			return
 		}
 		if wait := l.Accounts.Fail(key, l.Now()); wait > 0 {
-			a.log.Warn("logins backing off after repeated failures", "username", username, "client", limits.IPKey(r.RemoteAddr), "wait", wait)
+			a.log.Warn("logins backing off after repeated failures", "username", username, "client", clientIP(r), "wait", wait.Round(time.Millisecond).String())
 		}
 	}
+}
+
+// clientIP is the request's client address without its port: the TCP
+// peer, or what a trusted proxy named (limits.Proxies.Handler).
+func clientIP(r *http.Request) string {
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
+	}
+	return r.RemoteAddr
 }
 
 func (a *API) limited(limit string) {

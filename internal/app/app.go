@@ -111,7 +111,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 		cl     *cluster
 	)
 	if cfg.Redis != "" {
-		if cl, err = newCluster(cfg, hub, log); err != nil {
+		if cl, err = newCluster(cfg, hub, log, m); err != nil {
 			_ = st.Close()
 			return nil, err
 		}
@@ -153,6 +153,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	}
 	if med != nil {
 		committer.Media = med
+		med.Observer = m
 	}
 	// One set of per-user send buckets for the node: the WebSocket and
 	// the REST send paths take from it alike.
@@ -190,6 +191,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 	}, log, m)
 	m.Counter("parley_store_statements_total", "Statements run on the store outside transactions, each a round trip to the engine.", func() float64 { return float64(st.Statements()) })
 	m.Gauge("parley_send_queue_depth", "Sends waiting for the group committer.", func() float64 { return float64(msgs.QueueDepth()) })
+	m.Gauge("parley_receipt_queue_depth", "Delivery and read receipts waiting for the group committer.", func() float64 { return float64(msgs.ReceiptQueueDepth()) })
+	m.StorePools(st.Pools)
 	m.Gauge("parley_sends_pending", "Sends handed to the group committer and not committed yet, the batch committing included (bounded by --max-pending-sends).", func() float64 { return float64(gw.PendingSends()) })
 	m.Gauge("parley_password_hashes_waiting", "Logins and registrations waiting for a password hash slot.", func() float64 { return float64(ids.HashesWaiting()) })
 	m.Gauge("parley_tcp_connections", "TCP connections the listener holds (counted while a connection cap is on).", func() float64 {
@@ -249,7 +252,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 		a.adminHandler = admin
 	}
 	mux.Handle("/", web.Handler()) // the browser client; every pattern above is more specific
-	a.handler = cfg.Abuse.TrustedProxies.Handler(mux)
+	var accessLog *slog.Logger
+	if cfg.AccessLog {
+		accessLog = log
+	}
+	a.handler = cfg.Abuse.TrustedProxies.Handler(observeHTTP(mux, m, accessLog))
 	return a, nil
 }
 

@@ -45,7 +45,7 @@ type cluster struct {
 	dir *redisdir.Directory
 }
 
-func newCluster(cfg config.Config, hub *gateway.Hub, log *slog.Logger) (*cluster, error) {
+func newCluster(cfg config.Config, hub *gateway.Hub, log *slog.Logger, obs redisbus.Observer) (*cluster, error) {
 	opt, err := redis.ParseURL(cfg.Redis)
 	if err != nil {
 		return nil, fmt.Errorf("redis: %w", err)
@@ -64,11 +64,13 @@ func newCluster(cfg config.Config, hub *gateway.Hub, log *slog.Logger) (*cluster
 	rdb := redis.NewClient(opt)
 	log = log.With("node", node)
 	log.Info("cluster node", "redis", opt.Addr, "prefix", cfg.RedisPrefix)
-	return &cluster{
+	c := &cluster{
 		rdb: rdb,
 		bus: redisbus.New(rdb, hub, node, cfg.RedisPrefix, log),
 		dir: redisdir.New(rdb, redisdir.Config{Node: node, Prefix: cfg.RedisPrefix, Lease: cfg.NodeLease}, log),
-	}, nil
+	}
+	c.bus.Observer, c.dir.Observer = obs, obs
+	return c, nil
 }
 
 // caches are a node's caches of stored rows, as other nodes'

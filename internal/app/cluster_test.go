@@ -278,6 +278,14 @@ func TestClusterRedisRestart(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
+	// The outage is on /metrics: node A's events for B were lost while
+	// Redis was away, both buses subscribed again, and B measured the
+	// delivery lag of messages A committed.
+	awaitSeries(ctx, t, na.URL, `parley_redis_errors_total{op="bus_publish"}`, 1)
+	for _, n := range []*apptest.Server{na, nb} {
+		awaitSeries(ctx, t, n.URL, `parley_redis_reconnects_total{component="bus"}`, 1)
+	}
+	awaitSeries(ctx, t, nb.URL, "parley_delivery_lag_seconds_count", 1)
 }
 
 // TestClusterPostgresLoss: with PostgreSQL gone, sends fail with internal

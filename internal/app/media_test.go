@@ -198,7 +198,13 @@ func testMediaFlow(t *testing.T, srv *apptest.Server) {
 }
 
 func TestMediaFlowLocal(t *testing.T) {
-	testMediaFlow(t, apptest.Start(t, apptest.Config(t), nil))
+	srv := apptest.Start(t, apptest.Config(t), nil)
+	testMediaFlow(t, srv)
+	// Processing is timed by kind and result, before the upload's answer.
+	_, body := get(testCtx(t), t, srv.URL+"/metrics")
+	if v, _ := metricValue(body, `parley_media_processing_seconds_count{kind="image",result="ready"}`); v < 1 {
+		t.Errorf("no image processing measured:\n%s", grepLines(body, "parley_media_processing_seconds_count"))
+	}
 }
 
 // TestMediaFlowS3 runs the same flow on a real S3-compatible server.
@@ -256,6 +262,10 @@ func TestMediaRefusals(t *testing.T) {
 	png := mediatest.PNG(t, 20, 20)
 	_, err := mediaUpload(t, alice, "video/mp4", png)
 	wantCode(t, err, http.StatusUnprocessableEntity, "invalid")
+	_, body := get(ctx, t, srv.URL+"/metrics")
+	if v, _ := metricValue(body, `parley_media_processing_seconds_count{kind="video",result="refused"}`); v != 1 {
+		t.Errorf("a refused video counted %v times:\n%s", v, grepLines(body, "parley_media_processing_seconds_count"))
+	}
 	media := mediaDirFiles(t, srv)
 	if len(media) != 0 {
 		t.Fatalf("a refused upload left files: %v", media)

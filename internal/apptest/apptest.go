@@ -53,8 +53,10 @@ type Server struct {
 	// (such as "127.0.0.1:0"), else "".
 	AdminURL string
 	App      *app.App
-	cancel   context.CancelFunc
-	done     chan error
+	// Log, if set before start (StartLogged), is the server's logger.
+	Log    *slog.Logger
+	cancel context.CancelFunc
+	done   chan error
 }
 
 // Start starts a server with cfg (see Config) and stops it when the test
@@ -67,10 +69,24 @@ func Start(t testing.TB, cfg config.Config, clk clock.Clock) *Server {
 	return s
 }
 
+// StartLogged is Start with the server logging to log: for tests of
+// what it logs.
+func StartLogged(t testing.TB, cfg config.Config, clk clock.Clock, log *slog.Logger) *Server {
+	t.Helper()
+	s := &Server{t: t, Cfg: cfg, Clock: clk, Log: log}
+	s.start()
+	t.Cleanup(func() { s.Stop() })
+	return s
+}
+
 func (s *Server) start() {
 	s.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(ctx, s.Cfg, Logger(s.t), s.Clock)
+	log := s.Log
+	if log == nil {
+		log = Logger(s.t)
+	}
+	a, err := app.New(ctx, s.Cfg, log, s.Clock)
 	if err != nil {
 		cancel()
 		s.t.Fatalf("start server: %v", err)

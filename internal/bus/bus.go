@@ -6,6 +6,7 @@ package bus
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/parleychat/parley/wire"
 )
@@ -65,6 +66,10 @@ type Event struct {
 
 	// Message, for KindMessage.
 	Message *wire.Message
+	// Committed, for KindMessage, is when the message was stored (its
+	// created_at, to the nanosecond, on the committing node's clock):
+	// what the delivery lag is measured from. Zero: not measured.
+	Committed time.Time
 	// Statuses, for KindStatus, are all the changes of one receipt event
 	// (an ack covering several messages), carried together so that an
 	// event arrives whole or not at all.

@@ -89,6 +89,9 @@ type Config struct {
 	ShutdownGrace time.Duration
 	LogLevel      slog.Level
 	Pprof         bool
+	// AccessLog writes one info line per HTTP request (internal/app,
+	// httplog.go).
+	AccessLog bool
 }
 
 // Default returns the configuration `parley serve` runs with when told
@@ -128,6 +131,7 @@ func Default() Config {
 		StorePoolSize:        16,
 		ShutdownGrace:        10 * time.Second,
 		LogLevel:             slog.LevelInfo,
+		AccessLog:            true,
 	}
 }
 
@@ -209,6 +213,7 @@ func flags(name string, c *Config, stderr io.Writer) (fs *flag.FlagSet, finish f
 	fs.IntVar(&c.MaxBatch, "max-batch", c.MaxBatch, "most messages committed in one transaction")
 	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", c.ShutdownGrace, "time allowed to finish in-flight sends on shutdown")
 	fs.BoolVar(&c.Pprof, "pprof", c.Pprof, "serve /debug/pprof (for profiling; keep off in production)")
+	fs.BoolVar(&c.AccessLog, "access-log", c.AccessLog, "log one line per HTTP request at info (method, route, status, duration, bytes, client address; never query strings or headers; not /metrics, /healthz, /readyz)")
 	var hashMem, hashTime uint
 	fs.UintVar(&hashMem, "password-memory-kib", uint(c.Hash.MemoryKiB), "argon2id memory per password hash, KiB")
 	fs.UintVar(&hashTime, "password-time", uint(c.Hash.Time), "argon2id passes per password hash")

@@ -48,7 +48,9 @@ type Conn struct {
 	// linger: reading ended with the client still sending or closing;
 	// run closes the socket without a reset (reader goroutine only).
 	linger bool
-	ended  chan struct{} // closed when the connection is over
+	// peerClosed: the client sent a close frame (reader goroutine only).
+	peerClosed bool
+	ended      chan struct{} // closed when the connection is over
 	// release gives back the connection's place under the user limits.
 	release    func()
 	stopExpiry func() bool
@@ -116,6 +118,7 @@ func (c *Conn) sendError(err error, clientMessageID string) {
 	if pe == wire.ErrInternal {
 		c.g.Log.Error("frame failed", "user", c.userID, "err", err)
 	}
+	c.g.errorFrame(pe.Code)
 	c.send(wire.Encode(wire.NewErrorFrame(pe, clientMessageID)))
 }
 
@@ -195,6 +198,7 @@ func (c *Conn) run() {
 	} else {
 		_ = c.sock.conn.Close()
 	}
+	c.observeClose()
 	c.g.closed(c, timedOut)
 	close(c.ended)
 }
@@ -339,6 +343,7 @@ func (c *Conn) control(op ws.OpCode, payload []byte) error {
 			return err
 		}
 		c.setCloseStatus(code, "")
+		c.peerClosed = true
 		return errPeerClosed
 	}
 	return nil
@@ -463,6 +468,7 @@ func (c *Conn) handleUpdate(ctx context.Context, f *wire.Inbound) {
 		}
 		ef := wire.NewErrorFrame(pe, "")
 		ef.MessageID, ef.RefusedType = f.MessageID, f.Type
+		c.g.errorFrame(pe.Code)
 		c.send(wire.Encode(ef))
 	}
 	if err := c.g.allowSend(c.userID); err != nil {
@@ -599,11 +605,16 @@ type frameWriter struct {
 	c      *Conn
 	buf    []byte
 	frames int
+	// total counts every frame the run wrote, across flushes.
+	total int
+	// lags are the live messages in buf, for the delivery lag.
+	lags lagStamps
 }
 
 // WriteFrame queues one text frame (frameSink).
 func (w *frameWriter) WriteFrame(frame []byte) error {
 	w.frames++
+	w.total++
 	return w.append(ws.OpText, frame)
 }
 
@@ -647,6 +658,7 @@ func (w *frameWriter) flush() error {
 	if w.c.g.Observer != nil {
 		w.c.g.Observer.Written(n)
 	}
+	w.observeLags()
 	return nil
 }
 
@@ -659,7 +671,18 @@ func (c *Conn) writeItem(w *frameWriter, it item) error {
 	}
 	ev := it.ev
 	switch ev.Kind {
-	case bus.KindMessage, bus.KindStatus, bus.KindUpdate:
+	case bus.KindMessage:
+		// The event's own frame is the last the stream writes (after a
+		// gap's), and none when the device has it or sent it.
+		before := w.total
+		if err := c.stream.Deliver(c.ctx, ev, w); err != nil {
+			return err
+		}
+		if w.total != before && ev.SenderDevice != c.deviceID {
+			w.noteCommitted(ev)
+		}
+		return nil
+	case bus.KindStatus, bus.KindUpdate:
 		return c.stream.Deliver(c.ctx, ev, w)
 	case bus.KindContact:
 		if err := c.g.Presence.ContactChanged(c.ctx, c, ev.Chooser, ev.Chosen); err != nil {

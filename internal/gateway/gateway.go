@@ -115,6 +115,8 @@ type Gateway struct {
 	// stamps batches connects and closes for the delivery trace (nil
 	// without Deps.Connections).
 	stamps *stamps
+	// obs are the Observer's optional powers (observe.go).
+	obs observers
 }
 
 // MediaAccess says whether a user may attach a media item to a message:
@@ -158,6 +160,7 @@ func New(cfg Config, d Deps) *Gateway {
 		readBufs: newBuffers(1024, 64<<10), writeBufs: newBuffers(4096, maxWriteBuffer+4096),
 		connects: newWorkers(connectWorkers),
 	}
+	g.obs = findObservers(d.Observer)
 	if d.Connections != nil {
 		g.stamps = newStamps(d.Connections, d.Clock, d.Log)
 	}

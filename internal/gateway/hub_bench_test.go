@@ -3,10 +3,14 @@ package gateway
 import (
 	"context"
 	"fmt"
+	"net"
 	"testing"
+	"time"
 
 	"github.com/parleychat/parley/internal/bus"
+	"github.com/parleychat/parley/internal/clock"
 	"github.com/parleychat/parley/internal/identity"
+	"github.com/parleychat/parley/internal/messaging"
 	"github.com/parleychat/parley/wire"
 )
 
@@ -41,7 +45,10 @@ func BenchmarkPublishOffline(b *testing.B) {
 func BenchmarkPublishOnline(b *testing.B) {
 	for _, n := range []int{2, 100} {
 		b.Run(fmt.Sprintf("members=%d", n), func(b *testing.B) {
-			g := &Gateway{cfg: Config{MaxQueue: 1 << 20, MaxInflight: 1, RateLimit: 1, RateBurst: 1}}
+			// A nil service opens streams without I/O, and no writer runs
+			// to use them.
+			g := &Gateway{cfg: Config{MaxQueue: 1 << 20, MaxInflight: 1, RateLimit: 1, RateBurst: 1},
+				Deps: Deps{Messages: (*messaging.Service)(nil)}}
 			h := NewHub()
 			ids := users(n)
 			conns := make([]*Conn, n)
@@ -64,6 +71,50 @@ func BenchmarkPublishOnline(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/delivery")
+		})
+	}
+}
+
+// discardConn is a socket whose writes vanish.
+type discardConn struct{ net.Conn }
+
+func (discardConn) Write(p []byte) (int, error)      { return len(p), nil }
+func (discardConn) SetWriteDeadline(time.Time) error { return nil }
+
+// lagSink is a DeliveryObserver that keeps nothing.
+type lagSink struct{ countingObserver }
+
+func (*lagSink) DeliveryLag(time.Duration) {}
+
+// BenchmarkWriteMessages is the writer's part of a live delivery: a batch
+// of 16 message frames appended, their commit times noted for the
+// delivery lag, one socket write, the lags observed. It must not
+// allocate.
+func BenchmarkWriteMessages(b *testing.B) {
+	for _, lag := range []bool{false, true} {
+		b.Run(fmt.Sprintf("lag=%v", lag), func(b *testing.B) {
+			var obs Observer = &countingObserver{}
+			if lag {
+				obs = &lagSink{}
+			}
+			g := &Gateway{cfg: Config{MaxQueue: 16, MaxInflight: 1, RateLimit: 1, RateBurst: 1},
+				Deps: Deps{Messages: (*messaging.Service)(nil), Clock: clock.Real{}, Observer: obs}}
+			g.obs = findObservers(obs)
+			c := newConn(g, &socket{conn: discardConn{}}, identity.Device{ID: "d", UserID: "u"}, func() {})
+			ev := &bus.Event{Kind: bus.KindMessage, ConversationID: "c", Seq: 1, Committed: time.Now(),
+				Message: &wire.Message{Type: wire.TypeMessage}}
+			frame := ev.Frames()[0]
+			w := &frameWriter{c: c, buf: make([]byte, 0, 4096)}
+			b.ReportAllocs()
+			for b.Loop() {
+				for range 16 {
+					_ = w.WriteFrame(frame)
+					w.noteCommitted(ev)
+				}
+				if err := w.flush(); err != nil {
+					b.Fatal(err)
+				}
+			}
 		})
 	}
 }

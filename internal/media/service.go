@@ -55,6 +55,32 @@ type Service struct {
 	log   *slog.Logger
 	// slots is the worker pool: a token per upload being processed.
 	slots chan struct{}
+	// Observer, if set before use, is told of each upload processed.
+	Observer Observer
+}
+
+// Observer is told of each upload processed, for metrics: its kind, the
+// result (ready; refused: the file is not what it claims or breaks a
+// limit; timeout; failed: a server fault) and how long processing took.
+type Observer interface {
+	MediaProcessed(kind Kind, result string, d time.Duration)
+}
+
+func (s *Service) processed(m Media, err error, d time.Duration) {
+	if s.Observer == nil {
+		return
+	}
+	result := "ready"
+	switch _, refused := fault.Message(err, ErrRefused); {
+	case err == nil:
+	case errors.Is(err, ErrTimeout):
+		result = "timeout"
+	case refused:
+		result = "refused"
+	default:
+		result = "failed"
+	}
+	s.Observer.MediaProcessed(m.Kind, result, d)
 }
 
 // NewService returns the service.
@@ -168,12 +194,15 @@ func (s *Service) Complete(ctx context.Context, userID, id string) (View, error)
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ProcessTimeout)
 	defer cancel()
 	start := s.clock.Now()
+	began := time.Now() // the metric's duration: real time spent, whatever the injected clock
 	if err := s.process(pctx, &m); err != nil {
 		if errors.Is(err, context.DeadlineExceeded) && pctx.Err() != nil {
 			err = ErrTimeout
 		}
+		s.processed(m, err, time.Since(began))
 		return View{}, s.fail(pctx, m, StatusProcessing, err)
 	}
+	s.processed(m, nil, time.Since(began))
 	m.Status, m.Reason, m.CompletedAt = StatusReady, "", s.clock.Now()
 	if err := s.st.UpdateMedia(pctx, m, StatusProcessing); err != nil {
 		return View{}, fmt.Errorf("record processed media: %w", err)

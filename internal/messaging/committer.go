@@ -184,6 +184,10 @@ func enqueue[J any](ctx context.Context, s *Committer, ch chan<- J, j J) error {
 // QueueDepth is how many sends wait for the committer.
 func (s *Committer) QueueDepth() int { return len(s.sends) }
 
+// ReceiptQueueDepth is how many delivery and read receipts wait for the
+// committer: a queue of their own, beside the sends'.
+func (s *Committer) ReceiptQueueDepth() int { return len(s.rcpts) }
+
 // Send submits a message and waits for its commit.
 func (s *Committer) Send(ctx context.Context, m Message) (AppendResult, error) {
 	ch := make(chan AppendResult, 1)
@@ -612,6 +616,6 @@ func (s *Committer) publishMessage(ctx context.Context, r AppendResult) {
 	frame := ToFrame(m)
 	s.pub.Publish(ctx, r.Members, &bus.Event{
 		Kind: bus.KindMessage, ConversationID: m.ConversationID, Seq: m.Seq,
-		SenderDevice: m.SenderDevice, Message: &frame,
+		SenderDevice: m.SenderDevice, Message: &frame, Committed: m.CreatedAt,
 	})
 }

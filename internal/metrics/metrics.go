@@ -36,10 +36,15 @@ type Metrics struct {
 	expired        *prometheus.CounterVec
 	cleanupSeconds prometheus.Histogram
 	oldestPending  prometheus.Gauge
+	cleanupOK      prometheus.Gauge
 
 	limitMetrics
 	pushMetrics
 	webhookMetrics
+	gatewayMetrics
+	httpMetrics
+	redisMetrics
+	mediaMetrics
 }
 
 // New registers every collector in a fresh registry.
@@ -95,8 +100,11 @@ func New() *Metrics {
 		oldestPending: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "parley_oldest_pending_seconds", Help: "Age of the oldest message a device has not acknowledged, at the last cleanup pass.",
 		}),
+		cleanupOK: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "parley_cleanup_last_success_timestamp_seconds", Help: "When the last full retention cleanup pass succeeded (Unix seconds; 0: none since start).",
+		}),
 	}
-	m.reg.MustRegister(m.expired, m.cleanupSeconds, m.oldestPending)
+	m.reg.MustRegister(m.expired, m.cleanupSeconds, m.oldestPending, m.cleanupOK)
 	m.reg.MustRegister(m.connections, m.framesIn, m.framesOut, m.socketWrites, m.slowConsumers, m.gapFills,
 		m.messagesSent, m.receipts, m.statusChanges, m.commitBatch, m.commitSeconds, m.sendSeconds,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -109,6 +117,10 @@ func New() *Metrics {
 	m.limitMetrics = newLimitMetrics(m.reg)
 	m.pushMetrics = newPushMetrics(m.reg)
 	m.webhookMetrics = newWebhookMetrics(m.reg)
+	m.gatewayMetrics = newGatewayMetrics(m.reg)
+	m.httpMetrics = newHTTPMetrics(m.reg)
+	m.redisMetrics = newRedisMetrics(m.reg)
+	m.mediaMetrics = newMediaMetrics(m.reg)
 	return m
 }
 
@@ -168,7 +180,15 @@ func (m *Metrics) Gauge(name, help string, f func() float64) {
 // Receipts implements messaging.Observer.
 func (m *Metrics) Receipts(n int) { m.receipts.Add(float64(n)) }
 
-var _ retention.ExpiryObserver = (*Metrics)(nil)
+var (
+	_ retention.ExpiryObserver  = (*Metrics)(nil)
+	_ retention.SuccessObserver = (*Metrics)(nil)
+)
+
+// CleanupSucceeded implements retention.SuccessObserver.
+func (m *Metrics) CleanupSucceeded(at time.Time) {
+	m.cleanupOK.Set(float64(at.UnixNano()) / 1e9)
+}
 
 // ExpiryPass implements retention.ExpiryObserver: a light pass's deletions
 // count with the full passes'.

@@ -68,6 +68,14 @@ type ExpiryObserver interface {
 	ExpiryPass(s Summary)
 }
 
+// SuccessObserver is an Observer that is also told when a full pass
+// succeeded, and when (the injected clock's time at its end); found by
+// type assertion. A cleanup failing pass after pass piles up expired
+// data silently: this is what an alert watches.
+type SuccessObserver interface {
+	CleanupSucceeded(at time.Time)
+}
+
 // Config tunes the job.
 type Config struct {
 	Retention time.Duration
@@ -213,13 +221,16 @@ func (s *Service) RunOnce(ctx context.Context) (Summary, error) {
 	if s.obs != nil {
 		s.obs.CleanupPass(sum)
 	}
+	if o, ok := s.obs.(SuccessObserver); ok && err == nil {
+		o.CleanupSucceeded(s.clock.Now())
+	}
 	s.slog.Info("retention cleanup",
 		"expired_messages", sum.ExpiredMessages, "expired_bytes", sum.ExpiredBytes,
 		"expired_statuses", sum.ExpiredStatuses, "receipt_events", sum.ReceiptEvents,
 		"devices", sum.Devices, "media", sum.Media, "media_bytes", sum.MediaBytes,
 		"abandoned_uploads", sum.AbandonedUploads, "finished_deletions", sum.FinishedDeletions,
-		"freed_usernames", sum.FreedUsernames, "oldest_pending", sum.OldestPending,
-		"duration", sum.Duration, "ok", err == nil)
+		"freed_usernames", sum.FreedUsernames, "oldest_pending", sum.OldestPending.Round(time.Second).String(),
+		"duration", sum.Duration.Round(time.Millisecond).String(), "ok", err == nil)
 	return sum, err
 }
 

@@ -24,6 +24,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -49,6 +50,9 @@ type Bus struct {
 	// been lost.
 	apply func(bus.Invalidation)
 	reset func()
+
+	// Observer, if set before Run, counts Redis failures and reconnects.
+	Observer Observer
 }
 
 // New returns a bus for node; prefix namespaces every channel (tests and
@@ -60,6 +64,26 @@ func New(rdb *redis.Client, local Local, node, prefix string, log *slog.Logger) 
 }
 
 var _ bus.Invalidator = (*Bus)(nil)
+
+// Observer counts what goes wrong between a node and Redis, for metrics;
+// the presence directory (redisdir) reports to one too.
+type Observer interface {
+	// RedisError is one command or pipeline that failed, by what it was
+	// for: bus_publish, bus_invalidate, presence_heartbeat,
+	// presence_reregister.
+	RedisError(op string)
+	// RedisReconnected is a connection to Redis made again after it was
+	// lost, by component: bus (its subscriptions made again: events
+	// published meanwhile were lost) or presence (the node's lease had
+	// expired and its connections were registered again).
+	RedisReconnected(component string)
+}
+
+func (b *Bus) failed(op string) {
+	if b.Observer != nil {
+		b.Observer.RedisError(op)
+	}
+}
 
 // HandleInvalidations sets where other nodes' invalidations go (apply),
 // and what to do each time the subscription to them is (re)made (reset):
@@ -91,6 +115,7 @@ func (b *Bus) Invalidate(ctx context.Context, inv bus.Invalidation) {
 	}
 	if err := b.rdb.Publish(context.WithoutCancel(ctx), b.invalidations(), payload).Err(); err != nil {
 		b.log.Warn("bus publish invalidation", "cache", inv.Cache, "ids", len(inv.IDs), "err", err)
+		b.failed("bus_invalidate")
 	}
 }
 
@@ -120,6 +145,10 @@ type envelope struct {
 	Chooser        string            `json:"cu,omitempty"`
 	Chosen         string            `json:"cv,omitempty"`
 	Frames         []json.RawMessage `json:"fs,omitempty"`
+	// Committed is Event.Committed in Unix nanoseconds: a node measures
+	// the delivery lag of messages committed on another (as good as the
+	// nodes' clocks agree).
+	Committed int64 `json:"t,omitempty"`
 }
 
 func (b *Bus) channel(user string) string { return b.prefix + "u:" + user }
@@ -132,6 +161,9 @@ func (b *Bus) Publish(ctx context.Context, userIDs []string, ev *bus.Event) {
 	env := envelope{Node: b.node, Kind: ev.Kind, ConversationID: ev.ConversationID, Seq: ev.Seq,
 		SenderDevice: ev.SenderDevice, ReceiptID: ev.ReceiptID, UpdateID: ev.UpdateID, Reason: ev.Reason,
 		Chooser: ev.Chooser, Chosen: ev.Chosen}
+	if !ev.Committed.IsZero() {
+		env.Committed = ev.Committed.UnixNano()
+	}
 	// Encoded here, once for every node: the others deliver these bytes.
 	for _, f := range ev.Frames() {
 		env.Frames = append(env.Frames, json.RawMessage(f))
@@ -147,6 +179,7 @@ func (b *Bus) Publish(ctx context.Context, userIDs []string, ev *bus.Event) {
 	}
 	if _, err := pipe.Exec(context.WithoutCancel(ctx)); err != nil {
 		b.log.Warn("bus publish", "users", len(userIDs), "err", err)
+		b.failed("bus_publish")
 	}
 }
 
@@ -164,6 +197,7 @@ func (b *Bus) Run(ctx context.Context) error {
 	// subscribes again, and the confirmation of the invalidations'
 	// channel is the only sign that some may have been missed.
 	ch := b.subs.ChannelWithSubscriptions()
+	subscribed := false // to the invalidations, once: later ones are reconnects
 	for {
 		select {
 		case <-ctx.Done():
@@ -178,6 +212,10 @@ func (b *Bus) Run(ctx context.Context) error {
 				if msg.Kind == "subscribe" && msg.Channel == b.invalidations() && b.reset != nil {
 					b.log.Info("bus subscribed to invalidations: caches emptied")
 					b.reset()
+					if subscribed && b.Observer != nil {
+						b.Observer.RedisReconnected("bus")
+					}
+					subscribed = true
 				}
 				continue
 			case *redis.Message:
@@ -202,6 +240,9 @@ func (b *Bus) Run(ctx context.Context) error {
 				Kind: env.Kind, ConversationID: env.ConversationID, Seq: env.Seq,
 				SenderDevice: env.SenderDevice, ReceiptID: env.ReceiptID, UpdateID: env.UpdateID, Reason: env.Reason,
 				Chooser: env.Chooser, Chosen: env.Chosen,
+			}
+			if env.Committed != 0 {
+				ev.Committed = time.Unix(0, env.Committed)
 			}
 			frames := make([][]byte, len(env.Frames))
 			for i, f := range env.Frames {

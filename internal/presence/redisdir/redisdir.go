@@ -59,6 +59,16 @@ type Directory struct {
 	devs     map[string]int // device -> connections here (to re-register)
 	onChange func(presence.Change)
 	gone     func(string, time.Time)
+
+	// Observer, if set before Run, counts Redis failures and the
+	// re-registrations after a lost lease.
+	Observer redisbus.Observer
+}
+
+func (d *Directory) failed(op string) {
+	if d.Observer != nil {
+		d.Observer.RedisError(op)
+	}
 }
 
 var _ presence.Directory = (*Directory)(nil)
@@ -328,15 +338,18 @@ func (d *Directory) beat(ctx context.Context) {
 	fresh, err := d.rdb.SetNX(ctx, d.key("alive:", d.cfg.Node), now, d.cfg.Lease).Result()
 	if err != nil {
 		d.log.Warn("presence heartbeat", "err", err)
+		d.failed("presence_heartbeat")
 		return
 	}
 	if !fresh {
 		if err := d.rdb.Set(ctx, d.key("alive:", d.cfg.Node), now, d.cfg.Lease).Err(); err != nil {
 			d.log.Warn("presence heartbeat", "err", err)
+			d.failed("presence_heartbeat")
 		}
 	}
 	if err := d.rdb.HSet(ctx, d.key("nodes"), d.cfg.Node, now).Err(); err != nil {
 		d.log.Warn("presence heartbeat", "err", err)
+		d.failed("presence_heartbeat")
 	}
 	if !fresh {
 		return
@@ -365,7 +378,11 @@ func (d *Directory) beat(ctx context.Context) {
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		d.log.Warn("presence re-register", "users", len(conns), "err", err)
+		d.failed("presence_reregister")
 		return
+	}
+	if d.Observer != nil {
+		d.Observer.RedisReconnected("presence")
 	}
 	d.log.Info("presence re-registered local connections", "users", len(conns))
 }

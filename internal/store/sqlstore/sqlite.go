@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"iter"
 	"log/slog"
 	"net/url"
 	"os"
@@ -196,4 +197,19 @@ func optMS(t time.Time) int64 {
 		return 0
 	}
 	return ms(t)
+}
+
+// Pools yields the connection pools' statistics, by name: SQLite's
+// "write" (its one writer connection) and "read"; PostgreSQL's one pool,
+// "shared".
+func (s *Store) Pools() iter.Seq2[string, sql.DBStats] {
+	return func(yield func(string, sql.DBStats) bool) {
+		if s.w.DB == s.r.DB {
+			yield("shared", s.w.Stats())
+			return
+		}
+		if yield("write", s.w.Stats()) {
+			yield("read", s.r.Stats())
+		}
+	}
 }
