@@ -111,6 +111,12 @@ func TestOnCallMetrics(t *testing.T) {
 	if v, _ := metricValue(body, `parley_delivery_lag_seconds_bucket{le="30"}`); v < 1 {
 		t.Errorf("a message delivered at once is not under 30 s:\n%s", grepLines(body, "parley_delivery_lag"))
 	}
+	// The message frame's bytes, each way, at least.
+	for _, series := range []string{"parley_websocket_received_bytes_total", "parley_websocket_sent_bytes_total"} {
+		if v, _ := metricValue(body, series); v < 100 {
+			t.Errorf("%s = %v after a message each way", series, v)
+		}
+	}
 
 	// A 404 on a known route counts under its pattern, not its path.
 	err = alice.API.Do(ctx, http.MethodGet, "/api/v1/users/01JDQ4Z8M1XKZ3V6T9N2B5NONE?secret=hunter2", nil, nil)

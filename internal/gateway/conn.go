@@ -360,7 +360,7 @@ func (c *Conn) handle(ctx context.Context, data []byte) {
 		return
 	}
 	if c.g.Observer != nil {
-		c.g.Observer.FrameIn(f.Type)
+		c.g.Observer.FrameIn(f.Type, len(data))
 	}
 	switch f.Type {
 	case wire.TypeMessage:
@@ -650,13 +650,13 @@ func (w *frameWriter) flush() error {
 		return errJammed
 	}
 	_, err := conn.Write(w.buf)
-	n := w.frames
+	n, size := w.frames, len(w.buf)
 	w.buf, w.frames = w.buf[:0], 0
 	if err != nil {
 		return err
 	}
 	if w.c.g.Observer != nil {
-		w.c.g.Observer.Written(n)
+		w.c.g.Observer.Written(n, size)
 	}
 	w.observeLags()
 	return nil

@@ -60,9 +60,9 @@ type Router interface {
 type Observer interface {
 	ConnOpened()
 	ConnClosed()
-	FrameIn(frameType string)
-	// Written is one socket write carrying frames frames.
-	Written(frames int)
+	FrameIn(frameType string, bytes int)
+	// Written is one socket write of bytes carrying frames frames.
+	Written(frames, bytes int)
 	SlowConsumer()
 }
 

@@ -157,9 +157,9 @@ type countingObserver struct {
 
 func (o *countingObserver) ConnOpened()    {}
 func (o *countingObserver) ConnClosed()    {}
-func (o *countingObserver) FrameIn(string) {}
+func (o *countingObserver) FrameIn(string, int) {}
 func (o *countingObserver) SlowConsumer()  {}
-func (o *countingObserver) Written(frames int) {
+func (o *countingObserver) Written(frames, _ int) {
 	o.mu.Lock()
 	o.writes++
 	o.frames += frames

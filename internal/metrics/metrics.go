@@ -23,6 +23,8 @@ type Metrics struct {
 	framesIn      *prometheus.CounterVec
 	framesOut     prometheus.Counter
 	socketWrites  prometheus.Counter
+	bytesIn       prometheus.Counter
+	bytesOut      prometheus.Counter
 	slowConsumers prometheus.Counter
 	gapFills      prometheus.Counter
 
@@ -62,6 +64,12 @@ func New() *Metrics {
 		}),
 		socketWrites: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "parley_socket_writes_total", Help: "Writes to client sockets; each carries one or more frames.",
+		}),
+		bytesIn: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "parley_websocket_received_bytes_total", Help: "Bytes of the valid frames clients sent (payloads, without WebSocket framing).",
+		}),
+		bytesOut: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "parley_websocket_sent_bytes_total", Help: "Bytes written to client sockets, WebSocket framing included.",
 		}),
 		slowConsumers: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "parley_slow_consumer_disconnects_total", Help: "Connections closed because their send queue overflowed.",
@@ -105,7 +113,7 @@ func New() *Metrics {
 		}),
 	}
 	m.reg.MustRegister(m.expired, m.cleanupSeconds, m.oldestPending, m.cleanupOK)
-	m.reg.MustRegister(m.connections, m.framesIn, m.framesOut, m.socketWrites, m.slowConsumers, m.gapFills,
+	m.reg.MustRegister(m.connections, m.framesIn, m.framesOut, m.socketWrites, m.bytesIn, m.bytesOut, m.slowConsumers, m.gapFills,
 		m.messagesSent, m.receipts, m.statusChanges, m.commitBatch, m.commitSeconds, m.sendSeconds,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	bi := buildinfo.Get()
@@ -136,12 +144,16 @@ func (m *Metrics) ConnOpened() { m.connections.Inc() }
 func (m *Metrics) ConnClosed() { m.connections.Dec() }
 
 // FrameIn implements gateway.Observer.
-func (m *Metrics) FrameIn(t string) { m.framesIn.WithLabelValues(t).Inc() }
+func (m *Metrics) FrameIn(t string, bytes int) {
+	m.framesIn.WithLabelValues(t).Inc()
+	m.bytesIn.Add(float64(bytes))
+}
 
 // FrameOut implements gateway.Observer.
-func (m *Metrics) Written(frames int) {
+func (m *Metrics) Written(frames, bytes int) {
 	m.framesOut.Add(float64(frames))
 	m.socketWrites.Inc()
+	m.bytesOut.Add(float64(bytes))
 }
 
 // SlowConsumer implements gateway.Observer.
