@@ -155,10 +155,10 @@ type countingObserver struct {
 	writes, frames int
 }
 
-func (o *countingObserver) ConnOpened()    {}
-func (o *countingObserver) ConnClosed()    {}
+func (o *countingObserver) ConnOpened()         {}
+func (o *countingObserver) ConnClosed()         {}
 func (o *countingObserver) FrameIn(string, int) {}
-func (o *countingObserver) SlowConsumer()  {}
+func (o *countingObserver) SlowConsumer()       {}
 func (o *countingObserver) Written(frames, _ int) {
 	o.mu.Lock()
 	o.writes++
