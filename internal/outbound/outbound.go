@@ -91,9 +91,9 @@ func Public(a netip.Addr) bool {
 }
 
 // cgnat is the shared address space of RFC 6598, private in all but name;
-// thisNetwork (RFC 6890, "this host on this network": Linux sends some of
-// it to the host itself) and reserved (the former class E) are no public
-// host's either, though IsGlobalUnicast says yes.
+// thisNetwork (RFC 6890, "this host on this network", never a
+// destination) and reserved (the former class E) are no public host's
+// either, though IsGlobalUnicast says yes.
 var (
 	cgnat       = netip.MustParsePrefix("100.64.0.0/10")
 	thisNetwork = netip.MustParsePrefix("0.0.0.0/8")
