@@ -222,3 +222,31 @@ func FuzzProcessImage(f *testing.F) {
 		}
 	})
 }
+
+// FuzzAvatarImages makes avatars of arbitrary bytes under a small pixel
+// budget: a refusal is ErrRefused; otherwise both images are JPEGs of
+// exactly AvatarSide and AvatarThumbSide squared, whatever the input's
+// shape.
+func FuzzAvatarImages(f *testing.F) {
+	fuzzSeeds(f)
+	f.Add(mediatest.PNG(f, 1, 9))
+	const maxPixels = 1 << 12
+	f.Fuzz(func(t *testing.T, data []byte) {
+		big, small, err := avatarImages(data, maxPixels)
+		if err != nil {
+			if !errors.Is(err, ErrRefused) {
+				t.Fatalf("refusal is not ErrRefused: %v", err)
+			}
+			return
+		}
+		for _, c := range []struct {
+			b    []byte
+			side int
+		}{{big, AvatarSide}, {small, AvatarThumbSide}} {
+			cfg, err := jpeg.DecodeConfig(bytes.NewReader(c.b))
+			if err != nil || cfg.Width != c.side || cfg.Height != c.side {
+				t.Fatalf("avatar %dx%d (err %v), want %d square", cfg.Width, cfg.Height, err, c.side)
+			}
+		}
+	})
+}
