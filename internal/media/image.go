@@ -81,6 +81,13 @@ func processImage(data []byte, maxPixels int64, m *Media) (output, error) {
 	if err != nil {
 		return output{}, refused("the image cannot be decoded")
 	}
+	if r := image.Rect(0, 0, cfg.Width, cfg.Height); format == "gif" && img.Bounds() != r {
+		// A GIF's first frame may cover part of its logical screen only;
+		// the picture is the screen, as a browser shows it, not the frame.
+		canvas := image.NewRGBA(r)
+		draw.Draw(canvas, img.Bounds(), img, img.Bounds().Min, draw.Src)
+		img = canvas
+	}
 	if orientation != 1 {
 		// The orientation tag went with the EXIF block: turn the pixels
 		// upright instead and re-encode, or the picture would show on its

@@ -16,8 +16,10 @@ var errCorrupt = errors.New("corrupt image container")
 // stripJPEG drops every APPn segment except APP0 (JFIF), APP2 (ICC colour
 // profile) and APP14 (Adobe colour transform), and every COM segment:
 // APP1 holds EXIF (GPS, camera serials, thumbnails) and XMP, APP13 IPTC.
-// Everything from the first SOS on (the entropy-coded image) is copied as
-// is. It also returns the EXIF orientation (1 when absent).
+// Each scan's entropy-coded data is copied as is; the segments between
+// and after the scans are filtered as those before them, and anything
+// after EOI is dropped. It also returns the EXIF orientation (1 when
+// absent).
 func stripJPEG(b []byte) ([]byte, int, error) {
 	if len(b) < 4 || b[0] != 0xff || b[1] != 0xd8 {
 		return nil, 0, errCorrupt
@@ -49,9 +51,25 @@ func stripJPEG(b []byte) ([]byte, int, error) {
 			return nil, 0, errCorrupt
 		}
 		seg := b[i : i+2+n]
-		if marker == 0xda { // SOS: the rest is image data
-			out = append(out, b[i:]...)
-			return out, orientation, nil
+		if marker == 0xda {
+			// SOS: entropy-coded data follows, copied as is up to the
+			// next marker (0xff then neither a stuffed 0x00, fill nor a
+			// restart marker). Segments between and after the scans
+			// are filtered like those before: a COM or APP1 may sit
+			// there too. EOI ends the file; what trails it is dropped.
+			j := i + 2 + n
+			for j+1 < len(b) && (b[j] != 0xff || b[j+1] == 0x00 || b[j+1] == 0xff || b[j+1] >= 0xd0 && b[j+1] <= 0xd7) {
+				j++
+			}
+			if j+1 >= len(b) { // no marker after the scan: keep it all
+				return append(out, b[i:]...), orientation, nil
+			}
+			out = append(out, b[i:j]...)
+			if b[j+1] == 0xd9 {
+				return append(out, 0xff, 0xd9), orientation, nil
+			}
+			i = j
+			continue
 		}
 		keep := true
 		switch {

@@ -87,11 +87,18 @@ func (g Guard) Check(ctx context.Context, rawURL string) error {
 func Public(a netip.Addr) bool {
 	a = a.Unmap()
 	return a.IsGlobalUnicast() && !a.IsPrivate() && !a.IsLoopback() && !a.IsLinkLocalUnicast() &&
-		!cgnat.Contains(a) && !a.IsUnspecified()
+		!cgnat.Contains(a) && !thisNetwork.Contains(a) && !reserved.Contains(a) && !a.IsUnspecified()
 }
 
-// cgnat is the shared address space of RFC 6598, private in all but name.
-var cgnat = netip.MustParsePrefix("100.64.0.0/10")
+// cgnat is the shared address space of RFC 6598, private in all but name;
+// thisNetwork (RFC 6890, "this host on this network", never a
+// destination) and reserved (the former class E) are no public host's
+// either, though IsGlobalUnicast says yes.
+var (
+	cgnat       = netip.MustParsePrefix("100.64.0.0/10")
+	thisNetwork = netip.MustParsePrefix("0.0.0.0/8")
+	reserved    = netip.MustParsePrefix("240.0.0.0/4")
+)
 
 // Dial connects to addr. A name that resolved to a public address when
 // checked may resolve to a private one now (DNS rebinding), so the address
