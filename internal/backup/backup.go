@@ -16,6 +16,7 @@ import (
 
 	"github.com/parleychat/parley/internal/blob/local"
 	"github.com/parleychat/parley/internal/push"
+	"github.com/parleychat/parley/internal/store"
 	"github.com/parleychat/parley/internal/store/sqlstore"
 )
 
@@ -215,20 +216,7 @@ func readSnapshot(ctx context.Context, path string) (facts, error) {
 }
 
 func queryStrings(ctx context.Context, db *sql.DB, q string) ([]string, error) {
-	rows, err := db.QueryContext(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return store.ScanStrings(db.QueryContext(ctx, q))
 }
 
 // referenced reports whether the snapshot knows the media object key.

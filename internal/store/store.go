@@ -170,3 +170,21 @@ func nextPlaceholder(p string) string {
 	}
 	return p
 }
+
+// ScanStrings reads a one-column query's rows as strings and closes them:
+// pass it a query's results directly, ScanStrings(db.QueryContext(…)).
+func ScanStrings(rows *sql.Rows, err error) ([]string, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}

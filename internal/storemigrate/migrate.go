@@ -31,6 +31,7 @@ import (
 
 	"github.com/parleychat/parley/internal/app"
 	"github.com/parleychat/parley/internal/blob"
+	"github.com/parleychat/parley/internal/store"
 	"github.com/parleychat/parley/internal/store/sqlstore"
 )
 
@@ -260,20 +261,7 @@ func missing(a, b []string) []string {
 }
 
 func list(ctx context.Context, db *sql.DB, q string, args ...any) ([]string, error) {
-	rows, err := db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return store.ScanStrings(db.QueryContext(ctx, q, args...))
 }
 
 // sourceID reads the data dir's migration id, creating it on the first

@@ -322,18 +322,4 @@ func (b *logBatch) flushSeq(ctx context.Context, id string, cs *convSeq) error {
 	return nil
 }
 
-func scanStrings(rows *sql.Rows, err error) ([]string, error) {
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var v string
-		if err := rows.Scan(&v); err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
-}
+func scanStrings(rows *sql.Rows, err error) ([]string, error) { return store.ScanStrings(rows, err) }
