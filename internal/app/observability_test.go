@@ -100,7 +100,9 @@ func TestOnCallMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ac, bc := alice.Dial(ctx), bob.Dial(ctx)
+	// Bob's connection is served before the send, so the message reaches
+	// it live: a catch-up at connect is not a delivery lag.
+	ac, bc := alice.Dial(ctx), served(t, bob.Dial(ctx))
 	if _, err := ac.SendMessage(ctx, text("m1", conv.ConversationID, "hi")); err != nil {
 		t.Fatal(err)
 	}
