@@ -92,6 +92,12 @@ type Config struct {
 	// AccessLog writes one info line per HTTP request (internal/app,
 	// httplog.go).
 	AccessLog bool
+	// DebugClock lets POST /debug/clock on the operator's endpoints move
+	// the server's clock forward (clock.Offset), so that a fault test
+	// sees retention expire messages within a short run; DebugClockOffset
+	// starts the clock that far ahead. For fault testing only.
+	DebugClock       bool
+	DebugClockOffset time.Duration
 }
 
 // Default returns the configuration `parley serve` runs with when told
@@ -214,6 +220,8 @@ func flags(name string, c *Config, stderr io.Writer) (fs *flag.FlagSet, finish f
 	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", c.ShutdownGrace, "time allowed to finish in-flight sends on shutdown")
 	fs.BoolVar(&c.Pprof, "pprof", c.Pprof, "serve /debug/pprof (for profiling; keep off in production)")
 	fs.BoolVar(&c.AccessLog, "access-log", c.AccessLog, "log one line per HTTP request at info (method, route, status, duration, bytes, client address; never query strings or headers; not /metrics, /healthz, /readyz)")
+	fs.BoolVar(&c.DebugClock, "debug-clock", c.DebugClock, "let POST /debug/clock move this server's clock forward; for fault testing only, never in production")
+	fs.DurationVar(&c.DebugClockOffset, "debug-clock-offset", c.DebugClockOffset, "start with the clock this far ahead of the wall clock; needs --debug-clock")
 	var hashMem, hashTime uint
 	fs.UintVar(&hashMem, "password-memory-kib", uint(c.Hash.MemoryKiB), "argon2id memory per password hash, KiB")
 	fs.UintVar(&hashTime, "password-time", uint(c.Hash.Time), "argon2id passes per password hash")
@@ -276,6 +284,8 @@ func (c Config) Validate() error {
 	check(c.MaxGroupSize >= 1, "max-group-size must be at least 1")
 	check(c.MaxBatch >= 1, "max-batch must be at least 1")
 	check(c.Hash.Time >= 1 && c.Hash.MemoryKiB >= 8, "password-time must be >= 1 and password-memory-kib >= 8")
+	check(c.DebugClockOffset >= 0, "debug-clock-offset must not be negative, got %s", c.DebugClockOffset)
+	check(c.DebugClockOffset == 0 || c.DebugClock, "debug-clock-offset needs --debug-clock")
 	errs = append(errs, c.Media.validate()...)
 	errs = append(errs, c.Push.validate()...)
 	errs = append(errs, c.Webhook.validate()...)

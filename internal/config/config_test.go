@@ -45,6 +45,9 @@ func TestLoadRefuses(t *testing.T) {
 		{"bad log level", []string{"--log-level", "loud"}, nil, "log-level"},
 		{"negative cache entries", []string{"--session-cache-entries", "-1"}, nil, "session-cache-entries"},
 		{"vapid subject not a URI", []string{"--vapid-subject", "ops@example.com"}, nil, "vapid-subject must be a mailto: or https: URI"},
+		{"negative debug clock offset", []string{"--debug-clock", "--debug-clock-offset", "-1h"}, nil, "debug-clock-offset must not be negative"},
+		{"debug clock offset without the debug clock", []string{"--debug-clock-offset", "1h"}, nil, "debug-clock-offset needs --debug-clock"},
+		{"debug clock offset env without the debug clock", nil, map[string]string{"PARLEY_DEBUG_CLOCK_OFFSET": "1h"}, "debug-clock-offset needs --debug-clock"},
 		{"unbounded cache age in a cluster", []string{"--cache-max-age", "0", "--redis", "redis://127.0.0.1:6379"}, nil, "cache-max-age must be positive with --redis"},
 	}
 	for _, tc := range cases {
@@ -87,5 +90,25 @@ func TestPushFlags(t *testing.T) {
 	if c.Push.VAPIDPrivateKey != "yfWPiYE-n46HLnH0KqZOF1fJJU3MYrct3AELtAQ-oRw" || c.Push.VAPIDSubject != "mailto:ops@example.com" ||
 		len(c.Push.AllowInsecureHosts) != 2 || c.Push.AllowInsecureHosts[0] != "127.0.0.1:8443" || c.Push.AllowInsecureHosts[1] != "push.test" {
 		t.Fatalf("push config = %+v", c.Push)
+	}
+}
+
+// TestDebugClockFlags: off by default; on, with a starting offset, from
+// flags or from the environment.
+func TestDebugClockFlags(t *testing.T) {
+	d, err := Load("serve", nil, env(nil), io.Discard)
+	if err != nil || d.DebugClock || d.DebugClockOffset != 0 {
+		t.Fatalf("defaults = %t, %s, %v", d.DebugClock, d.DebugClockOffset, err)
+	}
+	c, err := Load("serve", []string{"--debug-clock", "--debug-clock-offset", "2h"}, env(nil), io.Discard)
+	if err != nil || !c.DebugClock || c.DebugClockOffset != 2*time.Hour {
+		t.Fatalf("flags = %t, %s, %v", c.DebugClock, c.DebugClockOffset, err)
+	}
+	e, err := Load("serve", nil, env(map[string]string{"PARLEY_DEBUG_CLOCK": "true", "PARLEY_DEBUG_CLOCK_OFFSET": "90m"}), io.Discard)
+	if err != nil || !e.DebugClock || e.DebugClockOffset != 90*time.Minute {
+		t.Fatalf("environment = %t, %s, %v", e.DebugClock, e.DebugClockOffset, err)
+	}
+	if z, err := Load("serve", []string{"--debug-clock"}, env(nil), io.Discard); err != nil || !z.DebugClock || z.DebugClockOffset != 0 {
+		t.Fatalf("--debug-clock alone = %t, %s, %v", z.DebugClock, z.DebugClockOffset, err)
 	}
 }

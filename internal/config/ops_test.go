@@ -71,7 +71,7 @@ func TestUnknownEnv(t *testing.T) {
 		}
 	}
 	known := KnownEnv()
-	for _, v := range []string{"PARLEY_ADDR", "PARLEY_ADMIN_ADDR", "PARLEY_S3_ACCESS_KEY", "PARLEY_VAPID_PRIVATE_KEY", "PARLEY_LOG_LEVEL", "PARLEY_MAX_CONNS"} {
+	for _, v := range []string{"PARLEY_ADDR", "PARLEY_ADMIN_ADDR", "PARLEY_S3_ACCESS_KEY", "PARLEY_VAPID_PRIVATE_KEY", "PARLEY_LOG_LEVEL", "PARLEY_MAX_CONNS", "PARLEY_DEBUG_CLOCK", "PARLEY_DEBUG_CLOCK_OFFSET"} {
 		if !known[v] {
 			t.Errorf("%s is a setting's variable", v)
 		}
