@@ -13,7 +13,7 @@ import (
 )
 
 // The operator's endpoints — /healthz, /readyz, /metrics and, with
-// --pprof, /debug/pprof — are served on the public listener unless
+// --pprof, /debug/pprof, with --debug-clock POST /debug/clock — are served on the public listener unless
 // --admin-addr names a listener of their own; then only there, and the
 // public one answers 404 for them.
 
@@ -30,6 +30,9 @@ func (a *App) registerOps(mux *http.ServeMux) {
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
+	if a.debugClock != nil {
+		mux.HandleFunc("POST /debug/clock", a.advanceClock)
 	}
 }
 

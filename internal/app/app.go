@@ -69,15 +69,25 @@ type App struct {
 	// set (admin.go); adminLn is its listener once bound.
 	adminHandler http.Handler
 	adminLn      net.Listener
+	// debugClock is the node's clock when --debug-clock is set and no
+	// clock was injected: POST /debug/clock moves it (debugclock.go).
+	debugClock *clock.Offset
 }
 
-// New opens the store and builds the services. clk may be nil (wall clock).
+// New opens the store and builds the services. clk may be nil: the wall
+// clock, or with --debug-clock the wall clock plus an offset that POST
+// /debug/clock moves forward.
 func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clock) (_ *App, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	var debugClock *clock.Offset
 	if clk == nil {
 		clk = clock.Real{}
+		if cfg.DebugClock {
+			debugClock = clock.NewOffset(cfg.DebugClockOffset)
+			clk = debugClock
+		}
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
@@ -141,7 +151,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 		c := caches{sessions: ids, settings: pres}
 		cl.bus.HandleInvalidations(c.apply, c.reset)
 	}
-	a := &App{serving: make(chan struct{}), cfg: cfg, log: log, store: st, metrics: m, cluster: cl, lock: lock, caps: resolveConnCaps(cfg.Abuse)}
+	a := &App{serving: make(chan struct{}), cfg: cfg, log: log, store: st, metrics: m, cluster: cl, lock: lock, caps: resolveConnCaps(cfg.Abuse), debugClock: debugClock}
 
 	msgs := messaging.NewService(committer, convs)
 	msgs.GapFilled = m.GapFilled
@@ -251,6 +261,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, clk clock.Clo
 		a.registerOps(admin)
 		a.adminHandler = admin
 	}
+	// Nothing under /debug/ is the browser client's: a path not served
+	// above (pprof without --pprof, the clock without --debug-clock, all
+	// of them with --admin-addr) is a 404 whatever the method, where the
+	// client's catch-all would answer a POST 405, as if the route existed.
+	mux.Handle("/debug/", http.NotFoundHandler())
 	mux.Handle("/", web.Handler()) // the browser client; every pattern above is more specific
 	var accessLog *slog.Logger
 	if cfg.AccessLog {
