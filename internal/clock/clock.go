@@ -1,6 +1,7 @@
 // Package clock lets retention, presence, typing, heartbeats and token
 // expiry read time and arm timers through an interface, so tests move time
-// instead of sleeping.
+// instead of sleeping (Fake), and a fault test steps a running server's
+// clock forward (Offset, --debug-clock).
 package clock
 
 import "time"
