@@ -55,6 +55,19 @@ const (
 
 const noSeq = int64(math.MaxInt64)
 
+// The ledger's vocabulary the checker reads: wire status names, the
+// system message type and its membership events, the phases.
+const (
+	statusDelivered = "delivered"
+	statusRead      = "read"
+	statusExpired   = "expired"
+	typeSystem      = "system"
+
+	phaseDrain = "drain"
+	phaseRead  = "read"
+	phaseEnd   = "end"
+)
+
 type device struct {
 	label, user string
 	setup       bool
@@ -84,6 +97,7 @@ type conversation struct {
 	log     map[int64]*message
 	seqs    []int64 // sorted keys of log
 	windows map[string][]window
+	ever    []string // users that are members at some seq, sorted
 	history []int
 }
 
@@ -315,15 +329,15 @@ func (c *checker) build() {
 				c.statuses[k] = s
 			}
 			switch e.Status {
-			case "delivered":
+			case statusDelivered:
 				setFirst(&s.delivered, i)
-			case "read":
+			case statusRead:
 				setFirst(&s.read, i)
-			case "expired":
+			case statusExpired:
 				setFirst(&s.expired, i)
 			}
 		case KindReadSent:
-			if p, ok := c.phase["read"]; ok && i > p {
+			if p, ok := c.phase[phaseRead]; ok && i > p {
 				k := userConv{c.userOf(e.Device), e.Conv}
 				if r, ok := c.readSent[k]; !ok || e.Seq > r.seq {
 					c.readSent[k] = seqAt{e.Seq, i}
@@ -343,7 +357,7 @@ func (c *checker) build() {
 	c.r.Users = len(c.users)
 	c.r.Devices = len(c.devices)
 	c.r.Conversations = len(c.convs)
-	if p, ok := c.phase["end"]; ok {
+	if p, ok := c.phase[phaseEnd]; ok {
 		c.wallEnd = c.wall(c.ev[p].T)
 	} else if len(c.ev) > 0 {
 		c.wallEnd = c.wall(c.ev[len(c.ev)-1].T)
@@ -410,7 +424,7 @@ func (c *checker) observe(i int) *message {
 	if m.created == 0 {
 		m.created = e.Created
 	}
-	if e.MessageType == "system" {
+	if e.MessageType == typeSystem {
 		if !m.system && m.content != "" {
 			return m
 		}
@@ -446,7 +460,7 @@ func (c *checker) linkSends() {
 func (c *checker) checkContent() {
 	for i := range c.ev {
 		e := &c.ev[i]
-		if (e.Kind != KindDeliver && e.Kind != KindHistory) || e.MessageType == "system" {
+		if (e.Kind != KindDeliver && e.Kind != KindHistory) || e.MessageType == typeSystem {
 			continue
 		}
 		c.r.Checked[RuleContent]++
@@ -584,17 +598,19 @@ func (cv *conversation) member(user string, seq int64) bool {
 	return false
 }
 
-// everMembers: the users that may be members at some seq.
+// everMembers: the users that are members at some seq.
 func (cv *conversation) everMembers() []string {
 	if !cv.group {
 		return cv.members
 	}
-	out := make([]string, 0, len(cv.windows))
-	for u := range cv.windows {
-		out = append(out, u)
+	if cv.ever == nil {
+		cv.ever = make([]string, 0, len(cv.windows))
+		for u := range cv.windows {
+			cv.ever = append(cv.ever, u)
+		}
+		sort.Strings(cv.ever)
 	}
-	sort.Strings(out)
-	return out
+	return cv.ever
 }
 
 func (cv *conversation) memberAtEnd(user string) bool {

@@ -174,7 +174,7 @@ func (c *checker) checkExpiredDelivery(i int) {
 // cumulative) before it.
 func (c *checker) checkFalseReceipt(i int, userMax map[userConv]seqAt) {
 	e := &c.ev[i]
-	if e.Status != "delivered" && e.Status != "read" {
+	if e.Status != statusDelivered && e.Status != statusRead {
 		return
 	}
 	m := c.msgs[e.Msg]
@@ -229,7 +229,7 @@ func (c *checker) checkReceiptsAfter() {
 
 // checkMedia: media fetched once the faults were over must match.
 func (c *checker) checkMedia() {
-	p, ok := c.phase["drain"]
+	p, ok := c.phase[phaseDrain]
 	if !ok {
 		return
 	}
