@@ -1,6 +1,7 @@
 // Command parley is the Parley messaging server.
 //
 //	parley serve [flags]   run the server (parley serve -h lists the flags)
+//	parley chaos [flags]   run users under faults and check the ledger
 //	parley version         print the version, commit and build date
 package main
 
@@ -32,6 +33,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return serve(args[1:], stderr)
 	case "bench":
 		return bench(args[1:], stdout, stderr)
+	case "chaos":
+		return chaosCmd(args[1:], stdout, stderr)
 	case "cleanup":
 		return cleanup(args[1:], stdout, stderr)
 	case "backup":
@@ -59,6 +62,7 @@ func usage(w io.Writer) {
 commands:
   serve     run the server (embedded: SQLite and local disk under --data-dir)
   bench     measure a server under load (parley bench -h)
+  chaos     run simulated users under injected faults and check nothing was lost (parley chaos -h)
   cleanup   run one retention cleanup pass over --data-dir and exit
   backup    copy a data dir, while it serves, into a new dir (parley backup -h)
   restore   restore a backup into a new data dir (parley restore -h)

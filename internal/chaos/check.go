@@ -68,7 +68,7 @@ const (
 	phaseEnd   = "end"
 )
 
-type device struct {
+type devState struct {
 	label, user string
 	setup       bool
 	login       time.Duration
@@ -154,8 +154,8 @@ type checker struct {
 	faults    []int
 
 	users     map[string]bool
-	devices   map[string]*device
-	userDevs  map[string][]*device
+	devices   map[string]*devState
+	userDevs  map[string][]*devState
 	convs     map[string]*conversation
 	msgs      map[string]*message
 	acked     []*message // in order of first ack
@@ -187,8 +187,8 @@ func Check(events []Event, cfg CheckConfig) *Report {
 		cfg: cfg, ev: ev, r: newReport(),
 		phase:     map[string]int{},
 		users:     map[string]bool{},
-		devices:   map[string]*device{},
-		userDevs:  map[string][]*device{},
+		devices:   map[string]*devState{},
+		userDevs:  map[string][]*devState{},
 		convs:     map[string]*conversation{},
 		msgs:      map[string]*message{},
 		ackByCMID: map[string]int{},
@@ -278,7 +278,7 @@ func (c *checker) build() {
 			c.users[e.User] = true
 		case KindDevice:
 			if c.devices[e.Device] == nil {
-				d := &device{label: e.Device, user: e.User, setup: e.Setup, login: e.T, idx: i}
+				d := &devState{label: e.Device, user: e.User, setup: e.Setup, login: e.T, idx: i}
 				c.devices[e.Device] = d
 				c.userDevs[e.User] = append(c.userDevs[e.User], d)
 			}
@@ -748,7 +748,7 @@ func (c *checker) checkRequired() map[devConv][]int64 {
 
 // lostContext: the send and ack, the device's connections around the ack
 // and the faults near it.
-func (c *checker) lostContext(m *message, d *device) []int {
+func (c *checker) lostContext(m *message, d *devState) []int {
 	idx := []int{m.send, m.ack, d.idx}
 	at := c.ev[m.ack].T
 	k := sort.Search(len(d.conns), func(i int) bool { return c.ev[d.conns[i].open].T > at })
