@@ -190,8 +190,8 @@ func (c *checker) checkFalseReceipt(i int, userMax map[userConv]seqAt) {
 }
 
 // checkReceiptsAfter: by the end, every sender holds a status for each
-// recipient that got its message, and "read" where that recipient read it
-// in the read phase.
+// recipient that got its message and has been a member since, and "read"
+// where that recipient read it in the read phase.
 func (c *checker) checkReceiptsAfter() {
 	for _, m := range c.acked {
 		cv := c.convs[m.conv]
@@ -199,7 +199,7 @@ func (c *checker) checkReceiptsAfter() {
 			continue
 		}
 		for _, u := range cv.everMembers() {
-			if u == m.sender || !cv.memberAtEnd(u) {
+			if u == m.sender || !cv.memberSince(u, m.seq) {
 				continue
 			}
 			got := -1
@@ -236,6 +236,10 @@ func (c *checker) checkMedia() {
 	for i := p; i < len(c.ev); i++ {
 		e := &c.ev[i]
 		if e.Kind != KindMediaCheck {
+			continue
+		}
+		// Media goes with its message when that expires.
+		if m := c.msgs[e.Msg]; m != nil && c.mayHaveExpired(m) {
 			continue
 		}
 		c.r.Checked[RuleMedia]++

@@ -197,7 +197,9 @@ func (d *device) newSend(ctx context.Context, conn *client.Conn) {
 	if d.w.wantMedia(d.r) {
 		id, sum, err := d.upload(ctx)
 		if err != nil {
-			return // an upload in a fault may fail; nothing was promised
+			// An upload in a fault may fail; nothing was promised.
+			d.w.led.Add(Event{Kind: KindRefused, Device: d.label, Op: "upload", Code: codeOf(err), Err: err.Error()})
+			return
 		}
 		m.MessageType, m.MediaID, c.SHA256 = "image", id, sum
 	}

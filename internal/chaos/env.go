@@ -117,7 +117,14 @@ func StartEnv(ctx context.Context, cfg EnvConfig) (_ *Env, err error) {
 			return nil, err
 		}
 		n := &Node{Index: i, Addr: addr}
-		args := append([]string{"serve", "--addr", addr, "--data-dir", dir}, common...)
+		p, err := NewProxy(addr)
+		if err != nil {
+			return nil, err
+		}
+		e.Front = append(e.Front, p)
+		// Clients reach the node through its proxy, so that is the
+		// address its media URLs must name.
+		args := append([]string{"serve", "--addr", addr, "--data-dir", dir, "--public-url", "http://" + p.Addr()}, common...)
 		if cluster {
 			args = append(args, "--node-id", fmt.Sprintf("chaos-%d", i))
 		}
@@ -130,11 +137,6 @@ func StartEnv(ctx context.Context, cfg EnvConfig) (_ *Env, err error) {
 		if err := n.Start(ctx); err != nil {
 			return nil, err
 		}
-		p, err := NewProxy(addr)
-		if err != nil {
-			return nil, err
-		}
-		e.Front = append(e.Front, p)
 	}
 	return e, nil
 }

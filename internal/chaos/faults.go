@@ -130,6 +130,8 @@ type injector struct {
 	led  *Ledger
 	log  *slog.Logger
 	step time.Duration // each clock step
+	// aroundClock, if set, runs each clock step (its argument).
+	aroundClock func(ctx context.Context, step func() error) error
 
 	nodes []sync.Mutex
 	front []sync.Mutex
@@ -177,11 +179,17 @@ func (in *injector) inject(ctx context.Context, f Fault) {
 		in.pg.Lock()
 		lock = in.pg.Unlock
 	case FaultClock:
-		// Every node up and running, so all step together.
+		// Every node and service up, so all nodes step together and the
+		// snapshot before the step can be read. Always nodes, then Redis,
+		// then PostgreSQL: the others take one lock each.
 		for i := range in.nodes {
 			in.nodes[i].Lock()
 		}
+		in.redis.Lock()
+		in.pg.Lock()
 		lock = func() {
+			in.pg.Unlock()
+			in.redis.Unlock()
 			for i := range in.nodes {
 				in.nodes[i].Unlock()
 			}
@@ -234,7 +242,12 @@ func (in *injector) inject(ctx context.Context, f Fault) {
 		sleep(ctx, f.For)
 		p.SetDelay(0)
 	case FaultClock:
-		err = in.stepClocks(heal)
+		step := func() error { return in.stepClocks(heal) }
+		if in.aroundClock != nil {
+			err = in.aroundClock(heal, step)
+		} else {
+			err = step()
+		}
 	}
 	e := Event{Kind: KindFault, Op: "end", Fault: f.Kind, Target: target}
 	if err != nil {

@@ -48,7 +48,9 @@ const (
 	KindAck Kind = "ack"
 	// KindRefused: an error frame answered CMID on Device: Code (wire
 	// code). A refused send is not stored; the generator may give up on
-	// it (forbidden, not_found) or resend (rate_limited).
+	// it (forbidden, not_found) or resend (rate_limited). With Op
+	// "upload" and no CMID: a media upload failed, so its message was
+	// never sent.
 	KindRefused Kind = "refused"
 	// KindDeliver: a message frame arrived on Device/Conn: Msg, Conv,
 	// Seq, Sender (user id), MessageType, Content, Created (server Unix
@@ -93,9 +95,15 @@ const (
 	// KindHistory: after the end, one message of Conv's stored history
 	// as the server returns it to a member who saw it all: Msg, Seq,
 	// Sender, MessageType, Content, Created. One event per message, in
-	// the order returned (oldest first).
+	// the order returned (oldest first). Phase PhaseSnapshot marks one
+	// read just before a clock step, whose expiries delete the log's
+	// early messages, membership changes included: it adds to the record
+	// of the log, not to what the end history must hold.
 	KindHistory Kind = "history"
 )
+
+// PhaseSnapshot marks a history read before a clock step.
+const PhaseSnapshot = "snapshot"
 
 // Event is one line of the ledger.
 type Event struct {

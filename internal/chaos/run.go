@@ -75,6 +75,7 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 	for i, p := range env.Front {
 		fronts[i] = "http://" + p.Addr()
 	}
+	opt.Workload.GroupSize = opt.GroupSize
 	w := NewWorkload(opt.Workload, led, fronts, opt.Seed)
 	if err := w.Setup(ctx); err != nil {
 		return nil, fmt.Errorf("setup: %w", err)
@@ -83,6 +84,7 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 		Nodes: opt.Nodes, Cluster: opt.Postgres != ""})
 	// A step takes every pending message past its retention.
 	in := newInjector(env, led, log, opt.Retention+time.Minute)
+	in.aroundClock = w.Snapshot
 
 	phase("traffic")
 	wctx, stopWork := context.WithCancel(ctx)
@@ -223,11 +225,9 @@ func (w *Workload) history(ctx context.Context) error {
 		u    *user
 	}
 	var rs []reader
-	for _, g := range w.groups {
-		rs = append(rs, reader{g.id, g.admins[0]})
-	}
 	seen := map[string]bool{}
 	for _, g := range w.groups {
+		rs = append(rs, reader{g.id, g.admins[0]})
 		seen[g.id] = true
 	}
 	for _, u := range w.users {
@@ -240,25 +240,60 @@ func (w *Workload) history(ctx context.Context) error {
 	}
 	slices.SortFunc(rs, func(a, b reader) int { return cmpStr(a.conv, b.conv) })
 	for _, r := range rs {
-		d := w.anyLive(r.u)
-		if d == nil {
-			continue
+		if err := w.recordHistory(ctx, r.conv, r.u, ""); err != nil {
+			return err
 		}
-		after := int64(0)
-		for {
-			page, err := d.c.Messages(ctx, r.conv, historyPage(after))
-			if err != nil {
-				return fmt.Errorf("conversation %s: %w", r.conv, err)
-			}
-			for _, m := range page {
-				w.led.Add(Event{Kind: KindHistory, Conv: r.conv, Msg: m.MessageID, Seq: m.SequenceNumber, Sender: m.SenderID,
-					MessageType: m.MessageType, Content: m.Content, Created: m.CreatedAt})
-				after = m.SequenceNumber
-			}
-			if len(page) == 0 {
+	}
+	return nil
+}
+
+// Snapshot records the groups' logs (phase PhaseSnapshot) and then runs
+// step, with membership changes held off throughout: a clock step expires
+// the early messages, and with them the record of who was a member when.
+func (w *Workload) Snapshot(ctx context.Context, step func() error) error {
+	w.memberMu.Lock()
+	defer w.memberMu.Unlock()
+	for _, g := range w.groups {
+		var err error
+		for range 10 { // a fault on another target may be under way
+			if err = w.recordHistory(ctx, g.id, g.admins[0], PhaseSnapshot); err == nil {
 				break
 			}
+			if !sleep(ctx, time.Second) {
+				return err
+			}
 		}
+		if err != nil {
+			return fmt.Errorf("snapshot of %s: %w", g.id, err)
+		}
+	}
+	return step()
+}
+
+// recordHistory reads conv's whole history as u and records it.
+func (w *Workload) recordHistory(ctx context.Context, conv string, u *user, phase string) error {
+	d := w.anyLive(u)
+	if d == nil {
+		return nil
+	}
+	var page []Event
+	for after := int64(0); ; {
+		msgs, err := d.c.Messages(ctx, conv, historyPage(after))
+		if err != nil {
+			return fmt.Errorf("history of %s: %w", conv, err)
+		}
+		if len(msgs) == 0 {
+			break
+		}
+		for _, m := range msgs {
+			page = append(page, Event{Kind: KindHistory, Conv: conv, Msg: m.MessageID, Seq: m.SequenceNumber, Sender: m.SenderID,
+				MessageType: m.MessageType, Content: m.Content, Created: m.CreatedAt, Phase: phase})
+			after = m.SequenceNumber
+		}
+	}
+	// Recorded only once whole: a read cut by a fault is read again.
+	for _, e := range page {
+		w.led.Add(e)
 	}
 	return nil
 }

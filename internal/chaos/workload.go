@@ -104,6 +104,9 @@ type Workload struct {
 	users  []*user
 	groups []*group
 
+	// memberMu keeps membership changes out of a clock step and the
+	// history snapshot just before it (Snapshot).
+	memberMu sync.RWMutex
 	draining atomic.Bool  // no new sends, no voluntary disconnects
 	frames   atomic.Int64 // messages and statuses received, to tell when the run is quiet
 	wg       sync.WaitGroup
@@ -334,23 +337,29 @@ func (w *Workload) memberActor(ctx context.Context, r *rand.Rand, g *group, admi
 		} else {
 			target = in[r.IntN(len(in))]
 		}
-		cc := *c
-		cc.BaseURL = w.fronts[r.IntN(len(w.fronts))]
-		op := "remove"
-		var err error
-		if add {
-			op = "add"
-			_, err = cc.AddParticipant(ctx, g.id, target.id)
-		} else {
-			err = cc.RemoveParticipant(ctx, g.id, target.id)
-		}
-		w.led.Add(Event{Kind: KindMember, Op: op, Conv: g.id, Target: target.id, User: admin.id, Code: codeOf(err), Err: errText(err)})
-		if err == nil {
-			g.mu.Lock()
-			g.in[target] = add
-			g.mu.Unlock()
-			target.setMember(g.id, add)
-		}
+		w.changeMember(ctx, r, c, g, admin, target, add)
+	}
+}
+
+func (w *Workload) changeMember(ctx context.Context, r *rand.Rand, c *client.Client, g *group, admin, target *user, add bool) {
+	w.memberMu.RLock()
+	defer w.memberMu.RUnlock()
+	cc := *c
+	cc.BaseURL = w.fronts[r.IntN(len(w.fronts))]
+	op := "remove"
+	var err error
+	if add {
+		op = "add"
+		_, err = cc.AddParticipant(ctx, g.id, target.id)
+	} else {
+		err = cc.RemoveParticipant(ctx, g.id, target.id)
+	}
+	w.led.Add(Event{Kind: KindMember, Op: op, Conv: g.id, Target: target.id, User: admin.id, Code: codeOf(err), Err: errText(err)})
+	if err == nil {
+		g.mu.Lock()
+		g.in[target] = add
+		g.mu.Unlock()
+		target.setMember(g.id, add)
 	}
 }
 
