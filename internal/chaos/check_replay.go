@@ -238,9 +238,16 @@ func (c *checker) checkMedia() {
 		if e.Kind != KindMediaCheck {
 			continue
 		}
-		// Media goes with its message when that expires.
-		if m := c.msgs[e.Msg]; m != nil && c.mayHaveExpired(m) {
-			continue
+		// Media goes with its message when that expires, and only
+		// members who saw the message since may fetch it: one removed (or
+		// removed and added again) meanwhile is refused, rightly.
+		if m := c.msgs[e.Msg]; m != nil {
+			if c.mayHaveExpired(m) {
+				continue
+			}
+			if cv := c.convs[m.conv]; cv != nil && cv.known && !cv.memberSince(c.userOf(e.Device), m.seq) {
+				continue
+			}
 		}
 		c.r.Checked[RuleMedia]++
 		if e.Code != "" {

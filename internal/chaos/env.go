@@ -19,6 +19,10 @@ import (
 	"github.com/parleychat/parley/internal/blob/s3"
 )
 
+// MaxDevices is the nodes' --max-devices: the workload's logins pass it
+// now and then, and the server signs the oldest session out.
+const MaxDevices = 3
+
 // Env is what a run starts: the nodes, a proxy in front of each for the
 // clients, and in a cluster PostgreSQL (reached through a proxy), a Redis
 // and an S3 server of its own.
@@ -105,6 +109,8 @@ func StartEnv(ctx context.Context, cfg EnvConfig) (_ *Env, err error) {
 		// abuse limits would refuse the run itself.
 		"--auth-rate-limit", "0",
 		"--max-conns-per-ip", "0",
+		// Few devices per user, so that new logins sign old sessions out.
+		"--max-devices", strconv.Itoa(MaxDevices),
 	)
 	common = append(common, cfg.Extra...)
 	for i := range cfg.Nodes {

@@ -43,7 +43,7 @@ func (c *WorkloadConfig) defaults() {
 		c.SendEvery = 1500 * time.Millisecond
 	}
 	if c.LoginEvery <= 0 {
-		c.LoginEvery = 15 * time.Second
+		c.LoginEvery = 8 * time.Second
 	}
 	if c.MemberEvery <= 0 {
 		c.MemberEvery = 3 * time.Second
