@@ -29,12 +29,13 @@ const (
 	RuleExpiredDelivery   = "expired_delivery"
 	RuleReceipt           = "receipt"
 	RuleMedia             = "media"
+	RulePresence          = "presence"
 )
 
 var ruleOrder = []string{
 	RuleDuplicateMessage, RuleContent, RuleLostAck, RuleHistory, RuleLost,
 	RuleDuplicateDelivery, RuleOrder, RuleMembership, RuleGroupLimit,
-	RuleExpiredDelivery, RuleReceipt, RuleMedia,
+	RuleExpiredDelivery, RuleReceipt, RuleMedia, RulePresence,
 }
 
 const (
@@ -209,7 +210,33 @@ func Check(events []Event, cfg CheckConfig) *Report {
 	c.replay(req)
 	c.checkReceiptsAfter()
 	c.checkMedia()
+	c.checkPresence()
 	return c.r
+}
+
+// checkPresence: a user with a connection open when its presence was
+// asked at the end is online, whatever node it is on and whatever Redis
+// lost in a restart (each node registers its connections again).
+func (c *checker) checkPresence() {
+	for i := range c.ev {
+		e := &c.ev[i]
+		if e.Kind != KindPresence {
+			continue
+		}
+		c.r.Checked[RulePresence]++
+		if e.Status == "online" {
+			continue
+		}
+		for _, d := range c.userDevs[e.User] {
+			for _, cn := range d.conns {
+				if cn.open >= 0 && cn.open < i && (cn.close < 0 || cn.close > i) {
+					c.violate(RulePresence, fmt.Sprintf("%s is %q at the end while %s's connection %d is open",
+						e.User, e.Status, d.label, cn.n), cn.open, i)
+					return
+				}
+			}
+		}
+	}
 }
 
 func (c *checker) wall(t time.Duration) int64 { return c.startWall + t.Milliseconds() }
@@ -679,6 +706,7 @@ func (c *checker) checkHistory() {
 		for k, i := range cv.history {
 			e := &c.ev[i]
 			inHistory[e.Msg] = true
+			c.r.Checked[RuleHistory]++
 			if k > 0 {
 				if p := &c.ev[cv.history[k-1]]; e.Seq <= p.Seq {
 					c.violate(RuleHistory, fmt.Sprintf("%s history has seq %d after seq %d", cv.id, e.Seq, p.Seq), cv.history[k-1], i)

@@ -547,6 +547,21 @@ var ruleCases = []ruleCase{
 		b.phase("end")
 		return b.ev
 	}},
+	{"offline while connected", RulePresence, testCfg, func(bad bool) []Event {
+		b := start()
+		b.phase("drain")
+		b.phase("read")
+		b.phase("end")
+		status := "online"
+		if bad {
+			status = "offline"
+		}
+		b.add(Event{Kind: KindPresence, User: "ua", Status: status})
+		// Bob's only device has gone: his offline is no violation.
+		b.close("b1")
+		b.add(Event{Kind: KindPresence, User: "ub", Status: "offline"})
+		return b.ev
+	}},
 }
 
 func TestCheckRules(t *testing.T) {
@@ -766,3 +781,4 @@ func TestCheckSnapshotKeepsMembership(t *testing.T) {
 	// Without it carol looks a member still, who never got message 2.
 	expectOnly(t, build(false), testCfg, RuleLost)
 }
+

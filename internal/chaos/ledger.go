@@ -100,6 +100,9 @@ const (
 	// early messages, membership changes included: it adds to the record
 	// of the log, not to what the end history must hold.
 	KindHistory Kind = "history"
+	// KindPresence: at the end, before any device disconnects, User's
+	// presence Status as GET /users/{id}/presence answers it.
+	KindPresence Kind = "presence"
 )
 
 // PhaseSnapshot marks a history read before a clock step.
@@ -173,6 +176,13 @@ func (l *Ledger) Add(e Event) {
 		b = append(b, '\n')
 		_, l.werr = l.w.Write(b)
 	}
+}
+
+// Len is how many events were recorded so far.
+func (l *Ledger) Len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.events)
 }
 
 // Events returns what was recorded so far.

@@ -99,7 +99,7 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 		case <-done:
 			running = false
 		case <-progress.C:
-			log.Info("progress", "events", len(led.Events()), "pending_sends", w.Pending(), "faults", in.counts())
+			log.Info("progress", "events", led.Len(), "pending_sends", w.Pending(), "faults", in.counts())
 		}
 	}
 	stopFaults()
@@ -123,6 +123,7 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 		log.Warn("read: not quiet in time")
 	}
 	phase("end")
+	w.presence(ctx)
 	stopWork()
 	w.Wait()
 	if err := w.history(ctx); err != nil {
@@ -296,6 +297,22 @@ func (w *Workload) recordHistory(ctx context.Context, conv string, u *user, phas
 		w.led.Add(e)
 	}
 	return nil
+}
+
+// presence records each user's presence as its own device sees it (a
+// user always sees its own in full).
+func (w *Workload) presence(ctx context.Context) {
+	for _, u := range w.users {
+		d := w.anyLive(u)
+		if d == nil {
+			continue
+		}
+		p, err := d.c.Presence(ctx, u.id)
+		if err != nil {
+			continue
+		}
+		w.led.Add(Event{Kind: KindPresence, User: u.id, Status: p.Status})
+	}
 }
 
 func (w *Workload) anyLive(u *user) *device {
