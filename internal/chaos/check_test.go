@@ -781,4 +781,3 @@ func TestCheckSnapshotKeepsMembership(t *testing.T) {
 	// Without it carol looks a member still, who never got message 2.
 	expectOnly(t, build(false), testCfg, RuleLost)
 }
-
