@@ -313,7 +313,6 @@ func pause(ctx context.Context, r *rand.Rand, mean time.Duration) bool {
 }
 
 func (w *Workload) memberActor(ctx context.Context, r *rand.Rand, g *group, admin *user) {
-	c := w.dev0(admin).c
 	for pause(ctx, r, w.cfg.MemberEvery) {
 		if w.draining.Load() {
 			return
@@ -337,7 +336,13 @@ func (w *Workload) memberActor(ctx context.Context, r *rand.Rand, g *group, admi
 		} else {
 			target = in[r.IntN(len(in))]
 		}
-		w.changeMember(ctx, r, c, g, admin, target, add)
+		// Through a session still signed in: logins past the device
+		// limit sign the oldest out.
+		d := w.anyLive(admin)
+		if d == nil {
+			continue
+		}
+		w.changeMember(ctx, r, d.c, g, admin, target, add)
 	}
 }
 
