@@ -1,12 +1,14 @@
 package chaos
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -217,7 +219,7 @@ func (d *device) upload(ctx context.Context) (id, sum string, err error) {
 	if err != nil {
 		return "", "", err
 	}
-	if err := cc.Upload(ctx, up, bytesReader(img), int64(len(img))); err != nil {
+	if err := cc.Upload(ctx, up, bytes.NewReader(img), int64(len(img))); err != nil {
 		return "", "", err
 	}
 	if _, err := cc.CompleteMedia(ctx, up.MediaID); err != nil {
@@ -331,7 +333,7 @@ func (d *device) acker(ctx context.Context, conn *client.Conn, n int) {
 		if len(ids) == 0 {
 			continue
 		}
-		slices.SortFunc(acks, func(a, b Event) int { return cmpStr(a.Conv, b.Conv) })
+		slices.SortFunc(acks, func(a, b Event) int { return strings.Compare(a.Conv, b.Conv) })
 		for _, e := range acks {
 			d.w.led.Add(e)
 		}
@@ -349,22 +351,12 @@ func (d *device) acker(ctx context.Context, conn *client.Conn, n int) {
 	}
 }
 
-func cmpStr(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
 // readAll marks everything the device holds read, in the conversations
 // its user is still in, on its current connection.
 func (d *device) readAll(ctx context.Context) {
 	d.mu.Lock()
 	conn, n := d.cur, d.curN
-	held := maps2slice(d.held)
+	held := heldByConv(d.held)
 	d.mu.Unlock()
 	if conn == nil {
 		return
@@ -384,12 +376,13 @@ type convHeld struct {
 	heldMsg
 }
 
-func maps2slice(m map[string]heldMsg) []convHeld {
+// heldByConv lists what is held, in conversation order.
+func heldByConv(m map[string]heldMsg) []convHeld {
 	out := make([]convHeld, 0, len(m))
 	for c, h := range m {
 		out = append(out, convHeld{c, h})
 	}
-	slices.SortFunc(out, func(a, b convHeld) int { return cmpStr(a.conv, b.conv) })
+	slices.SortFunc(out, func(a, b convHeld) int { return strings.Compare(a.conv, b.conv) })
 	return out
 }
 

@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/parleychat/parley/client"
@@ -239,7 +240,7 @@ func (w *Workload) history(ctx context.Context) error {
 			}
 		}
 	}
-	slices.SortFunc(rs, func(a, b reader) int { return cmpStr(a.conv, b.conv) })
+	slices.SortFunc(rs, func(a, b reader) int { return strings.Compare(a.conv, b.conv) })
 	for _, r := range rs {
 		if err := w.recordHistory(ctx, r.conv, r.u, ""); err != nil {
 			return err

@@ -426,8 +426,6 @@ func encodeContent(c content) string {
 	return string(b)
 }
 
-func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
-
 // wantMedia decides whether a new message carries an image: about one in
 // MediaEvery across all devices.
 func (w *Workload) wantMedia(r *rand.Rand) bool {
