@@ -153,6 +153,9 @@ type convSeq struct {
 	last     int64
 	dirty    bool
 	activity time.Time
+	// lastAt is the created_at (Unix ms) of the message at last, 0 if
+	// none: see stamp.
+	lastAt int64
 	// A 1:1's creator, and whether its other member has written in it
 	// (see migrations/0006_contacts.sql); answer is set by this batch.
 	direct           bool
@@ -237,7 +240,7 @@ func (b *logBatch) appendSystem(ctx context.Context, sm conversations.SystemMess
 	m := messaging.Message{
 		ID: sm.ID, ConversationID: sm.ConversationID, Seq: cs.last + 1, SenderID: sm.SenderID,
 		SenderDevice: sm.SenderDevice, ClientMessageID: "system:" + sm.ID, Type: conversations.MessageTypeSystem,
-		Content: sm.Content, CreatedAt: sm.CreatedAt,
+		Content: sm.Content, CreatedAt: cs.stamp(sm.CreatedAt),
 	}
 	if _, err := b.tx.ExecContext(ctx, `INSERT INTO messages (`+insertColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, 0, NULL, NULL, NULL, NULL, NULL)`,
 		m.ID, m.ConversationID, m.Seq, m.SenderID, m.SenderDevice, m.ClientMessageID, m.Type, m.Content, ms(m.CreatedAt)); err != nil {
@@ -266,6 +269,22 @@ func (b *logBatch) membersOf(ctx context.Context, conv string) ([]string, error)
 
 // seqOf returns the conversation's numbering state, nil if there is no
 // such conversation.
+// stamp returns the created_at of the conversation's next message: t, or
+// its predecessor's if t is earlier. Times are read before the lock, and
+// nodes' clocks differ, so a later number could otherwise carry an
+// earlier time; the offline queue is read oldest first, and would then
+// deliver a conversation's messages out of order.
+func (cs *convSeq) stamp(t time.Time) time.Time {
+	if ms(t) < cs.lastAt {
+		t = time.UnixMilli(cs.lastAt)
+	}
+	cs.lastAt = ms(t)
+	return t
+}
+
+// lastAtColumn reads the created_at of a conversation c's last message.
+const lastAtColumn = `COALESCE((SELECT lm.created_at FROM messages lm WHERE lm.conversation_id = c.id AND lm.seq = c.last_seq), 0)`
+
 func (b *logBatch) seqOf(ctx context.Context, conv string) (*convSeq, error) {
 	if cs, ok := b.seqs[conv]; ok {
 		return cs, nil
@@ -273,8 +292,9 @@ func (b *logBatch) seqOf(ctx context.Context, conv string) (*convSeq, error) {
 	cs := &convSeq{}
 	var typ string
 	var answered int
-	err := b.tx.QueryRowContext(ctx, `SELECT last_seq, type, created_by, answered, disappear_seconds FROM conversations WHERE id = ?`, conv).
-		Scan(&cs.last, &typ, &cs.createdBy, &answered, &cs.disappear)
+	err := b.tx.QueryRowContext(ctx, `SELECT c.last_seq, c.type, c.created_by, c.answered, c.disappear_seconds, `+lastAtColumn+`
+		  FROM conversations c WHERE c.id = ?`, conv).
+		Scan(&cs.last, &typ, &cs.createdBy, &answered, &cs.disappear, &cs.lastAt)
 	cs.direct, cs.answered = typ == conversations.TypeDirect, answered != 0
 	if errors.Is(err, sql.ErrNoRows) {
 		cs = nil

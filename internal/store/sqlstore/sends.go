@@ -100,6 +100,7 @@ func (b *logBatch) appendAll(ctx context.Context, sends []messaging.Message) ([]
 			m.Forwarded = hops
 		}
 		m.Seq = cs.last + 1
+		m.CreatedAt = cs.stamp(m.CreatedAt)
 		cs.last, cs.dirty = m.Seq, true
 		// Decided here, under the conversation's lock: a message racing a
 		// change of the setting gets the one in force at its number.
@@ -181,7 +182,7 @@ func (b *logBatch) load(ctx context.Context, sends []messaging.Message) error {
 	}
 	table, args := set.table(b.tx.d)
 	rows, err := b.tx.QueryContext(ctx, `
-		SELECT c.id, c.last_seq, c.type, c.created_by, c.answered, c.only_admins_send, c.disappear_seconds
+		SELECT c.id, c.last_seq, c.type, c.created_by, c.answered, c.only_admins_send, c.disappear_seconds, `+lastAtColumn+`
 		  FROM `+table+` JOIN conversations c ON c.id = v.id ORDER BY c.id`+b.tx.d.forUpdateOf("c"), args...)
 	if err != nil {
 		return fmt.Errorf("read sequence numbers: %w", err)
@@ -190,7 +191,7 @@ func (b *logBatch) load(ctx context.Context, sends []messaging.Message) error {
 		var id, typ string
 		var answered, adminsOnly int
 		cs := &convSeq{}
-		if err := rows.Scan(&id, &cs.last, &typ, &cs.createdBy, &answered, &adminsOnly, &cs.disappear); err != nil {
+		if err := rows.Scan(&id, &cs.last, &typ, &cs.createdBy, &answered, &adminsOnly, &cs.disappear, &cs.lastAt); err != nil {
 			rows.Close()
 			return err
 		}

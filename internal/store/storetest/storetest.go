@@ -58,6 +58,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"DirectConversations", testDirect},
 		{"AppendSequencesAndIdempotency", testAppend},
 		{"AppendRefusals", testAppendRefusals},
+		{"CreatedAtFollowsSeq", testCreatedAtFollowsSeq},
 		{"PendingQueue", testPending},
 		{"StreamStart", testStreamStart},
 		{"Receipts", testReceipts},
@@ -311,6 +312,35 @@ func testAppendRefusals(t *testing.T, s Store) {
 	// A refused message uses no sequence number.
 	if res[2].Err != nil || res[2].Message.Seq != 1 {
 		t.Fatalf("after refusals = %+v", res[2])
+	}
+}
+
+// A send whose time was read before an earlier-numbered one's (another
+// node's clock, or a wait for the lock) is stored no earlier than it, so
+// the offline queue, read oldest first, keeps the conversation's order.
+// Found by parley chaos: seq 123 was delivered before seq 122.
+func testCreatedAtFollowsSeq(t *testing.T, s Store) {
+	setup(t, s)
+	late := msg("ab", "a", "a1", "late")
+	late.CreatedAt = t0.Add(5 * time.Millisecond)
+	early := msg("ab", "a", "a1", "early")
+	early.CreatedAt = t0
+	first := mustAppend(t, s, late)[0].Message
+	second := mustAppend(t, s, early)[0].Message
+	if second.Seq != first.Seq+1 || second.CreatedAt.Before(first.CreatedAt) {
+		t.Fatalf("seq %d at %v after seq %d at %v", second.Seq, second.CreatedAt, first.Seq, first.CreatedAt)
+	}
+	if got, err := s.MessageByID(ctx(t), second.ID); err != nil || got.CreatedAt.Before(first.CreatedAt) {
+		t.Fatalf("stored at %v, %v; want no earlier than %v", got.CreatedAt, err, first.CreatedAt)
+	}
+	third := msg("ab", "b", "b1", "x")
+	third.CreatedAt = t0.Add(time.Hour)
+	if got := mustAppend(t, s, third)[0].Message; !got.CreatedAt.Equal(third.CreatedAt) {
+		t.Fatalf("a later time moved: %v, want %v", got.CreatedAt, third.CreatedAt)
+	}
+	page, err := s.Pending(ctx(t), "b1", messaging.PendingCursor{}, 10, messaging.Window{})
+	if err != nil || len(page) != 2 || page[0].Seq != first.Seq || page[1].Seq != second.Seq {
+		t.Fatalf("pending = %+v, %v; want seq %d then %d", page, err, first.Seq, second.Seq)
 	}
 }
 
