@@ -78,7 +78,7 @@ func (d *device) run(ctx context.Context) {
 		}
 		backoff = 100 * time.Millisecond
 		d.w.led.Add(Event{Kind: KindConnOpen, Device: d.label, Conn: n, Node: node})
-		why := d.session(ctx, conn, n)
+		why := d.session(ctx, conn, n, node)
 		d.w.led.Add(Event{Kind: KindConnClose, Device: d.label, Conn: n, Err: why})
 		if conn.CloseStatus() == 4001 {
 			d.retired("closed 4001")
@@ -110,7 +110,7 @@ func sleep(ctx context.Context, d time.Duration) bool {
 }
 
 // session runs one connection until it ends, and says how it ended.
-func (d *device) session(ctx context.Context, conn *client.Conn, n int) string {
+func (d *device) session(ctx context.Context, conn *client.Conn, n, node int) string {
 	d.mu.Lock()
 	d.cur, d.curN, d.dirty = conn, n, map[string]bool{}
 	d.mu.Unlock()
@@ -138,7 +138,7 @@ func (d *device) session(ctx context.Context, conn *client.Conn, n int) string {
 		_ = conn.SubscribePresence(sctx, ids...)
 	}
 	for {
-		if why := d.sendPending(sctx, conn, n); why != "" {
+		if why := d.sendPending(sctx, conn, n, node); why != "" {
 			return why
 		}
 		if d.w.draining.Load() {
@@ -231,7 +231,7 @@ func (d *device) upload(ctx context.Context) (id, sum string, err error) {
 // sendPending sends every unacked message in order, each until it is
 // acked or refused for good; it returns why the connection is no longer
 // usable, or "".
-func (d *device) sendPending(ctx context.Context, conn *client.Conn, n int) string {
+func (d *device) sendPending(ctx context.Context, conn *client.Conn, n, node int) string {
 	for {
 		d.mu.Lock()
 		if len(d.pending) == 0 {
@@ -243,7 +243,9 @@ func (d *device) sendPending(ctx context.Context, conn *client.Conn, n int) stri
 		d.w.led.Add(Event{Kind: KindSend, Device: d.label, Conn: n, CMID: p.msg.ClientMessageID, Conv: p.msg.ConversationID,
 			Content: p.msg.Content, MessageType: p.msg.MessageType})
 		sctx, cancel := context.WithTimeout(ctx, sendTimeout)
+		d.w.inflight[node].Add(1)
 		ack, err := conn.SendMessage(sctx, p.msg)
+		d.w.inflight[node].Add(-1)
 		cancel()
 		if err == nil {
 			d.w.led.Add(Event{Kind: KindAck, Device: d.label, Conn: n, CMID: ack.ClientMessageID, Msg: ack.MessageID,

@@ -189,11 +189,42 @@ func (n *Node) ready(ctx context.Context) error {
 // Start starts the node and waits until it is ready.
 func (n *Node) Start(ctx context.Context) error { return n.start(ctx, n.ready) }
 
-// Advance moves the node's clock forward by d.
+// Restart starts the node again and again until it is ready, as a
+// process supervisor would (systemd's Restart=on-failure): a node that
+// starts while PostgreSQL is unreachable exits at once, rightly.
+func (n *Node) Restart(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	for {
+		err := n.Start(ctx)
+		if err == nil || ctx.Err() != nil {
+			return err
+		}
+		if !sleep(ctx, time.Second) {
+			return err
+		}
+	}
+}
+
+// Advance moves the node's clock forward by d. The node must be running;
+// a start after this keeps the new offset either way.
 func (n *Node) Advance(ctx context.Context, d time.Duration) error {
 	n.offMu.Lock()
 	n.offset += d
 	n.offMu.Unlock()
+	var err error
+	for range 30 {
+		if err = n.postAdvance(ctx, d); err == nil {
+			return nil
+		}
+		if !sleep(ctx, time.Second) {
+			break
+		}
+	}
+	return err
+}
+
+func (n *Node) postAdvance(ctx context.Context, d time.Duration) error {
 	body, _ := json.Marshal(map[string]int64{"advance_ms": d.Milliseconds()})
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, n.URL()+"/debug/clock", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")

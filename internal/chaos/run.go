@@ -86,6 +86,7 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 	// A step takes every pending message past its retention.
 	in := newInjector(env, led, log, opt.Retention+time.Minute)
 	in.aroundClock = w.Snapshot
+	in.inFlight = w.InFlight
 
 	phase("traffic")
 	wctx, stopWork := context.WithCancel(ctx)
@@ -156,7 +157,7 @@ func heal(ctx context.Context, env *Env) error {
 	for _, n := range env.Nodes {
 		n.resume()
 		if !n.running() {
-			if err := n.Start(ctx); err != nil {
+			if err := n.Restart(ctx); err != nil {
 				return err
 			}
 		}
@@ -242,7 +243,7 @@ func (w *Workload) history(ctx context.Context) error {
 	}
 	slices.SortFunc(rs, func(a, b reader) int { return strings.Compare(a.conv, b.conv) })
 	for _, r := range rs {
-		if err := w.recordHistory(ctx, r.conv, r.u, ""); err != nil {
+		if err := w.recordHistory(ctx, r.conv, r.u, "", 0); err != nil {
 			return err
 		}
 	}
@@ -257,8 +258,8 @@ func (w *Workload) Snapshot(ctx context.Context, step func() error) error {
 	defer w.memberMu.Unlock()
 	for _, g := range w.groups {
 		var err error
-		for range 10 { // a fault on another target may be under way
-			if err = w.recordHistory(ctx, g.id, g.admins[0], PhaseSnapshot); err == nil {
+		for i := range 10 { // a fault on another target may be under way
+			if err = w.recordHistory(ctx, g.id, g.admins[0], PhaseSnapshot, i); err == nil {
 				break
 			}
 			if !sleep(ctx, time.Second) {
@@ -272,15 +273,18 @@ func (w *Workload) Snapshot(ctx context.Context, step func() error) error {
 	return step()
 }
 
-// recordHistory reads conv's whole history as u and records it.
-func (w *Workload) recordHistory(ctx context.Context, conv string, u *user, phase string) error {
+// recordHistory reads conv's whole history as u, through the node
+// numbered attempt (modulo their number), and records it.
+func (w *Workload) recordHistory(ctx context.Context, conv string, u *user, phase string, attempt int) error {
 	d := w.anyLive(u)
 	if d == nil {
 		return nil
 	}
+	c := *d.c
+	c.BaseURL = w.fronts[attempt%len(w.fronts)]
 	var page []Event
 	for after := int64(0); ; {
-		msgs, err := d.c.Messages(ctx, conv, historyPage(after))
+		msgs, err := c.Messages(ctx, conv, historyPage(after))
 		if err != nil {
 			return fmt.Errorf("history of %s: %w", conv, err)
 		}

@@ -107,8 +107,9 @@ type Workload struct {
 	// memberMu keeps membership changes out of a clock step and the
 	// history snapshot just before it (Snapshot).
 	memberMu sync.RWMutex
-	draining atomic.Bool  // no new sends, no voluntary disconnects
-	frames   atomic.Int64 // messages and statuses received, to tell when the run is quiet
+	draining atomic.Bool // no new sends, no voluntary disconnects
+	frames   atomic.Int64
+	inflight []atomic.Int64 // per node: sends waiting for their ack // messages and statuses received, to tell when the run is quiet
 	wg       sync.WaitGroup
 
 	mu      sync.Mutex
@@ -122,7 +123,8 @@ type Workload struct {
 // NewWorkload prepares a workload; Setup makes its users.
 func NewWorkload(cfg WorkloadConfig, led *Ledger, fronts []string, seed uint64) *Workload {
 	cfg.defaults()
-	return &Workload{cfg: cfg, led: led, fronts: fronts, seed: seed, media: map[string]string{}}
+	return &Workload{cfg: cfg, led: led, fronts: fronts, seed: seed, media: map[string]string{},
+		inflight: make([]atomic.Int64, len(fronts))}
 }
 
 func (w *Workload) rng(stream uint64) *rand.Rand {
@@ -285,6 +287,9 @@ func (w *Workload) Drain() { w.draining.Store(true) }
 
 // Wait waits for every actor to end.
 func (w *Workload) Wait() { w.wg.Wait() }
+
+// InFlight reports how many sends to node wait for their ack now.
+func (w *Workload) InFlight(node int) int64 { return w.inflight[node].Load() }
 
 // Pending reports how many sends are still waiting for their ack.
 func (w *Workload) Pending() int {
