@@ -255,20 +255,6 @@ func (b *logBatch) appendSystem(ctx context.Context, sm conversations.SystemMess
 	return m.Seq, nil
 }
 
-func (b *logBatch) membersOf(ctx context.Context, conv string) ([]string, error) {
-	if ids, ok := b.members[conv]; ok {
-		return ids, nil
-	}
-	ids, err := memberIDs(ctx, b.tx, conv)
-	if err != nil {
-		return nil, err
-	}
-	b.members[conv] = ids
-	return ids, nil
-}
-
-// seqOf returns the conversation's numbering state, nil if there is no
-// such conversation.
 // stamp returns the created_at of the conversation's next message: t, or
 // its predecessor's if t is earlier. Times are read before the lock, and
 // nodes' clocks differ, so a later number could otherwise carry an
@@ -285,6 +271,8 @@ func (cs *convSeq) stamp(t time.Time) time.Time {
 // lastAtColumn reads the created_at of a conversation c's last message.
 const lastAtColumn = `COALESCE((SELECT lm.created_at FROM messages lm WHERE lm.conversation_id = c.id AND lm.seq = c.last_seq), 0)`
 
+// seqOf returns the conversation's numbering state, nil if there is no
+// such conversation.
 func (b *logBatch) seqOf(ctx context.Context, conv string) (*convSeq, error) {
 	if cs, ok := b.seqs[conv]; ok {
 		return cs, nil

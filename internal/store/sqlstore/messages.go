@@ -21,6 +21,19 @@ func memberIDs(ctx context.Context, tx *Tx, conversationID string) ([]string, er
 	return ids, nil
 }
 
+// membersAt lists the users whose membership window holds seq: whom the
+// message numbered seq is for, one removed since included (it still gets
+// what was sent before its removal), one added since not.
+func membersAt(ctx context.Context, tx *Tx, conversationID string, seq int64) ([]string, error) {
+	ids, err := scanStrings(tx.QueryContext(ctx,
+		`SELECT user_id FROM members WHERE conversation_id = ? AND joined_seq < ? AND (left_seq IS NULL OR left_seq > ?)`,
+		conversationID, seq, seq))
+	if err != nil {
+		return nil, fmt.Errorf("list members: %w", err)
+	}
+	return ids, nil
+}
+
 type rowScanner interface{ Scan(dest ...any) error }
 
 func scanMessage(row rowScanner) (messaging.Message, error) {

@@ -48,10 +48,12 @@ func (b *logBatch) appendAll(ctx context.Context, sends []messaging.Message) ([]
 		if orig, ok := seen[k]; ok {
 			// A resend of a message stored before (even before a removal,
 			// or in a conversation since deleted) is answered with the
-			// original, published again to its conversation's members.
+			// original, published again to the members it was for: not
+			// to one added since, who must not see it (parley chaos found
+			// a re-added member getting it).
 			members := []string{orig.SenderID}
 			if !orig.Withheld {
-				if members, err = b.membersOf(ctx, orig.ConversationID); err != nil {
+				if members, err = membersAt(ctx, b.tx, orig.ConversationID, orig.Seq); err != nil {
 					return nil, err
 				}
 			}

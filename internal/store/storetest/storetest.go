@@ -59,6 +59,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"AppendSequencesAndIdempotency", testAppend},
 		{"AppendRefusals", testAppendRefusals},
 		{"CreatedAtFollowsSeq", testCreatedAtFollowsSeq},
+		{"ResendReachesOnlyItsMembers", testResendReachesOnlyItsMembers},
 		{"PendingQueue", testPending},
 		{"StreamStart", testStreamStart},
 		{"Receipts", testReceipts},
@@ -341,6 +342,35 @@ func testCreatedAtFollowsSeq(t *testing.T, s Store) {
 	page, err := s.Pending(ctx(t), "b1", messaging.PendingCursor{}, 10, messaging.Window{})
 	if err != nil || len(page) != 2 || page[0].Seq != first.Seq || page[1].Seq != second.Seq {
 		t.Fatalf("pending = %+v, %v; want seq %d then %d", page, err, first.Seq, second.Seq)
+	}
+}
+
+// A resend of a stored message is published again to the members it was
+// for: one added since is not one of them, and one removed since still
+// is. Found by parley chaos: a member added again got a resend of a
+// message sent while it was out.
+func testResendReachesOnlyItsMembers(t *testing.T, s Store) {
+	setup(t, s)
+	mustUser(t, s, "c")
+	mustUser(t, s, "d")
+	mustGroup(t, s, "g", 100, "a", "b", "d")
+	first := mustAppend(t, s, msg("g", "a", "a1", "k"))[0].Message
+	err := s.Update(ctx(t), func(tx conversations.Tx) error {
+		if err := tx.AddMember(ctx(t), "g", conversations.Member{UserID: "c", Role: conversations.RoleMember, JoinedAt: t0, JoinedSeq: first.Seq}, 100); err != nil {
+			return err
+		}
+		return tx.RemoveMember(ctx(t), "g", "d", first.Seq+1)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again := mustAppend(t, s, msg("g", "a", "a1", "k"))[0]
+	if !again.Duplicate || again.Message.ID != first.ID {
+		t.Fatalf("resend = %+v", again)
+	}
+	got := slices.Sorted(slices.Values(again.Members))
+	if !slices.Equal(got, []string{"a", "b", "d"}) {
+		t.Fatalf("a resend is published to %v, want [a b d]: not c, added after it; d, removed after it, still", got)
 	}
 }
 
