@@ -142,9 +142,10 @@ type seqAt struct {
 }
 
 type checker struct {
-	cfg CheckConfig
-	ev  []Event
-	r   *Report
+	spans [][2]time.Duration // each fault's start and end, made on first use
+	cfg   CheckConfig
+	ev    []Event
+	r     *Report
 
 	haveWall  bool
 	startWall int64

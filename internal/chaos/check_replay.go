@@ -82,7 +82,39 @@ func (c *checker) settled(i int) bool {
 	if tc < e.T+settleHold {
 		return false
 	}
-	return len(c.faultsIn(e.T-faultMargin, tc+faultMargin, 1)) == 0
+	return !c.faultDuring(e.T-faultMargin, tc+faultMargin)
+}
+
+// faultDuring: a fault began, ended or was under way between from and to
+// (a node paused before the ack and resumed after the close never read
+// it).
+func (c *checker) faultDuring(from, to time.Duration) bool {
+	if c.spans == nil {
+		open := map[string]time.Duration{}
+		c.spans = [][2]time.Duration{}
+		for _, i := range c.faults {
+			e := &c.ev[i]
+			k := e.Fault + "/" + e.Target
+			switch e.Op {
+			case "start":
+				open[k] = e.T
+			case "end":
+				if t, ok := open[k]; ok {
+					c.spans = append(c.spans, [2]time.Duration{t, e.T})
+					delete(open, k)
+				}
+			}
+		}
+		for _, t := range open { // never ended: until the end of the run
+			c.spans = append(c.spans, [2]time.Duration{t, 1<<63 - 1})
+		}
+	}
+	for _, sp := range c.spans {
+		if sp[0] <= to && sp[1] >= from {
+			return true
+		}
+	}
+	return len(c.faultsIn(from, to, 1)) > 0
 }
 
 // checkRedelivery: sending an unacked message again on a new connection

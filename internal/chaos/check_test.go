@@ -697,6 +697,31 @@ func TestCheckRedeliveryUnsettled(t *testing.T) {
 	}
 }
 
+// A node paused well before the ack and resumed after the close never
+// read it: a fault under way all along unsettles it too.
+func TestCheckRedeliveryUnderAFault(t *testing.T) {
+	build := func(fault bool) []Event {
+		b := start()
+		if fault {
+			b.fault("start")
+		}
+		b.wait(5 * time.Second)
+		m1 := b.send("a1", "d", 1, "x1")
+		b.fanout("a1", m1, "b1", "a2")
+		b.wait(4 * time.Second)
+		b.close("b1")
+		b.wait(2 * time.Second)
+		if fault {
+			b.fault("end")
+		}
+		b.open("b1")
+		b.deliver("b1", m1)
+		return b.finish()
+	}
+	expectClean(t, build(true), testCfg)
+	expectOnly(t, build(false), testCfg, RuleDuplicateDelivery)
+}
+
 func TestCheckCapsViolations(t *testing.T) {
 	b := start()
 	for i := range maxViolationsPerRule + 7 {

@@ -184,7 +184,7 @@ func (b *logBatch) load(ctx context.Context, sends []messaging.Message) error {
 	}
 	table, args := set.table(b.tx.d)
 	rows, err := b.tx.QueryContext(ctx, `
-		SELECT c.id, c.last_seq, c.type, c.created_by, c.answered, c.only_admins_send, c.disappear_seconds, `+lastAtColumn+`
+		SELECT c.id, c.last_seq, c.type, c.created_by, c.answered, c.only_admins_send, c.disappear_seconds
 		  FROM `+table+` JOIN conversations c ON c.id = v.id ORDER BY c.id`+b.tx.d.forUpdateOf("c"), args...)
 	if err != nil {
 		return fmt.Errorf("read sequence numbers: %w", err)
@@ -193,7 +193,7 @@ func (b *logBatch) load(ctx context.Context, sends []messaging.Message) error {
 		var id, typ string
 		var answered, adminsOnly int
 		cs := &convSeq{}
-		if err := rows.Scan(&id, &cs.last, &typ, &cs.createdBy, &answered, &adminsOnly, &cs.disappear, &cs.lastAt); err != nil {
+		if err := rows.Scan(&id, &cs.last, &typ, &cs.createdBy, &answered, &adminsOnly, &cs.disappear); err != nil {
 			rows.Close()
 			return err
 		}
@@ -201,6 +201,29 @@ func (b *logBatch) load(ctx context.Context, sends []messaging.Message) error {
 		b.seqs[id] = cs
 	}
 	rows.Close()
+	// The last messages' times, in a statement of their own: on
+	// PostgreSQL a statement that waited for the locks above sees the
+	// locked rows as they are now but other tables as they were when it
+	// began, before the message another node just committed (parley
+	// chaos found seq 204 stamped before seq 203 so).
+	lrows, err := b.tx.QueryContext(ctx, `
+		SELECT c.id, lm.created_at FROM `+table+` JOIN conversations c ON c.id = v.id
+		  JOIN messages lm ON lm.conversation_id = c.id AND lm.seq = c.last_seq`, args...)
+	if err != nil {
+		return fmt.Errorf("read last messages: %w", err)
+	}
+	for lrows.Next() {
+		var id string
+		var at int64
+		if err := lrows.Scan(&id, &at); err != nil {
+			lrows.Close()
+			return err
+		}
+		if cs := b.seqs[id]; cs != nil {
+			cs.lastAt = at
+		}
+	}
+	lrows.Close()
 	if err := rows.Err(); err != nil {
 		return err
 	}
