@@ -79,7 +79,9 @@ func (c *checker) settled(i int) bool {
 		return false
 	}
 	tc := c.ev[cn.close].T
-	if tc < e.T+settleHold {
+	// A connection the device gave up on had a server that stopped
+	// answering: what it was sent last may never have been read.
+	if tc < e.T+settleHold || c.ev[cn.close].Code == CodeStalled {
 		return false
 	}
 	return !c.faultDuring(e.T-faultMargin, tc+faultMargin)

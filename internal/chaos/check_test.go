@@ -722,6 +722,27 @@ func TestCheckRedeliveryUnderAFault(t *testing.T) {
 	expectOnly(t, build(false), testCfg, RuleDuplicateDelivery)
 }
 
+// A connection the device dropped for want of an ack had a server that
+// stopped answering: its last acks are not settled.
+func TestCheckRedeliveryAfterAStall(t *testing.T) {
+	build := func(stalled bool) []Event {
+		b := start()
+		m1 := b.send("a1", "d", 1, "x1")
+		b.fanout("a1", m1, "b1", "a2")
+		b.wait(4 * time.Second)
+		e := Event{Kind: KindConnClose, Device: "b1", Conn: b.conn["b1"], Err: "closed"}
+		if stalled {
+			e.Code = CodeStalled
+		}
+		b.add(e)
+		b.open("b1")
+		b.deliver("b1", m1)
+		return b.finish()
+	}
+	expectClean(t, build(true), testCfg)
+	expectOnly(t, build(false), testCfg, RuleDuplicateDelivery)
+}
+
 func TestCheckCapsViolations(t *testing.T) {
 	b := start()
 	for i := range maxViolationsPerRule + 7 {

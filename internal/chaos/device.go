@@ -21,6 +21,8 @@ import (
 // paused node holds the socket open and silent.
 const sendTimeout = 10 * time.Second
 
+const noAck = "no ack in "
+
 type heldMsg struct {
 	id  string
 	seq int64
@@ -79,7 +81,11 @@ func (d *device) run(ctx context.Context) {
 		backoff = 100 * time.Millisecond
 		d.w.led.Add(Event{Kind: KindConnOpen, Device: d.label, Conn: n, Node: node})
 		why := d.session(ctx, conn, n, node)
-		d.w.led.Add(Event{Kind: KindConnClose, Device: d.label, Conn: n, Err: why})
+		e := Event{Kind: KindConnClose, Device: d.label, Conn: n, Err: why}
+		if strings.HasPrefix(why, noAck) {
+			e.Code = CodeStalled
+		}
+		d.w.led.Add(e)
 		if conn.CloseStatus() == 4001 {
 			d.retired("closed 4001")
 			return
@@ -268,7 +274,7 @@ func (d *device) sendPending(ctx context.Context, conn *client.Conn, n, node int
 			continue
 		}
 		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-			return "no ack in " + sendTimeout.String()
+			return noAck + sendTimeout.String()
 		}
 		return errString(err)
 	}

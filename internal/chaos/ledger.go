@@ -37,7 +37,8 @@ const (
 	// was read. Node is the index of the node it goes to.
 	KindConnOpen Kind = "conn_open"
 	// KindConnClose: that connection ended (read error or our close).
-	// Err says how.
+	// Err says how; Code CodeStalled: the device gave up on it, a send
+	// unanswered for 10 s (the server had stopped answering it).
 	KindConnClose Kind = "conn_close"
 	// KindSend: Device is about to write a message frame: CMID, Conv,
 	// Content (the exact content string), MessageType. Written for every
@@ -104,6 +105,9 @@ const (
 	// presence Status as GET /users/{id}/presence answers it.
 	KindPresence Kind = "presence"
 )
+
+// CodeStalled marks a connection the device dropped for want of an ack.
+const CodeStalled = "stalled"
 
 // PhaseSnapshot marks a history read before a clock step.
 const PhaseSnapshot = "snapshot"
