@@ -305,16 +305,10 @@ func (w *Workload) Pending() int {
 	return n
 }
 
+// pause sleeps for a random time of the given mean (exponential, so
+// actors act as a Poisson process), or until ctx ends.
 func pause(ctx context.Context, r *rand.Rand, mean time.Duration) bool {
-	d := time.Duration(r.ExpFloat64() * float64(mean))
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
+	return sleep(ctx, time.Duration(r.ExpFloat64()*float64(mean)))
 }
 
 func (w *Workload) memberActor(ctx context.Context, r *rand.Rand, g *group, admin *user) {
