@@ -63,6 +63,8 @@ type Conn struct {
 	// gaps; one writer at a time uses it (the outbox's running flag
 	// orders them).
 	stream *messaging.Stream
+	// pings learn how far the device has read the stream.
+	pings pinger
 }
 
 func newConn(g *Gateway, sock *socket, dev identity.Device, release func()) *Conn {
@@ -337,6 +339,12 @@ func (c *Conn) control(op ws.OpCode, payload []byte) error {
 	switch op {
 	case ws.OpPing:
 		c.push(item{op: ws.OpPong, frame: slices.Clone(payload)}, true)
+	case ws.OpPong:
+		if c.pings.pong(payload) {
+			// Lossy: dropped only when the queue is half full, and then a
+			// writer is running and pings after its batch anyway.
+			c.push(item{ping: true}, true)
+		}
 	case ws.OpClose:
 		code, err := closePayload(payload)
 		if err != nil {
@@ -524,6 +532,9 @@ func (c *Conn) writeLoop(sync bool) {
 	if sync && c.ctx.Err() == nil {
 		err := c.stream.Sync(c.ctx, &w)
 		if err == nil {
+			err = c.pingIfMoved(&w)
+		}
+		if err == nil {
 			err = w.flush()
 		}
 		if err != nil {
@@ -556,12 +567,30 @@ func (c *Conn) writeLoop(sync bool) {
 			c.out.done()
 			return
 		}
-		if err := w.flush(); err != nil {
+		err := c.pingIfMoved(&w)
+		if err == nil {
+			err = w.flush()
+		}
+		if err != nil {
 			c.writeFailed(err)
 			c.out.done()
 			return
 		}
 	}
+}
+
+// pingIfMoved follows status or update frames written since the last
+// ping with a ping, whose pong will tell that the device read them
+// (pinger).
+func (c *Conn) pingIfMoved(w *frameWriter) error {
+	if !c.stream.Moved() {
+		return nil
+	}
+	payload, ok := c.pings.ping(c.stream.Mark)
+	if !ok {
+		return nil
+	}
+	return w.append(ws.OpPing, payload[:])
 }
 
 // syncFailed ends a connection whose sync on connect failed (the first
@@ -663,6 +692,9 @@ func (w *frameWriter) flush() error {
 }
 
 func (c *Conn) writeItem(w *frameWriter, it item) error {
+	if it.ping {
+		return nil // the batch's end pings, if the stream moved
+	}
 	if it.op != 0 {
 		return w.append(it.op, it.frame)
 	}

@@ -257,7 +257,7 @@ func (g *Gateway) open(ctx context.Context, c *Conn) {
 func (g *Gateway) closed(c *Conn, timedOut bool) {
 	ctx := context.Background()
 	c.stopExpiry()
-	c.stream.Close(ctx)
+	c.stream.Close(ctx, c.pings.confirmed())
 	g.Hub.unregister(c)
 	if g.Router != nil {
 		g.Router.Unwatch(ctx, c.userID)

@@ -9,12 +9,13 @@ import (
 )
 
 // item is one thing for a connection's writer: a shared event, a frame
-// meant for this connection alone (ack, error, heartbeat_ack), or a
-// control frame (op set: a pong).
+// meant for this connection alone (ack, error, heartbeat_ack), a
+// control frame (op set: a pong), or a call to ping (ping set: pinger).
 type item struct {
 	ev    *bus.Event
 	frame []byte
 	op    ws.OpCode
+	ping  bool
 }
 
 // closeMode is how a connection's writing ends.

@@ -166,10 +166,13 @@ func (o *countingObserver) Written(frames, _ int) {
 	o.mu.Unlock()
 }
 
-// noStreams is a Messenger for connections that are only written frames.
+// noStreams is a Messenger for connections that are only written frames:
+// their streams never touch a store.
 type noStreams struct{ Messenger }
 
-func (noStreams) OpenStream(string, string) *messaging.Stream { return nil }
+func (noStreams) OpenStream(u, d string) *messaging.Stream {
+	return new(messaging.Service).OpenStream(u, d)
+}
 
 // TestWriterCoalescesWhatQueuedMeanwhile: frames queued while the writer
 // is busy go out together in its next write. The socket is a synchronous

@@ -52,6 +52,31 @@ type Stream struct {
 	updSaved map[string]int64
 	// start is what Start read, until Sync uses it.
 	start *StreamStart
+	// moved: receipt or update positions moved since the last Mark.
+	moved bool
+}
+
+// Mark is how far a stream had written its device's receipt and update
+// events at one moment. Written is not read: frames in a socket buffer, or
+// on a link that then fails, are lost with the connection. So a device's
+// cursors are saved only as far as a Mark the device is known to have
+// read past (the gateway pings after status frames; the pong is that
+// proof), and what came after is written again on its next connect:
+// status and update frames are idempotent, a lost one is not.
+type Mark struct {
+	receipt int64
+	updates map[string]int64
+}
+
+// Moved reports whether the stream wrote receipt or update events (or
+// passed some) since the last Mark: until then there is nothing new to
+// confirm.
+func (st *Stream) Moved() bool { return st.moved }
+
+// Mark returns how far the stream has written.
+func (st *Stream) Mark() Mark {
+	st.moved = false
+	return Mark{receipt: st.receiptMax, updates: maps.Clone(st.updated)}
 }
 
 // OpenStream returns the delivery state of one connected device. It does
@@ -77,8 +102,8 @@ func (st *Stream) Start(ctx context.Context) error {
 
 // Sync writes, in order, the device's offline queue (oldest first), then
 // the status changes of its user's messages it has not been told of,
-// then the updates (reactions, edits, deletions) it has not been told of,
-// saving each cursor after each page. It must be
+// then the updates (reactions, edits, deletions) it has not been told of.
+// It must be
 // called once, before Deliver. A device with nothing to catch up costs one
 // store query: the queue and the statuses are read only when StreamStart
 // says there is something to read.
@@ -127,7 +152,8 @@ func (st *Stream) syncQueue(ctx context.Context, w FrameWriter) error {
 
 // syncStatuses writes the receipt events after the device's cursor up to
 // head, the last one at connect; later ones arrive live, and Deliver
-// fills any it skipped.
+// fills any it skipped. The cursor is saved by Close, as far as the
+// device confirmed.
 func (st *Stream) syncStatuses(ctx context.Context, w FrameWriter, head int64) error {
 	for st.receiptMax < head {
 		from := st.receiptMax
@@ -151,13 +177,13 @@ func (st *Stream) syncStatuses(ctx context.Context, w FrameWriter, head int64) e
 		} else if len(changes) == 0 {
 			st.receiptMax = from + SyncPage // a whole page of such events
 		}
-		st.saveReceiptCursor(ctx)
+		st.moved = true
 	}
 	return nil
 }
 
 // syncUpdates writes the update events of the device's conversations
-// past its cursors, a page at a time, saving the cursors after each.
+// past its cursors, a page at a time.
 func (st *Stream) syncUpdates(ctx context.Context, w FrameWriter) error {
 	var cur UpdateCursor
 	for {
@@ -173,7 +199,6 @@ func (st *Stream) syncUpdates(ctx context.Context, w FrameWriter) error {
 		for conv, id := range p.Passed {
 			st.passUpdate(conv, id)
 		}
-		st.saveUpdateCursors(ctx)
 		if !p.More {
 			return nil
 		}
@@ -271,6 +296,7 @@ func (st *Stream) deliverStatus(ctx context.Context, ev *bus.Event, w FrameWrite
 		}
 	}
 	st.receiptMax = ev.ReceiptID
+	st.moved = true
 	return nil
 }
 
@@ -289,8 +315,7 @@ func (st *Stream) deliverUpdate(ctx context.Context, ev *bus.Event, w FrameWrite
 		if err != nil {
 			return fmt.Errorf("deliver update: %w", err)
 		}
-		st.passUpdate(conv, last)
-		st.updSaved[conv] = last
+		st.loadUpdateCursor(conv, last)
 	}
 	if ev.UpdateID <= last {
 		return nil
@@ -322,22 +347,36 @@ func (st *Stream) passUpdate(conv string, id int64) {
 	if st.updated == nil {
 		st.updated, st.updSaved = map[string]int64{}, map[string]int64{}
 	}
-	st.updated[conv] = max(st.updated[conv], id)
+	if cur, ok := st.updated[conv]; !ok || id > cur {
+		st.updated[conv] = id
+		st.moved = true
+	}
 }
 
-// Close records the receipt and update cursors, so that the next connect
-// does not repeat statuses and updates. Call it once, after the last Deliver. Status frames are
-// idempotent: a crash before it only repeats some.
-func (st *Stream) Close(ctx context.Context) {
-	st.saveReceiptCursor(ctx)
-	st.saveUpdateCursors(ctx)
+// loadUpdateCursor records the device's saved update position in a
+// conversation, read from the store: nothing there is new to confirm.
+func (st *Stream) loadUpdateCursor(conv string, id int64) {
+	if st.updated == nil {
+		st.updated, st.updSaved = map[string]int64{}, map[string]int64{}
+	}
+	st.updated[conv], st.updSaved[conv] = id, id
 }
 
-// saveUpdateCursors records, in one statement, which update events the
-// device has been told of in each conversation where that moved.
-func (st *Stream) saveUpdateCursors(ctx context.Context) {
+// Close records the receipt and update cursors as far as told, a Mark
+// of this stream the device is known to have read past, so that its next
+// connect repeats only what it may have missed. Call it after the last
+// Deliver. Status and update frames are idempotent: a crash before
+// it only repeats some.
+func (st *Stream) Close(ctx context.Context, told Mark) {
+	if told.receipt > st.receiptSaved {
+		if err := st.s.store.SetReceiptCursor(context.WithoutCancel(ctx), st.deviceID, told.receipt); err != nil {
+			st.s.log.Warn("save receipt cursor", "device", st.deviceID, "err", err)
+		} else {
+			st.receiptSaved = told.receipt
+		}
+	}
 	var moved map[string]int64
-	for conv, id := range st.updated {
+	for conv, id := range told.updates {
 		if id > st.updSaved[conv] {
 			if moved == nil {
 				moved = map[string]int64{}
@@ -348,25 +387,13 @@ func (st *Stream) saveUpdateCursors(ctx context.Context) {
 	if moved == nil {
 		return
 	}
+	// The write outlives ctx: it is what a closing connection does last,
+	// typically because its context ended.
 	if err := st.s.store.SetUpdateCursors(context.WithoutCancel(ctx), st.deviceID, moved); err != nil {
 		st.s.log.Warn("save update cursors", "device", st.deviceID, "err", err)
 		return
 	}
 	maps.Copy(st.updSaved, moved)
-}
-
-// saveReceiptCursor records which receipt events the device has been
-// told of. The write outlives ctx: it is what a closing connection does
-// last, typically because its context ended.
-func (st *Stream) saveReceiptCursor(ctx context.Context) {
-	if st.receiptMax <= st.receiptSaved {
-		return
-	}
-	if err := st.s.store.SetReceiptCursor(context.WithoutCancel(ctx), st.deviceID, st.receiptMax); err != nil {
-		st.s.log.Warn("save receipt cursor", "device", st.deviceID, "err", err)
-		return
-	}
-	st.receiptSaved = st.receiptMax
 }
 
 // advance moves the device's position in a conversation forward, making

@@ -266,8 +266,10 @@ func (h *harness) receipt(t *testing.T, device, status string, ids ...string) {
 	}
 }
 
-// sync opens a stream for device, syncs it and returns what it wrote and
-// how many store queries that took.
+// sync opens a stream for device, syncs it and saves its cursors as a
+// device that read all of it would have them (Close with the Mark after
+// the sync; the stream stays usable). It returns what it wrote and how
+// many store queries that took.
 func (h *harness) sync(t *testing.T, device string) (*messaging.Stream, *frames, int64) {
 	t.Helper()
 	st := h.svc.OpenStream(device[:1], device)
@@ -276,6 +278,7 @@ func (h *harness) sync(t *testing.T, device string) (*messaging.Stream, *frames,
 	if err := st.Sync(context.Background(), w); err != nil {
 		t.Fatalf("sync %s: %v", device, err)
 	}
+	st.Close(context.Background(), st.Mark())
 	return st, w, h.store.queries.Load() - before
 }
 
@@ -348,7 +351,7 @@ func TestStreamSyncQueue(t *testing.T) {
 }
 
 // TestStreamCheapConnect: a device with nothing to catch up costs one
-// query; missed statuses are written and the cursor saved during Sync.
+// query; missed statuses are written, and the cursor saved once read.
 func TestStreamCheapConnect(t *testing.T) {
 	eachBackend(t, func(t *testing.T, h *harness) {
 		if _, w, q := h.sync(t, "b1"); len(w.got) != 0 || q != 1 {
@@ -484,7 +487,7 @@ func TestStreamDeliverStatuses(t *testing.T) {
 		// Closing with its context ended still saves the cursor.
 		ended, cancel := context.WithCancel(context.Background())
 		cancel()
-		a1.Close(ended)
+		a1.Close(ended, a1.Mark())
 		if cur, err := h.store.Store.ReceiptCursor(context.Background(), "a1"); err != nil || cur != last {
 			t.Fatalf("a1's receipt cursor = %d, %v; want %d", cur, err, last)
 		}
@@ -502,6 +505,67 @@ func TestStreamDeliverStatuses(t *testing.T) {
 		}
 		if cur, err := h.store.Store.ReceiptCursor(context.Background(), "a2"); err != nil || cur != last {
 			t.Fatalf("a2's receipt cursor after Sync = %d, %v; want %d", cur, err, last)
+		}
+	})
+}
+
+// TestStreamCloseSavesWhatWasTold: a connection that ends keeps the
+// device's cursors where the device is known to have read (a Mark it
+// confirmed), not where the stream wrote: statuses and updates written
+// after that Mark, which may have died with the connection, come again on
+// the next connect, and only they.
+func TestStreamCloseSavesWhatWasTold(t *testing.T) {
+	eachBackend(t, func(t *testing.T, h *harness) {
+		ctx := context.Background()
+		var ids []string
+		for i := range 3 {
+			ids = append(ids, h.send(t, "ab", "a1", fmt.Sprint(i)).ID)
+		}
+		a1, _, _ := h.sync(t, "a1")
+		if a1.Moved() {
+			t.Fatal("a stream that wrote nothing since its Mark has moved")
+		}
+		h.receipt(t, "b1", wire.StatusDelivered, ids[0])
+		w := &frames{}
+		for _, ev := range h.pub.statuses() {
+			if err := a1.Deliver(ctx, ev, w); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !a1.Moved() {
+			t.Fatal("a stream that wrote a status has not moved")
+		}
+		told := a1.Mark() // the device answered the ping after this status
+
+		if err := h.c.ApplyUpdate(ctx, messaging.UpdateRequest{Kind: messaging.UpdateReaction, UserID: "b", DeviceID: "b1", MessageID: ids[0], Emoji: "👍"}); err != nil {
+			t.Fatal(err)
+		}
+		h.receipt(t, "b1", wire.StatusRead, ids[2])
+		for _, ev := range slices.Concat(h.pub.statuses(), h.pub.updates("a")) {
+			if err := a1.Deliver(ctx, ev, w); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if len(w.statuses(t)) != 4 || !a1.Moved() {
+			t.Fatalf("a1 was written %q; want 1 delivered, then 3 read, and a move", w.statuses(t))
+		}
+		a1.Close(ctx, told) // the later frames were never confirmed
+
+		_, again, _ := h.sync(t, "a1")
+		var got []string
+		for _, f := range again.decoded(t) {
+			got = append(got, f.Type+" "+f.MessageID+" "+f.Status)
+		}
+		// The read receipt covers all three (read implies delivered).
+		want := []string{
+			"status " + ids[0] + " read", "status " + ids[1] + " read", "status " + ids[2] + " read",
+			"reaction " + ids[0] + " ",
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("a1 reconnecting got\n%q\nwant what came after the confirmed status\n%q", got, want)
+		}
+		if _, w, q := h.sync(t, "a1"); len(w.got) != 0 || q != 1 {
+			t.Fatalf("a1 after reading them: %d frames, %d queries; want none and 1", len(w.got), q)
 		}
 	})
 }
@@ -628,7 +692,7 @@ func TestStreamDeliverUpdates(t *testing.T) {
 		if wantKinds := []string{"reaction " + ids[0], "message_edited " + ids[1], "message_deleted " + ids[2]}; !slices.Equal(kinds, wantKinds) {
 			t.Fatalf("b1 got %q, want %q", kinds, wantKinds)
 		}
-		b1.Close(ctx)
+		b1.Close(ctx, b1.Mark())
 
 		// b2 was away: the messages (the last a tombstone), then the updates.
 		_, b2, _ := h.sync(t, "b2")
