@@ -241,6 +241,14 @@ func (st *Stream) deliverMessage(ctx context.Context, ev *bus.Event, w FrameWrit
 	if ev.Seq <= last {
 		return nil
 	}
+	if !ev.Committed.IsZero() && ev.Committed.Before(st.s.window().NotBefore) {
+		// Past retention, and so is everything before it: a resend
+		// publishes its message again however long ago it was stored,
+		// and an event may wait on the bus. Sync would not deliver it
+		// either.
+		st.delivered[ev.ConversationID] = ev.Seq
+		return nil
+	}
 	if ev.Seq > last+1 {
 		missed, err := st.s.store.Range(ctx, st.userID, ev.ConversationID, last, ev.Seq, st.s.window())
 		if err != nil {

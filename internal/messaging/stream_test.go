@@ -198,6 +198,7 @@ func (f *frames) statuses(t *testing.T) []string {
 // harness is a messaging service over a real store: users a, b and c;
 // devices a1, a2, b1, b2, c1; 1:1s "ab" and "bc".
 type harness struct {
+	clock *clock.Fake
 	store *countingStore
 	pub   *recorder
 	c     *messaging.Committer
@@ -226,8 +227,8 @@ func newHarness(t *testing.T, st *sqlstore.Store) *harness {
 			t.Fatal(err)
 		}
 	}
-	h := &harness{store: &countingStore{Store: st}, pub: &recorder{}}
-	h.c = messaging.NewCommitter(h.store, h.pub, clock.NewFake(t0), messaging.Config{Retention: time.Hour, MaxBatch: 64}, slog.New(slog.DiscardHandler), nil)
+	h := &harness{clock: clock.NewFake(t0), store: &countingStore{Store: st}, pub: &recorder{}}
+	h.c = messaging.NewCommitter(h.store, h.pub, h.clock, messaging.Config{Retention: time.Hour, MaxBatch: 64}, slog.New(slog.DiscardHandler), nil)
 	done := make(chan error, 1)
 	go func() { done <- h.c.Run(ctx) }()
 	t.Cleanup(func() {
@@ -566,6 +567,29 @@ func TestStreamCloseSavesWhatWasTold(t *testing.T) {
 		}
 		if _, w, q := h.sync(t, "a1"); len(w.got) != 0 || q != 1 {
 			t.Fatalf("a1 after reading them: %d frames, %d queries; want none and 1", len(w.got), q)
+		}
+	})
+}
+
+// TestStreamDropsLiveMessagesPastRetention: a message event published
+// once its message is past retention (a resend's publish of a message
+// stored long before, or one held up on the bus) is not delivered, as
+// Sync would not deliver it; a live one still is.
+func TestStreamDropsLiveMessagesPastRetention(t *testing.T) {
+	eachBackend(t, func(t *testing.T, h *harness) {
+		b1, _, _ := h.sync(t, "b1")
+		old := h.send(t, "ab", "a1", "old")
+		h.clock.Advance(time.Hour + time.Millisecond)
+		h.send(t, "ab", "a1", "new")
+		if got := h.deliver(t, b1, h.pub.message(t, "ab", old.Seq)); got != nil {
+			t.Fatalf("b1 was delivered a message past retention: %q", got)
+		}
+		w := &frames{}
+		if err := b1.Deliver(context.Background(), h.pub.message(t, "ab", old.Seq+1), w); err != nil {
+			t.Fatal(err)
+		}
+		if got := w.seqs(t); !slices.Equal(got, []int64{old.Seq + 1}) {
+			t.Fatalf("b1 got %v; want the new message alone", got)
 		}
 	})
 }
