@@ -586,7 +586,14 @@ func (c *Conn) pingIfMoved(w *frameWriter) error {
 	if !c.stream.Moved() {
 		return nil
 	}
-	payload, ok := c.pings.ping(c.stream.Mark)
+	payload, ok, wait := c.pings.ping(c.g.Clock.Now(), c.stream.Mark)
+	if wait > 0 {
+		c.g.Clock.AfterFunc(wait, func() {
+			if c.pings.fire() {
+				c.push(item{ping: true}, true)
+			}
+		})
+	}
 	if !ok {
 		return nil
 	}

@@ -3,6 +3,7 @@ package gateway
 import (
 	"encoding/binary"
 	"sync"
+	"time"
 
 	"github.com/parleychat/parley/internal/messaging"
 )
@@ -18,9 +19,9 @@ import (
 // pings (RFC 6455 §5.5.2); one that does not is told everything again on
 // its next connect, which is harmless: those frames are idempotent.
 //
-// One ping is out at a time, so a busy connection sends at most one per
-// round trip: frames written while it is out ask for the next one, sent
-// when its pong is back.
+// One ping is out at a time, and pings are pingGap apart at least: a busy
+// connection sends a few a second, not one per batch. What a connection
+// ending meanwhile had not confirmed is told again on its next connect.
 type pinger struct {
 	mu sync.Mutex
 	// out is the token of the ping awaiting its pong, 0 when none; mark
@@ -28,29 +29,55 @@ type pinger struct {
 	out  uint64
 	mark messaging.Mark
 	last uint64
-	// wanted: frames were written while a ping was out.
+	// sent is when the last ping went out.
+	sent time.Time
+	// wanted: frames were written while a ping was out, or too soon after
+	// the last: the next is due.
 	wanted bool
-	told   messaging.Mark
+	// due: a timer will call the writer for the next ping.
+	due  bool
+	told messaging.Mark
 }
+
+// pingGap is the least time between two pings of a connection.
+const pingGap = 250 * time.Millisecond
 
 // tokenSize is a ping's payload: its token.
 const tokenSize = 8
 
-// ping returns the payload of a ping to send, confirming mark(), or
-// false when a ping is out already (the next is sent when it returns).
-// The writer calls it when its stream moved.
-func (p *pinger) ping(mark func() messaging.Mark) ([tokenSize]byte, bool) {
-	var payload [tokenSize]byte
+// ping returns the payload of a ping to send now, confirming mark(). It
+// returns ok false when a ping is out (the next is asked for when its
+// pong is back), or when the last went out less than pingGap ago: then
+// wait, when positive, is when to ask again, for a caller that must arm
+// a timer (none is armed yet).
+func (p *pinger) ping(now time.Time, mark func() messaging.Mark) (payload [tokenSize]byte, ok bool, wait time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.out != 0 {
 		p.wanted = true
-		return payload, false
+		return payload, false, 0
+	}
+	if since := now.Sub(p.sent); p.last != 0 && since < pingGap {
+		p.wanted = true
+		if p.due {
+			return payload, false, 0
+		}
+		p.due = true
+		return payload, false, pingGap - since
 	}
 	p.last++
-	p.out, p.mark = p.last, mark()
+	p.out, p.mark, p.sent, p.wanted = p.last, mark(), now, false
 	binary.BigEndian.PutUint64(payload[:], p.out)
-	return payload, true
+	return payload, true, 0
+}
+
+// fire is the timer's call: it reports whether the writer should be
+// woken for the ping that is due.
+func (p *pinger) fire() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.due = false
+	return p.wanted && p.out == 0
 }
 
 // pong takes a client's pong. It reports whether the writer should be
@@ -66,8 +93,7 @@ func (p *pinger) pong(payload []byte) (wake bool) {
 		return false
 	}
 	p.told, p.mark, p.out = p.mark, messaging.Mark{}, 0
-	wake, p.wanted = p.wanted, false
-	return wake
+	return p.wanted && !p.due
 }
 
 // confirmed is the last Mark a pong confirmed.
