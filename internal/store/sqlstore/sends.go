@@ -201,6 +201,13 @@ func (b *logBatch) load(ctx context.Context, sends []messaging.Message) error {
 		b.seqs[id] = cs
 	}
 	rows.Close()
+	// Checked before anything else runs in the transaction: a lock wait
+	// PostgreSQL broke as a deadlock ends the rows early, and the next
+	// statement would fail as "transaction is aborted", which is not
+	// retried (parley chaos lost a whole commit cycle so).
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read sequence numbers: %w", err)
+	}
 	// The last messages' times, in a statement of their own: on
 	// PostgreSQL a statement that waited for the locks above sees the
 	// locked rows as they are now but other tables as they were when it
@@ -224,8 +231,8 @@ func (b *logBatch) load(ctx context.Context, sends []messaging.Message) error {
 		}
 	}
 	lrows.Close()
-	if err := rows.Err(); err != nil {
-		return err
+	if err := lrows.Err(); err != nil {
+		return fmt.Errorf("read last messages: %w", err)
 	}
 	rows, err = b.tx.QueryContext(ctx, `
 		SELECT mb.conversation_id, mb.user_id, mb.role, mb.joined_seq
