@@ -260,6 +260,19 @@ func (c *checker) mayHaveExpired(m *message) bool {
 	return m.created+c.cfg.Retention.Milliseconds() <= c.wallEnd+c.oMax+c.cfg.Slack.Milliseconds()
 }
 
+// expiredAtAck: m was already past retention, by a clock every node had
+// stepped, when its ack came. Nobody is owed it: a node may skip it, and
+// acks of later messages may pass it before the cleanup would have told
+// its sender "expired".
+func (c *checker) expiredAtAck(m *message) bool {
+	if c.cfg.Retention <= 0 || !c.haveWall || m.created == 0 || m.ack < 0 {
+		return false
+	}
+	t := c.ev[m.ack].T
+	off, _ := c.offsetAt(t)
+	return m.created+c.cfg.Retention.Milliseconds()+c.cfg.Slack.Milliseconds() < c.wall(t)+off
+}
+
 func (c *checker) conv(id string) *conversation {
 	cv := c.convs[id]
 	if cv == nil {
@@ -631,6 +644,34 @@ func (cv *conversation) member(user string, seq int64) bool {
 	return false
 }
 
+// rejoinedAfter: the event that first showed user added to cv again, in
+// a later membership window than the one holding seq, if it was.
+func (cv *conversation) rejoinedAfter(user string, seq int64) (int, bool) {
+	if !cv.known || !cv.group {
+		return 0, false
+	}
+	for _, w := range cv.windows[user] {
+		if w.from > seq && w.fromIdx >= 0 {
+			return w.fromIdx, true
+		}
+	}
+	return 0, false
+}
+
+// connectedBetween: did device d have a connection open at some time
+// between from and to?
+func (c *checker) connectedBetween(d *devState, from, to time.Duration) bool {
+	for _, cn := range d.conns {
+		if cn.open < 0 || c.ev[cn.open].T > to {
+			continue
+		}
+		if cn.close < 0 || c.ev[cn.close].T >= from {
+			return true
+		}
+	}
+	return false
+}
+
 // everMembers: the users that are members at some seq.
 func (cv *conversation) everMembers() []string {
 	if !cv.group {
@@ -738,6 +779,10 @@ func (c *checker) checkRequired() map[devConv][]int64 {
 		if !cv.known {
 			continue
 		}
+		if c.expiredAtAck(m) {
+			c.r.ExpiredAtAck++
+			continue
+		}
 		expires := c.mayHaveExpired(m)
 		sendT := c.ev[m.ack].T
 		if m.send >= 0 {
@@ -747,10 +792,21 @@ func (c *checker) checkRequired() map[devConv][]int64 {
 			if !cv.member(u, m.seq) {
 				continue
 			}
+			// A member added again starts anew: what its devices had not
+			// received of an earlier membership is not theirs any more.
+			// A device with no connection from the ack to that addition
+			// had no chance to receive it.
+			rejoined, hasRejoined := cv.rejoinedAfter(u, m.seq)
 			for _, d := range c.userDevs[u] {
 				// A device that logs in later starts from what its user
 				// already acknowledged.
 				if d.label == m.sendDev || !(d.setup || sendT > d.login) {
+					continue
+				}
+				if hasRejoined && !c.connectedBetween(d, c.ev[m.ack].T, c.ev[rejoined].T) {
+					if !d.retired {
+						c.r.NotRequiredRejoined++
+					}
 					continue
 				}
 				if !expires {

@@ -180,9 +180,11 @@ func (c *checker) checkDeliveryMembership(i int, user string) {
 	}
 }
 
-// checkExpiredDelivery: when the connection opened, server time was
+// checkExpiredDelivery: when the connection's dial began, server time was
 // already at least wall + the offset every node had applied; a message
-// past retention then must not be delivered on it.
+// past retention then must not be delivered on it. (From the dial, not
+// the open: the server reads the device's queue as soon as it upgrades,
+// which a clock step may follow before the client hears of the upgrade.)
 func (c *checker) checkExpiredDelivery(i int) {
 	e := &c.ev[i]
 	if c.cfg.Retention <= 0 || !c.haveWall || e.Created == 0 {
@@ -194,6 +196,9 @@ func (c *checker) checkExpiredDelivery(i int) {
 	}
 	c.r.Checked[RuleExpiredDelivery]++
 	t0 := c.ev[cn.open].T
+	if d := c.ev[cn.open].Dialed; d > 0 {
+		t0 = d
+	}
 	off, clk := c.offsetAt(t0)
 	serverAt := c.wall(t0) + off
 	if e.Created+c.cfg.Retention.Milliseconds()+c.cfg.Slack.Milliseconds() < serverAt {

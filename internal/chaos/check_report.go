@@ -30,6 +30,13 @@ type Report struct {
 	// the recipient, or the message may have expired after another device
 	// of the recipient got it.
 	ExcusedByStatus, ExcusedByExpiry int
+	// NotRequiredRejoined: deliveries not required because the recipient
+	// left the group and was added again later (docs/PROTOCOL.md: a member
+	// added again sees the group from its new addition on).
+	NotRequiredRejoined int
+	// ExpiredAtAck: messages past retention when acked (a clock step
+	// came between their stamp and their ack), required of nobody.
+	ExpiredAtAck int
 	// StatusesVerified: (message, recipient) pairs whose status the sender
 	// was required to get.
 	StatusesVerified int
@@ -95,8 +102,8 @@ func (r *Report) Write(w io.Writer) {
 		r.Users, r.Devices, r.Retired, r.Conversations, r.Connections)
 	fmt.Fprintf(w, "messages acked %d, deliveries %d, statuses %d, faults %d, clock steps %d\n",
 		r.Messages, r.Deliveries, r.Statuses, r.Faults, r.ClockSteps)
-	fmt.Fprintf(w, "required deliveries %d (excused: %d by expired status, %d may have expired), statuses verified %d\n",
-		r.Checked[RuleLost], r.ExcusedByStatus, r.ExcusedByExpiry, r.StatusesVerified)
+	fmt.Fprintf(w, "required deliveries %d (excused: %d by expired status, %d may have expired; not required: %d added again since, %d messages expired at their ack), statuses verified %d\n",
+		r.Checked[RuleLost], r.ExcusedByStatus, r.ExcusedByExpiry, r.NotRequiredRejoined, r.ExpiredAtAck, r.StatusesVerified)
 	fmt.Fprintf(w, "%-20s %10s %10s\n", "rule", "checked", "violations")
 	for _, rule := range ruleOrder {
 		fmt.Fprintf(w, "%-20s %10d %10d\n", rule, r.Checked[rule], r.Count(rule))

@@ -24,6 +24,8 @@ type lb struct {
 	msgs map[string]Event  // msg id -> the message as delivered
 	log  map[string][]string
 	skip map[string]bool // messages left out of the history
+	// offset is the last clock step's: servers stamp messages with it.
+	offset int64
 }
 
 func newLB() *lb {
@@ -34,10 +36,16 @@ func newLB() *lb {
 func (b *lb) add(e Event) {
 	b.now += 10 * time.Millisecond
 	e.T = b.now
+	if e.Kind == KindClock {
+		b.offset = e.Offset
+	}
 	b.ev = append(b.ev, e)
 }
 
 func (b *lb) wall() int64 { return testStartWall + b.now.Milliseconds() }
+
+// stamp is a server's time now: the wall, stepped.
+func (b *lb) stamp() int64 { return b.wall() + b.offset }
 
 func (b *lb) wait(d time.Duration) { b.now += d }
 
@@ -65,8 +73,8 @@ func (b *lb) send(dev, conv string, seq int64, cmid string) string {
 	content := "text " + cmid
 	b.add(Event{Kind: KindSend, Device: dev, CMID: cmid, Conv: conv, Content: content, MessageType: "text"})
 	id := "m-" + cmid
-	b.add(Event{Kind: KindAck, Device: dev, Conn: b.conn[dev], CMID: cmid, Msg: id, Conv: conv, Seq: seq, Created: b.wall()})
-	b.stored(Event{Msg: id, Conv: conv, Seq: seq, Sender: b.user[dev], MessageType: "text", Content: content, Created: b.wall()})
+	b.add(Event{Kind: KindAck, Device: dev, Conn: b.conn[dev], CMID: cmid, Msg: id, Conv: conv, Seq: seq, Created: b.stamp()})
+	b.stored(Event{Msg: id, Conv: conv, Seq: seq, Sender: b.user[dev], MessageType: "text", Content: content, Created: b.stamp()})
 	return id
 }
 
@@ -74,7 +82,7 @@ func (b *lb) send(dev, conv string, seq int64, cmid string) string {
 func (b *lb) system(conv string, seq int64, event, actor, user string) string {
 	id := fmt.Sprintf("sys-%s-%d", conv, seq)
 	b.stored(Event{Msg: id, Conv: conv, Seq: seq, Sender: actor, MessageType: "system",
-		Content: fmt.Sprintf(`{"event":%q,"actor_id":%q,"user_id":%q}`, event, actor, user), Created: b.wall()})
+		Content: fmt.Sprintf(`{"event":%q,"actor_id":%q,"user_id":%q}`, event, actor, user), Created: b.stamp()})
 	return id
 }
 
@@ -631,6 +639,20 @@ func TestCheckExcuses(t *testing.T) {
 			b.fanout("a1", m, "b1", "a2")
 			return b.finish()
 		}},
+		{"added again since (a removal alone is no excuse)", func(excused bool) []Event {
+			b := start()
+			b.close("c1")
+			m1 := b.send("a1", "g", 1, "x1")
+			b.fanout("a1", m1, "b1", "a2")
+			rm := b.system("g", 2, "member_removed", "ua", "uc")
+			b.fanout("a1", rm, "a1", "a2", "b1")
+			if excused {
+				add := b.system("g", 3, "member_added", "ua", "uc")
+				b.fanout("a1", add, "a1", "a2", "b1")
+			}
+			b.open("c1")
+			return b.finish()
+		}},
 		{"may have expired, another device of the user got it", func(excused bool) []Event {
 			b := start()
 			b.device("b2", "ub", true)
@@ -658,6 +680,63 @@ func TestCheckExcuses(t *testing.T) {
 			expectOnly(t, tc.build(false), testCfg, RuleLost)
 		})
 	}
+}
+
+// TestCheckExpiredAtAck: a message stamped before a clock step that took
+// it past retention, and acked after the step, is owed to nobody.
+func TestCheckExpiredAtAck(t *testing.T) {
+	build := func(stepBeforeAck bool) []Event {
+		b := start()
+		b.close("b1")
+		b.add(Event{Kind: KindSend, Device: "a1", CMID: "x1", Conv: "d", Content: "text x1", MessageType: "text"})
+		created := b.wall()
+		if stepBeforeAck {
+			b.add(Event{Kind: KindClock, Offset: (2 * time.Hour).Milliseconds()})
+		}
+		b.wait(time.Second)
+		b.add(Event{Kind: KindAck, Device: "a1", Conn: b.conn["a1"], CMID: "x1", Msg: "m-x1", Conv: "d", Seq: 1, Created: created})
+		b.stored(Event{Msg: "m-x1", Conv: "d", Seq: 1, Sender: "ua", MessageType: "text", Content: "text x1", Created: created})
+		b.fanout("a1", "m-x1", "a2")
+		if !stepBeforeAck {
+			b.add(Event{Kind: KindClock, Offset: (2 * time.Hour).Milliseconds()})
+		}
+		b.open("b1")
+		return b.finish()
+	}
+	if r := expectClean(t, build(true), testCfg); r.ExpiredAtAck != 1 {
+		t.Fatalf("ExpiredAtAck = %d, want 1", r.ExpiredAtAck)
+	}
+	// Stepped after its ack: b1 is owed it, and the sender's other
+	// device's copy does not excuse b1 (another user).
+	expectOnly(t, build(false), testCfg, RuleLost)
+}
+
+// TestCheckExpiredDeliveryFromTheDial: a connection whose dial began
+// before a clock step may be served its queue before the step, even if
+// the client hears of the upgrade after it.
+func TestCheckExpiredDeliveryFromTheDial(t *testing.T) {
+	build := func(dialedBefore bool) []Event {
+		b := start()
+		m1 := b.send("a1", "d", 1, "x1")
+		b.fanout("a1", m1, "a2")
+		b.close("b1")
+		b.wait(10 * time.Millisecond)
+		before := b.now
+		b.wait(10 * time.Millisecond)
+		b.add(Event{Kind: KindClock, Offset: (2 * time.Hour).Milliseconds()})
+		b.wait(10 * time.Millisecond)
+		dialed := b.now
+		if dialedBefore {
+			dialed = before
+		}
+		b.wait(10 * time.Millisecond)
+		b.conn["b1"]++
+		b.add(Event{Kind: KindConnOpen, Device: "b1", Conn: b.conn["b1"], Dialed: dialed})
+		b.fanout("a1", m1, "b1")
+		return b.finish()
+	}
+	expectClean(t, build(true), testCfg)
+	expectOnly(t, build(false), testCfg, RuleExpiredDelivery)
 }
 
 // The server may not have processed an ack when a fault came near it or

@@ -65,6 +65,7 @@ func (d *device) run(ctx context.Context) {
 		cc := *d.c
 		cc.BaseURL = d.w.fronts[node]
 		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		dialed := d.w.led.Now()
 		conn, err := cc.Dial(dctx, client.DialOptions{Heartbeat: 20 * time.Second, SendRetries: 3})
 		cancel()
 		if err != nil {
@@ -79,7 +80,7 @@ func (d *device) run(ctx context.Context) {
 			continue
 		}
 		backoff = 100 * time.Millisecond
-		d.w.led.Add(Event{Kind: KindConnOpen, Device: d.label, Conn: n, Node: node})
+		d.w.led.Add(Event{Kind: KindConnOpen, Device: d.label, Conn: n, Node: node, Dialed: dialed})
 		why := d.session(ctx, conn, n, node)
 		e := Event{Kind: KindConnClose, Device: d.label, Conn: n, Err: why}
 		if strings.HasPrefix(why, noAck) {

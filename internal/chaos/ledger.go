@@ -34,7 +34,8 @@ const (
 	KindConv Kind = "conv"
 	// KindConnOpen: Device's connection number Conn (1, 2, … per device)
 	// was established: the upgrade returned at T, before any frame of it
-	// was read. Node is the index of the node it goes to.
+	// was read; the dial began at Dialed. Node is the index of the node
+	// it goes to.
 	KindConnOpen Kind = "conn_open"
 	// KindConnClose: that connection ended (read error or our close).
 	// Err says how; Code CodeStalled: the device gave up on it, a send
@@ -116,6 +117,9 @@ const PhaseSnapshot = "snapshot"
 type Event struct {
 	T    time.Duration `json:"t"`
 	Kind Kind          `json:"k"`
+	// Dialed, for KindConnOpen, is when the dial began: the server may
+	// read the device's queue for it any time after.
+	Dialed time.Duration `json:"dialed,omitempty"`
 
 	User        string   `json:"user,omitempty"`
 	Name        string   `json:"name,omitempty"`
