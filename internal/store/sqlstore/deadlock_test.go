@@ -47,7 +47,7 @@ func TestSendBatchRetriedAfterDeadlock(t *testing.T) {
 
 	// Another writer holds "ac"; the cycle takes "ab", then waits for
 	// "ac"; the writer then asks for "ab": a deadlock, which PostgreSQL
-	// breaks by aborting the one that waited first, the cycle.
+	// breaks by aborting the cycle.
 	db, err := sql.Open("pgx", dsn)
 	if err != nil {
 		t.Fatal(err)
@@ -58,6 +58,12 @@ func TestSendBatchRetriedAfterDeadlock(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer other.Rollback()
+	// The cycle's backend looks for the deadlock after the default second;
+	// this one not before the test ends, whatever the scheduling: the
+	// cycle is the victim.
+	if _, err := other.ExecContext(ctx, `SET LOCAL deadlock_timeout = '60s'`); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := other.ExecContext(ctx, `SELECT 1 FROM conversations WHERE id = 'ac' FOR UPDATE`); err != nil {
 		t.Fatal(err)
 	}
