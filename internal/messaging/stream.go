@@ -103,10 +103,9 @@ func (st *Stream) Start(ctx context.Context) error {
 // Sync writes, in order, the device's offline queue (oldest first), then
 // the status changes of its user's messages it has not been told of,
 // then the updates (reactions, edits, deletions) it has not been told of.
-// It must be
-// called once, before Deliver. A device with nothing to catch up costs one
-// store query: the queue and the statuses are read only when StreamStart
-// says there is something to read.
+// It must be called once, before Deliver. A device with nothing to catch
+// up costs one store query: the queue and the statuses are read only when
+// StreamStart says there is something to read.
 func (st *Stream) Sync(ctx context.Context, w FrameWriter) error {
 	if st.start == nil {
 		if err := st.Start(ctx); err != nil {
